@@ -1,0 +1,16 @@
+//! The session rules of PRODUCT.md "Sessions", as pure code: no I/O, no clock.
+//! Networking, storage and time stand around it (see `crate::hub`).
+
+mod id;
+mod machine;
+mod registry;
+
+pub use id::{BadSessionId, SessionId};
+pub use machine::{
+    ControlOutcome, Effect, EndReason, Event, Interaction, Millis, Mode, Outcome, Page, Refusal, Role, Session, State,
+    Timeouts,
+};
+pub use registry::{Created, Registry, hash_token, new_token, token_matches};
+
+#[cfg(test)]
+mod tests;
