@@ -1,0 +1,361 @@
+//! Settings, layered: built-in defaults < TOML file < `COBROWSE_*` environment
+//! variables (`__` separates sections: `COBROWSE_TIMEOUTS__JOIN=5m`) < flags.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+
+use crate::session::Timeouts;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Invalid(String),
+    #[error("configuration file {0}: {1}")]
+    File(PathBuf, String),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address to listen on. Loopback by default: put a proxy in front, or set TLS.
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// The address people use to reach this server (links, cookies' Secure flag).
+    /// Defaults to `http://<listen>` or `https://<listen>` with TLS.
+    pub public_url: Option<String>,
+    /// Origins of the sites allowed to start sessions; the server's own is always allowed.
+    pub allowed_origins: Vec<String>,
+    /// Origins allowed to embed the agent console (agent desktops).
+    pub agent_origins: Vec<String>,
+    /// Origins whose resources the agent view may load through the proxy;
+    /// defaults to `allowed_origins`.
+    pub proxy_origins: Vec<String>,
+    pub log_format: LogFormat,
+    /// Create the demo agent and admin on first start and serve the demo shop.
+    pub demo: bool,
+    pub timeouts: TimeoutsConfig,
+    pub limits: Limits,
+    pub tls: Option<TlsConfig>,
+    pub auth: AuthConfig,
+    pub history: HistoryConfig,
+    pub webhooks: Vec<WebhookConfig>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TimeoutsConfig {
+    #[serde(with = "duration")]
+    pub join: Duration,
+    #[serde(with = "duration")]
+    pub inactivity: Duration,
+    #[serde(with = "duration")]
+    pub agent_grace: Duration,
+    #[serde(with = "duration")]
+    pub customer_grace: Duration,
+    #[serde(with = "duration")]
+    pub control_answer: Duration,
+    /// How often deadlines are checked.
+    #[serde(with = "duration")]
+    pub tick: Duration,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Limits {
+    pub max_message_bytes: usize,
+    pub max_messages_per_second: u32,
+    pub join_attempts_per_minute_per_agent: u32,
+    pub join_attempts_per_minute_per_ip: u32,
+    pub sessions_per_minute_per_ip: u32,
+    pub sign_ins_per_minute_per_ip: u32,
+    /// Frames queued for one receiver before the oldest are dropped (the
+    /// receiver then sees a sequence gap and asks for a fresh snapshot).
+    pub send_queue: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// Shared secret for agent-desktop JWTs (HS256) and sign-in cookies.
+    /// Defaults to a secret generated in the data directory; set it on every node.
+    pub jwt_secret: Option<String>,
+    #[serde(with = "duration")]
+    pub cookie_ttl: Duration,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HistoryConfig {
+    pub retention_days: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub url: String,
+    pub secret: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("data"),
+            public_url: None,
+            allowed_origins: vec![],
+            agent_origins: vec![],
+            proxy_origins: vec![],
+            log_format: LogFormat::Text,
+            demo: true,
+            timeouts: TimeoutsConfig::default(),
+            limits: Limits::default(),
+            tls: None,
+            auth: AuthConfig::default(),
+            history: HistoryConfig { retention_days: 90 },
+            webhooks: vec![],
+        }
+    }
+}
+
+impl Default for TimeoutsConfig {
+    fn default() -> Self {
+        let t = Timeouts::default();
+        let ms = Duration::from_millis;
+        TimeoutsConfig {
+            join: ms(t.join),
+            inactivity: ms(t.inactivity),
+            agent_grace: ms(t.agent_grace),
+            customer_grace: ms(t.customer_grace),
+            control_answer: ms(t.control_answer),
+            tick: Duration::from_millis(250),
+        }
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_message_bytes: 16 * 1024 * 1024,
+            max_messages_per_second: 300,
+            join_attempts_per_minute_per_agent: 10,
+            join_attempts_per_minute_per_ip: 30,
+            sessions_per_minute_per_ip: 30,
+            sign_ins_per_minute_per_ip: 20,
+            send_queue: 512,
+        }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig { jwt_secret: None, cookie_ttl: Duration::from_secs(12 * 3600) }
+    }
+}
+
+impl Default for HistoryConfig {
+    fn default() -> Self {
+        HistoryConfig { retention_days: 90 }
+    }
+}
+
+/// What the command line may override.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub listen: Option<SocketAddr>,
+    pub data_dir: Option<PathBuf>,
+}
+
+impl Config {
+    pub fn load(o: &Overrides) -> Result<Config, ConfigError> {
+        let mut fig = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = &o.config_file {
+            if !file.exists() {
+                return Err(ConfigError::File(file.clone(), "no such file".into()));
+            }
+            fig = fig.merge(Toml::file_exact(file));
+        }
+        fig = fig.merge(Env::prefixed("COBROWSE_").split("__"));
+        if let Some(listen) = o.listen {
+            fig = fig.merge(("listen", listen));
+        }
+        if let Some(dir) = &o.data_dir {
+            fig = fig.merge(("data_dir", dir));
+        }
+        let config: Config = fig.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: String| Err(ConfigError::Invalid(m));
+        for origin in self.allowed_origins.iter().chain(&self.agent_origins).chain(&self.proxy_origins) {
+            if normalize_origin(origin).is_none() {
+                return bad(format!("{origin:?} is not an origin (scheme://host[:port])"));
+            }
+        }
+        for hook in &self.webhooks {
+            match url::Url::parse(&hook.url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => return bad(format!("webhook URL {:?} is not an http(s) URL", hook.url)),
+            }
+            if hook.secret.len() < 16 {
+                return bad(format!("webhook secret for {} must be at least 16 characters", hook.url));
+            }
+        }
+        if self.limits.max_message_bytes < 1024 {
+            return bad("limits.max_message_bytes must be at least 1024".into());
+        }
+        if self.limits.max_messages_per_second == 0 || self.limits.send_queue == 0 {
+            return bad("limits.max_messages_per_second and limits.send_queue must be positive".into());
+        }
+        if self.timeouts.tick.is_zero() {
+            return bad("timeouts.tick must be positive".into());
+        }
+        if let Some(secret) = &self.auth.jwt_secret
+            && secret.len() < 32
+        {
+            return bad("auth.jwt_secret must be at least 32 characters".into());
+        }
+        Ok(())
+    }
+
+    pub fn timeouts(&self) -> Timeouts {
+        let ms = |d: Duration| d.as_millis() as u64;
+        let t = &self.timeouts;
+        Timeouts {
+            join: ms(t.join),
+            inactivity: ms(t.inactivity),
+            agent_grace: ms(t.agent_grace),
+            customer_grace: ms(t.customer_grace),
+            control_answer: ms(t.control_answer),
+        }
+    }
+
+    /// The resource proxy's allow-list: its own, or the sites' list.
+    pub fn proxy_origins(&self) -> &[String] {
+        if self.proxy_origins.is_empty() { &self.allowed_origins } else { &self.proxy_origins }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("cobrowse.sqlite")
+    }
+
+    pub fn secret_path(&self) -> PathBuf {
+        self.data_dir.join("secret.key")
+    }
+}
+
+/// `scheme://host[:port]` in canonical form (lowercase, default port dropped).
+pub fn normalize_origin(origin: &str) -> Option<String> {
+    let u = url::Url::parse(origin).ok()?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return None;
+    }
+    if u.path() != "/" || u.query().is_some() || u.fragment().is_some() {
+        return None;
+    }
+    Some(u.origin().ascii_serialization())
+}
+
+/// Creates the data directory, readable by its owner only.
+pub fn ensure_data_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+/// Durations as people write them: `90s`, `10m`, `1h 30m`, `250ms`.
+mod duration {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_product_rules() {
+        let t = Config::default().timeouts();
+        assert_eq!((t.join, t.inactivity, t.agent_grace, t.customer_grace), (600_000, 600_000, 60_000, 60_000));
+        assert_eq!(Config::default().limits.max_message_bytes, 16 * 1024 * 1024);
+    }
+
+    #[test]
+    fn file_then_environment_then_flags() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("c.toml", "allowed_origins = [\"https://shop.example\"]\n[timeouts]\njoin = \"5m\"\ninactivity = \"3m\"\n")?;
+            jail.set_env("COBROWSE_TIMEOUTS__INACTIVITY", "2m");
+            jail.set_env("COBROWSE_LISTEN", "127.0.0.1:9000");
+            let o = Overrides {
+                config_file: Some("c.toml".into()),
+                listen: Some("127.0.0.1:9001".parse().unwrap()),
+                data_dir: None,
+            };
+            let c = Config::load(&o).map_err(|e| e.to_string())?;
+            assert_eq!(c.timeouts.join, Duration::from_secs(300));
+            assert_eq!(c.timeouts.inactivity, Duration::from_secs(120));
+            assert_eq!(c.listen.port(), 9001);
+            assert_eq!(c.proxy_origins(), ["https://shop.example".to_string()]);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_settings_are_refused_with_the_reason() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("COBROWSE_ALLOWED_ORIGINS", "[\"shop.example\"]");
+            let err = Config::load(&Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains("not an origin"), "{err}");
+            jail.set_env("COBROWSE_ALLOWED_ORIGINS", "[]");
+            jail.set_env("COBROWSE_TIMEOUTS__JOIN", "soon");
+            assert!(Config::load(&Overrides::default()).unwrap_err().to_string().contains("soon"));
+            jail.set_env("COBROWSE_TIMEOUTS__JOIN", "1m");
+            jail.set_env("COBROWSE_NO_SUCH_SETTING", "1");
+            assert!(Config::load(&Overrides::default()).unwrap_err().to_string().contains("no_such_setting"));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn origins_are_normalised() {
+        assert_eq!(normalize_origin("HTTPS://Shop.Example:443").as_deref(), Some("https://shop.example"));
+        assert_eq!(normalize_origin("http://127.0.0.1:8080").as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(normalize_origin("https://shop.example/path"), None);
+        assert_eq!(normalize_origin("ftp://shop.example"), None);
+    }
+}

@@ -1,0 +1,76 @@
+//! One test body for every store backend, so they cannot drift apart.
+
+use super::*;
+
+pub async fn check(store: &dyn Store) {
+    store.ping().await.unwrap();
+
+    // Accounts.
+    store.add_account("alice", "h1", AccountRole::Agent, 1).await.unwrap();
+    store.add_account("root", "h2", AccountRole::Admin, 2).await.unwrap();
+    assert!(matches!(store.add_account("alice", "x", AccountRole::Agent, 3).await, Err(StoreError::Exists(_))));
+    store.set_disabled("alice", true).await.unwrap();
+    store.set_password("alice", "h3").await.unwrap();
+    let alice = store.account("alice").await.unwrap().unwrap();
+    assert!(alice.disabled && alice.password_hash == "h3" && alice.role == AccountRole::Agent);
+    assert!(matches!(store.set_disabled("nobody", true).await, Err(StoreError::NotFound(_))));
+    assert_eq!(store.accounts().await.unwrap().len(), 2);
+
+    // One-time links work once and not after expiry.
+    store.add_login_link("t1", "root", 100).await.unwrap();
+    store.add_login_link("t2", "root", 100).await.unwrap();
+    assert_eq!(store.take_login_link("t1", 50).await.unwrap().as_deref(), Some("root"));
+    assert_eq!(store.take_login_link("t1", 50).await.unwrap(), None);
+    assert_eq!(store.take_login_link("t2", 101).await.unwrap(), None);
+
+    // API keys by hash; revoked keys stop working.
+    let key = store.add_api_key("crm", "hash-a", "cbk_abcd", 5).await.unwrap();
+    assert_eq!(store.api_key("hash-a").await.unwrap().unwrap().name, "crm");
+    store.revoke_api_key(key.id, 6).await.unwrap();
+    assert!(store.api_key("hash-a").await.unwrap().is_none());
+    assert_eq!(store.api_keys().await.unwrap()[0].revoked_at, Some(6));
+
+    // Rule sets are versioned.
+    let rules = Rules { mask: vec!["#ssn".into()], ..Rules::default() };
+    let v1 = store.save_rule_set("checkout", "*/checkout*", &rules, "root", 10).await.unwrap();
+    let v2 = store.save_rule_set("checkout", "*/pay*", &Rules::default(), "root", 11).await.unwrap();
+    assert_eq!((v1.version, v2.version, v1.id), (1, 2, v2.id));
+    assert_eq!(store.rule_sets().await.unwrap(), vec![v2]);
+
+    // History.
+    let created = HistoryEvent::Created { interaction_id: Some("c1".into()), channel: Some("chat".into()), url: "u1".into() };
+    store.record("111111111-1000", "111111111", 1000, &created).await.unwrap();
+    store.record("111111111-1000", "111111111", 1001, &HistoryEvent::Activated { agent: "alice".into() }).await.unwrap();
+    let page = HistoryEvent::PageVisited { url: "u2".into(), title: "Two".into() };
+    store.record("111111111-1000", "111111111", 1002, &page).await.unwrap();
+    let mode = HistoryEvent::ModeChanged { mode: "write".into(), cause: "allowed".into() };
+    store.record("111111111-1000", "111111111", 1003, &mode).await.unwrap();
+    store.record("111111111-1000", "111111111", 1004, &HistoryEvent::Ended { reason: "agent_exit".into() }).await.unwrap();
+    store.record("222222222-5000", "222222222", 5000, &created).await.unwrap();
+    let detail = store.history_detail("111111111-1000").await.unwrap().unwrap();
+    assert_eq!(detail.summary.agent.as_deref(), Some("alice"));
+    assert_eq!((detail.summary.activated_at, detail.summary.ended_at), (Some(1001), Some(1004)));
+    assert_eq!(detail.summary.end_reason.as_deref(), Some("agent_exit"));
+    assert_eq!(detail.pages.len(), 2);
+    assert_eq!(detail.mode_changes.len(), 1);
+    assert_eq!(detail.events.len(), 5);
+    let all = store.history(&HistoryFilter { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(all.iter().map(|s| s.key.as_str()).collect::<Vec<_>>(), ["222222222-5000", "111111111-1000"]);
+    let by_agent = HistoryFilter { agent: Some("alice".into()), limit: 10, ..Default::default() };
+    assert_eq!(store.history(&by_agent).await.unwrap().len(), 1);
+    let by_reason = HistoryFilter { end_reason: Some("inactivity".into()), limit: 10, ..Default::default() };
+    assert!(store.history(&by_reason).await.unwrap().is_empty());
+    let by_date = HistoryFilter { from: Some(2000), to: Some(6000), limit: 10, ..Default::default() };
+    assert_eq!(store.history(&by_date).await.unwrap().len(), 1);
+    assert_eq!(store.purge_history(2000).await.unwrap(), 1);
+    assert!(store.history_detail("111111111-1000").await.unwrap().is_none());
+
+    // Webhooks and their deliveries.
+    let hook = store.add_webhook("http://127.0.0.1:9/h", "s3cret-s3cret-s3", 7).await.unwrap();
+    assert_eq!(store.webhooks().await.unwrap().len(), 1);
+    let d = Delivery { url: hook.url.clone(), event: "session.created".into(), status: "delivered".into(), attempts: 1, error: None, at: 8 };
+    store.record_delivery(&d).await.unwrap();
+    assert_eq!(store.deliveries(10).await.unwrap()[0].status, "delivered");
+    store.remove_webhook(hook.id).await.unwrap();
+    assert!(store.webhooks().await.unwrap().is_empty());
+}
