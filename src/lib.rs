@@ -2,7 +2,14 @@
 
 pub mod auth;
 pub mod config;
+pub mod history;
+pub mod http;
+pub mod hub;
+pub mod live;
+pub mod metrics;
 pub mod protocol;
 pub mod ratelimit;
+pub mod server;
 pub mod session;
 pub mod store;
+pub mod webhooks;

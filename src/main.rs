@@ -1,1 +1,285 @@
-fn main(){}
+//! The `cobrowse` command: the server and the operator's tools around it.
+
+use std::io::{BufRead, IsTerminal};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+
+use cobrowse::auth::{hash_password, new_api_key, sha256_hex, valid_name};
+use cobrowse::config::{Config, LogFormat, Overrides};
+use cobrowse::live::now_ms;
+use cobrowse::server::{self, Ground};
+use cobrowse::store::AccountRole;
+
+#[derive(Parser)]
+#[command(name = "cobrowse", version, about = "Self-hosted live co-browsing for contact centers")]
+struct Cli {
+    /// TOML configuration file (settings also come from COBROWSE_* variables)
+    #[arg(long, global = true, env = "COBROWSE_CONFIG")]
+    config: Option<PathBuf>,
+    /// Data directory: SQLite database and generated secret
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (demo site, agent console, admin console, API)
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:443
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Manage built-in agent and administrator accounts
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+    /// Issue signed tokens
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+    /// Manage API keys for the REST API
+    Apikey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+    /// Check the configuration
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Add an account; the password is read from standard input
+    Add {
+        name: String,
+        /// Make it an administrator (admin console and API)
+        #[arg(long)]
+        admin: bool,
+    },
+    /// List accounts
+    List,
+    /// Disable an account: it can no longer sign in or join sessions
+    Disable { name: String },
+    /// Enable a disabled account
+    Enable { name: String },
+    /// Set a new password, read from standard input
+    Password { name: String },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a signed JWT an agent desktop can hand to the agent console
+    Agent {
+        name: String,
+        /// How long the token is valid, e.g. 8h, 30m
+        #[arg(long, default_value = "8h")]
+        ttl: humantime::Duration,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key; it is printed once and stored only as a hash
+    Create { name: String },
+    /// List keys (names and prefixes only)
+    List,
+    /// Revoke a key by its number from `apikey list`
+    Revoke { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Load the configuration from file, environment and flags; report problems
+    Check,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let listen = match &cli.command {
+        Command::Serve { listen } => *listen,
+        _ => None,
+    };
+    let config = Config::load(&Overrides { config_file: cli.config.clone(), listen, data_dir: cli.data_dir.clone() })?;
+    init_logs(config.log_format);
+    match cli.command {
+        Command::Serve { .. } => serve(config).await,
+        Command::Config { command: ConfigCommand::Check } => config_check(config).await,
+        Command::Agent { command } => agent(server::ground(config).await?, command).await,
+        Command::Token { command: TokenCommand::Agent { name, ttl } } => {
+            let ground = server::ground(config).await?;
+            if let Some(account) = ground.store.account(&name).await?
+                && account.disabled
+            {
+                bail!("account {name} is disabled");
+            }
+            let ttl: std::time::Duration = ttl.into();
+            println!("{}", ground.tokens.agent_token(&name, now_ms(), ttl.as_millis() as u64));
+            Ok(())
+        }
+        Command::Apikey { command } => apikey(server::ground(config).await?, command).await,
+    }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("COBROWSE_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let ground = server::ground(config).await?;
+    let created = server::bootstrap(&ground).await?;
+    let demo = ground.config.demo;
+    let accounts = ground.store.accounts().await?;
+    let data_dir = ground.config.data_dir.clone();
+    let mut links = Vec::new();
+    let running = server::start(ground).await?;
+    let url = running.url.clone();
+    if demo {
+        let ground = Ground { config: running.app.config.clone(), store: running.app.store.clone(), tokens: running.app.tokens.clone() };
+        for name in ["admin", "demo-agent"] {
+            if accounts.iter().any(|a| a.name == name && !a.disabled) {
+                links.push((name, server::login_link(&ground, &url, name).await?));
+            }
+        }
+    }
+    println!("cobrowse listening on {url}  (data in {})", data_dir.display());
+    if demo {
+        println!("  demo shop      {url}/demo/");
+    }
+    println!("  agent console  {url}/agent/");
+    println!("  admin console  {url}/admin/");
+    println!("  API            {url}/api/v1/openapi.json");
+    for (name, password) in &created {
+        println!("  created account {name:<11} password {password}   (shown once; change with `cobrowse agent password {name}`)");
+    }
+    for (name, link) in &links {
+        println!("  sign in as {name:<11} {link}   (one-time, 1 hour)");
+    }
+    wait_for_signal().await;
+    tracing::info!("shutting down: ending live sessions and closing connections");
+    running.stop().await
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        eprint!("password: ");
+    }
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_string())
+}
+
+async fn agent(ground: Ground, command: AgentCommand) -> anyhow::Result<()> {
+    let store = &ground.store;
+    match command {
+        AgentCommand::Add { name, admin } => {
+            if !valid_name(&name) {
+                bail!("account names are 1-64 letters, digits and . _ - @");
+            }
+            let role = if admin { AccountRole::Admin } else { AccountRole::Agent };
+            store.add_account(&name, &hash_password(&read_password()?)?, role, now_ms()).await?;
+            println!("added {} {name}", role.as_str());
+        }
+        AgentCommand::List => {
+            println!("{:<24} {:<6} {:<9}", "NAME", "ROLE", "STATUS");
+            for a in store.accounts().await? {
+                println!("{:<24} {:<6} {:<9}", a.name, a.role.as_str(), if a.disabled { "disabled" } else { "active" });
+            }
+        }
+        AgentCommand::Disable { name } => {
+            store.set_disabled(&name, true).await?;
+            println!("disabled {name}");
+        }
+        AgentCommand::Enable { name } => {
+            store.set_disabled(&name, false).await?;
+            println!("enabled {name}");
+        }
+        AgentCommand::Password { name } => {
+            store.set_password(&name, &hash_password(&read_password()?)?).await?;
+            println!("password changed for {name}");
+        }
+    }
+    Ok(())
+}
+
+async fn apikey(ground: Ground, command: ApiKeyCommand) -> anyhow::Result<()> {
+    let store = &ground.store;
+    match command {
+        ApiKeyCommand::Create { name } => {
+            let key = new_api_key(&mut rand::rng());
+            store.add_api_key(&name, &sha256_hex(&key), &key[..8], now_ms()).await?;
+            println!("{key}");
+            eprintln!("API key {name} created: keep it now, it cannot be shown again");
+        }
+        ApiKeyCommand::List => {
+            println!("{:<4} {:<24} {:<10} {:<8}", "ID", "NAME", "PREFIX", "STATUS");
+            for k in store.api_keys().await? {
+                let status = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                println!("{:<4} {:<24} {:<10} {:<8}", k.id, k.name, k.prefix, status);
+            }
+        }
+        ApiKeyCommand::Revoke { id } => {
+            store.revoke_api_key(id, now_ms()).await?;
+            println!("revoked API key {id}");
+        }
+    }
+    Ok(())
+}
+
+async fn config_check(config: Config) -> anyhow::Result<()> {
+    if let Some(tls) = &config.tls {
+        for path in [&tls.cert, &tls.key] {
+            std::fs::metadata(path).with_context(|| format!("TLS file {}", path.display()))?;
+        }
+    }
+    let mut shown = toml::Value::try_from(&config).context("showing the configuration")?;
+    if let Some(secret) = shown.get_mut("auth").and_then(|a| a.get_mut("jwt_secret")) {
+        *secret = toml::Value::String("(set)".into());
+    }
+    if let Some(hooks) = shown.get_mut("webhooks").and_then(|w| w.as_array_mut()) {
+        for hook in hooks {
+            hook["secret"] = toml::Value::String("(set)".into());
+        }
+    }
+    println!("{}", toml::to_string_pretty(&shown)?);
+    println!("# configuration is valid");
+    Ok(())
+}

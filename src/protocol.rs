@@ -8,7 +8,8 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::session::{ControlOutcome, EndReason, Interaction, Mode, Page, Refusal, Role, SessionId, State};
+use crate::store::Rules;
+use crate::session::{ControlOutcome, EndReason, Interaction, Mode, Page, Refusal, Role, Session, SessionId, State};
 
 pub const VERSION: u32 = 1;
 
@@ -223,6 +224,9 @@ pub enum ServerMsg<'a> {
         customer_connected: bool,
         agent_connected: bool,
         control_pending: bool,
+        /// DOM restrictions for the customer's page (customer only).
+        #[serde(skip_serializing_if = "Option::is_none")]
+        rules: Option<&'a Rules>,
     },
     /// To the customer: an agent is in (again); send a full snapshot now.
     Joined { agent: &'a str, reconnect: bool },
@@ -239,7 +243,24 @@ pub enum ServerMsg<'a> {
     Pong,
 }
 
-impl ServerMsg<'_> {
+impl<'a> ServerMsg<'a> {
+    /// Where a session stands, for a party that just connected.
+    pub fn session(s: &'a Session, token: Option<&'a str>, rules: Option<&'a Rules>) -> Self {
+        ServerMsg::Session {
+            id: s.id,
+            spaced: s.id.spaced(),
+            token,
+            state: s.state,
+            mode: s.mode,
+            agent: s.agent.as_deref(),
+            page: &s.page,
+            customer_connected: s.customer_connections > 0,
+            agent_connected: s.agent_connected,
+            control_pending: s.control_pending_since.is_some(),
+            rules,
+        }
+    }
+
     pub fn to_json(&self) -> String {
         #[derive(Serialize)]
         struct Framed<'b, 'c> {

@@ -32,10 +32,13 @@ const io = new Server(httpServer, {
 });
 
 io.on("connection", (socket) => {
-  socket.on("join", (room) => {
-    if (typeof room !== "string" || socket.data.room) return;
-    socket.data.room = room;
-    socket.join(room);
+  // `join` is acknowledged so the bench knows both parties are in the room.
+  socket.on("join", (room, ack) => {
+    if (typeof room === "string" && !socket.data.room) {
+      socket.data.room = room;
+      socket.join(room);
+    }
+    if (typeof ack === "function") ack("ok");
   });
   socket.on("msg", (data) => {
     const room = socket.data.room;

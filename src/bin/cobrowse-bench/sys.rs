@@ -1,0 +1,207 @@
+//! The operating-system side of the bench: the open-files limit, the servers
+//! as child processes, and what /proc says about them.
+
+use std::collections::VecDeque;
+use std::path::Path;
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::oneshot;
+
+/// Raises this process's soft RLIMIT_NOFILE to its hard limit; the servers
+/// started afterwards inherit it. Returns (soft, hard) after the change.
+///
+/// `setrlimit` is declared here directly (it is in the C library std already
+/// links) rather than pulling in the `libc` crate for two calls.
+#[cfg(all(target_os = "linux", target_pointer_width = "64", not(any(target_arch = "mips64", target_arch = "sparc64"))))]
+pub fn raise_nofile_limit() -> Result<(u64, u64)> {
+    #[repr(C)]
+    struct RLimit {
+        cur: u64,
+        max: u64,
+    }
+    const RLIMIT_NOFILE: i32 = 7;
+    unsafe extern "C" {
+        fn getrlimit(resource: i32, rlim: *mut RLimit) -> i32;
+        fn setrlimit(resource: i32, rlim: *const RLimit) -> i32;
+    }
+    let mut lim = RLimit { cur: 0, max: 0 };
+    // SAFETY: `lim` is a valid, writable `struct rlimit` (two `rlim_t`, u64 on 64-bit Linux).
+    if unsafe { getrlimit(RLIMIT_NOFILE, &mut lim) } != 0 {
+        bail!("getrlimit(RLIMIT_NOFILE): {}", std::io::Error::last_os_error());
+    }
+    if lim.cur < lim.max {
+        let want = RLimit { cur: lim.max, max: lim.max };
+        // SAFETY: `want` is a valid `struct rlimit`; raising the soft limit up to the hard one is always allowed.
+        if unsafe { setrlimit(RLIMIT_NOFILE, &want) } != 0 {
+            bail!("setrlimit(RLIMIT_NOFILE, {}): {}", lim.max, std::io::Error::last_os_error());
+        }
+        lim.cur = lim.max;
+    }
+    Ok((lim.cur, lim.max))
+}
+
+#[cfg(not(all(target_os = "linux", target_pointer_width = "64", not(any(target_arch = "mips64", target_arch = "sparc64")))))]
+pub fn raise_nofile_limit() -> Result<(u64, u64)> {
+    bail!("raising RLIMIT_NOFILE is only implemented for 64-bit Linux")
+}
+
+/// Memory and CPU of a process, from /proc.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ProcSample {
+    pub rss_kib: u64,
+    pub hwm_kib: u64,
+    /// user + system CPU time, in clock ticks (1/100 s on Linux).
+    pub cpu_ticks: u64,
+    pub threads: u64,
+}
+
+pub fn proc_sample(pid: u32) -> Option<ProcSample> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l[name.len()..].split_whitespace().next())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at field 3.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: u64 = f.get(11)?.parse().ok()?;
+    let stime: u64 = f.get(12)?.parse().ok()?;
+    Some(ProcSample {
+        rss_kib: field("VmRSS:"),
+        hwm_kib: field("VmHWM:"),
+        cpu_ticks: utime + stime,
+        threads: field("Threads:"),
+    })
+}
+
+pub fn self_cpu_ticks() -> u64 {
+    proc_sample(std::process::id()).map(|s| s.cpu_ticks).unwrap_or(0)
+}
+
+/// A server under test, running as a child process.
+pub struct Server {
+    pub name: &'static str,
+    pub child: Child,
+    pub pid: u32,
+    pub port: u16,
+    /// The last lines it printed (stdout and stderr), for error reports.
+    pub tail: Arc<Mutex<VecDeque<String>>>,
+}
+
+impl Server {
+    /// Starts `cmd` and waits for a line with `listening on http://HOST:PORT`.
+    pub async fn start(name: &'static str, mut cmd: Command, timeout: Duration) -> Result<Server> {
+        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        let mut child = cmd.spawn().with_context(|| format!("starting {name}: {cmd:?}"))?;
+        let pid = child.id().ok_or_else(|| anyhow!("{name} exited at once"))?;
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let (port_tx, port_rx) = oneshot::channel();
+        let port_tx = Arc::new(Mutex::new(Some(port_tx)));
+        let out = child.stdout.take().expect("piped");
+        let err = child.stderr.take().expect("piped");
+        for (stream, label) in [(Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, "out"), (Box::new(err), "err")] {
+            let tail = tail.clone();
+            let port_tx = port_tx.clone();
+            tokio::spawn(async move {
+                let mut lines = BufReader::new(stream).lines();
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(port) = parse_listening(&line) {
+                        if let Some(tx) = port_tx.lock().unwrap().take() {
+                            let _ = tx.send(port);
+                        }
+                    }
+                    let mut t = tail.lock().unwrap();
+                    if t.len() >= 40 {
+                        t.pop_front();
+                    }
+                    t.push_back(format!("[{label}] {line}"));
+                }
+            });
+        }
+        drop(port_tx);
+        let mut server = Server { name, child, pid, port: 0, tail };
+        match tokio::time::timeout(timeout, port_rx).await {
+            Ok(Ok(port)) => {
+                server.port = port;
+                Ok(server)
+            }
+            Ok(Err(_)) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                let status = server.child.try_wait().ok().flatten();
+                bail!("{name} ended without printing `listening on http://…` (exit: {status:?})\n{}", server.tail_text())
+            }
+            Err(_) => {
+                server.stop().await;
+                bail!("{name} printed no `listening on http://…` line within {timeout:?}\n{}", server.tail_text())
+            }
+        }
+    }
+
+    pub fn tail_text(&self) -> String {
+        self.tail.lock().unwrap().iter().map(|l| format!("    {l}\n")).collect()
+    }
+
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// SIGTERM (through kill(1)), then SIGKILL after 3 s.
+    pub async fn stop(&mut self) {
+        if self.exited().is_some() {
+            return;
+        }
+        let _ = Command::new("kill").arg("-TERM").arg(self.pid.to_string()).status().await;
+        if tokio::time::timeout(Duration::from_secs(3), self.child.wait()).await.is_err() {
+            let _ = self.child.kill().await;
+        }
+    }
+}
+
+/// Finds the port in a line containing `listening on http://HOST:PORT`.
+fn parse_listening(line: &str) -> Option<u16> {
+    let at = line.find("listening on http://")? + "listening on http://".len();
+    let rest = &line[at..];
+    let hostport = rest.split(|c: char| c == '/' || c == '"' || c.is_whitespace()).next()?;
+    let digits = &hostport[hostport.rfind(':')? + 1..];
+    digits.parse().ok().filter(|p| *p != 0)
+}
+
+/// Runs a setup command to completion (npm ci, cargo build), showing its output.
+pub async fn run_setup(what: &str, mut cmd: Command, dir: &Path) -> Result<()> {
+    eprintln!("bench: {what} (in {})", dir.display());
+    let status = cmd.current_dir(dir).status().await.with_context(|| format!("{what}: could not start"))?;
+    if !status.success() {
+        bail!("{what} failed: {status}");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_port() {
+        assert_eq!(parse_listening("listening on http://127.0.0.1:4242"), Some(4242));
+        assert_eq!(parse_listening(r#"{"msg":"listening on http://127.0.0.1:80/","x":1}"#), Some(80));
+        assert_eq!(parse_listening("2026 INFO cobrowse: listening on http://127.0.0.1:5 (x)"), Some(5));
+        assert_eq!(parse_listening("listening on http://127.0.0.1:0"), None);
+        assert_eq!(parse_listening("nothing"), None);
+    }
+
+    #[test]
+    fn reads_own_proc() {
+        let s = proc_sample(std::process::id()).unwrap();
+        assert!(s.rss_kib > 0 && s.threads >= 1);
+    }
+}

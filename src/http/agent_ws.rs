@@ -1,0 +1,102 @@
+//! `/ws/agent?session=<id>`: a signed-in agent joins a session.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use futures_util::{SinkExt, StreamExt};
+use serde::Deserialize;
+use tokio::sync::mpsc;
+
+use super::auth_routes::{Credential, identify};
+use super::conn::{Conn, refuse};
+use super::customer_ws::sized;
+use super::{AppState, client_ip};
+use crate::auth::Identity;
+use crate::hub::{HubError, Out, next_peer_id};
+use crate::metrics as m;
+use crate::protocol::{ServerMsg, close, refusal_close_code};
+use crate::session::{Event, Role, SessionId};
+
+#[derive(Deserialize)]
+pub struct JoinQuery {
+    #[serde(default)]
+    session: String,
+}
+
+pub async fn upgrade(
+    State(app): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    Query(q): Query<JoinQuery>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    let credential = Credential::from_headers(&headers);
+    // A browser always sends Origin; a cookie must never be usable from another
+    // site's page (cross-site WebSocket hijacking).
+    let origin = super::header(&headers, header::ORIGIN);
+    let host = super::header(&headers, header::HOST);
+    let origin_ok = match origin {
+        Some(o) => app.agent_origins.allows(o, host),
+        None => !matches!(credential, Credential::Cookie(_)),
+    };
+    if !origin_ok {
+        tracing::warn!(origin, "agent connection from an origin that is not allowed");
+        return (StatusCode::FORBIDDEN, "this origin may not open agent connections").into_response();
+    }
+    let who = identify(&app, &credential).await;
+    let ip = client_ip(addr);
+    sized(ws, &app).on_upgrade(move |socket| agent(app, socket, ip, who, q.session))
+}
+
+fn refused(reason: &'static str) {
+    metrics::counter!(m::JOIN_REFUSALS, "reason" => reason).increment(1);
+}
+
+async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Result<Identity, crate::auth::AuthError>, session: String) {
+    let (mut sink, mut stream) = socket.split();
+    let who = match who {
+        Ok(who) => who,
+        Err(e) => {
+            refused("unauthorized");
+            return refuse(&mut sink, "unauthorized", close::UNAUTHORIZED, &e.to_string()).await;
+        }
+    };
+    if !app.limits.join_per_agent.allow(&who.name) || !app.limits.join_per_ip.allow(&ip.to_string()) {
+        refused("rate_limited");
+        let message = "too many join attempts: wait a minute and check the ID with the customer";
+        return refuse(&mut sink, "rate_limited", close::RATE_LIMITED, message).await;
+    }
+    let Ok(id) = session.parse::<SessionId>() else {
+        refused("no_such_session");
+        let message = "no such session: a session ID is nine digits";
+        return refuse(&mut sink, "no_such_session", close::NO_SUCH_SESSION, message).await;
+    };
+    let session = match app.live.join(id, &who.name).await {
+        Ok((session, _)) => session,
+        Err(HubError::Refused(r)) => {
+            refused(r.code());
+            return refuse(&mut sink, r.code(), refusal_close_code(r), &r.to_string()).await;
+        }
+        Err(e) => return refuse(&mut sink, "unavailable", close::SHUTDOWN, &e.to_string()).await,
+    };
+    let peer = next_peer_id();
+    let link = app.live.hub.link(id);
+    let (tx, mut rx) = mpsc::channel(app.config.limits.send_queue);
+    if let Some(older) = link.attach_agent(peer, tx.clone()) {
+        let _ = older.try_send(Out::Close(close::CONFLICT, "this session was opened in another window".into()));
+    }
+    link.sync(&session);
+    let _guard = super::ops::ConnectionGauge::new(Role::Agent);
+    let hello = ServerMsg::session(&session, None, None).to_json();
+    if sink.send(Message::Text(hello.into())).await.is_ok() {
+        let mut conn = Conn::new(app.clone(), Role::Agent, id, peer, link.clone(), tx);
+        conn.run(&mut sink, &mut stream, &mut rx).await;
+    }
+    if link.detach_agent(peer) {
+        let _ = app.live.apply(id, Event::AgentDisconnected).await;
+    }
+    app.live.hub.release(id);
+}

@@ -1,0 +1,319 @@
+//! One WebSocket connection of either party, after its handshake: the read
+//! loop that checks each frame against the rules and relays it, and the write
+//! side that drains the connection's bounded queue.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use metrics::{Counter, Histogram};
+use tokio::sync::mpsc;
+
+use super::AppState;
+use crate::hub::{HubError, Link, Out, PeerId, Sent};
+use crate::metrics as m;
+use crate::protocol::{self, Kind, PageMsg, ServerMsg, close};
+use crate::ratelimit::Bucket;
+use crate::session::{Event, Role, SessionId};
+
+const PING_EVERY: Duration = Duration::from_secs(25);
+/// A connection silent this long (not even a pong) is dead.
+const SILENCE_LIMIT: Duration = Duration::from_secs(70);
+/// Activity is reported to the session at most this often per connection.
+const ACTIVITY_EVERY: Duration = Duration::from_secs(1);
+
+/// Handles to the hot-path metrics, looked up once instead of per frame.
+pub struct RelayMetrics {
+    relayed: Counter,
+    bytes: Counter,
+    dropped: Counter,
+    input_dropped: Counter,
+    latency: Histogram,
+}
+
+impl RelayMetrics {
+    pub fn new() -> Self {
+        RelayMetrics {
+            relayed: metrics::counter!(m::MESSAGES_RELAYED),
+            bytes: metrics::counter!(m::BYTES_RELAYED),
+            dropped: metrics::counter!(m::MESSAGES_DROPPED),
+            input_dropped: metrics::counter!(m::AGENT_INPUT_DROPPED),
+            latency: metrics::histogram!(m::RELAY_LATENCY),
+        }
+    }
+}
+
+impl Default for RelayMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+pub enum Flow {
+    Go,
+    Close(u16, String),
+}
+
+pub type Sink = SplitSink<WebSocket, Message>;
+pub type Stream = SplitStream<WebSocket>;
+
+pub struct Conn {
+    pub app: AppState,
+    pub role: Role,
+    pub id: SessionId,
+    pub peer: PeerId,
+    pub link: Arc<Link>,
+    tx: mpsc::Sender<Out>,
+    bucket: Bucket,
+    last_activity: Instant,
+}
+
+pub fn close_frame(code: u16, reason: &str) -> Message {
+    // A close reason is limited to 123 bytes by the WebSocket protocol.
+    let mut reason = reason.to_string();
+    while reason.len() > 123 {
+        reason.pop();
+    }
+    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+}
+
+/// Sends an `error` then closes: for refusals before a connection is set up.
+pub async fn refuse(sink: &mut Sink, code: &str, close_code: u16, message: &str) {
+    let msg = ServerMsg::Error { code, message }.to_json();
+    let _ = sink.send(Message::Text(msg.into())).await;
+    let _ = sink.send(close_frame(close_code, message)).await;
+}
+
+/// Why a read failed: an oversized frame gets its own close code.
+fn too_big(e: &axum::Error) -> bool {
+    use tokio_tungstenite::tungstenite::Error as WsError;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(WsError::Capacity(_)) = err.downcast_ref::<WsError>() {
+            return true;
+        }
+        source = err.source();
+    }
+    e.to_string().contains("Space limit exceeded") || e.to_string().contains("too long")
+}
+
+impl Conn {
+    pub fn new(app: AppState, role: Role, id: SessionId, peer: PeerId, link: Arc<Link>, tx: mpsc::Sender<Out>) -> Self {
+        let burst = f64::from(app.config.limits.max_messages_per_second) * 2.0;
+        Conn { app, role, id, peer, link, tx, bucket: Bucket::full(burst, Instant::now()), last_activity: Instant::now() }
+    }
+
+    pub fn reply(&self, msg: &ServerMsg) {
+        let _ = self.tx.try_send(Out::text(msg.to_json()));
+    }
+
+    fn error(&self, code: &str, message: &str) {
+        self.reply(&ServerMsg::Error { code, message });
+    }
+
+    /// Applies an event the party asked for; a refusal is told to it, not fatal.
+    async fn ask(&self, event: Event) -> Flow {
+        match self.app.live.apply(self.id, event).await {
+            Ok(_) => Flow::Go,
+            Err(HubError::Refused(r)) => {
+                self.error(r.code(), &r.to_string());
+                Flow::Go
+            }
+            Err(e @ HubError::Unavailable(_)) => {
+                self.error("unavailable", &e.to_string());
+                Flow::Go
+            }
+        }
+    }
+
+    async fn activity(&mut self) {
+        if self.last_activity.elapsed() >= ACTIVITY_EVERY {
+            self.last_activity = Instant::now();
+            let _ = self.app.live.apply(self.id, Event::Activity).await;
+        }
+    }
+
+    fn relay(&self, msg: Message, len: usize) {
+        let to = self.role.other();
+        match self.app.live.hub.relay(&self.link, to, Out::Frame(msg, Instant::now())) {
+            Sent::Queued => {
+                self.app.relay.relayed.increment(1);
+                self.app.relay.bytes.increment(len as u64);
+            }
+            Sent::Dropped => self.app.relay.dropped.increment(1),
+            Sent::NoPeer => {}
+        }
+    }
+
+    fn over_rate(&mut self) -> Option<Flow> {
+        let rate = f64::from(self.app.config.limits.max_messages_per_second);
+        if self.bucket.take(rate, rate * 2.0, Instant::now()) {
+            return None;
+        }
+        let message = format!("too many messages: at most {} per second", rate);
+        self.error("rate_limited", &message);
+        Some(Flow::Close(close::RATE_LIMITED, message))
+    }
+
+    fn protocol_error(&self, e: protocol::ProtocolError) -> Flow {
+        metrics::counter!(m::PROTOCOL_ERRORS, "code" => e.code()).increment(1);
+        let message = e.to_string();
+        self.error(e.code(), &message);
+        Flow::Close(close::PROTOCOL, message)
+    }
+
+    /// Content may flow only once an agent is in, and only from the tab shown.
+    fn content_allowed(&self) -> Result<bool, &'static str> {
+        if !self.link.is_active() {
+            return Err("no agent has joined yet: nothing of the page may be sent");
+        }
+        Ok(self.role == Role::Agent || self.link.is_shown_customer(self.peer))
+    }
+
+    pub async fn on_text(&mut self, text: Utf8Bytes) -> Flow {
+        if let Some(flow) = self.over_rate() {
+            return flow;
+        }
+        let len = text.len();
+        let kind = match protocol::parse_text(self.role, &text) {
+            Ok((kind, _)) => kind,
+            Err(e) => return self.protocol_error(e),
+        };
+        match kind {
+            Kind::Create | Kind::Resume => {
+                self.error("not_allowed", "this connection already belongs to a session");
+                Flow::Go
+            }
+            Kind::Ping => {
+                self.reply(&ServerMsg::Pong);
+                Flow::Go
+            }
+            Kind::Exit => self.ask(Event::Exit(self.role)).await,
+            Kind::InteractionEnd => self.ask(Event::InteractionEnded).await,
+            Kind::ControlGrant => self.ask(Event::GrantControl).await,
+            Kind::ControlDeny => self.ask(Event::DenyControl).await,
+            Kind::ControlRevoke => self.ask(Event::RevokeControl).await,
+            Kind::RequestControl => self.ask(Event::RequestControl).await,
+            Kind::Tab => {
+                if self.link.focus_customer(self.peer) && self.link.is_active() {
+                    // The newly shown tab starts capturing with a full snapshot.
+                    self.reply(&ServerMsg::Resync);
+                }
+                Flow::Go
+            }
+            Kind::Page => {
+                let Ok(page) = serde_json::from_str::<PageMsg>(&text) else {
+                    return self.protocol_error(protocol::ProtocolError::Malformed("page needs url and title".into()));
+                };
+                if !self.link.is_shown_customer(self.peer) {
+                    return Flow::Go;
+                }
+                let flow = self.ask(Event::Page(protocol::clamp_page(page.url, page.title))).await;
+                if self.link.is_active() {
+                    self.relay(Message::Text(text), len);
+                }
+                flow
+            }
+            Kind::Content | Kind::Relay => match self.content_allowed() {
+                Err(why) => {
+                    self.error("not_allowed", why);
+                    Flow::Go
+                }
+                Ok(false) => Flow::Go,
+                Ok(true) => {
+                    self.relay(Message::Text(text), len);
+                    self.activity().await;
+                    Flow::Go
+                }
+            },
+            Kind::Input => {
+                if !self.link.is_write() {
+                    self.app.relay.input_dropped.increment(1);
+                    self.error("not_allowed", "write mode is off: the customer has not given you control");
+                    return Flow::Go;
+                }
+                self.relay(Message::Text(text), len);
+                self.activity().await;
+                Flow::Go
+            }
+        }
+    }
+
+    pub async fn on_binary(&mut self, bytes: bytes::Bytes) -> Flow {
+        if let Some(flow) = self.over_rate() {
+            return flow;
+        }
+        if let Err(e) = protocol::parse_binary(self.role, &bytes) {
+            return self.protocol_error(e);
+        }
+        match self.content_allowed() {
+            Err(why) => self.error("not_allowed", why),
+            Ok(false) => {}
+            Ok(true) => {
+                let len = bytes.len();
+                self.relay(Message::Binary(bytes), len);
+                self.activity().await;
+            }
+        }
+        Flow::Go
+    }
+
+    /// Reads and writes until either side closes, the session ends, or the server stops.
+    pub async fn run(&mut self, sink: &mut Sink, stream: &mut Stream, rx: &mut mpsc::Receiver<Out>) {
+        let mut shutdown = self.app.shutdown.clone();
+        let mut ping = tokio::time::interval(PING_EVERY);
+        ping.tick().await;
+        let mut heard = Instant::now();
+        loop {
+            let flow = tokio::select! {
+                biased;
+                out = rx.recv() => match out {
+                    Some(Out::Frame(msg, at)) => {
+                        if sink.send(msg).await.is_err() {
+                            return;
+                        }
+                        self.app.relay.latency.record(at.elapsed().as_secs_f64());
+                        Flow::Go
+                    }
+                    Some(Out::Close(code, reason)) => Flow::Close(code, reason.to_string()),
+                    None => return,
+                },
+                incoming = stream.next() => {
+                    heard = Instant::now();
+                    match incoming {
+                        Some(Ok(Message::Text(text))) => self.on_text(text).await,
+                        Some(Ok(Message::Binary(bytes))) => self.on_binary(bytes).await,
+                        Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Go,
+                        Some(Ok(Message::Close(_))) | None => return,
+                        Some(Err(e)) if too_big(&e) => {
+                            let limit = self.app.config.limits.max_message_bytes;
+                            let message = format!("message too big: at most {limit} bytes");
+                            Flow::Close(close::TOO_BIG, message)
+                        }
+                        Some(Err(_)) => return,
+                    }
+                }
+                _ = ping.tick() => {
+                    if heard.elapsed() > SILENCE_LIMIT {
+                        return;
+                    }
+                    if sink.send(Message::Ping(bytes::Bytes::new())).await.is_err() {
+                        return;
+                    }
+                    Flow::Go
+                }
+                _ = shutdown.changed() => Flow::Close(close::SHUTDOWN, "the server is restarting".into()),
+            };
+            if let Flow::Close(code, reason) = flow {
+                // Flush what is queued (an `error` or `ended` explaining the close) first.
+                while let Ok(Out::Frame(msg, _)) = rx.try_recv() {
+                    let _ = sink.send(msg).await;
+                }
+                let _ = sink.send(close_frame(code, &reason)).await;
+                return;
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+//! A session's connections on this node, and the bounded queues feeding them.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::extract::ws::{Message, Utf8Bytes};
+use tokio::sync::mpsc;
+
+use crate::session::{Mode, Role, Session, State};
+
+/// Identifies one WebSocket connection on this node.
+pub type PeerId = u64;
+
+static NEXT_PEER: AtomicU64 = AtomicU64::new(1);
+
+pub fn next_peer_id() -> PeerId {
+    NEXT_PEER.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A frame on its way to a connection, stamped for the relay-latency histogram.
+#[derive(Debug)]
+pub enum Out {
+    Frame(Message, Instant),
+    Close(u16, Utf8Bytes),
+}
+
+impl Out {
+    pub fn text(s: impl Into<Utf8Bytes>) -> Out {
+        Out::Frame(Message::Text(s.into()), Instant::now())
+    }
+}
+
+struct Peer {
+    id: PeerId,
+    tx: mpsc::Sender<Out>,
+}
+
+struct Tab {
+    peer: Peer,
+}
+
+#[derive(Default)]
+struct Peers {
+    /// Customer connections, one per tab; the last is the one shown to the agent.
+    customers: Vec<Tab>,
+    agent: Option<Peer>,
+}
+
+/// Result of a send: frames are never queued without bound; a full queue
+/// drops the frame and the receiver resynchronises by sequence number.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sent {
+    Queued,
+    Dropped,
+    NoPeer,
+}
+
+/// Queue slots relayed content may not take, so that an `ended` notice and
+/// the close still fit in the queue of a receiver that has stopped reading.
+pub const RESERVED_FOR_NOTICES: usize = 4;
+
+#[derive(Default)]
+pub struct Link {
+    peers: Mutex<Peers>,
+    /// Copies of the session state the relay path checks on every frame,
+    /// kept current by the engine so no lock on the session is taken per frame.
+    active: AtomicBool,
+    write: AtomicBool,
+}
+
+impl Link {
+    pub fn sync(&self, session: &Session) {
+        self.active.store(session.state == State::Active, Ordering::Release);
+        self.write.store(session.state == State::Active && session.mode == Mode::Write, Ordering::Release);
+    }
+
+    pub fn is_active(&self) -> bool {
+        self.active.load(Ordering::Acquire)
+    }
+
+    pub fn is_write(&self) -> bool {
+        self.write.load(Ordering::Acquire)
+    }
+
+    /// Adds a customer tab and makes it the shown one.
+    pub fn attach_customer(&self, id: PeerId, tx: mpsc::Sender<Out>) {
+        let mut p = self.peers.lock().expect("link lock");
+        p.customers.push(Tab { peer: Peer { id, tx } });
+    }
+
+    /// Makes a tab the shown one; true if it was not already.
+    pub fn focus_customer(&self, id: PeerId) -> bool {
+        let mut p = self.peers.lock().expect("link lock");
+        match p.customers.iter().position(|t| t.peer.id == id) {
+            Some(i) if i + 1 != p.customers.len() => {
+                let tab = p.customers.remove(i);
+                p.customers.push(tab);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub fn is_shown_customer(&self, id: PeerId) -> bool {
+        self.peers.lock().expect("link lock").customers.last().is_some_and(|t| t.peer.id == id)
+    }
+
+    /// Removes a tab; returns whether the shown tab changed to another one.
+    pub fn detach_customer(&self, id: PeerId) -> bool {
+        let mut p = self.peers.lock().expect("link lock");
+        let was_shown = p.customers.last().is_some_and(|t| t.peer.id == id);
+        p.customers.retain(|t| t.peer.id != id);
+        was_shown && !p.customers.is_empty()
+    }
+
+    /// Sets the agent connection; an older one of the same agent is told to go.
+    pub fn attach_agent(&self, id: PeerId, tx: mpsc::Sender<Out>) -> Option<mpsc::Sender<Out>> {
+        let mut p = self.peers.lock().expect("link lock");
+        p.agent.replace(Peer { id, tx }).map(|old| old.tx)
+    }
+
+    /// Clears the agent connection if it is still this one.
+    pub fn detach_agent(&self, id: PeerId) -> bool {
+        let mut p = self.peers.lock().expect("link lock");
+        if p.agent.as_ref().is_some_and(|a| a.id == id) {
+            p.agent = None;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        let p = self.peers.lock().expect("link lock");
+        p.customers.is_empty() && p.agent.is_none()
+    }
+
+    /// Queues relayed content for the party's connection on this node (the
+    /// shown tab for the customer), keeping the last slots for notices.
+    pub fn relay(&self, to: Role, out: Out) -> Sent {
+        self.push(to, out, RESERVED_FOR_NOTICES)
+    }
+
+    /// Queues a server notice (mode, ended, close); may use the reserved slots.
+    pub fn notify(&self, to: Role, out: Out) -> Sent {
+        self.push(to, out, 0)
+    }
+
+    fn push(&self, to: Role, out: Out, keep_free: usize) -> Sent {
+        let p = self.peers.lock().expect("link lock");
+        let peer = match to {
+            Role::Customer => p.customers.last().map(|t| &t.peer),
+            Role::Agent => p.agent.as_ref(),
+        };
+        match peer {
+            None => Sent::NoPeer,
+            Some(peer) if peer.tx.capacity() <= keep_free => Sent::Dropped,
+            Some(peer) => match peer.tx.try_send(out) {
+                Ok(()) => Sent::Queued,
+                Err(_) => Sent::Dropped,
+            },
+        }
+    }
+
+    /// Queues a notice for every customer tab (state changes all tabs must know).
+    pub fn notify_all_customers(&self, make: impl Fn() -> Out) {
+        let p = self.peers.lock().expect("link lock");
+        for tab in &p.customers {
+            let _ = tab.peer.tx.try_send(make());
+        }
+    }
+}

@@ -1,0 +1,50 @@
+//! Live routing: where live sessions are kept and how frames reach the
+//! parties. One trait, two places: in this process (the embedded default) or
+//! Redis (several nodes). Everything above it is the same code either way.
+
+mod link;
+mod local;
+
+use async_trait::async_trait;
+
+use crate::session::{Created, Effect, Event, Interaction, Millis, Page, Refusal, Role, Session, SessionId, Timeouts};
+
+pub use link::{Link, Out, PeerId, Sent, next_peer_id};
+pub use local::LocalHub;
+
+#[derive(Debug, thiserror::Error)]
+pub enum HubError {
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    #[error("live-session store unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type Result<T> = std::result::Result<T, HubError>;
+
+/// A session after a change, with what the change set off.
+pub type Changed = (Session, Vec<Effect>);
+
+#[async_trait]
+pub trait Hub: Send + Sync + 'static {
+    /// A new idle session with an ID unique among live sessions.
+    async fn create(&self, interaction: Option<Interaction>, page: Page, timeouts: Timeouts, now: Millis) -> Result<Created>;
+    /// An agent joins (or rejoins) a session, one session per agent.
+    async fn join(&self, id: SessionId, agent: &str, now: Millis) -> Result<Changed>;
+    async fn apply(&self, id: SessionId, event: Event, now: Millis) -> Result<Changed>;
+    async fn get(&self, id: SessionId) -> Result<Option<Session>>;
+    async fn live(&self) -> Result<Vec<Session>>;
+    async fn bound_to(&self, interaction_id: &str) -> Result<Vec<SessionId>>;
+    /// Fires due deadlines. Each deadline fires once, however many nodes tick.
+    async fn tick(&self, now: Millis) -> Result<Vec<Changed>>;
+    async fn ready(&self) -> Result<()>;
+
+    /// This node's connections to a session; created when first asked for.
+    fn link(&self, id: SessionId) -> std::sync::Arc<Link>;
+    /// Forgets the link once no connection of this node uses it.
+    fn release(&self, id: SessionId);
+    /// Relays page content or pointer frames to a party, wherever it is connected.
+    fn relay(&self, link: &Link, to: Role, out: Out) -> Sent;
+    /// Sends a server notice to a party (every tab, for the customer).
+    fn notify(&self, link: &Link, to: Role, out: Out);
+}

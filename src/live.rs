@@ -1,0 +1,167 @@
+//! Carries out what the session rules decide: tells the parties, records
+//! history, fires webhooks, counts. The hub decides nothing; the rules do.
+
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::json;
+
+use crate::history::Recorder;
+use crate::hub::{Changed, Hub, HubError, Out};
+use crate::metrics as m;
+use crate::protocol::{ServerMsg, close, end_message};
+use crate::session::{
+    ControlOutcome, Created, Effect, EndReason, Event, Interaction, Millis, Mode, Page, Role, Session, SessionId, Timeouts,
+};
+use crate::store::HistoryEvent;
+use crate::webhooks::{Webhooks, session_json};
+
+pub fn now_ms() -> Millis {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
+}
+
+pub struct Live {
+    pub hub: Arc<dyn Hub>,
+    pub recorder: Recorder,
+    pub webhooks: Webhooks,
+    pub timeouts: Timeouts,
+}
+
+fn mode_name(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Pointer => "pointer",
+        Mode::Write => "write",
+    }
+}
+
+fn outcome_name(o: ControlOutcome) -> &'static str {
+    match o {
+        ControlOutcome::Requested => "requested",
+        ControlOutcome::Allowed => "allowed",
+        ControlOutcome::Denied => "denied",
+        ControlOutcome::TimedOut => "timed_out",
+        ControlOutcome::Revoked => "revoked",
+    }
+}
+
+impl Live {
+    pub async fn create(&self, interaction: Option<Interaction>, page: Page) -> Result<(Created, Session), HubError> {
+        let now = now_ms();
+        let created = self.hub.create(interaction, page, self.timeouts, now).await?;
+        let session = self.hub.get(created.id).await?.ok_or(HubError::Refused(crate::session::Refusal::NoSuchSession))?;
+        let (interaction_id, channel) = match &session.interaction {
+            Some(i) => (Some(i.id.clone()), Some(i.channel.clone())),
+            None => (None, None),
+        };
+        self.recorder.record(&session, now, HistoryEvent::Created { interaction_id, channel, url: session.page.url.clone() });
+        self.webhooks.emit("session.created", now, json!({ "session": session_json(&session) }));
+        metrics::counter!(m::SESSIONS_CREATED).increment(1);
+        Ok((created, session))
+    }
+
+    pub async fn join(&self, id: SessionId, agent: &str) -> Result<Changed, HubError> {
+        let changed = self.hub.join(id, agent, now_ms()).await?;
+        self.carry_out(&changed);
+        Ok(changed)
+    }
+
+    pub async fn apply(&self, id: SessionId, event: Event) -> Result<Changed, HubError> {
+        let changed = self.hub.apply(id, event, now_ms()).await?;
+        self.carry_out(&changed);
+        Ok(changed)
+    }
+
+    /// Ends every live session bound to a chat or call; returns their IDs.
+    pub async fn end_interaction(&self, interaction_id: &str) -> Result<Vec<SessionId>, HubError> {
+        let mut ended = Vec::new();
+        for id in self.hub.bound_to(interaction_id).await? {
+            if self.apply(id, Event::InteractionEnded).await.is_ok() {
+                ended.push(id);
+            }
+        }
+        Ok(ended)
+    }
+
+    pub async fn tick(&self) -> Result<(), HubError> {
+        for changed in self.hub.tick(now_ms()).await? {
+            self.carry_out(&changed);
+        }
+        Ok(())
+    }
+
+    /// Ends every live session: this node's memory is about to go.
+    pub async fn shutdown(&self) {
+        if let Ok(sessions) = self.hub.live().await {
+            for s in sessions {
+                let _ = self.apply(s.id, Event::Shutdown).await;
+            }
+        }
+        self.recorder.flush().await;
+    }
+
+    fn tell(&self, session: &Session, to: Role, msg: &ServerMsg) {
+        let link = self.hub.link(session.id);
+        self.hub.notify(&link, to, Out::text(msg.to_json()));
+    }
+
+    fn tell_both(&self, session: &Session, msg: &ServerMsg) {
+        self.tell(session, Role::Customer, msg);
+        self.tell(session, Role::Agent, msg);
+    }
+
+    fn carry_out(&self, (session, effects): &Changed) {
+        let link = self.hub.link(session.id);
+        link.sync(session);
+        let now = now_ms();
+        for effect in effects {
+            match effect {
+                Effect::Activated { agent } => {
+                    self.tell(session, Role::Customer, &ServerMsg::Joined { agent, reconnect: false });
+                    self.recorder.record(session, now, HistoryEvent::Activated { agent: agent.clone() });
+                    self.webhooks.emit("agent.joined", now, json!({ "session": session_json(session) }));
+                }
+                Effect::AgentReconnected => {
+                    let agent = session.agent.as_deref().unwrap_or_default();
+                    self.tell(session, Role::Customer, &ServerMsg::Joined { agent, reconnect: true });
+                }
+                Effect::Presence { role, connected } => {
+                    self.tell(session, role.other(), &ServerMsg::Presence { role: *role, connected: *connected });
+                }
+                Effect::PageVisited(page) => {
+                    let event = HistoryEvent::PageVisited { url: page.url.clone(), title: page.title.clone() };
+                    self.recorder.record(session, now, event);
+                }
+                Effect::Control(outcome) => {
+                    let expires_in_ms = (*outcome == ControlOutcome::Requested).then_some(self.timeouts.control_answer);
+                    self.tell_both(session, &ServerMsg::Control { state: *outcome, expires_in_ms });
+                    let event = HistoryEvent::Control { outcome: outcome_name(*outcome).into() };
+                    self.recorder.record(session, now, event);
+                }
+                Effect::ModeChanged { mode, outcome } => {
+                    self.tell_both(session, &ServerMsg::Mode { mode: *mode, cause: *outcome });
+                    let event = HistoryEvent::ModeChanged { mode: mode_name(*mode).into(), cause: outcome_name(*outcome).into() };
+                    self.recorder.record(session, now, event);
+                    self.webhooks.emit(
+                        "mode.changed",
+                        now,
+                        json!({ "session": session_json(session), "mode": mode, "cause": outcome }),
+                    );
+                }
+                Effect::Ended(reason) => self.ended(session, *reason, now),
+            }
+        }
+    }
+
+    fn ended(&self, session: &Session, reason: EndReason, now: Millis) {
+        let message = end_message(reason);
+        self.tell_both(session, &ServerMsg::Ended { reason, message });
+        let link = self.hub.link(session.id);
+        for role in [Role::Customer, Role::Agent] {
+            self.hub.notify(&link, role, Out::Close(close::ENDED, message.into()));
+        }
+        self.recorder.record(session, now, HistoryEvent::Ended { reason: reason.as_str().into() });
+        self.webhooks.emit("session.ended", now, json!({ "session": session_json(session), "reason": reason }));
+        metrics::counter!(m::SESSION_ENDS, "reason" => reason.as_str()).increment(1);
+        self.hub.release(session.id);
+    }
+}

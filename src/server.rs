@@ -1,0 +1,208 @@
+//! Putting the server together: data directory, secret, store, hub, the
+//! background loops, and the listener (plain HTTP or HTTPS).
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::auth::{self, Origins, Tokens, hash_password, random_secret, sha256_hex};
+use crate::config::{Config, ensure_data_dir};
+use crate::history::Recorder;
+use crate::http::{self, App, AppState, Limiters};
+use crate::hub::LocalHub;
+use crate::live::{Live, now_ms};
+use crate::ratelimit::Keyed;
+use crate::store::{AccountRole, SqliteStore, Store};
+use crate::webhooks::Webhooks;
+
+/// The store and secret every command works with, server or CLI.
+pub struct Ground {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub tokens: Tokens,
+}
+
+pub async fn ground(config: Config) -> anyhow::Result<Ground> {
+    ensure_data_dir(&config.data_dir).with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    let secret = match &config.auth.jwt_secret {
+        Some(s) => s.clone(),
+        None => load_or_create_secret(&config.secret_path())?,
+    };
+    let store = SqliteStore::open(&config.database_path())
+        .await
+        .with_context(|| format!("opening {}", config.database_path().display()))?;
+    Ok(Ground { tokens: Tokens::new(secret.as_bytes()), store: Arc::new(store), config })
+}
+
+fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
+    if let Ok(s) = std::fs::read_to_string(path) {
+        return Ok(s.trim().to_string());
+    }
+    let secret = random_secret(&mut rand::rng());
+    write_private(path, &secret).with_context(|| format!("writing {}", path.display()))?;
+    Ok(secret)
+}
+
+fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(content.as_bytes())
+}
+
+pub fn public_url(config: &Config, addr: SocketAddr) -> String {
+    match &config.public_url {
+        Some(u) => u.trim_end_matches('/').to_string(),
+        None if config.tls.is_some() => format!("https://{addr}"),
+        None => format!("http://{addr}"),
+    }
+}
+
+/// A running server; `stop` shuts it down gracefully.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub url: String,
+    pub app: AppState,
+    shutdown: watch::Sender<bool>,
+    serving: JoinHandle<anyhow::Result<()>>,
+    ticking: JoinHandle<()>,
+}
+
+pub async fn start(ground: Ground) -> anyhow::Result<Running> {
+    let Ground { config, store, tokens } = ground;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let metrics = crate::metrics::install();
+    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("listening on {}", config.listen))?;
+    listener.set_nonblocking(true)?;
+    let addr = listener.local_addr()?;
+    let url = public_url(&config, addr);
+
+    let (recorder, _) = Recorder::start(store.clone());
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().context("HTTP client")?;
+    let webhooks = Webhooks::start(store.clone(), config.webhooks.clone(), client);
+    let live = Live { hub: Arc::new(LocalHub::new()), recorder, webhooks, timeouts: config.timeouts() };
+    let (shutdown_tx, shutdown) = watch::channel(false);
+    let l = &config.limits;
+    let limits = Limiters {
+        join_per_agent: Keyed::per_minute(l.join_attempts_per_minute_per_agent),
+        join_per_ip: Keyed::per_minute(l.join_attempts_per_minute_per_ip),
+        create_per_ip: Keyed::per_minute(l.sessions_per_minute_per_ip),
+        sign_in_per_ip: Keyed::per_minute(l.sign_ins_per_minute_per_ip),
+    };
+    let app = Arc::new(App {
+        site_origins: Origins::new(&config.allowed_origins),
+        agent_origins: Origins::new(&config.agent_origins),
+        https: url.starts_with("https://"),
+        config,
+        live,
+        store,
+        tokens,
+        metrics,
+        limits,
+        relay: http::RelayMetrics::new(),
+        shutdown,
+        demo: Default::default(),
+    });
+
+    let router = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let mut stop = app.shutdown.clone();
+    let serving = match &app.config.tls {
+        Some(tls) => {
+            let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                .await
+                .with_context(|| format!("reading TLS certificate {} and key {}", tls.cert.display(), tls.key.display()))?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                let _ = stop.wait_for(|s| *s).await;
+                h.graceful_shutdown(Some(Duration::from_secs(10)));
+            });
+            let server = axum_server::from_tcp_rustls(listener, tls_config)?.handle(handle);
+            tokio::spawn(async move { server.serve(router).await.context("HTTPS server") })
+        }
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stop.wait_for(|s| *s).await;
+                    })
+                    .await
+                    .context("HTTP server")
+            })
+        }
+    };
+    let ticking = tokio::spawn(background(app.clone()));
+    Ok(Running { addr, url, app, shutdown: shutdown_tx, serving, ticking })
+}
+
+/// Timeouts, metric upkeep and history retention, until shutdown.
+async fn background(app: AppState) {
+    let mut tick = tokio::time::interval(app.config.timeouts.tick);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut upkeep = tokio::time::interval(Duration::from_secs(5));
+    let mut retention = tokio::time::interval(Duration::from_secs(3600));
+    let mut stop = app.shutdown.clone();
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {
+                if let Err(e) = app.live.tick().await {
+                    tracing::warn!(error = %e, "could not check session deadlines");
+                }
+            }
+            _ = upkeep.tick() => app.metrics.run_upkeep(),
+            _ = retention.tick() => {
+                let keep = u64::from(app.config.history.retention_days) * 86_400_000;
+                match app.store.purge_history(now_ms().saturating_sub(keep)).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!(sessions = n, "removed history past its retention"),
+                    Err(e) => tracing::warn!(error = %e, "could not apply history retention"),
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+impl Running {
+    /// Ends live sessions (their parties are told why), writes pending history,
+    /// closes the remaining connections and waits for the listener to stop.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.app.live.shutdown().await;
+        let _ = self.shutdown.send(true);
+        self.ticking.abort();
+        match tokio::time::timeout(Duration::from_secs(15), self.serving).await {
+            Ok(joined) => joined.context("server task")?,
+            Err(_) => anyhow::bail!("connections did not close within 15 s"),
+        }
+    }
+}
+
+/// First start with the demo on: an administrator and a demo agent, with
+/// passwords shown once. Returns them for printing.
+pub async fn bootstrap(ground: &Ground) -> anyhow::Result<Vec<(String, String)>> {
+    if !ground.config.demo || !ground.store.accounts().await?.is_empty() {
+        return Ok(vec![]);
+    }
+    let mut created = Vec::new();
+    for (name, role) in [("admin", AccountRole::Admin), ("demo-agent", AccountRole::Agent)] {
+        let password = random_secret(&mut rand::rng())[..16].to_string();
+        ground.store.add_account(name, &hash_password(&password)?, role, now_ms()).await?;
+        created.push((name.to_string(), password));
+    }
+    Ok(created)
+}
+
+/// A one-time sign-in link for an account, valid for an hour.
+pub async fn login_link(ground: &Ground, url: &str, account: &str) -> anyhow::Result<String> {
+    let token = auth::random_secret(&mut rand::rng());
+    ground.store.add_login_link(&sha256_hex(&token), account, now_ms() + 3_600_000).await?;
+    Ok(format!("{url}/auth/link?t={token}"))
+}
