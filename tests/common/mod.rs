@@ -1,0 +1,199 @@
+//! A real server on 127.0.0.1:0 and real WebSocket clients for the tests.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use cobrowse::auth::Tokens;
+use cobrowse::config::{Config, Overrides};
+use cobrowse::server::{self, Running};
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::{Error as WsError, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+pub const WAIT: Duration = Duration::from_secs(5);
+
+pub struct TestServer {
+    pub running: Option<Running>,
+    pub url: String,
+    pub host: String,
+    pub tokens: Tokens,
+    pub dir: tempfile::TempDir,
+}
+
+/// Starts a server with test settings, adjusted by `tweak`.
+pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let overrides = Overrides { data_dir: Some(dir.path().to_path_buf()), listen: Some("127.0.0.1:0".parse().unwrap()), config_file: None };
+    let mut config = Config::load(&overrides).unwrap();
+    config.timeouts.tick = Duration::from_millis(50);
+    tweak(&mut config);
+    let ground = server::ground(config).await.unwrap();
+    let tokens = ground.tokens.clone();
+    let running = server::start(ground).await.unwrap();
+    let url = running.url.clone();
+    let host = running.addr.to_string();
+    TestServer { running: Some(running), url, host, tokens, dir }
+}
+
+impl TestServer {
+    pub fn origin(&self) -> String {
+        self.url.clone()
+    }
+
+    pub fn agent_token(&self, name: &str) -> String {
+        self.tokens.agent_token(name, cobrowse::live::now_ms(), 3_600_000)
+    }
+
+    pub fn app(&self) -> &cobrowse::http::AppState {
+        &self.running.as_ref().unwrap().app
+    }
+
+    pub async fn stop(mut self) {
+        self.running.take().unwrap().stop().await.unwrap();
+    }
+
+    /// Opens a customer connection from `origin` (the server's own by default).
+    pub async fn connect_customer(&self, origin: Option<&str>) -> Result<Client, WsError> {
+        let mut req = format!("ws://{}/ws/customer?v=1", self.host).into_client_request().unwrap();
+        req.headers_mut().insert("origin", origin.unwrap_or(&self.url).parse().unwrap());
+        Client::connect(req).await
+    }
+
+    /// A customer that has created a session: returns the client, the ID and the token.
+    pub async fn customer(&self) -> (Client, String, String) {
+        self.customer_with(json!({})).await
+    }
+
+    pub async fn customer_with(&self, extra: Value) -> (Client, String, String) {
+        let mut c = self.connect_customer(None).await.unwrap();
+        let mut msg = json!({"t": "create", "url": format!("{}/demo/", self.url), "title": "Demo", "tab": "t1"});
+        merge(&mut msg, extra);
+        c.send(msg).await;
+        let session = c.expect("session").await;
+        let id = session["id"].as_str().unwrap().to_string();
+        let token = session["token"].as_str().unwrap().to_string();
+        (c, id, token)
+    }
+
+    pub async fn resume(&self, id: &str, token: &str, url: &str) -> Client {
+        let mut c = self.connect_customer(None).await.unwrap();
+        c.send(json!({"t": "resume", "id": id, "token": token, "url": url, "title": "Next", "tab": "t2"})).await;
+        c
+    }
+
+    /// An agent connection with a bearer token (as an agent desktop would).
+    pub async fn connect_agent(&self, session: &str, token: Option<&str>, origin: Option<&str>) -> Client {
+        let mut req = format!("ws://{}/ws/agent?v=1&session={session}", self.host).into_client_request().unwrap();
+        if let Some(t) = token {
+            req.headers_mut().insert("authorization", format!("Bearer {t}").parse().unwrap());
+        }
+        if let Some(o) = origin {
+            req.headers_mut().insert("origin", o.parse().unwrap());
+        }
+        Client::connect(req).await.unwrap()
+    }
+
+    pub async fn agent(&self, session: &str, name: &str) -> Client {
+        self.connect_agent(session, Some(&self.agent_token(name)), None).await
+    }
+
+    /// A session with its agent in, both sides past their greetings.
+    pub async fn active(&self, agent: &str) -> (Client, Client, String, String) {
+        let (mut c, id, token) = self.customer().await;
+        let mut a = self.agent(&id, agent).await;
+        a.expect("session").await;
+        c.expect("joined").await;
+        (c, a, id, token)
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::new()
+    }
+}
+
+fn merge(a: &mut Value, b: Value) {
+    if let (Some(a), Value::Object(b)) = (a.as_object_mut(), b) {
+        a.extend(b);
+    }
+}
+
+#[derive(Debug)]
+pub enum Got {
+    Msg(Value),
+    Closed(u16, String),
+}
+
+pub struct Client {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    seq: u64,
+}
+
+impl Client {
+    pub async fn connect(req: tokio_tungstenite::tungstenite::handshake::client::Request) -> Result<Client, WsError> {
+        let (ws, _) = tokio_tungstenite::connect_async(req).await?;
+        Ok(Client { ws, seq: 0 })
+    }
+
+    /// Sends a message with the envelope filled in (`v` and the next `s`).
+    pub async fn send(&mut self, mut msg: Value) {
+        self.seq += 1;
+        msg["v"] = msg.get("v").cloned().unwrap_or(json!(1));
+        msg["s"] = json!(self.seq);
+        self.ws.send(Message::text(msg.to_string())).await.unwrap();
+    }
+
+    pub async fn send_raw(&mut self, m: Message) {
+        let _ = self.ws.send(m).await;
+    }
+
+    pub async fn next(&mut self) -> Got {
+        loop {
+            match tokio::time::timeout(WAIT, self.ws.next()).await.expect("nothing arrived in time") {
+                Some(Ok(Message::Text(t))) => return Got::Msg(serde_json::from_str(&t).unwrap()),
+                Some(Ok(Message::Binary(b))) => return Got::Msg(json!({"t": "binary", "len": b.len(), "head": b[..6.min(b.len())].to_vec()})),
+                Some(Ok(Message::Close(Some(f)))) => return Got::Closed(u16::from(f.code), f.reason.to_string()),
+                Some(Ok(Message::Close(None))) | None => return Got::Closed(u16::from(CloseCode::Status), String::new()),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Got::Closed(0, e.to_string()),
+            }
+        }
+    }
+
+    /// Waits for a message of type `t`, skipping others; panics on a close.
+    pub async fn expect(&mut self, t: &str) -> Value {
+        loop {
+            match self.next().await {
+                Got::Msg(m) if m["t"] == t => return m,
+                Got::Msg(_) => continue,
+                Got::Closed(code, reason) => panic!("closed ({code} {reason}) while waiting for {t}"),
+            }
+        }
+    }
+
+    /// Waits for the close, returning its code and the last `error` or `ended` before it.
+    pub async fn closed(&mut self) -> (u16, Option<Value>) {
+        let mut last = None;
+        loop {
+            match self.next().await {
+                Got::Msg(m) if m["t"] == "error" || m["t"] == "ended" => last = Some(m),
+                Got::Msg(_) => continue,
+                Got::Closed(code, _) => return (code, last),
+            }
+        }
+    }
+
+    /// Asserts nothing of type `t` arrives for a while.
+    pub async fn quiet(&mut self, t: &str, for_ms: u64) {
+        let until = tokio::time::Instant::now() + Duration::from_millis(for_ms);
+        while let Ok(Some(Ok(m))) = tokio::time::timeout_at(until, self.ws.next()).await {
+            if let Message::Text(text) = m {
+                let v: Value = serde_json::from_str(&text).unwrap();
+                assert_ne!(v["t"], t, "unexpected {v}");
+            }
+        }
+    }
+}
