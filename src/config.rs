@@ -194,7 +194,8 @@ impl Config {
             }
             fig = fig.merge(Toml::file_exact(file));
         }
-        fig = fig.merge(Env::prefixed("COBROWSE_").split("__"));
+        // COBROWSE_LOG (log filter) and COBROWSE_CONFIG (the file) are read elsewhere.
+        fig = fig.merge(Env::prefixed("COBROWSE_").ignore(&["log", "config"]).split("__"));
         if let Some(listen) = o.listen {
             fig = fig.merge(("listen", listen));
         }

@@ -55,8 +55,9 @@ pub async fn identify(app: &AppState, credential: &Credential) -> Result<Identit
     match app.store.account(&who.name).await {
         Ok(Some(account)) if account.disabled => Err(AuthError::Disabled),
         Ok(Some(account)) => Ok(Identity { name: account.name, role: account.role.min_with(who.role) }),
-        // Agent desktops vouch for their own agents; a cookie needs a local account.
-        Ok(None) if matches!(credential, Credential::Bearer(_)) => Ok(who),
+        // Agent desktops vouch for their own agents (directly, or through the
+        // cookie traded for their token); administrators need a local account.
+        Ok(None) if who.role == AccountRole::Agent => Ok(who),
         Ok(None) => Err(AuthError::BadToken("unknown account".into())),
         Err(e) => Err(AuthError::BadToken(format!("cannot check the account now: {e}"))),
     }
