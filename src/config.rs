@@ -83,6 +83,8 @@ pub struct Limits {
     /// Frames queued for one receiver before the oldest are dropped (the
     /// receiver then sees a sequence gap and asks for a fresh snapshot).
     pub send_queue: usize,
+    /// Largest page resource the proxy fetches for the agent's view.
+    pub proxy_max_bytes: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -161,6 +163,7 @@ impl Default for Limits {
             sessions_per_minute_per_ip: 30,
             sign_ins_per_minute_per_ip: 20,
             send_queue: 512,
+            proxy_max_bytes: 10 * 1024 * 1024,
         }
     }
 }

@@ -8,6 +8,7 @@ pub mod hub;
 pub mod live;
 pub mod metrics;
 pub mod protocol;
+pub mod proxy;
 pub mod ratelimit;
 pub mod server;
 pub mod session;

@@ -96,6 +96,7 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         create_per_ip: Keyed::per_minute(l.sessions_per_minute_per_ip),
         sign_in_per_ip: Keyed::per_minute(l.sign_ins_per_minute_per_ip),
     };
+    let proxy = http::Proxy::new(config.proxy_origins(), config.limits.proxy_max_bytes).context("resource proxy")?;
     let app = Arc::new(App {
         site_origins: Origins::new(&config.allowed_origins),
         agent_origins: Origins::new(&config.agent_origins),
@@ -109,6 +110,7 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         relay: http::RelayMetrics::new(),
         shutdown,
         demo: Default::default(),
+        proxy,
     });
 
     let router = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();

@@ -10,6 +10,7 @@ mod customer_ws;
 mod demo;
 mod error;
 mod ops;
+mod proxy;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -27,6 +28,7 @@ use crate::ratelimit::Keyed;
 use crate::store::Store;
 
 pub use conn::RelayMetrics;
+pub use proxy::Proxy;
 pub use error::ApiError;
 
 /// Everything a request handler may need, shared by all of them.
@@ -45,6 +47,7 @@ pub struct App {
     /// Flips to true when the server starts shutting down.
     pub shutdown: watch::Receiver<bool>,
     pub demo: demo::Submissions,
+    pub proxy: proxy::Proxy,
     /// Sign-in cookies carry `Secure` when people reach us over HTTPS.
     pub https: bool,
 }
@@ -65,6 +68,7 @@ pub fn router(app: AppState) -> Router {
         .route("/healthz", get(ops::healthz))
         .route("/readyz", get(ops::readyz))
         .route("/metrics", get(ops::metrics))
+        .route("/proxy", get(proxy::get))
         .route("/auth/login", post(auth_routes::login))
         .route("/auth/logout", post(auth_routes::logout))
         .route("/auth/token", post(auth_routes::token))

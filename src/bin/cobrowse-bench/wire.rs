@@ -105,11 +105,13 @@ fn jwt(secret: &str, sub: &str) -> Result<String> {
     #[derive(serde::Serialize)]
     struct Claims<'a> {
         sub: &'a str,
+        aud: &'a str,
         iat: u64,
         exp: u64,
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
-    let claims = Claims { sub, iat: now, exp: now + 3600 };
+    // The audience an agent desktop's token carries (README, "Agent auth").
+    let claims = Claims { sub, aud: "cobrowse-agent", iat: now, exp: now + 3600 };
     Ok(jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,
@@ -269,7 +271,8 @@ mod tests {
     fn tokens_are_hs256() {
         let t = jwt("secret", "bench-agent-1").unwrap();
         let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
-        v.set_required_spec_claims(&["exp", "sub"]);
+        v.set_required_spec_claims(&["exp", "sub", "aud"]);
+        v.set_audience(&["cobrowse-agent"]);
         let d = jsonwebtoken::decode::<serde_json::Value>(&t, &jsonwebtoken::DecodingKey::from_secret(b"secret"), &v).unwrap();
         assert_eq!(d.claims["sub"], "bench-agent-1");
     }
