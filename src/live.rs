@@ -12,9 +12,10 @@ use crate::metrics as m;
 use crate::protocol::{ServerMsg, close, end_message};
 use crate::session::{
     ControlOutcome, Created, Effect, EndReason, Event, Interaction, Millis, Mode, Page, Role, Session, SessionId, Timeouts,
+    public_json,
 };
 use crate::store::HistoryEvent;
-use crate::webhooks::{Webhooks, session_json};
+use crate::webhooks::Webhooks;
 
 pub fn now_ms() -> Millis {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
@@ -54,7 +55,7 @@ impl Live {
             None => (None, None),
         };
         self.recorder.record(&session, now, HistoryEvent::Created { interaction_id, channel, url: session.page.url.clone() });
-        self.webhooks.emit("session.created", now, json!({ "session": session_json(&session) }));
+        self.webhooks.emit("session.created", now, json!({ "session": public_json(&session) }));
         metrics::counter!(m::SESSIONS_CREATED).increment(1);
         Ok((created, session))
     }
@@ -118,7 +119,7 @@ impl Live {
                 Effect::Activated { agent } => {
                     self.tell(session, Role::Customer, &ServerMsg::Joined { agent, reconnect: false });
                     self.recorder.record(session, now, HistoryEvent::Activated { agent: agent.clone() });
-                    self.webhooks.emit("agent.joined", now, json!({ "session": session_json(session) }));
+                    self.webhooks.emit("agent.joined", now, json!({ "session": public_json(session) }));
                 }
                 Effect::AgentReconnected => {
                     let agent = session.agent.as_deref().unwrap_or_default();
@@ -144,7 +145,7 @@ impl Live {
                     self.webhooks.emit(
                         "mode.changed",
                         now,
-                        json!({ "session": session_json(session), "mode": mode, "cause": outcome }),
+                        json!({ "session": public_json(session), "mode": mode, "cause": outcome }),
                     );
                 }
                 Effect::Ended(reason) => self.ended(session, *reason, now),
@@ -160,7 +161,7 @@ impl Live {
             self.hub.notify(&link, role, Out::Close(close::ENDED, message.into()));
         }
         self.recorder.record(session, now, HistoryEvent::Ended { reason: reason.as_str().into() });
-        self.webhooks.emit("session.ended", now, json!({ "session": session_json(session), "reason": reason }));
+        self.webhooks.emit("session.ended", now, json!({ "session": public_json(session), "reason": reason }));
         metrics::counter!(m::SESSION_ENDS, "reason" => reason.as_str()).increment(1);
         self.hub.release(session.id);
     }

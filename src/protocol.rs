@@ -159,12 +159,8 @@ pub fn parse_binary(role: Role, frame: &[u8]) -> Result<u32, ProtocolError> {
 /// `create`: the customer script starts a session.
 #[derive(Debug, Deserialize)]
 pub struct CreateMsg {
-    #[serde(default)]
-    pub url: String,
-    #[serde(default)]
-    pub title: String,
-    #[serde(default)]
-    pub tab: String,
+    #[serde(flatten)]
+    pub page: PageMsg,
     #[serde(default)]
     pub interaction: Option<Interaction>,
 }
@@ -174,15 +170,11 @@ pub struct CreateMsg {
 pub struct ResumeMsg {
     pub id: SessionId,
     pub token: String,
-    #[serde(default)]
-    pub url: String,
-    #[serde(default)]
-    pub title: String,
-    #[serde(default)]
-    pub tab: String,
+    #[serde(flatten)]
+    pub page: PageMsg,
 }
 
-/// `page`: the customer's URL or title changed.
+/// `page` (and part of `create` and `resume`): the customer's URL and title.
 #[derive(Debug, Deserialize)]
 pub struct PageMsg {
     #[serde(default)]
@@ -191,9 +183,11 @@ pub struct PageMsg {
     pub title: String,
 }
 
-/// Limits on what a page may report, so history rows stay small.
-pub fn clamp_page(url: String, title: String) -> Page {
-    Page { url: truncate(url, 2048), title: truncate(title, 512) }
+impl PageMsg {
+    /// Cut to size, so history rows stay small.
+    pub fn into_page(self) -> Page {
+        Page { url: truncate(self.url, 2048), title: truncate(self.title, 512) }
+    }
 }
 
 fn truncate(mut s: String, max: usize) -> String {
@@ -337,7 +331,7 @@ mod tests {
 
     #[test]
     fn long_page_fields_are_cut_on_a_char_boundary() {
-        let p = clamp_page("é".repeat(2000), "t".into());
+        let p = PageMsg { url: "é".repeat(2000), title: "t".into() }.into_page();
         assert!(p.url.len() <= 2048 && p.url.chars().all(|c| c == 'é'));
     }
 }

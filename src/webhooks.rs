@@ -12,7 +12,7 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::config::WebhookConfig;
 use crate::metrics as m;
-use crate::session::{Millis, Session};
+use crate::session::Millis;
 use crate::store::{Delivery, Store};
 
 /// Header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
@@ -29,20 +29,6 @@ pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
     mac.update(b".");
     mac.update(body);
     format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
-}
-
-/// The session as webhook receivers see it.
-pub fn session_json(s: &Session) -> Value {
-    json!({
-        "id": s.id,
-        "state": s.state,
-        "mode": s.mode,
-        "agent": s.agent,
-        "interaction": s.interaction,
-        "created_at": s.created_at,
-        "activated_at": s.activated_at,
-        "url": s.page.url,
-    })
 }
 
 struct Event {

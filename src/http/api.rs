@@ -13,7 +13,7 @@ use super::AppState;
 use super::auth_routes::{Credential, identify};
 use super::error::{ApiError, ApiResult};
 use crate::auth::{AuthError, sha256_hex};
-use crate::session::{EndReason, Event, Millis, Session, SessionId};
+use crate::session::{EndReason, Event, Millis, SessionId, public_json};
 use crate::store::{AccountRole, HistoryFilter};
 
 const OPENAPI: &str = include_str!("openapi.json");
@@ -54,22 +54,6 @@ async fn openapi() -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
 }
 
-pub fn session_view(s: &Session) -> Value {
-    json!({
-        "id": s.id,
-        "state": s.state,
-        "mode": s.mode,
-        "agent": s.agent,
-        "interaction": s.interaction,
-        "url": s.page.url,
-        "title": s.page.title,
-        "created_at": s.created_at,
-        "activated_at": s.activated_at,
-        "customer_connected": s.customer_connections > 0,
-        "agent_connected": s.agent_connected,
-    })
-}
-
 fn parse_id(id: &str) -> ApiResult<SessionId> {
     id.parse().map_err(|_| ApiError::not_found("no such session: a session ID is nine digits"))
 }
@@ -77,13 +61,13 @@ fn parse_id(id: &str) -> ApiResult<SessionId> {
 async fn list_sessions(_: Operator, State(app): State<AppState>) -> ApiResult<Json<Value>> {
     let mut sessions = app.live.hub.live().await?;
     sessions.sort_by_key(|s| s.created_at);
-    Ok(Json(json!({ "sessions": sessions.iter().map(session_view).collect::<Vec<_>>() })))
+    Ok(Json(json!({ "sessions": sessions.iter().map(public_json).collect::<Vec<_>>() })))
 }
 
 async fn read_session(_: Operator, State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
     let id = parse_id(&id)?;
     let session = app.live.hub.get(id).await?.ok_or_else(|| ApiError::not_found("no such live session"))?;
-    Ok(Json(session_view(&session)))
+    Ok(Json(public_json(&session)))
 }
 
 async fn end_session(_: Operator, State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {

@@ -210,7 +210,7 @@ impl Conn {
                 if !self.link.is_shown_customer(self.peer) {
                     return Flow::Go;
                 }
-                let flow = self.ask(Event::Page(protocol::clamp_page(page.url, page.title))).await;
+                let flow = self.ask(Event::Page(page.into_page())).await;
                 if self.link.is_active() {
                     self.relay(Message::Text(text), len);
                 }

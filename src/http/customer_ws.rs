@@ -120,7 +120,7 @@ async fn admit(app: &AppState, sink: &mut Sink, text: &str, ip: IpAddr) -> Optio
                 refuse(sink, "rate_limited", close::RATE_LIMITED, "too many sessions started from this address").await;
                 return None;
             }
-            let page = protocol::clamp_page(msg.url, msg.title);
+            let page = msg.page.into_page();
             match app.live.create(msg.interaction, page).await {
                 Ok((created, session)) => Some(Admitted { session, token: Some(created.token) }),
                 Err(e) => {
@@ -153,7 +153,7 @@ async fn admit(app: &AppState, sink: &mut Sink, text: &str, ip: IpAddr) -> Optio
                 refuse(sink, "no_such_session", close::NO_SUCH_SESSION, "this session has ended").await;
                 return None;
             }
-            let page = protocol::clamp_page(msg.url, msg.title);
+            let page = msg.page.into_page();
             let session = match app.live.apply(msg.id, Event::Page(page)).await {
                 Ok((session, _)) => session,
                 Err(_) => return None,

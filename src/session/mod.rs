@@ -4,12 +4,14 @@
 mod id;
 mod machine;
 mod registry;
+mod view;
 
 pub use id::{BadSessionId, SessionId};
 pub use machine::{
     ControlOutcome, Effect, EndReason, Event, Interaction, Millis, Mode, Outcome, Page, Refusal, Role, Session, State,
     Timeouts,
 };
+pub use view::public_json;
 pub use registry::{Created, Registry, hash_token, new_token, token_matches};
 
 #[cfg(test)]
