@@ -36,6 +36,10 @@ pub struct Config {
     /// defaults to `allowed_origins`.
     pub proxy_origins: Vec<String>,
     pub log_format: LogFormat,
+    /// PostgreSQL URL for several nodes (`postgres://…`); SQLite in the data directory when unset.
+    pub database: Option<String>,
+    /// Redis URL for several nodes (`redis://…`); live sessions stay in this process when unset.
+    pub redis: Option<String>,
     /// Create the demo agent and admin on first start and serve the demo shop.
     pub demo: bool,
     pub timeouts: TimeoutsConfig,
@@ -127,6 +131,8 @@ impl Default for Config {
             agent_origins: vec![],
             proxy_origins: vec![],
             log_format: LogFormat::Text,
+            database: None,
+            redis: None,
             demo: true,
             timeouts: TimeoutsConfig::default(),
             limits: Limits::default(),
@@ -225,6 +231,18 @@ impl Config {
             if hook.secret.len() < 16 {
                 return bad(format!("webhook secret for {} must be at least 16 characters", hook.url));
             }
+        }
+        if let Some(db) = &self.database
+            && !db.starts_with("postgres://")
+            && !db.starts_with("postgresql://")
+        {
+            return bad(format!("database {db:?} must be a postgres:// URL (SQLite needs no setting)"));
+        }
+        if let Some(r) = &self.redis
+            && !r.starts_with("redis://")
+            && !r.starts_with("rediss://")
+        {
+            return bad(format!("redis {r:?} must be a redis:// or rediss:// URL"));
         }
         if self.limits.max_message_bytes < 1024 {
             return bad("limits.max_message_bytes must be at least 1024".into());

@@ -249,7 +249,7 @@ impl<'a> ServerMsg<'a> {
             agent: s.agent.as_deref(),
             page: &s.page,
             customer_connected: s.customer_connections > 0,
-            agent_connected: s.agent_connected,
+            agent_connected: s.agent_connected(),
             control_pending: s.control_pending_since.is_some(),
             rules,
         }

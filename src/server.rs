@@ -17,7 +17,7 @@ use crate::http::{self, App, AppState, Limiters};
 use crate::hub::LocalHub;
 use crate::live::{Live, now_ms};
 use crate::ratelimit::Keyed;
-use crate::store::{AccountRole, SqliteStore, Store};
+use crate::store::{AccountRole, SqlStore, Store};
 use crate::webhooks::Webhooks;
 
 /// The store and secret every command works with, server or CLI.
@@ -33,9 +33,12 @@ pub async fn ground(config: Config) -> anyhow::Result<Ground> {
         Some(s) => s.clone(),
         None => load_or_create_secret(&config.secret_path())?,
     };
-    let store = SqliteStore::open(&config.database_path())
-        .await
-        .with_context(|| format!("opening {}", config.database_path().display()))?;
+    let store = match &config.database {
+        Some(url) => SqlStore::connect(url).await.context("connecting to the database")?,
+        None => SqlStore::open_sqlite(&config.database_path())
+            .await
+            .with_context(|| format!("opening {}", config.database_path().display()))?,
+    };
     Ok(Ground { tokens: Tokens::new(secret.as_bytes()), store: Arc::new(store), config })
 }
 

@@ -62,6 +62,7 @@ CREATE INDEX session_history_created ON session_history (created_at);
 CREATE INDEX session_history_agent ON session_history (agent);
 
 CREATE TABLE session_events (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     history_key TEXT NOT NULL REFERENCES session_history(key) ON DELETE CASCADE,
     at          INTEGER NOT NULL,
     kind        TEXT NOT NULL,

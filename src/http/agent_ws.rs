@@ -95,8 +95,8 @@ async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Result<Identit
         let mut conn = Conn::new(app.clone(), Role::Agent, id, peer, link.clone(), tx);
         conn.run(&mut sink, &mut stream, &mut rx).await;
     }
-    if link.detach_agent(peer) {
-        let _ = app.live.apply(id, Event::AgentDisconnected).await;
-    }
+    // Every join counted a connection; every end uncounts one, replaced or not.
+    link.detach_agent(peer);
+    let _ = app.live.apply(id, Event::AgentDisconnected).await;
     app.live.hub.release(id);
 }

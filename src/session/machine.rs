@@ -161,7 +161,8 @@ pub struct Session {
     /// Open customer connections (one per tab of the site).
     pub customer_connections: u32,
     pub customer_gone_since: Option<Millis>,
-    pub agent_connected: bool,
+    /// Open agent connections: one, or two for a moment while a console reconnects.
+    pub agent_connections: u32,
     pub agent_gone_since: Option<Millis>,
     pub control_pending_since: Option<Millis>,
     /// Fixed at creation, so every node that handles the session times it alike.
@@ -265,11 +266,15 @@ impl Session {
             last_activity: now,
             customer_connections: 1,
             customer_gone_since: None,
-            agent_connected: false,
+            agent_connections: 0,
             agent_gone_since: None,
             control_pending_since: None,
             timeouts,
         }
+    }
+
+    pub fn agent_connected(&self) -> bool {
+        self.agent_connections > 0
     }
 
     pub fn is_live(&self) -> bool {
@@ -282,8 +287,8 @@ impl Session {
         match self.state {
             State::Ended => Err(Refusal::NoSuchSession),
             State::Active if self.agent.as_deref() == Some(agent) => {
-                let was_gone = !self.agent_connected;
-                self.agent_connected = true;
+                let was_gone = self.agent_connections == 0;
+                self.agent_connections += 1;
                 self.agent_gone_since = None;
                 self.last_activity = now;
                 let mut effects = vec![Effect::AgentReconnected];
@@ -296,7 +301,7 @@ impl Session {
             State::Idle => {
                 self.state = State::Active;
                 self.agent = Some(agent.to_string());
-                self.agent_connected = true;
+                self.agent_connections = 1;
                 self.activated_at = Some(now);
                 self.last_activity = now;
                 self.mode = Mode::Pointer;
@@ -330,10 +335,13 @@ impl Session {
                 Ok(vec![])
             }
             Event::AgentDisconnected => {
-                if self.state != State::Active || !self.agent_connected {
+                if self.state != State::Active || self.agent_connections == 0 {
                     return Ok(vec![]);
                 }
-                self.agent_connected = false;
+                self.agent_connections -= 1;
+                if self.agent_connections > 0 {
+                    return Ok(vec![]);
+                }
                 self.agent_gone_since = Some(now);
                 Ok(vec![Effect::Presence { role: Role::Agent, connected: false }])
             }

@@ -94,6 +94,17 @@ fn the_same_agent_reconnecting_gets_a_fresh_snapshot() {
 }
 
 #[test]
+fn an_old_agent_connection_closing_after_a_new_one_opened_changes_nothing() {
+    let (mut reg, id) = active();
+    reg.join(id, "alice", T0 + 2_000).unwrap();
+    let (_, effects) = reg.apply(id, Event::AgentDisconnected, T0 + 3_000).unwrap();
+    assert!(effects.is_empty());
+    assert!(reg.get(id).unwrap().agent_connected());
+    let (_, effects) = reg.apply(id, Event::AgentDisconnected, T0 + 4_000).unwrap();
+    assert_eq!(effects, vec![Effect::Presence { role: Role::Agent, connected: false }]);
+}
+
+#[test]
 fn either_side_exits_with_its_reason() {
     for (role, reason) in [(Role::Customer, EndReason::CustomerExit), (Role::Agent, EndReason::AgentExit)] {
         let (mut reg, id) = active();

@@ -17,6 +17,6 @@ pub fn public_json(s: &Session) -> Value {
         "created_at": s.created_at,
         "activated_at": s.activated_at,
         "customer_connected": s.customer_connections > 0,
-        "agent_connected": s.agent_connected,
+        "agent_connected": s.agent_connected(),
     })
 }

@@ -2,14 +2,14 @@
 //! One trait, so the embedded SQLite and a shared PostgreSQL serve the same code.
 //! Live sessions are not here: they belong to the hub.
 
-mod sqlite;
+mod sql;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use crate::session::Millis;
 
-pub use sqlite::SqliteStore;
+pub use sql::SqlStore;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

@@ -50,7 +50,7 @@ pub enum Incoming<'a> {
 
 /// The client's WebSocket settings: small buffers, since 16,000 of them live here.
 fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(16 * 1024).write_buffer_size(0)
+    WebSocketConfig::default().read_buffer_size(4 * 1024).write_buffer_size(0)
 }
 
 async fn connect(port: u16, path: &str, header: Option<(&'static str, String)>) -> Result<Ws> {

@@ -1,36 +1,58 @@
-//! The embedded store: one SQLite file in the data directory, in WAL mode so
-//! the CLI can write while a server runs on the same directory.
+//! The store in SQL, one implementation for both databases through sqlx's
+//! `Any` driver: the embedded SQLite file (WAL mode, so the CLI can write while
+//! a server runs on the same directory) or a shared PostgreSQL for several
+//! nodes. Queries use `$n` parameters, which both understand.
 
 use std::path::Path;
-use std::str::FromStr;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::{Row, SqlitePool};
+use sqlx::any::{AnyPoolOptions, AnyRow};
+use sqlx::{AnyPool, Row};
 
 use super::*;
 
 #[derive(Clone)]
-pub struct SqliteStore {
-    pool: SqlitePool,
+pub struct SqlStore {
+    pool: AnyPool,
 }
 
-impl SqliteStore {
-    pub async fn open(path: &Path) -> Result<Self> {
-        let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
-        let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-        sqlx::migrate!("migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+impl SqlStore {
+    /// The embedded database in the data directory.
+    pub async fn open_sqlite(path: &Path) -> Result<Self> {
+        Self::connect(&format!("sqlite://{}?mode=rwc", path.display())).await
+    }
+
+    /// `sqlite://…` or `postgres://…`.
+    pub async fn connect(url: &str) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let sqlite = url.starts_with("sqlite:");
+        let pool = AnyPoolOptions::new()
+            .max_connections(if sqlite { 4 } else { 16 })
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(move |conn, _| {
+                Box::pin(async move {
+                    if sqlite {
+                        // WAL lets readers and one writer (server and CLI) work at once.
+                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                    }
+                    Ok(())
+                })
+            })
+            .connect(url)
+            .await?;
+        if sqlite {
+            sqlx::migrate!("migrations/sqlite").run(&pool).await?;
+        } else {
+            sqlx::migrate!("migrations/postgres").run(&pool).await?;
+        }
+        Ok(SqlStore { pool })
     }
 }
 
-fn account(row: &SqliteRow) -> Result<Account> {
+fn account(row: &AnyRow) -> Result<Account> {
     Ok(Account {
         name: row.try_get("name")?,
         password_hash: row.try_get("password_hash")?,
@@ -40,7 +62,7 @@ fn account(row: &SqliteRow) -> Result<Account> {
     })
 }
 
-fn api_key(row: &SqliteRow) -> Result<ApiKey> {
+fn api_key(row: &AnyRow) -> Result<ApiKey> {
     Ok(ApiKey {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
@@ -50,7 +72,7 @@ fn api_key(row: &SqliteRow) -> Result<ApiKey> {
     })
 }
 
-fn rule_set(row: &SqliteRow) -> Result<RuleSet> {
+fn rule_set(row: &AnyRow) -> Result<RuleSet> {
     let rules: String = row.try_get("rules")?;
     Ok(RuleSet {
         id: row.try_get("id")?,
@@ -63,7 +85,7 @@ fn rule_set(row: &SqliteRow) -> Result<RuleSet> {
     })
 }
 
-fn summary(row: &SqliteRow) -> Result<HistorySummary> {
+fn summary(row: &AnyRow) -> Result<HistorySummary> {
     let ms = |c: &str| -> Result<Option<Millis>> { Ok(row.try_get::<Option<i64>, _>(c)?.map(|t| t as Millis)) };
     Ok(HistorySummary {
         key: row.try_get("key")?,
@@ -79,7 +101,7 @@ fn summary(row: &SqliteRow) -> Result<HistorySummary> {
     })
 }
 
-fn webhook(row: &SqliteRow) -> Result<Webhook> {
+fn webhook(row: &AnyRow) -> Result<Webhook> {
     Ok(Webhook {
         id: row.try_get("id")?,
         url: row.try_get("url")?,
@@ -88,7 +110,7 @@ fn webhook(row: &SqliteRow) -> Result<Webhook> {
     })
 }
 
-fn not_found_unless_changed(result: sqlx::sqlite::SqliteQueryResult, what: String) -> Result<()> {
+fn not_found_unless_changed(result: sqlx::any::AnyQueryResult, what: String) -> Result<()> {
     if result.rows_affected() == 0 { Err(StoreError::NotFound(what)) } else { Ok(()) }
 }
 
@@ -97,14 +119,14 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 #[async_trait]
-impl Store for SqliteStore {
+impl Store for SqlStore {
     async fn ping(&self) -> Result<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
     }
 
     async fn add_account(&self, name: &str, password_hash: &str, role: AccountRole, now: Millis) -> Result<()> {
-        sqlx::query("INSERT INTO accounts (name, password_hash, role, created_at) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO accounts (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4)")
             .bind(name)
             .bind(password_hash)
             .bind(role.as_str())
@@ -116,7 +138,7 @@ impl Store for SqliteStore {
     }
 
     async fn account(&self, name: &str) -> Result<Option<Account>> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE name = ?").bind(name).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM accounts WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
         row.as_ref().map(account).transpose()
     }
 
@@ -126,7 +148,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_disabled(&self, name: &str, disabled: bool) -> Result<()> {
-        let r = sqlx::query("UPDATE accounts SET disabled = ? WHERE name = ?")
+        let r = sqlx::query("UPDATE accounts SET disabled = $1 WHERE name = $2")
             .bind(disabled as i64)
             .bind(name)
             .execute(&self.pool)
@@ -135,7 +157,7 @@ impl Store for SqliteStore {
     }
 
     async fn set_password(&self, name: &str, password_hash: &str) -> Result<()> {
-        let r = sqlx::query("UPDATE accounts SET password_hash = ? WHERE name = ?")
+        let r = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE name = $2")
             .bind(password_hash)
             .bind(name)
             .execute(&self.pool)
@@ -144,7 +166,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_login_link(&self, token_hash: &str, account: &str, expires_at: Millis) -> Result<()> {
-        sqlx::query("INSERT INTO login_links (token_hash, account, expires_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO login_links (token_hash, account, expires_at) VALUES ($1, $2, $3)")
             .bind(token_hash)
             .bind(account)
             .bind(expires_at as i64)
@@ -154,11 +176,11 @@ impl Store for SqliteStore {
     }
 
     async fn take_login_link(&self, token_hash: &str, now: Millis) -> Result<Option<String>> {
-        let row = sqlx::query("DELETE FROM login_links WHERE token_hash = ? RETURNING account, expires_at")
+        let row = sqlx::query("DELETE FROM login_links WHERE token_hash = $1 RETURNING account, expires_at")
             .bind(token_hash)
             .fetch_optional(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM login_links WHERE expires_at < ?").bind(now as i64).execute(&self.pool).await?;
+        sqlx::query("DELETE FROM login_links WHERE expires_at < $1").bind(now as i64).execute(&self.pool).await?;
         Ok(match row {
             Some(row) if row.try_get::<i64, _>("expires_at")? as Millis >= now => Some(row.try_get("account")?),
             _ => None,
@@ -166,7 +188,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_api_key(&self, name: &str, key_hash: &str, prefix: &str, now: Millis) -> Result<ApiKey> {
-        let row = sqlx::query("INSERT INTO api_keys (name, key_hash, prefix, created_at) VALUES (?, ?, ?, ?) RETURNING *")
+        let row = sqlx::query("INSERT INTO api_keys (name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4) RETURNING *")
             .bind(name)
             .bind(key_hash)
             .bind(prefix)
@@ -177,7 +199,7 @@ impl Store for SqliteStore {
     }
 
     async fn api_key(&self, key_hash: &str) -> Result<Option<ApiKey>> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL")
+        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
             .bind(key_hash)
             .fetch_optional(&self.pool)
             .await?;
@@ -190,7 +212,7 @@ impl Store for SqliteStore {
     }
 
     async fn revoke_api_key(&self, id: i64, now: Millis) -> Result<()> {
-        let r = sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL")
+        let r = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
             .bind(now as i64)
             .bind(id)
             .execute(&self.pool)
@@ -207,7 +229,7 @@ impl Store for SqliteStore {
         let json = serde_json::to_string(rules).expect("rules serialize");
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
-            "INSERT INTO rule_sets (name, url_pattern, rules, version, updated_by, updated_at) VALUES (?, ?, ?, 1, ?, ?)
+            "INSERT INTO rule_sets (name, url_pattern, rules, version, updated_by, updated_at) VALUES ($1, $2, $3, 1, $4, $5)
              ON CONFLICT(name) DO UPDATE SET url_pattern = excluded.url_pattern, rules = excluded.rules,
                version = rule_sets.version + 1, updated_by = excluded.updated_by, updated_at = excluded.updated_at
              RETURNING *",
@@ -221,7 +243,7 @@ impl Store for SqliteStore {
         .await?;
         let set = rule_set(&row)?;
         sqlx::query(
-            "INSERT INTO rule_set_versions (rule_set_id, version, url_pattern, rules, changed_by, changed_at) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO rule_set_versions (rule_set_id, version, url_pattern, rules, changed_by, changed_at) VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(set.id)
         .bind(set.version)
@@ -241,8 +263,8 @@ impl Store for SqliteStore {
         match event {
             HistoryEvent::Created { interaction_id, channel, url } => {
                 sqlx::query(
-                    "INSERT OR IGNORE INTO session_history (key, session_id, created_at, interaction_id, channel, first_url)
-                     VALUES (?, ?, ?, ?, ?, ?)",
+                    "INSERT INTO session_history (key, session_id, created_at, interaction_id, channel, first_url)
+                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING",
                 )
                 .bind(key)
                 .bind(session_id)
@@ -254,7 +276,7 @@ impl Store for SqliteStore {
                 .await?;
             }
             HistoryEvent::Activated { agent } => {
-                sqlx::query("UPDATE session_history SET activated_at = ?, agent = ? WHERE key = ?")
+                sqlx::query("UPDATE session_history SET activated_at = $1, agent = $2 WHERE key = $3")
                     .bind(at_i)
                     .bind(agent)
                     .bind(key)
@@ -262,7 +284,7 @@ impl Store for SqliteStore {
                     .await?;
             }
             HistoryEvent::Ended { reason } => {
-                sqlx::query("UPDATE session_history SET ended_at = ?, end_reason = ? WHERE key = ? AND ended_at IS NULL")
+                sqlx::query("UPDATE session_history SET ended_at = $1, end_reason = $2 WHERE key = $3 AND ended_at IS NULL")
                     .bind(at_i)
                     .bind(reason)
                     .bind(key)
@@ -271,7 +293,7 @@ impl Store for SqliteStore {
             }
             _ => {}
         }
-        sqlx::query("INSERT INTO session_events (history_key, at, kind, detail) VALUES (?, ?, ?, ?)")
+        sqlx::query("INSERT INTO session_events (history_key, at, kind, detail) VALUES ($1, $2, $3, $4)")
             .bind(key)
             .bind(at_i)
             .bind(event.kind())
@@ -285,9 +307,9 @@ impl Store for SqliteStore {
     async fn history(&self, f: &HistoryFilter) -> Result<Vec<HistorySummary>> {
         let rows = sqlx::query(
             "SELECT * FROM session_history
-             WHERE (?1 IS NULL OR created_at >= ?1) AND (?2 IS NULL OR created_at < ?2)
-               AND (?3 IS NULL OR agent = ?3) AND (?4 IS NULL OR end_reason = ?4)
-             ORDER BY created_at DESC LIMIT ?5",
+             WHERE ($1 IS NULL OR created_at >= $1) AND ($2 IS NULL OR created_at < $2)
+               AND ($3 IS NULL OR agent = $3) AND ($4 IS NULL OR end_reason = $4)
+             ORDER BY created_at DESC LIMIT $5",
         )
         .bind(f.from.map(|t| t as i64))
         .bind(f.to.map(|t| t as i64))
@@ -300,11 +322,11 @@ impl Store for SqliteStore {
     }
 
     async fn history_detail(&self, key: &str) -> Result<Option<HistoryDetail>> {
-        let Some(row) = sqlx::query("SELECT * FROM session_history WHERE key = ?").bind(key).fetch_optional(&self.pool).await?
+        let Some(row) = sqlx::query("SELECT * FROM session_history WHERE key = $1").bind(key).fetch_optional(&self.pool).await?
         else {
             return Ok(None);
         };
-        let rows = sqlx::query("SELECT at, detail FROM session_events WHERE history_key = ? ORDER BY at, rowid")
+        let rows = sqlx::query("SELECT at, detail FROM session_events WHERE history_key = $1 ORDER BY at, id")
             .bind(key)
             .fetch_all(&self.pool)
             .await?;
@@ -318,7 +340,7 @@ impl Store for SqliteStore {
     }
 
     async fn purge_history(&self, before: Millis) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM session_history WHERE created_at < ?").bind(before as i64).execute(&self.pool).await?;
+        let r = sqlx::query("DELETE FROM session_history WHERE created_at < $1").bind(before as i64).execute(&self.pool).await?;
         Ok(r.rows_affected())
     }
 
@@ -328,7 +350,7 @@ impl Store for SqliteStore {
     }
 
     async fn add_webhook(&self, url: &str, secret: &str, now: Millis) -> Result<Webhook> {
-        let row = sqlx::query("INSERT INTO webhooks (url, secret, created_at) VALUES (?, ?, ?) RETURNING *")
+        let row = sqlx::query("INSERT INTO webhooks (url, secret, created_at) VALUES ($1, $2, $3) RETURNING *")
             .bind(url)
             .bind(secret)
             .bind(now as i64)
@@ -338,12 +360,12 @@ impl Store for SqliteStore {
     }
 
     async fn remove_webhook(&self, id: i64) -> Result<()> {
-        let r = sqlx::query("DELETE FROM webhooks WHERE id = ?").bind(id).execute(&self.pool).await?;
+        let r = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&self.pool).await?;
         not_found_unless_changed(r, format!("webhook {id}"))
     }
 
     async fn record_delivery(&self, d: &Delivery) -> Result<()> {
-        sqlx::query("INSERT INTO webhook_deliveries (url, event, status, attempts, error, at) VALUES (?, ?, ?, ?, ?, ?)")
+        sqlx::query("INSERT INTO webhook_deliveries (url, event, status, attempts, error, at) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&d.url)
             .bind(&d.event)
             .bind(&d.status)
@@ -359,7 +381,7 @@ impl Store for SqliteStore {
     }
 
     async fn deliveries(&self, limit: u32) -> Result<Vec<Delivery>> {
-        let rows = sqlx::query("SELECT * FROM webhook_deliveries ORDER BY id DESC LIMIT ?")
+        let rows = sqlx::query("SELECT * FROM webhook_deliveries ORDER BY id DESC LIMIT $1")
             .bind(i64::from(limit.clamp(1, 1000)))
             .fetch_all(&self.pool)
             .await?;
@@ -383,7 +405,7 @@ mod tests {
     #[tokio::test]
     async fn sqlite_keeps_the_store_contract() {
         let dir = tempfile::tempdir().unwrap();
-        let store = super::SqliteStore::open(&dir.path().join("t.sqlite")).await.unwrap();
+        let store = super::SqlStore::open_sqlite(&dir.path().join("t.sqlite")).await.unwrap();
         crate::store::contract::check(&store).await;
     }
 }
