@@ -291,7 +291,3 @@ impl HistoryDetail {
         }
     }
 }
-
-/// The behaviour every store implementation must show (run against each).
-#[cfg(test)]
-pub(crate) mod contract;

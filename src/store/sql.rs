@@ -399,13 +399,3 @@ impl Store for SqlStore {
             .collect()
     }
 }
-
-#[cfg(test)]
-mod tests {
-    #[tokio::test]
-    async fn sqlite_keeps_the_store_contract() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = super::SqlStore::open_sqlite(&dir.path().join("t.sqlite")).await.unwrap();
-        crate::store::contract::check(&store).await;
-    }
-}

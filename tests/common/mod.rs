@@ -1,6 +1,8 @@
 //! A real server on 127.0.0.1:0 and real WebSocket clients for the tests.
 #![allow(dead_code)]
 
+pub mod services;
+
 use std::time::Duration;
 
 use cobrowse::auth::Tokens;

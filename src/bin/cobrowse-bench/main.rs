@@ -100,6 +100,13 @@ struct RelayArgs {
     /// Directory of relay.js and its package.json [default: bench/socketio in the source tree].
     #[arg(long)]
     socketio_dir: Option<PathBuf>,
+    /// Seconds to wait, before each run, for other work on the machine to stop.
+    #[arg(long, default_value_t = 300.0)]
+    quiet_wait: f64,
+    /// Run the bench and both servers at this nice value; e.g. -10 on a machine
+    /// shared with other work (needs root). 0 leaves the priority alone.
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    nice: i32,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -115,6 +122,12 @@ fn main() -> Result<()> {
     eprintln!("bench: open files limit {soft} (hard {hard}); this run needs about {need} in the bench and in the server");
     if soft != 0 && soft < need {
         eprintln!("bench: warning: not enough open files for {} sessions; expect connection errors", args.sessions);
+    }
+    if args.nice != 0 {
+        match sys::set_nice(args.nice) {
+            Ok(()) => eprintln!("bench: running at nice {}", args.nice),
+            Err(e) => eprintln!("bench: warning: {e}"),
+        }
     }
     let rt = if args.client_threads <= 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()?
@@ -178,6 +191,7 @@ async fn relay(args: RelayArgs) -> Result<()> {
     let mut results = Vec::new();
     for (proto, path) in targets {
         eprintln!("\nbench: ── {} ──", proto.label());
+        wait_quiet(args.quiet_wait).await;
         let r = match run_target(proto, &path, &args).await {
             Ok(r) => r,
             Err(e) => {
@@ -200,6 +214,34 @@ async fn relay(args: RelayArgs) -> Result<()> {
         eprintln!("bench: results written to {}", path.display());
     }
     Ok(())
+}
+
+/// Waits, up to `max_secs`, for three seconds in a row with the machine
+/// nearly idle: a compiler running beside the bench would take cores from
+/// both the server and the generator.
+async fn wait_quiet(max_secs: f64) {
+    let until = Instant::now() + Duration::from_secs_f64(max_secs);
+    let mut quiet = 0;
+    let mut said = false;
+    loop {
+        let Some(busy) = sys::machine_busy_cores(Duration::from_secs(1)).await else { return };
+        if busy < 0.3 {
+            quiet += 1;
+            if quiet >= 3 {
+                return;
+            }
+        } else {
+            quiet = 0;
+            if !said {
+                eprintln!("bench: the machine is busy ({busy:.1} cores in use by other work); waiting up to {max_secs:.0} s for it to calm down");
+                said = true;
+            }
+        }
+        if Instant::now() >= until {
+            eprintln!("bench: warning: the machine is still busy ({busy:.1} cores); running anyway, figures will suffer");
+            return;
+        }
+    }
 }
 
 // ---------------------------------------------------------------- one run
@@ -393,6 +435,9 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
         bail!("no session could be opened: {}\n{}", shared.samples.lock().unwrap().join("\n"), server.tail_text());
     }
 
+    // Memory with every session open, before any traffic.
+    let idle = sys::proc_sample(server.pid).unwrap_or_default();
+
     // Traffic: every connection starts at `go` plus a random phase within its period.
     let now = shared.now_us();
     let go = now + 200_000;
@@ -406,7 +451,7 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
     let mut cpu0 = None;
     let mut window_closed = false;
     let mut after = ProcSample::default();
-    let mut cpu1 = (ProcSample::default(), 0);
+    let mut cpu1 = (ProcSample::default(), 0, None);
     let drain_end = t1 + (args.drain * 1e6) as u64;
     let mut failure = None;
     loop {
@@ -423,12 +468,12 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
             break;
         }
         if cpu0.is_none() && now >= t0 {
-            cpu0 = Some((sys::proc_sample(server.pid).unwrap_or_default(), sys::self_cpu_ticks()));
+            cpu0 = Some((sys::proc_sample(server.pid).unwrap_or_default(), sys::self_cpu_ticks(), sys::machine_cpu_ticks()));
         }
         if !window_closed && now >= t1 {
             // Memory while every session is still open and after traffic ran.
             after = sys::proc_sample(server.pid).unwrap_or_default();
-            cpu1 = (after, sys::self_cpu_ticks());
+            cpu1 = (after, sys::self_cpu_ticks(), sys::machine_cpu_ticks());
             window_closed = true;
         }
         progress.tick(if now < t0 { "warm-up" } else if now < t1 { "measure" } else { "drain" }, true);
@@ -456,8 +501,19 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
     let cpu0 = cpu0.unwrap_or_default();
     let secs = args.duration;
     let ticks = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / 100.0 / secs * 100.0;
+    // Machine-wide busy time in the window, minus the server's and ours: other work.
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    let others_pct = match (cpu0.2, cpu1.2) {
+        (Some((b0, a0)), Some((b1, a1))) => {
+            let machine = (b1 - b0) as f64 / (a1 - a0).max(1) as f64 * cores * 100.0;
+            (machine - ticks(cpu0.0.cpu_ticks, cpu1.0.cpu_ticks) - ticks(cpu0.1, cpu1.1)).max(0.0)
+        }
+        _ => 0.0,
+    };
     let c = &shared.c;
-    let mem_per_session = (after.rss_kib.saturating_sub(before.rss_kib) as f64 * 1024.0) / established as f64;
+    let per_session = |s: &ProcSample| (s.rss_kib.saturating_sub(before.rss_kib) as f64 * 1024.0) / established as f64;
+    let mem_per_session = per_session(&after);
+    let idle_mem_per_session = per_session(&idle);
     Ok(TargetResult {
         proto,
         requested: n as u64,
@@ -483,8 +539,10 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
         rss_after_kib: after.rss_kib,
         hwm_kib: after.hwm_kib,
         mem_per_session_bytes: mem_per_session,
+        idle_mem_per_session_bytes: idle_mem_per_session,
         server_cpu_pct: ticks(cpu0.0.cpu_ticks, cpu1.0.cpu_ticks),
         client_cpu_pct: ticks(cpu0.1, cpu1.1),
+        others_cpu_pct: others_pct,
         server_threads: after.threads,
         lag_p99_ms: shared.send_lag.quantile(0.99).map(ms),
         held_up: c.held_up.load(Relaxed),
@@ -702,8 +760,12 @@ struct TargetResult {
     rss_after_kib: u64,
     hwm_kib: u64,
     mem_per_session_bytes: f64,
+    /// The same, measured after the ramp-up, before any traffic.
+    idle_mem_per_session_bytes: f64,
     server_cpu_pct: f64,
     client_cpu_pct: f64,
+    /// CPU used by everything else on the machine during the window (% of one core).
+    others_cpu_pct: f64,
     server_threads: u64,
     lag_p99_ms: Option<f64>,
     held_up: u64,
@@ -738,8 +800,10 @@ impl TargetResult {
             rss_after_kib: 0,
             hwm_kib: 0,
             mem_per_session_bytes: 0.0,
+            idle_mem_per_session_bytes: 0.0,
             server_cpu_pct: 0.0,
             client_cpu_pct: 0.0,
+            others_cpu_pct: 0.0,
             server_threads: 0,
             lag_p99_ms: None,
             held_up: 0,
@@ -780,9 +844,11 @@ impl TargetResult {
             "server_rss_after_kib": self.rss_after_kib,
             "server_peak_rss_kib": self.hwm_kib,
             "memory_per_session_bytes": self.mem_per_session_bytes,
+            "memory_per_idle_session_bytes": self.idle_mem_per_session_bytes,
             "server_cpu_percent": self.server_cpu_pct,
             "server_threads": self.server_threads,
             "client_cpu_percent": self.client_cpu_pct,
+            "other_processes_cpu_percent": self.others_cpu_pct,
             "client_send_lag_p99_ms": self.lag_p99_ms,
             "sends_held_up_by_server": self.held_up,
             "error_samples": self.samples,
@@ -859,8 +925,10 @@ fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
     row("errors: open/conn/server", &|r| format!("{}/{}/{}", r.open_failed, r.disconnects + r.send_errors, r.problems), String::new());
     row("server RSS before → after", &|r| format!("{}→{} MiB", r.rss_before_kib / 1024, r.rss_after_kib / 1024), String::new());
     row("server memory per session", &|r| format!("{:.1} KB", r.mem_per_session_bytes / 1000.0), both(&|o, t| ratio(t.mem_per_session_bytes, o.mem_per_session_bytes)));
+    row("  of which before traffic", &|r| format!("{:.1} KB", r.idle_mem_per_session_bytes / 1000.0), String::new());
     row("server CPU (of one core)", &|r| format!("{:.0} %", r.server_cpu_pct), String::new());
     row("bench CPU (of one core)", &|r| format!("{:.0} %", r.client_cpu_pct), String::new());
+    row("other processes' CPU", &|r| format!("{:.0} %", r.others_cpu_pct), String::new());
     row("sends held up by the server", &|r| fmt_int(r.held_up as f64), String::new());
     row("bench timer lag p99", &|r| fmt_ms(r.lag_p99_ms), String::new());
     out += "\nratios: throughput = ours ÷ socket.io; latency and memory = socket.io ÷ ours (higher is better for cobrowse)\n";
@@ -875,6 +943,14 @@ fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
                 out += &format!("  {s}\n");
             }
         }
+    }
+
+    for r in results.iter().filter(|r| r.ok() && r.others_cpu_pct > 15.0) {
+        out += &format!(
+            "\nwarning: other processes used {:.0} % of a core during the {} run: the server and the generator had less CPU than the machine has; rerun on a quiet machine\n",
+            r.others_cpu_pct,
+            r.proto.label()
+        );
     }
 
     if let Some(o) = ours.filter(|o| o.ok()) {

@@ -50,6 +50,26 @@ pub fn raise_nofile_limit() -> Result<(u64, u64)> {
     bail!("raising RLIMIT_NOFILE is only implemented for 64-bit Linux")
 }
 
+/// Sets this process's nice value (negative needs root or CAP_SYS_NICE).
+/// Called before any thread starts, so every thread and both servers inherit it.
+#[cfg(target_os = "linux")]
+pub fn set_nice(nice: i32) -> Result<()> {
+    const PRIO_PROCESS: i32 = 0;
+    unsafe extern "C" {
+        fn setpriority(which: i32, who: u32, prio: i32) -> i32;
+    }
+    // SAFETY: plain system call on this process (who = 0), no pointers involved.
+    if unsafe { setpriority(PRIO_PROCESS, 0, nice) } != 0 {
+        bail!("setpriority({nice}): {}", std::io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+#[cfg(not(target_os = "linux"))]
+pub fn set_nice(_nice: i32) -> Result<()> {
+    bail!("--nice is only implemented for Linux")
+}
+
 /// Memory and CPU of a process, from /proc.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcSample {
@@ -82,6 +102,28 @@ pub fn proc_sample(pid: u32) -> Option<ProcSample> {
         cpu_ticks: utime + stime,
         threads: field("Threads:"),
     })
+}
+
+/// The whole machine's CPU time from /proc/stat, in clock ticks: (busy, all).
+/// Other work on the machine (a compiler, another container on the same
+/// cores) slows both the server and the generator; the report shows it.
+pub fn machine_cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    let all: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
+    Some((all - idle, all))
+}
+
+/// How many cores the machine has busy right now, measured over `over`.
+pub async fn machine_busy_cores(over: std::time::Duration) -> Option<f64> {
+    let (b0, a0) = machine_cpu_ticks()?;
+    tokio::time::sleep(over).await;
+    let (b1, a1) = machine_cpu_ticks()?;
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    Some((b1 - b0) as f64 / (a1 - a0).max(1) as f64 * cores)
 }
 
 pub fn self_cpu_ticks() -> u64 {

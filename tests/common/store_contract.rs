@@ -1,6 +1,6 @@
 //! One test body for every store backend, so they cannot drift apart.
 
-use super::*;
+use cobrowse::store::*;
 
 pub async fn check(store: &dyn Store) {
     store.ping().await.unwrap();

@@ -1,0 +1,265 @@
+// Test harness for the browser tests: the real server (child process), a second origin
+// serving the fixture pages (as a customer's website would), headless Chromium, and the
+// helpers that compare the customer's page with the agent's rebuilt view.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PNG } from 'pngjs';
+import { chromium } from 'playwright-core';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const FIXTURES = path.join(ROOT, 'tests/browser/fixtures');
+const BIN = path.join(ROOT, 'target/debug/cobrowse');
+const CHROMIUM = '/usr/bin/chromium';
+export const CUSTOMER_VIEWPORT = { width: 800, height: 600 };
+
+/**
+ * Whether the tests can run here. Without Chromium they are skipped locally but FAIL
+ * under CI (env CI set), so that a missing install never passes silently.
+ */
+export function requirements() {
+  if (!existsSync(CHROMIUM)) {
+    if (process.env.CI) throw new Error(`${CHROMIUM} is missing (CI): install Debian's chromium package`);
+    return `${CHROMIUM} is missing`;
+  }
+  if (!existsSync(BIN)) {
+    if (process.env.CI) throw new Error(`${BIN} is missing: run cargo build first`);
+    return `${BIN} is missing (cargo build)`;
+  }
+  return false;
+}
+
+/** Serves tests/browser/fixtures; `{{SERVER}}`, `{{ORIGIN}}` and `{{OTHER}}` in HTML/CSS are filled in. */
+function fixtureServer(vars) {
+  const types = { html: 'text/html', css: 'text/css', js: 'text/javascript', svg: 'image/svg+xml', png: 'image/png', json: 'application/json', woff2: 'font/woff2' };
+  const hits = [];
+  const srv = http.createServer((req, res) => {
+    const u = new URL(req.url, 'http://x');
+    hits.push({ path: u.pathname, host: req.headers.host, ua: req.headers['user-agent'] || '' });
+    const file = path.join(FIXTURES, path.normalize(u.pathname).replace(/^([/\\])+/, ''));
+    if (!file.startsWith(FIXTURES) || !existsSync(file) || statSync(file).isDirectory()) { res.writeHead(404); return res.end('not found'); }
+    const ext = path.extname(file).slice(1);
+    let body = readFileSync(file);
+    if (ext === 'html' || ext === 'css' || ext === 'js') body = body.toString().replace(/\{\{(\w+)\}\}/g, (m, k) => vars[k] ?? m);
+    res.writeHead(200, { 'content-type': types[ext] || 'application/octet-stream', 'cache-control': 'no-store' });
+    res.end(body);
+  });
+  return new Promise((r) => srv.listen(0, '127.0.0.1', () => r({ srv, hits, port: srv.address().port })));
+}
+
+/** Starts everything; call `close()` at the end. */
+export async function setup() {
+  const vars = {};
+  const fx = await fixtureServer(vars);
+  const origin = `http://127.0.0.1:${fx.port}`, other = `http://localhost:${fx.port}`;
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'cobrowse-test-'));
+  const env = {
+    ...process.env,
+    COBROWSE_ALLOWED_ORIGINS: JSON.stringify([origin]),
+    COBROWSE_PROXY_ORIGINS: JSON.stringify([origin, other]),
+    COBROWSE_LOG: process.env.COBROWSE_LOG || 'warn',
+  };
+  const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const server = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('server did not start in 20 s:\n' + log)), 20000);
+    const on = (d) => {
+      log += d;
+      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      if (m) clearTimeout(t), resolve(m[1]);
+    };
+    proc.stdout.on('data', on);
+    proc.stderr.on('data', on);
+    proc.on('exit', (c) => reject(new Error('server exited with ' + c + ':\n' + log)));
+  });
+  Object.assign(vars, { SERVER: server, ORIGIN: origin, OTHER: other });
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--headless', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu', '--font-render-hinting=none'],
+  });
+  let n = 0;
+  const h = {
+    server, origin, other, fixtureHits: fx.hits, browser, dataDir,
+    log: () => log,
+    /** A signed-in agent token (each test uses its own agent: one session per agent). */
+    token(name = 'agent' + ++n) {
+      return execFileSync(BIN, ['token', 'agent', name, '--data-dir', dataDir], { env }).toString().trim();
+    },
+    /** Opens a fixture page as the customer (own browser context). */
+    async customer(fixture, opts = {}) {
+      const ctx = await browser.newContext({ viewport: CUSTOMER_VIEWPORT, deviceScaleFactor: 1, ...opts });
+      const page = await ctx.newPage();
+      page.on('pageerror', (e) => console.log('[customer pageerror]', e.message));
+      await page.goto(`${origin}/${fixture}`);
+      await waitFor(page, () => window.Cobrowse && window.Cobrowse.v === 1, null, 10000);
+      return page;
+    },
+    /** Starts a session from the customer page; returns its 9-digit id. */
+    start: (page, opts) => page.evaluate((o) => window.Cobrowse.start(o).then((s) => s.id), opts),
+    /** Opens the agent view on a session (own browser context) and waits for the first snapshot. */
+    async agent(id, opts = {}) {
+      const ctx = await browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
+      const page = await ctx.newPage();
+      const requests = [], csp = [];
+      ctx.on('request', (r) => requests.push(r.url()));
+      page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) csp.push(m.text()); });
+      page.on('pageerror', (e) => console.log('[agent pageerror]', e.message));
+      const token = opts.token ?? h.token();
+      await page.goto(`${server}/agent/?session=${id}${token ? '#token=' + token : ''}`);
+      if (opts.wait !== false) {
+        try { await waitFor(page, () => document.getElementById('state').dataset.state === 'live', null, 15000); }
+        catch (e) { throw new Error(e.message + '\nagent saw:\n' + (await page.evaluate(() => window.cobrowseAgent && cobrowseAgent.trace.join('\n')).catch(() => '?'))); }
+      }
+      return Object.assign(page, { requests, csp });
+    },
+    async close() {
+      await browser.close().catch(() => {});
+      proc.kill('SIGTERM');
+      fx.srv.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return h;
+}
+
+/**
+ * Polls `fn(arg)` in the page until truthy. (page.waitForFunction needs eval, which the
+ * agent page's CSP rightly forbids; evaluate() is not subject to it.)
+ */
+export async function waitFor(page, fn, arg, timeout = 5000) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const v = await page.evaluate(fn, arg).catch(() => false);
+    if (v) return v;
+    if (Date.now() > end) throw new Error('timed out waiting for ' + String(fn).slice(0, 120));
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/**
+ * Canonical form of a page, run in the page itself (no closures: it is sent as source).
+ * Customer side: what the agent should show after masking. Agent side: what it shows,
+ * with our bookkeeping (data-cb-*, proxy URLs) undone. Both yield the same shape:
+ * text (string) or {t, a, c, s (shadow), f (frame document)}.
+ */
+export function canon(opt) {
+  const { mode, mask = '', block = '' } = typeof opt === 'string' ? { mode: opt } : opt;
+  const agent = mode === 'agent';
+  const root = agent ? window.cobrowseAgent.mirror.frame.contentDocument : document;
+  const URLA = /^(src|href|action|formaction|poster|data|background|cite|xlink:href|longdesc)$/;
+  const unproxy = (u) => {
+    const m = /^https?:\/\/[^/]+\/proxy\?url=([^&]*)/.exec(u);
+    return m ? decodeURIComponent(m[1]) : u;
+  };
+  const abs = (u, base) => {
+    const t = u.trim();
+    if (!t || /^(#|data:|blob:|about:|javascript:|mailto:|tel:)/i.test(t)) return u;
+    try { return new URL(t, base).href; } catch { return u; }
+  };
+  const cssUrls = (v, base) => v.replace(/url\(\s*["']?([^"')]*)["']?\s*\)/g, (m, u) => 'url(' + abs(unproxy(u), base) + ')');
+  const maskSel = '[data-cobrowse-mask]' + (mask ? ',' + mask : ''), blockSel = '[data-cobrowse-block]' + (block ? ',' + block : '');
+  const sensitive = (el) => el.type === 'password' || el.hasAttribute('data-was-password') || /cc-number|cc-csc|one-time-code/.test(el.getAttribute('autocomplete') || '') || !!el.closest(maskSel);
+  const inMask = (n) => { for (; n; n = n.parentNode || n.host) if (n.nodeType === 1 && n.matches(maskSel)) return true; return false; };
+  function attrs(el) {
+    const o = {}, base = el.baseURI;
+    const raw = [];
+    for (const at of el.attributes) {
+      const n = at.name, v = at.value;
+      if (/^on/i.test(n) || n === 'data-was-password') continue;
+      if (agent) {
+        if (n.startsWith('data-cb-')) {
+          const orig = n.slice(8);
+          if (!['hover', 'focus', 'focus-within', 'masked', 'undef', 'blocked', 'link', 'inline', 'canvas'].includes(orig)) raw.push([orig, v]);
+          continue;
+        }
+        if (el.hasAttribute('data-cb-' + n)) continue;
+        if (n === 'sandbox' && /^i?frame$/.test(el.localName)) continue;
+      }
+      raw.push([n, v]);
+    }
+    for (let [n, v] of raw) {
+      if (n === 'srcset') v = v.split(',').map((c) => { const [u, ...d] = c.trim().split(/\s+/); return [abs(unproxy(u), base), ...d].join(' '); }).join(', ');
+      else if (URLA.test(n)) v = abs(unproxy(v), base);
+      else if (n === 'style') v = cssUrls(v, base);
+      if (!agent && n === 'value' && el.localName === 'input' && sensitive(el)) v = '•'.repeat(v.length);
+      if (!agent && /^(alt|title|label|placeholder|aria-(label|valuetext|description))$/.test(n) && (inMask(el) || (/^(input|textarea|select)$/.test(el.localName) && sensitive(el)))) v = v.replace(/\S/g, '•');
+      o[n] = v;
+    }
+    return o;
+  }
+  function node(n) {
+    if (n.nodeType === 3) {
+      const p = n.parentNode;
+      return !agent && p && inMask(p) ? n.data.replace(/\S/g, '•') : !agent && p && p.localName === 'textarea' && sensitive(p) ? n.data.replace(/\S/g, '•') : n.data;
+    }
+    if (n.nodeType !== 1) return null;
+    let t = n.localName;
+    // Not shown by design: scripts and noscript (never sent), plug-ins and framesets (inert placeholders in the view).
+    if (/^(script|noscript)$/.test(t) || n.hasAttribute('data-cobrowse-ui') || (!agent && /^(object|embed|applet|portal|frameset)$/.test(t))) return null;
+    if (agent && n.hasAttribute('data-cb-link')) t = 'link';
+    if (agent ? n.hasAttribute('data-cb-blocked') : n.matches(blockSel)) return { t, a: {}, c: [] };
+    const o = { t, a: attrs(n), c: [] };
+    if (agent && t === 'link') delete o.a.inline;
+    if (t === 'input' || t === 'textarea') {
+      if (n.type === 'checkbox' || n.type === 'radio') o.a[':checked'] = String(n.checked);
+      else if (n.type !== 'file') o.a[':value'] = !agent && sensitive(n) ? '•'.repeat(n.value.length) : n.value;
+    }
+    if (t === 'option') o.a[':selected'] = String(n.selected);
+    if (t === 'dialog') o.a[':open'] = String(n.open);
+    if (t !== 'style' && t !== 'link') for (let c = n.firstChild; c; c = c.nextSibling) { const x = node(c); if (x !== null) o.c.push(x); }
+    const sr = n.shadowRoot || (!agent && window.__closedRoots && window.__closedRoots.get(n));
+    if (sr) o.s = kids(sr);
+    if (t === 'iframe') { try { const d = n.contentDocument; if (d && d.documentElement) o.f = kids(d); } catch {} }
+    return o;
+  }
+  function kids(r) { const l = []; for (let c = r.firstChild; c; c = c.nextSibling) { const x = node(c); if (x !== null) l.push(x); } return l; }
+  return kids(root);
+}
+
+/** Waits until the agent's view equals the customer's page (canonical forms); returns both for assertions. */
+export async function converge(customer, agent, timeout = 5000, rules = {}) {
+  const end = Date.now() + timeout;
+  let c, a;
+  for (;;) {
+    c = JSON.stringify(await customer.evaluate(canon, { mode: 'customer', ...rules }), null, 1);
+    a = JSON.stringify(await agent.evaluate(canon, { mode: 'agent', ...rules }), null, 1);
+    if (c === a || Date.now() > end) return { customer: c, agent: a, equal: c === a };
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
+/** First differing lines of two texts, for readable failures. */
+export function diff(a, b, ctx = 3) {
+  const x = a.split('\n'), y = b.split('\n');
+  let i = 0;
+  while (i < x.length && x[i] === y[i]) i++;
+  return `first difference at line ${i + 1}:\n--- customer\n${x.slice(Math.max(0, i - ctx), i + ctx).join('\n')}\n--- agent\n${y.slice(Math.max(0, i - ctx), i + ctx).join('\n')}`;
+}
+
+/** Fraction of pixels that differ by more than `tol` in any channel; sizes must match. */
+export function pixelDiff(pngA, pngB, tol = 40) {
+  const a = PNG.sync.read(pngA), b = PNG.sync.read(pngB);
+  if (a.width !== b.width || a.height !== b.height) return { ratio: 1, why: `sizes ${a.width}x${a.height} vs ${b.width}x${b.height}` };
+  let bad = 0;
+  for (let i = 0; i < a.data.length; i += 4) {
+    if (Math.abs(a.data[i] - b.data[i]) > tol || Math.abs(a.data[i + 1] - b.data[i + 1]) > tol || Math.abs(a.data[i + 2] - b.data[i + 2]) > tol) bad++;
+  }
+  return { ratio: bad / (a.width * a.height), bad };
+}
+
+/** Screenshots the customer's viewport and the agent's frame until they match (images arrive through the proxy). */
+export async function screensMatch(customer, agent, { threshold = 0.005, timeout = 5000, tol } = {}) {
+  const end = Date.now() + timeout;
+  await agent.addStyleTag({ content: '#overlay{display:none!important}' });
+  for (;;) {
+    const c = await customer.screenshot({ animations: 'disabled', caret: 'hide' });
+    const r = await agent.locator('iframe.cb-view').boundingBox();
+    const a = await agent.screenshot({ animations: 'disabled', caret: 'hide', clip: { x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width), height: Math.round(r.height) } });
+    const d = pixelDiff(c, a, tol);
+    if (d.ratio <= threshold || Date.now() > end) return { ...d, customerPng: c, agentPng: a };
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}

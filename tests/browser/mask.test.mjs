@@ -1,0 +1,107 @@
+// Masking: no masked value ever leaves the customer's browser. Every frame the customer
+// page sends is captured through CDP (binary snapshot chunks are decompressed here) and
+// searched for each secret, whether typed, pasted, set by code or revealed by a type toggle.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { inflateRawSync } from 'node:zlib';
+import { setup, requirements, converge, diff, waitFor, CUSTOMER_VIEWPORT } from './harness.mjs';
+
+const skip = requirements();
+let h;
+before(async () => { if (!skip) h = await setup(); });
+after(async () => { if (h) await h.close(); });
+
+/** Records the customer's WebSocket frames; `texts()` yields every text, snapshots inflated. */
+async function tap(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const frames = [];
+  cdp.on('Network.webSocketFrameSent', (e) => frames.push(e.response));
+  return {
+    frames,
+    texts() {
+      const out = [], run = [];
+      for (const f of frames) {
+        if (f.opcode === 1) {
+          const m = JSON.parse(f.payloadData);
+          if (m.t === 'snapshot') {
+            const buf = Buffer.concat(run.splice(0).slice(-m.n));
+            out.push(m.z === 'deflate-raw' ? inflateRawSync(buf).toString() : buf.toString());
+          }
+          out.push(f.payloadData);
+        } else {
+          const b = Buffer.from(f.payloadData, 'base64');
+          if (b[1] === 1) run.push(b.subarray(6));
+        }
+      }
+      return out;
+    },
+  };
+}
+
+const SECRETS = ['SECRET', '4111111111111111', '5500005555555559', '987', '123456'];
+
+test('masking: no masked value leaves the browser (typed, pasted, set by code, toggled)', { skip }, async () => {
+  const ctx = await h.browser.newContext({ viewport: CUSTOMER_VIEWPORT, permissions: ['clipboard-read', 'clipboard-write'] });
+  const c = await ctx.newPage();
+  const wire = await tap(c);
+  await c.goto(h.origin + '/mask.html');
+  await waitFor(c, () => window.Cobrowse && window.Cobrowse.v === 1);
+  // Before any agent: typed while idle, so the snapshot must mask them.
+  await c.type('#pw2', 'IdleTypedSECRET11');
+  await c.type('#cc', '4111111111111111');
+  const id = await h.start(c);
+  // Rule sets as the server would send them (no API to create rule sets yet: SERVER_NEEDS.md).
+  await c.evaluate(() => window.Cobrowse._.emit('msg:session', { rules: { mask: ['.rule-masked'], block: ['.rule-blocked'] } }));
+  const a = await h.agent(id);
+  // Typed while the agent watches.
+  await c.type('#pw', 'TypedSECRET12');
+  await c.type('#cvc', '987');
+  await c.type('#otp', '123456');
+  await c.type('#mi', 'TypedMaskSECRET13');
+  await c.type('#ri', 'TypedRuleSECRET14');
+  await c.click('#mce'); await c.keyboard.type(' EditableSECRET15');
+  // Pasted.
+  await c.evaluate(() => navigator.clipboard.writeText('PastedSECRET16'));
+  await c.focus('#mt'); await c.keyboard.press('ControlOrMeta+V');
+  await c.focus('#cc'); await c.keyboard.press('ControlOrMeta+V');
+  assert.ok((await c.inputValue('#mt')).includes('PastedSECRET16'), 'the paste happened');
+  await new Promise((r) => setTimeout(r, 200));
+  // Set by code (autofill scripts, frameworks).
+  await c.evaluate(() => {
+    document.getElementById('pw').value = 'CodeSECRET17';
+    document.getElementById('cc').value = '5500005555555559';
+    document.getElementById('mt').value = 'CodeTextareaSECRET18';
+    document.getElementById('pw').setAttribute('value', 'AttrCodeSECRET19');
+    document.getElementById('md').append(' LaterSECRET20');
+    document.querySelector('#md span').textContent = 'LaterSpanSECRET21';
+    const p = document.createElement('p'); p.textContent = 'NewChildSECRET22'; document.getElementById('rd').append(p);
+    document.getElementById('blk').append('MoreBlockSECRET23');
+    document.querySelector('#md img').setAttribute('alt', 'LaterAltSECRET30');
+  });
+  // "Show password" toggles: the value typed before and after must stay masked.
+  await c.type('#pw3', 'BeforeToggleSECRET24');
+  await c.evaluate(() => {
+    const a = document.getElementById('pw2'); a.type = 'text'; a.setAttribute('data-was-password', '');
+    const b = document.getElementById('pw3'); b.setAttribute('type', 'text'); b.setAttribute('data-was-password', '');
+  });
+  await c.type('#pw2', 'AfterToggleSECRET25');
+  await c.type('#pw3', 'AfterToggleAttrSECRET26');
+  await c.evaluate(() => { document.getElementById('pw2').value = 'ToggledCodeSECRET27'; });
+  // A fresh snapshot (agent asks for one) carries the current, masked state too.
+  await a.evaluate(() => window.cobrowseAgent.requestResync());
+  await new Promise((r) => setTimeout(r, 1500));
+
+  const r = await converge(c, a, 3000, { mask: '.rule-masked', block: '.rule-blocked' });
+  assert.ok(r.equal, diff(r.customer, r.agent));
+  const texts = wire.texts();
+  assert.ok(texts.length > 10, 'frames were captured');
+  assert.ok(texts.some((t) => t.includes('visible value')), 'plain values do travel (the capture works)');
+  for (const t of texts) for (const s of SECRETS) assert.ok(!t.includes(s), `"${s}" left the browser in: ${t.slice(0, 300)}`);
+  const agentHtml = await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.documentElement.outerHTML);
+  for (const s of SECRETS) assert.ok(!agentHtml.includes(s), `"${s}" reached the agent's view`);
+  // The masked fields are shown as masked: same length, bullets.
+  assert.equal(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.getElementById('pw2').value), '•'.repeat('ToggledCodeSECRET27'.length));
+  await c.evaluate(() => window.Cobrowse.stop());
+  await ctx.close(); await a.context().close();
+});

@@ -1,0 +1,148 @@
+//! Real Redis and PostgreSQL servers for the tests, each on a port of its own
+//! in a temporary directory, stopped when dropped. `scripts/test` installs the
+//! Debian packages; with `CI` set, a missing one fails the test instead of
+//! skipping it.
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// `None` when the program is missing outside CI (the test then says so and returns).
+fn missing(what: &str) -> Option<()> {
+    assert!(std::env::var_os("CI").is_none(), "{what} is required in CI: run scripts/test, which installs it");
+    eprintln!("skipping: {what} is not installed (scripts/test installs it)");
+    None
+}
+
+fn wait_for_port(port: u16, child: &mut Child, what: &str) {
+    let start = Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited: {status}");
+        }
+        assert!(start.elapsed() < Duration::from_secs(20), "{what} did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+pub struct Redis {
+    pub port: u16,
+    child: Child,
+}
+
+impl Redis {
+    pub fn start() -> Option<Redis> {
+        Self::on_port(free_port())
+    }
+
+    pub fn on_port(port: u16) -> Option<Redis> {
+        if Command::new("redis-server").arg("--version").output().is_err() {
+            return missing("redis-server").map(|_| unreachable!());
+        }
+        let mut child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for_port(port, &mut child, "redis-server");
+        Some(Redis { port, child })
+    }
+
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// Stops the server (for outage tests); `on_port` brings one back.
+    pub fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub struct Postgres {
+    pub port: u16,
+    child: Child,
+    data: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+fn postgres_bin() -> Option<PathBuf> {
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql").ok()?.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect();
+    versions.sort();
+    versions.pop().filter(|b| b.join("initdb").exists())
+}
+
+/// Runs a PostgreSQL program, as the `postgres` user when we are root (it refuses root).
+fn as_postgres(bin: PathBuf) -> Command {
+    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    if root {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    }
+}
+
+impl Postgres {
+    pub fn start() -> Option<Postgres> {
+        let Some(bin) = postgres_bin() else { return missing("PostgreSQL").map(|_| unreachable!()) };
+        let dir = tempfile::Builder::new().prefix("cobrowse-pg").tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let _ = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status();
+        let init = as_postgres(bin.join("initdb"))
+            .args(["-A", "trust", "-U", "cobrowse", "-E", "UTF8", "-D"])
+            .arg(&data)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .unwrap();
+        assert!(init.success(), "initdb failed");
+        let port = free_port();
+        let mut child = as_postgres(bin.join("postgres"))
+            .arg("-D")
+            .arg(&data)
+            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-k"])
+            .arg(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for_port(port, &mut child, "postgres");
+        Some(Postgres { port, child, data, _dir: dir })
+    }
+
+    pub fn url(&self) -> String {
+        format!("postgres://cobrowse@127.0.0.1:{}/postgres", self.port)
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        // SIGINT to the postmaster itself (not to runuser): PostgreSQL's fast shutdown.
+        let pid = std::fs::read_to_string(self.data.join("postmaster.pid")).ok();
+        match pid.as_deref().and_then(|p| p.lines().next()) {
+            Some(pid) => {
+                let _ = Command::new("kill").args(["-INT", pid]).status();
+            }
+            None => {
+                let _ = self.child.kill();
+            }
+        }
+        let _ = self.child.wait();
+    }
+}
