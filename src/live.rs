@@ -90,8 +90,13 @@ impl Live {
         Ok(())
     }
 
-    /// Ends every live session: this node's memory is about to go.
+    /// Ends every live session when this node's memory is about to go; with
+    /// a shared hub, sessions live on and their parties reconnect elsewhere.
     pub async fn shutdown(&self) {
+        if self.hub.shared() {
+            self.recorder.flush().await;
+            return;
+        }
         if let Ok(sessions) = self.hub.live().await {
             for s in sessions {
                 let _ = self.apply(s.id, Event::Shutdown).await;
@@ -101,8 +106,7 @@ impl Live {
     }
 
     fn tell(&self, session: &Session, to: Role, msg: &ServerMsg) {
-        let link = self.hub.link(session.id);
-        self.hub.notify(&link, to, Out::text(msg.to_json()));
+        self.hub.notify(session.id, to, Out::text(msg.to_json()));
     }
 
     fn tell_both(&self, session: &Session, msg: &ServerMsg) {
@@ -111,8 +115,7 @@ impl Live {
     }
 
     fn carry_out(&self, (session, effects): &Changed) {
-        let link = self.hub.link(session.id);
-        link.sync(session);
+        self.hub.sync(session);
         let now = now_ms();
         for effect in effects {
             match effect {
@@ -156,13 +159,11 @@ impl Live {
     fn ended(&self, session: &Session, reason: EndReason, now: Millis) {
         let message = end_message(reason);
         self.tell_both(session, &ServerMsg::Ended { reason, message });
-        let link = self.hub.link(session.id);
         for role in [Role::Customer, Role::Agent] {
-            self.hub.notify(&link, role, Out::Close(close::ENDED, message.into()));
+            self.hub.notify(session.id, role, Out::Close(close::ENDED, message.into()));
         }
         self.recorder.record(session, now, HistoryEvent::Ended { reason: reason.as_str().into() });
         self.webhooks.emit("session.ended", now, json!({ "session": public_json(session), "reason": reason }));
         metrics::counter!(m::SESSION_ENDS, "reason" => reason.as_str()).increment(1);
-        self.hub.release(session.id);
     }
 }

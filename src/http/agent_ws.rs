@@ -89,6 +89,7 @@ async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Result<Identit
         let _ = older.try_send(Out::Close(close::CONFLICT, "this session was opened in another window".into()));
     }
     link.sync(&session);
+    app.live.hub.attached(id, Role::Agent, peer);
     let _guard = super::ops::ConnectionGauge::new(Role::Agent);
     let hello = ServerMsg::session(&session, None, None).to_json();
     if sink.send(Message::Text(hello.into())).await.is_ok() {
@@ -97,6 +98,7 @@ async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Result<Identit
     }
     // Every join counted a connection; every end uncounts one, replaced or not.
     link.detach_agent(peer);
+    app.live.hub.detached(id, Role::Agent, peer);
     let _ = app.live.apply(id, Event::AgentDisconnected).await;
     app.live.hub.release(id);
 }

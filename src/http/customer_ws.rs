@@ -64,6 +64,7 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
     let (tx, mut rx) = mpsc::channel(app.config.limits.send_queue);
     link.attach_customer(peer, tx.clone());
     link.sync(&admitted.session);
+    app.live.hub.attached(id, Role::Customer, peer);
     let _guard = super::ops::ConnectionGauge::new(Role::Customer);
 
     let rule_sets = app.store.rule_sets().await.unwrap_or_else(|e| {
@@ -88,9 +89,10 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
 async fn leave(app: &AppState, id: crate::session::SessionId, peer: crate::hub::PeerId) {
     let link = app.live.hub.link(id);
     if link.detach_customer(peer) && link.is_active() {
-        // Another tab of the site is now the one shown.
-        app.live.hub.notify(&link, Role::Customer, crate::hub::Out::text(ServerMsg::Resync.to_json()));
+        // Another tab of the site is now the one shown: it starts from a snapshot.
+        app.live.hub.relay(&link, Role::Customer, crate::hub::Out::text(ServerMsg::Resync.to_json()));
     }
+    app.live.hub.detached(id, Role::Customer, peer);
     let _ = app.live.apply(id, Event::CustomerDisconnected).await;
     app.live.hub.release(id);
 }

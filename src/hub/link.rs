@@ -7,7 +7,10 @@ use std::time::Instant;
 use axum::extract::ws::{Message, Utf8Bytes};
 use tokio::sync::mpsc;
 
-use crate::session::{Mode, Role, Session, State};
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use crate::session::{Mode, Role, Session, SessionId, State};
 
 /// Identifies one WebSocket connection on this node.
 pub type PeerId = u64;
@@ -60,8 +63,8 @@ pub enum Sent {
 /// the close still fit in the queue of a receiver that has stopped reading.
 pub const RESERVED_FOR_NOTICES: usize = 4;
 
-#[derive(Default)]
 pub struct Link {
+    id: SessionId,
     peers: Mutex<Peers>,
     /// Copies of the session state the relay path checks on every frame,
     /// kept current by the engine so no lock on the session is taken per frame.
@@ -70,9 +73,21 @@ pub struct Link {
 }
 
 impl Link {
+    pub fn new(id: SessionId) -> Self {
+        Link { id, peers: Mutex::default(), active: AtomicBool::new(false), write: AtomicBool::new(false) }
+    }
+
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+
     pub fn sync(&self, session: &Session) {
-        self.active.store(session.state == State::Active, Ordering::Release);
-        self.write.store(session.state == State::Active && session.mode == Mode::Write, Ordering::Release);
+        self.set_flags(session.state == State::Active, session.state == State::Active && session.mode == Mode::Write);
+    }
+
+    pub fn set_flags(&self, active: bool, write: bool) {
+        self.active.store(active, Ordering::Release);
+        self.write.store(write, Ordering::Release);
     }
 
     pub fn is_active(&self) -> bool {
@@ -169,5 +184,46 @@ impl Link {
         for tab in &p.customers {
             let _ = tab.peer.tx.try_send(make());
         }
+    }
+}
+
+/// The links of this node, by session.
+#[derive(Default)]
+pub struct Links(RwLock<HashMap<SessionId, Arc<Link>>>);
+
+impl Links {
+    pub fn get(&self, id: SessionId) -> Option<Arc<Link>> {
+        self.0.read().expect("links lock").get(&id).cloned()
+    }
+
+    /// The link, and whether it was created by this call.
+    pub fn get_or_create(&self, id: SessionId) -> (Arc<Link>, bool) {
+        if let Some(link) = self.get(id) {
+            return (link, false);
+        }
+        let mut map = self.0.write().expect("links lock");
+        let mut created = false;
+        let link = map
+            .entry(id)
+            .or_insert_with(|| {
+                created = true;
+                Arc::new(Link::new(id))
+            })
+            .clone();
+        (link, created)
+    }
+
+    /// Removes the link if no connection uses it; true if removed.
+    pub fn release(&self, id: SessionId) -> bool {
+        let mut map = self.0.write().expect("links lock");
+        if map.get(&id).is_some_and(|l| l.is_empty()) {
+            map.remove(&id);
+            return true;
+        }
+        false
+    }
+
+    pub fn all(&self) -> Vec<Arc<Link>> {
+        self.0.read().expect("links lock").values().cloned().collect()
     }
 }

@@ -1,17 +1,16 @@
 //! The embedded hub: live sessions in this process's memory.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{Changed, Hub, Link, Out, Result, Sent};
+use super::{Changed, Hub, Link, Links, Out, PeerId, Result, Sent};
 use crate::session::{Created, Event, Interaction, Millis, Page, Registry, Role, Session, SessionId, Timeouts};
 
 #[derive(Default)]
 pub struct LocalHub {
     registry: Mutex<Registry>,
-    links: RwLock<HashMap<SessionId, Arc<Link>>>,
+    links: Links,
 }
 
 impl LocalHub {
@@ -21,6 +20,17 @@ impl LocalHub {
 
     fn registry(&self) -> std::sync::MutexGuard<'_, Registry> {
         self.registry.lock().expect("registry lock")
+    }
+}
+
+/// Hands a notice to this node's connection(s) of a party: every tab of the customer.
+pub fn deliver_notice(link: &Link, to: Role, out: Out) {
+    match (to, out) {
+        (Role::Customer, Out::Frame(msg, at)) => link.notify_all_customers(|| Out::Frame(msg.clone(), at)),
+        (Role::Customer, Out::Close(code, reason)) => link.notify_all_customers(|| Out::Close(code, reason.clone())),
+        (Role::Agent, out) => {
+            link.notify(Role::Agent, out);
+        }
     }
 }
 
@@ -62,30 +72,34 @@ impl Hub for LocalHub {
     }
 
     fn link(&self, id: SessionId) -> Arc<Link> {
-        if let Some(link) = self.links.read().expect("links lock").get(&id) {
-            return link.clone();
-        }
-        self.links.write().expect("links lock").entry(id).or_default().clone()
+        self.links.get_or_create(id).0
     }
 
     fn release(&self, id: SessionId) {
-        let mut links = self.links.write().expect("links lock");
-        if links.get(&id).is_some_and(|l| l.is_empty()) {
-            links.remove(&id);
-        }
+        self.links.release(id);
     }
 
     fn relay(&self, link: &Link, to: Role, out: Out) -> Sent {
         link.relay(to, out)
     }
 
-    fn notify(&self, link: &Link, to: Role, out: Out) {
-        match (to, out) {
-            (Role::Customer, Out::Frame(msg, at)) => link.notify_all_customers(|| Out::Frame(msg.clone(), at)),
-            (Role::Customer, Out::Close(code, reason)) => link.notify_all_customers(|| Out::Close(code, reason.clone())),
-            (Role::Agent, out) => {
-                link.notify(Role::Agent, out);
-            }
+    fn notify(&self, id: SessionId, to: Role, out: Out) {
+        if let Some(link) = self.links.get(id) {
+            deliver_notice(&link, to, out);
         }
+    }
+
+    fn sync(&self, session: &Session) {
+        if let Some(link) = self.links.get(session.id) {
+            link.sync(session);
+        }
+    }
+
+    fn attached(&self, _: SessionId, _: Role, _: PeerId) {}
+
+    fn detached(&self, _: SessionId, _: Role, _: PeerId) {}
+
+    fn shared(&self) -> bool {
+        false
     }
 }

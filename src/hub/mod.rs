@@ -5,11 +5,13 @@
 mod link;
 mod local;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 use crate::session::{Created, Effect, Event, Interaction, Millis, Page, Refusal, Role, Session, SessionId, Timeouts};
 
-pub use link::{Link, Out, PeerId, Sent, next_peer_id};
+pub use link::{Link, Links, Out, PeerId, Sent, next_peer_id};
 pub use local::LocalHub;
 
 #[derive(Debug, thiserror::Error)]
@@ -40,11 +42,19 @@ pub trait Hub: Send + Sync + 'static {
     async fn ready(&self) -> Result<()>;
 
     /// This node's connections to a session; created when first asked for.
-    fn link(&self, id: SessionId) -> std::sync::Arc<Link>;
+    fn link(&self, id: SessionId) -> Arc<Link>;
     /// Forgets the link once no connection of this node uses it.
     fn release(&self, id: SessionId);
     /// Relays page content or pointer frames to a party, wherever it is connected.
     fn relay(&self, link: &Link, to: Role, out: Out) -> Sent;
-    /// Sends a server notice to a party (every tab, for the customer).
-    fn notify(&self, link: &Link, to: Role, out: Out);
+    /// Sends a server notice to a party (every tab, for the customer), wherever it is.
+    fn notify(&self, id: SessionId, to: Role, out: Out);
+    /// Brings every node's copy of the relay checks (active, write mode) up to date.
+    fn sync(&self, session: &Session);
+    /// A party's connection opened or closed on this node, so that another
+    /// node can count it gone if this one dies.
+    fn attached(&self, id: SessionId, role: Role, peer: PeerId);
+    fn detached(&self, id: SessionId, role: Role, peer: PeerId);
+    /// Whether live sessions outlive this node (other nodes carry them on).
+    fn shared(&self) -> bool;
 }

@@ -103,10 +103,6 @@ struct RelayArgs {
     /// Seconds to wait, before each run, for other work on the machine to stop.
     #[arg(long, default_value_t = 300.0)]
     quiet_wait: f64,
-    /// Run the bench and both servers at this nice value; e.g. -10 on a machine
-    /// shared with other work (needs root). 0 leaves the priority alone.
-    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
-    nice: i32,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -122,12 +118,6 @@ fn main() -> Result<()> {
     eprintln!("bench: open files limit {soft} (hard {hard}); this run needs about {need} in the bench and in the server");
     if soft != 0 && soft < need {
         eprintln!("bench: warning: not enough open files for {} sessions; expect connection errors", args.sessions);
-    }
-    if args.nice != 0 {
-        match sys::set_nice(args.nice) {
-            Ok(()) => eprintln!("bench: running at nice {}", args.nice),
-            Err(e) => eprintln!("bench: warning: {e}"),
-        }
     }
     let rt = if args.client_threads <= 1 {
         tokio::runtime::Builder::new_current_thread().enable_all().build()?

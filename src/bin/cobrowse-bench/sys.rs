@@ -50,26 +50,6 @@ pub fn raise_nofile_limit() -> Result<(u64, u64)> {
     bail!("raising RLIMIT_NOFILE is only implemented for 64-bit Linux")
 }
 
-/// Sets this process's nice value (negative needs root or CAP_SYS_NICE).
-/// Called before any thread starts, so every thread and both servers inherit it.
-#[cfg(target_os = "linux")]
-pub fn set_nice(nice: i32) -> Result<()> {
-    const PRIO_PROCESS: i32 = 0;
-    unsafe extern "C" {
-        fn setpriority(which: i32, who: u32, prio: i32) -> i32;
-    }
-    // SAFETY: plain system call on this process (who = 0), no pointers involved.
-    if unsafe { setpriority(PRIO_PROCESS, 0, nice) } != 0 {
-        bail!("setpriority({nice}): {}", std::io::Error::last_os_error());
-    }
-    Ok(())
-}
-
-#[cfg(not(target_os = "linux"))]
-pub fn set_nice(_nice: i32) -> Result<()> {
-    bail!("--nice is only implemented for Linux")
-}
-
 /// Memory and CPU of a process, from /proc.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ProcSample {
