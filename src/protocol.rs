@@ -234,6 +234,8 @@ pub enum ServerMsg<'a> {
     Mode { mode: Mode, cause: ControlOutcome },
     Ended { reason: EndReason, message: &'static str },
     Error { code: &'a str, message: &'a str },
+    /// The service behind this node went away (Redis) or came back.
+    Service { available: bool, message: &'a str },
     Pong,
 }
 

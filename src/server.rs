@@ -14,7 +14,7 @@ use crate::auth::{self, Origins, Tokens, hash_password, random_secret, sha256_he
 use crate::config::{Config, ensure_data_dir};
 use crate::history::Recorder;
 use crate::http::{self, App, AppState, Limiters};
-use crate::hub::LocalHub;
+use crate::hub::{Hub, LocalHub, RedisHub};
 use crate::live::{Live, now_ms};
 use crate::ratelimit::Keyed;
 use crate::store::{AccountRole, SqlStore, Store};
@@ -90,7 +90,11 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
     let (recorder, _) = Recorder::start(store.clone());
     let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().context("HTTP client")?;
     let webhooks = Webhooks::start(store.clone(), config.webhooks.clone(), client);
-    let live = Live { hub: Arc::new(LocalHub::new()), recorder, webhooks, timeouts: config.timeouts() };
+    let hub: Arc<dyn Hub> = match &config.redis {
+        Some(url) => RedisHub::connect(url).await.context("connecting to Redis")?,
+        None => Arc::new(LocalHub::new()),
+    };
+    let live = Live { hub, recorder, webhooks, timeouts: config.timeouts() };
     let (shutdown_tx, shutdown) = watch::channel(false);
     let l = &config.limits;
     let limits = Limiters {

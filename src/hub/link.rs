@@ -82,7 +82,20 @@ impl Link {
     }
 
     pub fn sync(&self, session: &Session) {
-        self.set_flags(session.state == State::Active, session.state == State::Active && session.mode == Mode::Write);
+        let (active, write) = Link::flags(session);
+        self.set_flags(active, write);
+    }
+
+    /// What the relay checks: is an agent in, and may the agent act.
+    pub fn flags(session: &Session) -> (bool, bool) {
+        let active = session.state == State::Active;
+        (active, active && session.mode == Mode::Write)
+    }
+
+    /// This node's connections: customer tabs, and the agent's.
+    pub fn peer_ids(&self) -> (Vec<PeerId>, Option<PeerId>) {
+        let p = self.peers.lock().expect("link lock");
+        (p.customers.iter().map(|t| t.peer.id).collect(), p.agent.as_ref().map(|a| a.id))
     }
 
     pub fn set_flags(&self, active: bool, write: bool) {

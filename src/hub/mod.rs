@@ -4,6 +4,7 @@
 
 mod link;
 mod local;
+mod redis;
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use crate::session::{Created, Effect, Event, Interaction, Millis, Page, Refusal,
 
 pub use link::{Link, Links, Out, PeerId, Sent, next_peer_id};
 pub use local::LocalHub;
+pub use redis::RedisHub;
 
 #[derive(Debug, thiserror::Error)]
 pub enum HubError {

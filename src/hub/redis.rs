@@ -1,0 +1,617 @@
+//! Live sessions in Redis, for several nodes behind an ordinary load balancer.
+//!
+//! - A session is one hash (`cb:{<id>}`: JSON state and a version), changed
+//!   only by compare-and-set, so the rules decide once however many nodes race:
+//!   two agents joining on two nodes, two nodes firing the same deadline.
+//! - Deadlines sit in a sorted set; every node ticks, the CAS lets one win.
+//! - `cb:agent:<name>` locks an agent to one session across the cluster.
+//! - Frames travel by pub/sub on one channel per session (`cb:{<id>}:ch`); a
+//!   node subscribes while it holds a connection of that session. Keys are
+//!   hash-tagged by session so a Redis Cluster would keep a session on one slot.
+//! - Each node keeps a heartbeat key and the list of its connections; when a
+//!   node dies, another counts its connections gone, so grace periods still run.
+//!
+//! The reconnecting connection manager (RESP3 push, automatic resubscription)
+//! carries everything; while Redis is away `/readyz` fails, new sessions are
+//! refused and connected parties are told, and all recovers by itself.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::extract::ws::{Message, Utf8Bytes};
+use bytes::Bytes;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::{AsyncCommands, IntoConnectionInfo, ProtocolVersion, PushKind, Script, Value};
+use tokio::sync::mpsc;
+
+use super::local::deliver_notice;
+use super::{Changed, Hub, HubError, Link, Links, Out, PeerId, Result, Sent};
+use crate::protocol::ServerMsg;
+use crate::session::{
+    Created, Event, Interaction, Millis, Outcome, Page, Refusal, Role, Session, SessionId, Timeouts, hash_token, new_token,
+};
+
+const LIVE: &str = "cb:live";
+const NODES: &str = "cb:nodes";
+const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
+/// A node silent this long is dead: its connections count as gone.
+const NODE_TTL_MS: u64 = 4_000;
+const CAS_ATTEMPTS: usize = 64;
+
+fn session_key(id: SessionId) -> String {
+    format!("cb:{{{id}}}")
+}
+
+fn channel(id: SessionId) -> String {
+    format!("cb:{{{id}}}:ch")
+}
+
+fn agent_key(agent: &str) -> String {
+    format!("cb:agent:{agent}")
+}
+
+fn interaction_key(interaction: &str) -> String {
+    format!("cb:ix:{interaction}")
+}
+
+fn node_key(node: &str) -> String {
+    format!("cb:node:{{{node}}}")
+}
+
+fn node_conns(node: &str) -> String {
+    format!("cb:node:{{{node}}}:conns")
+}
+
+fn node_reaping(node: &str) -> String {
+    format!("cb:node:{{{node}}}:reaping")
+}
+
+fn unavailable(e: redis::RedisError) -> HubError {
+    HubError::Unavailable(e.to_string())
+}
+
+/// Frames between nodes: `[op][role or flags][kind][data…]`.
+mod wire {
+    pub const RELAY: u8 = 0;
+    pub const NOTICE: u8 = 1;
+    pub const SYNC: u8 = 2;
+    pub const TEXT: u8 = 0;
+    pub const BINARY: u8 = 1;
+    pub const CLOSE: u8 = 2;
+}
+
+fn role_byte(role: Role) -> u8 {
+    match role {
+        Role::Customer => 0,
+        Role::Agent => 1,
+    }
+}
+
+fn encode(op: u8, role: Role, out: &Out) -> Vec<u8> {
+    let (kind, data): (u8, Vec<u8>) = match out {
+        Out::Frame(Message::Text(t), _) => (wire::TEXT, t.as_bytes().to_vec()),
+        Out::Frame(Message::Binary(b), _) => (wire::BINARY, b.to_vec()),
+        Out::Frame(_, _) => (wire::TEXT, Vec::new()),
+        Out::Close(code, reason) => {
+            let mut d = code.to_be_bytes().to_vec();
+            d.extend_from_slice(reason.as_bytes());
+            (wire::CLOSE, d)
+        }
+    };
+    let mut frame = Vec::with_capacity(3 + data.len());
+    frame.extend_from_slice(&[op, role_byte(role), kind]);
+    frame.extend_from_slice(&data);
+    frame
+}
+
+fn decode_out(kind: u8, data: &[u8]) -> Option<Out> {
+    let now = Instant::now();
+    match kind {
+        wire::TEXT => Utf8Bytes::try_from(Bytes::copy_from_slice(data)).ok().map(|t| Out::Frame(Message::Text(t), now)),
+        wire::BINARY => Some(Out::Frame(Message::Binary(Bytes::copy_from_slice(data)), now)),
+        wire::CLOSE if data.len() >= 2 => {
+            let reason = String::from_utf8_lossy(&data[2..]).into_owned();
+            Some(Out::Close(u16::from_be_bytes([data[0], data[1]]), reason.into()))
+        }
+        _ => None,
+    }
+}
+
+enum Command {
+    Publish(String, Vec<u8>),
+    Subscribe(String),
+    Unsubscribe(String),
+    Register(String),
+    Unregister(String),
+}
+
+struct Scripts {
+    create: Script,
+    cas: Script,
+    lock: Script,
+    unlock: Script,
+    takeover: Script,
+}
+
+impl Scripts {
+    fn new() -> Self {
+        Scripts {
+            create: Script::new(
+                "if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+                 redis.call('HSET', KEYS[1], 's', ARGV[1], 'v', 1) return 1",
+            ),
+            cas: Script::new(
+                "local v = redis.call('HGET', KEYS[1], 'v')
+                 if not v or v ~= ARGV[1] then return 0 end
+                 if ARGV[2] == '' then redis.call('DEL', KEYS[1])
+                 else redis.call('HSET', KEYS[1], 's', ARGV[2], 'v', tonumber(v) + 1) end
+                 return 1",
+            ),
+            lock: Script::new(
+                "local cur = redis.call('GET', KEYS[1])
+                 if not cur then redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1] end
+                 return cur",
+            ),
+            unlock: Script::new("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1"),
+            takeover: Script::new(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0",
+            ),
+        }
+    }
+}
+
+pub struct RedisHub {
+    node: String,
+    conn: ConnectionManager,
+    links: Arc<Links>,
+    commands: mpsc::UnboundedSender<Command>,
+    healthy: Arc<AtomicBool>,
+    scripts: Scripts,
+}
+
+impl RedisHub {
+    pub async fn connect(url: &str) -> Result<Arc<RedisHub>> {
+        let info = url.into_connection_info().map_err(unavailable)?;
+        let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
+        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(unavailable)?;
+        let (push_tx, push_rx) = mpsc::unbounded_channel();
+        let config = ConnectionManagerConfig::new()
+            .set_push_sender(push_tx)
+            .set_automatic_resubscription()
+            .set_connection_timeout(Some(Duration::from_secs(2)))
+            .set_response_timeout(Some(Duration::from_secs(2)))
+            .set_max_delay(Duration::from_secs(1));
+        let conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let hub = Arc::new(RedisHub {
+            node: hex::encode(rand::random::<[u8; 8]>()),
+            conn,
+            links: Arc::default(),
+            commands,
+            healthy: Arc::new(AtomicBool::new(true)),
+            scripts: Scripts::new(),
+        });
+        tokio::spawn(run_commands(hub.node.clone(), hub.conn.clone(), command_rx));
+        tokio::spawn(dispatch(hub.links.clone(), push_rx));
+        tokio::spawn(watch_health(Arc::downgrade(&hub)));
+        Ok(hub)
+    }
+
+    fn conn(&self) -> ConnectionManager {
+        self.conn.clone()
+    }
+
+    fn send(&self, command: Command) {
+        let _ = self.commands.send(command);
+    }
+
+    async fn read(&self, id: SessionId) -> Result<Option<(Session, String)>> {
+        let (json, version): (Option<String>, Option<String>) =
+            redis::cmd("HMGET").arg(session_key(id)).arg("s").arg("v").query_async(&mut self.conn()).await.map_err(unavailable)?;
+        match (json, version) {
+            (Some(json), Some(version)) => {
+                let session = serde_json::from_str(&json).map_err(|e| HubError::Unavailable(format!("corrupt session {id}: {e}")))?;
+                Ok(Some((session, version)))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Reads, changes by the rules, writes back only if nobody wrote meanwhile.
+    async fn change(&self, id: SessionId, rule: impl Fn(&mut Session) -> Outcome) -> Result<Changed> {
+        for _ in 0..CAS_ATTEMPTS {
+            let Some((mut session, version)) = self.read(id).await? else {
+                return Err(Refusal::NoSuchSession.into());
+            };
+            let before = session.clone();
+            let effects = rule(&mut session)?;
+            if session == before {
+                return Ok((session, effects));
+            }
+            let json = if session.is_live() { serde_json::to_string(&session).expect("sessions serialize") } else { String::new() };
+            let written: i64 = self
+                .scripts
+                .cas
+                .key(session_key(id))
+                .arg(&version)
+                .arg(json)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(unavailable)?;
+            if written == 1 {
+                self.index(&session).await?;
+                return Ok((session, effects));
+            }
+        }
+        Err(HubError::Unavailable(format!("session {id} is changing too fast")))
+    }
+
+    /// Keeps the deadline set and the agent and interaction indexes in step with a session.
+    async fn index(&self, s: &Session) -> Result<()> {
+        let mut conn = self.conn();
+        if s.is_live() {
+            let deadline = s.next_deadline().unwrap_or(u64::MAX / 2) as f64;
+            let _: () = conn.zadd(LIVE, s.id.to_string(), deadline).await.map_err(unavailable)?;
+            return Ok(());
+        }
+        let _: () = conn.zrem(LIVE, s.id.to_string()).await.map_err(unavailable)?;
+        if let Some(agent) = &s.agent {
+            self.unlock(agent, s.id).await?;
+        }
+        if let Some(i) = &s.interaction {
+            let _: () = conn.srem(interaction_key(&i.id), s.id.to_string()).await.map_err(unavailable)?;
+        }
+        Ok(())
+    }
+
+    async fn unlock(&self, agent: &str, id: SessionId) -> Result<()> {
+        let _: i64 = self.scripts.unlock.key(agent_key(agent)).arg(id.to_string()).invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(())
+    }
+
+    /// Takes the agent's cluster-wide lock for this session, freeing a lock
+    /// left by a session that has ended.
+    async fn lock_agent(&self, agent: &str, id: SessionId) -> Result<()> {
+        for _ in 0..3 {
+            let holder: String =
+                self.scripts.lock.key(agent_key(agent)).arg(id.to_string()).invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+            if holder == id.to_string() {
+                return Ok(());
+            }
+            let still_there = match holder.parse::<SessionId>() {
+                Ok(other) => self.read(other).await?.is_some_and(|(s, _)| s.agent.as_deref() == Some(agent)),
+                Err(_) => false,
+            };
+            if still_there {
+                return Err(Refusal::AgentInOtherSession.into());
+            }
+            let _: i64 = self
+                .scripts
+                .takeover
+                .key(agent_key(agent))
+                .arg(&holder)
+                .arg(id.to_string())
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(unavailable)?;
+        }
+        Err(Refusal::AgentInOtherSession.into())
+    }
+
+    /// Counts the connections of dead nodes as gone (once: the first node to
+    /// rename a dead node's list does it).
+    async fn reap(&self, now: Millis) -> Result<Vec<Changed>> {
+        let mut conn = self.conn();
+        let nodes: Vec<String> = conn.smembers(NODES).await.map_err(unavailable)?;
+        let mut changed = Vec::new();
+        for node in nodes.into_iter().filter(|n| *n != self.node) {
+            let alive: bool = conn.exists(node_key(&node)).await.map_err(unavailable)?;
+            if alive {
+                continue;
+            }
+            let claimed: redis::RedisResult<bool> = conn.rename_nx(node_conns(&node), node_reaping(&node)).await;
+            if let Ok(true) = claimed {
+                let members: Vec<String> = conn.smembers(node_reaping(&node)).await.map_err(unavailable)?;
+                tracing::warn!(node, connections = members.len(), "node is gone: counting its connections as closed");
+                for member in members {
+                    let mut parts = member.split(':');
+                    let (Some(id), Some(role)) = (parts.next().and_then(|i| i.parse::<SessionId>().ok()), parts.next()) else {
+                        continue;
+                    };
+                    let event = if role == "a" { Event::AgentDisconnected } else { Event::CustomerDisconnected };
+                    if let Ok(c) = self.change(id, |s| s.handle(event.clone(), now)).await {
+                        changed.push(c);
+                    }
+                }
+                let _: () = conn.del(node_reaping(&node)).await.map_err(unavailable)?;
+            }
+            let _: () = conn.srem(NODES, &node).await.map_err(unavailable)?;
+        }
+        Ok(changed)
+    }
+}
+
+impl RedisHub {
+    async fn reannounce(&self) {
+        let now = crate::live::now_ms();
+        for link in self.links.all() {
+            let (customers, agent) = link.peer_ids();
+            for peer in customers {
+                if self.change(link.id(), |s| s.handle(Event::CustomerConnected, now)).await.is_ok() {
+                    self.attached(link.id(), Role::Customer, peer);
+                }
+            }
+            if let Some(peer) = agent {
+                let rejoined = self
+                    .change(link.id(), |s| match s.agent.clone() {
+                        Some(agent) => s.join(&agent, now),
+                        None => Ok(vec![]),
+                    })
+                    .await;
+                if rejoined.is_ok() {
+                    self.attached(link.id(), Role::Agent, peer);
+                }
+            }
+        }
+    }
+}
+
+fn member(id: SessionId, role: Role, peer: PeerId) -> String {
+    format!("{id}:{}:{peer}", if role == Role::Agent { "a" } else { "c" })
+}
+
+#[async_trait]
+impl Hub for RedisHub {
+    async fn create(&self, interaction: Option<Interaction>, page: Page, timeouts: Timeouts, now: Millis) -> Result<Created> {
+        let token = new_token(&mut rand::rng());
+        for _ in 0..CAS_ATTEMPTS {
+            let id = SessionId::random(&mut rand::rng());
+            let session = Session::new(id, hash_token(&token), interaction.clone(), page.clone(), timeouts, now);
+            let json = serde_json::to_string(&session).expect("sessions serialize");
+            let made: i64 = self.scripts.create.key(session_key(id)).arg(json).invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+            if made == 1 {
+                self.index(&session).await?;
+                if let Some(i) = &interaction {
+                    let _: () = self.conn().sadd(interaction_key(&i.id), id.to_string()).await.map_err(unavailable)?;
+                }
+                return Ok(Created { id, token });
+            }
+        }
+        Err(HubError::Unavailable("could not find a free session ID".into()))
+    }
+
+    async fn join(&self, id: SessionId, agent: &str, now: Millis) -> Result<Changed> {
+        self.lock_agent(agent, id).await?;
+        match self.change(id, |s| s.join(agent, now)).await {
+            Err(HubError::Refused(r)) => {
+                self.unlock(agent, id).await?;
+                Err(r.into())
+            }
+            other => other,
+        }
+    }
+
+    async fn apply(&self, id: SessionId, event: Event, now: Millis) -> Result<Changed> {
+        self.change(id, |s| s.handle(event.clone(), now)).await
+    }
+
+    async fn get(&self, id: SessionId) -> Result<Option<Session>> {
+        Ok(self.read(id).await?.map(|(s, _)| s))
+    }
+
+    async fn live(&self) -> Result<Vec<Session>> {
+        let ids: Vec<String> = self.conn().zrange(LIVE, 0, -1).await.map_err(unavailable)?;
+        let mut pipe = redis::pipe();
+        for id in &ids {
+            pipe.cmd("HGET").arg(format!("cb:{{{id}}}")).arg("s");
+        }
+        let jsons: Vec<Option<String>> = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
+        Ok(jsons.into_iter().flatten().filter_map(|j| serde_json::from_str(&j).ok()).collect())
+    }
+
+    async fn bound_to(&self, interaction_id: &str) -> Result<Vec<SessionId>> {
+        let ids: Vec<String> = self.conn().smembers(interaction_key(interaction_id)).await.map_err(unavailable)?;
+        Ok(ids.iter().filter_map(|i| i.parse().ok()).collect())
+    }
+
+    async fn tick(&self, now: Millis) -> Result<Vec<Changed>> {
+        let due: Vec<String> = self.conn().zrangebyscore_limit(LIVE, "-inf", now as f64, 0, 1000).await.map_err(unavailable)?;
+        let mut fired = self.reap(now).await?;
+        for id in due.iter().filter_map(|i| i.parse::<SessionId>().ok()) {
+            match self.change(id, |s| s.handle(Event::Tick, now)).await {
+                Ok((s, effects)) if !effects.is_empty() => fired.push((s, effects)),
+                Ok((s, _)) => self.index(&s).await?,
+                Err(HubError::Refused(_)) => {
+                    let _: () = self.conn().zrem(LIVE, id.to_string()).await.map_err(unavailable)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(fired)
+    }
+
+    async fn ready(&self) -> Result<()> {
+        let pong: String = tokio::time::timeout(Duration::from_secs(1), redis::cmd("PING").query_async(&mut self.conn()))
+            .await
+            .map_err(|_| HubError::Unavailable("Redis did not answer within 1 s".into()))?
+            .map_err(unavailable)?;
+        if pong == "PONG" { Ok(()) } else { Err(HubError::Unavailable(format!("Redis answered {pong:?}"))) }
+    }
+
+    fn link(&self, id: SessionId) -> Arc<Link> {
+        let (link, created) = self.links.get_or_create(id);
+        if created {
+            self.send(Command::Subscribe(channel(id)));
+        }
+        link
+    }
+
+    fn release(&self, id: SessionId) {
+        if self.links.release(id) {
+            self.send(Command::Unsubscribe(channel(id)));
+        }
+    }
+
+    fn relay(&self, link: &Link, to: Role, out: Out) -> Sent {
+        if !self.healthy.load(Ordering::Relaxed) {
+            return Sent::Dropped;
+        }
+        self.send(Command::Publish(channel(link.id()), encode(wire::RELAY, to, &out)));
+        Sent::Queued
+    }
+
+    fn notify(&self, id: SessionId, to: Role, out: Out) {
+        self.send(Command::Publish(channel(id), encode(wire::NOTICE, to, &out)));
+    }
+
+    fn sync(&self, session: &Session) {
+        let (active, write) = Link::flags(session);
+        let flags = u8::from(active) | (u8::from(write) << 1);
+        self.send(Command::Publish(channel(session.id), vec![wire::SYNC, flags, 0]));
+        if let Some(local) = self.links.get(session.id) {
+            local.sync(session);
+        }
+    }
+
+    fn attached(&self, id: SessionId, role: Role, peer: PeerId) {
+        self.send(Command::Register(member(id, role, peer)));
+    }
+
+    fn detached(&self, id: SessionId, role: Role, peer: PeerId) {
+        self.send(Command::Unregister(member(id, role, peer)));
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+}
+
+/// Sends publishes and registry changes in order, pipelined in batches;
+/// subscription changes in between (they wait for their confirmation).
+async fn run_commands(node: String, mut conn: ConnectionManager, mut rx: mpsc::UnboundedReceiver<Command>) {
+    let mut batch = Vec::with_capacity(256);
+    let conns = node_conns(&node);
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        let mut pipe = redis::pipe();
+        let mut queued = 0;
+        for command in batch.drain(..) {
+            let subscription = match command {
+                Command::Publish(ch, payload) => {
+                    pipe.publish(ch, payload).ignore();
+                    queued += 1;
+                    continue;
+                }
+                Command::Register(m) => {
+                    pipe.sadd(&conns, m).ignore();
+                    queued += 1;
+                    continue;
+                }
+                Command::Unregister(m) => {
+                    pipe.srem(&conns, m).ignore();
+                    queued += 1;
+                    continue;
+                }
+                Command::Subscribe(ch) => (true, ch),
+                Command::Unsubscribe(ch) => (false, ch),
+            };
+            if queued > 0 {
+                flush(&mut conn, &mut pipe).await;
+                queued = 0;
+            }
+            let result = match subscription {
+                (true, ch) => conn.subscribe(&ch).await,
+                (false, ch) => conn.unsubscribe(&ch).await,
+            };
+            if let Err(e) = result {
+                tracing::warn!(error = %e, "Redis subscription change failed");
+            }
+        }
+        if queued > 0 {
+            flush(&mut conn, &mut pipe).await;
+        }
+    }
+}
+
+async fn flush(conn: &mut ConnectionManager, pipe: &mut redis::Pipeline) {
+    if let Err(e) = pipe.query_async::<()>(conn).await {
+        tracing::warn!(error = %e, "Redis publish failed: frames lost, receivers will resynchronise");
+    }
+    pipe.clear();
+}
+
+/// Hands frames from other nodes (and this one) to this node's connections.
+async fn dispatch(links: Arc<Links>, mut rx: mpsc::UnboundedReceiver<redis::PushInfo>) {
+    while let Some(push) = rx.recv().await {
+        if push.kind != PushKind::Message || push.data.len() < 2 {
+            continue;
+        }
+        let (Value::BulkString(ch), Value::BulkString(payload)) = (&push.data[0], &push.data[1]) else { continue };
+        let Some(id) = std::str::from_utf8(ch)
+            .ok()
+            .and_then(|c| c.strip_prefix("cb:{"))
+            .and_then(|c| c.split('}').next())
+            .and_then(|i| i.parse::<SessionId>().ok())
+        else {
+            continue;
+        };
+        let Some(link) = links.get(id) else { continue };
+        if payload.len() < 3 {
+            continue;
+        }
+        let role = if payload[1] == 1 { Role::Agent } else { Role::Customer };
+        match payload[0] {
+            wire::SYNC => link.set_flags(payload[1] & 1 != 0, payload[1] & 2 != 0),
+            op => {
+                let Some(out) = decode_out(payload[2], &payload[3..]) else { continue };
+                if op == wire::RELAY {
+                    link.relay(role, out);
+                } else {
+                    deliver_notice(&link, role, out);
+                }
+            }
+        }
+    }
+}
+
+/// Heartbeat, connection registry, and telling local parties when Redis goes and comes back.
+async fn watch_health(hub: std::sync::Weak<RedisHub>) {
+    let mut every = tokio::time::interval(HEARTBEAT_EVERY);
+    loop {
+        every.tick().await;
+        let Some(hub) = hub.upgrade() else { return };
+        let mut conn = hub.conn();
+        let beat: redis::RedisResult<(Option<String>, bool)> = redis::pipe()
+            .cmd("SET")
+            .arg(node_key(&hub.node))
+            .arg(1)
+            .arg("PX")
+            .arg(NODE_TTL_MS)
+            .arg("GET")
+            .exists(node_conns(&hub.node))
+            .sadd(NODES, &hub.node)
+            .ignore()
+            .query_async(&mut conn)
+            .await;
+        if let Ok((None, false)) = beat {
+            // Our heartbeat lapsed and another node may have counted our
+            // connections gone: count them again.
+            hub.reannounce().await;
+        }
+        let ok = beat.is_ok() && hub.ready().await.is_ok();
+        if hub.healthy.swap(ok, Ordering::Relaxed) != ok {
+            if ok {
+                tracing::info!("Redis is back");
+            } else {
+                tracing::error!("Redis is unreachable: new sessions are refused until it returns");
+            }
+            let message = if ok { "The co-browse service is back." } else { "The co-browse service is having trouble; reconnecting…" };
+            let notice = ServerMsg::Service { available: ok, message }.to_json();
+            for link in hub.links.all() {
+                deliver_notice(&link, Role::Customer, Out::text(notice.clone()));
+                deliver_notice(&link, Role::Agent, Out::text(notice.clone()));
+            }
+        }
+    }
+}
