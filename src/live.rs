@@ -60,10 +60,11 @@ impl Live {
         Ok((created, session))
     }
 
+    /// Joins without telling anyone yet: the caller attaches the agent's
+    /// connection first, then calls [`Live::carry_out`], so the customer's first
+    /// snapshot (sent on `joined`) always finds the agent there.
     pub async fn join(&self, id: SessionId, agent: &str) -> Result<Changed, HubError> {
-        let changed = self.hub.join(id, agent, now_ms()).await?;
-        self.carry_out(&changed);
-        Ok(changed)
+        self.hub.join(id, agent, now_ms()).await
     }
 
     pub async fn apply(&self, id: SessionId, event: Event) -> Result<Changed, HubError> {
@@ -114,7 +115,7 @@ impl Live {
         self.tell(session, Role::Agent, msg);
     }
 
-    fn carry_out(&self, (session, effects): &Changed) {
+    pub fn carry_out(&self, (session, effects): &Changed) {
         self.hub.sync(session);
         let now = now_ms();
         for effect in effects {

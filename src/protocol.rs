@@ -226,6 +226,8 @@ pub enum ServerMsg<'a> {
     Joined { agent: &'a str, reconnect: bool },
     /// To the customer: the agent needs a fresh snapshot.
     Resync,
+    /// To a customer tab: another tab is shown now; stop capturing until `resync`.
+    Paused,
     /// To the other party: a connection dropped or came back.
     Presence { role: Role, connected: bool },
     /// Write-mode request and its answers, to both.

@@ -363,13 +363,15 @@ async fn several_tabs_only_the_shown_one_talks() {
     let mut tab2 = srv.resume(&id, &token, "https://shop.example/other").await;
     tab2.expect("session").await;
     tab2.expect("joined").await;
-    // Tab 2 opened last: it is shown; tab 1 is quiet.
+    // Tab 2 opened last: it is shown; tab 1 is told to pause.
+    tab1.expect("paused").await;
     tab1.send(json!({"t": "mutation", "from": 1})).await;
     tab2.send(json!({"t": "mutation", "from": 2})).await;
     assert_eq!(a.expect("mutation").await["from"], 2);
     // The customer goes back to tab 1: it is asked for a fresh snapshot.
     tab1.send(json!({"t": "tab"})).await;
     tab1.expect("resync").await;
+    tab2.expect("paused").await;
     tab1.send(json!({"t": "mutation", "from": 1})).await;
     assert_eq!(a.expect("mutation").await["from"], 1);
     a.send(json!({"t": "pointer", "to": "shown"})).await;

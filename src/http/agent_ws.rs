@@ -74,8 +74,8 @@ async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Result<Identit
         let message = "no such session: a session ID is nine digits";
         return refuse(&mut sink, "no_such_session", close::NO_SUCH_SESSION, message).await;
     };
-    let session = match app.live.join(id, &who.name).await {
-        Ok((session, _)) => session,
+    let changed = match app.live.join(id, &who.name).await {
+        Ok(changed) => changed,
         Err(HubError::Refused(r)) => {
             refused(r.code());
             return refuse(&mut sink, r.code(), refusal_close_code(r), &r.to_string()).await;
@@ -88,6 +88,8 @@ async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Result<Identit
     if let Some(older) = link.attach_agent(peer, tx.clone()) {
         let _ = older.try_send(Out::Close(close::CONFLICT, "this session was opened in another window".into()));
     }
+    app.live.carry_out(&changed);
+    let session = changed.0;
     link.sync(&session);
     app.live.hub.attached(id, Role::Agent, peer);
     let _guard = super::ops::ConnectionGauge::new(Role::Agent);

@@ -30,6 +30,11 @@ pub fn routes() -> Router<AppState> {
 
 const AREAS: [&str; 4] = ["customer", "agent", "admin", "demo"];
 
+/// Mirrors the `<meta>` policy of `web/agent/index.html`, applied before a byte is parsed.
+const AGENT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' data: blob:; connect-src 'self'; \
+    frame-src 'self' about:; object-src 'none'; base-uri 'none'; form-action 'none'";
+
 fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next() {
         Some("html") => "text/html; charset=utf-8",
@@ -62,10 +67,11 @@ fn serve(app: &AppState, path: &str, request: &HeaderMap) -> Response {
         "customer" => {
             headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
         }
-        // The agent console may be embedded by the allowed agent desktops only.
+        // The agent console may be embedded by the allowed agent desktops only,
+        // and nothing of the customer's page it rebuilds may run or call out.
         "agent" => {
             let ancestors = std::iter::once("'self'".to_string()).chain(app.agent_origins.list().iter().cloned());
-            let csp = format!("frame-ancestors {}", ancestors.collect::<Vec<_>>().join(" "));
+            let csp = format!("{AGENT_CSP}; frame-ancestors {}", ancestors.collect::<Vec<_>>().join(" "));
             headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_str(&csp).expect("origins are ASCII"));
         }
         "admin" => {

@@ -197,7 +197,7 @@ impl Conn {
             Kind::ControlRevoke => self.ask(Event::RevokeControl).await,
             Kind::RequestControl => self.ask(Event::RequestControl).await,
             Kind::Tab => {
-                if self.link.focus_customer(self.peer) && self.link.is_active() {
+                if self.link.focus_customer(self.peer, || Out::text(ServerMsg::Paused.to_json())) && self.link.is_active() {
                     // The newly shown tab starts capturing with a full snapshot.
                     self.reply(&ServerMsg::Resync);
                 }

@@ -62,7 +62,7 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
     let peer = next_peer_id();
     let link = app.live.hub.link(id);
     let (tx, mut rx) = mpsc::channel(app.config.limits.send_queue);
-    link.attach_customer(peer, tx.clone());
+    link.attach_customer(peer, tx.clone(), paused);
     link.sync(&admitted.session);
     app.live.hub.attached(id, Role::Customer, peer);
     let _guard = super::ops::ConnectionGauge::new(Role::Customer);
@@ -84,6 +84,11 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
     }
     conn.run(&mut sink, &mut stream, &mut rx).await;
     leave(&app, id, peer).await;
+}
+
+/// Told to the tab that stops being the one shown to the agent.
+fn paused() -> crate::hub::Out {
+    crate::hub::Out::text(ServerMsg::Paused.to_json())
 }
 
 async fn leave(app: &AppState, id: crate::session::SessionId, peer: crate::hub::PeerId) {

@@ -76,7 +76,7 @@ pub fn router(app: AppState) -> Router {
         .route("/auth/me", get(auth_routes::me))
         .nest("/api/v1", api::routes())
         .merge(demo::routes())
-        .merge(assets::routes())
+        .merge(assets::routes().layer(tower_http::compression::CompressionLayer::new()))
         .with_state(app)
 }
 

@@ -111,17 +111,24 @@ impl Link {
         self.write.load(Ordering::Acquire)
     }
 
-    /// Adds a customer tab and makes it the shown one.
-    pub fn attach_customer(&self, id: PeerId, tx: mpsc::Sender<Out>) {
+    /// Adds a customer tab and makes it the shown one; the tab shown before
+    /// is told to pause (it stops capturing until it is shown again).
+    pub fn attach_customer(&self, id: PeerId, tx: mpsc::Sender<Out>, paused: impl Fn() -> Out) {
         let mut p = self.peers.lock().expect("link lock");
+        if let Some(previous) = p.customers.last() {
+            let _ = previous.peer.tx.try_send(paused());
+        }
         p.customers.push(Tab { peer: Peer { id, tx } });
     }
 
-    /// Makes a tab the shown one; true if it was not already.
-    pub fn focus_customer(&self, id: PeerId) -> bool {
+    /// Makes a tab the shown one, pausing the one shown before; true if it was not already shown.
+    pub fn focus_customer(&self, id: PeerId, paused: impl Fn() -> Out) -> bool {
         let mut p = self.peers.lock().expect("link lock");
         match p.customers.iter().position(|t| t.peer.id == id) {
             Some(i) if i + 1 != p.customers.len() => {
+                if let Some(previous) = p.customers.last() {
+                    let _ = previous.peer.tx.try_send(paused());
+                }
                 let tab = p.customers.remove(i);
                 p.customers.push(tab);
                 true

@@ -255,7 +255,8 @@ export async function screensMatch(customer, agent, { threshold = 0.005, timeout
   const end = Date.now() + timeout;
   await agent.addStyleTag({ content: '#overlay{display:none!important}' });
   for (;;) {
-    const c = await customer.screenshot({ animations: 'disabled', caret: 'hide' });
+    // The co-browse UI is never mirrored: left out of the customer's picture too.
+    const c = await customer.screenshot({ animations: 'disabled', caret: 'hide', style: '[data-cobrowse-ui]{visibility:hidden!important}' });
     const r = await agent.locator('iframe.cb-view').boundingBox();
     const a = await agent.screenshot({ animations: 'disabled', caret: 'hide', clip: { x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width), height: Math.round(r.height) } });
     const d = pixelDiff(c, a, tol);

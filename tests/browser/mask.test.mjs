@@ -47,6 +47,7 @@ test('masking: no masked value leaves the browser (typed, pasted, set by code, t
   const wire = await tap(c);
   await c.goto(h.origin + '/mask.html');
   await waitFor(c, () => window.Cobrowse && window.Cobrowse.v === 1);
+  await c.evaluate(() => { window.maskedSeen = []; window.Cobrowse.on('maskedElement', (el) => window.maskedSeen.push(el.id || el.localName)); });
   // Before any agent: typed while idle, so the snapshot must mask them.
   await c.type('#pw2', 'IdleTypedSECRET11');
   await c.type('#cc', '4111111111111111');
@@ -100,6 +101,9 @@ test('masking: no masked value leaves the browser (typed, pasted, set by code, t
   for (const t of texts) for (const s of SECRETS) assert.ok(!t.includes(s), `"${s}" left the browser in: ${t.slice(0, 300)}`);
   const agentHtml = await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.documentElement.outerHTML);
   for (const s of SECRETS) assert.ok(!agentHtml.includes(s), `"${s}" reached the agent's view`);
+  // Plug-ins hear about masked elements (the toolbar will outline them).
+  const seen = await c.evaluate(() => window.maskedSeen);
+  for (const el of ['pw', 'pw2', 'cc', 'cvc', 'otp', 'mi', 'mt', 'md', 'ri', 'rd']) assert.ok(seen.includes(el), `maskedElement for #${el}: ${seen}`);
   // The masked fields are shown as masked: same length, bullets.
   assert.equal(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.getElementById('pw2').value), '•'.repeat('ToggledCodeSECRET27'.length));
   await c.evaluate(() => window.Cobrowse.stop());

@@ -45,6 +45,7 @@ for (const [name, opts] of Object.entries(CASES)) {
     const a = await h.agent(id);
     try {
       await check(c, a, name, 'load', opts);
+      assert.equal(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.querySelectorAll('[data-cobrowse-ui]').length), 0, 'the co-browse UI is never mirrored');
       await c.evaluate(() => window.fixtureChanges && window.fixtureChanges());
       await check(c, a, name, 'changed', opts);
     } finally {

@@ -1,10 +1,9 @@
-// Session state, the event emitter and the transport, in one module so that every
-// other part (capture, masking, later control replay and the toolbar) plugs in here.
-// Wire format: docs/protocol.md; content payloads: web/customer/FORMAT.md.
+// Session state, emitter and transport: every other part (capture, masking, later control
+// replay and toolbar) plugs in here. Wire: docs/protocol.md; content: FORMAT.md.
 
 /** @typedef {{id:string, spaced?:string, state?:string, mode?:string}} Session */
 
-/** Everything the other modules share. `status`: off | connecting | idle | active | ended. */
+/** Shared state. `status`: off | connecting | idle | active | ended. */
 export const state = {
   /** @type {string} the server's origin, from the loader's script URL */ origin: '',
   /** @type {Session|null} */ session: null,
@@ -15,14 +14,14 @@ export const state = {
 
 /** @type {Record<string, Function[]>} */
 const subs = {};
-/** Subscribes to an internal or public event; returns the unsubscribe function. */
+/** Subscribes; returns the unsubscribe function. */
 export const on = (ev, fn) => ((subs[ev] ||= []).push(fn), () => subs[ev].splice(subs[ev].indexOf(fn) >>> 0, 1));
-/** Emits to subscribers; a throwing subscriber never breaks capture. */
+/** Emits; a throwing subscriber never breaks capture. */
 export const emit = (ev, data) => (subs[ev] || []).slice().forEach((fn) => { try { fn(data); } catch (e) { console.error(e); } });
 
 const KEY = 'cobrowse:session', TABKEY = 'cobrowse:tab';
 const store = (() => { try { return localStorage; } catch { return null; } })();
-/** Remembers {id, token} so that a reload or the next page of the site resumes (server grace period). */
+/** {id, token} kept so that a reload or the next page resumes. */
 export const saved = () => { try { return JSON.parse(store.getItem(KEY) || 'null'); } catch { return null; } };
 const save = (v) => { try { v ? store.setItem(KEY, JSON.stringify(v)) : store.removeItem(KEY); } catch {} };
 try { state.tab = sessionStorage.getItem(TABKEY) || ''; } catch {}
@@ -30,38 +29,38 @@ if (!state.tab) { state.tab = Math.random().toString(36).slice(2, 10); try { ses
 
 /** @type {WebSocket|null} */ let ws = null;
 let seq = 0, tries = 0, timer = 0, closing = false;
-/** Content waits here while a snapshot is being produced, so that nothing refers to ids the agent has not seen yet. */
+/** Content held during a snapshot: nothing may refer to ids the agent lacks. */
 let held = null;
-/** First message of the connection, and what to do once `session` arrives. */
 let first = null, onSession = null;
 
-/** Text messages that are relayed to the agent carry `s`; control messages do not (they would make gaps). */
+/** Relayed messages carry `s`; control ones do not (they would make gaps). */
 const RELAYED = new Set(['page', 'snapshot', 'mutation', 'input', 'scroll', 'viewport', 'focus', 'hover', 'style', 'canvas', 'media', 'selection', 'notice', 'pointer']);
 
 const raw = (m) => ws && ws.readyState === 1 && ws.send(m);
-/** Sends a message `{v, t, s?, ...o}`. Content is dropped unless an agent is in. */
+/** Sends `{v, t, s?, ...o}` (`o` may be ready JSON members); content only while capturing. */
 export function send(t, o = {}) {
   if (!RELAYED.has(t)) return raw(JSON.stringify({ v: 1, t, ...o }));
   if (t !== 'page' && !state.capturing) return;
   if (held && t !== 'snapshot') return held.push([t, o]);
-  if (ws && ws.readyState === 1) raw(JSON.stringify({ v: 1, t, s: ++seq, ...o }));
+  if (!ws || ws.readyState !== 1) return;
+  const h = '{"v":1,"t":"' + t + '","s":' + ++seq;
+  raw(typeof o === 'string' ? h + (o && ',') + o + '}' : h + JSON.stringify(o).replace(/^\{(?=.)/, ',').replace(/^,\}$/, '}'));
 }
-/** Binary frame `[1][kind][seq u32 BE][payload]`; kind 1 snapshot chunk, 2 canvas image. Shares the text counter. */
+/** Binary `[1][kind][seq u32][payload]`: 1 snapshot chunk, 2 canvas; same counter. */
 export function sendBinary(kind, payload) {
-  if (!ws || ws.readyState !== 1 || !state.capturing || (held && kind !== 1)) return;
+  if (!ws || ws.readyState !== 1 || !state.capturing || (held && kind !== 1)) return false;
   const b = new Uint8Array(6 + payload.length);
   b[0] = 1; b[1] = kind; new DataView(b.buffer).setUint32(2, ++seq); b.set(payload, 6);
   ws.send(b);
+  return true;
 }
-/** Holds content messages until release() (used around a snapshot). */
 export const hold = () => { held = []; };
-export const release = () => { const h = held; held = null; h && h.forEach(([t, o]) => send(t, o)); };
-/** Bytes not yet handed to the network: the snapshot sender waits on it to avoid piling up memory. */
-export const buffered = () => (ws ? ws.bufferedAmount : 0);
+/** Stops holding; `first()` (catch-up mutations) goes before the held messages. */
+export const release = (first) => { const h = held; held = null; first && first(); h && h.forEach(([t, o]) => send(t, o)); };
 
 const page = () => ({ url: location.href, title: document.title });
 
-/** Opens the socket and sends `create` or `resume`. Resolves with the `session` message. */
+/** Opens the socket with `create` or `resume`; resolves on `session`. */
 export function connect(msg) {
   first = msg; closing = false;
   return new Promise((res, rej) => {
@@ -77,11 +76,13 @@ function open() {
   s.binaryType = 'arraybuffer';
   seq = 0;
   s.onopen = () => raw(JSON.stringify({ v: 1, ...page(), tab: state.tab, ...first }));
+  clearInterval(s.ka);
+  s.ka = setInterval(() => raw('{"v":1,"t":"ping"}'), 25000); // keeps idle connections through proxies
   s.onmessage = (e) => { let m; try { m = JSON.parse(e.data); } catch { return; } receive(m); };
-  s.onclose = (e) => { if (ws === s) closed(e.code, e.reason); };
+  s.onclose = (e) => { clearInterval(s.ka); if (ws === s) closed(e.code, e.reason); };
 }
 
-/** What each server message does; other modules hear about all of them through emit('msg:<t>'). */
+/** Server messages; every one is also emitted as `msg:<t>`. */
 function receive(m) {
   switch (m.t) {
     case 'session': {
@@ -92,7 +93,6 @@ function receive(m) {
       state.mode = m.mode || 'pointer';
       state.status = m.state === 'active' ? 'active' : 'idle';
       save({ id: state.session.id, token: state.token });
-      // From now on a reconnect proves the token instead of creating a new session.
       first = { t: 'resume', id: state.session.id, token: state.token };
       if (onSession) onSession[0](state.session), (onSession = null);
       emit('status', state.status);
@@ -115,7 +115,7 @@ function end(reason, message) {
   ws = null;
 }
 
-/** Close codes 4000 (ended), 4001, 4004 (no such session) are final; anything else is retried with backoff. */
+/** 4000, 4001, 4004 are final; anything else is retried with backoff. */
 function closed(code, reason) {
   emit('disconnected', code);
   if (closing || state.status === 'ended') return;
@@ -127,7 +127,7 @@ function closed(code, reason) {
   timer = setTimeout(open, delay);
 }
 
-/** Leaves the session for good (customer exit): the server ends it and tells the agent. */
+/** The customer's exit: the server ends the session and tells the agent. */
 export function exit() {
   if (ws && ws.readyState === 1) raw(JSON.stringify({ v: 1, t: 'exit' }));
   end('customer_exit', 'You ended the session.');

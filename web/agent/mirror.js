@@ -1,0 +1,401 @@
+// Rebuilds the customer's page inside <iframe sandbox="allow-same-origin" inert>, from the
+// format in web/customer/FORMAT.md. Nothing from the customer is trusted: every tag,
+// attribute and piece of CSS goes through the filters below, so that nothing runs and no
+// request leaves for the customer's site (resources go through our /proxy). The page's
+// CSP (index.html) is the second lock.
+
+const HTML = 'http://www.w3.org/1999/xhtml', SVG = 'http://www.w3.org/2000/svg', MATH = 'http://www.w3.org/1998/Math/MathML';
+const NS = { xlink: 'http://www.w3.org/1999/xlink', xml: 'http://www.w3.org/XML/1998/namespace', xmlns: 'http://www.w3.org/2000/xmlns/' };
+
+/** Same rule as the customer's serializer: the namespace a child gets unless told otherwise. */
+function inferNs(tag, pns, fo) {
+  const b = fo ? HTML : pns;
+  return b === HTML ? (tag === 'svg' ? SVG : tag === 'math' ? MATH : HTML) : b;
+}
+/** Number of ids a serialized node uses (itself, shadow root, frame document, children). */
+function count(x) {
+  if (typeof x === 'string') return 1;
+  const e = x[2] || 0;
+  let n = 1 + (e.s ? count(e.s) : 0) + (e.f ? count(e.f) : 0);
+  for (let k = 3; k < x.length; k++) n += count(x[k]);
+  return n;
+}
+/** Elements never built (a comment holds their place and id): they run code or load documents. */
+const DEAD = /^(script|noscript|object|embed|applet|portal|frameset)$/i;
+/** Attributes dropped everywhere (the value is kept in data-cb-<name> for debugging and tests, except handlers). */
+const DROP = /^(srcdoc|http-equiv|autofocus|autoplay|ping|nonce|action|formaction|target|formtarget|manifest|lowsrc|dynsrc|codebase|archive|classid|xml:base|integrity|allow|download)$/;
+/** Attributes that make the agent's browser fetch something: rewritten to the proxy. */
+const FETCH = /^(src|poster|background|data)$/;
+const PSEUDO = { hover: '[data-cb-hover]', 'focus-within': '[data-cb-focus-within]', 'focus-visible': '[data-cb-focus]', focus: '[data-cb-focus]', defined: ':not([data-cb-undef])' };
+/** CSS: @namespace (left alone: its url() is a name, not a fetch), url(), string @import, and the dynamic pseudo-classes we emulate. */
+const CSS_RE = /(@namespace[^;]*;)|url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)'"]*?))\s*\)|@import\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')|(?<!\(\s*(?:any-)?hover\s*):(hover|focus-within|focus-visible|focus|defined)(?![\w-])/gi;
+const BLOCKED_BG = 'repeating-linear-gradient(45deg,#d5d5d5 0 6px,#e8e8e8 6px 12px)';
+/**
+ * Agent-only rules, adopted first in every document and shadow root of the view, at zero
+ * specificity so the page's own rules win. Scripting is off in the view, so a <canvas>
+ * would show its fallback content: it is drawn as a box with the customer's picture as
+ * background instead.
+ */
+const BASE = ':where(canvas){display:inline-block;width:attr(width px,300px);height:attr(height px,150px);background:no-repeat 0 0/100% 100%;font-size:0;overflow:hidden}:where(canvas)>*{display:none}';
+
+export class Mirror {
+  /**
+   * @param {HTMLElement} stage where the iframe goes
+   * @param {(url: string) => string} proxy absolute URL → our proxy URL
+   */
+  constructor(stage, proxy) {
+    this.stage = stage; this.proxy = proxy;
+    /** @type {Map<number, Node>} */ this.nodes = new Map();
+    this.ids = new WeakMap();
+    this.next = 1; this.frame = null; this.w = 0; this.h = 0;
+    this.want = new Map(); this.marks = { hover: [], focus: [] };
+    this.sheetText = new Map(); this.sheets = new Map(); this.frames = []; this.post = [];
+    /** Canvas pictures: id → blob URL, and the agent sheet of each document. */
+    this.pics = new Map(); this.bases = new Map();
+    /** Called with an Error when an operation names a node we do not have: the caller asks for a resync. */
+    this.onMissing = () => {};
+    setInterval(() => this.applyScroll(), 300);
+  }
+
+  // ---- URLs and CSS ----
+
+  /** A URL the agent's browser may fetch: http(s) through the proxy, inline data: as is, fragments as is; anything else nothing. */
+  res(u) {
+    const t = String(u).replace(/[\x00-\x20]+/g, '');
+    if (!t) return '';
+    if (t[0] === '#') return u;
+    if (/^data:(image|font|audio|video|application\/(font|x-font))/i.test(t)) return u;
+    if (/^https?:/i.test(t)) return this.proxy(u.trim());
+    return null;
+  }
+  /** A link target: shown, never followed (the frame is inert); script URLs removed. */
+  nav(u) {
+    const t = String(u).replace(/[\x00-\x20]+/g, '');
+    return /^(https?:|mailto:|tel:|#)/i.test(t) ? u : null;
+  }
+  /** Rewrites CSS text: fetches through the proxy, :hover/:focus on our marker attributes. */
+  css(text) {
+    return String(text).replace(CSS_RE, (m, ns, a, b, c, ia, ib, ps) => {
+      if (ns) return ns;
+      if (ps) return PSEUDO[ps.toLowerCase()];
+      const raw = a ?? b ?? c ?? ia ?? ib ?? '', u = this.res(raw);
+      if (u === raw) return m;
+      const q = '"' + (u || 'data:,').replace(/["\\\n]/g, (x) => '\\' + x) + '"';
+      return ia !== undefined || ib !== undefined ? '@import url(' + q + ')' : 'url(' + q + ')';
+    });
+  }
+  srcset(v) {
+    return v.split(/,(?=\s*\S+(\s+[\d.]+[wx])?\s*(,|$))/).filter((s) => s && s.trim() && !/^\s*[\d.]+[wx]\s*$/.test(s))
+      .map((c) => { const [u, ...d] = c.trim().split(/\s+/); const r = this.res(u); return r ? [r, ...d].join(' ') : ''; }).filter(Boolean).join(', ');
+  }
+
+  // ---- attributes ----
+
+  /** Sets (v = null: removes) a customer attribute on an element, neutralised. */
+  attr(el, name, v) {
+    const n = String(name).toLowerCase(), tag = el.localName;
+    const set = (k, val) => {
+      try {
+        const p = k.indexOf(':'), ns = p > 0 && NS[k.slice(0, p)];
+        if (val === null) ns ? el.removeAttributeNS(ns, k.slice(p + 1)) : el.removeAttribute(k);
+        else ns ? el.setAttributeNS(ns, k, val) : el.setAttribute(k, val);
+      } catch {} // names the parser allowed but setAttribute does not (e.g. "@click")
+    };
+    const keep = (val) => set('data-cb-' + name, val);
+    if (n.startsWith('on') || n.startsWith('data-cb-')) return;
+    if (v === null) { set(name, null); keep(null); if (n === 'href' && el.hasAttribute('data-cb-link')) el.textContent = ''; return; }
+    v = String(v);
+    if (/^\s*(javascript|vbscript):/i.test(v.replace(/[\x00-\x1f]/g, '')) || /^\s*data:text\/html/i.test(v)) return keep(v);
+    if (DROP.test(n) || (n === 'sandbox' && /^i?frame$/.test(tag))) return keep(v);
+    if (n === 'attributename' && /href/i.test(v)) return keep(v); // SMIL could animate an href into a script URL
+    if (n === 'style' || (el.namespaceURI === SVG && v.includes('url('))) return set(name, this.css(v));
+    if (n === 'srcset' || n === 'imagesrcset') { keep(v); return set(name, this.srcset(v)); }
+    if (tag === 'iframe' || tag === 'frame') { if (n === 'src') return keep(v); }
+    if (n === 'href' || n === 'xlink:href') {
+      if (el.hasAttribute('data-cb-link')) { keep(v); if (!el.hasAttribute('data-cb-inline')) el.textContent = '@import url("' + (this.res(v) || 'data:,') + '");'; return; }
+      if (tag === 'link' || tag === 'base') return keep(v);
+      const link = tag === 'a' || tag === 'area';
+      const u = link ? this.nav(v) : this.res(v);
+      if (u === null) return keep(v);
+      if (u !== v) keep(v);
+      return set(name, u);
+    }
+    if (FETCH.test(n) && !(n === 'data' && tag !== 'object')) {
+      const u = this.res(v);
+      keep(v);
+      return u ? set(name, u) : set(name, null);
+    }
+    set(name, v);
+  }
+
+  // ---- building ----
+
+  /** Builds a serialized node (ids from this.next, pre-order) for document `doc`. */
+  build(x, doc, pns, fo) {
+    const id = this.next++;
+    if (typeof x === 'string') return this.put(id, doc.createTextNode(x));
+    const tag = String(x[0]), a = x[1] || 0, e = x[2] || 0;
+    const ns = e.ns || inferNs(tag, pns, fo);
+    if (DEAD.test(tag) || (ns !== HTML && /^script$/i.test(tag))) {
+      for (let k = 3; k < x.length; k++) this.next += count(x[k]);
+      if (e.s) this.next += count(e.s);
+      if (e.f) this.next += count(e.f);
+      return this.put(id, doc.createComment(tag));
+    }
+    const isLink = tag === 'link' && /\bstylesheet\b/i.test(a.rel || '');
+    let el;
+    try { el = doc.createElementNS(ns, isLink ? 'style' : tag); } catch { el = doc.createElementNS(HTML, 'cb-invalid'); }
+    this.put(id, el);
+    if (e.b) {
+      // Blocked by the customer's rules: an empty box of the same size.
+      el.setAttribute('data-cb-blocked', '');
+      el.setAttribute('style', `display:${e.b[2] || 'block'};width:${e.b[0]}px;height:${e.b[1]}px;box-sizing:border-box;background:${BLOCKED_BG}`);
+      return el;
+    }
+    if (isLink) el.setAttribute('data-cb-link', '');
+    // A style's text comes only from `css`, through the rewriter: child text nodes would not be.
+    const sheet = el.localName === 'style';
+    if (sheet && e.css !== undefined) isLink && el.setAttribute('data-cb-inline', ''), (el.textContent = this.css(e.css));
+    for (const k in a) if (!(e.md && k === 'open')) this.attr(el, k, a[k]);
+    if (tag === 'iframe' || tag === 'frame') el.setAttribute('sandbox', 'allow-same-origin');
+    if (tag === 'video' || tag === 'audio') el.muted = true;
+    if (tag === 'canvas') el.setAttribute('data-cb-canvas', id);
+    if (e.m) el.setAttribute('data-cb-masked', '');
+    if (e.u) el.setAttribute('data-cb-undef', '');
+    if (e.sc) this.want.set(id, e.sc);
+    if (e.s) {
+      let sr;
+      try { sr = el.shadowRoot || el.attachShadow({ mode: 'open' }); } catch { sr = doc.createDocumentFragment(); }
+      this.fill(sr, e.s, doc, HTML);
+    }
+    if (e.f) { this.frames.push([el, e.f, this.next]); this.next += count(e.f); }
+    if (sheet) for (let k = 3; k < x.length; k++) this.next += count(x[k]);
+    else for (let k = 3; k < x.length; k++) el.appendChild(this.build(x[k], doc, ns, tag === 'foreignObject'));
+    if (e.v !== undefined || e.c !== undefined || e.o !== undefined) this.post.push(() => this.state(el, e));
+    if (e.md) this.post.push(() => { try { el.isConnected && !el.open && el.showModal(); } catch {} });
+    return el;
+  }
+  /** Fills a document or shadow root from a '#d'/'#s' node (its id included). */
+  fill(root, x, doc, ns) {
+    const id = this.next++, e = x[2] || 0;
+    this.put(id, root);
+    for (let k = 3; k < x.length; k++) {
+      const n = this.build(x[k], doc, ns, false);
+      try { root.appendChild(n); } catch {} // e.g. text directly under a document
+    }
+    this.adopt(root, e.as || []);
+    if (e.sc) this.want.set(id, e.sc);
+  }
+  put(id, n) { this.nodes.set(id, n); this.ids.set(n, id); return n; }
+
+  /** Gives a frame its document, once the iframe element is in a document (it has none before). */
+  fillFrames() {
+    while (this.frames.length) {
+      const [f, x, base] = this.frames.shift();
+      const d = f.isConnected && f.contentDocument;
+      if (!d) continue;
+      const save = this.next;
+      this.next = base;
+      this.newDoc(d, x);
+      this.next = save;
+    }
+  }
+  /** Resets a document to the customer's mode (quirks or standards) and builds into it. */
+  newDoc(d, x) {
+    d.open(); d.write((x[2] || 0).q ? '' : '<!DOCTYPE html>'); d.close();
+    d.documentElement && d.documentElement.remove();
+    this.fill(d, x, d, HTML);
+  }
+  /** Runs what needs the tree in place: frame documents, modal dialogs, form state. */
+  settle() {
+    for (let i = 0; i < 20 && (this.frames.length || this.post.length); i++) {
+      this.fillFrames();
+      const p = this.post; this.post = [];
+      p.forEach((f) => f());
+    }
+  }
+
+  // ---- snapshot ----
+
+  /** Replaces the view with a full snapshot `{d, sh}` (built aside, then swapped in). */
+  snapshot(data, meta) {
+    this.nodes = new Map(); this.ids = new WeakMap(); this.want = new Map();
+    this.sheetText = new Map(Object.entries(data.sh || {}).map(([k, v]) => [+k, v]));
+    this.sheets = new Map(); this.frames = []; this.post = []; this.next = 1;
+    for (const u of this.pics.values()) URL.revokeObjectURL(u);
+    this.pics = new Map(); this.bases = new Map();
+    this.marks = { hover: [], focus: [] };
+    const f = document.createElement('iframe');
+    f.setAttribute('sandbox', 'allow-same-origin');
+    f.setAttribute('inert', '');
+    f.tabIndex = -1;
+    f.className = 'cb-view';
+    f.title = 'Customer page (view only)';
+    f.style.visibility = 'hidden';
+    this.stage.append(f);
+    this.newDoc(f.contentDocument, data.d);
+    this.settle();
+    const old = this.frame;
+    this.frame = f;
+    this.size(meta.w, meta.h);
+    f.style.visibility = '';
+    if (old) old.remove();
+    this.applyScroll();
+  }
+  /** The customer's viewport: the frame gets exactly that size (then scaled by the page). */
+  size(w, h) {
+    if (w > 0 && h > 0) this.w = w, this.h = h;
+    if (this.frame) this.frame.style.width = this.w + 'px', (this.frame.style.height = this.h + 'px');
+  }
+
+  // ---- deltas ----
+
+  get(id) {
+    const n = this.nodes.get(id);
+    if (!n) throw new Error('node with id ' + id + ' not found');
+    return n;
+  }
+  /** Applies one `mutation` message; false (after onMissing) if it does not fit the tree we have. */
+  mutate(m) {
+    const gone = [];
+    try {
+      for (const id of m.r || []) { const n = this.get(id); n.parentNode && n.parentNode.removeChild(n); gone.push(n); }
+      for (const op of m.a || []) {
+        const p = this.get(op[0]), b = op[1] ? this.get(op[1]) : null;
+        if (p.localName === 'style') continue; // see build(): no raw text into sheets
+        let n;
+        if (op.length === 3) n = this.get(op[2]);
+        else {
+          this.next = op[2];
+          const el = p.nodeType === 1 ? p : null;
+          n = this.build(op[3], p.ownerDocument || p, el ? el.namespaceURI : HTML, !!el && el.localName === 'foreignObject');
+        }
+        p.insertBefore(n, b);
+      }
+      for (const [id, name, v, md] of m.at || []) {
+        const el = this.get(id);
+        if (el.localName === 'dialog' && name === 'open') {
+          if (v === null) { try { el.close(); } catch {} el.removeAttribute('open'); }
+          else if (md) { if (!el.open) try { el.showModal(); } catch {} }
+          else if (!el.open) el.setAttribute('open', '');
+          continue;
+        }
+        this.attr(el, name, v);
+      }
+      for (const [id, t] of m.tx || []) this.get(id).data = t;
+      for (const [id, base, x] of m.f || []) { this.frames.push([this.get(id), x, base]); }
+    } catch (e) {
+      this.onMissing(e);
+      return false;
+    }
+    for (const n of gone) if (!n.isConnected) this.forget(n);
+    this.settle();
+    return true;
+  }
+  /** Drops the ids of a detached subtree (and of its shadow roots and frame documents). */
+  forget(n) {
+    const s = [n];
+    while (s.length) {
+      const x = s.pop(), i = this.ids.get(x);
+      if (i !== undefined && this.nodes.get(i) === x) this.nodes.delete(i), this.want.delete(i);
+      for (let c = x.firstChild; c; c = c.nextSibling) s.push(c);
+      if (x.shadowRoot) s.push(x.shadowRoot);
+      if (x.localName === 'iframe' && x.contentDocument) s.push(x.contentDocument);
+    }
+  }
+
+  /** Field state: value, checked, selected options. */
+  state(el, s) {
+    try {
+      if (s.v !== undefined && el.type !== 'file') el.value = s.v;
+      if (s.c !== undefined) el.checked = !!s.c;
+      if (s.o !== undefined) el.selected = !!s.o;
+      if (s.x && el.options) Array.from(el.options, (o, i) => (o.selected = s.x.includes(i)));
+    } catch {}
+  }
+  input(l) { for (const [id, s] of l) { const el = this.nodes.get(id); if (el) this.state(el, s); } }
+
+  /** Scroll positions are kept and re-applied: images arriving later may change the page height. */
+  scroll(l) { for (const [id, x, y] of l) this.want.set(id, [x, y]); this.applyScroll(); }
+  applyScroll() {
+    for (const [id, [x, y]] of this.want) {
+      const n = this.nodes.get(id);
+      if (!n) continue;
+      if (n.nodeType === 9) { const w = n.defaultView; if (w && (w.scrollX !== x || w.scrollY !== y)) w.scrollTo(x, y); }
+      else if (n.scrollLeft !== x || n.scrollTop !== y) n.scrollLeft = x, (n.scrollTop = y);
+    }
+  }
+
+  /** Emulated :hover / :focus: marker attributes on the element and its ancestors (across shadow roots and frames). */
+  mark(kind, id, self, up) {
+    for (const [el, a] of this.marks[kind]) el.removeAttribute(a);
+    const l = (this.marks[kind] = []);
+    let n = this.nodes.get(id), first = true;
+    while (n) {
+      if (n.nodeType === 1) {
+        for (const a of first ? self : up) el(n, a);
+        first = false;
+      }
+      n = n.parentNode || n.host || (n.nodeType === 9 && n.defaultView && n.defaultView.frameElement) || null;
+    }
+    function el(n, a) { n.setAttribute(a, ''); l.push([n, a]); }
+  }
+  hover(id) { this.mark('hover', id, ['data-cb-hover'], ['data-cb-hover']); }
+  focus(id) { this.mark('focus', id, ['data-cb-focus', 'data-cb-focus-within'], ['data-cb-focus-within']); }
+
+  /** Style changes: sheet texts of <style>/<link>, constructed sheets, adopted lists. */
+  style(m) {
+    for (const [id, text] of m.css || []) {
+      const el = this.nodes.get(id);
+      if (el && el.nodeType === 1) { if (el.hasAttribute('data-cb-link')) el.setAttribute('data-cb-inline', ''); el.textContent = this.css(text); }
+    }
+    for (const k in m.sh || {}) {
+      this.sheetText.set(+k, m.sh[k]);
+      for (const per of this.sheets.values()) { const sh = per.get(+k); if (sh) sh.replaceSync(this.css(m.sh[k])); }
+    }
+    for (const [id, l] of m.as || []) { const r = this.nodes.get(id); if (r) this.adopt(r, l); }
+  }
+  /** Adopts constructed sheets, made in the realm of the root's document (a sheet cannot cross documents). */
+  adopt(root, list) {
+    const d = root.nodeType === 9 ? root : root.ownerDocument;
+    let m = this.sheets.get(d);
+    if (!m) this.sheets.set(d, (m = new Map()));
+    root.adoptedStyleSheets = [this.base(d), ...list.map((sid) => {
+      let sh = m.get(sid);
+      if (!sh) { sh = new d.defaultView.CSSStyleSheet(); sh.replaceSync(this.css(this.sheetText.get(sid) || '')); m.set(sid, sh); }
+      return sh;
+    })];
+  }
+  /** The agent-only sheet of a document (BASE plus canvas pictures). */
+  base(d) {
+    let sh = this.bases.get(d);
+    if (!sh) { sh = new d.defaultView.CSSStyleSheet(); sh.replaceSync(this.baseText()); this.bases.set(d, sh); }
+    return sh;
+  }
+  baseText() {
+    let t = BASE;
+    for (const [id, u] of this.pics) t += `[data-cb-canvas="${id}"]{background-image:url("${u}")}`;
+    return t;
+  }
+
+  /** Media follow the customer's play state (muted: the agent never hears the page). */
+  media(l) {
+    for (const [id, paused, t, muted] of l) {
+      const el = this.nodes.get(id);
+      if (!el || !el.play) continue;
+      el.muted = true; void muted;
+      if (Math.abs(el.currentTime - t) > 0.5) try { el.currentTime = t; } catch {}
+      paused ? el.pause() : el.play().catch(() => {});
+    }
+  }
+  /** A canvas picture (binary kind 2): becomes the background of our canvas box. */
+  canvas(id, bytes) {
+    const el = this.nodes.get(id);
+    if (!el || el.localName !== 'canvas') return;
+    const old = this.pics.get(id);
+    this.pics.set(id, URL.createObjectURL(new Blob([bytes], { type: 'image/webp' })));
+    const t = this.baseText();
+    for (const sh of this.bases.values()) sh.replaceSync(t);
+    if (old) setTimeout(() => URL.revokeObjectURL(old), 1000);
+  }
+}

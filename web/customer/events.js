@@ -1,0 +1,157 @@
+// State the DOM does not show (values, scroll, viewport, focus, hover, pointer, media,
+// canvas). Handlers only mark; one flush reads the current state, masks it, sends it.
+import { state, send, sendBinary, emit } from './core.js';
+import { mirror, isField } from './serialize.js';
+import { sensitive, maskValue } from './mask.js';
+
+const fields = new Set(), scrolls = new Set(), media = new Set();
+/** Canvases to picture (≤ 2/s), and signatures of the last pictures sent. */
+export const canvases = new Set();
+let sigs = new WeakMap();
+let timer = 0, hoverEl = null, hoverId = -1, focusId = -1, focusDirty = false, ptr = null, lastPtr = 0, vp = '';
+
+/** Forgets the previous capture (ids restart with each snapshot). */
+export function reset() {
+  fields.clear(); scrolls.clear(); media.clear(); canvases.clear();
+  sigs = new WeakMap(); hoverId = focusId = -1; focusDirty = true; vp = innerWidth + 'x' + innerHeight;
+}
+const soon = (ms = 0) => timer || (timer = setTimeout(flush, ms));
+/** Marks a field to send (typed, or value/checked/selected set by code). */
+export function dirtyField(el) {
+  if (!state.capturing) return;
+  fields.add(el.localName === 'option' ? el.closest('select') || el : el);
+  soon();
+}
+
+/** Id of the nearest mirrored node. */
+function idUp(n) {
+  for (; n; n = n.parentNode || n.host) { const i = mirror.ids.get(n); if (i) return i; }
+  return 0;
+}
+/** Focused element, through shadow roots and same-origin frames. */
+function deepActive(d = document) {
+  let a = d.activeElement;
+  for (;;) {
+    if (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
+    else if (a && a.contentDocument && a.contentDocument.activeElement) { try { a = a.contentDocument.activeElement; } catch { break; } }
+    else break;
+  }
+  return a && a !== d.body ? a : null;
+}
+/** Pointer position in the top window's viewport (also from frames). */
+function topXY(e) {
+  let x = e.clientX, y = e.clientY;
+  try {
+    for (let w = e.view; w && w !== w.parent && w.frameElement; w = w.parent) {
+      const r = w.frameElement.getBoundingClientRect();
+      x += r.left + w.frameElement.clientLeft; y += r.top + w.frameElement.clientTop;
+    }
+  } catch {}
+  return { x: Math.round(x), y: Math.round(y) };
+}
+
+function handle(e) {
+  if (!state.capturing) return;
+  const t = e.composedPath()[0] || e.target;
+  switch (e.type) {
+    case 'input': case 'change': if (t.nodeType === 1 && isField(t)) fields.add(t); break;
+    case 'scroll': scrolls.add(t); return soon(40);
+    case 'focusin': case 'focusout': focusDirty = true; break;
+    case 'mouseover': hoverEl = t; return soon(30);
+    case 'mousemove': ptr = topXY(e); return soon(Math.max(0, 50 - (performance.now() - lastPtr)));
+    case 'resize': return soon(100);
+    default: if (t.localName === 'video' || t.localName === 'audio') media.add(t); // play, pause, seeked…
+  }
+  soon();
+}
+const EVENTS = ['input', 'change', 'scroll', 'focusin', 'focusout', 'mouseover', 'mousemove', 'play', 'pause', 'seeked', 'ratechange', 'volumechange'];
+const opts = { capture: true, passive: true };
+/** Listens on a document or shadow root (scroll, change… do not leave shadow roots). */
+export function attach(root) {
+  for (const ev of EVENTS) root.addEventListener(ev, handle, opts);
+  if (root.defaultView) root.defaultView.addEventListener('resize', handle, opts);
+}
+
+const hooked = new WeakSet();
+/** Hooks value setters, so values set by code (autofill, frameworks) are sent too. */
+export function hook(win) {
+  if (hooked.has(win)) return;
+  hooked.add(win);
+  const set = (P, props) => props.forEach((p) => {
+    const d = Object.getOwnPropertyDescriptor(P, p);
+    if (d && d.set) Object.defineProperty(P, p, { ...d, set(v) { d.set.call(this, v); dirtyField(this); } });
+  });
+  set(win.HTMLInputElement.prototype, ['value', 'checked', 'valueAsNumber', 'valueAsDate']);
+  set(win.HTMLTextAreaElement.prototype, ['value']);
+  set(win.HTMLSelectElement.prototype, ['value', 'selectedIndex']);
+  set(win.HTMLOptionElement.prototype, ['selected']);
+}
+
+/** A field's state as sent (masked where needed). */
+function fieldState(el) {
+  if (el.localName === 'select') return { x: Array.from(el.options, (o, i) => (o.selected ? i : -1)).filter((i) => i >= 0) };
+  if (el.type === 'checkbox' || el.type === 'radio') return { c: +el.checked };
+  if (el.type === 'file') return null;
+  return { v: sensitive(el) ? maskValue(el.value) : el.value };
+}
+
+/** Sends what is dirty; pending mutations first (`preflush`) so ids are known. */
+export function flush() {
+  clearTimeout(timer); timer = 0;
+  if (!state.capturing) return;
+  emit('preflush');
+  const ids = mirror.ids, l = [];
+  for (const el of fields) { const i = ids.get(el), s = i && el.isConnected && fieldState(el); if (s) l.push([i, s]); }
+  fields.clear();
+  if (l.length) send('input', { l });
+  const sl = [];
+  for (const t of scrolls) {
+    const i = ids.get(t);
+    if (!i) continue;
+    if (t.nodeType === 9) sl.push([i, Math.round(t.defaultView.scrollX), Math.round(t.defaultView.scrollY)]);
+    else sl.push([i, Math.round(t.scrollLeft), Math.round(t.scrollTop)]);
+  }
+  scrolls.clear();
+  if (sl.length) send('scroll', { l: sl });
+  const v = innerWidth + 'x' + innerHeight;
+  if (v !== vp) { vp = v; send('viewport', { w: innerWidth, h: innerHeight }); }
+  if (focusDirty) { focusDirty = false; const i = idUp(deepActive()); if (i !== focusId) send('focus', { i: (focusId = i) }); }
+  if (hoverEl) { const i = idUp(hoverEl); hoverEl = null; if (i !== hoverId) send('hover', { i: (hoverId = i) }); }
+  if (ptr) { send('pointer', ptr); ptr = null; lastPtr = performance.now(); }
+  const ml = [];
+  for (const el of media) { const i = ids.get(el); if (i) ml.push([i, +el.paused, +el.currentTime.toFixed(2), +el.muted]); }
+  media.clear();
+  if (ml.length) send('media', { l: ml });
+}
+
+/** Registers canvases (pictured) and media (play state). */
+export function track(el) {
+  if (el.localName === 'canvas') canvases.add(el);
+  else if (el.localName === 'video' || el.localName === 'audio') { if (!el.paused || el.currentTime) media.add(el), soon(); }
+}
+
+/** FNV-1a over sampled bytes: enough to skip an unchanged picture. */
+function sig(b) {
+  let h = 2166136261;
+  for (let i = 0; i < b.length; i += 7) h = Math.imul(h ^ b[i], 16777619);
+  return b.length + ':' + h;
+}
+/** Pictures canvases (WebP via toBlob, off the main thread); changed ones go as binary kind 2. */
+export function pictureCanvases() {
+  if (!state.capturing || document.hidden) return;
+  for (const c of canvases) {
+    if (!c.isConnected) { canvases.delete(c); continue; }
+    const id = mirror.ids.get(c);
+    if (!id || !c.width || !c.height) continue;
+    try {
+      c.toBlob(async (b) => {
+        if (!b || mirror.ids.get(c) !== id) return;
+        const buf = new Uint8Array(await b.arrayBuffer()), s = sig(buf);
+        if (s === sigs.get(c)) return;
+        const p = new Uint8Array(4 + buf.length);
+        new DataView(p.buffer).setUint32(0, id); p.set(buf, 4);
+        if (sendBinary(2, p)) sigs.set(c, s);
+      }, 'image/webp', 0.9);
+    } catch {} // tainted canvas: nothing to show
+  }
+}

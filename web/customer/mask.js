@@ -1,0 +1,51 @@
+// Privacy decisions, taken before anything is sent (PRODUCT.md "Privacy").
+import { emit } from './core.js';
+
+/** Inputs that were ever `type=password`: they stay masked after a "show password" toggle. */
+const pw = new WeakSet();
+const told = new WeakSet();
+/** Card number, CVC and one-time codes are masked by default, whatever the rules say. */
+const SENSITIVE = /(^|\s)(cc-number|cc-csc|one-time-code)(\s|$)/i;
+let maskSel = '[data-cobrowse-mask]', blockSel = '[data-cobrowse-block]';
+
+/** Parsable selectors only: one bad rule must not break capture. */
+const valid = (l) => (l || []).filter((s) => { try { document.querySelector(s); return true; } catch { console.warn('cobrowse: bad selector', s); return false; } });
+/** Applies the server's rules for this page. */
+export function setRules(r) {
+  maskSel = ['[data-cobrowse-mask]', ...valid(r.mask)].join();
+  blockSel = ['[data-cobrowse-block]', ...valid(r.block)].join();
+}
+
+export const masks = (el) => el.matches(maskSel);
+/** Inside a masked region (through shadow roots and frames)? */
+export function masked(n) {
+  for (; n; n = n.parentNode || n.host || (n.defaultView && n.defaultView.frameElement)) if (n.nodeType === 1 && n.matches(maskSel)) return true;
+  return false;
+}
+/** Field whose value is never sent: password (even after a type change), card/OTP, masked. */
+export function sensitive(el) {
+  if (el.type === 'password') pw.add(el);
+  return pw.has(el) || SENSITIVE.test(el.getAttribute('autocomplete') || '') || masked(el);
+}
+export const notePw = (el) => el.type === 'password' && pw.add(el);
+/** Blocked: a same-size placeholder; the content is never read. */
+export const blocked = (el) => el.matches(blockSel);
+/** Same length: the agent sees typing, not what is typed. */
+export const maskValue = (v) => '•'.repeat(v.length);
+export const maskText = (t) => t.replace(/\S/g, '•');
+/** Tells plug-ins (toolbar, site UI) once per element that it is hidden. */
+export const announce = (el) => told.has(el) || (told.add(el), emit('maskedElement', el));
+
+const guarded = new WeakSet();
+/** From load on (even idle), notes password fields before a type change can reveal them. */
+export function guard(win) {
+  if (guarded.has(win)) return;
+  guarded.add(win);
+  const P = win.HTMLInputElement.prototype, d = Object.getOwnPropertyDescriptor(P, 'type');
+  Object.defineProperty(P, 'type', { ...d, set(v) { notePw(this); d.set.call(this, v); } });
+  const doc = win.document, scan = () => doc.querySelectorAll('input[type=password]').forEach((e) => pw.add(e));
+  new win.MutationObserver((rs) => rs.forEach((r) => r.oldValue && r.oldValue.toLowerCase() === 'password' && pw.add(r.target)))
+    .observe(doc, { subtree: true, attributes: true, attributeFilter: ['type'], attributeOldValue: true });
+  scan();
+  doc.readyState === 'loading' && doc.addEventListener('DOMContentLoaded', scan);
+}

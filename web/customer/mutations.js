@@ -1,0 +1,273 @@
+// Capture: the time-sliced snapshot, then DOM changes as operations that always apply:
+// removals (the agent only detaches), then insertions last-to-first before the next sibling
+// the agent has (a known node is a move; a new one goes whole, so its insides need no
+// records); both sides then forget detached nodes that were not re-inserted.
+import { state, on, emit, send, sendBinary, hold, release } from './core.js';
+import { mirror, reset as resetMirror, Walker, serialize, attrValue, isField, ctxOf, shadowOf, hookShadow, shut } from './serialize.js';
+import * as st from './styles.js';
+import { setRules, guard, notePw, sensitive, maskText } from './mask.js';
+import * as ev from './events.js';
+
+const HTML = 'http://www.w3.org/1999/xhtml', XLINK = 'http://www.w3.org/1999/xlink', XML = 'http://www.w3.org/XML/1998/namespace';
+const OPTS = { childList: true, subtree: true, attributes: true, characterData: true, attributeOldValue: true };
+/** One observer per document: a removed frame's can be let go. */
+const observers = new Map();
+const frames = new WeakSet();
+const dirtyStyles = new Set(), dirtyRoots = new Set();
+let epoch = 0, buffered = null, styleTimer = 0, tickTimer = 0, snapping = false;
+
+/** Hooks a window (page or same-origin frame) before its DOM is read. */
+export function realm(win) { guard(win); st.hook(win); ev.hook(win); hookShadow(win); }
+
+const isSheet = (n) => n.localName === 'style' || (n.localName === 'link' && /\bstylesheet\b/i.test(n.rel));
+function onLoad(e) { const t = e.composedPath()[0]; if (state.capturing && t.localName === 'link') dirtyStyles.add(t), soonStyles(); }
+
+/** Called by the serializer on roots (observe, listen) and special elements. */
+const hooks = {
+  root(r) {
+    const d = r.nodeType === 9 ? r : r.ownerDocument;
+    let mo = observers.get(d);
+    if (!mo) observers.set(d, (mo = new MutationObserver(onRecords)));
+    mo.observe(r, OPTS);
+    ev.attach(r);
+    r.addEventListener('load', onLoad, true);
+  },
+  el(n, masked) {
+    const t = n.localName;
+    if (t === 'iframe' || t === 'frame') {
+      try { realm(n.contentWindow); } catch {}
+      if (!frames.has(n)) frames.add(n), n.addEventListener('load', () => reframe(n));
+    } else if (!masked) ev.track(n);
+  },
+};
+
+function onRecords(recs) {
+  if (!state.capturing) return;
+  if (buffered) buffered.push(...recs);
+  else process(recs);
+}
+/** A batch that fails would leave the view silently wrong: start over with a snapshot instead. */
+function process(recs) {
+  try { batch(recs); } catch (e) { console.error('cobrowse: capture error, resending the page', e); setTimeout(start); }
+}
+/** Handles pending records now, before anything that refers to ids is sent. */
+export function flushRecords() {
+  if (buffered || !state.capturing) return;
+  const r = [];
+  for (const mo of observers.values()) r.push(...mo.takeRecords());
+  if (r.length) process(r);
+}
+
+/** Qualified name of a changed attribute (xlink:href keeps its prefix). */
+function qname(t, r) {
+  const a = t.getAttributeNodeNS(r.attributeNamespace, r.attributeName);
+  if (a && a.prefix) return a.prefix + ':' + a.localName;
+  return r.attributeNamespace === XLINK ? 'xlink:' + r.attributeName : r.attributeNamespace === XML ? 'xml:' + r.attributeName : r.attributeName;
+}
+
+/** A batch of MutationRecords → one `mutation` message (FORMAT.md). */
+function batch(recs) {
+  const ids = mirror.ids, start = mirror.next;
+  const rem = new Set(), cand = [], attrs = new Map(), texts = new Set();
+  for (const r of recs) {
+    const t = r.target;
+    if (r.type === 'childList') {
+      if (isSheet(t)) { dirtyStyles.add(t); continue; }
+      if (!ids.has(t) || shut(t)) continue;
+      for (const n of r.removedNodes) if (ids.has(n)) rem.add(n);
+      for (const n of r.addedNodes) cand.push(n);
+    } else if (r.type === 'attributes') {
+      if (r.attributeName === 'type' && r.oldValue && r.oldValue.toLowerCase() === 'password') notePw(t);
+      if (!ids.has(t)) continue;
+      let m = attrs.get(t);
+      if (!m) attrs.set(t, (m = new Map()));
+      m.set(r.attributeNamespace + ' ' + r.attributeName, r);
+    } else if (t.parentNode && isSheet(t.parentNode)) dirtyStyles.add(t.parentNode);
+    else if (ids.has(t)) texts.add(t);
+  }
+  const r = [], a = [], at = [], tx = [], moved = new Set(), pend = new Set(cand);
+  for (const n of rem) r.push(ids.get(n));
+  for (let k = cand.length - 1; k >= 0; k--) {
+    const n = cand[k];
+    if (!pend.delete(n)) continue;
+    const p = n.parentNode, pid = p && ids.get(p), i = ids.get(n);
+    // Parent unknown, detached, blocked, or new in this batch (n went with it).
+    if (!pid || pid >= start || !p.isConnected || i >= start || shut(p)) continue;
+    let b = n.nextSibling;
+    while (b && (pend.has(b) || !ids.has(b))) b = b.nextSibling;
+    const bid = b ? ids.get(b) : 0;
+    if (i) { a.push('[' + pid + ',' + bid + ',' + i + ']'); moved.add(n); continue; }
+    const base = mirror.next, s = serialize(n, hooks);
+    if (s) a.push('[' + pid + ',' + bid + ',' + base + ',' + s + ']');
+  }
+  for (const [t, m] of attrs) {
+    const i = ids.get(t);
+    if (i >= start || !t.isConnected || shut(t)) continue;
+    const field = isField(t), sens = field && sensitive(t), inMask = ctxOf(t).m || sens;
+    for (const rec of m.values()) {
+      const name = qname(t, rec), v = t.getAttributeNS(rec.attributeNamespace, rec.attributeName);
+      const val = v === null ? null : attrValue(t, name, v, sens, inMask);
+      if (v !== null && val === null) continue;
+      at.push(t.localName === 'dialog' && name === 'open' ? [i, name, val, +(v !== null && t.matches(':modal'))] : [i, name, val]);
+    }
+    if (field) ev.dirtyField(t);
+  }
+  for (const t of texts) {
+    const i = ids.get(t);
+    if (i < start && t.isConnected) tx.push([i, ctxOf(t.parentNode).m ? maskText(t.data) : t.data]);
+  }
+  // Forget what the agent forgets.
+  for (const n of rem) if (!moved.has(n)) purge(n);
+  if (rem.size) sweep();
+  if (!(r.length || a.length || at.length || tx.length)) return;
+  let body = '';
+  if (r.length) body += '"r":' + JSON.stringify(r) + ',';
+  if (a.length) body += '"a":[' + a.join() + '],';
+  if (at.length) body += '"at":' + JSON.stringify(at) + ',';
+  if (tx.length) body += '"tx":' + JSON.stringify(tx) + ',';
+  send('mutation', body.slice(0, -1));
+}
+
+/** Drops the ids of a detached subtree (iteratively: it can be deep). */
+function purge(n) {
+  const s = [n], ids = mirror.ids;
+  while (s.length) {
+    const x = s.pop();
+    if (!ids.delete(x)) continue;
+    for (let c = x.firstChild; c; c = c.nextSibling) s.push(c);
+    const sr = x.nodeType === 1 && shadowOf(x);
+    if (sr) s.push(sr);
+  }
+}
+/** Lets go of observers of removed or navigated frames. */
+function sweep() {
+  for (const [d, mo] of observers) {
+    const w = d.defaultView, f = w && w.frameElement;
+    if (d !== document && (!f || !f.isConnected || f.contentDocument !== d)) mo.disconnect(), observers.delete(d);
+  }
+}
+
+/** A same-origin frame loaded a new document: sent whole. */
+function reframe(f) {
+  const i = mirror.ids.get(f);
+  if (!state.capturing || buffered || !i || !f.isConnected) return;
+  flushRecords();
+  let d = null;
+  try { realm(f.contentWindow); d = f.contentDocument; } catch {}
+  sweep();
+  if (!d) return;
+  const base = mirror.next, w = new Walker(hooks);
+  w.add(d, null, { n: HTML, m: ctxOf(f).m }, true).run();
+  const sh = st.takeSheets();
+  if (sh) send('style', { sh });
+  send('mutation', '"f":[[' + i + ',' + base + ',' + w.take() + ']]');
+}
+
+const soonStyles = () => styleTimer || (styleTimer = setTimeout(flushStyles, 0));
+/** Sends changed sheets (CSSOM edits, loaded links) and adopted lists. */
+function flushStyles() {
+  clearTimeout(styleTimer); styleTimer = 0;
+  if (!state.capturing || buffered) return;
+  flushRecords();
+  const ids = mirror.ids, css = [], as = [];
+  for (const x of dirtyStyles) {
+    if (x.nodeType) { const i = ids.get(x), c = i && st.cssOf(x); if (i && c !== null) css.push([i, c]); }
+    else { const i = st.sheetId(x); if (i) st.pending.set(i, x); }
+  }
+  dirtyStyles.clear();
+  for (const [root, key] of st.adoptRoots) {
+    const i = ids.get(root);
+    if (!i || !(root.host || root).isConnected) { st.adoptRoots.delete(root); continue; }
+    if (Array.from(root.adoptedStyleSheets, st.sheetId).join() !== key) dirtyRoots.add(root);
+  }
+  for (const root of dirtyRoots) { const i = ids.get(root); if (i) as.push([i, st.adopted(root) || []]); }
+  dirtyRoots.clear();
+  const sh = st.takeSheets(), o = {};
+  if (css.length) o.css = css;
+  if (sh) o.sh = sh;
+  if (as.length) o.as = as;
+  if (sh || css.length || as.length) send('style', o);
+}
+on('sheet', (sh) => {
+  if (!state.capturing || !sh) return;
+  while (sh.ownerRule && sh.ownerRule.parentStyleSheet) sh = sh.ownerRule.parentStyleSheet;
+  dirtyStyles.add(sh.ownerNode || sh);
+  soonStyles();
+});
+on('adopt', (root) => { if (state.capturing) dirtyRoots.add(root), soonStyles(); });
+
+/** Yields to the event loop between slices. */
+const tick = () => (globalThis.scheduler && scheduler.yield ? scheduler.yield() : new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); }));
+const CHUNK = 256 * 1024 - 6;
+
+/**
+ * (Re)starts capture with a full snapshot: serialized in ≤ 8 ms slices while changes are
+ * buffered, deflated into ≤ 256 KiB binary chunks, then `snapshot`, then the buffered changes.
+ */
+export async function start() {
+  stop();
+  const my = ++epoch;
+  state.capturing = true;
+  resetMirror(); st.reset(); ev.reset(); dirtyStyles.clear(); dirtyRoots.clear();
+  realm(window);
+  hold();
+  buffered = [];
+  const z = typeof CompressionStream === 'function', enc = new TextEncoder(), parts = [];
+  let wr = null, out = null;
+  if (z) {
+    const cs = new CompressionStream('deflate-raw');
+    wr = cs.writable.getWriter();
+    out = new Response(cs.readable).arrayBuffer();
+  }
+  const put = (s) => { const b = enc.encode(s); z ? wr.write(b) : parts.push(b); };
+  const w = new Walker(hooks).add(document, null, { n: HTML, m: false }, true);
+  snapping = true;
+  put('{"d":');
+  while (!w.run(performance.now() + 8)) {
+    put(w.take());
+    await tick();
+    if (my !== epoch) return;
+  }
+  put(w.take() + ',"sh":' + JSON.stringify(st.takeSheets() || {}) + '}');
+  let data;
+  if (z) { wr.close(); data = new Uint8Array(await out); }
+  else { data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0)); let o = 0; for (const p of parts) data.set(p, o), (o += p.length); }
+  if (my !== epoch) return;
+  snapping = false;
+  let n = 0;
+  for (let o = 0; o < data.length || !n; o += CHUNK, n++) sendBinary(1, data.subarray(o, o + CHUNK));
+  send('snapshot', { n, z: z ? 'deflate-raw' : 0, url: location.href, title: document.title, w: innerWidth, h: innerHeight });
+  release(() => {
+    const b = buffered;
+    buffered = null;
+    for (const mo of observers.values()) b.push(...mo.takeRecords());
+    if (b.length) process(b);
+  });
+  flushStyles();
+  ev.flush();
+  tickTimer = setInterval(() => { ev.pictureCanvases(); soonStyles(); }, 500);
+  ev.pictureCanvases();
+  emit('captureStarted');
+}
+
+/** Stops capture (agent gone, session over, new snapshot). */
+export function stop() {
+  epoch++;
+  snapping = false;
+  state.capturing = false;
+  for (const mo of observers.values()) mo.disconnect();
+  observers.clear();
+  buffered = null;
+  clearInterval(tickTimer);
+  clearTimeout(styleTimer); styleTimer = 0;
+  release();
+}
+
+on('msg:session', (m) => setRules(m.rules || {}));
+on('msg:joined', start);
+// A snapshot under way answers a resync too (restarting could loop on a slow page).
+on('msg:resync', () => snapping || start());
+on('msg:presence', (m) => m.role === 'agent' && !m.connected && stop());
+on('disconnected', stop);
+on('ended', stop);
+on('preflush', flushRecords);

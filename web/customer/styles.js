@@ -1,0 +1,86 @@
+// Sheets as the CSSOM has them: CSS-in-JS uses insertRule(), never the <style> text.
+import { emit } from './core.js';
+
+const URL_RE = /url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)'"]*?))\s*\)/g;
+
+/** Absolute URL; fragments, data: and the like stay as they are. */
+export function abs(u, base) {
+  const t = u.trim();
+  if (!t || /^(#|data:|blob:|about:|javascript:|mailto:|tel:)/i.test(t)) return u;
+  try { return new URL(t, base).href; } catch { return u; }
+}
+/** Absolute url()s: the agent must never resolve against its own page. */
+export const absCss = (css, base) => (css.includes('url(') ? css.replace(URL_RE, (m, a, b, c) => 'url("' + abs(a ?? b ?? c, base).replace(/"/g, '\\"') + '")') : css);
+
+/** A readable sheet's text, @imports inlined; throws if cross-origin. */
+export function sheetText(sh, base) {
+  const b = sh.href || base;
+  let s = '';
+  for (const r of sh.cssRules) {
+    if (r.styleSheet) {
+      try {
+        const inner = sheetText(r.styleSheet, b), m = r.media && r.media.mediaText;
+        s += m ? '@media ' + m + '{' + inner + '}' : inner;
+        continue;
+      } catch {}
+    }
+    s += r.cssText + '\n';
+  }
+  return absCss(s, b);
+}
+
+/** CSS of a <style> or readable <link>; null if unreadable or not loaded. */
+export function cssOf(el) {
+  const sh = el.sheet;
+  if (!sh) return el.localName === 'style' ? absCss(el.textContent, el.baseURI) : null;
+  try { return sheetText(sh, el.baseURI); } catch { return null; }
+}
+
+/** Adopted sheets: ids, and texts still to send. */
+let ids = new WeakMap(), next = 1;
+/** @type {Map<number, CSSStyleSheet>} */
+export const pending = new Map();
+/** Roots with adopted sheets → ids sent (polled: the array changes in place). */
+export const adoptRoots = new Map();
+export function reset() { ids = new WeakMap(); next = 1; pending.clear(); adoptRoots.clear(); }
+export const sheetId = (sh) => ids.get(sh);
+
+/** Adopted sheet ids of a root, or 0. */
+export function adopted(root) {
+  const l = root.adoptedStyleSheets;
+  if (!l || !l.length) return 0;
+  const r = Array.from(l, (sh) => {
+    let i = ids.get(sh);
+    if (!i) ids.set(sh, (i = next++)), pending.set(i, sh);
+    return i;
+  });
+  adoptRoots.set(root, r.join());
+  return r;
+}
+/** `{id: css}` of new adopted sheets, or null. */
+export function takeSheets() {
+  if (!pending.size) return null;
+  const o = {};
+  for (const [i, sh] of pending) { try { o[i] = sheetText(sh, document.baseURI); } catch { o[i] = ''; } }
+  pending.clear();
+  return o;
+}
+
+const hooked = new WeakSet();
+/** Hooks a window's CSSOM: rule changes emit `sheet`, adoptedStyleSheets assignments `adopt`. */
+export function hook(win) {
+  if (hooked.has(win)) return;
+  hooked.add(win);
+  const wrap = (P, names, sheetOf) => P && names.forEach((n) => {
+    const f = P[n];
+    if (typeof f === 'function') P[n] = function (...a) { const r = f.apply(this, a); emit('sheet', sheetOf(this)); return r; };
+  });
+  wrap(win.CSSStyleSheet.prototype, ['insertRule', 'deleteRule', 'replaceSync', 'addRule', 'removeRule'], (t) => t);
+  wrap(win.CSSGroupingRule && win.CSSGroupingRule.prototype, ['insertRule', 'deleteRule'], (t) => t.parentStyleSheet);
+  const rep = win.CSSStyleSheet.prototype.replace;
+  if (rep) win.CSSStyleSheet.prototype.replace = function (t) { return rep.call(this, t).then((r) => (emit('sheet', this), r)); };
+  for (const P of [win.Document.prototype, win.ShadowRoot.prototype]) {
+    const d = Object.getOwnPropertyDescriptor(P, 'adoptedStyleSheets');
+    if (d && d.set) Object.defineProperty(P, 'adoptedStyleSheets', { ...d, set(v) { d.set.call(this, v); emit('adopt', this); } });
+  }
+}
