@@ -582,7 +582,8 @@ async fn watch_health(hub: std::sync::Weak<RedisHub>) {
         every.tick().await;
         let Some(hub) = hub.upgrade() else { return };
         let mut conn = hub.conn();
-        let beat: redis::RedisResult<(Option<String>, bool)> = redis::pipe()
+        let mut pipe = redis::pipe();
+        pipe
             .cmd("SET")
             .arg(node_key(&hub.node))
             .arg(1)
@@ -591,9 +592,10 @@ async fn watch_health(hub: std::sync::Weak<RedisHub>) {
             .arg("GET")
             .exists(node_conns(&hub.node))
             .sadd(NODES, &hub.node)
-            .ignore()
-            .query_async(&mut conn)
-            .await;
+            .ignore();
+        let beat = pipe.query_async::<(Option<String>, bool)>(&mut conn);
+        // A command waits for reconnection attempts; a second of silence is an outage.
+        let beat = tokio::time::timeout(HEARTBEAT_EVERY, beat).await.map_err(|_| ()).and_then(|r| r.map_err(|_| ()));
         if let Ok((None, false)) = beat {
             // Our heartbeat lapsed and another node may have counted our
             // connections gone: count them again.

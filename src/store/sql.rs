@@ -260,20 +260,24 @@ impl Store for SqlStore {
     async fn record(&self, key: &str, session_id: &str, at: Millis, event: &HistoryEvent) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let at_i = at as i64;
+        // Nodes write history on their own queues, so a session's events may
+        // arrive before its creation: every event makes sure the row exists.
+        let created_at = key.rsplit('-').next().and_then(|t| t.parse::<i64>().ok()).unwrap_or(at_i);
+        sqlx::query("INSERT INTO session_history (key, session_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING")
+            .bind(key)
+            .bind(session_id)
+            .bind(created_at)
+            .execute(&mut *tx)
+            .await?;
         match event {
             HistoryEvent::Created { interaction_id, channel, url } => {
-                sqlx::query(
-                    "INSERT INTO session_history (key, session_id, created_at, interaction_id, channel, first_url)
-                     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (key) DO NOTHING",
-                )
-                .bind(key)
-                .bind(session_id)
-                .bind(at_i)
-                .bind(interaction_id)
-                .bind(channel)
-                .bind(url)
-                .execute(&mut *tx)
-                .await?;
+                sqlx::query("UPDATE session_history SET interaction_id = $1, channel = $2, first_url = $3 WHERE key = $4")
+                    .bind(interaction_id)
+                    .bind(channel)
+                    .bind(url)
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
             }
             HistoryEvent::Activated { agent } => {
                 sqlx::query("UPDATE session_history SET activated_at = $1, agent = $2 WHERE key = $3")

@@ -1,6 +1,7 @@
 //! A real server on 127.0.0.1:0 and real WebSocket clients for the tests.
 #![allow(dead_code)]
 
+pub mod nodes;
 pub mod services;
 
 use std::time::Duration;
@@ -20,10 +21,23 @@ pub const WAIT: Duration = Duration::from_secs(5);
 
 pub struct TestServer {
     pub running: Option<Running>,
+    pub at: At,
+    pub dir: tempfile::TempDir,
+}
+
+/// Where a server (or a node) is, and the secret its agent tokens are signed with.
+#[derive(Clone)]
+pub struct At {
     pub url: String,
     pub host: String,
     pub tokens: Tokens,
-    pub dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for TestServer {
+    type Target = At;
+    fn deref(&self) -> &At {
+        &self.at
+    }
 }
 
 /// Starts a server with test settings, adjusted by `tweak`.
@@ -38,24 +52,22 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let running = server::start(ground).await.unwrap();
     let url = running.url.clone();
     let host = running.addr.to_string();
-    TestServer { running: Some(running), url, host, tokens, dir }
+    TestServer { running: Some(running), at: At { url, host, tokens }, dir }
 }
 
 impl TestServer {
-    pub fn origin(&self) -> String {
-        self.url.clone()
-    }
-
-    pub fn agent_token(&self, name: &str) -> String {
-        self.tokens.agent_token(name, cobrowse::live::now_ms(), 3_600_000)
-    }
-
     pub fn app(&self) -> &cobrowse::http::AppState {
         &self.running.as_ref().unwrap().app
     }
 
     pub async fn stop(mut self) {
         self.running.take().unwrap().stop().await.unwrap();
+    }
+}
+
+impl At {
+    pub fn agent_token(&self, name: &str) -> String {
+        self.tokens.agent_token(name, cobrowse::live::now_ms(), 3_600_000)
     }
 
     /// Opens a customer connection from `origin` (the server's own by default).
@@ -113,7 +125,7 @@ impl TestServer {
     }
 
     pub fn http(&self) -> reqwest::Client {
-        reqwest::Client::new()
+        http()
     }
 }
 
@@ -132,12 +144,14 @@ pub enum Got {
 pub struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     seq: u64,
+    /// How long `next` waits before failing the test.
+    pub wait: Duration,
 }
 
 impl Client {
     pub async fn connect(req: tokio_tungstenite::tungstenite::handshake::client::Request) -> Result<Client, WsError> {
         let (ws, _) = tokio_tungstenite::connect_async(req).await?;
-        Ok(Client { ws, seq: 0 })
+        Ok(Client { ws, seq: 0, wait: WAIT })
     }
 
     /// Sends a message with the envelope filled in (`v` and the next `s`).
@@ -154,7 +168,7 @@ impl Client {
 
     pub async fn next(&mut self) -> Got {
         loop {
-            match tokio::time::timeout(WAIT, self.ws.next()).await.expect("nothing arrived in time") {
+            match tokio::time::timeout(self.wait, self.ws.next()).await.expect("nothing arrived in time") {
                 Some(Ok(Message::Text(t))) => return Got::Msg(serde_json::from_str(&t).unwrap()),
                 Some(Ok(Message::Binary(b))) => return Got::Msg(json!({"t": "binary", "len": b.len(), "head": b[..6.min(b.len())].to_vec()})),
                 Some(Ok(Message::Close(Some(f)))) => return Got::Closed(u16::from(f.code), f.reason.to_string()),
@@ -198,4 +212,31 @@ impl Client {
             }
         }
     }
+}
+
+/// A webhook receiver on 127.0.0.1: records (event, JSON body) of every delivery.
+pub async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>) {
+    let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
+    let s = seen.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let s = s.clone();
+            async move {
+                let event = headers.get("x-cobrowse-event").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+                s.lock().unwrap().push((event, serde_json::from_str(&body).unwrap_or(Value::Null)));
+                axum::http::StatusCode::NO_CONTENT
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, seen)
+}
+
+/// An HTTP client (the TLS provider installed first, as the server does).
+pub fn http() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

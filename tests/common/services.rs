@@ -37,15 +37,22 @@ pub struct Redis {
 
 impl Redis {
     pub fn start() -> Option<Redis> {
-        Self::on_port(free_port())
+        Self::on_port(free_port(), None)
     }
 
-    pub fn on_port(port: u16) -> Option<Redis> {
+    /// A server on `port`; with `dir`, it keeps its data there (append-only
+    /// file), so a restart on the same port and directory finds it again.
+    pub fn on_port(port: u16, dir: Option<&std::path::Path>) -> Option<Redis> {
         if Command::new("redis-server").arg("--version").output().is_err() {
             return missing("redis-server").map(|_| unreachable!());
         }
+        let mut args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""].map(String::from).to_vec();
+        match dir {
+            Some(d) => args.extend(["--dir".into(), d.display().to_string(), "--appendonly".into(), "yes".into(), "--appendfsync".into(), "always".into()]),
+            None => args.extend(["--appendonly".into(), "no".into()]),
+        }
         let mut child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(&args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -242,7 +242,6 @@ struct Plan {
     go: u64,
     t0: u64,
     t1: u64,
-    stop: bool,
 }
 
 #[derive(Default)]
@@ -433,7 +432,7 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
     let go = now + 200_000;
     let t0 = go + (args.warmup * 1e6) as u64;
     let t1 = t0 + (args.duration * 1e6) as u64;
-    let plan = Plan { go, t0, t1, stop: false };
+    let plan = Plan { go, t0, t1 };
     let _ = shared.plan.set(plan);
     let _ = plan_tx.send(Some(plan));
     openers.abort_all();
@@ -472,18 +471,15 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
             break;
         }
     }
-    plan_tx.send_modify(|p| {
-        if let Some(p) = p {
-            p.stop = true;
-        }
-    });
+    // Stop every connection: aborting a task drops its WebSocket, which closes it.
+    drop(plan_tx);
     let handles: Vec<_> = std::mem::take(&mut *loops.lock().unwrap());
+    for h in &handles {
+        h.abort();
+    }
     let stop_by = tokio::time::Instant::now() + Duration::from_secs(5);
     for h in handles {
-        let abort = h.abort_handle();
-        if tokio::time::timeout_at(stop_by, h).await.is_err() {
-            abort.abort();
-        }
+        let _ = tokio::time::timeout_at(stop_by, h).await;
     }
     if let Some(f) = failure {
         bail!(f);
@@ -546,7 +542,7 @@ fn ms(us: u64) -> f64 {
 }
 
 /// One connection, after its session is open: reads all the time, sends on
-/// its schedule once the plan is known, stops when the plan says stop.
+/// its schedule once the plan is known, until the driver aborts it.
 async fn conn_loop(mut ws: Ws, side: Side, sh: Arc<Shared>, mut plan_rx: watch::Receiver<Option<Plan>>) {
     let proto = sh.proto;
     let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
@@ -564,20 +560,16 @@ async fn conn_loop(mut ws: Ws, side: Side, sh: Arc<Shared>, mut plan_rx: watch::
     loop {
         tokio::select! {
             biased;
-            changed = plan_rx.changed() => {
+            // Polled only until the plan is known: the driver stops the task by aborting it.
+            changed = plan_rx.changed(), if next_send == u64::MAX => {
                 if changed.is_err() {
                     break;
                 }
-                let plan = *plan_rx.borrow_and_update();
-                match plan {
-                    Some(p) if p.stop => break,
-                    Some(p) if next_send == u64::MAX => {
-                        let phase = rand::rng().random_range(0..sh.period_us.max(1));
-                        next_send = p.go + phase;
-                        t1 = p.t1;
-                        timer.as_mut().reset(sh.at(next_send));
-                    }
-                    _ => {}
+                if let Some(p) = *plan_rx.borrow_and_update() {
+                    let phase = rand::rng().random_range(0..sh.period_us.max(1));
+                    next_send = p.go + phase;
+                    t1 = p.t1;
+                    timer.as_mut().reset(sh.at(next_send));
                 }
             }
             m = ws.next() => match m {

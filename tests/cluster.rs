@@ -1,0 +1,245 @@
+//! Several nodes sharing Redis and PostgreSQL: no sticky sessions, every rule
+//! held across the cluster, a node killed without warning, Redis going away.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use cobrowse::auth::Tokens;
+use common::nodes::Node;
+use common::services::{Postgres, Redis};
+use common::{At, Got};
+use serde_json::json;
+
+const SECRET: &str = "cluster-test-secret-0123456789abcdef";
+
+struct Cluster {
+    nodes: Vec<Node>,
+    _redis: Redis,
+    _pg: Postgres,
+}
+
+impl Cluster {
+    fn start(n: usize, extra: &[(&str, &str)]) -> Option<Cluster> {
+        let redis = Redis::start()?;
+        let pg = Postgres::start()?;
+        let mut env = vec![
+            ("COBROWSE_REDIS", redis.url()),
+            ("COBROWSE_DATABASE", pg.url()),
+            ("COBROWSE_AUTH__JWT_SECRET", SECRET.to_string()),
+            ("COBROWSE_TIMEOUTS__TICK", "100ms".to_string()),
+        ];
+        env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+        let nodes = (0..n).map(|_| Node::start(&env)).collect();
+        Some(Cluster { nodes, _redis: redis, _pg: pg })
+    }
+
+    fn at(&self, i: usize) -> At {
+        let n = &self.nodes[i];
+        At { url: n.url.clone(), host: n.host.clone(), tokens: Tokens::new(SECRET.as_bytes()) }
+    }
+}
+
+#[tokio::test]
+async fn customer_and_agent_on_different_nodes_work_as_on_one() {
+    let Some(c) = Cluster::start(3, &[]) else { return };
+    let (n1, n2) = (c.at(0), c.at(1));
+    let (mut customer, id, _) = n1.customer().await;
+    let mut agent = n2.agent(&id, "alice").await;
+    assert_eq!(agent.expect("session").await["state"], "active");
+    customer.expect("joined").await;
+    customer.send(json!({"t": "mutation", "n": 1})).await;
+    assert_eq!(agent.expect("mutation").await["n"], 1);
+    agent.send(json!({"t": "pointer", "x": 5})).await;
+    assert_eq!(customer.expect("pointer").await["x"], 5);
+    // Input is refused in pointer mode on the agent's node…
+    agent.send(json!({"t": "click", "target": 1})).await;
+    assert_eq!(agent.expect("error").await["code"], "not_allowed");
+    // …and relayed once the customer, on another node, grants write mode.
+    agent.send(json!({"t": "request_control"})).await;
+    customer.expect("control").await;
+    customer.send(json!({"t": "control_grant"})).await;
+    assert_eq!(agent.expect("mode").await["mode"], "write");
+    agent.send(json!({"t": "click", "target": 2})).await;
+    assert_eq!(customer.expect("click").await["target"], 2);
+    // The third node knows the session too.
+    let key = c.at(2);
+    let mut again = key.agent(&id, "bob").await;
+    assert_eq!(again.closed().await.1.unwrap()["code"], "session_has_agent");
+    customer.send(json!({"t": "exit"})).await;
+    assert_eq!(agent.closed().await.1.unwrap()["reason"], "customer_exit");
+}
+
+#[tokio::test]
+async fn two_agents_racing_on_two_nodes_exactly_one_wins() {
+    let Some(c) = Cluster::start(3, &[("COBROWSE_LIMITS__JOIN_ATTEMPTS_PER_MINUTE_PER_IP", "10000")]) else { return };
+    for round in 0..15 {
+        let (_customer, id, _) = c.at(0).customer().await;
+        let (n2, n3) = (c.at(1), c.at(2));
+        let (name_a, name_b) = (format!("racer-a{round}"), format!("racer-b{round}"));
+        let (a, b) = tokio::join!(n2.agent(&id, &name_a), n3.agent(&id, &name_b));
+        let mut outcomes = Vec::new();
+        for mut client in [a, b] {
+            outcomes.push(match client.next().await {
+                Got::Msg(m) if m["t"] == "session" => "joined".to_string(),
+                Got::Msg(m) => m["code"].as_str().unwrap_or("?").to_string(),
+                Got::Closed(code, _) => format!("closed {code}"),
+            });
+        }
+        outcomes.sort();
+        assert_eq!(outcomes, ["joined", "session_has_agent"], "round {round}");
+    }
+}
+
+#[tokio::test]
+async fn an_agent_holds_one_session_across_the_cluster() {
+    let Some(c) = Cluster::start(2, &[]) else { return };
+    let (_c1, id1, _) = c.at(0).customer().await;
+    let (_c2, id2, _) = c.at(1).customer().await;
+    let mut first = c.at(0).agent(&id1, "dana").await;
+    first.expect("session").await;
+    let mut second = c.at(1).agent(&id2, "dana").await;
+    let (code, err) = second.closed().await;
+    assert_eq!((code, err.unwrap()["code"].as_str().map(String::from)), (4009, Some("agent_in_other_session".into())));
+    // Once the first ends, the agent is free on every node.
+    first.send(json!({"t": "exit"})).await;
+    first.closed().await;
+    let mut third = c.at(1).agent(&id2, "dana").await;
+    assert_eq!(third.expect("session").await["state"], "active");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_concurrent_creations_get_unique_ids() {
+    let Some(redis) = Redis::start() else { return };
+    let mut hubs = Vec::new();
+    for _ in 0..3 {
+        hubs.push(cobrowse::hub::RedisHub::connect(&redis.url()).await.unwrap());
+    }
+    let creations = (0..10_000).map(|i| {
+        let hub = hubs[i % 3].clone();
+        tokio::spawn(async move {
+            use cobrowse::hub::Hub;
+            hub.create(None, Default::default(), Default::default(), cobrowse::live::now_ms()).await.unwrap().id
+        })
+    });
+    let mut ids = Vec::new();
+    for c in creations.collect::<Vec<_>>() {
+        ids.push(c.await.unwrap());
+    }
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 10_000);
+    use cobrowse::hub::Hub;
+    assert_eq!(hubs[0].live().await.unwrap().len(), 10_000);
+}
+
+#[tokio::test]
+async fn each_timeout_fires_once_across_three_nodes() {
+    let (hook, seen) = common::webhook_receiver().await;
+    let secret = "webhook-secret-0123456789";
+    let hooks = format!(r#"[{{url="{hook}",secret="{secret}"}}]"#);
+    let Some(c) = Cluster::start(3, &[("COBROWSE_TIMEOUTS__JOIN", "1s"), ("COBROWSE_WEBHOOKS", &hooks)]) else { return };
+    let mut customers = Vec::new();
+    for i in 0..12 {
+        customers.push(c.at(i % 3).customer().await);
+    }
+    for (client, _, _) in customers.iter_mut() {
+        assert_eq!(client.closed().await.1.unwrap()["reason"], "join_timeout");
+    }
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let ended: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|(event, _)| event == "session.ended")
+        .map(|(_, body)| body["session"]["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut unique = ended.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!((ended.len(), unique.len()), (12, 12), "every session ended exactly once: {ended:?}");
+}
+
+#[tokio::test]
+async fn killing_the_node_that_holds_both_parties_loses_nothing() {
+    let env = [("COBROWSE_TIMEOUTS__CUSTOMER_GRACE", "8s"), ("COBROWSE_TIMEOUTS__AGENT_GRACE", "8s")];
+    let Some(mut c) = Cluster::start(3, &env) else { return };
+    let (n1, n2, n3) = (c.at(0), c.at(1), c.at(2));
+    let (mut customer, id, token) = n1.customer().await;
+    let mut agent = n1.agent(&id, "erin").await;
+    agent.expect("session").await;
+    customer.expect("joined").await;
+
+    c.nodes[0].kill();
+    let killed = Instant::now();
+    // Both sides notice and reconnect to other nodes, as the scripts do.
+    assert!(matches!(customer.next().await, Got::Closed(..)));
+    let mut customer = n2.resume(&id, &token, "https://shop.example/after").await;
+    assert_eq!(customer.expect("session").await["state"], "active");
+    let mut agent = n3.agent(&id, "erin").await;
+    assert_eq!(agent.expect("session").await["state"], "active");
+    // The returning agent asks for, and gets, a fresh snapshot.
+    assert_eq!(customer.expect("joined").await["reconnect"], true);
+    assert!(killed.elapsed() < Duration::from_secs(5), "resumed in {:?}", killed.elapsed());
+    customer.send(json!({"t": "mutation", "typed": "after the crash"})).await;
+    assert_eq!(agent.expect("mutation").await["typed"], "after the crash");
+
+    // Once the dead node's connections are counted gone, the live ones still count.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    customer.send(json!({"t": "mutation", "typed": "still here"})).await;
+    assert_eq!(agent.expect("mutation").await["typed"], "still here");
+    // And the grace periods still work: the customer leaves for good, the session ends.
+    drop(customer);
+    agent.wait = Duration::from_secs(15);
+    let (code, ended) = agent.closed().await;
+    assert_eq!((code, ended.unwrap()["reason"].as_str().map(String::from)), (4000, Some("customer_gone".into())));
+}
+
+#[tokio::test]
+async fn redis_going_away_is_told_and_recovered_from() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let Some(redis) = Redis::on_port(port, Some(dir.path())) else { return };
+    let Some(pg) = Postgres::start() else { return };
+    let node = Node::start(&[
+        ("COBROWSE_REDIS", redis.url()),
+        ("COBROWSE_DATABASE", pg.url()),
+        ("COBROWSE_AUTH__JWT_SECRET", SECRET.to_string()),
+    ]);
+    let at = At { url: node.url.clone(), host: node.host.clone(), tokens: Tokens::new(SECRET.as_bytes()) };
+    let (mut customer, id, _) = at.customer().await;
+    let mut agent = at.agent(&id, "frank").await;
+    agent.expect("session").await;
+    customer.expect("joined").await;
+    let ready = |code: u16| {
+        let url = format!("{}/readyz", at.url);
+        async move {
+            for _ in 0..100 {
+                if common::http().get(&url).send().await.map(|r| r.status().as_u16()).unwrap_or(0) == code {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+    assert!(ready(200).await);
+
+    redis.stop();
+    assert!(ready(503).await, "readyz fails while Redis is away");
+    let told = agent.expect("service").await;
+    assert_eq!(told["available"], false);
+    assert_eq!(customer.expect("service").await["available"], false);
+    let mut newcomer = at.connect_customer(None).await.unwrap();
+    newcomer.send(json!({"t": "create", "url": "https://shop.example/", "title": "x"})).await;
+    let (_, err) = newcomer.closed().await;
+    assert_eq!(err.unwrap()["code"], "unavailable");
+
+    let _redis = Redis::on_port(port, Some(dir.path())).unwrap();
+    assert!(ready(200).await, "the node recovers by itself");
+    assert_eq!(agent.expect("service").await["available"], true);
+    customer.send(json!({"t": "mutation", "n": 42})).await;
+    assert_eq!(agent.expect("mutation").await["n"], 42);
+    let (_c2, id2, _) = at.customer().await;
+    assert_ne!(id2, id);
+}
