@@ -243,3 +243,31 @@ async fn redis_going_away_is_told_and_recovered_from() {
     let (_c2, id2, _) = at.customer().await;
     assert_ne!(id2, id);
 }
+
+#[tokio::test]
+async fn the_command_line_manages_accounts_in_the_shared_database() {
+    let Some(c) = Cluster::start(2, &[]) else { return };
+    let pg = c._pg.url();
+    let dir = tempfile::tempdir().unwrap();
+    let mut add = std::process::Command::new(common::nodes::BIN)
+        .args(["agent", "add", "gina", "--data-dir"])
+        .arg(dir.path())
+        .env("COBROWSE_DATABASE", &pg)
+        .env("COBROWSE_AUTH__JWT_SECRET", SECRET)
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    add.stdin.take().unwrap().write_all(b"gina-password-1\n").unwrap();
+    assert!(add.wait().unwrap().success());
+    // Every node knows the new account at once.
+    for i in 0..2 {
+        let r = common::http()
+            .post(format!("{}/auth/login", c.at(i).url))
+            .json(&json!({"name": "gina", "password": "gina-password-1"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 200, "node {i}");
+    }
+}

@@ -1,0 +1,152 @@
+// Several nodes behind a load balancer, in real Chromium: the node holding both the
+// customer and the agent is killed (SIGKILL); both reconnect through the balancer to
+// another node, the session resumes, and the agent's view matches the customer's page
+// again, including what the customer typed after the crash.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+import { requirements, converge, diff, waitFor, CUSTOMER_VIEWPORT } from './harness.mjs';
+
+const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = path.join(ROOT, 'target/debug/cobrowse');
+const SECRET = 'browser-cluster-secret-0123456789abcdef';
+
+function redisMissing() {
+  try { execFileSync('redis-server', ['--version']); return false; } catch {
+    if (process.env.CI) throw new Error('redis-server is missing (CI): run scripts/test, which installs it');
+    return 'redis-server is missing';
+  }
+}
+const skip = requirements() || redisMissing();
+
+const freePort = () => new Promise((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+
+function waitPort(port, ms = 20000) {
+  const end = Date.now() + ms;
+  return new Promise((resolve, reject) => {
+    const tryOnce = () => {
+      const s = net.connect(port, '127.0.0.1');
+      s.on('connect', () => { s.destroy(); resolve(); });
+      s.on('error', () => (Date.now() > end ? reject(new Error('port ' + port + ' never opened')) : setTimeout(tryOnce, 100)));
+    };
+    tryOnce();
+  });
+}
+
+/** An ordinary TCP load balancer: each new connection goes to the first node that accepts it. */
+function balancer(backends) {
+  return net.createServer((client) => {
+    client.pause();
+    const attempt = (i) => {
+      if (i >= backends.length) return client.destroy();
+      const up = net.connect(backends[i], '127.0.0.1');
+      let linked = false;
+      up.once('connect', () => {
+        linked = true;
+        client.pipe(up); up.pipe(client); client.resume();
+        up.on('close', () => client.destroy());
+        client.on('close', () => up.destroy());
+        client.on('error', () => up.destroy());
+      });
+      up.on('error', () => (linked ? client.destroy() : attempt(i + 1)));
+    };
+    attempt(0);
+  });
+}
+
+let redis, nodes = [], lb, lbUrl, site, siteOrigin, browser, dirs = [];
+
+function startNode(env) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'cobrowse-node-'));
+  dirs.push(dir);
+  const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dir], { env, stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
+      if (m) resolve({ proc, port: Number(m[1]), dir });
+    });
+    proc.on('exit', (c) => reject(new Error('node exited ' + c)));
+  });
+}
+
+before(async () => {
+  if (skip) return;
+  const redisPort = await freePort();
+  redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await waitPort(redisPort);
+  // The customer's website, on its own origin.
+  site = http.createServer((req, res) => {
+    const body = readFileSync(path.join(ROOT, 'tests/browser/fixtures/forms.html'), 'utf8').replace(/\{\{SERVER\}\}/g, lbUrl);
+    res.writeHead(200, { 'content-type': 'text/html' });
+    res.end(body);
+  });
+  await new Promise((r) => site.listen(0, '127.0.0.1', r));
+  siteOrigin = `http://127.0.0.1:${site.address().port}`;
+  const lbPort = await freePort();
+  lbUrl = `http://127.0.0.1:${lbPort}`;
+  const env = {
+    ...process.env,
+    COBROWSE_REDIS: `redis://127.0.0.1:${redisPort}/`,
+    COBROWSE_AUTH__JWT_SECRET: SECRET,
+    COBROWSE_ALLOWED_ORIGINS: JSON.stringify([siteOrigin]),
+    COBROWSE_PROXY_ORIGINS: JSON.stringify([siteOrigin]),
+    COBROWSE_DEMO: 'false',
+    COBROWSE_LOG: 'warn',
+  };
+  for (let i = 0; i < 3; i++) nodes.push(await startNode(env));
+  lb = balancer(nodes.map((n) => n.port));
+  await new Promise((r) => lb.listen(lbPort, '127.0.0.1', r));
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--headless', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu'],
+  });
+});
+
+after(async () => {
+  await browser?.close().catch(() => {});
+  for (const n of nodes) n.proc.kill('SIGKILL');
+  redis?.kill('SIGKILL');
+  lb?.close(); site?.close();
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test('cluster: kill -9 of the node holding both parties; the session resumes and nothing typed is lost', { skip }, async () => {
+  const cctx = await browser.newContext({ viewport: CUSTOMER_VIEWPORT, deviceScaleFactor: 1 });
+  const c = await cctx.newPage();
+  await c.goto(siteOrigin + '/forms.html');
+  await waitFor(c, () => window.Cobrowse && window.Cobrowse.v === 1, null, 10000);
+  const id = await c.evaluate(() => window.Cobrowse.start().then((s) => s.id));
+  const token = execFileSync(BIN, ['token', 'agent', 'cluster-agent', '--data-dir', nodes[0].dir], { env: { ...process.env, COBROWSE_AUTH__JWT_SECRET: SECRET } }).toString().trim();
+  const actx = await browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
+  const a = await actx.newPage();
+  await a.goto(`${lbUrl}/agent/?session=${id}#token=${token}`);
+  await waitFor(a, () => document.getElementById('state').dataset.state === 'live', null, 15000);
+  let r = await converge(c, a);
+  assert.ok(r.equal, diff(r.customer, r.agent));
+  const before = await a.evaluate(() => window.cobrowseAgent.snapshots);
+
+  // The balancer sent both parties to the first node: kill it without warning.
+  nodes[0].proc.kill('SIGKILL');
+  const killed = Date.now();
+  // The customer keeps typing while the connection is down and after.
+  await c.locator('#e').pressSequentially('typed after the crash', { delay: 20 });
+  await waitFor(a, (n) => window.cobrowseAgent.snapshots > n && document.getElementById('state').dataset.state === 'live', before, 15000);
+  const resumedIn = Date.now() - killed;
+  assert.ok(resumedIn < 5000, `the session resumed in ${resumedIn} ms`);
+  console.log(`# resumed on another node ${resumedIn} ms after the kill`);
+  await c.locator('#ta').fill('and more, on the new node');
+  r = await converge(c, a, 8000);
+  assert.ok(r.equal, diff(r.customer, r.agent));
+  assert.match(r.agent, /typed after the crash/);
+  assert.match(r.agent, /and more, on the new node/);
+  await cctx.close(); await actx.close();
+});
