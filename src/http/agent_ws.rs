@@ -6,7 +6,6 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
@@ -56,31 +55,31 @@ fn refused(reason: &'static str) {
 }
 
 async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Result<Identity, crate::auth::AuthError>, session: String) {
-    let (mut sink, mut stream) = socket.split();
+    let mut ws = socket;
     let who = match who {
         Ok(who) => who,
         Err(e) => {
             refused("unauthorized");
-            return refuse(&mut sink, "unauthorized", close::UNAUTHORIZED, &e.to_string()).await;
+            return refuse(&mut ws, "unauthorized", close::UNAUTHORIZED, &e.to_string()).await;
         }
     };
     if !app.limits.join_per_agent.allow(&who.name) || !app.limits.join_per_ip.allow(&ip.to_string()) {
         refused("rate_limited");
         let message = "too many join attempts: wait a minute and check the ID with the customer";
-        return refuse(&mut sink, "rate_limited", close::RATE_LIMITED, message).await;
+        return refuse(&mut ws, "rate_limited", close::RATE_LIMITED, message).await;
     }
     let Ok(id) = session.parse::<SessionId>() else {
         refused("no_such_session");
         let message = "no such session: a session ID is nine digits";
-        return refuse(&mut sink, "no_such_session", close::NO_SUCH_SESSION, message).await;
+        return refuse(&mut ws, "no_such_session", close::NO_SUCH_SESSION, message).await;
     };
     let changed = match app.live.join(id, &who.name).await {
         Ok(changed) => changed,
         Err(HubError::Refused(r)) => {
             refused(r.code());
-            return refuse(&mut sink, r.code(), refusal_close_code(r), &r.to_string()).await;
+            return refuse(&mut ws, r.code(), refusal_close_code(r), &r.to_string()).await;
         }
-        Err(e) => return refuse(&mut sink, "unavailable", close::SHUTDOWN, &e.to_string()).await,
+        Err(e) => return refuse(&mut ws, "unavailable", close::SHUTDOWN, &e.to_string()).await,
     };
     let peer = next_peer_id();
     let link = app.live.hub.link(id);
@@ -94,9 +93,9 @@ async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Result<Identit
     app.live.hub.attached(id, Role::Agent, peer);
     let _guard = super::ops::ConnectionGauge::new(Role::Agent);
     let hello = ServerMsg::session(&session, None, None).to_json();
-    if sink.send(Message::Text(hello.into())).await.is_ok() {
+    if ws.send(Message::Text(hello.into())).await.is_ok() {
         let mut conn = Conn::new(app.clone(), Role::Agent, id, peer, link.clone(), tx);
-        conn.run(&mut sink, &mut stream, &mut rx).await;
+        conn.run(&mut ws, &mut rx).await;
     }
     // Every join counted a connection; every end uncounts one, replaced or not.
     link.detach_agent(peer);

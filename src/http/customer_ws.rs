@@ -8,10 +8,9 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 
-use super::conn::{Conn, Sink, refuse};
+use super::conn::{Conn, refuse};
 use super::{AppState, client_ip};
 use crate::hub::{HubError, next_peer_id};
 use crate::protocol::{self, CreateMsg, Kind, ResumeMsg, ServerMsg, close};
@@ -49,15 +48,15 @@ struct Admitted {
 }
 
 async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
-    let (mut sink, mut stream) = socket.split();
-    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, stream.next()).await {
+    let mut ws = socket;
+    let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, ws.recv()).await {
         Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(Some(Ok(_))) => {
-            return refuse(&mut sink, "malformed", close::PROTOCOL, "the first message must be create or resume").await;
+            return refuse(&mut ws, "malformed", close::PROTOCOL, "the first message must be create or resume").await;
         }
         _ => return,
     };
-    let Some(admitted) = admit(&app, &mut sink, &first, ip).await else { return };
+    let Some(admitted) = admit(&app, &mut ws, &first, ip).await else { return };
     let id = admitted.session.id;
     let peer = next_peer_id();
     let link = app.live.hub.link(id);
@@ -73,7 +72,7 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
     });
     let rules = rules_for(&rule_sets, &admitted.session.page.url);
     let hello = ServerMsg::session(&admitted.session, admitted.token.as_deref(), Some(&rules)).to_json();
-    if sink.send(Message::Text(hello.into())).await.is_err() {
+    if ws.send(Message::Text(hello.into())).await.is_err() {
         return leave(&app, id, peer).await;
     }
     let mut conn = Conn::new(app.clone(), Role::Customer, id, peer, link, tx);
@@ -82,7 +81,7 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
         let agent = admitted.session.agent.as_deref().unwrap_or_default();
         conn.reply(&ServerMsg::Joined { agent, reconnect: true });
     }
-    conn.run(&mut sink, &mut stream, &mut rx).await;
+    conn.run(&mut ws, &mut rx).await;
     leave(&app, id, peer).await;
 }
 
@@ -102,7 +101,7 @@ async fn leave(app: &AppState, id: crate::session::SessionId, peer: crate::hub::
     app.live.hub.release(id);
 }
 
-async fn admit(app: &AppState, sink: &mut Sink, text: &str, ip: IpAddr) -> Option<Admitted> {
+async fn admit(app: &AppState, sink: &mut WebSocket, text: &str, ip: IpAddr) -> Option<Admitted> {
     let kind = match protocol::parse_text(Role::Customer, text) {
         Ok((kind, _)) => kind,
         Err(e) => {
