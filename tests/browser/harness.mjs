@@ -32,15 +32,19 @@ export function requirements() {
   return false;
 }
 
-/** Serves tests/browser/fixtures; `{{SERVER}}`, `{{ORIGIN}}` and `{{OTHER}}` in HTML/CSS are filled in. */
+/** Test-only npm packages the fixture pages may import as ES modules (`/npm/<package>/…`). */
+const NPM = /^\/npm\/(preact|htm)\//;
+
+/** Serves tests/browser/fixtures (and NPM); `{{SERVER}}`, `{{ORIGIN}}` and `{{OTHER}}` in HTML/CSS are filled in. */
 function fixtureServer(vars) {
-  const types = { html: 'text/html', css: 'text/css', js: 'text/javascript', svg: 'image/svg+xml', png: 'image/png', json: 'application/json', woff2: 'font/woff2' };
+  const types = { html: 'text/html', css: 'text/css', js: 'text/javascript', mjs: 'text/javascript', svg: 'image/svg+xml', png: 'image/png', json: 'application/json', woff2: 'font/woff2' };
   const hits = [];
   const srv = http.createServer((req, res) => {
     const u = new URL(req.url, 'http://x');
     hits.push({ path: u.pathname, host: req.headers.host, ua: req.headers['user-agent'] || '' });
-    const file = path.join(FIXTURES, path.normalize(u.pathname).replace(/^([/\\])+/, ''));
-    if (!file.startsWith(FIXTURES) || !existsSync(file) || statSync(file).isDirectory()) { res.writeHead(404); return res.end('not found'); }
+    const npm = NPM.test(u.pathname), dir = npm ? path.join(ROOT, 'node_modules') : FIXTURES;
+    const file = path.join(dir, path.normalize(npm ? u.pathname.slice(4) : u.pathname).replace(/^([/\\])+/, ''));
+    if (!file.startsWith(dir) || !existsSync(file) || statSync(file).isDirectory()) { res.writeHead(404); return res.end('not found'); }
     const ext = path.extname(file).slice(1);
     let body = readFileSync(file);
     if (ext === 'html' || ext === 'css' || ext === 'js') body = body.toString().replace(/\{\{(\w+)\}\}/g, (m, k) => vars[k] ?? m);
@@ -50,8 +54,8 @@ function fixtureServer(vars) {
   return new Promise((r) => srv.listen(0, '127.0.0.1', () => r({ srv, hits, port: srv.address().port })));
 }
 
-/** Starts everything; call `close()` at the end. */
-export async function setup() {
+/** Starts everything; call `close()` at the end. `opts.env`: extra server environment (e.g. short timeouts). */
+export async function setup(opts = {}) {
   const vars = {};
   const fx = await fixtureServer(vars);
   const origin = `http://127.0.0.1:${fx.port}`, other = `http://localhost:${fx.port}`;
@@ -61,6 +65,7 @@ export async function setup() {
     COBROWSE_ALLOWED_ORIGINS: JSON.stringify([origin]),
     COBROWSE_PROXY_ORIGINS: JSON.stringify([origin, other]),
     COBROWSE_LOG: process.env.COBROWSE_LOG || 'warn',
+    ...opts.env,
   };
   const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
@@ -82,7 +87,7 @@ export async function setup() {
   });
   let n = 0;
   const h = {
-    server, origin, other, fixtureHits: fx.hits, browser, dataDir,
+    server, origin, other, fixtureHits: fx.hits, browser, dataDir, proc, env,
     log: () => log,
     /** A signed-in agent token (each test uses its own agent: one session per agent). */
     token(name = 'agent' + ++n) {

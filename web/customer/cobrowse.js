@@ -1,6 +1,7 @@
 /* cobrowse: add <script src="https://YOUR-COBROWSE-SERVER/cobrowse.js"></script> to the site.
    This classic-script loader defines window.Cobrowse at once (calls are queued) and loads
-   the ES modules from the same server in parallel. */
+   the ES modules from the same server in parallel. Options: data-cobrowse-launcher[="left"],
+   data-cobrowse-chat="#selector", data-cobrowse-call="+1 555 0100", data-cobrowse-lang="fr". */
 (function () {
   if (window.Cobrowse) return;
   var s = document.currentScript || document.querySelector('script[src*="cobrowse.js"]');
@@ -12,12 +13,15 @@
   var later = function (name) {
     return function () { var a = arguments; return new Promise(function (res, rej) { q.push([name, a, res, rej]); }); };
   };
-  window.Cobrowse = {
-    start: later('start'), stop: later('stop'),
-    on: function (e, f) { var u; later('on')(e, f).then(function (x) { u = x; }); return function () { u && u(); }; }
-  };
-  var files = ['core', 'mask', 'styles', 'serialize', 'events', 'mutations', 'main'];
+  var stub = { session: null };
+  'start stop configure endInteraction answerControl revokeControl showId off'.split(' ').forEach(function (n) { stub[n] = later(n); });
+  stub.on = function (e, f) { var u; later('on')(e, f).then(function (x) { u = x; }); return function () { u && u(); }; };
+  window.Cobrowse = stub;
+  // The administrator's visual restrictions editor: #cobrowse-editor=<one-time token>, then kept for this tab.
+  var ed; try { ed = /[#&]cobrowse-editor=/.test(location.hash) || sessionStorage.getItem('cobrowse:editor'); } catch (e) {}
+  if (ed) import(origin + '/customer/editor.js').then(function (m) { m.open(origin); }, function (e) { console.error('cobrowse: could not load the editor', e); });
+  var files = ['core', 'mask', 'main']; // the rest (capture, UI, replay) is loaded when a session needs it
   Promise.all(files.map(function (f) { return import(origin + '/customer/' + f + '.js'); })).then(
-    function (m) { m[m.length - 1].init(origin, q); },
+    function (m) { m[m.length - 1].init(origin, q, s); },
     function (e) { console.error('cobrowse: could not load', e); q.forEach(function (c) { c[3](e); }); });
 })();

@@ -8,6 +8,9 @@ export const state = {
   /** @type {string} the server's origin, from the loader's script URL */ origin: '',
   /** @type {Session|null} */ session: null,
   token: '', status: 'off', mode: 'pointer', capturing: false,
+  /** Write mode as this customer granted it (the second lock), kept across pages. */ granted: false,
+  /** A write-mode request awaits an answer; this tab is not the one shown; built-in UI on. */ pending: false, paused: false, ui: true,
+  agent: '', agentIn: false,
   /** @type {{mask:string[], disable:string[], block:string[]}} */ rules: { mask: [], disable: [], block: [] },
   tab: '',
 };
@@ -15,7 +18,8 @@ export const state = {
 /** @type {Record<string, Function[]>} */
 const subs = {};
 /** Subscribes; returns the unsubscribe function. */
-export const on = (ev, fn) => ((subs[ev] ||= []).push(fn), () => subs[ev].splice(subs[ev].indexOf(fn) >>> 0, 1));
+export const on = (ev, fn) => ((subs[ev] ||= []).push(fn), () => off(ev, fn));
+export const off = (ev, fn) => { const l = subs[ev] || [], i = l.lastIndexOf(fn); if (i >= 0) l.splice(i, 1); };
 /** Emits; a throwing subscriber never breaks capture. */
 export const emit = (ev, data) => (subs[ev] || []).slice().forEach((fn) => { try { fn(data); } catch (e) { console.error(e); } });
 
@@ -24,6 +28,8 @@ const store = (() => { try { return localStorage; } catch { return null; } })();
 /** {id, token} kept so that a reload or the next page resumes. */
 export const saved = () => { try { return JSON.parse(store.getItem(KEY) || 'null'); } catch { return null; } };
 const save = (v) => { try { v ? store.setItem(KEY, JSON.stringify(v)) : store.removeItem(KEY); } catch {} };
+/** Keeps what the next page needs: the session, whether this customer granted write mode, the UI choice. */
+export const persist = () => state.session && state.status !== 'ended' && save({ id: state.session.id, token: state.token, w: +state.granted, ui: +state.ui });
 try { state.tab = sessionStorage.getItem(TABKEY) || ''; } catch {}
 if (!state.tab) { state.tab = Math.random().toString(36).slice(2, 10); try { sessionStorage.setItem(TABKEY, state.tab); } catch {} }
 
@@ -89,17 +95,22 @@ function receive(m) {
       tries = 0;
       state.session = { id: String(m.id), spaced: m.spaced, state: m.state, mode: m.mode };
       if (m.token) state.token = m.token;
-      if (m.rules) state.rules = { mask: [], disable: [], block: [], ...m.rules };
       state.mode = m.mode || 'pointer';
       state.status = m.state === 'active' ? 'active' : 'idle';
-      save({ id: state.session.id, token: state.token });
+      state.agent = m.agent || ''; state.agentIn = !!m.agent_connected; state.pending = !!m.control_pending; state.paused = false;
+      if (state.mode !== 'write') state.granted = false;
+      persist();
       first = { t: 'resume', id: state.session.id, token: state.token };
       if (onSession) onSession[0](state.session), (onSession = null);
       emit('status', state.status);
       break;
     }
-    case 'joined': state.status = 'active'; emit('status', state.status); break;
-    case 'mode': state.mode = m.mode; break;
+    case 'joined': state.status = 'active'; state.agent = m.agent || state.agent; state.agentIn = true; emit('status', state.status); break;
+    case 'presence': if (m.role === 'agent') state.agentIn = !!m.connected; break;
+    case 'mode': state.mode = m.mode; state.pending = false; if (m.mode !== 'write') state.granted = false; persist(); break;
+    case 'control': state.pending = m.state === 'requested'; break;
+    case 'paused': state.paused = true; break;
+    case 'resync': state.paused = false; break;
     case 'ended': end(m.reason, m.message); break;
   }
   emit('msg:' + m.t, m);
@@ -107,7 +118,7 @@ function receive(m) {
 
 function end(reason, message) {
   if (state.status === 'ended') return;
-  state.status = 'ended'; closing = true; save(null); clearTimeout(timer);
+  state.status = 'ended'; state.ended = { reason, message }; closing = true; save(null); clearTimeout(timer);
   emit('status', state.status);
   emit('ended', { reason, message });
   if (onSession) onSession[1](new Error(message || reason)), (onSession = null);
@@ -131,4 +142,17 @@ function closed(code, reason) {
 export function exit() {
   if (ws && ws.readyState === 1) raw(JSON.stringify({ v: 1, t: 'exit' }));
   end('customer_exit', 'You ended the session.');
+}
+
+/** An element's box in the top window's viewport (through same-origin frames). */
+export function rectOf(el) {
+  const r = el.getBoundingClientRect();
+  let x = r.left, y = r.top;
+  try {
+    for (let w = el.ownerDocument.defaultView; w && w !== w.parent && w.frameElement; w = w.parent) {
+      const f = w.frameElement, b = f.getBoundingClientRect();
+      x += b.left + f.clientLeft; y += b.top + f.clientTop;
+    }
+  } catch {}
+  return { left: x, top: y, width: r.width, height: r.height };
 }

@@ -1,6 +1,6 @@
 // State the DOM does not show (values, scroll, viewport, focus, hover, pointer, media,
 // canvas). Handlers only mark; one flush reads the current state, masks it, sends it.
-import { state, send, sendBinary, emit } from './core.js';
+import { state, send, sendBinary, emit, rectOf } from './core.js';
 import { mirror, isField } from './serialize.js';
 import { sensitive, maskValue } from './mask.js';
 
@@ -24,12 +24,14 @@ export function dirtyField(el) {
 }
 
 /** Id of the nearest mirrored node. */
-function idUp(n) {
-  for (; n; n = n.parentNode || n.host) { const i = mirror.ids.get(n); if (i) return i; }
-  return 0;
+function idUp(n) { return mirror.ids.get(elUp(n)) || 0; }
+/** The nearest mirrored node. */
+function elUp(n) {
+  for (; n; n = n.parentNode || n.host) if (mirror.ids.get(n)) return n;
+  return null;
 }
 /** Focused element, through shadow roots and same-origin frames. */
-function deepActive(d = document) {
+export function deepActive(d = document) {
   let a = d.activeElement;
   for (;;) {
     if (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;
@@ -58,7 +60,7 @@ function handle(e) {
     case 'scroll': scrolls.add(t); return soon(40);
     case 'focusin': case 'focusout': focusDirty = true; break;
     case 'mouseover': hoverEl = t; return soon(30);
-    case 'mousemove': ptr = topXY(e); return soon(Math.max(0, 50 - (performance.now() - lastPtr)));
+    case 'mousemove': ptr = { ...topXY(e), t }; return soon(Math.max(0, 50 - (performance.now() - lastPtr)));
     case 'resize': return soon(100);
     default: if (t.localName === 'video' || t.localName === 'audio') media.add(t); // play, pause, seeked…
   }
@@ -117,7 +119,13 @@ export function flush() {
   if (v !== vp) { vp = v; send('viewport', { w: innerWidth, h: innerHeight }); }
   if (focusDirty) { focusDirty = false; const i = idUp(deepActive()); if (i !== focusId) send('focus', { i: (focusId = i) }); }
   if (hoverEl) { const i = idUp(hoverEl); hoverEl = null; if (i !== hoverId) send('hover', { i: (hoverId = i) }); }
-  if (ptr) { send('pointer', ptr); ptr = null; lastPtr = performance.now(); }
+  if (ptr) {
+    // The element under the pointer and the offset in its box: the agent's view places the cursor
+    // on the same thing even while its scroll lags behind.
+    const { x, y } = ptr, n = elUp(ptr.t), i = n && n.nodeType === 1 && ids.get(n), o = { x, y };
+    if (i) { const r = rectOf(n), k = (v) => Math.round(v * 10) / 10; Object.assign(o, { i, ox: k(x - r.left), oy: k(y - r.top), w: k(r.width), h: k(r.height) }); }
+    send('pointer', o); ptr = null; lastPtr = performance.now();
+  }
   const ml = [];
   for (const el of media) { const i = ids.get(el); if (i) ml.push([i, +el.paused, +el.currentTime.toFixed(2), +el.muted]); }
   media.clear();

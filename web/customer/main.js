@@ -1,22 +1,40 @@
-// The page's JS API (window.Cobrowse) and the session's life across pages.
-import { state, on, emit, connect, saved, exit, send } from './core.js';
-import { realm } from './mutations.js';
-import { nodeOf, idOf } from './serialize.js';
+// The page's JS API (window.Cobrowse), the session's life across pages and tabs, the write-mode
+// lock, and the lazy parts: the built-in UI (ui.js) and the replay of agent actions (replay.js).
+import { state, on, off, emit, connect, saved, exit, send, persist } from './core.js';
+import { guard, setRules } from './mask.js';
 
 /** @type {Promise<import('./core.js').Session>|null} */
 let starting = null;
-const pub = () => state.session && { id: state.session.id, spaced: state.session.spaced };
+/** Built-in UI options: disableBuiltInUI, strings, lang, position ('bottom' | 'top'), launcher {chat, call, side}. */
+const opts = { strings: {}, lang: '' };
 const live = () => state.session && state.status !== 'ended' && state.status !== 'off';
+const pub = () => state.session && {
+  id: state.session.id, spaced: state.session.spaced, state: state.status, mode: state.mode,
+  agent: state.agent || null, agentConnected: state.agentIn, controlPending: state.pending, shown: !state.paused,
+};
+
+/** Site options (any time, also before the script has loaded: calls are queued). */
+function configure(o = {}) {
+  if (o.strings) Object.assign(opts.strings, o.strings);
+  if (o.lang) opts.lang = o.lang;
+  if (o.position) opts.position = o.position;
+  if (o.launcher) opts.launcher = { ...opts.launcher, ...o.launcher };
+  if ('disableBuiltInUI' in o) state.ui = !o.disableBuiltInUI, persist();
+  if (state.ui && (opts.launcher || live())) ui();
+}
 
 /**
  * Starts a session (or returns the live one, e.g. resumed from the previous page).
- * @param {{interaction?: {id: string, channel?: string}}} [opts]
+ * @param {{interaction?: {id: string, channel?: string}, disableBuiltInUI?: boolean, strings?: object, lang?: string, showId?: boolean}} [o]
  * @returns {Promise<{id: string, spaced: string}>}
  */
-async function start(opts = {}) {
+async function start(o = {}) {
+  configure(o);
   if (starting) { try { await starting; } catch {} }
   if (live()) return pub();
-  starting = connect({ t: 'create', ...(opts.interaction ? { interaction: opts.interaction } : {}) });
+  if (state.ui) ui();
+  state.session = state.ended = null; // a new session: nothing of the one that ended shows
+  starting = connect({ t: 'create', ...(o.interaction ? { interaction: { channel: '', ...o.interaction } } : {}) });
   try { await starting; } finally { starting = null; }
   emit('sessionStarted', pub());
   return pub();
@@ -24,35 +42,124 @@ async function start(opts = {}) {
 
 /** Ends the session (the customer's exit). */
 async function stop() { if (live() || starting) exit(); }
+/** The chat or call the session belongs to has ended: so does the session (reason interaction_ended). */
+async function endInteraction() { if (live()) send('interaction_end'); }
+
+/** The customer's answer to a write-mode request (the built-in dialog, or the site's own UI). */
+function answerControl(yes) {
+  if (!state.pending || !live()) return false;
+  state.pending = false;
+  // The lock opens before the server hears it: nothing is replayed that this customer did not allow.
+  state.granted = !!yes; persist();
+  send(yes ? 'control_grant' : 'control_deny');
+  return true;
+}
+/** Takes write mode back at once: input already on its way is refused from this moment. */
+function revokeControl() {
+  const was = state.granted || state.mode === 'write';
+  state.granted = false; persist();
+  if (was && live()) send('control_revoke');
+  return was;
+}
+
+let uiLoad = null, replayLoad = null, capLoad = null;
+/** Capture (mutations, serializer, styles, events) is loaded once a session is live. */
+const capture = () => (capLoad ||= import('./mutations.js').then((m) => (m.ready(), m)));
+/** Loads the built-in UI once (never with disableBuiltInUI). */
+function ui() {
+  if (!state.ui) return null;
+  return (uiLoad ||= import('./ui.js').then((m) => m.mount(api, opts)).catch((e) => console.error('cobrowse: UI', e)));
+}
+
+/** Agent input: replayed only if this customer granted write mode itself (the server's lock is the other). */
+const INPUT = ['click', 'dblclick', 'key', 'type', 'select', 'check', 'scroll', 'navigate'];
+export const allowed = () => state.granted && state.mode === 'write' && state.status === 'active' && !state.paused;
+/** Tells the agent, in plain words, why an action did nothing. */
+export const WHY = {
+  not_allowed: 'The customer has not given you control of the page.',
+  submit: 'Only the customer can submit forms.',
+  disabled: 'This part of the page is not available to agents.',
+  masked: 'This field is hidden from you: only the customer can fill it in.',
+  origin: 'This link leaves the site: only the customer can follow it.',
+  gone: 'That element is no longer on the customer\'s page.',
+  history: 'There is no page of this site to go to in that direction.',
+};
+export const refuse = (m, code) => send('notice', { code, re: m.t, text: WHY[code], ...(m.i ? { i: m.i } : {}) });
+function input(m) {
+  if (!allowed()) return refuse(m, 'not_allowed');
+  // One chain: actions are replayed in the order the agent made them, even while replay.js loads.
+  replayLoad = (replayLoad || import('./replay.js')).then((r) => (r.run(m), r));
+}
+
+const api = {
+  v: 1, start, stop, configure, endInteraction, answerControl, revokeControl,
+  /** Subscribes to sessionStarted, sessionResumed, agentJoined, agentLeft, modeChanged, controlRequested,
+   *  controlAnswered, sessionEnded, maskedElement, agentPointer, agentMark, status; returns the unsubscribe. */
+  on: (ev, fn) => on(ev, fn),
+  off,
+  /** Shows the built-in start point: the session ID to read out (starts a session if needed). */
+  showId: () => { const u = ui(); u && u.then((x) => x && x.showId()); return start(); },
+  get session() { return pub(); },
+  /** For plug-ins and tests: the shared state and id ↔ node lookups. */
+  _: { state, on, emit, send, capture },
+};
 
 /** From the loader: replaces the stub, replays queued calls, resumes a saved session. */
-export function init(origin, queue) {
+export function init(origin, queue, script) {
   state.origin = origin;
-  realm(window);
-  const api = {
-    v: 1, start, stop,
-    /** Subscribes to sessionStarted, agentJoined, modeChanged, sessionEnded, maskedElement, status… */
-    on: (ev, fn) => on(ev, fn),
-    get session() { return pub(); },
-    /** For plug-ins (control replay, toolbar): the shared state and id ↔ node lookups. */
-    _: { state, on, emit, send, nodeOf, idOf },
-  };
+  guard(window); // password fields are noted from the start, before a type change can hide them
   window.Cobrowse = api;
+  on('msg:session', (m) => m.rules && setRules((state.rules = { mask: [], disable: [], block: [], ...m.rules })));
   on('msg:joined', (m) => emit('agentJoined', { agent: m.agent, reconnect: !!m.reconnect }));
-  on('msg:mode', (m) => emit('modeChanged', { mode: m.mode, cause: m.cause }));
+  on('msg:presence', (m) => m.role === 'agent' && emit(m.connected ? 'agentJoined' : 'agentLeft', { agent: state.agent, reconnect: true }));
+  on('msg:mode', (m) => {
+    // The server says write mode, but this customer did not grant it (e.g. storage cleared): take it back.
+    if (m.mode === 'write' && !state.granted) send('control_revoke');
+    emit('modeChanged', { mode: m.mode, cause: m.cause });
+  });
+  on('msg:session', (m) => { if (m.id && m.mode === 'write' && !state.granted) send('control_revoke'); });
+  on('msg:control', (m) => emit(m.state === 'requested' ? 'controlRequested' : 'controlAnswered', { state: m.state, expiresInMs: m.expires_in_ms || 0 }));
+  on('msg:pointer', (m) => capture().then((c) => emit('agentPointer', c.locate(m))));
+  on('msg:mark', (m) => capture().then((c) => emit('agentMark', c.locate(m))));
+  for (const t of INPUT) on('msg:' + t, input);
   on('ended', (e) => emit('sessionEnded', e));
+  on('status', () => live() && (capture(), state.ui && ui()));
+
+  // Site options first (queued `configure` calls, data- attributes), then the saved session.
+  const d = (script && script.dataset) || {};
+  if ('cobrowseLauncher' in d) opts.launcher = { side: d.cobrowseLauncher || 'right', chat: d.cobrowseChat, call: d.cobrowseCall };
+  if (d.cobrowseLang) opts.lang = d.cobrowseLang;
+  if (d.cobrowsePosition) opts.position = d.cobrowsePosition;
   const s = saved();
-  if (s && s.id && s.token) (state.token = s.token), (starting = connect({ t: 'resume', id: s.id, token: s.token }).finally(() => (starting = null)));
-  starting && starting.catch(() => {});
-  for (const [name, args, res, rej] of queue) { try { res(api[name](...args)); } catch (e) { rej(e); } }
+  if (s && s.ui === 0) state.ui = false;
+  for (const c of queue) if (c[0] === 'configure') { try { c[2](configure(...c[1])); } catch (e) { c[3](e); } }
+  if (s && s.id && s.token) {
+    state.token = s.token; state.granted = !!s.w;
+    state.session = { id: String(s.id), spaced: String(s.id).replace(/(\d{3})(?=\d)/g, '$1 ') };
+    starting = connect({ t: 'resume', id: s.id, token: s.token }).then(() => emit('sessionResumed', pub())).finally(() => (starting = null));
+    starting.catch(() => {});
+  }
+  for (const [name, args, res, rej] of queue) {
+    if (name !== 'configure') try { res(api[name](...args)); } catch (e) { rej(e); }
+  }
   queue.length = 0;
+  if (state.ui && (opts.launcher || starting)) ui();
+
+  // Start points: any element with data-cobrowse-start shows the ID to read out.
+  document.addEventListener('click', (e) => {
+    const t = e.target && e.target.closest && e.target.closest('[data-cobrowse-start]');
+    if (!t) return;
+    e.preventDefault();
+    api.showId().catch((err) => console.error('cobrowse: could not start', err));
+  }, true);
+
   // URL/title changes (history API, SPA routes) are recorded and shown to the agent.
   let last = location.href + '\n' + document.title;
   setInterval(() => {
     const now = location.href + '\n' + document.title;
     if (now !== last && live()) { last = now; send('page', { url: location.href, title: document.title }); }
   }, 1000);
-  // Of several tabs, the one the customer looks at is shown.
+  // Of several tabs, the one the customer looks at is shown; the others stay connected and quiet.
   const focus = () => live() && !document.hidden && send('tab');
   addEventListener('focus', focus);
   document.addEventListener('visibilitychange', focus);

@@ -17,6 +17,8 @@ export function setRules(r) {
 }
 
 export const masks = (el) => el.matches(maskSel);
+/** The selector of masked elements (rules included), for the customer's outline. */
+export const maskSelector = () => maskSel;
 /** Inside a masked region (through shadow roots and frames)? */
 export function masked(n) {
   for (; n; n = n.parentNode || n.host || (n.defaultView && n.defaultView.frameElement)) if (n.nodeType === 1 && n.matches(maskSel)) return true;

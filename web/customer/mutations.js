@@ -263,8 +263,15 @@ export function stop() {
   release();
 }
 
-on('msg:session', (m) => setRules(m.rules || {}));
-on('msg:joined', start);
+export { nodeOf, idOf, locate } from './serialize.js';
+/** Loaded once a session is live (maybe after `joined`): catches up with what the session says. */
+export function ready() {
+  realm(window);
+  if (state.status === 'active' && !state.paused && !state.capturing) start();
+}
+// Every tab hears `joined`; only the tab shown to the agent captures (`paused` until `resync`).
+on('msg:joined', () => state.paused || start());
+on('msg:paused', stop);
 // A snapshot under way answers a resync too (restarting could loop on a slow page).
 on('msg:resync', () => snapping || start());
 on('msg:presence', (m) => m.role === 'agent' && !m.connected && stop());

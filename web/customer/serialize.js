@@ -2,6 +2,7 @@
 // and the walker is resumable so that a big page is serialized in slices.
 import { masks, masked, sensitive, maskText, maskValue, blocked, announce } from './mask.js';
 import { abs, absCss, cssOf, adopted } from './styles.js';
+import { rectOf } from './core.js';
 
 const HTML = 'http://www.w3.org/1999/xhtml', SVG = 'http://www.w3.org/2000/svg', MATH = 'http://www.w3.org/1998/Math/MathML';
 /** One-URL attributes, made absolute (<base> respected) for the agent's proxy. */
@@ -15,12 +16,39 @@ export const reset = () => { mirror.ids = new WeakMap(); mirror.next = 1; mirror
 /** Whether changes under an element must not be sent (it was, or now is, blocked). */
 export const shut = (el) => mirror.blk.has(el) || (el.nodeType === 1 && blocked(el));
 export const idOf = (n) => mirror.ids.get(n);
-/** Node of an id, for plug-ins (control replay): rare, so a walk. */
-export function nodeOf(id, root = document) {
-  if (mirror.ids.get(root) === id) return root;
-  for (let n = root.firstChild; n; n = n.nextSibling) { const r = nodeOf(id, n); if (r) return r; }
-  const s = shadowOf(root); if (s) return nodeOf(id, s);
-  return null;
+/** id → node, built on demand (a walk) and trusted only while the node still has that id. */
+let index = new Map(), built = -1, builtFor = null;
+/** Node of an id (control replay, pointers): a walk of the page on a miss, at most once per change of ids. */
+export function nodeOf(id) {
+  const n = index.get(id);
+  if (n && mirror.ids.get(n) === id) return n;
+  if (built === mirror.next && builtFor === mirror.ids) return null;
+  index = new Map(); built = mirror.next; builtFor = mirror.ids;
+  const st = [document];
+  while (st.length) {
+    const x = st.pop(), i = mirror.ids.get(x);
+    if (!i) continue;
+    index.set(i, x);
+    for (let c = x.firstChild; c; c = c.nextSibling) st.push(c);
+    if (x.nodeType === 1) {
+      const s = shadowOf(x);
+      if (s) st.push(s);
+      try { if (x.contentDocument) st.push(x.contentDocument); } catch {}
+    }
+  }
+  return index.get(id) || null;
+}
+/**
+ * Where the agent points: `{i, ox, oy, w, h}` is an element and an offset in its box (scaled if
+ * the box differs in size), so it lands on the same thing whatever the scroll; `x, y` otherwise.
+ */
+export function locate(m) {
+  const n = m.i && nodeOf(m.i);
+  if (n && n.nodeType === 1 && n.isConnected) {
+    const r = rectOf(n), k = (a, b, c) => (b > 0 ? (a * c) / b : a);
+    return { x: r.left + k(+m.ox || 0, m.w, r.width), y: r.top + k(+m.oy || 0, m.h, r.height), el: n };
+  }
+  return { x: +m.x || 0, y: +m.y || 0 };
 }
 
 /** Closed shadow roots, kept when attached (by the loader; here for frames). */

@@ -175,6 +175,11 @@ again.addEventListener('click', () => {
 });
 
 if (window.Cobrowse && typeof window.Cobrowse.on === 'function') {
+  // Leave room for the co-browse toolbar (bottom centre) while a session runs.
+  const room = (on) => root.classList.toggle('cobrowsing', on);
+  window.Cobrowse.on('sessionStarted', () => room(true));
+  window.Cobrowse.on('sessionResumed', () => room(true));
+  window.Cobrowse.on('sessionEnded', () => room(false));
   window.Cobrowse.on('sessionEnded', () => {
     if (!state.sessionId) return;
     state.sessionId = null;

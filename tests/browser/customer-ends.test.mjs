@@ -1,0 +1,105 @@
+// Every way a session ends, as the customer sees it: a notice in plain words for each end
+// reason (the server's timeouts are short here), and the agent is told too.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setup, requirements, waitFor } from './harness.mjs';
+
+const skip = requirements();
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/debug/cobrowse');
+let h, key;
+before(async () => {
+  if (skip) return;
+  h = await setup({ env: { COBROWSE_TIMEOUTS__JOIN: '5s', COBROWSE_TIMEOUTS__INACTIVITY: '5s', COBROWSE_TIMEOUTS__AGENT_GRACE: '2s', COBROWSE_TIMEOUTS__CUSTOMER_GRACE: '2s' } });
+  key = execFileSync(BIN, ['apikey', 'create', 'browser-tests', '--data-dir', h.dataDir], { env: h.env, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+});
+after(async () => { if (h) await h.close(); });
+
+/** Waits for the customer's "session ended" notice and returns its reason and words. */
+async function endNotice(c, ms = 10000) {
+  return waitFor(c, () => {
+    const n = document.querySelector('[data-cobrowse-ui]')?.shadowRoot.querySelector('.n[data-reason]');
+    return n && window.Cobrowse.session.state === 'ended' && [n.dataset.reason, n.querySelector('span').textContent];
+  }, null, ms);
+}
+const api = (p) => fetch(h.server + '/api/v1' + p, { method: 'POST', headers: { authorization: 'Bearer ' + key } });
+const agentEnded = (a) => waitFor(a, () => document.getElementById('state').dataset.state === 'ended' && document.getElementById('notice-h').textContent, null, 10000);
+
+const WORDS = {
+  customer_exit: /You ended co-browsing/,
+  agent_exit: /The agent left the session/,
+  interaction_ended: /Your chat or call ended/,
+  ended_by_api: /The support team ended co-browsing/,
+  inactivity: /timed out after a period of inactivity/,
+  agent_gone: /agent’s connection was lost/,
+  join_timeout: /No agent joined in time/,
+  no_such_session: /Your co-browse session has ended/,
+  server_shutdown: /service restarted/,
+};
+
+/** A customer with a session, and (unless `agent: false`) an agent in it. */
+async function session(opts = {}) {
+  const c = await h.customer('control.html');
+  const id = await c.evaluate((o) => window.Cobrowse.start(o).then((s) => s.id), opts.start || {});
+  const a = opts.agent === false ? null : await h.agent(id);
+  if (a) await waitFor(c, () => window.Cobrowse.session.state === 'active');
+  return { c, a, id };
+}
+const close = async (...pages) => { for (const p of pages) if (p) await p.context().close().catch(() => {}); };
+
+test('ends by someone: customer exit, agent exit, the interaction ended (API), ended by the API', { skip }, async () => {
+  let { c, a } = await session();
+  await c.locator('[data-cobrowse-ui]').locator('button[aria-label="End co-browsing"]').click();
+  assert.deepEqual((await endNotice(c))[0], 'customer_exit');
+  assert.match((await endNotice(c))[1], WORDS.customer_exit);
+  assert.match(await agentEnded(a), /customer ended/i);
+  await close(c, a);
+
+  ({ c, a } = await session());
+  await a.click('#exit');
+  const [r, words] = await endNotice(c);
+  assert.equal(r, 'agent_exit'); assert.match(words, WORDS.agent_exit);
+  await close(c, a);
+
+  ({ c, a } = await session({ start: { interaction: { id: 'call-7', channel: 'call' } } }));
+  assert.equal((await api('/interactions/call-7/end')).status < 300, true);
+  const [r2, w2] = await endNotice(c);
+  assert.equal(r2, 'interaction_ended'); assert.match(w2, WORDS.interaction_ended);
+  assert.match(await agentEnded(a), /chat or call/i);
+  await close(c, a);
+
+  let id;
+  ({ c, a, id } = await session());
+  assert.equal((await api('/sessions/' + id + '/end')).status < 300, true);
+  const [r3, w3] = await endNotice(c);
+  assert.equal(r3, 'ended_by_api'); assert.match(w3, WORDS.ended_by_api);
+  await close(c, a);
+});
+
+test('ends by time: inactivity, the agent gone past grace, nobody joined, the customer gone past grace (told on return)', { skip }, async () => {
+  // One after the other (a join must come within the join timeout), then all wait at once.
+  const idle = await session(), gone = await session(), away = await session(), lonely = await session({ agent: false });
+  await close(gone.a); // the agent's browser closes
+  await away.c.goto('about:blank'); // the customer leaves the site
+  const results = await Promise.all([endNotice(idle.c, 15000), endNotice(gone.c, 15000), endNotice(lonely.c, 15000)]);
+  assert.deepEqual(results.map((x) => x[0]), ['inactivity', 'agent_gone', 'join_timeout']);
+  assert.match(results[0][1], WORDS.inactivity);
+  assert.match(results[1][1], WORDS.agent_gone);
+  assert.match(results[2][1], WORDS.join_timeout);
+  assert.match(await agentEnded(idle.a), /timed out/i);
+  assert.match(await agentEnded(away.a), /customer left/i);
+  await away.c.goto(h.origin + '/control.html');
+  const [r, w] = await endNotice(away.c);
+  assert.equal(r, 'no_such_session'); assert.match(w, WORDS.no_such_session);
+  await close(idle.c, idle.a, gone.c, lonely.c, away.c, away.a);
+});
+
+test('ends by the server shutting down (last: it stops this file\'s server)', { skip }, async () => {
+  const { c, a } = await session();
+  h.proc.kill('SIGTERM');
+  const [r, w] = await endNotice(c);
+  assert.equal(r, 'server_shutdown'); assert.match(w, WORDS.server_shutdown);
+  await close(c, a);
+});

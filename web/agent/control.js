@@ -1,0 +1,221 @@
+// The agent's hand on the customer's page. Over the mirrored view it captures the agent's
+// pointer (sent as an element of the view and an offset in it, once per animation frame) and
+// clicks: in pointer mode a click is a `mark` (a red circle on the customer's page); in write
+// mode clicks, double clicks, typing, keys, <select> choices, checkboxes, wheel scrolling and
+// navigation are sent as input messages (docs/protocol.md) that the customer's script replays.
+// Nothing here acts on the customer's page: the customer's script decides (and may refuse,
+// telling us why in a `notice`, shown here as a toast).
+//
+//   import { attachControl } from './control.js';
+//   const control = attachControl({ mirror, overlay: $('overlay'), send });
+//   control.mode            // 'pointer' | 'write'
+//   control.on('mode' | 'notice' | 'control', fn)
+//   control.navigate('back' | 'forward' | 'reload' | url)
+//   control.place(m)        // where a customer `pointer` message points, in the view's pixels
+
+/** Keys sent as `key` (others with one character are typed text). */
+const KEYS = new Set(['Enter', 'Tab', 'Backspace', 'Delete', 'Escape', 'ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End', 'PageUp', 'PageDown']);
+const NOTICE_WORDS = { not_allowed: 'Write mode is off: the customer has not given you control.' };
+
+/**
+ * @param {{mirror: import('./mirror.js').Mirror, overlay?: HTMLElement, send: (t: string, o?: object) => void, toasts?: boolean}} o
+ */
+export function attachControl({ mirror, overlay = document.getElementById('overlay'), send, toasts = true }) {
+  const subs = {};
+  const emit = (ev, x) => (subs[ev] || []).forEach((f) => { try { f(x); } catch (e) { console.error(e); } });
+  const control = {
+    mode: 'pointer',
+    /** @param {'mode'|'notice'|'control'} ev */
+    on(ev, fn) { (subs[ev] ||= []).push(fn); return () => subs[ev].splice(subs[ev].indexOf(fn) >>> 0, 1); },
+    navigate(to) { if (control.mode !== 'write') return toast(NOTICE_WORDS.not_allowed), false; send('navigate', /^(back|forward|reload)$/.test(to) ? { to } : { url: String(to) }); return true; },
+    place,
+  };
+
+  // ---- the server's and the customer's messages, heard on the console's own socket ----
+  // (app.js owns the socket; this listens beside it instead of needing a hook there.)
+  const hear = (e) => {
+    if (typeof e.data !== 'string' || !/^\{"v":1,"t":"(session|mode|control|ended|notice|error)"/.test(e.data)) return;
+    let m;
+    try { m = JSON.parse(e.data); } catch { return; }
+    if (m.t === 'session' || m.t === 'mode') setMode(m.mode);
+    else if (m.t === 'ended') setMode('pointer');
+    else if (m.t === 'control') emit('control', m);
+    else if (m.t === 'notice') { emit('notice', m); toast(m.text || m.code); }
+    else if (m.t === 'error' && m.code === 'not_allowed' && sentInput && Date.now() - sentInput < 3000) toast(NOTICE_WORDS.not_allowed);
+  };
+  const Native = window.WebSocket;
+  if (!Native.cbTapped) {
+    window.WebSocket = class extends Native {
+      constructor(u, p) { super(u, p); if (/\/ws\/agent/.test(String(u))) this.addEventListener('message', (e) => taps.forEach((f) => f(e))); }
+    };
+    window.WebSocket.cbTapped = taps;
+  }
+  (window.WebSocket.cbTapped || taps).push(hear);
+
+  function setMode(m) {
+    m = m === 'write' ? 'write' : 'pointer';
+    if (m === control.mode) return;
+    control.mode = m;
+    overlay.dataset.mode = m;
+    overlay.style.cursor = m === 'write' ? 'default' : 'crosshair';
+    picker.hidden = true;
+    emit('mode', m);
+  }
+
+  // ---- where the agent points: an element of the view and an offset in it ----
+  overlay.tabIndex = 0;
+  overlay.setAttribute('role', 'application');
+  overlay.setAttribute('aria-label', "Customer's page: point and click; in write mode, type and scroll");
+  /** Customer-viewport coordinates of a mouse event (the view is scaled to fit). */
+  function xy(e) {
+    const r = overlay.getBoundingClientRect(), k = r.width / (overlay.offsetWidth || 1) || 1;
+    return { x: (e.clientX - r.left) / k, y: (e.clientY - r.top) / k };
+  }
+  /** The deepest element of the view at a point (through shadow roots and frames), and the point in its document. */
+  function hit(x, y) {
+    const f = mirror.frame;
+    if (!f) return null;
+    const was = f.hasAttribute('inert');
+    if (was) f.removeAttribute('inert'); // inert content is not hit-tested; nothing can run in the view meanwhile
+    try {
+      let d = f.contentDocument, el = d && d.elementFromPoint(x, y);
+      for (let k = 0; el && k < 20; k++) {
+        const sr = el.shadowRoot, inner = sr && sr.elementFromPoint(x, y);
+        if (inner && inner !== el) { el = inner; continue; }
+        if (/^i?frame$/.test(el.localName) && el.contentDocument) {
+          const r = el.getBoundingClientRect();
+          x -= r.left + el.clientLeft; y -= r.top + el.clientTop;
+          d = el.contentDocument;
+          const next = d.elementFromPoint(x, y);
+          if (!next) break;
+          el = next;
+          continue;
+        }
+        break;
+      }
+      while (el && !mirror.ids.has(el)) el = el.parentElement || (el.parentNode && el.parentNode.host) || null;
+      if (!el) return null;
+      const r = el.getBoundingClientRect(), n = (v) => Math.round(v * 10) / 10;
+      return { el, i: mirror.ids.get(el), ox: n(x - r.left), oy: n(y - r.top), w: n(r.width), h: n(r.height) };
+    } finally { if (was) f.setAttribute('inert', ''); }
+  }
+  /** Message fields for a point: the element and offset, plus the raw point as a fallback. */
+  function at(e) {
+    const p = xy(e), t = hit(p.x, p.y), o = { x: Math.round(p.x), y: Math.round(p.y) };
+    return t ? { target: t.el, msg: { ...o, i: t.i, ox: t.ox, oy: t.oy, w: t.w, h: t.h } } : { target: null, msg: o };
+  }
+  /** Where a customer `pointer` message points in the view (element + offset when we have it). */
+  function place(m) {
+    const el = m.i && mirror.nodes.get(m.i);
+    if (!el || el.nodeType !== 1 || !el.isConnected) return { x: m.x, y: m.y };
+    const r = el.getBoundingClientRect(), k = (a, b, c) => (b > 0 ? (a * c) / b : a);
+    let x = r.left + k(+m.ox || 0, m.w, r.width), y = r.top + k(+m.oy || 0, m.h, r.height);
+    for (let w = el.ownerDocument.defaultView; w && w.frameElement && w.frameElement !== mirror.frame; w = w.parent) {
+      const b = w.frameElement.getBoundingClientRect();
+      x += b.left + w.frameElement.clientLeft; y += b.top + w.frameElement.clientTop;
+    }
+    return { x: Math.round(x), y: Math.round(y) };
+  }
+
+  // ---- events over the view (captured before app.js's own overlay handlers, which they replace) ----
+  const box = overlay.parentNode;
+  let move = null, frame = 0, last = '', sentInput = 0, wheel = null, text = '';
+  const input = (t, o) => { sentInput = Date.now(); send(t, o); };
+  const tick = () => {
+    frame = 0;
+    if (move) { const m = at(move).msg, s = JSON.stringify(m); move = null; if (s !== last) last = s, send('pointer', m); }
+    if (wheel) { const w = wheel; wheel = null; input('scroll', { ...(w.i ? { i: w.i } : {}), dx: Math.round(w.dx), dy: Math.round(w.dy) }); }
+    flushText();
+  };
+  const soon = () => frame || (frame = requestAnimationFrame(tick));
+  const flushText = () => { if (text) { const t = text; text = ''; input('type', { text: t }); } };
+  const mine = (e) => e.target === overlay || overlay.contains(e.target);
+  const take = (type, f, opts) => box.addEventListener(type, (e) => { if (mine(e) && !picker.contains(e.target)) { e.stopPropagation(); f(e); } }, { capture: true, ...opts });
+
+  take('mousemove', (e) => { move = e; soon(); });
+  take('mousedown', () => overlay.focus({ preventScroll: true }));
+  take('click', (e) => {
+    picker.hidden = true;
+    const { target, msg } = at(e);
+    if (control.mode !== 'write') { send('mark', msg); return ring(e); }
+    flushText();
+    if (!target || !msg.i) return;
+    const sel = target.closest('select') || (target.localName === 'option' && target.parentElement.closest('select'));
+    if (sel) return choose(sel, e);
+    if (target.localName === 'input' && /^(checkbox|radio)$/.test(target.type)) return input('check', { ...msg, c: target.type === 'radio' ? 1 : +!target.checked });
+    input('click', { ...msg, d: e.detail || 1 });
+  });
+  take('dblclick', (e) => { if (control.mode === 'write') { const { msg } = at(e); if (msg.i) input('dblclick', msg); } });
+  take('wheel', (e) => {
+    if (control.mode !== 'write') return;
+    e.preventDefault();
+    const k = e.deltaMode === 1 ? 40 : e.deltaMode === 2 ? 400 : 1, { msg } = at(e);
+    wheel = { i: msg.i, dx: (wheel ? wheel.dx : 0) + e.deltaX * k, dy: (wheel ? wheel.dy : 0) + e.deltaY * k };
+    soon();
+  }, { passive: false });
+  overlay.addEventListener('keydown', (e) => {
+    if (control.mode !== 'write' || e.isComposing) return;
+    const mod = e.ctrlKey || e.metaKey;
+    if (mod && /^[vcx]$/i.test(e.key)) return; // paste arrives as a paste event; copy stays local
+    if (e.key.length === 1 && !mod && !e.altKey) { text += e.key; soon(); }
+    else if (KEYS.has(e.key) || (mod && /^a$/i.test(e.key))) {
+      flushText();
+      input('key', { key: e.key, code: e.code, ...(e.shiftKey ? { shift: 1 } : {}), ...(e.altKey ? { alt: 1 } : {}), ...(e.ctrlKey ? { ctrl: 1 } : {}), ...(e.metaKey ? { meta: 1 } : {}) });
+    } else return;
+    e.preventDefault();
+  });
+  overlay.addEventListener('paste', (e) => {
+    if (control.mode !== 'write') return;
+    e.preventDefault();
+    text += e.clipboardData.getData('text/plain');
+    soon();
+  });
+
+  // ---- feedback in the console: the agent's own click ring, the <select> picker, toasts ----
+  const css = document.createElement('style');
+  css.textContent = `.cbc-ring{position:absolute;width:26px;height:26px;margin:-13px 0 0 -13px;border:3px solid #e0245e;border-radius:50%;pointer-events:none;animation:cbc-ring .7s ease-out forwards}@keyframes cbc-ring{to{transform:scale(2);opacity:0}}
+.cbc-picker{position:fixed;z-index:30;max-height:50vh;overflow:auto;min-width:160px;background:#fff;border:1px solid #9aa5b1;border-radius:6px;box-shadow:0 4px 16px #0004;padding:4px;font:14px system-ui,sans-serif}
+.cbc-picker button{display:block;width:100%;text-align:left;border:0;background:none;padding:6px 10px;border-radius:4px;cursor:pointer}.cbc-picker button:hover,.cbc-picker button:focus{background:#e6eefb}.cbc-picker button[aria-selected=true]{font-weight:700}
+.cbc-toasts{position:fixed;z-index:40;left:50%;top:54px;transform:translateX(-50%);display:grid;gap:6px;width:min(520px,90vw);pointer-events:none}.cbc-toast{padding:10px 14px;background:#1d2733;color:#fff;border-radius:6px;box-shadow:0 2px 10px #0005;font:14px system-ui,sans-serif}`;
+  document.head.append(css);
+  function ring(e) {
+    const p = xy(e), d = document.createElement('div');
+    d.className = 'cbc-ring'; d.style.left = p.x + 'px'; d.style.top = p.y + 'px';
+    overlay.append(d);
+    setTimeout(() => d.remove(), 800);
+  }
+  const picker = document.createElement('div');
+  picker.className = 'cbc-picker'; picker.hidden = true; picker.setAttribute('role', 'listbox');
+  document.body.append(picker);
+  /** A <select> cannot open in the view: its options are offered here, the choice is sent. */
+  function choose(sel, e) {
+    const i = mirror.ids.get(sel);
+    picker.replaceChildren(...Array.from(sel.options, (o, k) => {
+      const b = document.createElement('button');
+      b.type = 'button'; b.textContent = o.label || o.text; b.disabled = o.disabled;
+      b.setAttribute('role', 'option'); b.setAttribute('aria-selected', String(o.selected));
+      b.onclick = () => { picker.hidden = true; overlay.focus(); input('select', { i, x: [k] }); };
+      return b;
+    }));
+    picker.style.left = Math.min(e.clientX, innerWidth - 180) + 'px';
+    picker.style.top = Math.min(e.clientY, innerHeight - 100) + 'px';
+    picker.hidden = false;
+    (picker.querySelector('[aria-selected=true]') || picker.firstChild)?.focus();
+  }
+  picker.addEventListener('keydown', (e) => { if (e.key === 'Escape') picker.hidden = true, overlay.focus(); });
+  const toastBox = document.createElement('div');
+  toastBox.className = 'cbc-toasts'; toastBox.setAttribute('role', 'status'); toastBox.setAttribute('aria-live', 'polite');
+  document.body.append(toastBox);
+  function toast(text) {
+    if (!toasts || !text) return;
+    const d = document.createElement('div');
+    d.className = 'cbc-toast'; d.textContent = text;
+    toastBox.append(d);
+    while (toastBox.children.length > 3) toastBox.firstChild.remove();
+    setTimeout(() => d.remove(), 5000);
+  }
+  setMode('pointer');
+  overlay.dataset.mode = 'pointer';
+  return control;
+}
+const taps = [];
