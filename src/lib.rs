@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod protocol;
 pub mod proxy;
 pub mod ratelimit;
+pub mod rules;
 pub mod server;
 pub mod session;
 pub mod store;

@@ -1,6 +1,7 @@
 //! The HTTP face of the server: WebSockets for the two parties, the REST API,
 //! sign-in, operations endpoints and the embedded web assets.
 
+mod admin;
 mod agent_ws;
 mod api;
 mod assets;
@@ -75,6 +76,7 @@ pub fn router(app: AppState) -> Router {
         .route("/auth/link", get(auth_routes::link))
         .route("/auth/me", get(auth_routes::me))
         .nest("/api/v1", api::routes())
+        .nest("/api/v1/admin", admin::routes())
         .merge(demo::routes())
         .merge(assets::routes().layer(tower_http::compression::CompressionLayer::new()))
         .with_state(app)

@@ -23,6 +23,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// Someone else changed the record since it was read (optimistic concurrency).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -98,6 +101,52 @@ pub struct RuleSet {
     pub version: i64,
     pub updated_by: String,
     pub updated_at: Millis,
+}
+
+/// One saved state of a rule set: who changed it, when, and to what. A
+/// deletion is a version too (`deleted`, with the content it had).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RuleSetVersion {
+    pub version: i64,
+    pub name: String,
+    pub url_pattern: String,
+    pub rules: Rules,
+    pub changed_by: String,
+    pub changed_at: Millis,
+    pub deleted: bool,
+}
+
+/// What an editor token is: the one-time `link` in the URL fragment, or the
+/// `session` token the overlay gets for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EditorTokenKind {
+    Link,
+    Session,
+}
+
+impl EditorTokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EditorTokenKind::Link => "link",
+            EditorTokenKind::Session => "session",
+        }
+    }
+}
+
+/// A grant for the visual restrictions editor: which administrator, which
+/// site origin and page, which rule set it may save into, until when.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EditorToken {
+    #[serde(skip)]
+    pub token_hash: String,
+    pub kind: EditorTokenKind,
+    pub account: String,
+    pub origin: String,
+    pub url: String,
+    pub rule_set: String,
+    pub url_pattern: String,
+    pub expires_at: Millis,
 }
 
 /// Whether a page URL falls under a rule set's pattern (`*` matches anything).
@@ -230,9 +279,40 @@ pub trait Store: Send + Sync + 'static {
     async fn api_keys(&self) -> Result<Vec<ApiKey>>;
     async fn revoke_api_key(&self, id: i64, now: Millis) -> Result<()>;
 
+    /// The rule sets in force (not deleted), by name.
     async fn rule_sets(&self) -> Result<Vec<RuleSet>>;
-    /// Creates or updates by name; the old version is kept.
+    /// Creates or updates by name (reviving a deleted one); the old version is kept.
     async fn save_rule_set(&self, name: &str, url_pattern: &str, rules: &Rules, by: &str, now: Millis) -> Result<RuleSet>;
+    /// A rule set in force, by id.
+    async fn rule_set(&self, id: i64) -> Result<Option<RuleSet>>;
+    /// Creates a rule set; `Exists` if one in force has this name (a deleted one
+    /// of that name comes back, its history continued).
+    async fn create_rule_set(&self, name: &str, url_pattern: &str, rules: &Rules, by: &str, now: Millis) -> Result<RuleSet>;
+    /// Replaces a rule set's name, pattern and rules if it is still at `version`;
+    /// `Conflict` if someone saved it since, `NotFound` if it is gone.
+    #[allow(clippy::too_many_arguments)] // one per column of the row, plus who and when
+    async fn update_rule_set(
+        &self,
+        id: i64,
+        version: i64,
+        name: &str,
+        url_pattern: &str,
+        rules: &Rules,
+        by: &str,
+        now: Millis,
+    ) -> Result<RuleSet>;
+    /// Takes a rule set out of force (at `version`, when given); the deletion is recorded as a version.
+    async fn delete_rule_set(&self, id: i64, version: Option<i64>, by: &str, now: Millis) -> Result<()>;
+    /// Every version of a rule set, newest first (empty if there is no such set).
+    async fn rule_set_versions(&self, id: i64) -> Result<Vec<RuleSetVersion>>;
+
+    async fn add_editor_token(&self, token: &EditorToken) -> Result<()>;
+    /// Uses a one-time link token up (valid or expired, it is gone afterwards).
+    async fn take_editor_link(&self, token_hash: &str, now: Millis) -> Result<Option<EditorToken>>;
+    /// An unexpired editor session token.
+    async fn editor_session(&self, token_hash: &str, now: Millis) -> Result<Option<EditorToken>>;
+    /// Ends every editor grant of an administrator; returns how many there were.
+    async fn remove_editor_tokens(&self, account: &str) -> Result<u64>;
 
     async fn record(&self, key: &str, session_id: &str, at: Millis, event: &HistoryEvent) -> Result<()>;
     async fn history(&self, filter: &HistoryFilter) -> Result<Vec<HistorySummary>>;

@@ -85,6 +85,43 @@ fn rule_set(row: &AnyRow) -> Result<RuleSet> {
     })
 }
 
+fn editor_token(row: &AnyRow) -> Result<EditorToken> {
+    let kind = match row.try_get::<&str, _>("kind")? {
+        "link" => EditorTokenKind::Link,
+        "session" => EditorTokenKind::Session,
+        other => return Err(StoreError::Corrupt(format!("editor token kind {other:?}"))),
+    };
+    Ok(EditorToken {
+        token_hash: row.try_get("token_hash")?,
+        kind,
+        account: row.try_get("account")?,
+        origin: row.try_get("origin")?,
+        url: row.try_get("url")?,
+        rule_set: row.try_get("rule_set")?,
+        url_pattern: row.try_get("url_pattern")?,
+        expires_at: row.try_get::<i64, _>("expires_at")? as Millis,
+    })
+}
+
+/// Keeps a rule set's new state (or its deletion) as a version: who, when, what.
+async fn record_version(tx: &mut sqlx::Transaction<'_, sqlx::Any>, set: &RuleSet, deleted: bool) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO rule_set_versions (rule_set_id, version, name, url_pattern, rules, changed_by, changed_at, deleted)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(set.id)
+    .bind(set.version)
+    .bind(&set.name)
+    .bind(&set.url_pattern)
+    .bind(serde_json::to_string(&set.rules).expect("rules serialize"))
+    .bind(&set.updated_by)
+    .bind(set.updated_at as i64)
+    .bind(i64::from(deleted))
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
 fn summary(row: &AnyRow) -> Result<HistorySummary> {
     let ms = |c: &str| -> Result<Option<Millis>> { Ok(row.try_get::<Option<i64>, _>(c)?.map(|t| t as Millis)) };
     Ok(HistorySummary {
@@ -116,6 +153,23 @@ fn not_found_unless_changed(result: sqlx::any::AnyQueryResult, what: String) -> 
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+}
+
+impl SqlStore {
+    /// After a conditional change matched no row: gone, or changed by someone else?
+    async fn why_not_changed(&self, id: i64, version: i64) -> StoreError {
+        let row = sqlx::query("SELECT version FROM rule_sets WHERE id = $1 AND deleted = 0").bind(id).fetch_optional(&self.pool).await;
+        match row {
+            Ok(None) => StoreError::NotFound(format!("rule set {id}")),
+            Ok(Some(r)) => match r.try_get::<i64, _>("version") {
+                Ok(now) => StoreError::Conflict(format!(
+                    "rule set {id} was changed by someone else (it is at version {now}, you edited version {version}): reload it and apply your change again"
+                )),
+                Err(e) => e.into(),
+            },
+            Err(e) => e.into(),
+        }
+    }
 }
 
 #[async_trait]
@@ -221,7 +275,7 @@ impl Store for SqlStore {
     }
 
     async fn rule_sets(&self) -> Result<Vec<RuleSet>> {
-        let rows = sqlx::query("SELECT * FROM rule_sets ORDER BY name").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM rule_sets WHERE deleted = 0 ORDER BY name").fetch_all(&self.pool).await?;
         rows.iter().map(rule_set).collect()
     }
 
@@ -230,7 +284,7 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "INSERT INTO rule_sets (name, url_pattern, rules, version, updated_by, updated_at) VALUES ($1, $2, $3, 1, $4, $5)
-             ON CONFLICT(name) DO UPDATE SET url_pattern = excluded.url_pattern, rules = excluded.rules,
+             ON CONFLICT(name) DO UPDATE SET url_pattern = excluded.url_pattern, rules = excluded.rules, deleted = 0,
                version = rule_sets.version + 1, updated_by = excluded.updated_by, updated_at = excluded.updated_at
              RETURNING *",
         )
@@ -242,19 +296,161 @@ impl Store for SqlStore {
         .fetch_one(&mut *tx)
         .await?;
         let set = rule_set(&row)?;
-        sqlx::query(
-            "INSERT INTO rule_set_versions (rule_set_id, version, url_pattern, rules, changed_by, changed_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        record_version(&mut tx, &set, false).await?;
+        tx.commit().await?;
+        Ok(set)
+    }
+
+    async fn rule_set(&self, id: i64) -> Result<Option<RuleSet>> {
+        let row = sqlx::query("SELECT * FROM rule_sets WHERE id = $1 AND deleted = 0").bind(id).fetch_optional(&self.pool).await?;
+        row.as_ref().map(rule_set).transpose()
+    }
+
+    async fn create_rule_set(&self, name: &str, url_pattern: &str, rules: &Rules, by: &str, now: Millis) -> Result<RuleSet> {
+        let json = serde_json::to_string(rules).expect("rules serialize");
+        let mut tx = self.pool.begin().await?;
+        // A deleted set of the same name comes back (its versions continue); one in force is left alone.
+        let row = sqlx::query(
+            "INSERT INTO rule_sets (name, url_pattern, rules, version, updated_by, updated_at) VALUES ($1, $2, $3, 1, $4, $5)
+             ON CONFLICT(name) DO UPDATE SET url_pattern = excluded.url_pattern, rules = excluded.rules, deleted = 0,
+               version = rule_sets.version + 1, updated_by = excluded.updated_by, updated_at = excluded.updated_at
+             WHERE rule_sets.deleted = 1
+             RETURNING *",
         )
-        .bind(set.id)
-        .bind(set.version)
+        .bind(name)
         .bind(url_pattern)
         .bind(&json)
         .bind(by)
         .bind(now as i64)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        let Some(row) = row else { return Err(StoreError::Exists(format!("rule set {name:?}"))) };
+        let set = rule_set(&row)?;
+        record_version(&mut tx, &set, false).await?;
         tx.commit().await?;
         Ok(set)
+    }
+
+    async fn update_rule_set(
+        &self,
+        id: i64,
+        version: i64,
+        name: &str,
+        url_pattern: &str,
+        rules: &Rules,
+        by: &str,
+        now: Millis,
+    ) -> Result<RuleSet> {
+        let json = serde_json::to_string(rules).expect("rules serialize");
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE rule_sets SET name = $1, url_pattern = $2, rules = $3, version = version + 1, updated_by = $4, updated_at = $5
+             WHERE id = $6 AND version = $7 AND deleted = 0 RETURNING *",
+        )
+        .bind(name)
+        .bind(url_pattern)
+        .bind(&json)
+        .bind(by)
+        .bind(now as i64)
+        .bind(id)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| if is_unique_violation(&e) { StoreError::Exists(format!("rule set {name:?}")) } else { e.into() })?;
+        let Some(row) = row else {
+            drop(tx);
+            return Err(self.why_not_changed(id, version).await);
+        };
+        let set = rule_set(&row)?;
+        record_version(&mut tx, &set, false).await?;
+        tx.commit().await?;
+        Ok(set)
+    }
+
+    async fn delete_rule_set(&self, id: i64, version: Option<i64>, by: &str, now: Millis) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(
+            "UPDATE rule_sets SET deleted = 1, version = version + 1, updated_by = $1, updated_at = $2
+             WHERE id = $3 AND deleted = 0 AND ($4 IS NULL OR version = $4) RETURNING *",
+        )
+        .bind(by)
+        .bind(now as i64)
+        .bind(id)
+        .bind(version)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(row) = row else {
+            drop(tx);
+            return Err(self.why_not_changed(id, version.unwrap_or(-1)).await);
+        };
+        record_version(&mut tx, &rule_set(&row)?, true).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn rule_set_versions(&self, id: i64) -> Result<Vec<RuleSetVersion>> {
+        let rows = sqlx::query("SELECT * FROM rule_set_versions WHERE rule_set_id = $1 ORDER BY version DESC")
+            .bind(id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let rules: String = r.try_get("rules")?;
+                Ok(RuleSetVersion {
+                    version: r.try_get("version")?,
+                    name: r.try_get("name")?,
+                    url_pattern: r.try_get("url_pattern")?,
+                    rules: serde_json::from_str(&rules).map_err(|e| StoreError::Corrupt(format!("rules: {e}")))?,
+                    changed_by: r.try_get("changed_by")?,
+                    changed_at: r.try_get::<i64, _>("changed_at")? as Millis,
+                    deleted: r.try_get::<i64, _>("deleted")? != 0,
+                })
+            })
+            .collect()
+    }
+
+    async fn add_editor_token(&self, t: &EditorToken) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO editor_tokens (token_hash, kind, account, origin, url, rule_set, url_pattern, expires_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&t.token_hash)
+        .bind(t.kind.as_str())
+        .bind(&t.account)
+        .bind(&t.origin)
+        .bind(&t.url)
+        .bind(&t.rule_set)
+        .bind(&t.url_pattern)
+        .bind(t.expires_at as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_editor_link(&self, token_hash: &str, now: Millis) -> Result<Option<EditorToken>> {
+        let row = sqlx::query("DELETE FROM editor_tokens WHERE token_hash = $1 AND kind = 'link' RETURNING *")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        sqlx::query("DELETE FROM editor_tokens WHERE expires_at < $1").bind(now as i64).execute(&self.pool).await?;
+        match row.as_ref().map(editor_token).transpose()? {
+            Some(t) if t.expires_at >= now => Ok(Some(t)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn editor_session(&self, token_hash: &str, now: Millis) -> Result<Option<EditorToken>> {
+        let row = sqlx::query("SELECT * FROM editor_tokens WHERE token_hash = $1 AND kind = 'session' AND expires_at >= $2")
+            .bind(token_hash)
+            .bind(now as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(editor_token).transpose()
+    }
+
+    async fn remove_editor_tokens(&self, account: &str) -> Result<u64> {
+        let r = sqlx::query("DELETE FROM editor_tokens WHERE account = $1").bind(account).execute(&self.pool).await?;
+        Ok(r.rows_affected())
     }
 
     async fn record(&self, key: &str, session_id: &str, at: Millis, event: &HistoryEvent) -> Result<()> {

@@ -1,5 +1,6 @@
 //! One test body for every store backend, so they cannot drift apart.
 
+use cobrowse::session::Millis;
 use cobrowse::store::*;
 
 pub async fn check(store: &dyn Store) {
@@ -35,7 +36,58 @@ pub async fn check(store: &dyn Store) {
     let v1 = store.save_rule_set("checkout", "*/checkout*", &rules, "root", 10).await.unwrap();
     let v2 = store.save_rule_set("checkout", "*/pay*", &Rules::default(), "root", 11).await.unwrap();
     assert_eq!((v1.version, v2.version, v1.id), (1, 2, v2.id));
-    assert_eq!(store.rule_sets().await.unwrap(), vec![v2]);
+    assert_eq!(store.rule_sets().await.unwrap(), vec![v2.clone()]);
+
+    // Created, updated at a version, renamed, deleted and revived: every step is a version.
+    assert!(matches!(store.create_rule_set("checkout", "*", &rules, "root", 12).await, Err(StoreError::Exists(_))));
+    let acct = store.create_rule_set("account", "*/account*", &rules, "ann", 13).await.unwrap();
+    assert_eq!((acct.version, store.rule_set(acct.id).await.unwrap().unwrap().name.as_str()), (1, "account"));
+    let more = Rules { mask: vec!["#ssn".into()], block: vec!["img.avatar".into()], ..Rules::default() };
+    let acct2 = store.update_rule_set(acct.id, 1, "profile", "*/profile*", &more, "bob", 14).await.unwrap();
+    assert_eq!((acct2.version, acct2.name.as_str(), acct2.updated_by.as_str(), acct2.rules.block.len()), (2, "profile", "bob", 1));
+    assert!(matches!(store.update_rule_set(acct.id, 1, "profile", "*", &more, "cy", 15).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(store.update_rule_set(acct.id, 2, "checkout", "*", &more, "cy", 15).await, Err(StoreError::Exists(_))));
+    assert!(matches!(store.update_rule_set(9999, 1, "x", "*", &more, "cy", 15).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(store.delete_rule_set(acct.id, Some(1), "cy", 16).await, Err(StoreError::Conflict(_))));
+    store.delete_rule_set(acct.id, Some(2), "cy", 16).await.unwrap();
+    assert!(store.rule_set(acct.id).await.unwrap().is_none());
+    assert_eq!(store.rule_sets().await.unwrap().len(), 1);
+    assert!(matches!(store.delete_rule_set(acct.id, None, "cy", 17).await, Err(StoreError::NotFound(_))));
+    let versions = store.rule_set_versions(acct.id).await.unwrap();
+    let story: Vec<(i64, &str, &str, bool, Millis)> =
+        versions.iter().map(|v| (v.version, v.name.as_str(), v.changed_by.as_str(), v.deleted, v.changed_at)).collect();
+    assert_eq!(story, [(3, "profile", "cy", true, 16), (2, "profile", "bob", false, 14), (1, "account", "ann", false, 13)]);
+    assert_eq!(versions[1].rules, more);
+    let back = store.create_rule_set("profile", "*/p*", &rules, "dee", 18).await.unwrap();
+    assert_eq!((back.id, back.version), (acct.id, 4));
+    assert_eq!(store.rule_set_versions(acct.id).await.unwrap().len(), 4);
+    assert_eq!(store.rule_set_versions(9999).await.unwrap(), vec![]);
+    assert_eq!(store.rule_set_versions(v2.id).await.unwrap()[0].name, "checkout");
+
+    // Editor grants: a link works once and not after expiry; sessions until expiry.
+    let grant = |hash: &str, kind, expires_at| EditorToken {
+        token_hash: hash.into(),
+        kind,
+        account: "root".into(),
+        origin: "https://shop.example".into(),
+        url: "https://shop.example/checkout".into(),
+        rule_set: "checkout".into(),
+        url_pattern: "https://shop.example/checkout*".into(),
+        expires_at,
+    };
+    store.add_editor_token(&grant("l1", EditorTokenKind::Link, 100)).await.unwrap();
+    store.add_editor_token(&grant("l2", EditorTokenKind::Link, 100)).await.unwrap();
+    store.add_editor_token(&grant("s1", EditorTokenKind::Session, 200)).await.unwrap();
+    assert_eq!(store.take_editor_link("l1", 50).await.unwrap(), Some(grant("l1", EditorTokenKind::Link, 100)));
+    assert_eq!(store.take_editor_link("l1", 50).await.unwrap(), None);
+    assert_eq!(store.take_editor_link("s1", 50).await.unwrap(), None, "a session token is no link");
+    assert_eq!(store.editor_session("l2", 50).await.unwrap(), None, "a link is no session token");
+    assert_eq!(store.editor_session("s1", 150).await.unwrap().unwrap().rule_set, "checkout");
+    assert_eq!(store.take_editor_link("l2", 101).await.unwrap(), None);
+    assert_eq!(store.editor_session("s1", 201).await.unwrap(), None);
+    store.add_editor_token(&grant("s2", EditorTokenKind::Session, 900)).await.unwrap();
+    assert_eq!(store.remove_editor_tokens("root").await.unwrap(), 2, "s1 (expired, not yet purged) and s2");
+    assert_eq!(store.editor_session("s2", 300).await.unwrap(), None);
 
     // History.
     let created = HistoryEvent::Created { interaction_id: Some("c1".into()), channel: Some("chat".into()), url: "u1".into() };

@@ -1,44 +1,251 @@
-// The minimal agent page: signs in with the token from the URL fragment, joins the session
-// from ?session=, shows the customer's page live and says plainly why it cannot.
+// The agent console: sign-in (account or agent-desktop token), join by session ID, the live
+// view of the customer's page, write-mode requests, exit, and plain words for every refusal
+// and every end. Wire format: docs/protocol.md; page content: web/customer/FORMAT.md.
 import { Mirror } from './mirror.js';
+import { attachControl } from './control.js';
 
 const $ = (id) => document.getElementById(id);
-const sid = new URLSearchParams(location.search).get('session') || '';
-const token = new URLSearchParams(location.hash.slice(1)).get('token');
+const params = new URLSearchParams(location.search);
+const fragment = new URLSearchParams(location.hash.slice(1));
+const spaced = (id) => String(id).replace(/(\d{3})(?=\d)/g, '$1 ');
 
-/** Words for the close codes of docs/protocol.md, when no `ended`/`error` message said more. */
-const CLOSE = {
-  4001: ['Not signed in', 'Your sign-in is missing, invalid or expired. Open this page from your agent desktop (with #token=…) or sign in again.'],
-  4004: ['No such session', 'There is no live session with this ID. Check the number the customer read out: an ended session cannot be joined again.'],
-  4009: ['Cannot join', 'Another agent is already in this session, or you are still in another session.'],
-  4029: ['Too many attempts', 'Too many messages or join attempts. Wait a moment and try again.'],
-  4400: ['Protocol error', 'The server did not understand this page (version mismatch?). Reload the page.'],
-  1009: ['Message too big', 'A message was larger than the server accepts.'],
+/** Everything the console knows about where it stands. */
+const S = {
+  /** @type {{name: string, role: string}|null} */ me: null,
+  /** The session being joined or watched (nine digits), '' when none. */ id: '',
+  /** The server accepted us into the session (a `session` message came). */ joined: false,
+  ended: false, mode: 'pointer',
+  /** Write-mode request: '' | 'pending'. */ control: '',
+  customerIn: false, lastError: null, tries: 0,
 };
+
+// ---- words ----
+
+/** Join refusals and connection closes (docs/protocol.md), by error code or close code. */
+const REFUSALS = {
+  no_such_session: (id) => ['No such session', `There is no live session ${spaced(id)}. Check the nine digits with the customer: an ID works only while their session is open, and an ended session cannot be joined again.`],
+  session_has_agent: (id) => ['Another agent is in this session', `Session ${spaced(id)} already has an agent: one agent per session. If it should be you, ask your colleague to exit it.`],
+  agent_in_other_session: () => ['You are in another session', 'You are still in another co-browse session (perhaps in another tab or window). Exit that one first: one session per agent.'],
+  rate_limited: () => ['Too many attempts', 'Too many join attempts in a short time. Wait a minute, then check the ID with the customer and try again.'],
+  unauthorized: () => ['Not signed in', 'Your sign-in is missing, has expired or was refused. Sign in again.'],
+  malformed: () => ['Protocol error', 'The server did not understand this console (a version mismatch?). Reload the page.'],
+  unavailable: () => ['Service unavailable', 'The co-browse service cannot take the session right now. Try again in a moment.'],
+};
+const CLOSE_CODES = { 4001: 'unauthorized', 4004: 'no_such_session', 4009: 'session_has_agent', 4029: 'rate_limited', 4400: 'malformed', 1001: 'unavailable' };
+
+/** Every end reason (server `ended`), with what the agent can do next. */
+const ENDS = {
+  customer_exit: ['The customer ended the session', 'They clicked exit in their co-browse bar.'],
+  agent_exit: ['You left the session', 'The customer has been told.'],
+  interaction_ended: ['The chat or call ended', 'The session belonged to that interaction, so it ended with it.'],
+  inactivity: ['The session timed out', 'Nothing happened for too long. Ask the customer to start again if you still need to see their page.'],
+  agent_gone: ['Your connection was lost', 'The console was disconnected for longer than the grace period. Ask the customer to start a new session.'],
+  customer_gone: ['The customer left', 'Their page was closed and did not come back in time. If they are still with you, ask them to start again and read you the new ID.'],
+  join_timeout: ['Nobody joined in time', 'The session waited too long for an agent. Ask the customer to start again.'],
+  ended_by_api: ['Ended by the contact center', 'An administrator or your agent desktop ended the session.'],
+  server_shutdown: ['The co-browse server shut down', 'Ask the customer to start again in a moment.'],
+  gone_while_away: ['The session has ended', 'It ended while this console was disconnected or closed: the agent grace period passed, or the customer left meanwhile.'],
+};
+
+// ---- screens ----
 
 const ui = {
   state(s, text) { $('state').dataset.state = document.body.dataset.state = s; $('state').textContent = text; },
-  notice(h, p) { $('notice').hidden = false; $('notice-h').textContent = h; $('notice-p').textContent = p; },
-  clear() { $('notice').hidden = true; },
-  page(url, title) {
-    if (url !== undefined) { $('url').textContent = url; $('url').removeAttribute('href'); }
-    if (title !== undefined) $('title').textContent = title;
+  notice(h, p) { $('notice').hidden = !h; $('notice-h').textContent = h || ''; $('notice-p').textContent = p || ''; },
+  clear() { ui.notice(''); },
+  screen(name) {
+    document.body.dataset.screen = name;
+    $('signin').hidden = name !== 'signin';
+    $('join').hidden = name !== 'join';
+    const inSession = name === 'session';
+    $('info').hidden = !inSession;
+    $('exit').hidden = !inSession;
+    $('request').hidden = !inSession;
+    $('who').hidden = !S.me || inSession;
+    if (!inSession) { $('wrap').hidden = true; $('waiting').hidden = true; $('mode').textContent = ''; $('mode').dataset.mode = ''; $('control-note').textContent = ''; $('control-note').hidden = true; }
   },
+  page(url, title) {
+    if (url !== undefined) { $('url').textContent = url; $('url').title = url; }
+    if (title !== undefined) $('title').textContent = title || '(untitled)';
+  },
+  field(id, message) { const e = $(id); e.hidden = !message; e.textContent = message || ''; },
 };
 
-const mirror = new Mirror($('stage'), (u) => location.origin + '/proxy?url=' + encodeURIComponent(u) + '&session=' + encodeURIComponent(sid));
+function showSignin(error) {
+  ui.screen('signin');
+  ui.field('signin-error', error);
+  $('sid').textContent = S.id ? spaced(S.id) : '';
+  setTimeout(() => (error && $('signin-name').value ? $('signin-password') : $('signin-name')).focus());
+}
+
+function showJoin(error) {
+  ui.screen('join');
+  $('sid').textContent = '';
+  ui.field('join-error', error);
+  $('join-id').setAttribute('aria-invalid', error ? 'true' : 'false');
+  $('join-submit').disabled = false;
+  setTimeout(() => { $('join-id').focus(); $('join-id').select(); });
+}
+
+// ---- sign-in ----
+
+async function post(url, body) {
+  try {
+    const r = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), credentials: 'same-origin' });
+    let data = null;
+    try { data = await r.json(); } catch {}
+    return { ok: r.ok, status: r.status, data };
+  } catch { return { ok: false, status: 0, data: null }; }
+}
+
+function signedIn(me) {
+  S.me = me;
+  $('who-name').textContent = me.name;
+}
+
+function signInError(r, what) {
+  if (r.status === 0) return 'The co-browse server could not be reached. Check your network and try again.';
+  if (r.status === 429) return 'Too many sign-in attempts: wait a minute.';
+  const code = r.data && r.data.error && r.data.error.code;
+  if (code === 'disabled') return 'This account is disabled. Ask an administrator.';
+  if (code === 'forbidden_origin') return 'Sign-in from this page is not allowed (its origin is not in agent_origins).';
+  if (what === 'token') return 'The sign-in token from your agent desktop was refused (invalid or expired). Reopen the console from the desktop, or sign in with your account.';
+  return r.status === 401 ? 'Wrong name or password.' : 'Sign-in failed (the server answered ' + r.status + ').';
+}
+
+$('signin-form').addEventListener('submit', async (e) => {
+  e.preventDefault();
+  const name = $('signin-name').value.trim(), password = $('signin-password').value;
+  if (!name || !password) return ui.field('signin-error', 'Enter your name and password.');
+  $('signin-submit').disabled = true;
+  const r = await post('/auth/login', { name, password });
+  $('signin-submit').disabled = false;
+  if (!r.ok) { $('signin-password').value = ''; return showSignin(signInError(r, 'password')); }
+  $('signin-password').value = '';
+  signedIn(r.data);
+  ui.clear();
+  afterSignIn();
+});
+
+$('signout').addEventListener('click', async () => {
+  await post('/auth/logout', {});
+  S.me = null;
+  ui.clear();
+  ui.state('signin', 'Signed out');
+  showSignin();
+});
+
+/** Joins the session of the address, or shows the ID field. */
+function afterSignIn() {
+  if (S.id) return join(S.id);
+  ui.state('idle', 'Ready');
+  showJoin();
+}
+
+// ---- joining ----
+
+/** Digits of what the agent typed: spaces, dashes and dots are the customer's way of reading it out. */
+function parseId(text) {
+  const digits = text.replace(/[\s.\-]/g, '');
+  if (!digits) return [null, 'Type the session ID the customer reads out to you.'];
+  if (!/^\d+$/.test(digits)) return [null, 'A session ID has digits only: “' + text.trim() + '” is not one.'];
+  if (digits.length !== 9) return [null, `A session ID has nine digits; this has ${digits.length}. Ask the customer to read it again.`];
+  return [digits, null];
+}
+
+$('join-form').addEventListener('submit', (e) => {
+  e.preventDefault();
+  if (ws) return; // a join is on its way
+  const [id, error] = parseId($('join-id').value);
+  if (!id) return showJoin(error);
+  join(id);
+});
+$('join-id').addEventListener('input', () => { ui.field('join-error', ''); $('join-id').setAttribute('aria-invalid', 'false'); });
+
+function join(id) {
+  S.id = id; S.joined = false; S.ended = false; S.tries = 0; S.lastError = null;
+  S.mode = 'pointer'; S.control = '';
+  history.replaceState(null, '', location.pathname + '?session=' + id);
+  $('join-id').value = spaced(id);
+  $('join-submit').disabled = true;
+  ui.clear();
+  ui.field('join-error', '');
+  $('sid').textContent = spaced(id);
+  ui.state('connecting', 'Joining…');
+  connect();
+}
+
+/** Leaves the session view for the ID field, with the reason in the notice. */
+function leave(state, stateText, heading, text) {
+  remember('');
+  clearView();
+  S.id = ''; S.joined = false; S.control = ''; S.reconnecting = false;
+  if (ws) { const s = ws; ws = null; try { s.close(); } catch {} }
+  history.replaceState(null, '', location.pathname);
+  ui.state(state, stateText);
+  showJoin();
+  $('join-id').value = '';
+  ui.notice(heading, text);
+}
+
+/** The session this tab was last in, so that a reload can tell "it ended meanwhile" from "no such session". */
+const IN = 'cobrowse-agent:in';
+const remember = (id) => { try { id ? sessionStorage.setItem(IN, id) : sessionStorage.removeItem(IN); } catch {} };
+const wasIn = (id) => { try { return sessionStorage.getItem(IN) === id; } catch { return false; } };
+
+function refused(code, message) {
+  const id = S.id;
+  if (code === 'no_such_session' && id && wasIn(id)) return ended('gone_while_away');
+  const words = (REFUSALS[code] || (() => ['Cannot join', message || 'The server refused to let you join.']))(id);
+  if (code === 'unauthorized') {
+    S.me = null;
+    ui.state('error', 'Not signed in');
+    ui.notice(words[0], message ? message.charAt(0).toUpperCase() + message.slice(1) + '. Sign in again.' : words[1]);
+    return showSignin();
+  }
+  remember('');
+  clearView();
+  S.joined = false; S.reconnecting = false;
+  history.replaceState(null, '', location.pathname);
+  ui.state('error', words[0]);
+  showJoin();
+  ui.notice(words[0], words[1]);
+  S.id = '';
+}
+
+function ended(reason, message) {
+  const [h, p] = ENDS[reason] || ['The session has ended', ''];
+  const text = [message, p].filter(Boolean).join(' ');
+  leave('ended', 'Ended', h, text);
+}
+
+// ---- the connection ----
+
+let ws = null, mySeq = 0;
+/** Sequence check of the customer's messages: deltas count only after a snapshot, and a gap means resync. */
+let last = 0, waiting = true, waitSince = Date.now(), resyncAt = 0, chunks = [];
+let work = Promise.resolve();
+
+const mirror = new Mirror($('stage'), (u) => location.origin + '/proxy?url=' + encodeURIComponent(u) + '&session=' + encodeURIComponent(S.id));
 /** For tests and debugging: the mirror and the last messages seen. */
 const trace = [];
 const note = (x) => { trace.push(x); if (trace.length > 60) trace.shift(); };
-window.cobrowseAgent = { mirror, trace, drop: 0, snapshots: 0, requestResync: () => { resyncAt = 0; resync('asked'); } };
+window.cobrowseAgent = {
+  mirror, trace, drop: 0, snapshots: 0,
+  requestResync: () => { resyncAt = 0; resync('asked'); },
+  /** Where the console stands (tests, the agent desktop). */
+  get session() { return { id: S.id, joined: S.joined, mode: S.mode, control: S.control, customer: S.customerIn, agent: S.me && S.me.name }; },
+};
 
-let ws = null, mySeq = 0, tries = 0, ended = false, everOpen = false;
-/** Sequence check of the customer's messages: deltas count only after a snapshot, and a gap means resync. */
-let last = 0, waiting = true, waitSince = Date.now(), resyncAt = 0, chunks = [], customerIn = false;
-let work = Promise.resolve();
+// Write mode: control.js turns the agent's clicks, typing and scrolling over the view into input
+// messages (and pointer-mode clicks into marks); it captures the overlay's events before ours.
+const control = attachControl({ mirror, overlay: $('overlay'), send });
+Object.assign(window.cobrowseAgent, { requestControl: () => send('request_control'), control });
 
+/** Sends `{v, t, s, ...o}` on the session's connection. */
 function send(t, o = {}) {
-  if (ws && ws.readyState === 1) ws.send(JSON.stringify({ v: 1, t, s: ++mySeq, ...o }));
+  if (ws && ws.readyState === 1) { ws.send(JSON.stringify({ v: 1, t, s: ++mySeq, ...o })); return true; }
+  return false;
 }
 /** Asks the customer for a fresh snapshot and ignores deltas until it comes. */
 function resync(why) {
@@ -50,30 +257,15 @@ function resync(why) {
 }
 mirror.onMissing = (e) => resync(e.message);
 // A snapshot that does not come (lost, or sent before we were attached) is asked for again.
-setInterval(() => waiting && customerIn && Date.now() - waitSince > 4000 && resync('no snapshot yet'), 1000);
-
-async function start() {
-  if (!/^\d{9}$/.test(sid)) return ui.state('error', 'No session'), ui.notice('No session ID', 'Open this page as /agent/?session=<9-digit session ID>.');
-  $('sid').textContent = sid.replace(/(\d{3})(?=\d)/g, '$1 ');
-  if (token) {
-    history.replaceState(null, '', location.pathname + location.search); // the token must not linger in the address bar
-    let r;
-    try { r = await fetch('/auth/token', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token }), credentials: 'same-origin' }); } catch { r = null; }
-    if (!r || !r.ok) {
-      ui.state('error', 'Not signed in');
-      return ui.notice('Sign-in failed', r ? (r.status === 401 || r.status === 403 ? 'The sign-in token was refused (invalid or expired).' : 'The server answered ' + r.status + ' to the sign-in.') : 'The server could not be reached.');
-    }
-  }
-  connect();
-}
+setInterval(() => waiting && S.joined && S.customerIn && Date.now() - waitSince > 4000 && resync('no snapshot yet'), 1000);
+setInterval(() => ws && ws.readyState === 1 && ws.send('{"v":1,"t":"ping"}'), 25000);
 
 function connect() {
-  ui.state('connecting', 'Connecting…');
-  const s = (ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/ws/agent?v=1&session=' + encodeURIComponent(sid)));
+  const s = (ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/ws/agent?v=1&session=' + encodeURIComponent(S.id)));
   s.binaryType = 'arraybuffer';
-  mySeq = 0; waiting = true; waitSince = Date.now(); chunks = [];
-  s.onopen = () => { everOpen = true; tries = 0; };
+  mySeq = 0; waiting = true; waitSince = Date.now(); chunks = []; S.lastError = null;
   s.onmessage = (e) => {
+    if (ws !== s) return;
     note(typeof e.data === 'string' ? e.data.slice(0, 100) : 'binary ' + e.data.byteLength);
     if (window.cobrowseAgent.drop > 0 && /"s":/.test(e.data)) return void window.cobrowseAgent.drop--; // tests: simulate a lost message
     if (typeof e.data === 'string') { let m; try { m = JSON.parse(e.data); } catch { return; } receive(m); }
@@ -81,7 +273,34 @@ function connect() {
   };
   s.onclose = (e) => { if (ws === s) closed(e); };
 }
-setInterval(() => ws && ws.readyState === 1 && ws.send('{"v":1,"t":"ping"}'), 25000);
+
+function closed(e) {
+  ws = null;
+  if (S.ended || !S.id) return;
+  const err = S.lastError;
+  const code = (err && err.code && err.code !== 'not_allowed' && err.code) || CLOSE_CODES[e.code];
+  if (!S.joined && !S.reconnecting) {
+    if (code && code !== 'unavailable') return refused(code, err && err.message);
+    if (S.tries++ < 3) { const id = S.id; return setTimeout(() => S.id === id && !S.joined && !ws && connect(), 400 * S.tries); }
+    return refused('unavailable', 'The co-browse server could not be reached.');
+  }
+  // In the session: some closes are final, the rest are network trouble (reconnect; the agent grace period covers it).
+  if (e.code === 4000 || code === 'no_such_session') return ended('gone_while_away');
+  if (code === 'unauthorized') return refused('unauthorized', err && err.message);
+  if (e.code === 4009) {
+    const why = err && err.message ? err.message.charAt(0).toUpperCase() + err.message.slice(1) + '.' : 'This session is now shown in another tab or window of your console; this one has let go of it.';
+    return leave('error', 'Opened elsewhere', 'You are no longer in this session here', why);
+  }
+  if (e.code === 4400) return leave('error', 'Protocol error', 'Protocol error', (err && err.message) || 'The server did not understand this console. Reload the page.');
+  S.joined = false;
+  S.reconnecting = true;
+  $('wrap').classList.add('stale');
+  ui.state('connecting', e.code === 1001 ? 'Server restarting…' : 'Reconnecting…');
+  $('presence').textContent = 'connection lost';
+  const delay = Math.min(8000, 500 * 2 ** S.tries++);
+  const id = S.id;
+  setTimeout(() => { if (S.id === id && !ws) connect(); }, delay);
+}
 
 /** Checks `s` continuity; returns whether a delta may be applied. */
 function inSeq(s) {
@@ -119,49 +338,127 @@ async function snapshot(m) {
   let stream = new Blob(run.map((c) => c[1])).stream();
   if (m.z) stream = stream.pipeThrough(new DecompressionStream(m.z));
   const data = JSON.parse(await new Response(stream).text());
+  if (!S.joined) return;
   mirror.snapshot(data, m);
   window.cobrowseAgent.snapshots++;
   $('wrap').hidden = false;
+  $('wrap').classList.remove('stale');
+  $('waiting').hidden = true;
   ui.clear();
   ui.state('live', 'Live');
   ui.page(m.url, m.title);
-  $('vp').textContent = m.w + '×' + m.h;
+  $('vp').textContent = m.w + ' × ' + m.h;
   fit();
 }
 
+function setMode(mode) {
+  S.mode = mode === 'write' ? 'write' : 'pointer';
+  $('mode').dataset.mode = S.mode;
+  $('mode').textContent = S.mode === 'write' ? 'Write mode' : 'Pointer mode';
+  $('mode').title = S.mode === 'write' ? 'You may click and type on the customer\'s page' : 'You can point; only the customer acts on the page';
+  controlButton();
+}
+
+let countdown = 0;
+function controlButton() {
+  const b = $('request');
+  clearInterval(countdown);
+  if (S.mode === 'write') { b.disabled = true; b.textContent = 'You have control'; return; }
+  if (S.control === 'pending') {
+    const until = S.controlUntil || Date.now();
+    const tick = () => { b.textContent = `Waiting for the customer… ${Math.max(0, Math.ceil((until - Date.now()) / 1000))} s`; };
+    b.disabled = true; tick(); countdown = setInterval(tick, 500);
+    return;
+  }
+  b.disabled = !S.joined;
+  b.textContent = 'Request control';
+}
+let noteTimer = 0;
+/** Says what became of a write-mode request, for a few seconds (the mode badge stays). */
+function controlNote(text, tone = '') {
+  const n = $('control-note');
+  n.textContent = text;
+  n.dataset.tone = tone;
+  n.hidden = !text;
+  clearTimeout(noteTimer);
+  if (text && S.control !== 'pending') noteTimer = setTimeout(() => (n.hidden = true), 6000);
+}
+
+function customerPresence(connected) {
+  S.customerIn = connected;
+  $('presence').textContent = connected ? 'connected' : 'away (reloading or changing page)';
+  if (!connected) {
+    $('cursor').hidden = true;
+    ui.state('waiting', 'Customer away');
+    if ($('wrap').hidden) waitingFor('The customer\'s page is not connected right now (reloading or changing page)…');
+    else $('wrap').classList.add('stale');
+  } else {
+    waiting = true; waitSince = Date.now();
+    ui.state('waiting', 'Waiting for page…');
+    if ($('wrap').hidden) waitingFor('Waiting for the customer\'s page…');
+  }
+}
+function waitingFor(text) {
+  $('waiting').hidden = false;
+  $('waiting-p').textContent = text;
+}
+
+/** Messages of the server itself (they carry no `s`). */
 function receive(m) {
   if (m.s !== undefined && m.t !== 'pong') return customer(m);
   switch (m.t) {
-    case 'session':
+    case 'session': {
+      S.joined = true; S.tries = 0;
+      remember(S.id);
+      const again = S.reconnecting; S.reconnecting = false;
+      ui.screen('session');
+      ui.clear();
+      $('sid').textContent = m.spaced || spaced(S.id);
       if (m.page) ui.page(m.page.url, m.page.title);
-      $('mode').textContent = m.mode === 'write' ? 'Write mode' : 'Pointer mode';
-      $('exit').hidden = false;
-      customerIn = !!m.customer_connected;
-      if (!m.customer_connected) ui.state('waiting', 'Customer away'), ui.notice('Waiting for the customer', 'The customer\'s page is not connected right now (reloading or changing page).');
-      else ui.state('waiting', 'Waiting for page…');
+      S.control = m.control_pending ? 'pending' : '';
+      S.controlUntil = Date.now() + 30000;
+      setMode(m.mode);
+      if (!again) controlNote('');
+      customerPresence(!!m.customer_connected);
       break;
+    }
     case 'presence':
-      if (m.role === 'customer') {
-        customerIn = m.connected;
-        if (m.connected) { waiting = true; waitSince = Date.now(); ui.state('waiting', 'Waiting for page…'); }
-        else ui.state('waiting', 'Customer away');
-      }
+      if (m.role === 'customer') customerPresence(!!m.connected);
       break;
-    case 'mode': $('mode').textContent = m.mode === 'write' ? 'Write mode' : 'Pointer mode'; break;
+    case 'control':
+      if (m.state === 'requested') {
+        S.control = 'pending'; S.controlUntil = Date.now() + (m.expires_in_ms || 30000);
+        controlNote('Request sent: the customer is asked to allow or deny.', 'info');
+      } else if (m.state === 'denied') {
+        S.control = ''; controlNote('The customer declined your request for control.', 'bad');
+      } else if (m.state === 'timed_out') {
+        S.control = ''; controlNote('The customer did not answer in time: request declined.', 'bad');
+      }
+      controlButton();
+      break;
+    case 'mode':
+      S.control = '';
+      setMode(m.mode);
+      if (m.mode === 'write') controlNote('The customer gave you control: you can click and type on their page.', 'good');
+      else if (m.cause === 'revoked') controlNote('The customer took control back: pointer mode.', 'bad');
+      else controlNote('Pointer mode.');
+      break;
     case 'ended':
-      ended = true;
-      ui.state('ended', 'Ended');
-      ui.notice('Session ended', m.message || m.reason);
-      $('exit').hidden = true;
+      S.ended = true;
+      ended(m.reason, m.message);
+      break;
+    case 'service':
+      if (!m.available) controlNote(m.message || 'The co-browse service is interrupted: the view may pause.', 'bad');
+      else controlNote('');
       break;
     case 'error':
       console.warn('cobrowse server error', m);
-      if (m.code !== 'not_allowed' && m.code !== 'rate_limited') ui.notice('Error', m.message || m.code);
-      lastError = m;
+      S.lastError = m;
+      if (S.joined && m.code !== 'not_allowed') controlNote(m.message || m.code, 'bad');
+      else if (S.joined && m.code === 'not_allowed' && S.mode === 'pointer') controlNote('Only the customer can act on the page in pointer mode: request control first.', 'bad');
       break;
   }
 }
-let lastError = null;
 
 /** Messages relayed from the customer (they carry `s`). */
 function customer(m) {
@@ -174,38 +471,40 @@ function customer(m) {
       case 'style': mirror.style(m); break;
       case 'input': mirror.input(m.l); break;
       case 'scroll': mirror.scroll(m.l); break;
-      case 'viewport': mirror.size(m.w, m.h); $('vp').textContent = m.w + '×' + m.h; fit(); break;
+      case 'viewport': mirror.size(m.w, m.h); $('vp').textContent = m.w + ' × ' + m.h; fit(); break;
       case 'focus': mirror.focus(m.i); break;
       case 'hover': mirror.hover(m.i); break;
       case 'media': mirror.media(m.l); break;
-      case 'pointer': pointer(m.x, m.y); break;
+      case 'pointer': { const p = control.place(m); pointer(p.x, p.y); break; }
     }
   });
 }
 
-function closed(e) {
-  ws = null;
-  if (ended) return;
-  const c = CLOSE[e.code];
-  if (c) { ui.state('error', c[0]); return ui.notice(lastError && lastError.message ? c[0] : c[0], lastError && lastError.message ? lastError.message : c[1]); }
-  if (e.code === 4000) { ui.state('ended', 'Ended'); return ui.notice('Session ended', 'The session has ended.'); }
-  if (!everOpen && tries >= 2) { ui.state('error', 'Cannot connect'); return ui.notice('Cannot connect', token ? 'The co-browse server refused or could not be reached.' : 'You may not be signed in: open this page with #token=… from your agent desktop.'); }
-  ui.state('connecting', e.code === 1001 ? 'Server restarting…' : 'Reconnecting…');
-  setTimeout(connect, Math.min(10000, 500 * 2 ** tries++));
-}
-
-// ---- view: scale to fit, customer pointer, agent pointer and marks ----
+// ---- the view: scaled to fit, the customer's pointer, the agent's pointer and marks ----
 
 let scale = 1;
-/** Scales the customer-sized frame to the space we have (never above 100%). */
+/** Scales the customer-sized frame to the space we have (never above 100%) and centres it. */
 function fit() {
-  const box = $('main'), w = mirror.w || 1, h = mirror.h || 1;
-  scale = Math.min(1, box.clientWidth / w, box.clientHeight / h);
+  const box = $('main'), w = mirror.w || 1, h = mirror.h || 1, pad = 12;
+  scale = Math.min(1, (box.clientWidth - 2 * pad) / w, (box.clientHeight - 2 * pad) / h);
+  if (!(scale > 0)) scale = 0.01;
   const wrap = $('wrap');
   wrap.style.width = w + 'px'; wrap.style.height = h + 'px';
+  wrap.style.left = Math.max(0, Math.round((box.clientWidth - w * scale) / 2)) + 'px';
+  wrap.style.top = Math.max(0, Math.round((box.clientHeight - h * scale) / 2)) + 'px';
   wrap.style.transform = `scale(${scale})`;
 }
 addEventListener('resize', fit);
+
+function clearView() {
+  if (mirror.frame) { mirror.frame.remove(); mirror.frame = null; }
+  $('wrap').hidden = true;
+  $('wrap').classList.remove('stale');
+  $('cursor').hidden = true;
+  $('waiting').hidden = true;
+  chunks = []; waiting = true;
+}
+
 function pointer(x, y) {
   const c = $('cursor');
   c.hidden = false;
@@ -218,11 +517,56 @@ $('overlay').addEventListener('mousemove', (e) => {
   send('pointer', { x: Math.round(e.offsetX), y: Math.round(e.offsetY) });
 });
 $('overlay').addEventListener('click', (e) => {
+  if (S.mode !== 'pointer') return; // in write mode the click is the agent's action (control.js)
   send('mark', { x: Math.round(e.offsetX), y: Math.round(e.offsetY) });
   const d = document.createElement('div');
   d.className = 'mark'; d.style.left = e.offsetX + 'px'; d.style.top = e.offsetY + 'px';
   $('overlay').append(d); setTimeout(() => d.remove(), 900);
 });
-$('exit').addEventListener('click', () => { send('exit'); });
+
+// ---- session buttons ----
+
+$('request').addEventListener('click', () => {
+  if (S.mode === 'write' || S.control === 'pending') return;
+  const ask = window.cobrowseAgent.requestControl;
+  const sent = typeof ask === 'function' ? ask() !== false : send('request_control');
+  if (!sent) return controlNote('Not connected: try again when the connection is back.', 'bad');
+  controlNote('Asking the customer…', 'info');
+});
+
+$('exit').addEventListener('click', () => {
+  // The server ends the session and answers `ended` (agent_exit); without a connection we let go here.
+  if (!send('exit')) { S.ended = true; ended('agent_exit', 'You left the session. The customer will be told when the connection grace period has passed.'); }
+});
+
+// ---- start ----
+
+async function start() {
+  const token = fragment.get('token');
+  const wanted = params.get('session');
+  if (wanted) {
+    const [id, error] = parseId(wanted);
+    if (id) S.id = id;
+    else { ui.notice('Not a session ID', error); history.replaceState(null, '', location.pathname); }
+  }
+  if (token) {
+    history.replaceState(null, '', location.pathname + location.search); // the token must not linger in the address bar
+    ui.state('connecting', 'Signing in…');
+    const r = await post('/auth/token', { token });
+    if (!r.ok) {
+      ui.state('error', 'Not signed in');
+      ui.notice('Sign-in failed', signInError(r, 'token'));
+      return showSignin();
+    }
+    signedIn(r.data);
+    return afterSignIn();
+  }
+  let me = null;
+  try { const r = await fetch('/auth/me', { credentials: 'same-origin' }); if (r.ok) me = await r.json(); } catch {}
+  if (me) { signedIn(me); return afterSignIn(); }
+  if (S.id) { ui.state('error', 'Not signed in'); ui.notice('Not signed in', `Sign in to join session ${spaced(S.id)}.`); }
+  else ui.state('signin', 'Not signed in');
+  showSignin();
+}
 
 start();

@@ -100,6 +100,14 @@ struct RelayArgs {
     /// Directory of relay.js and its package.json [default: bench/socketio in the source tree].
     #[arg(long)]
     socketio_dir: Option<PathBuf>,
+    /// Runs again, up to this many times, a relay whose measured window other
+    /// processes disturbed (more than 15 % of a core).
+    #[arg(long, default_value_t = 2)]
+    retries: u32,
+    /// Extra environment for the cobrowse server, KEY=VALUE, repeatable
+    /// (e.g. COBROWSE_LIMITS__SEND_QUEUE=64, TOKIO_WORKER_THREADS=1, MALLOC_ARENA_MAX=2).
+    #[arg(long = "server-env", value_name = "KEY=VALUE")]
+    server_env: Vec<String>,
     /// Seconds to wait, before each run, for other work on the machine to stop.
     #[arg(long, default_value_t = 300.0)]
     quiet_wait: f64,
@@ -180,18 +188,31 @@ async fn relay(args: RelayArgs) -> Result<()> {
     }
     let mut results = Vec::new();
     for (proto, path) in targets {
-        eprintln!("\nbench: ── {} ──", proto.label());
-        wait_quiet(args.quiet_wait).await;
-        let r = match run_target(proto, &path, &args).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("bench: {} run failed: {e:#}", proto.label());
-                TargetResult::failed(proto, args.sessions, format!("{e:#}"))
+        let mut attempt = 0;
+        let r = loop {
+            attempt += 1;
+            eprintln!("\nbench: ── {} (attempt {attempt}) ──", proto.label());
+            wait_quiet(args.quiet_wait).await;
+            let r = match run_target(proto, &path, &args).await {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("bench: {} run failed: {e:#}", proto.label());
+                    TargetResult::failed(proto, args.sessions, format!("{e:#}"))
+                }
+            };
+            // Let the kernel settle (sockets in TIME_WAIT, freed memory) between runs.
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            if r.ok() && r.others_cpu_pct > DISTURBED_PCT && attempt <= args.retries {
+                eprintln!(
+                    "bench: other processes took {:.0} % of a core during the window: running {} again",
+                    r.others_cpu_pct,
+                    proto.label()
+                );
+                continue;
             }
+            break r;
         };
         results.push(r);
-        // Let the kernel settle (sockets in TIME_WAIT, freed memory) between runs.
-        tokio::time::sleep(Duration::from_secs(2)).await;
     }
     let table = report(&args, &results);
     println!("{table}");
@@ -205,6 +226,9 @@ async fn relay(args: RelayArgs) -> Result<()> {
     }
     Ok(())
 }
+
+/// Other processes' CPU (% of one core) above which a window counts as disturbed.
+const DISTURBED_PCT: f64 = 15.0;
 
 /// Waits, up to `max_secs`, for three seconds in a row with the machine
 /// nearly idle: a compiler running beside the bench would take cores from
@@ -313,6 +337,10 @@ async fn run_target(proto: Proto, path: &Path, args: &RelayArgs) -> Result<Targe
             cmd.env("COBROWSE_AUTH__JWT_SECRET", &secret)
                 .env("COBROWSE_LIMITS__JOIN_ATTEMPTS_PER_MINUTE_PER_IP", "100000000")
                 .env("COBROWSE_LIMITS__SESSIONS_PER_MINUTE_PER_IP", "100000000");
+            for kv in &args.server_env {
+                let (k, v) = kv.split_once('=').with_context(|| format!("--server-env {kv}: expected KEY=VALUE"))?;
+                cmd.env(k, v);
+            }
             cmd
         }
         Proto::SocketIo => {
@@ -927,7 +955,7 @@ fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
         }
     }
 
-    for r in results.iter().filter(|r| r.ok() && r.others_cpu_pct > 15.0) {
+    for r in results.iter().filter(|r| r.ok() && r.others_cpu_pct > DISTURBED_PCT) {
         out += &format!(
             "\nwarning: other processes used {:.0} % of a core during the {} run: the server and the generator had less CPU than the machine has; rerun on a quiet machine\n",
             r.others_cpu_pct,
@@ -938,13 +966,16 @@ fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
     if let Some(o) = ours.filter(|o| o.ok()) {
         let mark = |ok: bool| if ok { "PASS" } else { "FAIL" };
         out += "\ntargets (issue #2):\n";
-        let all_open = o.established == o.requested && o.requested >= 8000;
-        out += &format!(
-            "  {}  8,000 concurrent sessions: {} of {} requested open\n",
-            mark(all_open),
-            fmt_int(o.established as f64),
-            fmt_int(o.requested as f64)
-        );
+        if o.requested >= 8000 {
+            out += &format!(
+                "  {}  8,000 concurrent sessions: {} of {} requested open\n",
+                mark(o.established >= 8000),
+                fmt_int(o.established as f64),
+                fmt_int(o.requested as f64)
+            );
+        } else {
+            out += &format!("  ----  8,000 concurrent sessions: not tried ({} requested)\n", fmt_int(o.requested as f64));
+        }
         let p99 = o.p99_ms.unwrap_or(f64::INFINITY);
         out += &format!("  {}  p99 under 10 ms: {}\n", mark(p99 < 10.0), fmt_ms(o.p99_ms));
         out += &format!(
