@@ -124,3 +124,14 @@ async fn only_the_sessions_agent_may_use_it() {
     let (s, _, _) = fetch(&srv, "nobody=1", &id, &format!("{origin}/img.png")).await;
     assert_eq!(s, 401);
 }
+
+#[tokio::test]
+async fn the_servers_own_pages_are_loaded_directly_not_proxied() {
+    let srv = start(|_| {}).await;
+    let (cookie, id, _c) = agent_cookie(&srv, "alice").await;
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let own = format!("{}/demo/img/tent.svg", srv.url);
+    let enc: String = url::form_urlencoded::byte_serialize(own.as_bytes()).collect();
+    let r = client.get(format!("{}/proxy?url={enc}&session={id}", srv.url)).header("cookie", &cookie).send().await.unwrap();
+    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (307, "/demo/img/tent.svg"));
+}

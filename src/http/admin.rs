@@ -137,7 +137,7 @@ const KEY_REFUSED: &str =
 const EDITOR_REFUSED: &str = "an editor token only saves rules from the visual editor's overlay";
 
 /// Changes made with a cookie must come from our own pages.
-fn same_origin_change(parts: &Parts) -> std::result::Result<(), ApiError> {
+pub(super) fn same_origin_change(parts: &Parts) -> std::result::Result<(), ApiError> {
     if matches!(parts.method, Method::GET | Method::HEAD) {
         return Ok(());
     }

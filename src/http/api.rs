@@ -42,10 +42,15 @@ impl axum::extract::FromRequestParts<AppState> for Operator {
                 None => Err(AuthError::BadToken("unknown or revoked API key".into()).into()),
             },
             Credential::None => Err(AuthError::Missing.into()),
-            other => match identify(app, &other).await?.role {
-                AccountRole::Admin => Ok(Operator),
-                AccountRole::Agent => Err(AuthError::NotAdmin.into()),
-            },
+            other => {
+                let cookie = matches!(other, Credential::Cookie(_));
+                match identify(app, &other).await?.role {
+                    AccountRole::Agent => Err(AuthError::NotAdmin.into()),
+                    // A cookie rides along on cross-site requests: changes must come from our pages.
+                    AccountRole::Admin if cookie => super::admin::same_origin_change(parts).map(|_| Operator),
+                    AccountRole::Admin => Ok(Operator),
+                }
+            }
         }
     }
 }

@@ -64,13 +64,26 @@ pub struct ProxyQuery {
     session: String,
 }
 
-pub async fn get(State(app): State<AppState>, Person(who): Person, Query(q): Query<ProxyQuery>) -> ApiResult<Response> {
+pub async fn get(
+    State(app): State<AppState>,
+    Person(who): Person,
+    headers: axum::http::HeaderMap,
+    Query(q): Query<ProxyQuery>,
+) -> ApiResult<Response> {
     let id: SessionId = q.session.parse().map_err(|_| ApiError::not_found("no such session"))?;
     let session = app.live.hub.get(id).await?.ok_or_else(|| ApiError::not_found("no such session"))?;
     if session.agent.as_deref() != Some(who.name.as_str()) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "you are not the agent of this session"));
     }
     let proxy = &app.proxy;
+    // The server's own pages (the demo shop) need no proxy: send the agent there.
+    if let Ok(own) = url::Url::parse(&q.url)
+        && matches!(own.scheme(), "http" | "https")
+        && super::header(&headers, axum::http::header::HOST).is_some_and(|h| Some(h) == own_host(&own).as_deref())
+    {
+        let path = format!("{}{}", own.path(), own.query().map(|q| format!("?{q}")).unwrap_or_default());
+        return Ok(axum::response::Redirect::temporary(&path).into_response());
+    }
     let url = proxy.policy.check(&q.url)?;
     let cache_key = format!("{id} {url}");
     if let Some(hit) = proxy.cache.get(&cache_key) {
@@ -114,6 +127,14 @@ pub async fn get(State(app): State<AppState>, Person(who): Person, Query(q): Que
     }
     proxy.cache.put(&cache_key, content_type.clone(), body.clone());
     Ok(respond(&content_type, body))
+}
+
+fn own_host(u: &url::Url) -> Option<String> {
+    let host = u.host_str()?;
+    Some(match u.port() {
+        Some(p) => format!("{host}:{p}"),
+        None => host.to_string(),
+    })
 }
 
 fn urlencode(s: &str) -> String {

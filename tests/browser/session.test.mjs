@@ -58,8 +58,8 @@ test('agent page: clear words without a session, without sign-in, with a bad tok
   const ctx = await h.browser.newContext();
   const p = await ctx.newPage();
   await p.goto(h.server + '/agent/');
-  await waitFor(p, () => document.getElementById('notice-h').textContent);
-  assert.match((await notice(p))[1], /no session/i);
+  await waitFor(p, () => !document.getElementById('signin').hidden);
+  assert.equal((await notice(p))[0], 'signin');
   await p.goto(h.server + '/agent/?session=123456789');
   await waitFor(p, () => document.getElementById('state').dataset.state === 'error', null, 10000);
   assert.match((await notice(p)).join(' '), /sign/i);
