@@ -16,7 +16,7 @@ after(async () => { if (h) await h.close(); });
 
 const val = (c, sel) => c.evaluate((s) => document.querySelector(s).value, sel);
 const text = (c, sel) => c.evaluate((s) => document.querySelector(s).textContent, sel);
-const until = (page, fn, arg, ms = 5000) => waitFor(page, fn, arg, ms);
+const until = (page, fn, arg, ms = 10000) => waitFor(page, fn, arg, ms);
 
 test('write mode: clicks, typing, keys, select, checkbox, radio, contenteditable, scrolling and navigation replay as a real user', { skip }, async () => {
   const c = await h.customer('control.html');
@@ -292,7 +292,7 @@ test('submit on the demo shop: place order (checkout) and the typeless sign-in b
   await agentClick(a, '#place-order span');
   await agentClick(a, '#card-number');
   await a.keyboard.type('4111');
-  await until(a, () => window.notes.filter((n) => n === 'submit').length >= 5 && window.notes.includes('masked'));
+  await until(a, () => window.notes.filter((n) => n === 'submit').length >= 5 && window.notes.includes('masked'), null, 15000);
   assert.equal(await val(c, '#name'), 'Ada');
   assert.equal(await val(c, '#card-number'), '', 'card fields are the customer\'s to fill');
   assert.equal((await submissions()).length, n0);
