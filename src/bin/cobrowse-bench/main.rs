@@ -111,6 +111,10 @@ struct RelayArgs {
     /// Seconds to wait, before each run, for other work on the machine to stop.
     #[arg(long, default_value_t = 300.0)]
     quiet_wait: f64,
+    /// Seconds to wait after the server starts, before anything else, e.g. to
+    /// attach a profiler (`heaptrack -p PID`, `perf record -p PID`).
+    #[arg(long, default_value_t = 0.0, hide = true)]
+    hold: f64,
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -360,6 +364,10 @@ async fn run_target(proto: Proto, path: &Path, args: &RelayArgs) -> Result<Targe
 
 async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayArgs) -> Result<TargetResult> {
     eprintln!("bench: {} (pid {}) listening on 127.0.0.1:{}", server.name, server.pid, server.port);
+    if args.hold > 0.0 {
+        eprintln!("bench: holding {} s (--hold)", args.hold);
+        tokio::time::sleep(Duration::from_secs_f64(args.hold)).await;
+    }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let before = sys::proc_sample(server.pid).context("reading the server's /proc")?;
     let shared = Arc::new(Shared {
