@@ -85,8 +85,10 @@ struct RelayArgs {
     /// Which relays to run.
     #[arg(long, value_enum, default_value_t = Against::Both)]
     against: Against,
-    /// Load-generator threads: 1 = a current-thread tokio runtime (leaves the other core to the server).
-    #[arg(long, default_value_t = 1)]
+    /// Load-generator threads: 1 = a current-thread tokio runtime. Two measured
+    /// lower latencies than one on 2 cores (the generator's own queueing is
+    /// part of every figure), for ~10 % more generator CPU: see bench/README.md.
+    #[arg(long, default_value_t = 2)]
     client_threads: usize,
     /// The cobrowse binary [default: `cobrowse` next to this executable, built first when run by cargo].
     #[arg(long)]
@@ -127,7 +129,9 @@ fn main() -> Result<()> {
         (0, 0)
     });
     let need = args.sessions as u64 * 2 + 100;
-    eprintln!("bench: open files limit {soft} (hard {hard}); this run needs about {need} in the bench and in the server");
+    eprintln!(
+        "bench: open files limit {soft} (hard {hard}); this run needs about {need} in the bench and in the server"
+    );
     if soft != 0 && soft < need {
         eprintln!("bench: warning: not enough open files for {} sessions; expect connection errors", args.sessions);
     }
@@ -141,7 +145,9 @@ fn main() -> Result<()> {
 
 /// The source tree: where cargo ran us from, else where we were built from.
 fn source_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
 }
 
 async fn prepare_cobrowse(args: &RelayArgs) -> Result<PathBuf> {
@@ -155,12 +161,12 @@ async fn prepare_cobrowse(args: &RelayArgs) -> Result<PathBuf> {
     }
     // `cargo run --bin cobrowse-bench` builds only the bench: make sure the
     // server next to it is current, or the run would measure stale code.
-    if !args.no_build {
-        if let Some(cargo) = std::env::var_os("CARGO") {
-            let mut cmd = Command::new(cargo);
-            cmd.args(["build", "--release", "--bin", "cobrowse"]);
-            sys::run_setup("cargo build --release --bin cobrowse", cmd, &source_dir()).await?;
-        }
+    if !args.no_build
+        && let Some(cargo) = std::env::var_os("CARGO")
+    {
+        let mut cmd = Command::new(cargo);
+        cmd.args(["build", "--release", "--bin", "cobrowse"]);
+        sys::run_setup("cargo build --release --bin cobrowse", cmd, &source_dir()).await?;
     }
     let bin = dir.join("cobrowse");
     if !bin.exists() {
@@ -251,12 +257,16 @@ async fn wait_quiet(max_secs: f64) {
         } else {
             quiet = 0;
             if !said {
-                eprintln!("bench: the machine is busy ({busy:.1} cores in use by other work); waiting up to {max_secs:.0} s for it to calm down");
+                eprintln!(
+                    "bench: the machine is busy ({busy:.1} cores in use by other work); waiting up to {max_secs:.0} s for it to calm down"
+                );
                 said = true;
             }
         }
         if Instant::now() >= until {
-            eprintln!("bench: warning: the machine is still busy ({busy:.1} cores); running anyway, figures will suffer");
+            eprintln!(
+                "bench: warning: the machine is still busy ({busy:.1} cores); running anyway, figures will suffer"
+            );
             return;
         }
     }
@@ -332,7 +342,8 @@ async fn run_target(proto: Proto, path: &Path, args: &RelayArgs) -> Result<Targe
         let mut rng = rand::rng();
         (0..32).map(|_| format!("{:02x}", rng.random::<u8>())).collect()
     };
-    let data_dir = std::env::temp_dir().join(format!("cobrowse-bench-{}-{}", std::process::id(), rand::rng().random::<u32>()));
+    let data_dir =
+        std::env::temp_dir().join(format!("cobrowse-bench-{}-{}", std::process::id(), rand::rng().random::<u32>()));
     let cmd = match proto {
         Proto::Cobrowse => {
             std::fs::create_dir_all(&data_dir)?;
@@ -353,9 +364,14 @@ async fn run_target(proto: Proto, path: &Path, args: &RelayArgs) -> Result<Targe
             cmd
         }
     };
-    let mut server = Server::start(proto.label(), cmd, Duration::from_secs(30)).await?;
-    let result = drive(proto, &mut server, secret, args).await;
-    server.stop().await;
+    let result = match Server::start(proto.label(), cmd, Duration::from_secs(30)).await {
+        Ok(mut server) => {
+            let result = drive(proto, &mut server, secret, args).await;
+            server.stop().await;
+            result
+        }
+        Err(e) => Err(e),
+    };
     if proto == Proto::Cobrowse {
         let _ = std::fs::remove_dir_all(&data_dir);
     }
@@ -439,12 +455,13 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
                 }
             }
         });
-        launched += 1;
+        launched = i as u64 + 1;
         while openers.try_join_next().is_some() {}
         progress.tick("ramp", false);
     }
     // Wait for the openers still running (each is bounded by the connect timeout).
-    let wait_until = (tokio::time::Instant::now() + connect_timeout + Duration::from_secs(1)).min(ramp_deadline.max(tokio::time::Instant::now()));
+    let wait_until = (tokio::time::Instant::now() + connect_timeout + Duration::from_secs(1))
+        .min(ramp_deadline.max(tokio::time::Instant::now()));
     while !openers.is_empty() && tokio::time::Instant::now() < wait_until {
         let _ = tokio::time::timeout(Duration::from_millis(200), openers.join_next()).await;
         progress.tick("ramp", false);
@@ -493,7 +510,11 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
             break;
         }
         if cpu0.is_none() && now >= t0 {
-            cpu0 = Some((sys::proc_sample(server.pid).unwrap_or_default(), sys::self_cpu_ticks(), sys::machine_cpu_ticks()));
+            cpu0 = Some((
+                sys::proc_sample(server.pid).unwrap_or_default(),
+                sys::self_cpu_ticks(),
+                sys::machine_cpu_ticks(),
+            ));
         }
         if !window_closed && now >= t1 {
             // Memory while every session is still open and after traffic ran.
@@ -501,7 +522,16 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
             cpu1 = (after, sys::self_cpu_ticks(), sys::machine_cpu_ticks());
             window_closed = true;
         }
-        progress.tick(if now < t0 { "warm-up" } else if now < t1 { "measure" } else { "drain" }, true);
+        progress.tick(
+            if now < t0 {
+                "warm-up"
+            } else if now < t1 {
+                "measure"
+            } else {
+                "drain"
+            },
+            true,
+        );
         let in_flight = shared.c.sent.load(Relaxed).saturating_sub(shared.c.received.load(Relaxed));
         if window_closed && (in_flight == 0 || now >= drain_end) {
             break;
@@ -928,21 +958,49 @@ fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
         (Some(o), Some(t)) if o.ok() && t.ok() => f(o, t),
         _ => String::new(),
     };
-    row("relay", &|r| r.proto.label().into(), if ours.is_some() && theirs.is_some() { "ratio".into() } else { String::new() });
-    row("sessions established", &|r| format!("{}/{}", fmt_int(r.established as f64), fmt_int(r.requested as f64)), String::new());
+    row(
+        "relay",
+        &|r| r.proto.label().into(),
+        if ours.is_some() && theirs.is_some() { "ratio".into() } else { String::new() },
+    );
+    row(
+        "sessions established",
+        &|r| format!("{}/{}", fmt_int(r.established as f64), fmt_int(r.requested as f64)),
+        String::new(),
+    );
     row("time to open them", &|r| format!("{:.1} s", r.open_secs), String::new());
     row("open time p99 (one session)", &|r| fmt_ms(r.open_p99_ms), String::new());
     row("offered msgs/s", &|r| fmt_int(r.offered_per_s), String::new());
-    row("relayed msgs/s (received)", &|r| fmt_int(r.relayed_per_s), both(&|o, t| ratio(o.relayed_per_s, t.relayed_per_s)));
+    row(
+        "relayed msgs/s (received)",
+        &|r| fmt_int(r.relayed_per_s),
+        both(&|o, t| ratio(o.relayed_per_s, t.relayed_per_s)),
+    );
     row("latency p50", &|r| fmt_ms(r.p50_ms), both(&|o, t| ratio(t.p50_ms.unwrap_or(0.0), o.p50_ms.unwrap_or(0.0))));
     row("latency p99", &|r| fmt_ms(r.p99_ms), both(&|o, t| ratio(t.p99_ms.unwrap_or(0.0), o.p99_ms.unwrap_or(0.0))));
-    row("latency p999", &|r| fmt_ms(r.p999_ms), both(&|o, t| ratio(t.p999_ms.unwrap_or(0.0), o.p999_ms.unwrap_or(0.0))));
+    row(
+        "latency p999",
+        &|r| fmt_ms(r.p999_ms),
+        both(&|o, t| ratio(t.p999_ms.unwrap_or(0.0), o.p999_ms.unwrap_or(0.0))),
+    );
     row("latency max", &|r| fmt_ms(r.max_ms), String::new());
     row("undelivered (sent−received)", &|r| fmt_int(r.undelivered() as f64), String::new());
     row("sequence gaps (dropped)", &|r| fmt_int(r.gaps as f64), String::new());
-    row("errors: open/conn/server", &|r| format!("{}/{}/{}", r.open_failed, r.disconnects + r.send_errors, r.problems), String::new());
-    row("server RSS before → after", &|r| format!("{}→{} MiB", r.rss_before_kib / 1024, r.rss_after_kib / 1024), String::new());
-    row("server memory per session", &|r| format!("{:.1} KB", r.mem_per_session_bytes / 1000.0), both(&|o, t| ratio(t.mem_per_session_bytes, o.mem_per_session_bytes)));
+    row(
+        "errors: open/conn/server",
+        &|r| format!("{}/{}/{}", r.open_failed, r.disconnects + r.send_errors, r.problems),
+        String::new(),
+    );
+    row(
+        "server RSS before → after",
+        &|r| format!("{}→{} MiB", r.rss_before_kib / 1024, r.rss_after_kib / 1024),
+        String::new(),
+    );
+    row(
+        "server memory per session",
+        &|r| format!("{:.1} KB", r.mem_per_session_bytes / 1000.0),
+        both(&|o, t| ratio(t.mem_per_session_bytes, o.mem_per_session_bytes)),
+    );
     row("  of which before traffic", &|r| format!("{:.1} KB", r.idle_mem_per_session_bytes / 1000.0), String::new());
     row("server CPU (of one core)", &|r| format!("{:.0} %", r.server_cpu_pct), String::new());
     row("bench CPU (of one core)", &|r| format!("{:.0} %", r.client_cpu_pct), String::new());
@@ -982,7 +1040,8 @@ fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
                 fmt_int(o.requested as f64)
             );
         } else {
-            out += &format!("  ----  8,000 concurrent sessions: not tried ({} requested)\n", fmt_int(o.requested as f64));
+            out +=
+                &format!("  ----  8,000 concurrent sessions: not tried ({} requested)\n", fmt_int(o.requested as f64));
         }
         let p99 = o.p99_ms.unwrap_or(f64::INFINITY);
         out += &format!("  {}  p99 under 10 ms: {}\n", mark(p99 < 10.0), fmt_ms(o.p99_ms));
@@ -1007,7 +1066,9 @@ fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
         }
         let lag = o.lag_p99_ms.unwrap_or(0.0);
         if lag > 5.0 {
-            out += &format!("\nnote: the load generator itself ran late (timer lag p99 {lag:.1} ms): latency figures include its own delay\n");
+            out += &format!(
+                "\nnote: the load generator itself ran late (timer lag p99 {lag:.1} ms): latency figures include its own delay\n"
+            );
         }
     }
     out

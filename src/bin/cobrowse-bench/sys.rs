@@ -17,7 +17,11 @@ use tokio::sync::oneshot;
 ///
 /// `setrlimit` is declared here directly (it is in the C library std already
 /// links) rather than pulling in the `libc` crate for two calls.
-#[cfg(all(target_os = "linux", target_pointer_width = "64", not(any(target_arch = "mips64", target_arch = "sparc64"))))]
+#[cfg(all(
+    target_os = "linux",
+    target_pointer_width = "64",
+    not(any(target_arch = "mips64", target_arch = "sparc64"))
+))]
 pub fn raise_nofile_limit() -> Result<(u64, u64)> {
     #[repr(C)]
     struct RLimit {
@@ -45,7 +49,11 @@ pub fn raise_nofile_limit() -> Result<(u64, u64)> {
     Ok((lim.cur, lim.max))
 }
 
-#[cfg(not(all(target_os = "linux", target_pointer_width = "64", not(any(target_arch = "mips64", target_arch = "sparc64")))))]
+#[cfg(not(all(
+    target_os = "linux",
+    target_pointer_width = "64",
+    not(any(target_arch = "mips64", target_arch = "sparc64"))
+)))]
 pub fn raise_nofile_limit() -> Result<(u64, u64)> {
     bail!("raising RLIMIT_NOFILE is only implemented for 64-bit Linux")
 }
@@ -124,23 +132,26 @@ impl Server {
     /// Starts `cmd` and waits for a line with `listening on http://HOST:PORT`.
     pub async fn start(name: &'static str, mut cmd: Command, timeout: Duration) -> Result<Server> {
         cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
-        let mut child = cmd.spawn().with_context(|| format!("starting {name}: {cmd:?}"))?;
+        let program = cmd.as_std().get_program().to_string_lossy().into_owned();
+        let mut child = cmd.spawn().with_context(|| format!("starting {name} ({program})"))?;
         let pid = child.id().ok_or_else(|| anyhow!("{name} exited at once"))?;
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let (port_tx, port_rx) = oneshot::channel();
         let port_tx = Arc::new(Mutex::new(Some(port_tx)));
         let out = child.stdout.take().expect("piped");
         let err = child.stderr.take().expect("piped");
-        for (stream, label) in [(Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, "out"), (Box::new(err), "err")] {
+        for (stream, label) in
+            [(Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, "out"), (Box::new(err), "err")]
+        {
             let tail = tail.clone();
             let port_tx = port_tx.clone();
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(port) = parse_listening(&line) {
-                        if let Some(tx) = port_tx.lock().unwrap().take() {
-                            let _ = tx.send(port);
-                        }
+                    if let Some(port) = parse_listening(&line)
+                        && let Some(tx) = port_tx.lock().unwrap().take()
+                    {
+                        let _ = tx.send(port);
                     }
                     let mut t = tail.lock().unwrap();
                     if t.len() >= 40 {
@@ -160,7 +171,10 @@ impl Server {
             Ok(Err(_)) => {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let status = server.child.try_wait().ok().flatten();
-                bail!("{name} ended without printing `listening on http://…` (exit: {status:?})\n{}", server.tail_text())
+                bail!(
+                    "{name} ended without printing `listening on http://…` (exit: {status:?})\n{}",
+                    server.tail_text()
+                )
             }
             Err(_) => {
                 server.stop().await;

@@ -60,13 +60,14 @@ async fn connect(port: u16, path: &str, header: Option<(&'static str, String)>) 
     }
     let tcp = TcpStream::connect(("127.0.0.1", port)).await.context("TCP connect")?;
     tcp.set_nodelay(true)?;
-    let (ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(ws_config())).await.map_err(|e| match e {
-        WsError::Http(resp) => {
-            let body = resp.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
-            anyhow!("WebSocket upgrade refused: HTTP {} {}", resp.status(), body.trim())
-        }
-        e => anyhow!("WebSocket handshake: {e}"),
-    })?;
+    let (ws, _) =
+        tokio_tungstenite::client_async_with_config(req, tcp, Some(ws_config())).await.map_err(|e| match e {
+            WsError::Http(resp) => {
+                let body = resp.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
+                anyhow!("WebSocket upgrade refused: HTTP {} {}", resp.status(), body.trim())
+            }
+            e => anyhow!("WebSocket handshake: {e}"),
+        })?;
     Ok(ws)
 }
 
@@ -124,7 +125,8 @@ fn jwt(secret: &str, sub: &str) -> Result<String> {
 pub async fn open_cobrowse(port: u16, secret: &str, i: usize) -> Result<(Ws, Ws)> {
     let origin = format!("http://127.0.0.1:{port}");
     let mut customer = connect(port, "/ws/customer?v=1", Some(("origin", origin.clone()))).await.context("customer")?;
-    let create = serde_json::json!({"v": 1, "t": "create", "url": format!("{origin}/demo/"), "title": "bench", "tab": "t1"});
+    let create =
+        serde_json::json!({"v": 1, "t": "create", "url": format!("{origin}/demo/"), "title": "bench", "tab": "t1"});
     customer.send(Message::text(create.to_string())).await.context("customer: sending create")?;
     let session = expect_type(&mut customer, "session").await.context("customer")?;
     let id = match &session["id"] {
@@ -133,9 +135,10 @@ pub async fn open_cobrowse(port: u16, secret: &str, i: usize) -> Result<(Ws, Ws)
         _ => bail!("customer: `session` without an id: {session}"),
     };
     let token = jwt(secret, &format!("bench-agent-{i}"))?;
-    let mut agent = connect(port, &format!("/ws/agent?v=1&session={id}"), Some(("authorization", format!("Bearer {token}"))))
-        .await
-        .context("agent")?;
+    let mut agent =
+        connect(port, &format!("/ws/agent?v=1&session={id}"), Some(("authorization", format!("Bearer {token}"))))
+            .await
+            .context("agent")?;
     expect_type(&mut agent, "session").await.context("agent")?;
     expect_type(&mut customer, "joined").await.context("customer")?;
     Ok((customer, agent))
@@ -218,10 +221,10 @@ pub fn decode(proto: Proto, text: &str) -> Incoming<'_> {
         }
     };
     let head = &body[..body.len().min(96)];
-    if head.starts_with(r#"{"v":1,"t":"mutation","s":"#) || head.starts_with(r#"{"v":1,"t":"pointer","s":"#) {
-        if let (Some(s), Some(ts)) = (number_after(head, r#""s":"#), number_after(head, r#""ts":"#)) {
-            return Incoming::Data { s, ts };
-        }
+    if (head.starts_with(r#"{"v":1,"t":"mutation","s":"#) || head.starts_with(r#"{"v":1,"t":"pointer","s":"#))
+        && let (Some(s), Some(ts)) = (number_after(head, r#""s":"#), number_after(head, r#""ts":"#))
+    {
+        return Incoming::Data { s, ts };
     }
     if head.contains(r#""t":"ended""#) || head.contains(r#""t":"error""#) {
         return Incoming::Problem(text);
@@ -260,7 +263,10 @@ mod tests {
 
     #[test]
     fn server_frames() {
-        assert_eq!(decode(Proto::Cobrowse, r#"{"v":1,"t":"presence","role":"agent","connected":true}"#), Incoming::Other);
+        assert_eq!(
+            decode(Proto::Cobrowse, r#"{"v":1,"t":"presence","role":"agent","connected":true}"#),
+            Incoming::Other
+        );
         assert!(matches!(decode(Proto::Cobrowse, r#"{"v":1,"t":"ended","reason":"x"}"#), Incoming::Problem(_)));
         assert_eq!(decode(Proto::SocketIo, "2"), Incoming::Ping);
         assert!(matches!(decode(Proto::SocketIo, "1"), Incoming::Problem(_)));
@@ -273,7 +279,8 @@ mod tests {
         let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
         v.set_required_spec_claims(&["exp", "sub", "aud"]);
         v.set_audience(&["cobrowse-agent"]);
-        let d = jsonwebtoken::decode::<serde_json::Value>(&t, &jsonwebtoken::DecodingKey::from_secret(b"secret"), &v).unwrap();
+        let d = jsonwebtoken::decode::<serde_json::Value>(&t, &jsonwebtoken::DecodingKey::from_secret(b"secret"), &v)
+            .unwrap();
         assert_eq!(d.claims["sub"], "bench-agent-1");
     }
 }
