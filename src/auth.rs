@@ -1,8 +1,10 @@
 //! Who may do what: agent passwords (argon2), signed tokens (agent-desktop
 //! JWTs and sign-in cookies share one HS256 secret), API keys, origins.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng};
 use argon2::Argon2;
+use argon2::password_hash::{
+    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
+};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -33,11 +35,18 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
         return Err(AuthError::WeakPassword);
     }
     let salt = SaltString::generate(&mut OsRng);
-    Ok(Argon2::default().hash_password(password.as_bytes(), &salt).expect("argon2 hashes any input").to_string())
+    Ok(Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .expect("argon2 hashes any input")
+        .to_string())
 }
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+    PasswordHash::new(hash).is_ok_and(|h| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &h)
+            .is_ok()
+    })
 }
 
 /// The audience tells an agent-desktop token from a sign-in cookie, so one
@@ -71,12 +80,29 @@ pub struct Tokens {
 
 impl Tokens {
     pub fn new(secret: &[u8]) -> Self {
-        Tokens { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret) }
+        Tokens {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+        }
     }
 
-    fn issue(&self, name: &str, aud: &str, role: Option<AccountRole>, now: Millis, ttl_ms: u64) -> String {
-        let claims = Claims { sub: name.into(), aud: aud.into(), iat: now / 1000, exp: (now + ttl_ms) / 1000, role };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 encodes")
+    fn issue(
+        &self,
+        name: &str,
+        aud: &str,
+        role: Option<AccountRole>,
+        now: Millis,
+        ttl_ms: u64,
+    ) -> String {
+        let claims = Claims {
+            sub: name.into(),
+            aud: aud.into(),
+            iat: now / 1000,
+            exp: (now + ttl_ms) / 1000,
+            role,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 encodes")
     }
 
     /// A token an agent desktop hands to the console (`cobrowse token agent`).
@@ -93,7 +119,8 @@ impl Tokens {
         v.set_audience(&[aud]);
         v.set_required_spec_claims(&["exp", "sub", "aud"]);
         v.leeway = 5;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v).map_err(|e| AuthError::BadToken(e.to_string()))?;
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
+            .map_err(|e| AuthError::BadToken(e.to_string()))?;
         if data.claims.sub.is_empty() || data.claims.sub.len() > 128 {
             return Err(AuthError::BadToken("bad subject".into()));
         }
@@ -102,12 +129,18 @@ impl Tokens {
 
     pub fn check_agent_token(&self, token: &str) -> Result<Identity, AuthError> {
         let c = self.check(token, AUD_AGENT)?;
-        Ok(Identity { name: c.sub, role: AccountRole::Agent })
+        Ok(Identity {
+            name: c.sub,
+            role: AccountRole::Agent,
+        })
     }
 
     pub fn check_cookie(&self, token: &str) -> Result<Identity, AuthError> {
         let c = self.check(token, AUD_COOKIE)?;
-        Ok(Identity { name: c.sub, role: c.role.unwrap_or(AccountRole::Agent) })
+        Ok(Identity {
+            name: c.sub,
+            role: c.role.unwrap_or(AccountRole::Agent),
+        })
     }
 }
 
@@ -129,7 +162,10 @@ pub fn random_secret(rng: &mut impl Rng) -> String {
 
 /// Account names: short, printable, no spaces (they appear in URLs and logs).
 pub fn valid_name(name: &str) -> bool {
-    (1..=64).contains(&name.len()) && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._-@".contains(c))
 }
 
 /// Origins a browser request may come from: the server's own (the `Host` it
@@ -141,20 +177,24 @@ pub struct Origins {
 
 impl Origins {
     pub fn new(list: &[String]) -> Self {
-        Origins { allowed: list.iter().filter_map(|o| normalize_origin(o)).collect() }
+        Origins {
+            allowed: list.iter().filter_map(|o| normalize_origin(o)).collect(),
+        }
     }
 
     pub fn allows(&self, origin: &str, host: Option<&str>) -> bool {
-        let Some(origin) = normalize_origin(origin) else { return false };
+        let Some(origin) = normalize_origin(origin) else {
+            return false;
+        };
         if self.allowed.contains(&origin) {
             return true;
         }
-        let same_host = url::Url::parse(&origin)
-            .ok()
-            .and_then(|u| u.host_str().map(|h| match u.port() {
+        let same_host = url::Url::parse(&origin).ok().and_then(|u| {
+            u.host_str().map(|h| match u.port() {
                 Some(p) => format!("{h}:{p}"),
                 None => h.to_string(),
-            }));
+            })
+        });
         matches!((same_host, host), (Some(a), Some(b)) if a.eq_ignore_ascii_case(b))
     }
 
@@ -184,8 +224,14 @@ mod tests {
         let now = jsonwebtoken::get_current_timestamp() * 1000;
         let agent = t.agent_token("alice", now, 3_600_000);
         assert_eq!(t.check_agent_token(&agent).unwrap().name, "alice");
-        assert!(t.check_cookie(&agent).is_err(), "an agent token is not a cookie");
-        let admin = Identity { name: "root".into(), role: AccountRole::Admin };
+        assert!(
+            t.check_cookie(&agent).is_err(),
+            "an agent token is not a cookie"
+        );
+        let admin = Identity {
+            name: "root".into(),
+            role: AccountRole::Admin,
+        };
         let cookie = t.cookie(&admin, now, 3_600_000);
         assert_eq!(t.check_cookie(&cookie).unwrap(), admin);
         assert!(t.check_agent_token(&cookie).is_err());

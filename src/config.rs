@@ -176,7 +176,10 @@ impl Default for Limits {
 
 impl Default for AuthConfig {
     fn default() -> Self {
-        AuthConfig { jwt_secret: None, cookie_ttl: Duration::from_secs(12 * 3600) }
+        AuthConfig {
+            jwt_secret: None,
+            cookie_ttl: Duration::from_secs(12 * 3600),
+        }
     }
 }
 
@@ -204,23 +207,36 @@ impl Config {
             fig = fig.merge(Toml::file_exact(file));
         }
         // COBROWSE_LOG (log filter) and COBROWSE_CONFIG (the file) are read elsewhere.
-        fig = fig.merge(Env::prefixed("COBROWSE_").ignore(&["log", "config"]).split("__"));
+        fig = fig.merge(
+            Env::prefixed("COBROWSE_")
+                .ignore(&["log", "config"])
+                .split("__"),
+        );
         if let Some(listen) = o.listen {
             fig = fig.merge(("listen", listen));
         }
         if let Some(dir) = &o.data_dir {
             fig = fig.merge(("data_dir", dir));
         }
-        let config: Config = fig.extract().map_err(|e| ConfigError::Invalid(e.to_string()))?;
+        let config: Config = fig
+            .extract()
+            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
         let bad = |m: String| Err(ConfigError::Invalid(m));
-        for origin in self.allowed_origins.iter().chain(&self.agent_origins).chain(&self.proxy_origins) {
+        for origin in self
+            .allowed_origins
+            .iter()
+            .chain(&self.agent_origins)
+            .chain(&self.proxy_origins)
+        {
             if normalize_origin(origin).is_none() {
-                return bad(format!("{origin:?} is not an origin (scheme://host[:port])"));
+                return bad(format!(
+                    "{origin:?} is not an origin (scheme://host[:port])"
+                ));
             }
         }
         for hook in &self.webhooks {
@@ -229,14 +245,19 @@ impl Config {
                 _ => return bad(format!("webhook URL {:?} is not an http(s) URL", hook.url)),
             }
             if hook.secret.len() < 16 {
-                return bad(format!("webhook secret for {} must be at least 16 characters", hook.url));
+                return bad(format!(
+                    "webhook secret for {} must be at least 16 characters",
+                    hook.url
+                ));
             }
         }
         if let Some(db) = &self.database
             && !db.starts_with("postgres://")
             && !db.starts_with("postgresql://")
         {
-            return bad(format!("database {db:?} must be a postgres:// URL (SQLite needs no setting)"));
+            return bad(format!(
+                "database {db:?} must be a postgres:// URL (SQLite needs no setting)"
+            ));
         }
         if let Some(r) = &self.redis
             && !r.starts_with("redis://")
@@ -248,7 +269,9 @@ impl Config {
             return bad("limits.max_message_bytes must be at least 1024".into());
         }
         if self.limits.max_messages_per_second == 0 || self.limits.send_queue == 0 {
-            return bad("limits.max_messages_per_second and limits.send_queue must be positive".into());
+            return bad(
+                "limits.max_messages_per_second and limits.send_queue must be positive".into(),
+            );
         }
         if self.timeouts.tick.is_zero() {
             return bad("timeouts.tick must be positive".into());
@@ -275,7 +298,11 @@ impl Config {
 
     /// The resource proxy's allow-list: its own, or the sites' list.
     pub fn proxy_origins(&self) -> &[String] {
-        if self.proxy_origins.is_empty() { &self.allowed_origins } else { &self.proxy_origins }
+        if self.proxy_origins.is_empty() {
+            &self.allowed_origins
+        } else {
+            &self.proxy_origins
+        }
     }
 
     pub fn database_path(&self) -> PathBuf {
@@ -333,7 +360,10 @@ mod tests {
     #[test]
     fn defaults_follow_the_product_rules() {
         let t = Config::default().timeouts();
-        assert_eq!((t.join, t.inactivity, t.agent_grace, t.customer_grace), (600_000, 600_000, 60_000, 60_000));
+        assert_eq!(
+            (t.join, t.inactivity, t.agent_grace, t.customer_grace),
+            (600_000, 600_000, 60_000, 60_000)
+        );
         assert_eq!(Config::default().limits.max_message_bytes, 16 * 1024 * 1024);
     }
 
@@ -365,18 +395,34 @@ mod tests {
             assert!(err.contains("not an origin"), "{err}");
             jail.set_env("COBROWSE_ALLOWED_ORIGINS", "[]");
             jail.set_env("COBROWSE_TIMEOUTS__JOIN", "soon");
-            assert!(Config::load(&Overrides::default()).unwrap_err().to_string().contains("soon"));
+            assert!(
+                Config::load(&Overrides::default())
+                    .unwrap_err()
+                    .to_string()
+                    .contains("soon")
+            );
             jail.set_env("COBROWSE_TIMEOUTS__JOIN", "1m");
             jail.set_env("COBROWSE_NO_SUCH_SETTING", "1");
-            assert!(Config::load(&Overrides::default()).unwrap_err().to_string().contains("no_such_setting"));
+            assert!(
+                Config::load(&Overrides::default())
+                    .unwrap_err()
+                    .to_string()
+                    .contains("no_such_setting")
+            );
             Ok(())
         });
     }
 
     #[test]
     fn origins_are_normalised() {
-        assert_eq!(normalize_origin("HTTPS://Shop.Example:443").as_deref(), Some("https://shop.example"));
-        assert_eq!(normalize_origin("http://127.0.0.1:8080").as_deref(), Some("http://127.0.0.1:8080"));
+        assert_eq!(
+            normalize_origin("HTTPS://Shop.Example:443").as_deref(),
+            Some("https://shop.example")
+        );
+        assert_eq!(
+            normalize_origin("http://127.0.0.1:8080").as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
         assert_eq!(normalize_origin("https://shop.example/path"), None);
         assert_eq!(normalize_origin("ftp://shop.example"), None);
     }

@@ -38,7 +38,8 @@ impl Recorder {
             while let Some(job) = rx.recv().await {
                 match job {
                     Job::Record(e) => {
-                        if let Err(err) = store.record(&e.key, &e.session_id, e.at, &e.event).await {
+                        if let Err(err) = store.record(&e.key, &e.session_id, e.at, &e.event).await
+                        {
                             tracing::error!(session = %e.session_id, error = %err, "could not record session history");
                         }
                     }
@@ -52,7 +53,12 @@ impl Recorder {
     }
 
     pub fn record(&self, session: &Session, at: Millis, event: HistoryEvent) {
-        let entry = Entry { key: key(session), session_id: session.id.to_string(), at, event };
+        let entry = Entry {
+            key: key(session),
+            session_id: session.id.to_string(),
+            at,
+            event,
+        };
         if self.tx.try_send(Job::Record(entry)).is_err() {
             tracing::error!(session = %session.id, "history queue full: an event was not recorded");
         }

@@ -11,14 +11,16 @@ use crate::hub::{Changed, Hub, HubError, Out};
 use crate::metrics as m;
 use crate::protocol::{ServerMsg, close, end_message};
 use crate::session::{
-    ControlOutcome, Created, Effect, EndReason, Event, Interaction, Millis, Mode, Page, Role, Session, SessionId, Timeouts,
-    public_json,
+    ControlOutcome, Created, Effect, EndReason, Event, Interaction, Millis, Mode, Page, Role,
+    Session, SessionId, Timeouts, public_json,
 };
 use crate::store::HistoryEvent;
 use crate::webhooks::Webhooks;
 
 pub fn now_ms() -> Millis {
-    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as Millis)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as Millis)
 }
 
 pub struct Live {
@@ -46,16 +48,39 @@ fn outcome_name(o: ControlOutcome) -> &'static str {
 }
 
 impl Live {
-    pub async fn create(&self, interaction: Option<Interaction>, page: Page) -> Result<(Created, Session), HubError> {
+    pub async fn create(
+        &self,
+        interaction: Option<Interaction>,
+        page: Page,
+    ) -> Result<(Created, Session), HubError> {
         let now = now_ms();
-        let created = self.hub.create(interaction, page, self.timeouts, now).await?;
-        let session = self.hub.get(created.id).await?.ok_or(HubError::Refused(crate::session::Refusal::NoSuchSession))?;
+        let created = self
+            .hub
+            .create(interaction, page, self.timeouts, now)
+            .await?;
+        let session = self
+            .hub
+            .get(created.id)
+            .await?
+            .ok_or(HubError::Refused(crate::session::Refusal::NoSuchSession))?;
         let (interaction_id, channel) = match &session.interaction {
             Some(i) => (Some(i.id.clone()), Some(i.channel.clone())),
             None => (None, None),
         };
-        self.recorder.record(&session, now, HistoryEvent::Created { interaction_id, channel, url: session.page.url.clone() });
-        self.webhooks.emit("session.created", now, json!({ "session": public_json(&session) }));
+        self.recorder.record(
+            &session,
+            now,
+            HistoryEvent::Created {
+                interaction_id,
+                channel,
+                url: session.page.url.clone(),
+            },
+        );
+        self.webhooks.emit(
+            "session.created",
+            now,
+            json!({ "session": public_json(&session) }),
+        );
         metrics::counter!(m::SESSIONS_CREATED).increment(1);
         Ok((created, session))
     }
@@ -121,30 +146,82 @@ impl Live {
         for effect in effects {
             match effect {
                 Effect::Activated { agent } => {
-                    self.tell(session, Role::Customer, &ServerMsg::Joined { agent, reconnect: false });
-                    self.recorder.record(session, now, HistoryEvent::Activated { agent: agent.clone() });
-                    self.webhooks.emit("agent.joined", now, json!({ "session": public_json(session) }));
+                    self.tell(
+                        session,
+                        Role::Customer,
+                        &ServerMsg::Joined {
+                            agent,
+                            reconnect: false,
+                        },
+                    );
+                    self.recorder.record(
+                        session,
+                        now,
+                        HistoryEvent::Activated {
+                            agent: agent.clone(),
+                        },
+                    );
+                    self.webhooks.emit(
+                        "agent.joined",
+                        now,
+                        json!({ "session": public_json(session) }),
+                    );
                 }
                 Effect::AgentReconnected => {
                     let agent = session.agent.as_deref().unwrap_or_default();
-                    self.tell(session, Role::Customer, &ServerMsg::Joined { agent, reconnect: true });
+                    self.tell(
+                        session,
+                        Role::Customer,
+                        &ServerMsg::Joined {
+                            agent,
+                            reconnect: true,
+                        },
+                    );
                 }
                 Effect::Presence { role, connected } => {
-                    self.tell(session, role.other(), &ServerMsg::Presence { role: *role, connected: *connected });
+                    self.tell(
+                        session,
+                        role.other(),
+                        &ServerMsg::Presence {
+                            role: *role,
+                            connected: *connected,
+                        },
+                    );
                 }
                 Effect::PageVisited(page) => {
-                    let event = HistoryEvent::PageVisited { url: page.url.clone(), title: page.title.clone() };
+                    let event = HistoryEvent::PageVisited {
+                        url: page.url.clone(),
+                        title: page.title.clone(),
+                    };
                     self.recorder.record(session, now, event);
                 }
                 Effect::Control(outcome) => {
-                    let expires_in_ms = (*outcome == ControlOutcome::Requested).then_some(self.timeouts.control_answer);
-                    self.tell_both(session, &ServerMsg::Control { state: *outcome, expires_in_ms });
-                    let event = HistoryEvent::Control { outcome: outcome_name(*outcome).into() };
+                    let expires_in_ms = (*outcome == ControlOutcome::Requested)
+                        .then_some(self.timeouts.control_answer);
+                    self.tell_both(
+                        session,
+                        &ServerMsg::Control {
+                            state: *outcome,
+                            expires_in_ms,
+                        },
+                    );
+                    let event = HistoryEvent::Control {
+                        outcome: outcome_name(*outcome).into(),
+                    };
                     self.recorder.record(session, now, event);
                 }
                 Effect::ModeChanged { mode, outcome } => {
-                    self.tell_both(session, &ServerMsg::Mode { mode: *mode, cause: *outcome });
-                    let event = HistoryEvent::ModeChanged { mode: mode_name(*mode).into(), cause: outcome_name(*outcome).into() };
+                    self.tell_both(
+                        session,
+                        &ServerMsg::Mode {
+                            mode: *mode,
+                            cause: *outcome,
+                        },
+                    );
+                    let event = HistoryEvent::ModeChanged {
+                        mode: mode_name(*mode).into(),
+                        cause: outcome_name(*outcome).into(),
+                    };
                     self.recorder.record(session, now, event);
                     self.webhooks.emit(
                         "mode.changed",
@@ -161,10 +238,21 @@ impl Live {
         let message = end_message(reason);
         self.tell_both(session, &ServerMsg::Ended { reason, message });
         for role in [Role::Customer, Role::Agent] {
-            self.hub.notify(session.id, role, Out::Close(close::ENDED, message.into()));
+            self.hub
+                .notify(session.id, role, Out::Close(close::ENDED, message.into()));
         }
-        self.recorder.record(session, now, HistoryEvent::Ended { reason: reason.as_str().into() });
-        self.webhooks.emit("session.ended", now, json!({ "session": public_json(session), "reason": reason }));
+        self.recorder.record(
+            session,
+            now,
+            HistoryEvent::Ended {
+                reason: reason.as_str().into(),
+            },
+        );
+        self.webhooks.emit(
+            "session.ended",
+            now,
+            json!({ "session": public_json(session), "reason": reason }),
+        );
         metrics::counter!(m::SESSION_ENDS, "reason" => reason.as_str()).increment(1);
     }
 }

@@ -14,7 +14,11 @@ use cobrowse::server::{self, Ground};
 use cobrowse::store::AccountRole;
 
 #[derive(Parser)]
-#[command(name = "cobrowse", version, about = "Self-hosted live co-browsing for contact centers")]
+#[command(
+    name = "cobrowse",
+    version,
+    about = "Self-hosted live co-browsing for contact centers"
+)]
 struct Cli {
     /// TOML configuration file (settings also come from COBROWSE_* variables)
     #[arg(long, global = true, env = "COBROWSE_CONFIG")]
@@ -124,7 +128,10 @@ fn limit_malloc_arenas() {}
 fn main() -> std::process::ExitCode {
     limit_malloc_arenas();
     let cli = Cli::parse();
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     match runtime.block_on(run(cli)) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -139,13 +146,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve { listen } => *listen,
         _ => None,
     };
-    let config = Config::load(&Overrides { config_file: cli.config.clone(), listen, data_dir: cli.data_dir.clone() })?;
+    let config = Config::load(&Overrides {
+        config_file: cli.config.clone(),
+        listen,
+        data_dir: cli.data_dir.clone(),
+    })?;
     init_logs(config.log_format);
     match cli.command {
         Command::Serve { .. } => serve(config).await,
-        Command::Config { command: ConfigCommand::Check } => config_check(config).await,
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => config_check(config).await,
         Command::Agent { command } => agent(server::ground(config).await?, command).await,
-        Command::Token { command: TokenCommand::Agent { name, ttl } } => {
+        Command::Token {
+            command: TokenCommand::Agent { name, ttl },
+        } => {
             let ground = server::ground(config).await?;
             if let Some(account) = ground.store.account(&name).await?
                 && account.disabled
@@ -153,7 +168,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("account {name} is disabled");
             }
             let ttl: std::time::Duration = ttl.into();
-            println!("{}", ground.tokens.agent_token(&name, now_ms(), ttl.as_millis() as u64));
+            println!(
+                "{}",
+                ground
+                    .tokens
+                    .agent_token(&name, now_ms(), ttl.as_millis() as u64)
+            );
             Ok(())
         }
         Command::Apikey { command } => apikey(server::ground(config).await?, command).await,
@@ -163,7 +183,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("COBROWSE_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Json => builder.json().init(),
         LogFormat::Text => builder.init(),
@@ -180,14 +202,21 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let running = server::start(ground).await?;
     let url = running.url.clone();
     if demo {
-        let ground = Ground { config: running.app.config.clone(), store: running.app.store.clone(), tokens: running.app.tokens.clone() };
+        let ground = Ground {
+            config: running.app.config.clone(),
+            store: running.app.store.clone(),
+            tokens: running.app.tokens.clone(),
+        };
         for name in ["admin", "demo-agent"] {
             if accounts.iter().any(|a| a.name == name && !a.disabled) {
                 links.push((name, server::login_link(&ground, &url, name).await?));
             }
         }
     }
-    println!("cobrowse listening on {url}  (data in {})", data_dir.display());
+    println!(
+        "cobrowse listening on {url}  (data in {})",
+        data_dir.display()
+    );
     if demo {
         println!("  demo shop      {url}/demo/");
     }
@@ -195,7 +224,9 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  admin console  {url}/admin/");
     println!("  API            {url}/api/v1/openapi.json");
     for (name, password) in &created {
-        println!("  created account {name:<11} password {password}   (shown once; change with `cobrowse agent password {name}`)");
+        println!(
+            "  created account {name:<11} password {password}   (shown once; change with `cobrowse agent password {name}`)"
+        );
     }
     for (name, link) in &links {
         println!("  sign in as {name:<11} {link}   (one-time, 1 hour)");
@@ -208,7 +239,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = tokio::signal::ctrl_c() => {}
             _ = term.recv() => {}
@@ -223,7 +255,10 @@ fn read_password() -> anyhow::Result<String> {
         eprint!("password: ");
     }
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).context("reading the password from standard input")?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
     Ok(line.trim_end_matches(['\r', '\n']).to_string())
 }
 
@@ -234,14 +269,25 @@ async fn agent(ground: Ground, command: AgentCommand) -> anyhow::Result<()> {
             if !valid_name(&name) {
                 bail!("account names are 1-64 letters, digits and . _ - @");
             }
-            let role = if admin { AccountRole::Admin } else { AccountRole::Agent };
-            store.add_account(&name, &hash_password(&read_password()?)?, role, now_ms()).await?;
+            let role = if admin {
+                AccountRole::Admin
+            } else {
+                AccountRole::Agent
+            };
+            store
+                .add_account(&name, &hash_password(&read_password()?)?, role, now_ms())
+                .await?;
             println!("added {} {name}", role.as_str());
         }
         AgentCommand::List => {
             println!("{:<24} {:<6} {:<9}", "NAME", "ROLE", "STATUS");
             for a in store.accounts().await? {
-                println!("{:<24} {:<6} {:<9}", a.name, a.role.as_str(), if a.disabled { "disabled" } else { "active" });
+                println!(
+                    "{:<24} {:<6} {:<9}",
+                    a.name,
+                    a.role.as_str(),
+                    if a.disabled { "disabled" } else { "active" }
+                );
             }
         }
         AgentCommand::Disable { name } => {
@@ -253,7 +299,9 @@ async fn agent(ground: Ground, command: AgentCommand) -> anyhow::Result<()> {
             println!("enabled {name}");
         }
         AgentCommand::Password { name } => {
-            store.set_password(&name, &hash_password(&read_password()?)?).await?;
+            store
+                .set_password(&name, &hash_password(&read_password()?)?)
+                .await?;
             println!("password changed for {name}");
         }
     }
@@ -265,14 +313,23 @@ async fn apikey(ground: Ground, command: ApiKeyCommand) -> anyhow::Result<()> {
     match command {
         ApiKeyCommand::Create { name } => {
             let key = new_api_key(&mut rand::rng());
-            store.add_api_key(&name, &sha256_hex(&key), &key[..8], now_ms()).await?;
+            store
+                .add_api_key(&name, &sha256_hex(&key), &key[..8], now_ms())
+                .await?;
             println!("{key}");
             eprintln!("API key {name} created: keep it now, it cannot be shown again");
         }
         ApiKeyCommand::List => {
-            println!("{:<4} {:<24} {:<10} {:<8}", "ID", "NAME", "PREFIX", "STATUS");
+            println!(
+                "{:<4} {:<24} {:<10} {:<8}",
+                "ID", "NAME", "PREFIX", "STATUS"
+            );
             for k in store.api_keys().await? {
-                let status = if k.revoked_at.is_some() { "revoked" } else { "active" };
+                let status = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
                 println!("{:<4} {:<24} {:<10} {:<8}", k.id, k.name, k.prefix, status);
             }
         }

@@ -8,8 +8,10 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::session::{
+    ControlOutcome, EndReason, Interaction, Mode, Page, Refusal, Role, Session, SessionId, State,
+};
 use crate::store::Rules;
-use crate::session::{ControlOutcome, EndReason, Interaction, Mode, Page, Refusal, Role, Session, SessionId, State};
 
 pub const VERSION: u32 = 1;
 
@@ -68,11 +70,24 @@ pub enum Kind {
 }
 
 const CUSTOMER_CONTENT: &[&str] = &[
-    "snapshot", "mutation", "input", "scroll", "viewport", "focus", "hover", "style", "canvas", "media",
-    "selection", "notice", "pointer",
+    "snapshot",
+    "mutation",
+    "input",
+    "scroll",
+    "viewport",
+    "focus",
+    "hover",
+    "style",
+    "canvas",
+    "media",
+    "selection",
+    "notice",
+    "pointer",
 ];
 const AGENT_RELAY: &[&str] = &["pointer", "mark", "resync"];
-const AGENT_INPUT: &[&str] = &["click", "dblclick", "key", "type", "select", "check", "scroll", "navigate"];
+const AGENT_INPUT: &[&str] = &[
+    "click", "dblclick", "key", "type", "select", "check", "scroll", "navigate",
+];
 
 pub fn classify(role: Role, t: &str) -> Option<Kind> {
     let common = match t {
@@ -131,18 +146,22 @@ impl ProtocolError {
 
 /// Reads the envelope of a text frame and says what kind of message it is.
 pub fn parse_text(role: Role, text: &str) -> Result<(Kind, Envelope<'_>), ProtocolError> {
-    let env: Envelope = serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
+    let env: Envelope =
+        serde_json::from_str(text).map_err(|e| ProtocolError::Malformed(e.to_string()))?;
     if env.v != VERSION {
         return Err(ProtocolError::WrongVersion(env.v));
     }
-    let kind = classify(role, &env.t).ok_or_else(|| ProtocolError::UnknownType(env.t.to_string(), role.as_str()))?;
+    let kind = classify(role, &env.t)
+        .ok_or_else(|| ProtocolError::UnknownType(env.t.to_string(), role.as_str()))?;
     Ok((kind, env))
 }
 
 /// Checks the header of a binary frame (customer → agent content only).
 pub fn parse_binary(role: Role, frame: &[u8]) -> Result<u32, ProtocolError> {
     if role != Role::Customer {
-        return Err(ProtocolError::NotAllowed("only the customer sends binary frames".into()));
+        return Err(ProtocolError::NotAllowed(
+            "only the customer sends binary frames".into(),
+        ));
     }
     if frame.len() < BINARY_HEADER {
         return Err(ProtocolError::BadBinary("shorter than its 6-byte header"));
@@ -186,7 +205,10 @@ pub struct PageMsg {
 impl PageMsg {
     /// Cut to size, so history rows stay small.
     pub fn into_page(self) -> Page {
-        Page { url: truncate(self.url, 2048), title: truncate(self.title, 512) }
+        Page {
+            url: truncate(self.url, 2048),
+            title: truncate(self.title, 512),
+        }
     }
 }
 
@@ -223,21 +245,42 @@ pub enum ServerMsg<'a> {
         rules: Option<&'a Rules>,
     },
     /// To the customer: an agent is in (again); send a full snapshot now.
-    Joined { agent: &'a str, reconnect: bool },
+    Joined {
+        agent: &'a str,
+        reconnect: bool,
+    },
     /// To the customer: the agent needs a fresh snapshot.
     Resync,
     /// To a customer tab: another tab is shown now; stop capturing until `resync`.
     Paused,
     /// To the other party: a connection dropped or came back.
-    Presence { role: Role, connected: bool },
+    Presence {
+        role: Role,
+        connected: bool,
+    },
     /// Write-mode request and its answers, to both.
-    Control { state: ControlOutcome, expires_in_ms: Option<u64> },
+    Control {
+        state: ControlOutcome,
+        expires_in_ms: Option<u64>,
+    },
     /// The current mode, to both, whenever it changes.
-    Mode { mode: Mode, cause: ControlOutcome },
-    Ended { reason: EndReason, message: &'static str },
-    Error { code: &'a str, message: &'a str },
+    Mode {
+        mode: Mode,
+        cause: ControlOutcome,
+    },
+    Ended {
+        reason: EndReason,
+        message: &'static str,
+    },
+    Error {
+        code: &'a str,
+        message: &'a str,
+    },
     /// The service behind this node went away (Redis) or came back.
-    Service { available: bool, message: &'a str },
+    Service {
+        available: bool,
+        message: &'a str,
+    },
     Pong,
 }
 
@@ -266,7 +309,11 @@ impl<'a> ServerMsg<'a> {
             #[serde(flatten)]
             msg: &'b ServerMsg<'c>,
         }
-        serde_json::to_string(&Framed { v: VERSION, msg: self }).expect("server messages always serialize")
+        serde_json::to_string(&Framed {
+            v: VERSION,
+            msg: self,
+        })
+        .expect("server messages always serialize")
     }
 }
 
@@ -300,7 +347,10 @@ mod tests {
 
     #[test]
     fn envelope_is_read_without_the_payload() {
-        let big = format!(r#"{{"v":1,"t":"mutation","s":7,"d":{{"adds":[{}]}}}}"#, "1,".repeat(1000) + "1");
+        let big = format!(
+            r#"{{"v":1,"t":"mutation","s":7,"d":{{"adds":[{}]}}}}"#,
+            "1,".repeat(1000) + "1"
+        );
         let (kind, env) = parse_text(Role::Customer, &big).unwrap();
         assert_eq!((kind, env.s), (Kind::Content, Some(7)));
     }
@@ -318,24 +368,49 @@ mod tests {
 
     #[test]
     fn bad_frames_get_precise_errors() {
-        assert_eq!(parse_text(Role::Customer, "nope").unwrap_err().code(), "malformed");
-        assert_eq!(parse_text(Role::Customer, r#"{"v":2,"t":"page"}"#).unwrap_err(), ProtocolError::WrongVersion(2));
-        assert_eq!(parse_text(Role::Agent, r#"{"v":1,"t":"frobnicate"}"#).unwrap_err().code(), "unknown_type");
+        assert_eq!(
+            parse_text(Role::Customer, "nope").unwrap_err().code(),
+            "malformed"
+        );
+        assert_eq!(
+            parse_text(Role::Customer, r#"{"v":2,"t":"page"}"#).unwrap_err(),
+            ProtocolError::WrongVersion(2)
+        );
+        assert_eq!(
+            parse_text(Role::Agent, r#"{"v":1,"t":"frobnicate"}"#)
+                .unwrap_err()
+                .code(),
+            "unknown_type"
+        );
         assert!(parse_binary(Role::Agent, &[1, 1, 0, 0, 0, 1]).is_err());
         assert!(parse_binary(Role::Customer, &[1, 1, 0]).is_err());
         assert!(parse_binary(Role::Customer, &[1, 9, 0, 0, 0, 1]).is_err());
-        assert_eq!(parse_binary(Role::Customer, &[1, 1, 0, 0, 1, 0, 42]).unwrap(), 256);
+        assert_eq!(
+            parse_binary(Role::Customer, &[1, 1, 0, 0, 1, 0, 42]).unwrap(),
+            256
+        );
     }
 
     #[test]
     fn server_messages_carry_version_and_type() {
-        let json = ServerMsg::Ended { reason: EndReason::AgentExit, message: "x" }.to_json();
-        assert_eq!(json, r#"{"v":1,"t":"ended","reason":"agent_exit","message":"x"}"#);
+        let json = ServerMsg::Ended {
+            reason: EndReason::AgentExit,
+            message: "x",
+        }
+        .to_json();
+        assert_eq!(
+            json,
+            r#"{"v":1,"t":"ended","reason":"agent_exit","message":"x"}"#
+        );
     }
 
     #[test]
     fn long_page_fields_are_cut_on_a_char_boundary() {
-        let p = PageMsg { url: "é".repeat(2000), title: "t".into() }.into_page();
+        let p = PageMsg {
+            url: "é".repeat(2000),
+            title: "t".into(),
+        }
+        .into_page();
         assert!(p.url.len() <= 2048 && p.url.chars().all(|c| c == 'é'));
     }
 }

@@ -38,8 +38,13 @@ pub fn is_private(ip: IpAddr) -> bool {
         }
         IpAddr::V6(v6) => {
             let seg = v6.segments();
-            v6.is_loopback() || v6.is_unspecified() || (seg[0] & 0xfe00) == 0xfc00 || (seg[0] & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (seg[0] & 0xfe00) == 0xfc00
+                || (seg[0] & 0xffc0) == 0xfe80
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_private(IpAddr::V4(v4)))
         }
     }
 }
@@ -65,12 +70,18 @@ impl Policy {
                 url::Host::Domain(_) => None,
             })
             .collect();
-        Policy { origins, private_ok }
+        Policy {
+            origins,
+            private_ok,
+        }
     }
 
     pub fn check(&self, raw: &str) -> Result<url::Url, ProxyError> {
         let url = url::Url::parse(raw).map_err(|_| ProxyError::BadUrl)?;
-        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || !url.username().is_empty() {
+        if !matches!(url.scheme(), "http" | "https")
+            || url.host_str().is_none()
+            || !url.username().is_empty()
+        {
             return Err(ProxyError::BadUrl);
         }
         let origin = url.origin().ascii_serialization();
@@ -82,7 +93,9 @@ impl Policy {
 
     pub fn may_be_private(&self, host: &str) -> bool {
         let host = host.trim_start_matches('[').trim_end_matches(']');
-        self.private_ok.iter().any(|h| h.trim_start_matches('[').trim_end_matches(']') == host)
+        self.private_ok
+            .iter()
+            .any(|h| h.trim_start_matches('[').trim_end_matches(']') == host)
     }
 }
 
@@ -95,11 +108,16 @@ impl reqwest::dns::Resolve for Resolver {
         let policy = self.0.clone();
         Box::pin(async move {
             let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> =
-                addrs.into_iter().filter(|a| !is_private(a.ip()) || policy.may_be_private(&host)).collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let allowed: Vec<SocketAddr> = addrs
+                .into_iter()
+                .filter(|a| !is_private(a.ip()) || policy.may_be_private(&host))
+                .collect();
             if allowed.is_empty() {
-                return Err(Box::new(ProxyError::Private(host)) as Box<dyn std::error::Error + Send + Sync>);
+                return Err(
+                    Box::new(ProxyError::Private(host)) as Box<dyn std::error::Error + Send + Sync>
+                );
             }
             Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
         })
@@ -108,7 +126,12 @@ impl reqwest::dns::Resolve for Resolver {
 
 /// The content types the agent's view needs from a site.
 pub fn allowed_type(content_type: &str) -> bool {
-    let t = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let t = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
     t.starts_with("image/")
         || t.starts_with("font/")
         || t == "text/css"
@@ -186,12 +209,20 @@ pub struct Cache {
 
 impl Cache {
     pub fn new(ttl: Duration, max_bytes: usize) -> Self {
-        Cache { ttl, max_bytes, inner: Mutex::new((HashMap::new(), VecDeque::new(), 0)) }
+        Cache {
+            ttl,
+            max_bytes,
+            inner: Mutex::new((HashMap::new(), VecDeque::new(), 0)),
+        }
     }
 
     pub fn get(&self, url: &str) -> Option<Cached> {
         let inner = self.inner.lock().expect("cache lock");
-        inner.0.get(url).filter(|c| c.at.elapsed() < self.ttl).cloned()
+        inner
+            .0
+            .get(url)
+            .filter(|c| c.at.elapsed() < self.ttl)
+            .cloned()
     }
 
     pub fn put(&self, url: &str, content_type: String, body: Bytes) {
@@ -200,14 +231,23 @@ impl Cache {
         }
         let mut guard = self.inner.lock().expect("cache lock");
         let (map, order, size) = &mut *guard;
-        if let Some(old) = map.insert(url.to_string(), Cached { content_type, body: body.clone(), at: Instant::now() }) {
+        if let Some(old) = map.insert(
+            url.to_string(),
+            Cached {
+                content_type,
+                body: body.clone(),
+                at: Instant::now(),
+            },
+        ) {
             *size -= old.body.len();
         } else {
             order.push_back(url.to_string());
         }
         *size += body.len();
         while *size > self.max_bytes {
-            let Some(oldest) = order.pop_front() else { break };
+            let Some(oldest) = order.pop_front() else {
+                break;
+            };
             if let Some(gone) = map.remove(&oldest) {
                 *size -= gone.body.len();
             }
@@ -221,7 +261,19 @@ mod tests {
 
     #[test]
     fn private_addresses_are_recognised() {
-        for ip in ["127.0.0.1", "10.1.2.3", "192.168.0.1", "172.16.5.4", "169.254.1.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:10.0.0.1", "100.64.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "192.168.0.1",
+            "172.16.5.4",
+            "169.254.1.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:10.0.0.1",
+            "100.64.0.1",
+        ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
@@ -231,13 +283,26 @@ mod tests {
 
     #[test]
     fn only_allowed_origins_and_http_urls() {
-        let p = Policy::new(&["https://shop.example".into(), "http://127.0.0.1:9000".into()]);
+        let p = Policy::new(&[
+            "https://shop.example".into(),
+            "http://127.0.0.1:9000".into(),
+        ]);
         assert!(p.check("https://shop.example/img/a.png").is_ok());
-        assert_eq!(p.check("https://evil.example/a.png"), Err(ProxyError::Origin("https://evil.example".into())));
+        assert_eq!(
+            p.check("https://evil.example/a.png"),
+            Err(ProxyError::Origin("https://evil.example".into()))
+        );
         assert_eq!(p.check("javascript:alert(1)"), Err(ProxyError::BadUrl));
-        assert_eq!(p.check("https://user:pw@shop.example/a.png"), Err(ProxyError::BadUrl));
+        assert_eq!(
+            p.check("https://user:pw@shop.example/a.png"),
+            Err(ProxyError::BadUrl)
+        );
         assert!(p.check("/relative.png").is_err());
-        assert!(p.may_be_private("127.0.0.1") && !p.may_be_private("shop.example") && !p.may_be_private("10.0.0.1"));
+        assert!(
+            p.may_be_private("127.0.0.1")
+                && !p.may_be_private("shop.example")
+                && !p.may_be_private("10.0.0.1")
+        );
     }
 
     #[test]
@@ -245,26 +310,49 @@ mod tests {
         let base = url::Url::parse("https://shop.example/css/site.css").unwrap();
         let css = r#"@import 'theme.css'; a{background:url(../img/a.png)} b{background:url( "data:image/png;base64,xx" )} @font-face{src:url('/f.woff2')}"#;
         let out = rewrite_css(css, &base, |u| format!("/proxy?url={u}"));
-        assert!(out.contains(r#"@import "/proxy?url=https://shop.example/css/theme.css""#), "{out}");
-        assert!(out.contains(r#"url("/proxy?url=https://shop.example/img/a.png")"#), "{out}");
+        assert!(
+            out.contains(r#"@import "/proxy?url=https://shop.example/css/theme.css""#),
+            "{out}"
+        );
+        assert!(
+            out.contains(r#"url("/proxy?url=https://shop.example/img/a.png")"#),
+            "{out}"
+        );
         assert!(out.contains(r#"url("data:image/png;base64,xx")"#), "{out}");
-        assert!(out.contains(r#"url("/proxy?url=https://shop.example/f.woff2")"#), "{out}");
-        assert!(rewrite_css("a{b:url(javascript:alert(1))}", &base, |u| u.to_string()).contains("about:invalid"));
+        assert!(
+            out.contains(r#"url("/proxy?url=https://shop.example/f.woff2")"#),
+            "{out}"
+        );
+        assert!(
+            rewrite_css("a{b:url(javascript:alert(1))}", &base, |u| u.to_string())
+                .contains("about:invalid")
+        );
     }
 
     #[test]
     fn content_types_and_cache_bounds() {
-        assert!(allowed_type("image/png") && allowed_type("text/css; charset=utf-8") && allowed_type("font/woff2"));
+        assert!(
+            allowed_type("image/png")
+                && allowed_type("text/css; charset=utf-8")
+                && allowed_type("font/woff2")
+        );
         assert!(!allowed_type("text/html") && !allowed_type("application/javascript"));
         let cache = Cache::new(Duration::from_secs(60), 100);
         cache.put("a", "image/png".into(), Bytes::from(vec![0; 20]));
         cache.put("b", "image/png".into(), Bytes::from(vec![0; 20]));
         assert!(cache.get("a").is_some());
         for i in 0..10 {
-            cache.put(&format!("c{i}"), "image/png".into(), Bytes::from(vec![0; 20]));
+            cache.put(
+                &format!("c{i}"),
+                "image/png".into(),
+                Bytes::from(vec![0; 20]),
+            );
         }
         assert!(cache.get("a").is_none(), "oldest entries go first");
         cache.put("huge", "image/png".into(), Bytes::from(vec![0; 60]));
-        assert!(cache.get("huge").is_none(), "entries over a quarter of the cache are not kept");
+        assert!(
+            cache.get("huge").is_none(),
+            "entries over a quarter of the cache are not kept"
+        );
     }
 }

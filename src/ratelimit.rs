@@ -14,7 +14,10 @@ pub struct Bucket {
 
 impl Bucket {
     pub fn full(burst: f64, now: Instant) -> Self {
-        Bucket { tokens: burst, last: now }
+        Bucket {
+            tokens: burst,
+            last: now,
+        }
     }
 
     pub fn take(&mut self, rate: f64, burst: f64, now: Instant) -> bool {
@@ -39,7 +42,11 @@ pub struct Keyed {
 
 impl Keyed {
     pub fn per_minute(n: u32) -> Self {
-        Keyed { rate: f64::from(n) / 60.0, burst: f64::from(n.max(1)), buckets: Mutex::new(HashMap::new()) }
+        Keyed {
+            rate: f64::from(n) / 60.0,
+            burst: f64::from(n.max(1)),
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn allow(&self, key: &str) -> bool {
@@ -49,10 +56,14 @@ impl Keyed {
             // Forget keys that have refilled: they would allow anyway.
             let full = self.burst;
             let rate = self.rate;
-            map.retain(|_, b| b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < full);
+            map.retain(|_, b| {
+                b.tokens + now.saturating_duration_since(b.last).as_secs_f64() * rate < full
+            });
         }
         let (rate, burst) = (self.rate, self.burst);
-        map.entry(key.to_string()).or_insert_with(|| Bucket::full(burst, now)).take(rate, burst, now)
+        map.entry(key.to_string())
+            .or_insert_with(|| Bucket::full(burst, now))
+            .take(rate, burst, now)
     }
 }
 

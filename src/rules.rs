@@ -59,19 +59,35 @@ pub fn normalize(rules: &Rules) -> Rules {
         }
         out
     }
-    Rules { mask: clean(&rules.mask), disable: clean(&rules.disable), block: clean(&rules.block) }
+    Rules {
+        mask: clean(&rules.mask),
+        disable: clean(&rules.disable),
+        block: clean(&rules.block),
+    }
 }
 
 /// Checks a whole rule set (after [`normalize`]); the first problem found is returned.
 pub fn check_rule_set(name: &str, url_pattern: &str, rules: &Rules) -> Result<(), RuleError> {
-    check_name(name).map_err(|message| RuleError { field: "name".into(), value: name.into(), message })?;
-    check_url_pattern(url_pattern).map_err(|message| RuleError { field: "url_pattern".into(), value: url_pattern.into(), message })?;
+    check_name(name).map_err(|message| RuleError {
+        field: "name".into(),
+        value: name.into(),
+        message,
+    })?;
+    check_url_pattern(url_pattern).map_err(|message| RuleError {
+        field: "url_pattern".into(),
+        value: url_pattern.into(),
+        message,
+    })?;
     check_rules(rules)
 }
 
 /// Checks the three selector lists.
 pub fn check_rules(rules: &Rules) -> Result<(), RuleError> {
-    for (list, selectors) in [("mask", &rules.mask), ("disable", &rules.disable), ("block", &rules.block)] {
+    for (list, selectors) in [
+        ("mask", &rules.mask),
+        ("disable", &rules.disable),
+        ("block", &rules.block),
+    ] {
         if selectors.len() > MAX_SELECTORS_PER_LIST {
             return Err(RuleError {
                 field: list.into(),
@@ -80,7 +96,11 @@ pub fn check_rules(rules: &Rules) -> Result<(), RuleError> {
             });
         }
         for (i, s) in selectors.iter().enumerate() {
-            check_selector(s).map_err(|e| RuleError { field: format!("{list}[{i}]"), value: s.clone(), message: e.to_string() })?;
+            check_selector(s).map_err(|e| RuleError {
+                field: format!("{list}[{i}]"),
+                value: s.clone(),
+                message: e.to_string(),
+            })?;
         }
     }
     Ok(())
@@ -103,15 +123,27 @@ pub fn check_name(name: &str) -> Result<(), String> {
 /// A pattern is matched against the whole page address, `*` standing for anything.
 pub fn check_url_pattern(pattern: &str) -> Result<(), String> {
     if pattern.is_empty() {
-        return Err("a URL pattern is required (use * for every page of every allowed site)".into());
+        return Err(
+            "a URL pattern is required (use * for every page of every allowed site)".into(),
+        );
     }
     if pattern.len() > MAX_PATTERN_LEN {
-        return Err(format!("a URL pattern has at most {MAX_PATTERN_LEN} characters"));
+        return Err(format!(
+            "a URL pattern has at most {MAX_PATTERN_LEN} characters"
+        ));
     }
-    if let Some(c) = pattern.chars().find(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("{c:?} is not allowed in a URL pattern: page addresses contain no spaces or control characters (write a space as %20)"));
+    if let Some(c) = pattern
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(format!(
+            "{c:?} is not allowed in a URL pattern: page addresses contain no spaces or control characters (write a space as %20)"
+        ));
     }
-    let rest = if let Some(r) = pattern.strip_prefix("https://").or_else(|| pattern.strip_prefix("http://")) {
+    let rest = if let Some(r) = pattern
+        .strip_prefix("https://")
+        .or_else(|| pattern.strip_prefix("http://"))
+    {
         r
     } else if pattern.starts_with('*') {
         return Ok(());
@@ -125,8 +157,14 @@ pub fn check_url_pattern(pattern: &str) -> Result<(), String> {
     if host.is_empty() {
         return Err("the pattern has no host after the scheme, e.g. https://shop.example/*".into());
     }
-    if !host.contains('*') && !host.chars().all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c)) {
-        return Err(format!("{host:?} is not a host name (letters, digits, - and . with an optional :port)"));
+    if !host.contains('*')
+        && !host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-.:[]".contains(c))
+    {
+        return Err(format!(
+            "{host:?} is not a host name (letters, digits, - and . with an optional :port)"
+        ));
     }
     Ok(())
 }
@@ -135,10 +173,16 @@ pub fn check_url_pattern(pattern: &str) -> Result<(), String> {
 pub fn check_selector(selector: &str) -> Result<(), SelectorError> {
     let chars: Vec<char> = selector.chars().collect();
     if selector.trim().is_empty() {
-        return Err(SelectorError { at: 0, why: "empty selector".into() });
+        return Err(SelectorError {
+            at: 0,
+            why: "empty selector".into(),
+        });
     }
     if chars.len() > MAX_SELECTOR_LEN {
-        return Err(SelectorError { at: MAX_SELECTOR_LEN, why: format!("longer than {MAX_SELECTOR_LEN} characters") });
+        return Err(SelectorError {
+            at: MAX_SELECTOR_LEN,
+            why: format!("longer than {MAX_SELECTOR_LEN} characters"),
+        });
     }
     for (at, &c) in chars.iter().enumerate() {
         let why = match c {
@@ -147,10 +191,15 @@ pub fn check_selector(selector: &str) -> Result<(), SelectorError> {
             '<' => "'<' is not allowed: a selector is CSS, not markup",
             '\t' => continue,
             c if c.is_control() => "control characters are not allowed",
-            '/' if chars.get(at + 1) == Some(&'*') => "comments (/* … */) are not allowed in a selector",
+            '/' if chars.get(at + 1) == Some(&'*') => {
+                "comments (/* … */) are not allowed in a selector"
+            }
             _ => continue,
         };
-        return Err(SelectorError { at, why: why.into() });
+        return Err(SelectorError {
+            at,
+            why: why.into(),
+        });
     }
     let mut p = Parser { c: chars, i: 0 };
     p.list(false, None)?;
@@ -159,17 +208,64 @@ pub fn check_selector(selector: &str) -> Result<(), SelectorError> {
 
 /// Pseudo-classes that take no argument and that the browsers know.
 const PSEUDO_CLASSES: &[&str] = &[
-    "root", "empty", "first-child", "last-child", "only-child", "first-of-type", "last-of-type", "only-of-type", "link",
-    "any-link", "checked", "default", "disabled", "enabled", "required", "optional", "read-only", "read-write",
-    "placeholder-shown", "indeterminate", "valid", "invalid", "in-range", "out-of-range", "user-valid", "user-invalid",
-    "autofill", "defined", "scope", "modal", "fullscreen", "popover-open", "target",
+    "root",
+    "empty",
+    "first-child",
+    "last-child",
+    "only-child",
+    "first-of-type",
+    "last-of-type",
+    "only-of-type",
+    "link",
+    "any-link",
+    "checked",
+    "default",
+    "disabled",
+    "enabled",
+    "required",
+    "optional",
+    "read-only",
+    "read-write",
+    "placeholder-shown",
+    "indeterminate",
+    "valid",
+    "invalid",
+    "in-range",
+    "out-of-range",
+    "user-valid",
+    "user-invalid",
+    "autofill",
+    "defined",
+    "scope",
+    "modal",
+    "fullscreen",
+    "popover-open",
+    "target",
 ];
 /// Pseudo-classes that follow the user's pointer and keyboard from moment to moment.
-const USER_ACTION: &[&str] = &["hover", "active", "focus", "focus-visible", "focus-within", "visited"];
+const USER_ACTION: &[&str] = &[
+    "hover",
+    "active",
+    "focus",
+    "focus-visible",
+    "focus-within",
+    "visited",
+];
 /// CSS 2 pseudo-elements still written with one colon.
 const LEGACY_PSEUDO_ELEMENTS: &[&str] = &["before", "after", "first-line", "first-letter"];
 /// Functional pseudo-classes, written with parentheses.
-const FUNCTIONAL: &[&str] = &["not", "is", "where", "has", "nth-child", "nth-last-child", "nth-of-type", "nth-last-of-type", "lang", "dir"];
+const FUNCTIONAL: &[&str] = &[
+    "not",
+    "is",
+    "where",
+    "has",
+    "nth-child",
+    "nth-last-child",
+    "nth-of-type",
+    "nth-last-of-type",
+    "lang",
+    "dir",
+];
 
 struct Parser {
     c: Vec<char>,
@@ -200,11 +296,17 @@ impl Parser {
     }
 
     fn err<T>(&self, why: impl Into<String>) -> R<T> {
-        Err(SelectorError { at: self.i.min(self.c.len().saturating_sub(1)), why: why.into() })
+        Err(SelectorError {
+            at: self.i.min(self.c.len().saturating_sub(1)),
+            why: why.into(),
+        })
     }
 
     fn err_at<T>(&self, at: usize, why: impl Into<String>) -> R<T> {
-        Err(SelectorError { at, why: why.into() })
+        Err(SelectorError {
+            at,
+            why: why.into(),
+        })
     }
 
     fn ws(&mut self) -> bool {
@@ -220,10 +322,22 @@ impl Parser {
         loop {
             self.ws();
             match self.peek() {
-                None if inside.is_none() && self.i > 0 => return self.err("a ',' must be followed by another selector"),
-                None => return self.err(format!(":{}( is not closed: add ')'", inside.unwrap_or_default())),
+                None if inside.is_none() && self.i > 0 => {
+                    return self.err("a ',' must be followed by another selector");
+                }
+                None => {
+                    return self.err(format!(
+                        ":{}( is not closed: add ')'",
+                        inside.unwrap_or_default()
+                    ));
+                }
                 Some(',') => return self.err("empty selector before ','"),
-                Some(')') if inside.is_some() => return self.err(format!(":{}() needs a selector inside", inside.unwrap_or_default())),
+                Some(')') if inside.is_some() => {
+                    return self.err(format!(
+                        ":{}() needs a selector inside",
+                        inside.unwrap_or_default()
+                    ));
+                }
                 _ => {}
             }
             self.complex(relative)?;
@@ -249,11 +363,14 @@ impl Parser {
             ')' => self.err("unbalanced ')': no '(' opened it"),
             ']' => self.err("unbalanced ']': no '[' opened it"),
             '(' => self.err("'(' may only follow a pseudo-class such as :not or :nth-child"),
-            '"' | '\'' => self.err("a quoted string is only allowed as an attribute value, e.g. [name=\"card\"]"),
+            '"' | '\'' => self
+                .err("a quoted string is only allowed as an attribute value, e.g. [name=\"card\"]"),
             '!' | '@' | '$' | '%' | '&' | '=' | '?' | '`' | '^' | '|' | '/' => {
                 self.err(format!("unexpected '{c}'"))
             }
-            c => self.err(format!("unexpected '{c}' (escape it with a backslash if it is part of a name)")),
+            c => self.err(format!(
+                "unexpected '{c}' (escape it with a backslash if it is part of a name)"
+            )),
         }
     }
 
@@ -261,7 +378,9 @@ impl Parser {
         self.ws();
         if let Some(c) = self.peek().filter(|c| is_combinator(*c)) {
             if !relative {
-                return self.err(format!("starts with the combinator '{c}': it needs a selector on its left"));
+                return self.err(format!(
+                    "starts with the combinator '{c}': it needs a selector on its left"
+                ));
             }
             self.i += 1;
             self.ws();
@@ -282,9 +401,16 @@ impl Parser {
                     self.ws();
                     match self.peek() {
                         None | Some(',' | ')') => {
-                            return self.err_at(at, format!("dangling combinator '{c}': it needs a selector on its right"));
+                            return self.err_at(
+                                at,
+                                format!(
+                                    "dangling combinator '{c}': it needs a selector on its right"
+                                ),
+                            );
                         }
-                        Some(d) if is_combinator(d) => return self.err(format!("two combinators in a row ('{c}' then '{d}')")),
+                        Some(d) if is_combinator(d) => {
+                            return self.err(format!("two combinators in a row ('{c}' then '{d}')"));
+                        }
                         _ => {}
                     }
                     if !self.compound()? {
@@ -415,13 +541,20 @@ impl Parser {
             (Some('='), _) => self.i += 1,
             (Some('~' | '|' | '^' | '$' | '*'), Some('=')) => self.i += 2,
             (None, _) => return self.err_at(open, "'[' is not closed: add ']'"),
-            _ => return self.err("expected ']' or an operator (=, ~=, |=, ^=, $=, *=) after the attribute name"),
+            _ => {
+                return self.err(
+                    "expected ']' or an operator (=, ~=, |=, ^=, $=, *=) after the attribute name",
+                );
+            }
         }
         self.ws();
         match self.peek() {
             Some('"' | '\'') => self.string()?,
             None => return self.err_at(open, "'[' is not closed: the value and ']' are missing"),
-            Some(c) if c.is_ascii_digit() || (c == '-' && self.at(1).is_some_and(|d| d.is_ascii_digit())) => {
+            Some(c)
+                if c.is_ascii_digit()
+                    || (c == '-' && self.at(1).is_some_and(|d| d.is_ascii_digit())) =>
+            {
                 return self.err("an attribute value that starts with a digit must be quoted, e.g. [data-id=\"1\"]");
             }
             _ => {
@@ -431,7 +564,10 @@ impl Parser {
             }
         }
         let spaced = self.ws();
-        if spaced && matches!(self.peek(), Some('i' | 'I' | 's' | 'S')) && matches!(self.at(1), Some(']' | ' ' | '\t')) {
+        if spaced
+            && matches!(self.peek(), Some('i' | 'I' | 's' | 'S'))
+            && matches!(self.at(1), Some(']' | ' ' | '\t'))
+        {
             self.i += 1;
             self.ws();
         }
@@ -441,7 +577,8 @@ impl Parser {
                 Ok(())
             }
             None => self.err_at(open, "'[' is not closed: add ']'"),
-            Some(_) => self.err("expected ']' after the attribute value (quote a value that contains spaces)"),
+            Some(_) => self
+                .err("expected ']' after the attribute value (quote a value that contains spaces)"),
         }
     }
 
@@ -471,16 +608,29 @@ impl Parser {
             let start = self.i;
             self.ident();
             let name: String = self.c[start..self.i].iter().collect();
-            return self.err_at(colon, format!("pseudo-elements such as ::{} select no element: remove it", if name.is_empty() { "before" } else { &name }));
+            return self.err_at(
+                colon,
+                format!(
+                    "pseudo-elements such as ::{} select no element: remove it",
+                    if name.is_empty() { "before" } else { &name }
+                ),
+            );
         }
         let start = self.i;
         if !self.ident() {
-            return self.err("':' must be followed by a pseudo-class name, e.g. :checked or :not(…)");
+            return self
+                .err("':' must be followed by a pseudo-class name, e.g. :checked or :not(…)");
         }
-        let name: String = self.c[start..self.i].iter().collect::<String>().to_ascii_lowercase();
+        let name: String = self.c[start..self.i]
+            .iter()
+            .collect::<String>()
+            .to_ascii_lowercase();
         if self.peek() != Some('(') {
             if LEGACY_PSEUDO_ELEMENTS.contains(&name.as_str()) {
-                return self.err_at(colon, format!("':{name}' is a pseudo-element: it selects no element"));
+                return self.err_at(
+                    colon,
+                    format!("':{name}' is a pseudo-element: it selects no element"),
+                );
             }
             if USER_ACTION.contains(&name.as_str()) {
                 return self.err_at(
@@ -489,7 +639,10 @@ impl Parser {
                 );
             }
             if FUNCTIONAL.contains(&name.as_str()) {
-                return self.err_at(colon, format!("':{name}' needs an argument in parentheses, e.g. :{name}(…)"));
+                return self.err_at(
+                    colon,
+                    format!("':{name}' needs an argument in parentheses, e.g. :{name}(…)"),
+                );
             }
             if !PSEUDO_CLASSES.contains(&name.as_str()) {
                 return self.err_at(colon, format!("unknown pseudo-class ':{name}'"));
@@ -508,10 +661,13 @@ impl Parser {
                 if spaced && self.ident() {
                     let word: String = self.c[of..self.i].iter().collect();
                     if !word.eq_ignore_ascii_case("of") {
-                        return self.err_at(of, format!("expected ')' or 'of <selector>' in :{name}()"));
+                        return self
+                            .err_at(of, format!("expected ')' or 'of <selector>' in :{name}()"));
                     }
                     if !self.ws() {
-                        return self.err(format!("'of' in :{name}() must be followed by a space and a selector"));
+                        return self.err(format!(
+                            "'of' in :{name}() must be followed by a space and a selector"
+                        ));
                     }
                     self.list(false, Some(&name))?;
                 }
@@ -532,13 +688,18 @@ impl Parser {
                 self.ws();
                 let s = self.i;
                 self.ident();
-                let word: String = self.c[s..self.i].iter().collect::<String>().to_ascii_lowercase();
+                let word: String = self.c[s..self.i]
+                    .iter()
+                    .collect::<String>()
+                    .to_ascii_lowercase();
                 if word != "ltr" && word != "rtl" {
                     return self.err_at(s, ":dir() takes ltr or rtl");
                 }
                 self.ws();
             }
-            _ if USER_ACTION.contains(&name.as_str()) || PSEUDO_CLASSES.contains(&name.as_str()) => {
+            _ if USER_ACTION.contains(&name.as_str())
+                || PSEUDO_CLASSES.contains(&name.as_str()) =>
+            {
                 return self.err_at(colon, format!("':{name}' takes no argument"));
             }
             _ => return self.err_at(colon, format!("unknown pseudo-class ':{name}()'")),
@@ -555,11 +716,18 @@ impl Parser {
 
     /// `odd`, `even`, `3`, `2n`, `2n+1`, `-n + 3`…
     fn an_plus_b(&mut self, name: &str) -> R<()> {
-        let bad = |p: &Self| p.err(format!(":{name}() takes An+B, e.g. odd, even, 3, 2n+1 or -n+3"));
+        let bad = |p: &Self| {
+            p.err(format!(
+                ":{name}() takes An+B, e.g. odd, even, 3, 2n+1 or -n+3"
+            ))
+        };
         self.ws();
         let s = self.i;
         if self.ident() {
-            let word: String = self.c[s..self.i].iter().collect::<String>().to_ascii_lowercase();
+            let word: String = self.c[s..self.i]
+                .iter()
+                .collect::<String>()
+                .to_ascii_lowercase();
             if word == "odd" || word == "even" {
                 return Ok(());
             }
@@ -743,32 +911,79 @@ mod tests {
 
     #[test]
     fn url_patterns() {
-        for p in ["*", "https://shop.example/*", "http://127.0.0.1:8080/demo/*", "*/checkout*", "https://*.shop.example/*", "https://shop.example/a?b=1"] {
+        for p in [
+            "*",
+            "https://shop.example/*",
+            "http://127.0.0.1:8080/demo/*",
+            "*/checkout*",
+            "https://*.shop.example/*",
+            "https://shop.example/a?b=1",
+        ] {
             assert!(check_url_pattern(p).is_ok(), "{p}");
         }
         assert!(check_url_pattern("").unwrap_err().contains("required"));
-        assert!(check_url_pattern("shop.example/*").unwrap_err().contains("start it with"));
-        assert!(check_url_pattern("https:///x").unwrap_err().contains("no host"));
-        assert!(check_url_pattern("https://shop example/").unwrap_err().contains("not allowed"));
-        assert!(check_url_pattern("https://sh@p/").unwrap_err().contains("not a host"));
-        assert!(check_url_pattern(&format!("https://a/{}", "x".repeat(3000))).unwrap_err().contains("at most"));
+        assert!(
+            check_url_pattern("shop.example/*")
+                .unwrap_err()
+                .contains("start it with")
+        );
+        assert!(
+            check_url_pattern("https:///x")
+                .unwrap_err()
+                .contains("no host")
+        );
+        assert!(
+            check_url_pattern("https://shop example/")
+                .unwrap_err()
+                .contains("not allowed")
+        );
+        assert!(
+            check_url_pattern("https://sh@p/")
+                .unwrap_err()
+                .contains("not a host")
+        );
+        assert!(
+            check_url_pattern(&format!("https://a/{}", "x".repeat(3000)))
+                .unwrap_err()
+                .contains("at most")
+        );
     }
 
     #[test]
     fn rule_sets_name_the_list_and_index_of_a_bad_selector() {
-        let rules = Rules { mask: vec!["#ok".into()], disable: vec![], block: vec!["#fine".into(), "div >".into()] };
+        let rules = Rules {
+            mask: vec!["#ok".into()],
+            disable: vec![],
+            block: vec!["#fine".into(), "div >".into()],
+        };
         let e = check_rule_set("Checkout", "https://shop.example/*", &rules).unwrap_err();
         assert_eq!((e.field.as_str(), e.value.as_str()), ("block[1]", "div >"));
         assert!(e.message.contains("dangling"));
-        assert_eq!(check_rule_set(" ", "*", &Rules::default()).unwrap_err().field, "name");
-        assert_eq!(check_rule_set("x", "nope", &Rules::default()).unwrap_err().field, "url_pattern");
-        let many = Rules { mask: vec!["a".into(); MAX_SELECTORS_PER_LIST + 1], ..Rules::default() };
+        assert_eq!(
+            check_rule_set(" ", "*", &Rules::default())
+                .unwrap_err()
+                .field,
+            "name"
+        );
+        assert_eq!(
+            check_rule_set("x", "nope", &Rules::default())
+                .unwrap_err()
+                .field,
+            "url_pattern"
+        );
+        let many = Rules {
+            mask: vec!["a".into(); MAX_SELECTORS_PER_LIST + 1],
+            ..Rules::default()
+        };
         assert_eq!(check_rules(&many).unwrap_err().field, "mask");
     }
 
     #[test]
     fn normalize_trims_and_drops_duplicates() {
-        let r = normalize(&Rules { mask: vec![" #a ".into(), "#a".into(), "#b".into()], ..Rules::default() });
+        let r = normalize(&Rules {
+            mask: vec![" #a ".into(), "#a".into(), "#b".into()],
+            ..Rules::default()
+        });
         assert_eq!(r.mask, vec!["#a", "#b"]);
     }
 }

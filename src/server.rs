@@ -28,18 +28,25 @@ pub struct Ground {
 }
 
 pub async fn ground(config: Config) -> anyhow::Result<Ground> {
-    ensure_data_dir(&config.data_dir).with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
+    ensure_data_dir(&config.data_dir)
+        .with_context(|| format!("creating data directory {}", config.data_dir.display()))?;
     let secret = match &config.auth.jwt_secret {
         Some(s) => s.clone(),
         None => load_or_create_secret(&config.secret_path())?,
     };
     let store = match &config.database {
-        Some(url) => SqlStore::connect(url).await.context("connecting to the database")?,
+        Some(url) => SqlStore::connect(url)
+            .await
+            .context("connecting to the database")?,
         None => SqlStore::open_sqlite(&config.database_path())
             .await
             .with_context(|| format!("opening {}", config.database_path().display()))?,
     };
-    Ok(Ground { tokens: Tokens::new(secret.as_bytes()), store: Arc::new(store), config })
+    Ok(Ground {
+        tokens: Tokens::new(secret.as_bytes()),
+        store: Arc::new(store),
+        config,
+    })
 }
 
 fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
@@ -79,22 +86,37 @@ pub struct Running {
 }
 
 pub async fn start(ground: Ground) -> anyhow::Result<Running> {
-    let Ground { config, store, tokens } = ground;
+    let Ground {
+        config,
+        store,
+        tokens,
+    } = ground;
     let _ = rustls::crypto::ring::default_provider().install_default();
     let metrics = crate::metrics::install();
-    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("listening on {}", config.listen))?;
+    let listener = std::net::TcpListener::bind(config.listen)
+        .with_context(|| format!("listening on {}", config.listen))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let url = public_url(&config, addr);
 
     let (recorder, _) = Recorder::start(store.clone());
-    let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build().context("HTTP client")?;
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .context("HTTP client")?;
     let webhooks = Webhooks::start(store.clone(), config.webhooks.clone(), client);
     let hub: Arc<dyn Hub> = match &config.redis {
-        Some(url) => RedisHub::connect(url).await.context("connecting to Redis")?,
+        Some(url) => RedisHub::connect(url)
+            .await
+            .context("connecting to Redis")?,
         None => Arc::new(LocalHub::new()),
     };
-    let live = Live { hub, recorder, webhooks, timeouts: config.timeouts() };
+    let live = Live {
+        hub,
+        recorder,
+        webhooks,
+        timeouts: config.timeouts(),
+    };
     let (shutdown_tx, shutdown) = watch::channel(false);
     let l = &config.limits;
     let limits = Limiters {
@@ -103,7 +125,8 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         create_per_ip: Keyed::per_minute(l.sessions_per_minute_per_ip),
         sign_in_per_ip: Keyed::per_minute(l.sign_ins_per_minute_per_ip),
     };
-    let proxy = http::Proxy::new(config.proxy_origins(), config.limits.proxy_max_bytes).context("resource proxy")?;
+    let proxy = http::Proxy::new(config.proxy_origins(), config.limits.proxy_max_bytes)
+        .context("resource proxy")?;
     let app = Arc::new(App {
         site_origins: Origins::new(&config.allowed_origins),
         agent_origins: Origins::new(&config.agent_origins),
@@ -124,9 +147,16 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
     let mut stop = app.shutdown.clone();
     let serving = match &app.config.tls {
         Some(tls) => {
-            let tls_config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                .await
-                .with_context(|| format!("reading TLS certificate {} and key {}", tls.cert.display(), tls.key.display()))?;
+            let tls_config =
+                axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                    .await
+                    .with_context(|| {
+                        format!(
+                            "reading TLS certificate {} and key {}",
+                            tls.cert.display(),
+                            tls.key.display()
+                        )
+                    })?;
             let handle = axum_server::Handle::new();
             let h = handle.clone();
             tokio::spawn(async move {
@@ -149,7 +179,14 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         }
     };
     let ticking = tokio::spawn(background(app.clone()));
-    Ok(Running { addr, url, app, shutdown: shutdown_tx, serving, ticking })
+    Ok(Running {
+        addr,
+        url,
+        app,
+        shutdown: shutdown_tx,
+        serving,
+        ticking,
+    })
 }
 
 /// Timeouts, metric upkeep and history retention, until shutdown.
@@ -201,9 +238,15 @@ pub async fn bootstrap(ground: &Ground) -> anyhow::Result<Vec<(String, String)>>
         return Ok(vec![]);
     }
     let mut created = Vec::new();
-    for (name, role) in [("admin", AccountRole::Admin), ("demo-agent", AccountRole::Agent)] {
+    for (name, role) in [
+        ("admin", AccountRole::Admin),
+        ("demo-agent", AccountRole::Agent),
+    ] {
         let password = random_secret(&mut rand::rng())[..16].to_string();
-        ground.store.add_account(name, &hash_password(&password)?, role, now_ms()).await?;
+        ground
+            .store
+            .add_account(name, &hash_password(&password)?, role, now_ms())
+            .await?;
         created.push((name.to_string(), password));
     }
     Ok(created)
@@ -212,6 +255,9 @@ pub async fn bootstrap(ground: &Ground) -> anyhow::Result<Vec<(String, String)>>
 /// A one-time sign-in link for an account, valid for an hour.
 pub async fn login_link(ground: &Ground, url: &str, account: &str) -> anyhow::Result<String> {
     let token = auth::random_secret(&mut rand::rng());
-    ground.store.add_login_link(&sha256_hex(&token), account, now_ms() + 3_600_000).await?;
+    ground
+        .store
+        .add_login_link(&sha256_hex(&token), account, now_ms() + 3_600_000)
+        .await?;
     Ok(format!("{url}/auth/link?t={token}"))
 }

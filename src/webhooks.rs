@@ -28,7 +28,10 @@ pub fn sign(secret: &str, timestamp: u64, body: &[u8]) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("t={timestamp},v1={}", hex::encode(mac.finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac.finalize().into_bytes())
+    )
 }
 
 struct Event {
@@ -42,19 +45,28 @@ pub struct Webhooks {
 }
 
 impl Webhooks {
-    pub fn start(store: Arc<dyn Store>, configured: Vec<WebhookConfig>, client: reqwest::Client) -> Webhooks {
+    pub fn start(
+        store: Arc<dyn Store>,
+        configured: Vec<WebhookConfig>,
+        client: reqwest::Client,
+    ) -> Webhooks {
         let (tx, mut rx) = mpsc::channel::<Event>(4096);
         tokio::spawn(async move {
             let permits = Arc::new(Semaphore::new(CONCURRENT_DELIVERIES));
             while let Some(event) = rx.recv().await {
-                let mut targets: Vec<(String, String)> = configured.iter().map(|w| (w.url.clone(), w.secret.clone())).collect();
+                let mut targets: Vec<(String, String)> = configured
+                    .iter()
+                    .map(|w| (w.url.clone(), w.secret.clone()))
+                    .collect();
                 match store.webhooks().await {
                     Ok(hooks) => targets.extend(hooks.into_iter().map(|w| (w.url, w.secret))),
                     Err(e) => tracing::error!(error = %e, "could not read webhooks"),
                 }
                 let body: Arc<[u8]> = event.body.into();
                 for (url, secret) in targets {
-                    let Ok(permit) = permits.clone().acquire_owned().await else { return };
+                    let Ok(permit) = permits.clone().acquire_owned().await else {
+                        return;
+                    };
                     let (client, store, body) = (client.clone(), store.clone(), body.clone());
                     tokio::spawn(async move {
                         let delivery = deliver(&client, &url, &secret, event.name, &body).await;
@@ -81,7 +93,13 @@ impl Webhooks {
     }
 }
 
-async fn deliver(client: &reqwest::Client, url: &str, secret: &str, event: &str, body: &[u8]) -> Delivery {
+async fn deliver(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    event: &str,
+    body: &[u8],
+) -> Delivery {
     let mut backoff = FIRST_BACKOFF;
     let mut last_error = None;
     for attempt in 1..=ATTEMPTS {
@@ -110,8 +128,17 @@ async fn deliver(client: &reqwest::Client, url: &str, secret: &str, event: &str,
 }
 
 fn done(url: &str, event: &str, status: &str, attempts: u32, error: Option<String>) -> Delivery {
-    let at = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
-    Delivery { url: url.into(), event: event.into(), status: status.into(), attempts, error, at }
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    Delivery {
+        url: url.into(),
+        event: event.into(),
+        status: status.into(),
+        attempts,
+        error,
+        at,
+    }
 }
 
 #[cfg(test)]
@@ -120,7 +147,10 @@ mod tests {
     fn signature_is_hmac_of_timestamp_and_body() {
         // Reference value computed with: printf '1700000000.{}' | openssl dgst -sha256 -hmac secret
         let sig = super::sign("secret", 1_700_000_000, b"{}");
-        assert_eq!(sig, "t=1700000000,v1=b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163");
+        assert_eq!(
+            sig,
+            "t=1700000000,v1=b8569b78799ff9e3cbff0fc2d63a33a2b57f3282abd07c37ae5e8e7d79a5f163"
+        );
         assert_ne!(sig, super::sign("other", 1_700_000_000, b"{}"));
     }
 }

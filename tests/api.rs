@@ -11,7 +11,11 @@ use serde_json::{Value, json};
 
 async fn api_key(srv: &common::TestServer) -> String {
     let key = cobrowse::auth::new_api_key(&mut rand::rng());
-    srv.app().store.add_api_key("test", &cobrowse::auth::sha256_hex(&key), &key[..8], 0).await.unwrap();
+    srv.app()
+        .store
+        .add_api_key("test", &cobrowse::auth::sha256_hex(&key), &key[..8], 0)
+        .await
+        .unwrap();
     key
 }
 
@@ -21,31 +25,67 @@ async fn get(srv: &common::TestServer, path: &str, key: Option<&str>) -> (Status
         req = req.bearer_auth(k);
     }
     let r = req.send().await.unwrap();
-    (StatusCode::from_u16(r.status().as_u16()).unwrap(), r.json().await.unwrap_or(Value::Null))
+    (
+        StatusCode::from_u16(r.status().as_u16()).unwrap(),
+        r.json().await.unwrap_or(Value::Null),
+    )
 }
 
 async fn post(srv: &common::TestServer, path: &str, key: &str) -> (StatusCode, Value) {
-    let r = srv.http().post(format!("{}/api/v1{path}", srv.url)).bearer_auth(key).send().await.unwrap();
-    (StatusCode::from_u16(r.status().as_u16()).unwrap(), r.json().await.unwrap_or(Value::Null))
+    let r = srv
+        .http()
+        .post(format!("{}/api/v1{path}", srv.url))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
+    (
+        StatusCode::from_u16(r.status().as_u16()).unwrap(),
+        r.json().await.unwrap_or(Value::Null),
+    )
 }
 
 #[tokio::test]
 async fn api_needs_a_key_and_answers_errors_as_json() {
     let srv = start(|_| {}).await;
     let (status, body) = get(&srv, "/sessions", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::UNAUTHORIZED, Some("unauthorized")));
-    let (status, body) = get(&srv, "/sessions", Some("cbk_0000000000000000000000000000000000000000")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("unauthorized"))
+    );
+    let (status, body) = get(
+        &srv,
+        "/sessions",
+        Some("cbk_0000000000000000000000000000000000000000"),
+    )
+    .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(body["error"]["message"].as_str().unwrap().contains("API key"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("API key")
+    );
     let agent = srv.agent_token("alice");
     let (status, body) = get(&srv, "/sessions", Some(&agent)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::FORBIDDEN, Some("forbidden")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
     let key = api_key(&srv).await;
     let (status, body) = get(&srv, "/sessions/123456789", Some(&key)).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
     let (status, body) = get(&srv, "/history?reason=bored", Some(&key)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert!(body["error"]["message"].as_str().unwrap().contains("customer_exit"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("customer_exit")
+    );
     let (status, _) = get(&srv, "/history?from=yesterday", Some(&key)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
@@ -57,7 +97,10 @@ async fn revoked_keys_stop_working() {
     assert_eq!(get(&srv, "/sessions", Some(&key)).await.0, StatusCode::OK);
     let id = srv.app().store.api_keys().await.unwrap()[0].id;
     srv.app().store.revoke_api_key(id, 1).await.unwrap();
-    assert_eq!(get(&srv, "/sessions", Some(&key)).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        get(&srv, "/sessions", Some(&key)).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -68,10 +111,19 @@ async fn list_read_and_end_live_sessions() {
     let (status, body) = get(&srv, "/sessions", Some(&key)).await;
     assert_eq!(status, StatusCode::OK);
     let s = &body["sessions"][0];
-    assert_eq!((s["id"].as_str(), s["state"].as_str(), s["agent"].as_str()), (Some(id.as_str()), Some("active"), Some("alice")));
-    assert!(s.get("token").is_none() && s.get("token_hash").is_none(), "secrets never leave");
+    assert_eq!(
+        (s["id"].as_str(), s["state"].as_str(), s["agent"].as_str()),
+        (Some(id.as_str()), Some("active"), Some("alice"))
+    );
+    assert!(
+        s.get("token").is_none() && s.get("token_hash").is_none(),
+        "secrets never leave"
+    );
     let (status, one) = get(&srv, &format!("/sessions/{id}"), Some(&key)).await;
-    assert_eq!((status, one["mode"].as_str()), (StatusCode::OK, Some("pointer")));
+    assert_eq!(
+        (status, one["mode"].as_str()),
+        (StatusCode::OK, Some("pointer"))
+    );
     let (status, _) = post(&srv, &format!("/sessions/{id}/end"), &key).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(c.closed().await.1.unwrap()["reason"], "ended_by_api");
@@ -90,7 +142,12 @@ async fn ending_an_interaction_ends_every_bound_session() {
     let (mut other, _, _) = srv.customer().await;
     let (status, body) = post(&srv, "/interactions/chat-99/end", &key).await;
     assert_eq!(status, StatusCode::OK);
-    let mut ended: Vec<String> = body["ended"].as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+    let mut ended: Vec<String> = body["ended"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap().to_string())
+        .collect();
     ended.sort();
     let mut expected = vec![id1, id2];
     expected.sort();
@@ -106,7 +163,8 @@ async fn history_records_what_happened() {
     let srv = start(|_| {}).await;
     let key = api_key(&srv).await;
     let (mut c, mut a, id, _) = srv.active("alice").await;
-    c.send(json!({"t": "page", "url": "https://shop.example/checkout", "title": "Checkout"})).await;
+    c.send(json!({"t": "page", "url": "https://shop.example/checkout", "title": "Checkout"}))
+        .await;
     a.send(json!({"t": "request_control"})).await;
     c.expect("control").await;
     c.send(json!({"t": "control_grant"})).await;
@@ -122,7 +180,13 @@ async fn history_records_what_happened() {
         if let Some(s) = list["sessions"].as_array().and_then(|l| l.first())
             && s["end_reason"] == "agent_exit"
         {
-            detail = get(&srv, &format!("/history/{}", s["key"].as_str().unwrap()), Some(&key)).await.1;
+            detail = get(
+                &srv,
+                &format!("/history/{}", s["key"].as_str().unwrap()),
+                Some(&key),
+            )
+            .await
+            .1;
             break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
@@ -131,9 +195,25 @@ async fn history_records_what_happened() {
     assert_eq!(detail["agent"], "alice");
     assert!(detail["activated_at"].as_u64().unwrap() >= detail["created_at"].as_u64().unwrap());
     assert!(detail["ended_at"].as_u64().is_some());
-    let pages: Vec<&str> = detail["pages"].as_array().unwrap().iter().map(|p| p["url"].as_str().unwrap()).collect();
-    assert_eq!(pages, [format!("{}/demo/", srv.url).as_str(), "https://shop.example/checkout"]);
-    let modes: Vec<String> = detail["mode_changes"].as_array().unwrap().iter().map(|m| format!("{}", m["mode"].as_str().or(m["outcome"].as_str()).unwrap())).collect();
+    let pages: Vec<&str> = detail["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        pages,
+        [
+            format!("{}/demo/", srv.url).as_str(),
+            "https://shop.example/checkout"
+        ]
+    );
+    let modes: Vec<String> = detail["mode_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| format!("{}", m["mode"].as_str().or(m["outcome"].as_str()).unwrap()))
+        .collect();
     assert_eq!(modes, ["requested", "write", "pointer"]);
     let (_, none) = get(&srv, "/history?reason=inactivity", Some(&key)).await;
     assert!(none["sessions"].as_array().unwrap().is_empty());
@@ -142,9 +222,24 @@ async fn history_records_what_happened() {
 #[tokio::test]
 async fn openapi_document_lists_every_api_route() {
     let srv = start(|_| {}).await;
-    let doc: Value = srv.http().get(format!("{}/api/v1/openapi.json", srv.url)).send().await.unwrap().json().await.unwrap();
+    let doc: Value = srv
+        .http()
+        .get(format!("{}/api/v1/openapi.json", srv.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
-    for path in ["/sessions", "/sessions/{id}", "/sessions/{id}/end", "/interactions/{id}/end", "/history", "/history/{key}"] {
+    for path in [
+        "/sessions",
+        "/sessions/{id}",
+        "/sessions/{id}/end",
+        "/interactions/{id}/end",
+        "/history",
+        "/history/{key}",
+    ] {
         assert!(doc["paths"].get(path).is_some(), "{path} undocumented");
     }
 }
@@ -153,48 +248,136 @@ async fn openapi_document_lists_every_api_route() {
 async fn sign_in_with_password_link_and_agent_token() {
     let srv = start(|_| {}).await;
     let hash = cobrowse::auth::hash_password("correct horse").unwrap();
-    srv.app().store.add_account("root", &hash, cobrowse::store::AccountRole::Admin, 0).await.unwrap();
+    srv.app()
+        .store
+        .add_account("root", &hash, cobrowse::store::AccountRole::Admin, 0)
+        .await
+        .unwrap();
     let client = srv.http();
-    let bad = client.post(format!("{}/auth/login", srv.url)).json(&json!({"name": "root", "password": "wrong"})).send().await.unwrap();
+    let bad = client
+        .post(format!("{}/auth/login", srv.url))
+        .json(&json!({"name": "root", "password": "wrong"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(bad.status().as_u16(), 401);
-    let ok = client.post(format!("{}/auth/login", srv.url)).json(&json!({"name": "root", "password": "correct horse"})).send().await.unwrap();
+    let ok = client
+        .post(format!("{}/auth/login", srv.url))
+        .json(&json!({"name": "root", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
     let cookie = ok.headers()["set-cookie"].to_str().unwrap().to_string();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let value = cookie.split(';').next().unwrap().to_string();
-    let me: Value = client.get(format!("{}/auth/me", srv.url)).header("cookie", &value).send().await.unwrap().json().await.unwrap();
-    assert_eq!((me["name"].as_str(), me["role"].as_str()), (Some("root"), Some("admin")));
+    let me: Value = client
+        .get(format!("{}/auth/me", srv.url))
+        .header("cookie", &value)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (me["name"].as_str(), me["role"].as_str()),
+        (Some("root"), Some("admin"))
+    );
     // An administrator's cookie opens the API.
-    let r = client.get(format!("{}/api/v1/sessions", srv.url)).header("cookie", &value).send().await.unwrap();
+    let r = client
+        .get(format!("{}/api/v1/sessions", srv.url))
+        .header("cookie", &value)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 
     // One-time link: once.
-    let ground = cobrowse::server::Ground { config: srv.app().config.clone(), store: srv.app().store.clone(), tokens: srv.tokens.clone() };
-    let link = cobrowse::server::login_link(&ground, &srv.url, "root").await.unwrap();
-    let no_redirect = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let ground = cobrowse::server::Ground {
+        config: srv.app().config.clone(),
+        store: srv.app().store.clone(),
+        tokens: srv.tokens.clone(),
+    };
+    let link = cobrowse::server::login_link(&ground, &srv.url, "root")
+        .await
+        .unwrap();
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let first = no_redirect.get(&link).send().await.unwrap();
     assert_eq!(first.status().as_u16(), 303);
     assert_eq!(first.headers()["location"], "/admin/");
     assert!(first.headers().contains_key("set-cookie"));
-    assert_eq!(no_redirect.get(&link).send().await.unwrap().status().as_u16(), 401);
+    assert_eq!(
+        no_redirect
+            .get(&link)
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16(),
+        401
+    );
 
     // An agent-desktop token traded for a cookie: agent, never admin.
-    let r = client.post(format!("{}/auth/token", srv.url)).json(&json!({"token": srv.agent_token("dana")})).send().await.unwrap();
+    let r = client
+        .post(format!("{}/auth/token", srv.url))
+        .json(&json!({"token": srv.agent_token("dana")}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
-    let dana = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let r = client.get(format!("{}/api/v1/sessions", srv.url)).header("cookie", &dana).send().await.unwrap();
+    let dana = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let r = client
+        .get(format!("{}/api/v1/sessions", srv.url))
+        .header("cookie", &dana)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 403);
     // Sign-in from another site's page is refused.
-    let r = client.post(format!("{}/auth/token", srv.url)).header("origin", "https://evil.example").json(&json!({"token": srv.agent_token("x")})).send().await.unwrap();
+    let r = client
+        .post(format!("{}/auth/token", srv.url))
+        .header("origin", "https://evil.example")
+        .json(&json!({"token": srv.agent_token("x")}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 403);
 }
 
 #[tokio::test]
 async fn agent_joins_with_the_cookie_from_the_console_origin() {
     let srv = start(|_| {}).await;
-    let r = srv.http().post(format!("{}/auth/token", srv.url)).json(&json!({"token": srv.agent_token("erin")})).send().await.unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let r = srv
+        .http()
+        .post(format!("{}/auth/token", srv.url))
+        .json(&json!({"token": srv.agent_token("erin")}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     let (mut c, id, _) = srv.customer().await;
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!("ws://{}/ws/agent?v=1&session={id}", srv.host)).unwrap();
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("ws://{}/ws/agent?v=1&session={id}", srv.host),
+    )
+    .unwrap();
     req.headers_mut().insert("cookie", cookie.parse().unwrap());
     req.headers_mut().insert("origin", srv.url.parse().unwrap());
     let mut a = common::Client::connect(req).await.unwrap();
@@ -225,7 +408,11 @@ async fn receiver(fail_first: usize) -> (String, Seen) {
                 }
                 let h = |k: &str| headers.get(k).unwrap().to_str().unwrap().to_string();
                 let body_json: Value = serde_json::from_str(&body).unwrap();
-                s.lock().unwrap().push((h("x-cobrowse-event"), h("x-cobrowse-signature"), json!({"raw": body, "json": body_json})));
+                s.lock().unwrap().push((
+                    h("x-cobrowse-event"),
+                    h("x-cobrowse-signature"),
+                    json!({"raw": body, "json": body_json}),
+                ));
                 StatusCode::NO_CONTENT
             }
         }),
@@ -251,7 +438,13 @@ async fn webhooks_are_signed_and_cover_the_session_life() {
     let (url, seen) = receiver(1).await;
     const SECRET: &str = "webhook-secret-0123456789";
     let hook_url = url.clone();
-    let srv = start(move |c| c.webhooks = vec![cobrowse::config::WebhookConfig { url: hook_url, secret: SECRET.into() }]).await;
+    let srv = start(move |c| {
+        c.webhooks = vec![cobrowse::config::WebhookConfig {
+            url: hook_url,
+            secret: SECRET.into(),
+        }]
+    })
+    .await;
     let (mut c, mut a, id, _) = srv.active("alice").await;
     a.send(json!({"t": "request_control"})).await;
     c.expect("control").await;
@@ -262,10 +455,28 @@ async fn webhooks_are_signed_and_cover_the_session_life() {
     let got = wait_for(&seen, 4).await;
     let mut events: Vec<&str> = got.iter().map(|(e, _, _)| e.as_str()).collect();
     events.sort();
-    assert_eq!(events, ["agent.joined", "mode.changed", "session.created", "session.ended"]);
+    assert_eq!(
+        events,
+        [
+            "agent.joined",
+            "mode.changed",
+            "session.created",
+            "session.ended"
+        ]
+    );
     for (event, signature, body) in &got {
-        let t: u64 = signature.split(',').next().unwrap().trim_start_matches("t=").parse().unwrap();
-        assert_eq!(signature, &cobrowse::webhooks::sign(SECRET, t, body["raw"].as_str().unwrap().as_bytes()), "{event}");
+        let t: u64 = signature
+            .split(',')
+            .next()
+            .unwrap()
+            .trim_start_matches("t=")
+            .parse()
+            .unwrap();
+        assert_eq!(
+            signature,
+            &cobrowse::webhooks::sign(SECRET, t, body["raw"].as_str().unwrap().as_bytes()),
+            "{event}"
+        );
         assert_eq!(body["json"]["session"]["id"], id.as_str());
         assert_eq!(body["json"]["event"], event.as_str());
     }
@@ -273,7 +484,12 @@ async fn webhooks_are_signed_and_cover_the_session_life() {
     assert_eq!(ended.2["json"]["reason"], "customer_exit");
     // The first attempt failed with 500 and was retried.
     let deliveries = srv.app().store.deliveries(10).await.unwrap();
-    assert!(deliveries.iter().any(|d| d.status == "delivered" && d.attempts == 2), "{deliveries:?}");
+    assert!(
+        deliveries
+            .iter()
+            .any(|d| d.status == "delivered" && d.attempts == 2),
+        "{deliveries:?}"
+    );
 }
 
 #[tokio::test]
@@ -287,7 +503,13 @@ async fn a_hanging_webhook_receiver_never_delays_a_session() {
             held.push(s);
         }
     });
-    let srv = start(move |c| c.webhooks = vec![cobrowse::config::WebhookConfig { url, secret: "0123456789abcdef".into() }]).await;
+    let srv = start(move |c| {
+        c.webhooks = vec![cobrowse::config::WebhookConfig {
+            url,
+            secret: "0123456789abcdef".into(),
+        }]
+    })
+    .await;
     for i in 0..5 {
         let (mut c, mut a, _, _) = srv.active(&format!("agent{i}")).await;
         c.send(json!({"t": "exit"})).await;

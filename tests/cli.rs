@@ -17,10 +17,19 @@ fn cobrowse(dir: &std::path::Path, args: &[&str], stdin: Option<&str>) -> (bool,
         .spawn()
         .unwrap();
     if let Some(input) = stdin {
-        child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
     }
     let out = child.wait_with_output().unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into(),
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
 }
 
 fn http() -> reqwest::ClientBuilder {
@@ -53,7 +62,11 @@ fn serve(dir: &std::path::Path, extra_env: &[(&str, &str)]) -> Server {
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let first = lines.next().unwrap().unwrap();
-    let url = first.split_whitespace().find(|w| w.starts_with("http")).unwrap().to_string();
+    let url = first
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap()
+        .to_string();
     let mut banner = vec![first];
     for line in lines.by_ref() {
         let line = line.unwrap();
@@ -71,16 +84,43 @@ async fn first_start_prints_the_urls_and_one_time_sign_in_links() {
     let dir = tempfile::tempdir().unwrap();
     let srv = serve(dir.path(), &[]);
     let banner = srv.banner.join("\n");
-    for part in ["/demo/", "/agent/", "/admin/", "created account admin", "created account demo-agent", "sign in as admin"] {
+    for part in [
+        "/demo/",
+        "/agent/",
+        "/admin/",
+        "created account admin",
+        "created account demo-agent",
+        "sign in as admin",
+    ] {
         assert!(banner.contains(part), "{part} missing from:\n{banner}");
     }
     assert!(dir.path().join("cobrowse.sqlite").exists() && dir.path().join("secret.key").exists());
-    let link = srv.banner.iter().find(|l| l.contains("sign in as demo-agent")).unwrap();
-    let link = link.split_whitespace().find(|w| w.starts_with("http")).unwrap();
-    let client = http().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let link = srv
+        .banner
+        .iter()
+        .find(|l| l.contains("sign in as demo-agent"))
+        .unwrap();
+    let link = link
+        .split_whitespace()
+        .find(|w| w.starts_with("http"))
+        .unwrap();
+    let client = http()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let r = client.get(link).send().await.unwrap();
-    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (303, "/agent/"));
-    assert_eq!(client.get(link).send().await.unwrap().status().as_u16(), 401, "one time only");
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["location"].to_str().unwrap()
+        ),
+        (303, "/agent/")
+    );
+    assert_eq!(
+        client.get(link).send().await.unwrap().status().as_u16(),
+        401,
+        "one time only"
+    );
 }
 
 #[tokio::test]
@@ -99,15 +139,27 @@ async fn accounts_tokens_and_keys_work_while_the_server_runs() {
 
     // The running server accepts the new password at once.
     let client = http().build().unwrap();
-    let r = client.post(format!("{}/auth/login", srv.url)).json(&serde_json::json!({"name": "bob", "password": "hunter2-hunter2"})).send().await.unwrap();
+    let r = client
+        .post(format!("{}/auth/login", srv.url))
+        .json(&serde_json::json!({"name": "bob", "password": "hunter2-hunter2"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
 
     let (_, list, _) = cobrowse(d, &["agent", "list"], None);
-    assert!(list.contains("bob") && list.contains("admin") && list.contains("demo-agent"), "{list}");
+    assert!(
+        list.contains("bob") && list.contains("admin") && list.contains("demo-agent"),
+        "{list}"
+    );
     let (ok, _, _) = cobrowse(d, &["agent", "disable", "bob"], None);
     assert!(ok);
     let (_, list, _) = cobrowse(d, &["agent", "list"], None);
-    assert!(list.lines().any(|l| l.starts_with("bob") && l.contains("disabled")), "{list}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("bob") && l.contains("disabled")),
+        "{list}"
+    );
     let (ok, _, err) = cobrowse(d, &["token", "agent", "bob"], None);
     assert!(!ok && err.contains("disabled"), "{err}");
 
@@ -115,19 +167,38 @@ async fn accounts_tokens_and_keys_work_while_the_server_runs() {
     assert!(ok, "{err}");
     let jwt = jwt.trim();
     assert_eq!(jwt.split('.').count(), 3);
-    let r = client.post(format!("{}/auth/token", srv.url)).json(&serde_json::json!({"token": jwt})).send().await.unwrap();
-    assert_eq!(r.status().as_u16(), 200, "the running server trusts tokens the CLI signs");
+    let r = client
+        .post(format!("{}/auth/token", srv.url))
+        .json(&serde_json::json!({"token": jwt}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status().as_u16(),
+        200,
+        "the running server trusts tokens the CLI signs"
+    );
 
     let (ok, key, err) = cobrowse(d, &["apikey", "create", "crm"], None);
     assert!(ok && err.contains("cannot be shown again"));
     let key = key.trim();
-    let r = client.get(format!("{}/api/v1/sessions", srv.url)).bearer_auth(key).send().await.unwrap();
+    let r = client
+        .get(format!("{}/api/v1/sessions", srv.url))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 200);
     let (_, keys, _) = cobrowse(d, &["apikey", "list"], None);
     assert!(keys.contains("crm") && keys.contains(&key[..8]) && !keys.contains(key));
     let (ok, _, _) = cobrowse(d, &["apikey", "revoke", "1"], None);
     assert!(ok);
-    let r = client.get(format!("{}/api/v1/sessions", srv.url)).bearer_auth(key).send().await.unwrap();
+    let r = client
+        .get(format!("{}/api/v1/sessions", srv.url))
+        .bearer_auth(key)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status().as_u16(), 401);
 }
 
@@ -136,14 +207,34 @@ fn config_check_reports_the_effective_settings_and_problems() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cobrowse.toml");
     std::fs::write(&file, "allowed_origins = [\"https://shop.example\"]\n[timeouts]\njoin = \"5m\"\n[auth]\njwt_secret = \"0123456789abcdef0123456789abcdef\"\n").unwrap();
-    let (ok, out, err) = cobrowse(dir.path(), &["config", "check", "--config", file.to_str().unwrap()], None);
+    let (ok, out, err) = cobrowse(
+        dir.path(),
+        &["config", "check", "--config", file.to_str().unwrap()],
+        None,
+    );
     assert!(ok, "{err}");
-    assert!(out.contains("join = \"5m\"") && out.contains("https://shop.example") && out.contains("configuration is valid"), "{out}");
-    assert!(!out.contains("0123456789abcdef0123"), "secrets are not printed");
+    assert!(
+        out.contains("join = \"5m\"")
+            && out.contains("https://shop.example")
+            && out.contains("configuration is valid"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("0123456789abcdef0123"),
+        "secrets are not printed"
+    );
     std::fs::write(&file, "[timeouts]\njoin = \"whenever\"\n").unwrap();
-    let (ok, _, err) = cobrowse(dir.path(), &["config", "check", "--config", file.to_str().unwrap()], None);
+    let (ok, _, err) = cobrowse(
+        dir.path(),
+        &["config", "check", "--config", file.to_str().unwrap()],
+        None,
+    );
     assert!(!ok && err.contains("whenever"), "{err}");
-    let (ok, _, err) = cobrowse(dir.path(), &["config", "check", "--config", "/nonexistent.toml"], None);
+    let (ok, _, err) = cobrowse(
+        dir.path(),
+        &["config", "check", "--config", "/nonexistent.toml"],
+        None,
+    );
     assert!(!ok && err.contains("no such file"), "{err}");
 }
 
@@ -152,7 +243,21 @@ async fn serves_https_when_given_a_certificate() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
     let made = Command::new("openssl")
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-addext", "basicConstraints=critical,CA:FALSE"])
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-addext",
+            "basicConstraints=critical,CA:FALSE",
+        ])
         .arg("-keyout")
         .arg(&key)
         .arg("-out")
@@ -160,11 +265,21 @@ async fn serves_https_when_given_a_certificate() {
         .output()
         .expect("openssl is needed to make a test certificate");
     assert!(made.status.success());
-    let env = [("COBROWSE_TLS__CERT", cert.to_str().unwrap()), ("COBROWSE_TLS__KEY", key.to_str().unwrap())];
+    let env = [
+        ("COBROWSE_TLS__CERT", cert.to_str().unwrap()),
+        ("COBROWSE_TLS__KEY", key.to_str().unwrap()),
+    ];
     let srv = serve(&dir.path().join("data"), &env);
     assert!(srv.url.starts_with("https://"), "{}", srv.url);
     let ca = reqwest::Certificate::from_pem(&std::fs::read(&cert).unwrap()).unwrap();
     let client = http().add_root_certificate(ca).build().unwrap();
-    let body = client.get(format!("{}/healthz", srv.url)).send().await.unwrap().text().await.unwrap();
+    let body = client
+        .get(format!("{}/healthz", srv.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(body, "ok");
 }

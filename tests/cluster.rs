@@ -31,18 +31,28 @@ impl Cluster {
         ];
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let nodes = (0..n).map(|_| Node::start(&env)).collect();
-        Some(Cluster { nodes, _redis: redis, _pg: pg })
+        Some(Cluster {
+            nodes,
+            _redis: redis,
+            _pg: pg,
+        })
     }
 
     fn at(&self, i: usize) -> At {
         let n = &self.nodes[i];
-        At { url: n.url.clone(), host: n.host.clone(), tokens: Tokens::new(SECRET.as_bytes()) }
+        At {
+            url: n.url.clone(),
+            host: n.host.clone(),
+            tokens: Tokens::new(SECRET.as_bytes()),
+        }
     }
 }
 
 #[tokio::test]
 async fn customer_and_agent_on_different_nodes_work_as_on_one() {
-    let Some(c) = Cluster::start(3, &[]) else { return };
+    let Some(c) = Cluster::start(3, &[]) else {
+        return;
+    };
     let (n1, n2) = (c.at(0), c.at(1));
     let (mut customer, id, _) = n1.customer().await;
     let mut agent = n2.agent(&id, "alice").await;
@@ -72,7 +82,12 @@ async fn customer_and_agent_on_different_nodes_work_as_on_one() {
 
 #[tokio::test]
 async fn two_agents_racing_on_two_nodes_exactly_one_wins() {
-    let Some(c) = Cluster::start(3, &[("COBROWSE_LIMITS__JOIN_ATTEMPTS_PER_MINUTE_PER_IP", "10000")]) else { return };
+    let Some(c) = Cluster::start(
+        3,
+        &[("COBROWSE_LIMITS__JOIN_ATTEMPTS_PER_MINUTE_PER_IP", "10000")],
+    ) else {
+        return;
+    };
     for round in 0..15 {
         let (_customer, id, _) = c.at(0).customer().await;
         let (n2, n3) = (c.at(1), c.at(2));
@@ -93,14 +108,19 @@ async fn two_agents_racing_on_two_nodes_exactly_one_wins() {
 
 #[tokio::test]
 async fn an_agent_holds_one_session_across_the_cluster() {
-    let Some(c) = Cluster::start(2, &[]) else { return };
+    let Some(c) = Cluster::start(2, &[]) else {
+        return;
+    };
     let (_c1, id1, _) = c.at(0).customer().await;
     let (_c2, id2, _) = c.at(1).customer().await;
     let mut first = c.at(0).agent(&id1, "dana").await;
     first.expect("session").await;
     let mut second = c.at(1).agent(&id2, "dana").await;
     let (code, err) = second.closed().await;
-    assert_eq!((code, err.unwrap()["code"].as_str().map(String::from)), (4009, Some("agent_in_other_session".into())));
+    assert_eq!(
+        (code, err.unwrap()["code"].as_str().map(String::from)),
+        (4009, Some("agent_in_other_session".into()))
+    );
     // Once the first ends, the agent is free on every node.
     first.send(json!({"t": "exit"})).await;
     first.closed().await;
@@ -113,13 +133,25 @@ async fn ten_thousand_concurrent_creations_get_unique_ids() {
     let Some(redis) = Redis::start() else { return };
     let mut hubs = Vec::new();
     for _ in 0..3 {
-        hubs.push(cobrowse::hub::RedisHub::connect(&redis.url()).await.unwrap());
+        hubs.push(
+            cobrowse::hub::RedisHub::connect(&redis.url())
+                .await
+                .unwrap(),
+        );
     }
     let creations = (0..10_000).map(|i| {
         let hub = hubs[i % 3].clone();
         tokio::spawn(async move {
             use cobrowse::hub::Hub;
-            hub.create(None, Default::default(), Default::default(), cobrowse::live::now_ms()).await.unwrap().id
+            hub.create(
+                None,
+                Default::default(),
+                Default::default(),
+                cobrowse::live::now_ms(),
+            )
+            .await
+            .unwrap()
+            .id
         })
     });
     let mut ids = Vec::new();
@@ -138,7 +170,15 @@ async fn each_timeout_fires_once_across_three_nodes() {
     let (hook, seen) = common::webhook_receiver().await;
     let secret = "webhook-secret-0123456789";
     let hooks = format!(r#"[{{url="{hook}",secret="{secret}"}}]"#);
-    let Some(c) = Cluster::start(3, &[("COBROWSE_TIMEOUTS__JOIN", "1s"), ("COBROWSE_WEBHOOKS", &hooks)]) else { return };
+    let Some(c) = Cluster::start(
+        3,
+        &[
+            ("COBROWSE_TIMEOUTS__JOIN", "1s"),
+            ("COBROWSE_WEBHOOKS", &hooks),
+        ],
+    ) else {
+        return;
+    };
     let mut customers = Vec::new();
     for i in 0..12 {
         customers.push(c.at(i % 3).customer().await);
@@ -157,13 +197,22 @@ async fn each_timeout_fires_once_across_three_nodes() {
     let mut unique = ended.clone();
     unique.sort();
     unique.dedup();
-    assert_eq!((ended.len(), unique.len()), (12, 12), "every session ended exactly once: {ended:?}");
+    assert_eq!(
+        (ended.len(), unique.len()),
+        (12, 12),
+        "every session ended exactly once: {ended:?}"
+    );
 }
 
 #[tokio::test]
 async fn killing_the_node_that_holds_both_parties_loses_nothing() {
-    let env = [("COBROWSE_TIMEOUTS__CUSTOMER_GRACE", "8s"), ("COBROWSE_TIMEOUTS__AGENT_GRACE", "8s")];
-    let Some(mut c) = Cluster::start(3, &env) else { return };
+    let env = [
+        ("COBROWSE_TIMEOUTS__CUSTOMER_GRACE", "8s"),
+        ("COBROWSE_TIMEOUTS__AGENT_GRACE", "8s"),
+    ];
+    let Some(mut c) = Cluster::start(3, &env) else {
+        return;
+    };
     let (n1, n2, n3) = (c.at(0), c.at(1), c.at(2));
     let (mut customer, id, token) = n1.customer().await;
     let mut agent = n1.agent(&id, "erin").await;
@@ -180,33 +229,54 @@ async fn killing_the_node_that_holds_both_parties_loses_nothing() {
     assert_eq!(agent.expect("session").await["state"], "active");
     // The returning agent asks for, and gets, a fresh snapshot.
     assert_eq!(customer.expect("joined").await["reconnect"], true);
-    assert!(killed.elapsed() < Duration::from_secs(5), "resumed in {:?}", killed.elapsed());
-    customer.send(json!({"t": "mutation", "typed": "after the crash"})).await;
+    assert!(
+        killed.elapsed() < Duration::from_secs(5),
+        "resumed in {:?}",
+        killed.elapsed()
+    );
+    customer
+        .send(json!({"t": "mutation", "typed": "after the crash"}))
+        .await;
     assert_eq!(agent.expect("mutation").await["typed"], "after the crash");
 
     // Once the dead node's connections are counted gone, the live ones still count.
     tokio::time::sleep(Duration::from_secs(6)).await;
-    customer.send(json!({"t": "mutation", "typed": "still here"})).await;
+    customer
+        .send(json!({"t": "mutation", "typed": "still here"}))
+        .await;
     assert_eq!(agent.expect("mutation").await["typed"], "still here");
     // And the grace periods still work: the customer leaves for good, the session ends.
     drop(customer);
     agent.wait = Duration::from_secs(15);
     let (code, ended) = agent.closed().await;
-    assert_eq!((code, ended.unwrap()["reason"].as_str().map(String::from)), (4000, Some("customer_gone".into())));
+    assert_eq!(
+        (code, ended.unwrap()["reason"].as_str().map(String::from)),
+        (4000, Some("customer_gone".into()))
+    );
 }
 
 #[tokio::test]
 async fn redis_going_away_is_told_and_recovered_from() {
     let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let Some(redis) = Redis::on_port(port, Some(dir.path())) else { return };
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Some(redis) = Redis::on_port(port, Some(dir.path())) else {
+        return;
+    };
     let Some(pg) = Postgres::start() else { return };
     let node = Node::start(&[
         ("COBROWSE_REDIS", redis.url()),
         ("COBROWSE_DATABASE", pg.url()),
         ("COBROWSE_AUTH__JWT_SECRET", SECRET.to_string()),
     ]);
-    let at = At { url: node.url.clone(), host: node.host.clone(), tokens: Tokens::new(SECRET.as_bytes()) };
+    let at = At {
+        url: node.url.clone(),
+        host: node.host.clone(),
+        tokens: Tokens::new(SECRET.as_bytes()),
+    };
     let (mut customer, id, _) = at.customer().await;
     let mut agent = at.agent(&id, "frank").await;
     agent.expect("session").await;
@@ -215,7 +285,14 @@ async fn redis_going_away_is_told_and_recovered_from() {
         let url = format!("{}/readyz", at.url);
         async move {
             for _ in 0..100 {
-                if common::http().get(&url).send().await.map(|r| r.status().as_u16()).unwrap_or(0) == code {
+                if common::http()
+                    .get(&url)
+                    .send()
+                    .await
+                    .map(|r| r.status().as_u16())
+                    .unwrap_or(0)
+                    == code
+                {
                     return true;
                 }
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -231,7 +308,9 @@ async fn redis_going_away_is_told_and_recovered_from() {
     assert_eq!(told["available"], false);
     assert_eq!(customer.expect("service").await["available"], false);
     let mut newcomer = at.connect_customer(None).await.unwrap();
-    newcomer.send(json!({"t": "create", "url": "https://shop.example/", "title": "x"})).await;
+    newcomer
+        .send(json!({"t": "create", "url": "https://shop.example/", "title": "x"}))
+        .await;
     let (_, err) = newcomer.closed().await;
     assert_eq!(err.unwrap()["code"], "unavailable");
 
@@ -246,7 +325,9 @@ async fn redis_going_away_is_told_and_recovered_from() {
 
 #[tokio::test]
 async fn the_command_line_manages_accounts_in_the_shared_database() {
-    let Some(c) = Cluster::start(2, &[]) else { return };
+    let Some(c) = Cluster::start(2, &[]) else {
+        return;
+    };
     let pg = c._pg.url();
     let dir = tempfile::tempdir().unwrap();
     let mut add = std::process::Command::new(common::nodes::BIN)
@@ -258,7 +339,11 @@ async fn the_command_line_manages_accounts_in_the_shared_database() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    add.stdin.take().unwrap().write_all(b"gina-password-1\n").unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"gina-password-1\n")
+        .unwrap();
     assert!(add.wait().unwrap().success());
     // Every node knows the new account at once.
     for i in 0..2 {

@@ -14,23 +14,66 @@ async fn site() -> (u16, Arc<Mutex<Vec<String>>>) {
     let cookies: Arc<Mutex<Vec<String>>> = Arc::default();
     let seen = cookies.clone();
     let app = axum::Router::new()
-        .route("/img.png", get(|| async { ([(header::CONTENT_TYPE, "image/png")], vec![137u8, 80, 78, 71]) }))
-        .route("/site.css", get(|| async { ([(header::CONTENT_TYPE, "text/css")], "body{background:url(img.png)}") }))
-        .route("/page.html", get(|| async { ([(header::CONTENT_TYPE, "text/html")], "<script>alert(1)</script>") }))
-        .route("/big.png", get(|| async { ([(header::CONTENT_TYPE, "image/png")], vec![0u8; 2 * 1024 * 1024]) }))
-        .route("/stream.png", get(|| async {
-            let chunks = futures_util::stream::iter((0..64).map(|_| Ok::<_, std::io::Error>(vec![0u8; 32 * 1024])));
-            ([(header::CONTENT_TYPE, "image/png")], axum::body::Body::from_stream(chunks)).into_response()
-        }))
-        .layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
-            let seen = seen.clone();
-            async move {
-                if let Some(c) = req.headers().get(header::COOKIE) {
-                    seen.lock().unwrap().push(c.to_str().unwrap().to_string());
+        .route(
+            "/img.png",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "image/png")],
+                    vec![137u8, 80, 78, 71],
+                )
+            }),
+        )
+        .route(
+            "/site.css",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/css")],
+                    "body{background:url(img.png)}",
+                )
+            }),
+        )
+        .route(
+            "/page.html",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "text/html")],
+                    "<script>alert(1)</script>",
+                )
+            }),
+        )
+        .route(
+            "/big.png",
+            get(|| async {
+                (
+                    [(header::CONTENT_TYPE, "image/png")],
+                    vec![0u8; 2 * 1024 * 1024],
+                )
+            }),
+        )
+        .route(
+            "/stream.png",
+            get(|| async {
+                let chunks = futures_util::stream::iter(
+                    (0..64).map(|_| Ok::<_, std::io::Error>(vec![0u8; 32 * 1024])),
+                );
+                (
+                    [(header::CONTENT_TYPE, "image/png")],
+                    axum::body::Body::from_stream(chunks),
+                )
+                    .into_response()
+            }),
+        )
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let seen = seen.clone();
+                async move {
+                    if let Some(c) = req.headers().get(header::COOKIE) {
+                        seen.lock().unwrap().push(c.to_str().unwrap().to_string());
+                    }
+                    next.run(req).await
                 }
-                next.run(req).await
-            }
-        }));
+            },
+        ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -39,15 +82,32 @@ async fn site() -> (u16, Arc<Mutex<Vec<String>>>) {
 
 /// An agent in a session on `srv`, with the cookie its console would hold.
 async fn agent_cookie(srv: &common::TestServer, name: &str) -> (String, String, common::Client) {
-    let r = srv.http().post(format!("{}/auth/token", srv.url)).json(&serde_json::json!({"token": srv.agent_token(name)})).send().await.unwrap();
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let r = srv
+        .http()
+        .post(format!("{}/auth/token", srv.url))
+        .json(&serde_json::json!({"token": srv.agent_token(name)}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     let (c, id, _) = srv.customer().await;
     let mut a = srv.agent(&id, name).await;
     a.expect("session").await;
     (cookie, id, c)
 }
 
-async fn fetch(srv: &common::TestServer, cookie: &str, id: &str, url: &str) -> (u16, HeaderMap, Vec<u8>) {
+async fn fetch(
+    srv: &common::TestServer,
+    cookie: &str,
+    id: &str,
+    url: &str,
+) -> (u16, HeaderMap, Vec<u8>) {
     let enc: String = url::form_urlencoded::byte_serialize(url.as_bytes()).collect();
     let r = srv
         .http()
@@ -59,7 +119,10 @@ async fn fetch(srv: &common::TestServer, cookie: &str, id: &str, url: &str) -> (
     let status = r.status().as_u16();
     let mut headers = HeaderMap::new();
     for (k, v) in r.headers() {
-        headers.insert(k.as_str().parse::<header::HeaderName>().unwrap(), v.to_str().unwrap().parse().unwrap());
+        headers.insert(
+            k.as_str().parse::<header::HeaderName>().unwrap(),
+            v.to_str().unwrap().parse().unwrap(),
+        );
     }
     (status, headers, r.bytes().await.unwrap().to_vec())
 }
@@ -74,12 +137,25 @@ async fn allowed_resources_arrive_without_anyones_cookies() {
     let (status, headers, body) = fetch(&srv, &cookie, &id, &format!("{origin}/img.png")).await;
     assert_eq!((status, body), (200, vec![137, 80, 78, 71]));
     assert_eq!(headers["content-type"], "image/png");
-    assert!(headers["content-security-policy"].to_str().unwrap().contains("sandbox"));
+    assert!(
+        headers["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("sandbox")
+    );
     let (status, _, css) = fetch(&srv, &cookie, &id, &format!("{origin}/site.css")).await;
     assert_eq!(status, 200);
     let css = String::from_utf8(css).unwrap();
-    assert!(css.contains(&format!("/proxy?url=http%3A%2F%2F127.0.0.1%3A{port}%2Fimg.png&session={id}")), "{css}");
-    assert!(cookies.lock().unwrap().is_empty(), "no cookie is forwarded to the site");
+    assert!(
+        css.contains(&format!(
+            "/proxy?url=http%3A%2F%2F127.0.0.1%3A{port}%2Fimg.png&session={id}"
+        )),
+        "{css}"
+    );
+    assert!(
+        cookies.lock().unwrap().is_empty(),
+        "no cookie is forwarded to the site"
+    );
 }
 
 #[tokio::test]
@@ -94,17 +170,38 @@ async fn refusals_have_reasons() {
     })
     .await;
     let (cookie, id, _c) = agent_cookie(&srv, "alice").await;
-    let code = |body: &[u8]| serde_json::from_slice::<serde_json::Value>(body).unwrap()["error"]["code"].as_str().unwrap().to_string();
+    let code = |body: &[u8]| {
+        serde_json::from_slice::<serde_json::Value>(body).unwrap()["error"]["code"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
 
-    let (s, _, b) = fetch(&srv, &cookie, &id, &format!("http://127.0.0.1:{other_port}/img.png")).await;
+    let (s, _, b) = fetch(
+        &srv,
+        &cookie,
+        &id,
+        &format!("http://127.0.0.1:{other_port}/img.png"),
+    )
+    .await;
     assert_eq!((s, code(&b).as_str()), (403, "origin_not_allowed"));
     // A name that resolves to a private address is refused even when listed.
-    let (s, _, b) = fetch(&srv, &cookie, &id, &format!("http://localhost:{other_port}/img.png")).await;
+    let (s, _, b) = fetch(
+        &srv,
+        &cookie,
+        &id,
+        &format!("http://localhost:{other_port}/img.png"),
+    )
+    .await;
     assert_eq!((s, code(&b).as_str()), (403, "private_address"));
     let (s, _, b) = fetch(&srv, &cookie, &id, &format!("{origin}/big.png")).await;
     assert_eq!((s, code(&b).as_str()), (413, "too_large"));
     let (s, _, b) = fetch(&srv, &cookie, &id, &format!("{origin}/stream.png")).await;
-    assert_eq!((s, code(&b).as_str()), (413, "too_large"), "a body without length is cut off too");
+    assert_eq!(
+        (s, code(&b).as_str()),
+        (413, "too_large"),
+        "a body without length is cut off too"
+    );
     let (s, _, b) = fetch(&srv, &cookie, &id, &format!("{origin}/page.html")).await;
     assert_eq!((s, code(&b).as_str()), (415, "content_type"));
     let (s, _, b) = fetch(&srv, &cookie, &id, "file:///etc/passwd").await;
@@ -129,9 +226,23 @@ async fn only_the_sessions_agent_may_use_it() {
 async fn the_servers_own_pages_are_loaded_directly_not_proxied() {
     let srv = start(|_| {}).await;
     let (cookie, id, _c) = agent_cookie(&srv, "alice").await;
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let own = format!("{}/demo/img/tent.svg", srv.url);
     let enc: String = url::form_urlencoded::byte_serialize(own.as_bytes()).collect();
-    let r = client.get(format!("{}/proxy?url={enc}&session={id}", srv.url)).header("cookie", &cookie).send().await.unwrap();
-    assert_eq!((r.status().as_u16(), r.headers()["location"].to_str().unwrap()), (307, "/demo/img/tent.svg"));
+    let r = client
+        .get(format!("{}/proxy?url={enc}&session={id}", srv.url))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["location"].to_str().unwrap()
+        ),
+        (307, "/demo/img/tent.svg")
+    );
 }

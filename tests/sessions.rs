@@ -12,12 +12,19 @@ use tokio_tungstenite::tungstenite::Message;
 async fn customer_creates_an_idle_session_with_a_nine_digit_id_and_a_token() {
     let srv = start(|_| {}).await;
     let mut c = srv.connect_customer(None).await.unwrap();
-    c.send(json!({"t": "create", "url": "https://shop.example/", "title": "Shop", "tab": "a"})).await;
+    c.send(json!({"t": "create", "url": "https://shop.example/", "title": "Shop", "tab": "a"}))
+        .await;
     let s = c.expect("session").await;
     let id = s["id"].as_str().unwrap();
     assert_eq!(id.len(), 9);
-    assert_eq!(s["spaced"], format!("{} {} {}", &id[..3], &id[3..6], &id[6..]));
-    assert_eq!((s["state"].as_str(), s["mode"].as_str()), (Some("idle"), Some("pointer")));
+    assert_eq!(
+        s["spaced"],
+        format!("{} {} {}", &id[..3], &id[3..6], &id[6..])
+    );
+    assert_eq!(
+        (s["state"].as_str(), s["mode"].as_str()),
+        (Some("idle"), Some("pointer"))
+    );
     assert_eq!(s["token"].as_str().unwrap().len(), 64);
     assert!(s["rules"].is_object());
 }
@@ -28,23 +35,34 @@ async fn agent_joins_and_the_customer_is_told_to_start_capture() {
     let (mut c, id, _) = srv.customer().await;
     let mut a = srv.agent(&id, "alice").await;
     let s = a.expect("session").await;
-    assert_eq!((s["state"].as_str(), s["agent"].as_str()), (Some("active"), Some("alice")));
-    assert!(s.get("token").is_none(), "the agent never sees the customer's token");
+    assert_eq!(
+        (s["state"].as_str(), s["agent"].as_str()),
+        (Some("active"), Some("alice"))
+    );
+    assert!(
+        s.get("token").is_none(),
+        "the agent never sees the customer's token"
+    );
     let joined = c.expect("joined").await;
-    assert_eq!((joined["agent"].as_str(), joined["reconnect"].as_bool()), (Some("alice"), Some(false)));
+    assert_eq!(
+        (joined["agent"].as_str(), joined["reconnect"].as_bool()),
+        (Some("alice"), Some(false))
+    );
 }
 
 #[tokio::test]
 async fn content_is_relayed_byte_for_byte_once_active() {
     let srv = start(|_| {}).await;
     let (mut c, mut a, _, _) = srv.active("alice").await;
-    let raw = r#"{"v":1,"t":"mutation","s":1,"adds":[{"id":5,"tag":"p","text":"hé"}],"extra":[1,2,3]}"#;
+    let raw =
+        r#"{"v":1,"t":"mutation","s":1,"adds":[{"id":5,"tag":"p","text":"hé"}],"extra":[1,2,3]}"#;
     c.send_raw(Message::text(raw)).await;
     match a.next().await {
         Got::Msg(m) => assert_eq!(m, serde_json::from_str::<serde_json::Value>(raw).unwrap()),
         other => panic!("{other:?}"),
     }
-    c.send_raw(Message::binary(vec![1u8, 1, 0, 0, 0, 2, 9, 9, 9])).await;
+    c.send_raw(Message::binary(vec![1u8, 1, 0, 0, 0, 2, 9, 9, 9]))
+        .await;
     let bin = a.expect("binary").await;
     assert_eq!(bin["len"], 9);
     a.send(json!({"t": "pointer", "x": 10, "y": 20})).await;
@@ -55,7 +73,8 @@ async fn content_is_relayed_byte_for_byte_once_active() {
 async fn nothing_of_the_page_flows_while_idle() {
     let srv = start(|_| {}).await;
     let (mut c, _, _) = srv.customer().await;
-    c.send(json!({"t": "snapshot", "html": "<p>secret</p>"})).await;
+    c.send(json!({"t": "snapshot", "html": "<p>secret</p>"}))
+        .await;
     let err = c.expect("error").await;
     assert_eq!(err["code"], "not_allowed");
 }
@@ -65,7 +84,11 @@ async fn each_side_exits_and_the_other_is_told_the_reason() {
     let srv = start(|_| {}).await;
     for (who, reason) in [("customer", "customer_exit"), ("agent", "agent_exit")] {
         let (mut c, mut a, id, _) = srv.active(&format!("agent-{who}")).await;
-        let (leaver, other) = if who == "customer" { (&mut c, &mut a) } else { (&mut a, &mut c) };
+        let (leaver, other) = if who == "customer" {
+            (&mut c, &mut a)
+        } else {
+            (&mut a, &mut c)
+        };
         leaver.send(json!({"t": "exit"})).await;
         let (code, last) = other.closed().await;
         assert_eq!(code, 4000);
@@ -75,7 +98,10 @@ async fn each_side_exits_and_the_other_is_told_the_reason() {
         // The ID now means nothing: no re-join, by anyone.
         let mut again = srv.agent(&id, "someone-else").await;
         let (code, err) = again.closed().await;
-        assert_eq!((code, err.unwrap()["code"].as_str().map(String::from)), (4004, Some("no_such_session".into())));
+        assert_eq!(
+            (code, err.unwrap()["code"].as_str().map(String::from)),
+            (4004, Some("no_such_session".into()))
+        );
     }
 }
 
@@ -106,7 +132,10 @@ async fn unknown_and_malformed_ids_say_no_such_session() {
     for id in ["123456789", "12345", "abc"] {
         let mut a = srv.agent(id, "alice").await;
         let (code, err) = a.closed().await;
-        assert_eq!((code, err.unwrap()["code"].as_str().map(String::from)), (4004, Some("no_such_session".into())));
+        assert_eq!(
+            (code, err.unwrap()["code"].as_str().map(String::from)),
+            (4004, Some("no_such_session".into()))
+        );
     }
 }
 
@@ -116,10 +145,17 @@ async fn unauthenticated_and_forged_agents_are_refused() {
     let (_c, id, _) = srv.customer().await;
     let mut none = srv.connect_agent(&id, None, None).await;
     assert_eq!(none.closed().await.0, 4001);
-    let forged = cobrowse::auth::Tokens::new(b"not the server's secret, not at all").agent_token("mallory", cobrowse::live::now_ms(), 60_000);
+    let forged = cobrowse::auth::Tokens::new(b"not the server's secret, not at all").agent_token(
+        "mallory",
+        cobrowse::live::now_ms(),
+        60_000,
+    );
     let mut bad = srv.connect_agent(&id, Some(&forged), None).await;
     let (code, err) = bad.closed().await;
-    assert_eq!((code, err.unwrap()["code"].as_str().map(String::from)), (4001, Some("unauthorized".into())));
+    assert_eq!(
+        (code, err.unwrap()["code"].as_str().map(String::from)),
+        (4001, Some("unauthorized".into()))
+    );
     // The session is still waiting for a real agent.
     let mut alice = srv.agent(&id, "alice").await;
     alice.expect("session").await;
@@ -129,36 +165,56 @@ async fn unauthenticated_and_forged_agents_are_refused() {
 async fn disabled_accounts_cannot_join() {
     let srv = start(|_| {}).await;
     let store = &srv.app().store;
-    store.add_account("carol", "x", cobrowse::store::AccountRole::Agent, 0).await.unwrap();
+    store
+        .add_account("carol", "x", cobrowse::store::AccountRole::Agent, 0)
+        .await
+        .unwrap();
     store.set_disabled("carol", true).await.unwrap();
     let (_c, id, _) = srv.customer().await;
     let mut carol = srv.agent(&id, "carol").await;
     let (code, err) = carol.closed().await;
     assert_eq!(code, 4001);
-    assert!(err.unwrap()["message"].as_str().unwrap().contains("disabled"));
+    assert!(
+        err.unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .contains("disabled")
+    );
 }
 
 #[tokio::test]
 async fn customer_from_a_site_not_allowed_is_refused_before_upgrade() {
     let srv = start(|c| c.allowed_origins = vec!["https://shop.example".into()]).await;
-    let err = srv.connect_customer(Some("https://evil.example")).await.err().expect("refused");
+    let err = srv
+        .connect_customer(Some("https://evil.example"))
+        .await
+        .err()
+        .expect("refused");
     assert!(err.to_string().contains("403"), "{err}");
-    srv.connect_customer(Some("https://shop.example")).await.expect("listed site");
-    srv.connect_customer(None).await.expect("the server's own origin");
+    srv.connect_customer(Some("https://shop.example"))
+        .await
+        .expect("listed site");
+    srv.connect_customer(None)
+        .await
+        .expect("the server's own origin");
 }
 
 #[tokio::test]
 async fn agent_socket_from_a_foreign_page_is_refused() {
     let srv = start(|_| {}).await;
     let (_c, id, _) = srv.customer().await;
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
-        "ws://{}/ws/agent?v=1&session={id}",
-        srv.host
-    ))
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("ws://{}/ws/agent?v=1&session={id}", srv.host),
+    )
     .unwrap();
-    req.headers_mut().insert("origin", "https://evil.example".parse().unwrap());
-    req.headers_mut().insert("cookie", "cobrowse_agent=whatever".parse().unwrap());
-    let err = common::Client::connect(req).await.err().expect("cross-site hijack refused");
+    req.headers_mut()
+        .insert("origin", "https://evil.example".parse().unwrap());
+    req.headers_mut()
+        .insert("cookie", "cobrowse_agent=whatever".parse().unwrap());
+    let err = common::Client::connect(req)
+        .await
+        .err()
+        .expect("cross-site hijack refused");
     assert!(err.to_string().contains("403"));
 }
 
@@ -171,7 +227,10 @@ async fn join_attempts_are_rate_limited_per_agent() {
     }
     let mut a = srv.agent("111111111", "guesser").await;
     let (code, err) = a.closed().await;
-    assert_eq!((code, err.unwrap()["code"].as_str().map(String::from)), (4029, Some("rate_limited".into())));
+    assert_eq!(
+        (code, err.unwrap()["code"].as_str().map(String::from)),
+        (4029, Some("rate_limited".into()))
+    );
 }
 
 #[tokio::test]
@@ -189,7 +248,9 @@ async fn join_attempts_are_rate_limited_per_ip() {
 async fn agent_input_is_dropped_in_pointer_mode_and_counted() {
     let srv = start(|_| {}).await;
     let (mut c, mut a, _, _) = srv.active("alice").await;
-    for t in ["click", "dblclick", "key", "type", "select", "check", "scroll", "navigate"] {
+    for t in [
+        "click", "dblclick", "key", "type", "select", "check", "scroll", "navigate",
+    ] {
         a.send(json!({"t": t, "target": 7})).await;
         let err = a.expect("error").await;
         assert_eq!(err["code"], "not_allowed", "{t}");
@@ -197,7 +258,15 @@ async fn agent_input_is_dropped_in_pointer_mode_and_counted() {
     // Pointer and pointer-mode marks do flow.
     a.send(json!({"t": "mark", "x": 1, "y": 2})).await;
     assert_eq!(c.expect("mark").await["x"], 1);
-    let metrics = srv.http().get(format!("{}/metrics", srv.url)).send().await.unwrap().text().await.unwrap();
+    let metrics = srv
+        .http()
+        .get(format!("{}/metrics", srv.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let dropped: f64 = metrics
         .lines()
         .find(|l| l.starts_with("cobrowse_agent_input_dropped_total"))
@@ -213,7 +282,10 @@ async fn write_mode_needs_the_customers_consent_and_can_be_revoked() {
     let (mut c, mut a, _, _) = srv.active("alice").await;
     a.send(json!({"t": "request_control"})).await;
     let req = c.expect("control").await;
-    assert_eq!((req["state"].as_str(), req["expires_in_ms"].as_u64()), (Some("requested"), Some(30_000)));
+    assert_eq!(
+        (req["state"].as_str(), req["expires_in_ms"].as_u64()),
+        (Some("requested"), Some(30_000))
+    );
     assert_eq!(a.expect("control").await["state"], "requested");
     c.send(json!({"t": "control_grant"})).await;
     assert_eq!(a.expect("mode").await["mode"], "write");
@@ -222,7 +294,10 @@ async fn write_mode_needs_the_customers_consent_and_can_be_revoked() {
     assert_eq!(c.expect("click").await["target"], 3);
     c.send(json!({"t": "control_revoke"})).await;
     let m = a.expect("mode").await;
-    assert_eq!((m["mode"].as_str(), m["cause"].as_str()), (Some("pointer"), Some("revoked")));
+    assert_eq!(
+        (m["mode"].as_str(), m["cause"].as_str()),
+        (Some("pointer"), Some("revoked"))
+    );
     a.send(json!({"t": "type", "text": "x"})).await;
     assert_eq!(a.expect("error").await["code"], "not_allowed");
     // A customer cannot grant what was not asked.
@@ -247,7 +322,10 @@ async fn idle_session_ends_when_no_agent_joins_in_time() {
     let srv = start(|c| c.timeouts.join = Duration::from_millis(300)).await;
     let (mut c, id, _) = srv.customer().await;
     let (code, ended) = c.closed().await;
-    assert_eq!((code, ended.unwrap()["reason"].as_str().map(String::from)), (4000, Some("join_timeout".into())));
+    assert_eq!(
+        (code, ended.unwrap()["reason"].as_str().map(String::from)),
+        (4000, Some("join_timeout".into()))
+    );
     let mut a = srv.agent(&id, "late").await;
     assert_eq!(a.closed().await.0, 4004);
 }
@@ -257,7 +335,10 @@ async fn inactive_session_ends_after_the_inactivity_timeout() {
     let srv = start(|c| c.timeouts.inactivity = Duration::from_millis(400)).await;
     let (mut c, mut a, _, _) = srv.active("alice").await;
     let (code, ended) = a.closed().await;
-    assert_eq!((code, ended.unwrap()["reason"].as_str().map(String::from)), (4000, Some("inactivity".into())));
+    assert_eq!(
+        (code, ended.unwrap()["reason"].as_str().map(String::from)),
+        (4000, Some("inactivity".into()))
+    );
     assert_eq!(c.closed().await.1.unwrap()["reason"], "inactivity");
 }
 
@@ -270,10 +351,16 @@ async fn agent_gone_past_grace_ends_the_session_and_a_quick_return_does_not() {
     let mut back = srv.agent(&id, "alice").await;
     back.expect("session").await;
     let joined = c.expect("joined").await;
-    assert_eq!(joined["reconnect"], true, "a returning agent gets a fresh snapshot");
+    assert_eq!(
+        joined["reconnect"], true,
+        "a returning agent gets a fresh snapshot"
+    );
     drop(back);
     let (code, ended) = c.closed().await;
-    assert_eq!((code, ended.unwrap()["reason"].as_str().map(String::from)), (4000, Some("agent_gone".into())));
+    assert_eq!(
+        (code, ended.unwrap()["reason"].as_str().map(String::from)),
+        (4000, Some("agent_gone".into()))
+    );
 }
 
 #[tokio::test]
@@ -284,13 +371,19 @@ async fn customer_reload_within_grace_keeps_the_session_and_past_it_ends() {
     assert_eq!(a.expect("presence").await["connected"], false);
     let mut next = srv.resume(&id, &token, "https://shop.example/cart").await;
     let s = next.expect("session").await;
-    assert_eq!((s["id"].as_str(), s["state"].as_str()), (Some(id.as_str()), Some("active")));
+    assert_eq!(
+        (s["id"].as_str(), s["state"].as_str()),
+        (Some(id.as_str()), Some("active"))
+    );
     assert!(s.get("token").is_none());
     assert_eq!(next.expect("joined").await["reconnect"], true);
     assert_eq!(a.expect("presence").await["connected"], true);
     drop(next);
     let (code, ended) = a.closed().await;
-    assert_eq!((code, ended.unwrap()["reason"].as_str().map(String::from)), (4000, Some("customer_gone".into())));
+    assert_eq!(
+        (code, ended.unwrap()["reason"].as_str().map(String::from)),
+        (4000, Some("customer_gone".into()))
+    );
 }
 
 #[tokio::test]
@@ -299,13 +392,18 @@ async fn the_id_alone_does_not_resume_a_session() {
     let (_c, id, _) = srv.customer().await;
     let mut thief = srv.resume(&id, &"0".repeat(64), "https://x/").await;
     let (code, err) = thief.closed().await;
-    assert_eq!((code, err.unwrap()["code"].as_str().map(String::from)), (4001, Some("unauthorized".into())));
+    assert_eq!(
+        (code, err.unwrap()["code"].as_str().map(String::from)),
+        (4001, Some("unauthorized".into()))
+    );
 }
 
 #[tokio::test]
 async fn interaction_end_from_the_page_ends_the_session() {
     let srv = start(|_| {}).await;
-    let (mut c, id, _) = srv.customer_with(json!({"interaction": {"id": "chat-7", "channel": "chat"}})).await;
+    let (mut c, id, _) = srv
+        .customer_with(json!({"interaction": {"id": "chat-7", "channel": "chat"}}))
+        .await;
     let mut a = srv.agent(&id, "alice").await;
     a.expect("session").await;
     c.send(json!({"t": "interaction_end"})).await;
@@ -325,7 +423,11 @@ async fn malformed_unknown_and_wrong_version_messages_close_only_their_sender() 
         let (mut c, mut a, _, _) = srv.active(&format!("agent-{i}")).await;
         a.send_raw(Message::text(frame)).await;
         let (close, err) = a.closed().await;
-        assert_eq!((close, err.unwrap()["code"].as_str().map(String::from)), (4400, Some(code.to_string())), "{frame}");
+        assert_eq!(
+            (close, err.unwrap()["code"].as_str().map(String::from)),
+            (4400, Some(code.to_string())),
+            "{frame}"
+        );
         // The customer's session lives on: an agent may come back within grace.
         c.send(json!({"t": "ping"})).await;
         c.expect("pong").await;
@@ -339,7 +441,10 @@ async fn malformed_unknown_and_wrong_version_messages_close_only_their_sender() 
 async fn oversized_messages_close_with_1009() {
     let srv = start(|c| c.limits.max_message_bytes = 64 * 1024).await;
     let (mut c, _a, _, _) = srv.active("alice").await;
-    let big = format!(r#"{{"v":1,"t":"mutation","s":1,"pad":"{}"}}"#, "x".repeat(100 * 1024));
+    let big = format!(
+        r#"{{"v":1,"t":"mutation","s":1,"pad":"{}"}}"#,
+        "x".repeat(100 * 1024)
+    );
     c.send_raw(Message::text(big)).await;
     let (code, _) = c.closed().await;
     assert_eq!(code, 1009);
@@ -350,10 +455,14 @@ async fn message_floods_are_cut_off_with_4029() {
     let srv = start(|c| c.limits.max_messages_per_second = 20).await;
     let (mut c, _a, _, _) = srv.active("alice").await;
     for _ in 0..100 {
-        c.send_raw(Message::text(r#"{"v":1,"t":"pointer","s":1}"#)).await;
+        c.send_raw(Message::text(r#"{"v":1,"t":"pointer","s":1}"#))
+            .await;
     }
     let (code, err) = c.closed().await;
-    assert_eq!((code, err.unwrap()["code"].as_str().map(String::from)), (4029, Some("rate_limited".into())));
+    assert_eq!(
+        (code, err.unwrap()["code"].as_str().map(String::from)),
+        (4029, Some("rate_limited".into()))
+    );
 }
 
 #[tokio::test]

@@ -11,7 +11,9 @@ use common::services::Postgres;
 #[tokio::test]
 async fn sqlite_keeps_the_store_contract() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqlStore::open_sqlite(&dir.path().join("t.sqlite")).await.unwrap();
+    let store = SqlStore::open_sqlite(&dir.path().join("t.sqlite"))
+        .await
+        .unwrap();
     contract::check(&store).await;
 }
 

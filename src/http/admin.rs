@@ -30,11 +30,15 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth_routes::{Credential, identify};
 use super::error::ApiError;
-use crate::auth::{AuthError, Origins, hash_password, new_api_key, random_secret, sha256_hex, valid_name};
+use crate::auth::{
+    AuthError, Origins, hash_password, new_api_key, random_secret, sha256_hex, valid_name,
+};
 use crate::config::normalize_origin;
 use crate::live::now_ms;
 use crate::rules::{self, RuleError};
-use crate::store::{AccountRole, EditorToken, EditorTokenKind, RuleSet, Rules, StoreError, rules_for, url_matches};
+use crate::store::{
+    AccountRole, EditorToken, EditorTokenKind, RuleSet, Rules, StoreError, rules_for, url_matches,
+};
 
 /// How long an administrator has to open the site after starting the editor.
 pub const EDITOR_LINK_TTL_MS: u64 = 10 * 60_000;
@@ -54,7 +58,12 @@ pub fn routes() -> Router<AppState> {
         .route("/webhooks/deliveries", get(list_deliveries))
         .route("/webhooks/{id}", axum::routing::delete(remove_webhook))
         .route("/rule-sets", get(list_rule_sets).post(create_rule_set))
-        .route("/rule-sets/{id}", get(read_rule_set).put(update_rule_set).delete(delete_rule_set))
+        .route(
+            "/rule-sets/{id}",
+            get(read_rule_set)
+                .put(update_rule_set)
+                .delete(delete_rule_set),
+        )
         .route("/rule-sets/{id}/versions", get(rule_set_versions))
         .route("/editor", post(start_editor).delete(stop_editor))
         .route("/editor/open", post(open_editor).options(editor_preflight))
@@ -102,7 +111,9 @@ impl From<AuthError> for Failure {
 impl From<StoreError> for Failure {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::Conflict(m) => Failure::Api(ApiError::new(StatusCode::CONFLICT, "conflict", m)),
+            StoreError::Conflict(m) => {
+                Failure::Api(ApiError::new(StatusCode::CONFLICT, "conflict", m))
+            }
             other => Failure::Api(other.into()),
         }
     }
@@ -132,8 +143,7 @@ pub struct Admin(pub String);
 /// An administrator or an API key: who changed a rule set.
 pub struct Actor(pub String);
 
-const KEY_REFUSED: &str =
-    "API keys cannot manage accounts, API keys, webhooks or the visual editor: sign in as an administrator";
+const KEY_REFUSED: &str = "API keys cannot manage accounts, API keys, webhooks or the visual editor: sign in as an administrator";
 const EDITOR_REFUSED: &str = "an editor token only saves rules from the visual editor's overlay";
 
 /// Changes made with a cookie must come from our own pages.
@@ -144,14 +154,18 @@ pub(super) fn same_origin_change(parts: &Parts) -> std::result::Result<(), ApiEr
     let origin = super::header(&parts.headers, header::ORIGIN);
     let host = super::header(&parts.headers, header::HOST);
     match origin {
-        Some(o) if !Origins::new(&[]).allows(o, host) => {
-            Err(forbidden("changes with a sign-in cookie must come from the admin console's own origin"))
-        }
+        Some(o) if !Origins::new(&[]).allows(o, host) => Err(forbidden(
+            "changes with a sign-in cookie must come from the admin console's own origin",
+        )),
         _ => Ok(()),
     }
 }
 
-async fn person(parts: &Parts, app: &AppState, credential: Credential) -> std::result::Result<String, ApiError> {
+async fn person(
+    parts: &Parts,
+    app: &AppState,
+    credential: Credential,
+) -> std::result::Result<String, ApiError> {
     let who = identify(app, &credential).await?;
     if who.role != AccountRole::Admin {
         return Err(AuthError::NotAdmin.into());
@@ -165,7 +179,10 @@ async fn person(parts: &Parts, app: &AppState, credential: Credential) -> std::r
 impl axum::extract::FromRequestParts<AppState> for Admin {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> std::result::Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> std::result::Result<Self, Self::Rejection> {
         match Credential::from_headers(&parts.headers) {
             Credential::None => Err(AuthError::Missing.into()),
             Credential::Bearer(k) if k.starts_with("cbk_") => Err(forbidden(KEY_REFUSED)),
@@ -178,13 +195,18 @@ impl axum::extract::FromRequestParts<AppState> for Admin {
 impl axum::extract::FromRequestParts<AppState> for Actor {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> std::result::Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState,
+    ) -> std::result::Result<Self, Self::Rejection> {
         match Credential::from_headers(&parts.headers) {
             Credential::None => Err(AuthError::Missing.into()),
-            Credential::Bearer(k) if k.starts_with("cbk_") => match app.store.api_key(&sha256_hex(&k)).await? {
-                Some(key) => Ok(Actor(format!("api-key:{}", key.name))),
-                None => Err(AuthError::BadToken("unknown or revoked API key".into()).into()),
-            },
+            Credential::Bearer(k) if k.starts_with("cbk_") => {
+                match app.store.api_key(&sha256_hex(&k)).await? {
+                    Some(key) => Ok(Actor(format!("api-key:{}", key.name))),
+                    None => Err(AuthError::BadToken("unknown or revoked API key".into()).into()),
+                }
+            }
             Credential::Bearer(k) if k.starts_with(EDITOR_PREFIX) => Err(forbidden(EDITOR_REFUSED)),
             other => Ok(Actor(person(parts, app, other).await?)),
         }
@@ -193,10 +215,18 @@ impl axum::extract::FromRequestParts<AppState> for Actor {
 
 /// Reads a JSON body; anything else (forms, text) is refused, which also keeps
 /// other sites from posting here without a CORS preflight.
-fn body<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes) -> std::result::Result<T, ApiError> {
-    let json = super::header(headers, header::CONTENT_TYPE).is_some_and(|c| c.trim_start().starts_with("application/json"));
+fn body<T: DeserializeOwned>(
+    headers: &HeaderMap,
+    bytes: &Bytes,
+) -> std::result::Result<T, ApiError> {
+    let json = super::header(headers, header::CONTENT_TYPE)
+        .is_some_and(|c| c.trim_start().starts_with("application/json"));
     if !json {
-        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "bad_request", "send a JSON body (Content-Type: application/json)"));
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "bad_request",
+            "send a JSON body (Content-Type: application/json)",
+        ));
     }
     serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
 }
@@ -220,21 +250,39 @@ fn agent_role() -> AccountRole {
     AccountRole::Agent
 }
 
-async fn add_account(Admin(by): Admin, State(app): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Response> {
+async fn add_account(
+    Admin(by): Admin,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response> {
     let new: NewAccount = body(&headers, &bytes)?;
     if !valid_name(&new.name) {
-        return Err(ApiError::bad_request("account names are 1-64 letters, digits and . _ - @").into());
+        return Err(
+            ApiError::bad_request("account names are 1-64 letters, digits and . _ - @").into(),
+        );
     }
     let hash = hash_password(&new.password)?;
-    app.store.add_account(&new.name, &hash, new.role, now_ms()).await?;
+    app.store
+        .add_account(&new.name, &hash, new.role, now_ms())
+        .await?;
     tracing::info!(account = %new.name, role = new.role.as_str(), by = %by, "account added");
-    let account = app.store.account(&new.name).await?.ok_or_else(|| ApiError::not_found("account"))?;
+    let account = app
+        .store
+        .account(&new.name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("account"))?;
     Ok((StatusCode::CREATED, Json(json!({ "account": account }))).into_response())
 }
 
 async fn set_disabled(app: &AppState, by: &str, name: &str, disabled: bool) -> Result<Json<Value>> {
     if disabled && name == by {
-        return Err(ApiError::new(StatusCode::CONFLICT, "conflict", "you cannot disable your own account").into());
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "you cannot disable your own account",
+        )
+        .into());
     }
     app.store.set_disabled(name, disabled).await?;
     if disabled {
@@ -242,15 +290,27 @@ async fn set_disabled(app: &AppState, by: &str, name: &str, disabled: bool) -> R
         app.store.remove_editor_tokens(name).await?;
     }
     tracing::info!(account = %name, disabled, by = %by, "account changed");
-    let account = app.store.account(name).await?.ok_or_else(|| ApiError::not_found("account"))?;
+    let account = app
+        .store
+        .account(name)
+        .await?
+        .ok_or_else(|| ApiError::not_found("account"))?;
     Ok(Json(json!({ "account": account })))
 }
 
-async fn disable_account(Admin(by): Admin, State(app): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>> {
+async fn disable_account(
+    Admin(by): Admin,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>> {
     set_disabled(&app, &by, &name, true).await
 }
 
-async fn enable_account(Admin(by): Admin, State(app): State<AppState>, Path(name): Path<String>) -> Result<Json<Value>> {
+async fn enable_account(
+    Admin(by): Admin,
+    State(app): State<AppState>,
+    Path(name): Path<String>,
+) -> Result<Json<Value>> {
     set_disabled(&app, &by, &name, false).await
 }
 
@@ -286,20 +346,35 @@ struct NewKey {
     name: String,
 }
 
-async fn create_api_key(Admin(by): Admin, State(app): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Response> {
+async fn create_api_key(
+    Admin(by): Admin,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response> {
     let new: NewKey = body(&headers, &bytes)?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
-        return Err(ApiError::bad_request("a key needs a name of 1-100 characters (what uses it, e.g. crm-prod)").into());
+        return Err(ApiError::bad_request(
+            "a key needs a name of 1-100 characters (what uses it, e.g. crm-prod)",
+        )
+        .into());
     }
     let key = new_api_key(&mut rand::rng());
-    let stored = app.store.add_api_key(name, &sha256_hex(&key), &key[..8], now_ms()).await?;
+    let stored = app
+        .store
+        .add_api_key(name, &sha256_hex(&key), &key[..8], now_ms())
+        .await?;
     tracing::info!(key = %name, by = %by, "API key created");
     let body = json!({ "key": key, "api_key": stored, "note": "keep the key now: it is stored hashed and cannot be shown again" });
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-async fn revoke_api_key(Admin(by): Admin, State(app): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>> {
+async fn revoke_api_key(
+    Admin(by): Admin,
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>> {
     app.store.revoke_api_key(id, now_ms()).await?;
     tracing::info!(key = id, by = %by, "API key revoked");
     Ok(Json(json!({ "revoked": id })))
@@ -308,8 +383,15 @@ async fn revoke_api_key(Admin(by): Admin, State(app): State<AppState>, Path(id):
 // ---- webhooks ----
 
 async fn list_webhooks(_: Admin, State(app): State<AppState>) -> Result<Json<Value>> {
-    let configured: Vec<Value> = app.config.webhooks.iter().map(|w| json!({ "url": w.url })).collect();
-    Ok(Json(json!({ "webhooks": app.store.webhooks().await?, "configured": configured })))
+    let configured: Vec<Value> = app
+        .config
+        .webhooks
+        .iter()
+        .map(|w| json!({ "url": w.url }))
+        .collect();
+    Ok(Json(
+        json!({ "webhooks": app.store.webhooks().await?, "configured": configured }),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -320,30 +402,48 @@ struct NewWebhook {
     secret: Option<String>,
 }
 
-async fn add_webhook(Admin(by): Admin, State(app): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Response> {
+async fn add_webhook(
+    Admin(by): Admin,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response> {
     let new: NewWebhook = body(&headers, &bytes)?;
     let url = url::Url::parse(new.url.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        .ok_or_else(|| ApiError::bad_request("the webhook URL must be an absolute http:// or https:// address"))?;
+        .ok_or_else(|| {
+            ApiError::bad_request("the webhook URL must be an absolute http:// or https:// address")
+        })?;
     let (secret, generated) = match new.secret {
         Some(s) if !(16..=256).contains(&s.chars().count()) => {
-            return Err(ApiError::bad_request("a webhook secret has 16 to 256 characters (or leave it out to get one)").into());
+            return Err(ApiError::bad_request(
+                "a webhook secret has 16 to 256 characters (or leave it out to get one)",
+            )
+            .into());
         }
         Some(s) => (s, false),
         None => (random_secret(&mut rand::rng()), true),
     };
-    let hook = app.store.add_webhook(url.as_str(), &secret, now_ms()).await?;
+    let hook = app
+        .store
+        .add_webhook(url.as_str(), &secret, now_ms())
+        .await?;
     tracing::info!(url = %url, by = %by, "webhook added");
     let mut body = json!({ "webhook": hook });
     if generated {
         body["secret"] = json!(secret);
-        body["note"] = json!("keep the secret now to check X-Cobrowse-Signature: it cannot be shown again");
+        body["note"] =
+            json!("keep the secret now to check X-Cobrowse-Signature: it cannot be shown again");
     }
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-async fn remove_webhook(Admin(by): Admin, State(app): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>> {
+async fn remove_webhook(
+    Admin(by): Admin,
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>> {
     app.store.remove_webhook(id).await?;
     tracing::info!(webhook = id, by = %by, "webhook removed");
     Ok(Json(json!({ "removed": id })))
@@ -354,8 +454,14 @@ struct Limit {
     limit: Option<u32>,
 }
 
-async fn list_deliveries(_: Admin, State(app): State<AppState>, Query(q): Query<Limit>) -> Result<Json<Value>> {
-    Ok(Json(json!({ "deliveries": app.store.deliveries(q.limit.unwrap_or(50)).await? })))
+async fn list_deliveries(
+    _: Admin,
+    State(app): State<AppState>,
+    Query(q): Query<Limit>,
+) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({ "deliveries": app.store.deliveries(q.limit.unwrap_or(50)).await? }),
+    ))
 }
 
 // ---- rule sets ----
@@ -366,11 +472,18 @@ struct RuleSetQuery {
     url: Option<String>,
 }
 
-async fn list_rule_sets(_: Actor, State(app): State<AppState>, Query(q): Query<RuleSetQuery>) -> Result<Json<Value>> {
+async fn list_rule_sets(
+    _: Actor,
+    State(app): State<AppState>,
+    Query(q): Query<RuleSetQuery>,
+) -> Result<Json<Value>> {
     let sets = app.store.rule_sets().await?;
     Ok(Json(match q.url {
         Some(url) => {
-            let matching: Vec<&RuleSet> = sets.iter().filter(|s| url_matches(&s.url_pattern, &url)).collect();
+            let matching: Vec<&RuleSet> = sets
+                .iter()
+                .filter(|s| url_matches(&s.url_pattern, &url))
+                .collect();
             json!({ "rule_sets": matching, "rules": rules_for(&sets, &url), "url": url })
         }
         None => json!({ "rule_sets": sets }),
@@ -397,15 +510,31 @@ fn checked(b: RuleSetBody) -> std::result::Result<(String, String, Rules, Option
     Ok((name, pattern, rules, b.version))
 }
 
-async fn create_rule_set(Actor(by): Actor, State(app): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Response> {
+async fn create_rule_set(
+    Actor(by): Actor,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response> {
     let (name, pattern, rules, _) = checked(body(&headers, &bytes)?)?;
-    let set = app.store.create_rule_set(&name, &pattern, &rules, &by, now_ms()).await?;
+    let set = app
+        .store
+        .create_rule_set(&name, &pattern, &rules, &by, now_ms())
+        .await?;
     tracing::info!(rule_set = %set.name, version = set.version, by = %by, "rule set created");
     Ok((StatusCode::CREATED, Json(json!({ "rule_set": set }))).into_response())
 }
 
-async fn read_rule_set(_: Actor, State(app): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>> {
-    let set = app.store.rule_set(id).await?.ok_or_else(|| ApiError::not_found("no such rule set"))?;
+async fn read_rule_set(
+    _: Actor,
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>> {
+    let set = app
+        .store
+        .rule_set(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such rule set"))?;
     Ok(Json(json!({ "rule_set": set })))
 }
 
@@ -418,9 +547,15 @@ async fn update_rule_set(
 ) -> Result<Json<Value>> {
     let (name, pattern, rules, version) = checked(body(&headers, &bytes)?)?;
     let Some(version) = version else {
-        return Err(ApiError::bad_request("send the version you edited (\"version\"), so that nobody's change is lost").into());
+        return Err(ApiError::bad_request(
+            "send the version you edited (\"version\"), so that nobody's change is lost",
+        )
+        .into());
     };
-    let set = app.store.update_rule_set(id, version, &name, &pattern, &rules, &by, now_ms()).await?;
+    let set = app
+        .store
+        .update_rule_set(id, version, &name, &pattern, &rules, &by, now_ms())
+        .await?;
     tracing::info!(rule_set = %set.name, version = set.version, by = %by, "rule set changed");
     Ok(Json(json!({ "rule_set": set })))
 }
@@ -436,12 +571,18 @@ async fn delete_rule_set(
     Path(id): Path<i64>,
     Query(q): Query<VersionQuery>,
 ) -> Result<Json<Value>> {
-    app.store.delete_rule_set(id, q.version, &by, now_ms()).await?;
+    app.store
+        .delete_rule_set(id, q.version, &by, now_ms())
+        .await?;
     tracing::info!(rule_set = id, by = %by, "rule set deleted");
     Ok(Json(json!({ "deleted": id })))
 }
 
-async fn rule_set_versions(_: Actor, State(app): State<AppState>, Path(id): Path<i64>) -> Result<Json<Value>> {
+async fn rule_set_versions(
+    _: Actor,
+    State(app): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<Value>> {
     let versions = app.store.rule_set_versions(id).await?;
     if versions.is_empty() {
         return Err(ApiError::not_found("no such rule set").into());
@@ -474,7 +615,12 @@ fn default_name(u: &url::Url) -> String {
     name.chars().take(rules::MAX_NAME_LEN).collect()
 }
 
-async fn start_editor(Admin(by): Admin, State(app): State<AppState>, headers: HeaderMap, bytes: Bytes) -> Result<Response> {
+async fn start_editor(
+    Admin(by): Admin,
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Result<Response> {
     let start: StartEditor = body(&headers, &bytes)?;
     let mut page = url::Url::parse(start.url.trim())
         .ok()
@@ -484,19 +630,39 @@ async fn start_editor(Admin(by): Admin, State(app): State<AppState>, headers: He
     let origin = page.origin().ascii_serialization();
     let host = super::header(&headers, header::HOST);
     if !app.site_origins.allows(&origin, host) {
-        let message = format!("{origin} is not in allowed_origins: the co-browse script does not run there, so the editor cannot either");
+        let message = format!(
+            "{origin} is not in allowed_origins: the co-browse script does not run there, so the editor cannot either"
+        );
         return Err(ApiError::bad_request(message).into());
     }
     let sets = app.store.rule_sets().await?;
-    let name = start.rule_set.map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).unwrap_or_else(|| default_name(&page));
-    rules::check_name(&name).map_err(|m| RuleError { field: "rule_set".into(), value: name.clone(), message: m })?;
+    let name = start
+        .rule_set
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| default_name(&page));
+    rules::check_name(&name).map_err(|m| RuleError {
+        field: "rule_set".into(),
+        value: name.clone(),
+        message: m,
+    })?;
     let existing = sets.iter().find(|s| s.name == name);
-    let pattern = match (start.url_pattern.map(|p| p.trim().to_string()).filter(|p| !p.is_empty()), existing) {
+    let pattern = match (
+        start
+            .url_pattern
+            .map(|p| p.trim().to_string())
+            .filter(|p| !p.is_empty()),
+        existing,
+    ) {
         (Some(p), _) => p,
         (None, Some(set)) => set.url_pattern.clone(),
         (None, None) => default_pattern(&page),
     };
-    rules::check_url_pattern(&pattern).map_err(|m| RuleError { field: "url_pattern".into(), value: pattern.clone(), message: m })?;
+    rules::check_url_pattern(&pattern).map_err(|m| RuleError {
+        field: "url_pattern".into(),
+        value: pattern.clone(),
+        message: m,
+    })?;
     let token = format!("{EDITOR_PREFIX}{}", random_secret(&mut rand::rng()));
     let expires_at = now_ms() + EDITOR_LINK_TTL_MS;
     let grant = EditorToken {
@@ -531,13 +697,19 @@ async fn stop_editor(Admin(by): Admin, State(app): State<AppState>) -> Result<Js
 fn site_origin(app: &AppState, headers: &HeaderMap) -> Option<String> {
     let origin = super::header(headers, header::ORIGIN)?;
     let host = super::header(headers, header::HOST);
-    app.site_origins.allows(origin, host).then(|| normalize_origin(origin)).flatten()
+    app.site_origins
+        .allows(origin, host)
+        .then(|| normalize_origin(origin))
+        .flatten()
 }
 
 fn cors(app: &AppState, headers: &HeaderMap, mut response: Response) -> Response {
     if let Some(origin) = site_origin(app, headers) {
         let h = response.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_str(&origin).expect("origins are ASCII"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_str(&origin).expect("origins are ASCII"),
+        );
         h.insert(header::VARY, HeaderValue::from_static("Origin"));
     }
     response
@@ -545,13 +717,20 @@ fn cors(app: &AppState, headers: &HeaderMap, mut response: Response) -> Response
 
 async fn editor_preflight(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if site_origin(&app, &headers).is_none() {
-        return (StatusCode::FORBIDDEN, "this origin may not use the visual editor").into_response();
+        return (
+            StatusCode::FORBIDDEN,
+            "this origin may not use the visual editor",
+        )
+            .into_response();
     }
     let response = (
         StatusCode::NO_CONTENT,
         [
             (header::ACCESS_CONTROL_ALLOW_METHODS, "POST"),
-            (header::ACCESS_CONTROL_ALLOW_HEADERS, "authorization, content-type"),
+            (
+                header::ACCESS_CONTROL_ALLOW_HEADERS,
+                "authorization, content-type",
+            ),
             (header::ACCESS_CONTROL_MAX_AGE, "600"),
         ],
     )
@@ -560,16 +739,25 @@ async fn editor_preflight(State(app): State<AppState>, headers: HeaderMap) -> Re
 }
 
 /// The editor grant behind a request's bearer token, checked against the page's origin and its administrator.
-async fn editor_grant(app: &AppState, headers: &HeaderMap, kind: EditorTokenKind) -> Result<EditorToken> {
+async fn editor_grant(
+    app: &AppState,
+    headers: &HeaderMap,
+    kind: EditorTokenKind,
+) -> Result<EditorToken> {
     let Credential::Bearer(token) = Credential::from_headers(headers) else {
-        return Err(unauthorized("the editor sends its token as Authorization: Bearer cbe_…").into());
+        return Err(
+            unauthorized("the editor sends its token as Authorization: Bearer cbe_…").into(),
+        );
     };
     if !token.starts_with(EDITOR_PREFIX) {
         return Err(unauthorized("not an editor token").into());
     }
     // Checked before a one-time link is used up: another site's page cannot burn it.
     let Some(origin) = site_origin(app, headers) else {
-        return Err(forbidden("editor requests must come from a page of a site in allowed_origins").into());
+        return Err(forbidden(
+            "editor requests must come from a page of a site in allowed_origins",
+        )
+        .into());
     };
     let now = now_ms();
     let grant = match kind {
@@ -578,17 +766,27 @@ async fn editor_grant(app: &AppState, headers: &HeaderMap, kind: EditorTokenKind
     };
     let Some(grant) = grant else {
         let message = match kind {
-            EditorTokenKind::Link => "this editor link was used already or has expired: start the editor again from the admin console",
-            EditorTokenKind::Session => "the editor session has expired or was stopped: start the editor again from the admin console",
+            EditorTokenKind::Link => {
+                "this editor link was used already or has expired: start the editor again from the admin console"
+            }
+            EditorTokenKind::Session => {
+                "the editor session has expired or was stopped: start the editor again from the admin console"
+            }
         };
         return Err(unauthorized(message).into());
     };
     if origin != grant.origin {
-        return Err(forbidden(format!("this editor grant is for pages of {}", grant.origin)).into());
+        return Err(forbidden(format!(
+            "this editor grant is for pages of {}",
+            grant.origin
+        ))
+        .into());
     }
     match app.store.account(&grant.account).await? {
         Some(a) if a.role == AccountRole::Admin && !a.disabled => Ok(grant),
-        _ => Err(forbidden("the administrator who started the editor may no longer change rules").into()),
+        _ => Err(
+            forbidden("the administrator who started the editor may no longer change rules").into(),
+        ),
     }
 }
 
@@ -603,7 +801,12 @@ async fn open_editor(State(app): State<AppState>, headers: HeaderMap) -> Respons
             ..link
         };
         app.store.add_editor_token(&session).await?;
-        let current = app.store.rule_sets().await?.into_iter().find(|s| s.name == session.rule_set);
+        let current = app
+            .store
+            .rule_sets()
+            .await?
+            .into_iter()
+            .find(|s| s.name == session.rule_set);
         Ok::<_, Failure>(Json(json!({
             "token": token,
             "expires_at": session.expires_at,
@@ -633,7 +836,11 @@ struct EditorSave {
 
 fn merged(current: &Rules, add: &Rules, remove: &Rules) -> Rules {
     let pick = |now: &[String], plus: &[String], minus: &[String]| -> Vec<String> {
-        now.iter().chain(plus).filter(|s| !minus.iter().any(|m| m.trim() == s.trim())).cloned().collect()
+        now.iter()
+            .chain(plus)
+            .filter(|s| !minus.iter().any(|m| m.trim() == s.trim()))
+            .cloned()
+            .collect()
     };
     rules::normalize(&Rules {
         mask: pick(&current.mask, &add.mask, &remove.mask),
@@ -697,10 +904,28 @@ mod tests {
 
     #[test]
     fn editor_saves_merge_into_the_set() {
-        let now = Rules { mask: vec!["#a".into()], block: vec!["#old".into()], ..Rules::default() };
-        let add = Rules { mask: vec!["#a".into(), " #b ".into()], disable: vec!["#c".into()], ..Rules::default() };
-        let remove = Rules { block: vec!["#old".into()], ..Rules::default() };
+        let now = Rules {
+            mask: vec!["#a".into()],
+            block: vec!["#old".into()],
+            ..Rules::default()
+        };
+        let add = Rules {
+            mask: vec!["#a".into(), " #b ".into()],
+            disable: vec!["#c".into()],
+            ..Rules::default()
+        };
+        let remove = Rules {
+            block: vec!["#old".into()],
+            ..Rules::default()
+        };
         let m = merged(&now, &add, &remove);
-        assert_eq!((m.mask, m.disable, m.block), (vec!["#a".to_string(), "#b".into()], vec!["#c".to_string()], vec![]));
+        assert_eq!(
+            (m.mask, m.disable, m.block),
+            (
+                vec!["#a".to_string(), "#b".into()],
+                vec!["#c".to_string()],
+                vec![]
+            )
+        );
     }
 }

@@ -42,8 +42,15 @@ pub async fn upgrade(
         None => !matches!(credential, Credential::Cookie(_)),
     };
     if !origin_ok {
-        tracing::warn!(origin, "agent connection from an origin that is not allowed");
-        return (StatusCode::FORBIDDEN, "this origin may not open agent connections").into_response();
+        tracing::warn!(
+            origin,
+            "agent connection from an origin that is not allowed"
+        );
+        return (
+            StatusCode::FORBIDDEN,
+            "this origin may not open agent connections",
+        )
+            .into_response();
     }
     let who = identify(&app, &credential).await;
     let ip = client_ip(addr);
@@ -54,7 +61,13 @@ fn refused(reason: &'static str) {
     metrics::counter!(m::JOIN_REFUSALS, "reason" => reason).increment(1);
 }
 
-async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Result<Identity, crate::auth::AuthError>, session: String) {
+async fn agent(
+    app: AppState,
+    socket: WebSocket,
+    ip: IpAddr,
+    who: Result<Identity, crate::auth::AuthError>,
+    session: String,
+) {
     let mut ws = socket;
     let who = match who {
         Ok(who) => who,
@@ -63,7 +76,8 @@ async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Result<Identit
             return refuse(&mut ws, "unauthorized", close::UNAUTHORIZED, &e.to_string()).await;
         }
     };
-    if !app.limits.join_per_agent.allow(&who.name) || !app.limits.join_per_ip.allow(&ip.to_string()) {
+    if !app.limits.join_per_agent.allow(&who.name) || !app.limits.join_per_ip.allow(&ip.to_string())
+    {
         refused("rate_limited");
         let message = "too many join attempts: wait a minute and check the ID with the customer";
         return refuse(&mut ws, "rate_limited", close::RATE_LIMITED, message).await;
@@ -85,7 +99,10 @@ async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Result<Identit
     let link = app.live.hub.link(id);
     let (tx, mut rx) = mpsc::channel(app.config.limits.send_queue);
     if let Some(older) = link.attach_agent(peer, tx.clone()) {
-        let _ = older.try_send(Out::Close(close::CONFLICT, "this session was opened in another window".into()));
+        let _ = older.try_send(Out::Close(
+            close::CONFLICT,
+            "this session was opened in another window".into(),
+        ));
     }
     app.live.carry_out(&changed);
     let session = changed.0;

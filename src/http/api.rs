@@ -35,19 +35,26 @@ pub struct Operator;
 impl axum::extract::FromRequestParts<AppState> for Operator {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         match Credential::from_headers(&parts.headers) {
-            Credential::Bearer(key) if key.starts_with("cbk_") => match app.store.api_key(&sha256_hex(&key)).await? {
-                Some(_) => Ok(Operator),
-                None => Err(AuthError::BadToken("unknown or revoked API key".into()).into()),
-            },
+            Credential::Bearer(key) if key.starts_with("cbk_") => {
+                match app.store.api_key(&sha256_hex(&key)).await? {
+                    Some(_) => Ok(Operator),
+                    None => Err(AuthError::BadToken("unknown or revoked API key".into()).into()),
+                }
+            }
             Credential::None => Err(AuthError::Missing.into()),
             other => {
                 let cookie = matches!(other, Credential::Cookie(_));
                 match identify(app, &other).await?.role {
                     AccountRole::Agent => Err(AuthError::NotAdmin.into()),
                     // A cookie rides along on cross-site requests: changes must come from our pages.
-                    AccountRole::Admin if cookie => super::admin::same_origin_change(parts).map(|_| Operator),
+                    AccountRole::Admin if cookie => {
+                        super::admin::same_origin_change(parts).map(|_| Operator)
+                    }
                     AccountRole::Admin => Ok(Operator),
                 }
             }
@@ -60,31 +67,53 @@ async fn openapi() -> impl IntoResponse {
 }
 
 fn parse_id(id: &str) -> ApiResult<SessionId> {
-    id.parse().map_err(|_| ApiError::not_found("no such session: a session ID is nine digits"))
+    id.parse()
+        .map_err(|_| ApiError::not_found("no such session: a session ID is nine digits"))
 }
 
 async fn list_sessions(_: Operator, State(app): State<AppState>) -> ApiResult<Json<Value>> {
     let mut sessions = app.live.hub.live().await?;
     sessions.sort_by_key(|s| s.created_at);
-    Ok(Json(json!({ "sessions": sessions.iter().map(public_json).collect::<Vec<_>>() })))
+    Ok(Json(
+        json!({ "sessions": sessions.iter().map(public_json).collect::<Vec<_>>() }),
+    ))
 }
 
-async fn read_session(_: Operator, State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn read_session(
+    _: Operator,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = parse_id(&id)?;
-    let session = app.live.hub.get(id).await?.ok_or_else(|| ApiError::not_found("no such live session"))?;
+    let session = app
+        .live
+        .hub
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such live session"))?;
     Ok(Json(public_json(&session)))
 }
 
-async fn end_session(_: Operator, State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn end_session(
+    _: Operator,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = parse_id(&id)?;
     match app.live.apply(id, Event::EndedByApi).await {
-        Ok(_) => Ok(Json(json!({ "ended": id, "reason": EndReason::EndedByApi }))),
+        Ok(_) => Ok(Json(
+            json!({ "ended": id, "reason": EndReason::EndedByApi }),
+        )),
         Err(crate::hub::HubError::Refused(_)) => Err(ApiError::not_found("no such live session")),
         Err(e) => Err(e.into()),
     }
 }
 
-async fn end_interaction(_: Operator, State(app): State<AppState>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn end_interaction(
+    _: Operator,
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let ended = app.live.end_interaction(&id).await?;
     Ok(Json(json!({ "interaction": id, "ended": ended })))
 }
@@ -107,29 +136,56 @@ fn parse_time(s: &str, what: &str) -> ApiResult<Millis> {
         .ok()
         .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
         .map(|d| d.as_millis() as Millis)
-        .ok_or_else(|| ApiError::bad_request(format!("{what}: use milliseconds or a date like 2026-11-25T10:00:00Z")))
+        .ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "{what}: use milliseconds or a date like 2026-11-25T10:00:00Z"
+            ))
+        })
 }
 
-async fn list_history(_: Operator, State(app): State<AppState>, Query(q): Query<HistoryQuery>) -> ApiResult<Json<Value>> {
+async fn list_history(
+    _: Operator,
+    State(app): State<AppState>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<Value>> {
     if let Some(r) = &q.reason
         && EndReason::parse(r).is_none()
     {
         let known: Vec<&str> = EndReason::ALL.iter().map(|r| r.as_str()).collect();
-        return Err(ApiError::bad_request(format!("reason must be one of {}", known.join(", "))));
+        return Err(ApiError::bad_request(format!(
+            "reason must be one of {}",
+            known.join(", ")
+        )));
     }
     let filter = HistoryFilter {
-        from: q.from.as_deref().map(|s| parse_time(s, "from")).transpose()?,
+        from: q
+            .from
+            .as_deref()
+            .map(|s| parse_time(s, "from"))
+            .transpose()?,
         to: q.to.as_deref().map(|s| parse_time(s, "to")).transpose()?,
         agent: q.agent,
         end_reason: q.reason,
         limit: q.limit.unwrap_or(100),
     };
-    Ok(Json(json!({ "sessions": app.store.history(&filter).await? })))
+    Ok(Json(
+        json!({ "sessions": app.store.history(&filter).await? }),
+    ))
 }
 
-async fn read_history(_: Operator, State(app): State<AppState>, Path(key): Path<String>) -> ApiResult<Json<Value>> {
+async fn read_history(
+    _: Operator,
+    State(app): State<AppState>,
+    Path(key): Path<String>,
+) -> ApiResult<Json<Value>> {
     match app.store.history_detail(&key).await? {
-        Some(detail) => Ok(Json(serde_json::to_value(detail).expect("history serializes"))),
-        None => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such session in history")),
+        Some(detail) => Ok(Json(
+            serde_json::to_value(detail).expect("history serializes"),
+        )),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such session in history",
+        )),
     }
 }

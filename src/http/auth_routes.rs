@@ -27,10 +27,16 @@ pub enum Credential {
 
 impl Credential {
     pub fn from_headers(headers: &HeaderMap) -> Credential {
-        if let Some(bearer) = super::header(headers, header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer ")) {
+        if let Some(bearer) =
+            super::header(headers, header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer "))
+        {
             return Credential::Bearer(bearer.trim().to_string());
         }
-        for cookies in headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()) {
+        for cookies in headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+        {
             for pair in cookies.split(';') {
                 if let Some((name, value)) = pair.trim().split_once('=')
                     && name == COOKIE
@@ -54,19 +60,28 @@ pub async fn identify(app: &AppState, credential: &Credential) -> Result<Identit
     };
     match app.store.account(&who.name).await {
         Ok(Some(account)) if account.disabled => Err(AuthError::Disabled),
-        Ok(Some(account)) => Ok(Identity { name: account.name, role: account.role.min_with(who.role) }),
+        Ok(Some(account)) => Ok(Identity {
+            name: account.name,
+            role: account.role.min_with(who.role),
+        }),
         // Agent desktops vouch for their own agents (directly, or through the
         // cookie traded for their token); administrators need a local account.
         Ok(None) if who.role == AccountRole::Agent => Ok(who),
         Ok(None) => Err(AuthError::BadToken("unknown account".into())),
-        Err(e) => Err(AuthError::BadToken(format!("cannot check the account now: {e}"))),
+        Err(e) => Err(AuthError::BadToken(format!(
+            "cannot check the account now: {e}"
+        ))),
     }
 }
 
 impl AccountRole {
     /// The lesser of two roles: a token never raises what the account allows.
     fn min_with(self, other: AccountRole) -> AccountRole {
-        if self == AccountRole::Admin && other == AccountRole::Admin { AccountRole::Admin } else { AccountRole::Agent }
+        if self == AccountRole::Admin && other == AccountRole::Admin {
+            AccountRole::Admin
+        } else {
+            AccountRole::Agent
+        }
     }
 }
 
@@ -76,17 +91,28 @@ pub struct Person(pub Identity);
 impl axum::extract::FromRequestParts<AppState> for Person {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut axum::http::request::Parts, app: &AppState) -> Result<Self, Self::Rejection> {
-        Ok(Person(identify(app, &Credential::from_headers(&parts.headers)).await?))
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Person(
+            identify(app, &Credential::from_headers(&parts.headers)).await?,
+        ))
     }
 }
 
 fn set_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {
     // Embedding the console in an agent desktop of another site needs SameSite=None,
     // which browsers accept only with Secure.
-    let same_site = if app.https && !app.config.agent_origins.is_empty() { "None" } else { "Strict" };
+    let same_site = if app.https && !app.config.agent_origins.is_empty() {
+        "None"
+    } else {
+        "Strict"
+    };
     let secure = if app.https { "; Secure" } else { "" };
-    let cookie = format!("{COOKIE}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}");
+    let cookie = format!(
+        "{COOKIE}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}"
+    );
     HeaderValue::from_str(&cookie).expect("cookie is ASCII")
 }
 
@@ -94,7 +120,11 @@ fn signed_in(app: &AppState, who: &Identity) -> Response {
     let ttl = app.config.auth.cookie_ttl;
     let cookie = app.tokens.cookie(who, now_ms(), ttl.as_millis() as u64);
     let body = Json(json!({ "name": who.name, "role": who.role }));
-    ([(header::SET_COOKIE, set_cookie(app, &cookie, ttl.as_secs()))], body).into_response()
+    (
+        [(header::SET_COOKIE, set_cookie(app, &cookie, ttl.as_secs()))],
+        body,
+    )
+        .into_response()
 }
 
 /// Cookie-setting requests must come from our own pages (or an allowed agent desktop).
@@ -102,9 +132,11 @@ fn same_site_request(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     let origin = super::header(headers, header::ORIGIN);
     let host = super::header(headers, header::HOST);
     match origin {
-        Some(o) if !app.agent_origins.allows(o, host) => {
-            Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden_origin", "requests from this origin are not allowed"))
-        }
+        Some(o) if !app.agent_origins.allows(o, host) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden_origin",
+            "requests from this origin are not allowed",
+        )),
         _ => Ok(()),
     }
 }
@@ -122,22 +154,41 @@ pub async fn login(
     Json(form): Json<LoginForm>,
 ) -> ApiResult<Response> {
     same_site_request(&app, &headers)?;
-    if !app.limits.sign_in_per_ip.allow(&client_ip(addr).to_string()) {
-        return Err(ApiError::too_many("too many sign-in attempts: wait a minute"));
+    if !app
+        .limits
+        .sign_in_per_ip
+        .allow(&client_ip(addr).to_string())
+    {
+        return Err(ApiError::too_many(
+            "too many sign-in attempts: wait a minute",
+        ));
     }
     let account = app.store.account(&form.name).await?;
     // Hash even for unknown names, so timing does not tell which names exist.
-    let hash = account.as_ref().map_or("$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo", |a| &a.password_hash);
+    let hash = account.as_ref().map_or(
+        "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
+        |a| &a.password_hash,
+    );
     let ok = verify_password(&form.password, hash);
     match account {
         Some(a) if ok && a.disabled => Err(AuthError::Disabled.into()),
-        Some(a) if ok => Ok(signed_in(&app, &Identity { name: a.name, role: a.role })),
+        Some(a) if ok => Ok(signed_in(
+            &app,
+            &Identity {
+                name: a.name,
+                role: a.role,
+            },
+        )),
         _ => Err(AuthError::BadCredentials.into()),
     }
 }
 
 pub async fn logout(State(app): State<AppState>) -> Response {
-    ([(header::SET_COOKIE, set_cookie(&app, "", 0))], StatusCode::NO_CONTENT).into_response()
+    (
+        [(header::SET_COOKIE, set_cookie(&app, "", 0))],
+        StatusCode::NO_CONTENT,
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -147,7 +198,11 @@ pub struct TokenForm {
 
 /// The agent console trades an agent-desktop token for a cookie, so the token
 /// never has to travel in a WebSocket URL.
-pub async fn token(State(app): State<AppState>, headers: HeaderMap, Json(form): Json<TokenForm>) -> ApiResult<Response> {
+pub async fn token(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Json(form): Json<TokenForm>,
+) -> ApiResult<Response> {
     same_site_request(&app, &headers)?;
     let who = identify(&app, &Credential::Bearer(form.token)).await?;
     Ok(signed_in(&app, &who))
@@ -159,15 +214,34 @@ pub struct LinkQuery {
 }
 
 pub async fn link(State(app): State<AppState>, Query(q): Query<LinkQuery>) -> ApiResult<Response> {
-    let Some(name) = app.store.take_login_link(&sha256_hex(&q.t), now_ms()).await? else {
-        return Err(ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", "this sign-in link was used or has expired"));
+    let Some(name) = app
+        .store
+        .take_login_link(&sha256_hex(&q.t), now_ms())
+        .await?
+    else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "this sign-in link was used or has expired",
+        ));
     };
-    let account = app.store.account(&name).await?.ok_or(AuthError::BadCredentials)?;
+    let account = app
+        .store
+        .account(&name)
+        .await?
+        .ok_or(AuthError::BadCredentials)?;
     if account.disabled {
         return Err(AuthError::Disabled.into());
     }
-    let who = Identity { name: account.name, role: account.role };
-    let target = if who.role == AccountRole::Admin { "/admin/" } else { "/agent/" };
+    let who = Identity {
+        name: account.name,
+        role: account.role,
+    };
+    let target = if who.role == AccountRole::Admin {
+        "/admin/"
+    } else {
+        "/agent/"
+    };
     let mut response = signed_in(&app, &who);
     let cookie = response.headers().get(header::SET_COOKIE).cloned();
     response = Redirect::to(target).into_response();

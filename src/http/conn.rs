@@ -54,7 +54,6 @@ pub enum Flow {
     Close(u16, String),
 }
 
-
 pub struct Conn {
     pub app: AppState,
     pub role: Role,
@@ -72,7 +71,10 @@ pub fn close_frame(code: u16, reason: &str) -> Message {
     while reason.len() > 123 {
         reason.pop();
     }
-    Message::Close(Some(CloseFrame { code, reason: reason.into() }))
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
 }
 
 /// Sends an `error` then closes: for refusals before a connection is set up.
@@ -92,7 +94,9 @@ fn own_small(msg: Message) -> Message {
         Message::Text(t) if t.len() <= COPY_BELOW => {
             Message::Text(Utf8Bytes::from(t.as_str().to_owned()))
         }
-        Message::Binary(b) if b.len() <= COPY_BELOW => Message::Binary(bytes::Bytes::copy_from_slice(&b)),
+        Message::Binary(b) if b.len() <= COPY_BELOW => {
+            Message::Binary(bytes::Bytes::copy_from_slice(&b))
+        }
         other => other,
     }
 }
@@ -115,9 +119,25 @@ fn too_big(e: &axum::Error) -> bool {
 }
 
 impl Conn {
-    pub fn new(app: AppState, role: Role, id: SessionId, peer: PeerId, link: Arc<Link>, tx: mpsc::Sender<Out>) -> Self {
+    pub fn new(
+        app: AppState,
+        role: Role,
+        id: SessionId,
+        peer: PeerId,
+        link: Arc<Link>,
+        tx: mpsc::Sender<Out>,
+    ) -> Self {
         let burst = f64::from(app.config.limits.max_messages_per_second) * 2.0;
-        Conn { app, role, id, peer, link, tx, bucket: Bucket::full(burst, Instant::now()), last_activity: Instant::now() }
+        Conn {
+            app,
+            role,
+            id,
+            peer,
+            link,
+            tx,
+            bucket: Bucket::full(burst, Instant::now()),
+            last_activity: Instant::now(),
+        }
     }
 
     pub fn reply(&self, msg: &ServerMsg) {
@@ -153,7 +173,12 @@ impl Conn {
     fn relay(&self, msg: Message, len: usize) {
         let to = self.role.other();
         let msg = own_small(msg);
-        match self.app.live.hub.relay(&self.link, to, Out::Frame(msg, Instant::now())) {
+        match self
+            .app
+            .live
+            .hub
+            .relay(&self.link, to, Out::Frame(msg, Instant::now()))
+        {
             Sent::Queued => {
                 self.app.relay.relayed.increment(1);
                 self.app.relay.bytes.increment(len as u64);
@@ -199,7 +224,10 @@ impl Conn {
         };
         match kind {
             Kind::Create | Kind::Resume => {
-                self.error("not_allowed", "this connection already belongs to a session");
+                self.error(
+                    "not_allowed",
+                    "this connection already belongs to a session",
+                );
                 Flow::Go
             }
             Kind::Ping => {
@@ -213,7 +241,11 @@ impl Conn {
             Kind::ControlRevoke => self.ask(Event::RevokeControl).await,
             Kind::RequestControl => self.ask(Event::RequestControl).await,
             Kind::Tab => {
-                if self.link.focus_customer(self.peer, || Out::text(ServerMsg::Paused.to_json())) && self.link.is_active() {
+                if self
+                    .link
+                    .focus_customer(self.peer, || Out::text(ServerMsg::Paused.to_json()))
+                    && self.link.is_active()
+                {
                     // The newly shown tab starts capturing with a full snapshot.
                     self.reply(&ServerMsg::Resync);
                 }
@@ -221,7 +253,9 @@ impl Conn {
             }
             Kind::Page => {
                 let Ok(page) = serde_json::from_str::<PageMsg>(&text) else {
-                    return self.protocol_error(protocol::ProtocolError::Malformed("page needs url and title".into()));
+                    return self.protocol_error(protocol::ProtocolError::Malformed(
+                        "page needs url and title".into(),
+                    ));
                 };
                 if !self.link.is_shown_customer(self.peer) {
                     return Flow::Go;
@@ -247,7 +281,10 @@ impl Conn {
             Kind::Input => {
                 if !self.link.is_write() {
                     self.app.relay.input_dropped.increment(1);
-                    self.error("not_allowed", "write mode is off: the customer has not given you control");
+                    self.error(
+                        "not_allowed",
+                        "write mode is off: the customer has not given you control",
+                    );
                     return Flow::Go;
                 }
                 self.relay(Message::Text(text), len);

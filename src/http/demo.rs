@@ -27,7 +27,9 @@ pub struct Submission {
 pub struct Submissions(Mutex<VecDeque<Submission>>);
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route("/demo/api/submit", post(submit)).route("/demo/api/submissions", get(list))
+    Router::new()
+        .route("/demo/api/submit", post(submit))
+        .route("/demo/api/submissions", get(list))
 }
 
 #[derive(Deserialize)]
@@ -43,15 +45,32 @@ async fn submit(
     if !app.config.demo {
         return axum::http::StatusCode::NOT_FOUND.into_response();
     }
-    let form: String = q.form.chars().filter(|c| c.is_ascii_alphanumeric() || *c == '-').take(40).collect();
+    let form: String = q
+        .form
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '-')
+        .take(40)
+        .collect();
     let mut kept = app.demo.0.lock().expect("demo lock");
     if kept.len() == KEPT {
         kept.pop_front();
     }
-    kept.push_back(Submission { form: form.clone(), fields: fields.into_iter().map(|(k, _)| k).collect(), at: now_ms() });
+    kept.push_back(Submission {
+        form: form.clone(),
+        fields: fields.into_iter().map(|(k, _)| k).collect(),
+        at: now_ms(),
+    });
     Redirect::to(&format!("/demo/thanks.html?form={form}")).into_response()
 }
 
 async fn list(State(app): State<AppState>) -> Json<Vec<Submission>> {
-    Json(app.demo.0.lock().expect("demo lock").iter().cloned().collect())
+    Json(
+        app.demo
+            .0
+            .lock()
+            .expect("demo lock")
+            .iter()
+            .cloned()
+            .collect(),
+    )
 }

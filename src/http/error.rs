@@ -19,7 +19,11 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into() }
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> Self {
@@ -58,10 +62,18 @@ impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
-            StoreError::Exists(what) => ApiError::new(StatusCode::CONFLICT, "exists", format!("{what} already exists")),
+            StoreError::Exists(what) => ApiError::new(
+                StatusCode::CONFLICT,
+                "exists",
+                format!("{what} already exists"),
+            ),
             other => {
                 tracing::error!(error = %other, "store failure");
-                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "storage is unavailable, try again")
+                ApiError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "storage is unavailable, try again",
+                )
             }
         }
     }
@@ -71,7 +83,9 @@ impl From<HubError> for ApiError {
     fn from(e: HubError) -> Self {
         match e {
             HubError::Refused(r) => ApiError::new(StatusCode::CONFLICT, r.code(), r.to_string()),
-            HubError::Unavailable(m) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m),
+            HubError::Unavailable(m) => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", m)
+            }
         }
     }
 }

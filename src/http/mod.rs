@@ -29,8 +29,8 @@ use crate::ratelimit::Keyed;
 use crate::store::Store;
 
 pub use conn::RelayMetrics;
-pub use proxy::Proxy;
 pub use error::ApiError;
+pub use proxy::Proxy;
 
 /// Everything a request handler may need, shared by all of them.
 pub struct App {

@@ -19,7 +19,11 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     let store = app.store.ping().await.map_err(|e| e.to_string());
     let hub = app.live.hub.ready().await.map_err(|e| e.to_string());
     let ok = store.is_ok() && hub.is_ok() && !*app.shutdown.borrow();
-    let status = if ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ok {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     let body = json!({
         "ready": ok,
         "store": store.err().unwrap_or_else(|| "ok".into()),
@@ -34,7 +38,10 @@ pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
         metrics::gauge!(m::SESSIONS, "state" => "idle").set(count(SessionState::Idle));
         metrics::gauge!(m::SESSIONS, "state" => "active").set(count(SessionState::Active));
     }
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], app.metrics.render())
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.render(),
+    )
 }
 
 /// Counts a party's connection for as long as it lives.

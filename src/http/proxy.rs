@@ -31,7 +31,8 @@ impl Proxy {
         let client = reqwest::Client::builder()
             .dns_resolver(Arc::new(Resolver(policy.clone())))
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                if attempt.previous().len() >= 3 || redirects.check(attempt.url().as_str()).is_err() {
+                if attempt.previous().len() >= 3 || redirects.check(attempt.url().as_str()).is_err()
+                {
                     attempt.stop()
                 } else {
                     attempt.follow()
@@ -40,7 +41,12 @@ impl Proxy {
             .user_agent("cobrowse-resource-proxy")
             .timeout(Duration::from_secs(15))
             .build()?;
-        Ok(Proxy { policy, client, cache: Cache::new(Duration::from_secs(300), 64 * 1024 * 1024), max_bytes })
+        Ok(Proxy {
+            policy,
+            client,
+            cache: Cache::new(Duration::from_secs(300), 64 * 1024 * 1024),
+            max_bytes,
+        })
     }
 }
 
@@ -70,18 +76,35 @@ pub async fn get(
     headers: axum::http::HeaderMap,
     Query(q): Query<ProxyQuery>,
 ) -> ApiResult<Response> {
-    let id: SessionId = q.session.parse().map_err(|_| ApiError::not_found("no such session"))?;
-    let session = app.live.hub.get(id).await?.ok_or_else(|| ApiError::not_found("no such session"))?;
+    let id: SessionId = q
+        .session
+        .parse()
+        .map_err(|_| ApiError::not_found("no such session"))?;
+    let session = app
+        .live
+        .hub
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("no such session"))?;
     if session.agent.as_deref() != Some(who.name.as_str()) {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "you are not the agent of this session"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "you are not the agent of this session",
+        ));
     }
     let proxy = &app.proxy;
     // The server's own pages (the demo shop) need no proxy: send the agent there.
     if let Ok(own) = url::Url::parse(&q.url)
         && matches!(own.scheme(), "http" | "https")
-        && super::header(&headers, axum::http::header::HOST).is_some_and(|h| Some(h) == own_host(&own).as_deref())
+        && super::header(&headers, axum::http::header::HOST)
+            .is_some_and(|h| Some(h) == own_host(&own).as_deref())
     {
-        let path = format!("{}{}", own.path(), own.query().map(|q| format!("?{q}")).unwrap_or_default());
+        let path = format!(
+            "{}{}",
+            own.path(),
+            own.query().map(|q| format!("?{q}")).unwrap_or_default()
+        );
         return Ok(axum::response::Redirect::temporary(&path).into_response());
     }
     let url = proxy.policy.check(&q.url)?;
@@ -92,7 +115,11 @@ pub async fn get(
     let upstream = proxy.client.get(url.clone()).send().await.map_err(|e| {
         let private = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
             .any(|s| s.downcast_ref::<ProxyError>().is_some());
-        if private { ProxyError::Private(url.host_str().unwrap_or_default().into()) } else { ProxyError::Upstream(e.to_string()) }
+        if private {
+            ProxyError::Private(url.host_str().unwrap_or_default().into())
+        } else {
+            ProxyError::Upstream(e.to_string())
+        }
     })?;
     if !upstream.status().is_success() {
         return Err(ProxyError::Upstream(upstream.status().to_string()).into());
@@ -106,13 +133,20 @@ pub async fn get(
     if !allowed_type(&content_type) {
         return Err(ProxyError::ContentType(content_type).into());
     }
-    if upstream.content_length().is_some_and(|n| n as usize > proxy.max_bytes) {
+    if upstream
+        .content_length()
+        .is_some_and(|n| n as usize > proxy.max_bytes)
+    {
         return Err(ProxyError::TooLarge(proxy.max_bytes).into());
     }
     let final_url = upstream.url().clone();
     let mut body = BytesMut::new();
     let mut upstream = upstream;
-    while let Some(chunk) = upstream.chunk().await.map_err(|e| ProxyError::Upstream(e.to_string()))? {
+    while let Some(chunk) = upstream
+        .chunk()
+        .await
+        .map_err(|e| ProxyError::Upstream(e.to_string()))?
+    {
         if body.len() + chunk.len() > proxy.max_bytes {
             return Err(ProxyError::TooLarge(proxy.max_bytes).into());
         }
@@ -125,7 +159,9 @@ pub async fn get(
         let wrap = |u: &str| format!("/proxy?url={}&session={session}", urlencode(u));
         body = Bytes::from(rewrite_css(&css, &final_url, wrap));
     }
-    proxy.cache.put(&cache_key, content_type.clone(), body.clone());
+    proxy
+        .cache
+        .put(&cache_key, content_type.clone(), body.clone());
     Ok(respond(&content_type, body))
 }
 
@@ -144,10 +180,25 @@ fn urlencode(s: &str) -> String {
 fn respond(content_type: &str, body: Bytes) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static("application/octet-stream")));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=300"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_str(content_type)
+            .unwrap_or(HeaderValue::from_static("application/octet-stream")),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=300"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     // Opened directly, a proxied SVG must not run scripts in our origin.
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src data:",
+        ),
+    );
     r
 }

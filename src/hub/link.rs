@@ -74,7 +74,12 @@ pub struct Link {
 
 impl Link {
     pub fn new(id: SessionId) -> Self {
-        Link { id, peers: Mutex::default(), active: AtomicBool::new(false), write: AtomicBool::new(false) }
+        Link {
+            id,
+            peers: Mutex::default(),
+            active: AtomicBool::new(false),
+            write: AtomicBool::new(false),
+        }
     }
 
     pub fn id(&self) -> SessionId {
@@ -95,7 +100,10 @@ impl Link {
     /// This node's connections: customer tabs, and the agent's.
     pub fn peer_ids(&self) -> (Vec<PeerId>, Option<PeerId>) {
         let p = self.peers.lock().expect("link lock");
-        (p.customers.iter().map(|t| t.peer.id).collect(), p.agent.as_ref().map(|a| a.id))
+        (
+            p.customers.iter().map(|t| t.peer.id).collect(),
+            p.agent.as_ref().map(|a| a.id),
+        )
     }
 
     pub fn set_flags(&self, active: bool, write: bool) {
@@ -118,7 +126,9 @@ impl Link {
         if let Some(previous) = p.customers.last() {
             let _ = previous.peer.tx.try_send(paused());
         }
-        p.customers.push(Tab { peer: Peer { id, tx } });
+        p.customers.push(Tab {
+            peer: Peer { id, tx },
+        });
     }
 
     /// Makes a tab the shown one, pausing the one shown before; true if it was not already shown.
@@ -138,7 +148,12 @@ impl Link {
     }
 
     pub fn is_shown_customer(&self, id: PeerId) -> bool {
-        self.peers.lock().expect("link lock").customers.last().is_some_and(|t| t.peer.id == id)
+        self.peers
+            .lock()
+            .expect("link lock")
+            .customers
+            .last()
+            .is_some_and(|t| t.peer.id == id)
     }
 
     /// Removes a tab; returns whether the shown tab changed to another one.
@@ -244,6 +259,11 @@ impl Links {
     }
 
     pub fn all(&self) -> Vec<Arc<Link>> {
-        self.0.read().expect("links lock").values().cloned().collect()
+        self.0
+            .read()
+            .expect("links lock")
+            .values()
+            .cloned()
+            .collect()
     }
 }

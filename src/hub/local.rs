@@ -5,7 +5,9 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{Changed, Hub, Link, Links, Out, PeerId, Result, Sent};
-use crate::session::{Created, Event, Interaction, Millis, Page, Registry, Role, Session, SessionId, Timeouts};
+use crate::session::{
+    Created, Event, Interaction, Millis, Page, Registry, Role, Session, SessionId, Timeouts,
+};
 
 #[derive(Default)]
 pub struct LocalHub {
@@ -26,8 +28,12 @@ impl LocalHub {
 /// Hands a notice to this node's connection(s) of a party: every tab of the customer.
 pub fn deliver_notice(link: &Link, to: Role, out: Out) {
     match (to, out) {
-        (Role::Customer, Out::Frame(msg, at)) => link.notify_all_customers(|| Out::Frame(msg.clone(), at)),
-        (Role::Customer, Out::Close(code, reason)) => link.notify_all_customers(|| Out::Close(code, reason.clone())),
+        (Role::Customer, Out::Frame(msg, at)) => {
+            link.notify_all_customers(|| Out::Frame(msg.clone(), at))
+        }
+        (Role::Customer, Out::Close(code, reason)) => {
+            link.notify_all_customers(|| Out::Close(code, reason.clone()))
+        }
         (Role::Agent, out) => {
             link.notify(Role::Agent, out);
         }
@@ -36,8 +42,16 @@ pub fn deliver_notice(link: &Link, to: Role, out: Out) {
 
 #[async_trait]
 impl Hub for LocalHub {
-    async fn create(&self, interaction: Option<Interaction>, page: Page, timeouts: Timeouts, now: Millis) -> Result<Created> {
-        Ok(self.registry().create(&mut rand::rng(), interaction, page, timeouts, now))
+    async fn create(
+        &self,
+        interaction: Option<Interaction>,
+        page: Page,
+        timeouts: Timeouts,
+        now: Millis,
+    ) -> Result<Created> {
+        Ok(self
+            .registry()
+            .create(&mut rand::rng(), interaction, page, timeouts, now))
     }
 
     async fn join(&self, id: SessionId, agent: &str, now: Millis) -> Result<Changed> {

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
-use crate::session::{Created, Effect, Event, Interaction, Millis, Page, Refusal, Role, Session, SessionId, Timeouts};
+use crate::session::{
+    Created, Effect, Event, Interaction, Millis, Page, Refusal, Role, Session, SessionId, Timeouts,
+};
 
 pub use link::{Link, Links, Out, PeerId, Sent, next_peer_id};
 pub use local::LocalHub;
@@ -32,7 +34,13 @@ pub type Changed = (Session, Vec<Effect>);
 #[async_trait]
 pub trait Hub: Send + Sync + 'static {
     /// A new idle session with an ID unique among live sessions.
-    async fn create(&self, interaction: Option<Interaction>, page: Page, timeouts: Timeouts, now: Millis) -> Result<Created>;
+    async fn create(
+        &self,
+        interaction: Option<Interaction>,
+        page: Page,
+        timeouts: Timeouts,
+        now: Millis,
+    ) -> Result<Created>;
     /// An agent joins (or rejoins) a session, one session per agent.
     async fn join(&self, id: SessionId, agent: &str, now: Millis) -> Result<Changed>;
     async fn apply(&self, id: SessionId, event: Event, now: Millis) -> Result<Changed>;

@@ -30,7 +30,8 @@ use super::local::deliver_notice;
 use super::{Changed, Hub, HubError, Link, Links, Out, PeerId, Result, Sent};
 use crate::protocol::ServerMsg;
 use crate::session::{
-    Created, Event, Interaction, Millis, Outcome, Page, Refusal, Role, Session, SessionId, Timeouts, hash_token, new_token,
+    Created, Event, Interaction, Millis, Outcome, Page, Refusal, Role, Session, SessionId,
+    Timeouts, hash_token, new_token,
 };
 
 const LIVE: &str = "cb:live";
@@ -109,11 +110,19 @@ fn encode(op: u8, role: Role, out: &Out) -> Vec<u8> {
 fn decode_out(kind: u8, data: &[u8]) -> Option<Out> {
     let now = Instant::now();
     match kind {
-        wire::TEXT => Utf8Bytes::try_from(Bytes::copy_from_slice(data)).ok().map(|t| Out::Frame(Message::Text(t), now)),
-        wire::BINARY => Some(Out::Frame(Message::Binary(Bytes::copy_from_slice(data)), now)),
+        wire::TEXT => Utf8Bytes::try_from(Bytes::copy_from_slice(data))
+            .ok()
+            .map(|t| Out::Frame(Message::Text(t), now)),
+        wire::BINARY => Some(Out::Frame(
+            Message::Binary(Bytes::copy_from_slice(data)),
+            now,
+        )),
         wire::CLOSE if data.len() >= 2 => {
             let reason = String::from_utf8_lossy(&data[2..]).into_owned();
-            Some(Out::Close(u16::from_be_bytes([data[0], data[1]]), reason.into()))
+            Some(Out::Close(
+                u16::from_be_bytes([data[0], data[1]]),
+                reason.into(),
+            ))
         }
         _ => None,
     }
@@ -154,7 +163,9 @@ impl Scripts {
                  if not cur then redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1] end
                  return cur",
             ),
-            unlock: Script::new("if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1"),
+            unlock: Script::new(
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1",
+            ),
             takeover: Script::new(
                 "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0",
             ),
@@ -174,7 +185,10 @@ pub struct RedisHub {
 impl RedisHub {
     pub async fn connect(url: &str) -> Result<Arc<RedisHub>> {
         let info = url.into_connection_info().map_err(unavailable)?;
-        let settings = info.redis_settings().clone().set_protocol(ProtocolVersion::RESP3);
+        let settings = info
+            .redis_settings()
+            .clone()
+            .set_protocol(ProtocolVersion::RESP3);
         let client = redis::Client::open(info.set_redis_settings(settings)).map_err(unavailable)?;
         let (push_tx, push_rx) = mpsc::unbounded_channel();
         let config = ConnectionManagerConfig::new()
@@ -183,7 +197,10 @@ impl RedisHub {
             .set_connection_timeout(Some(Duration::from_secs(2)))
             .set_response_timeout(Some(Duration::from_secs(2)))
             .set_max_delay(Duration::from_secs(1));
-        let conn = client.get_connection_manager_with_config(config).await.map_err(unavailable)?;
+        let conn = client
+            .get_connection_manager_with_config(config)
+            .await
+            .map_err(unavailable)?;
         let (commands, command_rx) = mpsc::unbounded_channel();
         let hub = Arc::new(RedisHub {
             node: hex::encode(rand::random::<[u8; 8]>()),
@@ -208,11 +225,17 @@ impl RedisHub {
     }
 
     async fn read(&self, id: SessionId) -> Result<Option<(Session, String)>> {
-        let (json, version): (Option<String>, Option<String>) =
-            redis::cmd("HMGET").arg(session_key(id)).arg("s").arg("v").query_async(&mut self.conn()).await.map_err(unavailable)?;
+        let (json, version): (Option<String>, Option<String>) = redis::cmd("HMGET")
+            .arg(session_key(id))
+            .arg("s")
+            .arg("v")
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
         match (json, version) {
             (Some(json), Some(version)) => {
-                let session = serde_json::from_str(&json).map_err(|e| HubError::Unavailable(format!("corrupt session {id}: {e}")))?;
+                let session = serde_json::from_str(&json)
+                    .map_err(|e| HubError::Unavailable(format!("corrupt session {id}: {e}")))?;
                 Ok(Some((session, version)))
             }
             _ => Ok(None),
@@ -220,7 +243,11 @@ impl RedisHub {
     }
 
     /// Reads, changes by the rules, writes back only if nobody wrote meanwhile.
-    async fn change(&self, id: SessionId, rule: impl Fn(&mut Session) -> Outcome) -> Result<Changed> {
+    async fn change(
+        &self,
+        id: SessionId,
+        rule: impl Fn(&mut Session) -> Outcome,
+    ) -> Result<Changed> {
         for _ in 0..CAS_ATTEMPTS {
             let Some((mut session, version)) = self.read(id).await? else {
                 return Err(Refusal::NoSuchSession.into());
@@ -230,7 +257,11 @@ impl RedisHub {
             if session == before {
                 return Ok((session, effects));
             }
-            let json = if session.is_live() { serde_json::to_string(&session).expect("sessions serialize") } else { String::new() };
+            let json = if session.is_live() {
+                serde_json::to_string(&session).expect("sessions serialize")
+            } else {
+                String::new()
+            };
             let written: i64 = self
                 .scripts
                 .cas
@@ -245,7 +276,9 @@ impl RedisHub {
                 return Ok((session, effects));
             }
         }
-        Err(HubError::Unavailable(format!("session {id} is changing too fast")))
+        Err(HubError::Unavailable(format!(
+            "session {id} is changing too fast"
+        )))
     }
 
     /// Keeps the deadline set and the agent and interaction indexes in step with a session.
@@ -253,21 +286,37 @@ impl RedisHub {
         let mut conn = self.conn();
         if s.is_live() {
             let deadline = s.next_deadline().unwrap_or(u64::MAX / 2) as f64;
-            let _: () = conn.zadd(LIVE, s.id.to_string(), deadline).await.map_err(unavailable)?;
+            let _: () = conn
+                .zadd(LIVE, s.id.to_string(), deadline)
+                .await
+                .map_err(unavailable)?;
             return Ok(());
         }
-        let _: () = conn.zrem(LIVE, s.id.to_string()).await.map_err(unavailable)?;
+        let _: () = conn
+            .zrem(LIVE, s.id.to_string())
+            .await
+            .map_err(unavailable)?;
         if let Some(agent) = &s.agent {
             self.unlock(agent, s.id).await?;
         }
         if let Some(i) = &s.interaction {
-            let _: () = conn.srem(interaction_key(&i.id), s.id.to_string()).await.map_err(unavailable)?;
+            let _: () = conn
+                .srem(interaction_key(&i.id), s.id.to_string())
+                .await
+                .map_err(unavailable)?;
         }
         Ok(())
     }
 
     async fn unlock(&self, agent: &str, id: SessionId) -> Result<()> {
-        let _: i64 = self.scripts.unlock.key(agent_key(agent)).arg(id.to_string()).invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+        let _: i64 = self
+            .scripts
+            .unlock
+            .key(agent_key(agent))
+            .arg(id.to_string())
+            .invoke_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
         Ok(())
     }
 
@@ -275,13 +324,22 @@ impl RedisHub {
     /// left by a session that has ended.
     async fn lock_agent(&self, agent: &str, id: SessionId) -> Result<()> {
         for _ in 0..3 {
-            let holder: String =
-                self.scripts.lock.key(agent_key(agent)).arg(id.to_string()).invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+            let holder: String = self
+                .scripts
+                .lock
+                .key(agent_key(agent))
+                .arg(id.to_string())
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(unavailable)?;
             if holder == id.to_string() {
                 return Ok(());
             }
             let still_there = match holder.parse::<SessionId>() {
-                Ok(other) => self.read(other).await?.is_some_and(|(s, _)| s.agent.as_deref() == Some(agent)),
+                Ok(other) => self
+                    .read(other)
+                    .await?
+                    .is_some_and(|(s, _)| s.agent.as_deref() == Some(agent)),
                 Err(_) => false,
             };
             if still_there {
@@ -311,16 +369,31 @@ impl RedisHub {
             if alive {
                 continue;
             }
-            let claimed: redis::RedisResult<bool> = conn.rename_nx(node_conns(&node), node_reaping(&node)).await;
+            let claimed: redis::RedisResult<bool> =
+                conn.rename_nx(node_conns(&node), node_reaping(&node)).await;
             if let Ok(true) = claimed {
-                let members: Vec<String> = conn.smembers(node_reaping(&node)).await.map_err(unavailable)?;
-                tracing::warn!(node, connections = members.len(), "node is gone: counting its connections as closed");
+                let members: Vec<String> = conn
+                    .smembers(node_reaping(&node))
+                    .await
+                    .map_err(unavailable)?;
+                tracing::warn!(
+                    node,
+                    connections = members.len(),
+                    "node is gone: counting its connections as closed"
+                );
                 for member in members {
                     let mut parts = member.split(':');
-                    let (Some(id), Some(role)) = (parts.next().and_then(|i| i.parse::<SessionId>().ok()), parts.next()) else {
+                    let (Some(id), Some(role)) = (
+                        parts.next().and_then(|i| i.parse::<SessionId>().ok()),
+                        parts.next(),
+                    ) else {
                         continue;
                     };
-                    let event = if role == "a" { Event::AgentDisconnected } else { Event::CustomerDisconnected };
+                    let event = if role == "a" {
+                        Event::AgentDisconnected
+                    } else {
+                        Event::CustomerDisconnected
+                    };
                     if let Ok(c) = self.change(id, |s| s.handle(event.clone(), now)).await {
                         changed.push(c);
                     }
@@ -339,7 +412,11 @@ impl RedisHub {
         for link in self.links.all() {
             let (customers, agent) = link.peer_ids();
             for peer in customers {
-                if self.change(link.id(), |s| s.handle(Event::CustomerConnected, now)).await.is_ok() {
+                if self
+                    .change(link.id(), |s| s.handle(Event::CustomerConnected, now))
+                    .await
+                    .is_ok()
+                {
                     self.attached(link.id(), Role::Customer, peer);
                 }
             }
@@ -359,27 +436,56 @@ impl RedisHub {
 }
 
 fn member(id: SessionId, role: Role, peer: PeerId) -> String {
-    format!("{id}:{}:{peer}", if role == Role::Agent { "a" } else { "c" })
+    format!(
+        "{id}:{}:{peer}",
+        if role == Role::Agent { "a" } else { "c" }
+    )
 }
 
 #[async_trait]
 impl Hub for RedisHub {
-    async fn create(&self, interaction: Option<Interaction>, page: Page, timeouts: Timeouts, now: Millis) -> Result<Created> {
+    async fn create(
+        &self,
+        interaction: Option<Interaction>,
+        page: Page,
+        timeouts: Timeouts,
+        now: Millis,
+    ) -> Result<Created> {
         let token = new_token(&mut rand::rng());
         for _ in 0..CAS_ATTEMPTS {
             let id = SessionId::random(&mut rand::rng());
-            let session = Session::new(id, hash_token(&token), interaction.clone(), page.clone(), timeouts, now);
+            let session = Session::new(
+                id,
+                hash_token(&token),
+                interaction.clone(),
+                page.clone(),
+                timeouts,
+                now,
+            );
             let json = serde_json::to_string(&session).expect("sessions serialize");
-            let made: i64 = self.scripts.create.key(session_key(id)).arg(json).invoke_async(&mut self.conn()).await.map_err(unavailable)?;
+            let made: i64 = self
+                .scripts
+                .create
+                .key(session_key(id))
+                .arg(json)
+                .invoke_async(&mut self.conn())
+                .await
+                .map_err(unavailable)?;
             if made == 1 {
                 self.index(&session).await?;
                 if let Some(i) = &interaction {
-                    let _: () = self.conn().sadd(interaction_key(&i.id), id.to_string()).await.map_err(unavailable)?;
+                    let _: () = self
+                        .conn()
+                        .sadd(interaction_key(&i.id), id.to_string())
+                        .await
+                        .map_err(unavailable)?;
                 }
                 return Ok(Created { id, token });
             }
         }
-        Err(HubError::Unavailable("could not find a free session ID".into()))
+        Err(HubError::Unavailable(
+            "could not find a free session ID".into(),
+        ))
     }
 
     async fn join(&self, id: SessionId, agent: &str, now: Millis) -> Result<Changed> {
@@ -407,24 +513,43 @@ impl Hub for RedisHub {
         for id in &ids {
             pipe.cmd("HGET").arg(format!("cb:{{{id}}}")).arg("s");
         }
-        let jsons: Vec<Option<String>> = pipe.query_async(&mut self.conn()).await.map_err(unavailable)?;
-        Ok(jsons.into_iter().flatten().filter_map(|j| serde_json::from_str(&j).ok()).collect())
+        let jsons: Vec<Option<String>> = pipe
+            .query_async(&mut self.conn())
+            .await
+            .map_err(unavailable)?;
+        Ok(jsons
+            .into_iter()
+            .flatten()
+            .filter_map(|j| serde_json::from_str(&j).ok())
+            .collect())
     }
 
     async fn bound_to(&self, interaction_id: &str) -> Result<Vec<SessionId>> {
-        let ids: Vec<String> = self.conn().smembers(interaction_key(interaction_id)).await.map_err(unavailable)?;
+        let ids: Vec<String> = self
+            .conn()
+            .smembers(interaction_key(interaction_id))
+            .await
+            .map_err(unavailable)?;
         Ok(ids.iter().filter_map(|i| i.parse().ok()).collect())
     }
 
     async fn tick(&self, now: Millis) -> Result<Vec<Changed>> {
-        let due: Vec<String> = self.conn().zrangebyscore_limit(LIVE, "-inf", now as f64, 0, 1000).await.map_err(unavailable)?;
+        let due: Vec<String> = self
+            .conn()
+            .zrangebyscore_limit(LIVE, "-inf", now as f64, 0, 1000)
+            .await
+            .map_err(unavailable)?;
         let mut fired = self.reap(now).await?;
         for id in due.iter().filter_map(|i| i.parse::<SessionId>().ok()) {
             match self.change(id, |s| s.handle(Event::Tick, now)).await {
                 Ok((s, effects)) if !effects.is_empty() => fired.push((s, effects)),
                 Ok((s, _)) => self.index(&s).await?,
                 Err(HubError::Refused(_)) => {
-                    let _: () = self.conn().zrem(LIVE, id.to_string()).await.map_err(unavailable)?;
+                    let _: () = self
+                        .conn()
+                        .zrem(LIVE, id.to_string())
+                        .await
+                        .map_err(unavailable)?;
                 }
                 Err(e) => return Err(e),
             }
@@ -433,11 +558,18 @@ impl Hub for RedisHub {
     }
 
     async fn ready(&self) -> Result<()> {
-        let pong: String = tokio::time::timeout(Duration::from_secs(1), redis::cmd("PING").query_async(&mut self.conn()))
-            .await
-            .map_err(|_| HubError::Unavailable("Redis did not answer within 1 s".into()))?
-            .map_err(unavailable)?;
-        if pong == "PONG" { Ok(()) } else { Err(HubError::Unavailable(format!("Redis answered {pong:?}"))) }
+        let pong: String = tokio::time::timeout(
+            Duration::from_secs(1),
+            redis::cmd("PING").query_async(&mut self.conn()),
+        )
+        .await
+        .map_err(|_| HubError::Unavailable("Redis did not answer within 1 s".into()))?
+        .map_err(unavailable)?;
+        if pong == "PONG" {
+            Ok(())
+        } else {
+            Err(HubError::Unavailable(format!("Redis answered {pong:?}")))
+        }
     }
 
     fn link(&self, id: SessionId) -> Arc<Link> {
@@ -458,18 +590,27 @@ impl Hub for RedisHub {
         if !self.healthy.load(Ordering::Relaxed) {
             return Sent::Dropped;
         }
-        self.send(Command::Publish(channel(link.id()), encode(wire::RELAY, to, &out)));
+        self.send(Command::Publish(
+            channel(link.id()),
+            encode(wire::RELAY, to, &out),
+        ));
         Sent::Queued
     }
 
     fn notify(&self, id: SessionId, to: Role, out: Out) {
-        self.send(Command::Publish(channel(id), encode(wire::NOTICE, to, &out)));
+        self.send(Command::Publish(
+            channel(id),
+            encode(wire::NOTICE, to, &out),
+        ));
     }
 
     fn sync(&self, session: &Session) {
         let (active, write) = Link::flags(session);
         let flags = u8::from(active) | (u8::from(write) << 1);
-        self.send(Command::Publish(channel(session.id), vec![wire::SYNC, flags, 0]));
+        self.send(Command::Publish(
+            channel(session.id),
+            vec![wire::SYNC, flags, 0],
+        ));
         if let Some(local) = self.links.get(session.id) {
             local.sync(session);
         }
@@ -490,7 +631,11 @@ impl Hub for RedisHub {
 
 /// Sends publishes and registry changes in order, pipelined in batches;
 /// subscription changes in between (they wait for their confirmation).
-async fn run_commands(node: String, mut conn: ConnectionManager, mut rx: mpsc::UnboundedReceiver<Command>) {
+async fn run_commands(
+    node: String,
+    mut conn: ConnectionManager,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+) {
     let mut batch = Vec::with_capacity(256);
     let conns = node_conns(&node);
     while rx.recv_many(&mut batch, 256).await > 0 {
@@ -547,7 +692,10 @@ async fn dispatch(links: Arc<Links>, mut rx: mpsc::UnboundedReceiver<redis::Push
         if push.kind != PushKind::Message || push.data.len() < 2 {
             continue;
         }
-        let (Value::BulkString(ch), Value::BulkString(payload)) = (&push.data[0], &push.data[1]) else { continue };
+        let (Value::BulkString(ch), Value::BulkString(payload)) = (&push.data[0], &push.data[1])
+        else {
+            continue;
+        };
         let Some(id) = std::str::from_utf8(ch)
             .ok()
             .and_then(|c| c.strip_prefix("cb:{"))
@@ -560,11 +708,17 @@ async fn dispatch(links: Arc<Links>, mut rx: mpsc::UnboundedReceiver<redis::Push
         if payload.len() < 3 {
             continue;
         }
-        let role = if payload[1] == 1 { Role::Agent } else { Role::Customer };
+        let role = if payload[1] == 1 {
+            Role::Agent
+        } else {
+            Role::Customer
+        };
         match payload[0] {
             wire::SYNC => link.set_flags(payload[1] & 1 != 0, payload[1] & 2 != 0),
             op => {
-                let Some(out) = decode_out(payload[2], &payload[3..]) else { continue };
+                let Some(out) = decode_out(payload[2], &payload[3..]) else {
+                    continue;
+                };
                 if op == wire::RELAY {
                     link.relay(role, out);
                 } else {
@@ -583,8 +737,7 @@ async fn watch_health(hub: std::sync::Weak<RedisHub>) {
         let Some(hub) = hub.upgrade() else { return };
         let mut conn = hub.conn();
         let mut pipe = redis::pipe();
-        pipe
-            .cmd("SET")
+        pipe.cmd("SET")
             .arg(node_key(&hub.node))
             .arg(1)
             .arg("PX")
@@ -595,7 +748,10 @@ async fn watch_health(hub: std::sync::Weak<RedisHub>) {
             .ignore();
         let beat = pipe.query_async::<(Option<String>, bool)>(&mut conn);
         // A command waits for reconnection attempts; a second of silence is an outage.
-        let beat = tokio::time::timeout(HEARTBEAT_EVERY, beat).await.map_err(|_| ()).and_then(|r| r.map_err(|_| ()));
+        let beat = tokio::time::timeout(HEARTBEAT_EVERY, beat)
+            .await
+            .map_err(|_| ())
+            .and_then(|r| r.map_err(|_| ()));
         if let Ok((None, false)) = beat {
             // Our heartbeat lapsed and another node may have counted our
             // connections gone: count them again.
@@ -608,8 +764,16 @@ async fn watch_health(hub: std::sync::Weak<RedisHub>) {
             } else {
                 tracing::error!("Redis is unreachable: new sessions are refused until it returns");
             }
-            let message = if ok { "The co-browse service is back." } else { "The co-browse service is having trouble; reconnecting…" };
-            let notice = ServerMsg::Service { available: ok, message }.to_json();
+            let message = if ok {
+                "The co-browse service is back."
+            } else {
+                "The co-browse service is having trouble; reconnecting…"
+            };
+            let notice = ServerMsg::Service {
+                available: ok,
+                message,
+            }
+            .to_json();
             for link in hub.links.all() {
                 deliver_notice(&link, Role::Customer, Out::text(notice.clone()));
                 deliver_notice(&link, Role::Agent, Out::text(notice.clone()));

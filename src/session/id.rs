@@ -42,7 +42,10 @@ impl FromStr for SessionId {
 
     /// Accepts what a person types: spaces and dashes between the digits.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let digits: String = s.chars().filter(|c| !matches!(c, ' ' | '-' | '\u{a0}')).collect();
+        let digits: String = s
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '-' | '\u{a0}'))
+            .collect();
         if digits.len() != 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(BadSessionId);
         }
@@ -89,9 +92,18 @@ mod tests {
 
     #[test]
     fn parses_what_people_type() {
-        assert_eq!("123 456 789".parse::<SessionId>().unwrap().value(), 123_456_789);
-        assert_eq!("123-456-789".parse::<SessionId>().unwrap().value(), 123_456_789);
-        assert_eq!(" 123456789 ".parse::<SessionId>().unwrap().spaced(), "123 456 789");
+        assert_eq!(
+            "123 456 789".parse::<SessionId>().unwrap().value(),
+            123_456_789
+        );
+        assert_eq!(
+            "123-456-789".parse::<SessionId>().unwrap().value(),
+            123_456_789
+        );
+        assert_eq!(
+            " 123456789 ".parse::<SessionId>().unwrap().spaced(),
+            "123 456 789"
+        );
         assert_eq!("12345678".parse::<SessionId>(), Err(BadSessionId));
         assert_eq!("1234567890".parse::<SessionId>(), Err(BadSessionId));
         assert_eq!("12345678x".parse::<SessionId>(), Err(BadSessionId));

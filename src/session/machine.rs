@@ -192,14 +192,22 @@ pub enum Event {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Effect {
     /// The first agent joined: the customer starts capturing.
-    Activated { agent: String },
+    Activated {
+        agent: String,
+    },
     /// The session's agent came back within grace: the customer sends a fresh snapshot.
     AgentReconnected,
     /// A party's connection went away or came back (within grace).
-    Presence { role: Role, connected: bool },
+    Presence {
+        role: Role,
+        connected: bool,
+    },
     PageVisited(Page),
     Control(ControlOutcome),
-    ModeChanged { mode: Mode, outcome: ControlOutcome },
+    ModeChanged {
+        mode: Mode,
+        outcome: ControlOutcome,
+    },
     Ended(EndReason),
 }
 
@@ -293,7 +301,10 @@ impl Session {
                 self.last_activity = now;
                 let mut effects = vec![Effect::AgentReconnected];
                 if was_gone {
-                    effects.push(Effect::Presence { role: Role::Agent, connected: true });
+                    effects.push(Effect::Presence {
+                        role: Role::Agent,
+                        connected: true,
+                    });
                 }
                 Ok(effects)
             }
@@ -305,7 +316,9 @@ impl Session {
                 self.activated_at = Some(now);
                 self.last_activity = now;
                 self.mode = Mode::Pointer;
-                Ok(vec![Effect::Activated { agent: agent.to_string() }])
+                Ok(vec![Effect::Activated {
+                    agent: agent.to_string(),
+                }])
             }
         }
     }
@@ -319,7 +332,10 @@ impl Session {
                 self.customer_connections += 1;
                 let came_back = self.customer_gone_since.take().is_some();
                 Ok(if came_back && self.state == State::Active {
-                    vec![Effect::Presence { role: Role::Customer, connected: true }]
+                    vec![Effect::Presence {
+                        role: Role::Customer,
+                        connected: true,
+                    }]
                 } else {
                     vec![]
                 })
@@ -329,7 +345,10 @@ impl Session {
                 if self.customer_connections == 0 {
                     self.customer_gone_since = Some(now);
                     if self.state == State::Active {
-                        return Ok(vec![Effect::Presence { role: Role::Customer, connected: false }]);
+                        return Ok(vec![Effect::Presence {
+                            role: Role::Customer,
+                            connected: false,
+                        }]);
                     }
                 }
                 Ok(vec![])
@@ -343,7 +362,10 @@ impl Session {
                     return Ok(vec![]);
                 }
                 self.agent_gone_since = Some(now);
-                Ok(vec![Effect::Presence { role: Role::Agent, connected: false }])
+                Ok(vec![Effect::Presence {
+                    role: Role::Agent,
+                    connected: false,
+                }])
             }
             Event::Activity => {
                 self.last_activity = now;
@@ -382,13 +404,20 @@ impl Session {
                 Ok(vec![Effect::Control(ControlOutcome::Requested)])
             }
             Event::GrantControl => {
-                self.control_pending_since.take().ok_or(Refusal::NoControlPending)?;
+                self.control_pending_since
+                    .take()
+                    .ok_or(Refusal::NoControlPending)?;
                 self.mode = Mode::Write;
                 self.last_activity = now;
-                Ok(vec![Effect::ModeChanged { mode: Mode::Write, outcome: ControlOutcome::Allowed }])
+                Ok(vec![Effect::ModeChanged {
+                    mode: Mode::Write,
+                    outcome: ControlOutcome::Allowed,
+                }])
             }
             Event::DenyControl => {
-                self.control_pending_since.take().ok_or(Refusal::NoControlPending)?;
+                self.control_pending_since
+                    .take()
+                    .ok_or(Refusal::NoControlPending)?;
                 self.last_activity = now;
                 Ok(vec![Effect::Control(ControlOutcome::Denied)])
             }
@@ -398,7 +427,10 @@ impl Session {
                 }
                 self.mode = Mode::Pointer;
                 self.last_activity = now;
-                Ok(vec![Effect::ModeChanged { mode: Mode::Pointer, outcome: ControlOutcome::Revoked }])
+                Ok(vec![Effect::ModeChanged {
+                    mode: Mode::Pointer,
+                    outcome: ControlOutcome::Revoked,
+                }])
             }
             Event::Tick => Ok(self.tick(now)),
         }
@@ -440,8 +472,12 @@ impl Session {
         }
         match self.state {
             State::Idle if now >= self.created_at + t.join => self.end(EndReason::JoinTimeout, now),
-            State::Active if due(self.agent_gone_since, t.agent_grace) => self.end(EndReason::AgentGone, now),
-            State::Active if now >= self.last_activity + t.inactivity => self.end(EndReason::Inactivity, now),
+            State::Active if due(self.agent_gone_since, t.agent_grace) => {
+                self.end(EndReason::AgentGone, now)
+            }
+            State::Active if now >= self.last_activity + t.inactivity => {
+                self.end(EndReason::Inactivity, now)
+            }
             State::Active if due(self.control_pending_since, t.control_answer) => {
                 self.control_pending_since = None;
                 vec![Effect::Control(ControlOutcome::TimedOut)]

@@ -8,11 +8,11 @@ mod view;
 
 pub use id::{BadSessionId, SessionId};
 pub use machine::{
-    ControlOutcome, Effect, EndReason, Event, Interaction, Millis, Mode, Outcome, Page, Refusal, Role, Session, State,
-    Timeouts,
+    ControlOutcome, Effect, EndReason, Event, Interaction, Millis, Mode, Outcome, Page, Refusal,
+    Role, Session, State, Timeouts,
 };
-pub use view::public_json;
 pub use registry::{Created, Registry, hash_token, new_token, token_matches};
+pub use view::public_json;
 
 #[cfg(test)]
 mod tests;

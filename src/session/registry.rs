@@ -7,8 +7,10 @@ use std::collections::HashMap;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
-use super::machine::{Effect, Event, Interaction, Millis, Outcome, Page, Refusal, Session, Timeouts};
 use super::SessionId;
+use super::machine::{
+    Effect, Event, Interaction, Millis, Outcome, Page, Refusal, Session, Timeouts,
+};
 
 /// What the customer gets back once: the ID to read out and the secret token
 /// that alone lets it act as the customer (reconnect, next page, exit).
@@ -32,7 +34,11 @@ pub fn hash_token(token: &str) -> String {
 pub fn token_matches(session: &Session, token: &str) -> bool {
     let given = hash_token(token);
     given.len() == session.token_hash.len()
-        && given.bytes().zip(session.token_hash.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        && given
+            .bytes()
+            .zip(session.token_hash.bytes())
+            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+            == 0
 }
 
 #[derive(Default)]
@@ -57,7 +63,10 @@ impl Registry {
             }
         };
         let token = new_token(rng);
-        self.sessions.insert(id, Session::new(id, hash_token(&token), interaction, page, timeouts, now));
+        self.sessions.insert(
+            id,
+            Session::new(id, hash_token(&token), interaction, page, timeouts, now),
+        );
         Created { id, token }
     }
 
@@ -96,7 +105,12 @@ impl Registry {
 
     /// Applies one event; an ended session leaves the registry at once, so its
     /// ID means nothing to joiners any more and its agent is free.
-    pub fn apply(&mut self, id: SessionId, event: Event, now: Millis) -> Result<(Session, Vec<Effect>), Refusal> {
+    pub fn apply(
+        &mut self,
+        id: SessionId,
+        event: Event,
+        now: Millis,
+    ) -> Result<(Session, Vec<Effect>), Refusal> {
         let session = self.sessions.get_mut(&id).ok_or(Refusal::NoSuchSession)?;
         let effects = session.handle(event, now)?;
         let after = session.clone();
@@ -124,7 +138,11 @@ impl Registry {
     pub fn bound_to(&self, interaction_id: &str) -> Vec<SessionId> {
         self.sessions
             .values()
-            .filter(|s| s.interaction.as_ref().is_some_and(|i| i.id == interaction_id))
+            .filter(|s| {
+                s.interaction
+                    .as_ref()
+                    .is_some_and(|i| i.id == interaction_id)
+            })
             .map(|s| s.id)
             .collect()
     }

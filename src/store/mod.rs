@@ -153,7 +153,9 @@ pub struct EditorToken {
 pub fn url_matches(pattern: &str, url: &str) -> bool {
     let parts: Vec<&str> = pattern.split('*').collect();
     let (first, rest) = parts.split_first().expect("split yields at least one part");
-    let Some(mut remaining) = url.strip_prefix(first) else { return false };
+    let Some(mut remaining) = url.strip_prefix(first) else {
+        return false;
+    };
     if rest.is_empty() {
         return remaining.is_empty();
     }
@@ -180,12 +182,28 @@ pub fn rules_for(sets: &[RuleSet], url: &str) -> Rules {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HistoryEvent {
-    Created { interaction_id: Option<String>, channel: Option<String>, url: String },
-    Activated { agent: String },
-    PageVisited { url: String, title: String },
-    Control { outcome: String },
-    ModeChanged { mode: String, cause: String },
-    Ended { reason: String },
+    Created {
+        interaction_id: Option<String>,
+        channel: Option<String>,
+        url: String,
+    },
+    Activated {
+        agent: String,
+    },
+    PageVisited {
+        url: String,
+        title: String,
+    },
+    Control {
+        outcome: String,
+    },
+    ModeChanged {
+        mode: String,
+        cause: String,
+    },
+    Ended {
+        reason: String,
+    },
 }
 
 impl HistoryEvent {
@@ -263,17 +281,34 @@ pub struct Delivery {
 pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
 
-    async fn add_account(&self, name: &str, password_hash: &str, role: AccountRole, now: Millis) -> Result<()>;
+    async fn add_account(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: AccountRole,
+        now: Millis,
+    ) -> Result<()>;
     async fn account(&self, name: &str) -> Result<Option<Account>>;
     async fn accounts(&self) -> Result<Vec<Account>>;
     async fn set_disabled(&self, name: &str, disabled: bool) -> Result<()>;
     async fn set_password(&self, name: &str, password_hash: &str) -> Result<()>;
 
-    async fn add_login_link(&self, token_hash: &str, account: &str, expires_at: Millis) -> Result<()>;
+    async fn add_login_link(
+        &self,
+        token_hash: &str,
+        account: &str,
+        expires_at: Millis,
+    ) -> Result<()>;
     /// Uses a link up: it signs in once, then never again.
     async fn take_login_link(&self, token_hash: &str, now: Millis) -> Result<Option<String>>;
 
-    async fn add_api_key(&self, name: &str, key_hash: &str, prefix: &str, now: Millis) -> Result<ApiKey>;
+    async fn add_api_key(
+        &self,
+        name: &str,
+        key_hash: &str,
+        prefix: &str,
+        now: Millis,
+    ) -> Result<ApiKey>;
     /// The live (not revoked) key with this hash.
     async fn api_key(&self, key_hash: &str) -> Result<Option<ApiKey>>;
     async fn api_keys(&self) -> Result<Vec<ApiKey>>;
@@ -282,12 +317,26 @@ pub trait Store: Send + Sync + 'static {
     /// The rule sets in force (not deleted), by name.
     async fn rule_sets(&self) -> Result<Vec<RuleSet>>;
     /// Creates or updates by name (reviving a deleted one); the old version is kept.
-    async fn save_rule_set(&self, name: &str, url_pattern: &str, rules: &Rules, by: &str, now: Millis) -> Result<RuleSet>;
+    async fn save_rule_set(
+        &self,
+        name: &str,
+        url_pattern: &str,
+        rules: &Rules,
+        by: &str,
+        now: Millis,
+    ) -> Result<RuleSet>;
     /// A rule set in force, by id.
     async fn rule_set(&self, id: i64) -> Result<Option<RuleSet>>;
     /// Creates a rule set; `Exists` if one in force has this name (a deleted one
     /// of that name comes back, its history continued).
-    async fn create_rule_set(&self, name: &str, url_pattern: &str, rules: &Rules, by: &str, now: Millis) -> Result<RuleSet>;
+    async fn create_rule_set(
+        &self,
+        name: &str,
+        url_pattern: &str,
+        rules: &Rules,
+        by: &str,
+        now: Millis,
+    ) -> Result<RuleSet>;
     /// Replaces a rule set's name, pattern and rules if it is still at `version`;
     /// `Conflict` if someone saved it since, `NotFound` if it is gone.
     #[allow(clippy::too_many_arguments)] // one per column of the row, plus who and when
@@ -302,7 +351,13 @@ pub trait Store: Send + Sync + 'static {
         now: Millis,
     ) -> Result<RuleSet>;
     /// Takes a rule set out of force (at `version`, when given); the deletion is recorded as a version.
-    async fn delete_rule_set(&self, id: i64, version: Option<i64>, by: &str, now: Millis) -> Result<()>;
+    async fn delete_rule_set(
+        &self,
+        id: i64,
+        version: Option<i64>,
+        by: &str,
+        now: Millis,
+    ) -> Result<()>;
     /// Every version of a rule set, newest first (empty if there is no such set).
     async fn rule_set_versions(&self, id: i64) -> Result<Vec<RuleSetVersion>>;
 
@@ -314,7 +369,13 @@ pub trait Store: Send + Sync + 'static {
     /// Ends every editor grant of an administrator; returns how many there were.
     async fn remove_editor_tokens(&self, account: &str) -> Result<u64>;
 
-    async fn record(&self, key: &str, session_id: &str, at: Millis, event: &HistoryEvent) -> Result<()>;
+    async fn record(
+        &self,
+        key: &str,
+        session_id: &str,
+        at: Millis,
+        event: &HistoryEvent,
+    ) -> Result<()>;
     async fn history(&self, filter: &HistoryFilter) -> Result<Vec<HistorySummary>>;
     async fn history_detail(&self, key: &str) -> Result<Option<HistoryDetail>>;
     /// Deletes sessions created before `before`; returns how many.
@@ -333,11 +394,26 @@ mod tests {
 
     #[test]
     fn url_patterns_with_wildcards() {
-        assert!(url_matches("https://shop.example/*", "https://shop.example/checkout?x=1"));
-        assert!(url_matches("*/checkout*", "https://shop.example/checkout.html"));
-        assert!(url_matches("https://shop.example/a", "https://shop.example/a"));
-        assert!(!url_matches("https://shop.example/a", "https://shop.example/ab"));
-        assert!(!url_matches("https://shop.example/*", "https://evil.example/shop.example/"));
+        assert!(url_matches(
+            "https://shop.example/*",
+            "https://shop.example/checkout?x=1"
+        ));
+        assert!(url_matches(
+            "*/checkout*",
+            "https://shop.example/checkout.html"
+        ));
+        assert!(url_matches(
+            "https://shop.example/a",
+            "https://shop.example/a"
+        ));
+        assert!(!url_matches(
+            "https://shop.example/a",
+            "https://shop.example/ab"
+        ));
+        assert!(!url_matches(
+            "https://shop.example/*",
+            "https://evil.example/shop.example/"
+        ));
         assert!(url_matches("*", "anything"));
         assert!(url_matches("*a*b*c", "xaybzc"));
         assert!(!url_matches("*a*b*c", "xcybza"));
@@ -349,23 +425,44 @@ mod tests {
             id: 1,
             name: p.into(),
             url_pattern: p.into(),
-            rules: Rules { mask: vec![m.into()], ..Rules::default() },
+            rules: Rules {
+                mask: vec![m.into()],
+                ..Rules::default()
+            },
             version: 1,
             updated_by: "x".into(),
             updated_at: 0,
         };
-        let sets = [set("*", "#a"), set("*/checkout*", "#b"), set("*/account*", "#c")];
-        assert_eq!(rules_for(&sets, "https://s/checkout").mask, vec!["#a", "#b"]);
+        let sets = [
+            set("*", "#a"),
+            set("*/checkout*", "#b"),
+            set("*/account*", "#c"),
+        ];
+        assert_eq!(
+            rules_for(&sets, "https://s/checkout").mask,
+            vec!["#a", "#b"]
+        );
     }
 }
 
 impl HistoryDetail {
     /// Splits a session's events into the views people ask for.
     pub fn from_events(summary: HistorySummary, events: Vec<TimedEvent>) -> Self {
-        let pick = |f: fn(&HistoryEvent) -> bool| events.iter().filter(|e| f(&e.event)).cloned().collect();
+        let pick =
+            |f: fn(&HistoryEvent) -> bool| events.iter().filter(|e| f(&e.event)).cloned().collect();
         HistoryDetail {
-            pages: pick(|e| matches!(e, HistoryEvent::PageVisited { .. } | HistoryEvent::Created { .. })),
-            mode_changes: pick(|e| matches!(e, HistoryEvent::ModeChanged { .. } | HistoryEvent::Control { .. })),
+            pages: pick(|e| {
+                matches!(
+                    e,
+                    HistoryEvent::PageVisited { .. } | HistoryEvent::Created { .. }
+                )
+            }),
+            mode_changes: pick(|e| {
+                matches!(
+                    e,
+                    HistoryEvent::ModeChanged { .. } | HistoryEvent::Control { .. }
+                )
+            }),
             summary,
             events,
         }

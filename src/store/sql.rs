@@ -34,9 +34,15 @@ impl SqlStore {
                 Box::pin(async move {
                     if sqlite {
                         // WAL lets readers and one writer (server and CLI) work at once.
-                        sqlx::query("PRAGMA journal_mode = WAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA synchronous = NORMAL").execute(&mut *conn).await?;
-                        sqlx::query("PRAGMA foreign_keys = ON").execute(&mut *conn).await?;
+                        sqlx::query("PRAGMA journal_mode = WAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA synchronous = NORMAL")
+                            .execute(&mut *conn)
+                            .await?;
+                        sqlx::query("PRAGMA foreign_keys = ON")
+                            .execute(&mut *conn)
+                            .await?;
                     }
                     Ok(())
                 })
@@ -68,7 +74,9 @@ fn api_key(row: &AnyRow) -> Result<ApiKey> {
         name: row.try_get("name")?,
         prefix: row.try_get("prefix")?,
         created_at: row.try_get::<i64, _>("created_at")? as Millis,
-        revoked_at: row.try_get::<Option<i64>, _>("revoked_at")?.map(|t| t as Millis),
+        revoked_at: row
+            .try_get::<Option<i64>, _>("revoked_at")?
+            .map(|t| t as Millis),
     })
 }
 
@@ -78,7 +86,8 @@ fn rule_set(row: &AnyRow) -> Result<RuleSet> {
         id: row.try_get("id")?,
         name: row.try_get("name")?,
         url_pattern: row.try_get("url_pattern")?,
-        rules: serde_json::from_str(&rules).map_err(|e| StoreError::Corrupt(format!("rules: {e}")))?,
+        rules: serde_json::from_str(&rules)
+            .map_err(|e| StoreError::Corrupt(format!("rules: {e}")))?,
         version: row.try_get("version")?,
         updated_by: row.try_get("updated_by")?,
         updated_at: row.try_get::<i64, _>("updated_at")? as Millis,
@@ -104,7 +113,11 @@ fn editor_token(row: &AnyRow) -> Result<EditorToken> {
 }
 
 /// Keeps a rule set's new state (or its deletion) as a version: who, when, what.
-async fn record_version(tx: &mut sqlx::Transaction<'_, sqlx::Any>, set: &RuleSet, deleted: bool) -> Result<()> {
+async fn record_version(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    set: &RuleSet,
+    deleted: bool,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO rule_set_versions (rule_set_id, version, name, url_pattern, rules, changed_by, changed_at, deleted)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -123,7 +136,9 @@ async fn record_version(tx: &mut sqlx::Transaction<'_, sqlx::Any>, set: &RuleSet
 }
 
 fn summary(row: &AnyRow) -> Result<HistorySummary> {
-    let ms = |c: &str| -> Result<Option<Millis>> { Ok(row.try_get::<Option<i64>, _>(c)?.map(|t| t as Millis)) };
+    let ms = |c: &str| -> Result<Option<Millis>> {
+        Ok(row.try_get::<Option<i64>, _>(c)?.map(|t| t as Millis))
+    };
     Ok(HistorySummary {
         key: row.try_get("key")?,
         session_id: row.try_get("session_id")?,
@@ -148,7 +163,11 @@ fn webhook(row: &AnyRow) -> Result<Webhook> {
 }
 
 fn not_found_unless_changed(result: sqlx::any::AnyQueryResult, what: String) -> Result<()> {
-    if result.rows_affected() == 0 { Err(StoreError::NotFound(what)) } else { Ok(()) }
+    if result.rows_affected() == 0 {
+        Err(StoreError::NotFound(what))
+    } else {
+        Ok(())
+    }
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -158,7 +177,10 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 impl SqlStore {
     /// After a conditional change matched no row: gone, or changed by someone else?
     async fn why_not_changed(&self, id: i64, version: i64) -> StoreError {
-        let row = sqlx::query("SELECT version FROM rule_sets WHERE id = $1 AND deleted = 0").bind(id).fetch_optional(&self.pool).await;
+        let row = sqlx::query("SELECT version FROM rule_sets WHERE id = $1 AND deleted = 0")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await;
         match row {
             Ok(None) => StoreError::NotFound(format!("rule set {id}")),
             Ok(Some(r)) => match r.try_get::<i64, _>("version") {
@@ -179,25 +201,44 @@ impl Store for SqlStore {
         Ok(())
     }
 
-    async fn add_account(&self, name: &str, password_hash: &str, role: AccountRole, now: Millis) -> Result<()> {
-        sqlx::query("INSERT INTO accounts (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(name)
-            .bind(password_hash)
-            .bind(role.as_str())
-            .bind(now as i64)
-            .execute(&self.pool)
-            .await
-            .map_err(|e| if is_unique_violation(&e) { StoreError::Exists(format!("account {name}")) } else { e.into() })?;
+    async fn add_account(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: AccountRole,
+        now: Millis,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO accounts (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(name)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(now as i64)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Exists(format!("account {name}"))
+            } else {
+                e.into()
+            }
+        })?;
         Ok(())
     }
 
     async fn account(&self, name: &str) -> Result<Option<Account>> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM accounts WHERE name = $1")
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(account).transpose()
     }
 
     async fn accounts(&self) -> Result<Vec<Account>> {
-        let rows = sqlx::query("SELECT * FROM accounts ORDER BY name").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM accounts ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(account).collect()
     }
 
@@ -219,29 +260,49 @@ impl Store for SqlStore {
         not_found_unless_changed(r, format!("account {name}"))
     }
 
-    async fn add_login_link(&self, token_hash: &str, account: &str, expires_at: Millis) -> Result<()> {
-        sqlx::query("INSERT INTO login_links (token_hash, account, expires_at) VALUES ($1, $2, $3)")
-            .bind(token_hash)
-            .bind(account)
-            .bind(expires_at as i64)
-            .execute(&self.pool)
-            .await?;
+    async fn add_login_link(
+        &self,
+        token_hash: &str,
+        account: &str,
+        expires_at: Millis,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO login_links (token_hash, account, expires_at) VALUES ($1, $2, $3)",
+        )
+        .bind(token_hash)
+        .bind(account)
+        .bind(expires_at as i64)
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
     async fn take_login_link(&self, token_hash: &str, now: Millis) -> Result<Option<String>> {
-        let row = sqlx::query("DELETE FROM login_links WHERE token_hash = $1 RETURNING account, expires_at")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
+        let row = sqlx::query(
+            "DELETE FROM login_links WHERE token_hash = $1 RETURNING account, expires_at",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM login_links WHERE expires_at < $1")
+            .bind(now as i64)
+            .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM login_links WHERE expires_at < $1").bind(now as i64).execute(&self.pool).await?;
         Ok(match row {
-            Some(row) if row.try_get::<i64, _>("expires_at")? as Millis >= now => Some(row.try_get("account")?),
+            Some(row) if row.try_get::<i64, _>("expires_at")? as Millis >= now => {
+                Some(row.try_get("account")?)
+            }
             _ => None,
         })
     }
 
-    async fn add_api_key(&self, name: &str, key_hash: &str, prefix: &str, now: Millis) -> Result<ApiKey> {
+    async fn add_api_key(
+        &self,
+        name: &str,
+        key_hash: &str,
+        prefix: &str,
+        now: Millis,
+    ) -> Result<ApiKey> {
         let row = sqlx::query("INSERT INTO api_keys (name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4) RETURNING *")
             .bind(name)
             .bind(key_hash)
@@ -261,25 +322,37 @@ impl Store for SqlStore {
     }
 
     async fn api_keys(&self) -> Result<Vec<ApiKey>> {
-        let rows = sqlx::query("SELECT * FROM api_keys ORDER BY id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM api_keys ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(api_key).collect()
     }
 
     async fn revoke_api_key(&self, id: i64, now: Millis) -> Result<()> {
-        let r = sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
-            .bind(now as i64)
-            .bind(id)
-            .execute(&self.pool)
-            .await?;
+        let r =
+            sqlx::query("UPDATE api_keys SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+                .bind(now as i64)
+                .bind(id)
+                .execute(&self.pool)
+                .await?;
         not_found_unless_changed(r, format!("API key {id}"))
     }
 
     async fn rule_sets(&self) -> Result<Vec<RuleSet>> {
-        let rows = sqlx::query("SELECT * FROM rule_sets WHERE deleted = 0 ORDER BY name").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM rule_sets WHERE deleted = 0 ORDER BY name")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(rule_set).collect()
     }
 
-    async fn save_rule_set(&self, name: &str, url_pattern: &str, rules: &Rules, by: &str, now: Millis) -> Result<RuleSet> {
+    async fn save_rule_set(
+        &self,
+        name: &str,
+        url_pattern: &str,
+        rules: &Rules,
+        by: &str,
+        now: Millis,
+    ) -> Result<RuleSet> {
         let json = serde_json::to_string(rules).expect("rules serialize");
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
@@ -302,11 +375,21 @@ impl Store for SqlStore {
     }
 
     async fn rule_set(&self, id: i64) -> Result<Option<RuleSet>> {
-        let row = sqlx::query("SELECT * FROM rule_sets WHERE id = $1 AND deleted = 0").bind(id).fetch_optional(&self.pool).await?;
+        let row = sqlx::query("SELECT * FROM rule_sets WHERE id = $1 AND deleted = 0")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
         row.as_ref().map(rule_set).transpose()
     }
 
-    async fn create_rule_set(&self, name: &str, url_pattern: &str, rules: &Rules, by: &str, now: Millis) -> Result<RuleSet> {
+    async fn create_rule_set(
+        &self,
+        name: &str,
+        url_pattern: &str,
+        rules: &Rules,
+        by: &str,
+        now: Millis,
+    ) -> Result<RuleSet> {
         let json = serde_json::to_string(rules).expect("rules serialize");
         let mut tx = self.pool.begin().await?;
         // A deleted set of the same name comes back (its versions continue); one in force is left alone.
@@ -324,7 +407,9 @@ impl Store for SqlStore {
         .bind(now as i64)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some(row) = row else { return Err(StoreError::Exists(format!("rule set {name:?}"))) };
+        let Some(row) = row else {
+            return Err(StoreError::Exists(format!("rule set {name:?}")));
+        };
         let set = rule_set(&row)?;
         record_version(&mut tx, &set, false).await?;
         tx.commit().await?;
@@ -367,7 +452,13 @@ impl Store for SqlStore {
         Ok(set)
     }
 
-    async fn delete_rule_set(&self, id: i64, version: Option<i64>, by: &str, now: Millis) -> Result<()> {
+    async fn delete_rule_set(
+        &self,
+        id: i64,
+        version: Option<i64>,
+        by: &str,
+        now: Millis,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let row = sqlx::query(
             "UPDATE rule_sets SET deleted = 1, version = version + 1, updated_by = $1, updated_at = $2
@@ -389,10 +480,12 @@ impl Store for SqlStore {
     }
 
     async fn rule_set_versions(&self, id: i64) -> Result<Vec<RuleSetVersion>> {
-        let rows = sqlx::query("SELECT * FROM rule_set_versions WHERE rule_set_id = $1 ORDER BY version DESC")
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM rule_set_versions WHERE rule_set_id = $1 ORDER BY version DESC",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 let rules: String = r.try_get("rules")?;
@@ -400,7 +493,8 @@ impl Store for SqlStore {
                     version: r.try_get("version")?,
                     name: r.try_get("name")?,
                     url_pattern: r.try_get("url_pattern")?,
-                    rules: serde_json::from_str(&rules).map_err(|e| StoreError::Corrupt(format!("rules: {e}")))?,
+                    rules: serde_json::from_str(&rules)
+                        .map_err(|e| StoreError::Corrupt(format!("rules: {e}")))?,
                     changed_by: r.try_get("changed_by")?,
                     changed_at: r.try_get::<i64, _>("changed_at")? as Millis,
                     deleted: r.try_get::<i64, _>("deleted")? != 0,
@@ -428,11 +522,16 @@ impl Store for SqlStore {
     }
 
     async fn take_editor_link(&self, token_hash: &str, now: Millis) -> Result<Option<EditorToken>> {
-        let row = sqlx::query("DELETE FROM editor_tokens WHERE token_hash = $1 AND kind = 'link' RETURNING *")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
+        let row = sqlx::query(
+            "DELETE FROM editor_tokens WHERE token_hash = $1 AND kind = 'link' RETURNING *",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        sqlx::query("DELETE FROM editor_tokens WHERE expires_at < $1")
+            .bind(now as i64)
+            .execute(&self.pool)
             .await?;
-        sqlx::query("DELETE FROM editor_tokens WHERE expires_at < $1").bind(now as i64).execute(&self.pool).await?;
         match row.as_ref().map(editor_token).transpose()? {
             Some(t) if t.expires_at >= now => Ok(Some(t)),
             _ => Ok(None),
@@ -449,16 +548,29 @@ impl Store for SqlStore {
     }
 
     async fn remove_editor_tokens(&self, account: &str) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM editor_tokens WHERE account = $1").bind(account).execute(&self.pool).await?;
+        let r = sqlx::query("DELETE FROM editor_tokens WHERE account = $1")
+            .bind(account)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected())
     }
 
-    async fn record(&self, key: &str, session_id: &str, at: Millis, event: &HistoryEvent) -> Result<()> {
+    async fn record(
+        &self,
+        key: &str,
+        session_id: &str,
+        at: Millis,
+        event: &HistoryEvent,
+    ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let at_i = at as i64;
         // Nodes write history on their own queues, so a session's events may
         // arrive before its creation: every event makes sure the row exists.
-        let created_at = key.rsplit('-').next().and_then(|t| t.parse::<i64>().ok()).unwrap_or(at_i);
+        let created_at = key
+            .rsplit('-')
+            .next()
+            .and_then(|t| t.parse::<i64>().ok())
+            .unwrap_or(at_i);
         sqlx::query("INSERT INTO session_history (key, session_id, created_at) VALUES ($1, $2, $3) ON CONFLICT (key) DO NOTHING")
             .bind(key)
             .bind(session_id)
@@ -466,7 +578,11 @@ impl Store for SqlStore {
             .execute(&mut *tx)
             .await?;
         match event {
-            HistoryEvent::Created { interaction_id, channel, url } => {
+            HistoryEvent::Created {
+                interaction_id,
+                channel,
+                url,
+            } => {
                 sqlx::query("UPDATE session_history SET interaction_id = $1, channel = $2, first_url = $3 WHERE key = $4")
                     .bind(interaction_id)
                     .bind(channel)
@@ -476,12 +592,14 @@ impl Store for SqlStore {
                     .await?;
             }
             HistoryEvent::Activated { agent } => {
-                sqlx::query("UPDATE session_history SET activated_at = $1, agent = $2 WHERE key = $3")
-                    .bind(at_i)
-                    .bind(agent)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "UPDATE session_history SET activated_at = $1, agent = $2 WHERE key = $3",
+                )
+                .bind(at_i)
+                .bind(agent)
+                .bind(key)
+                .execute(&mut *tx)
+                .await?;
             }
             HistoryEvent::Ended { reason } => {
                 sqlx::query("UPDATE session_history SET ended_at = $1, end_reason = $2 WHERE key = $3 AND ended_at IS NULL")
@@ -493,13 +611,15 @@ impl Store for SqlStore {
             }
             _ => {}
         }
-        sqlx::query("INSERT INTO session_events (history_key, at, kind, detail) VALUES ($1, $2, $3, $4)")
-            .bind(key)
-            .bind(at_i)
-            .bind(event.kind())
-            .bind(serde_json::to_string(event).expect("events serialize"))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "INSERT INTO session_events (history_key, at, kind, detail) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(key)
+        .bind(at_i)
+        .bind(event.kind())
+        .bind(serde_json::to_string(event).expect("events serialize"))
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(())
     }
@@ -522,45 +642,64 @@ impl Store for SqlStore {
     }
 
     async fn history_detail(&self, key: &str) -> Result<Option<HistoryDetail>> {
-        let Some(row) = sqlx::query("SELECT * FROM session_history WHERE key = $1").bind(key).fetch_optional(&self.pool).await?
+        let Some(row) = sqlx::query("SELECT * FROM session_history WHERE key = $1")
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await?
         else {
             return Ok(None);
         };
-        let rows = sqlx::query("SELECT at, detail FROM session_events WHERE history_key = $1 ORDER BY at, id")
-            .bind(key)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT at, detail FROM session_events WHERE history_key = $1 ORDER BY at, id",
+        )
+        .bind(key)
+        .fetch_all(&self.pool)
+        .await?;
         let mut events = Vec::with_capacity(rows.len());
         for r in &rows {
             let detail: String = r.try_get("detail")?;
-            let event = serde_json::from_str(&detail).map_err(|e| StoreError::Corrupt(format!("event: {e}")))?;
-            events.push(TimedEvent { at: r.try_get::<i64, _>("at")? as Millis, event });
+            let event = serde_json::from_str(&detail)
+                .map_err(|e| StoreError::Corrupt(format!("event: {e}")))?;
+            events.push(TimedEvent {
+                at: r.try_get::<i64, _>("at")? as Millis,
+                event,
+            });
         }
         Ok(Some(HistoryDetail::from_events(summary(&row)?, events)))
     }
 
     async fn purge_history(&self, before: Millis) -> Result<u64> {
-        let r = sqlx::query("DELETE FROM session_history WHERE created_at < $1").bind(before as i64).execute(&self.pool).await?;
+        let r = sqlx::query("DELETE FROM session_history WHERE created_at < $1")
+            .bind(before as i64)
+            .execute(&self.pool)
+            .await?;
         Ok(r.rows_affected())
     }
 
     async fn webhooks(&self) -> Result<Vec<Webhook>> {
-        let rows = sqlx::query("SELECT * FROM webhooks ORDER BY id").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM webhooks ORDER BY id")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(webhook).collect()
     }
 
     async fn add_webhook(&self, url: &str, secret: &str, now: Millis) -> Result<Webhook> {
-        let row = sqlx::query("INSERT INTO webhooks (url, secret, created_at) VALUES ($1, $2, $3) RETURNING *")
-            .bind(url)
-            .bind(secret)
-            .bind(now as i64)
-            .fetch_one(&self.pool)
-            .await?;
+        let row = sqlx::query(
+            "INSERT INTO webhooks (url, secret, created_at) VALUES ($1, $2, $3) RETURNING *",
+        )
+        .bind(url)
+        .bind(secret)
+        .bind(now as i64)
+        .fetch_one(&self.pool)
+        .await?;
         webhook(&row)
     }
 
     async fn remove_webhook(&self, id: i64) -> Result<()> {
-        let r = sqlx::query("DELETE FROM webhooks WHERE id = $1").bind(id).execute(&self.pool).await?;
+        let r = sqlx::query("DELETE FROM webhooks WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
         not_found_unless_changed(r, format!("webhook {id}"))
     }
 

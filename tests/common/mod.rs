@@ -43,7 +43,11 @@ impl std::ops::Deref for TestServer {
 /// Starts a server with test settings, adjusted by `tweak`.
 pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let dir = tempfile::tempdir().unwrap();
-    let overrides = Overrides { data_dir: Some(dir.path().to_path_buf()), listen: Some("127.0.0.1:0".parse().unwrap()), config_file: None };
+    let overrides = Overrides {
+        data_dir: Some(dir.path().to_path_buf()),
+        listen: Some("127.0.0.1:0".parse().unwrap()),
+        config_file: None,
+    };
     let mut config = Config::load(&overrides).unwrap();
     config.timeouts.tick = Duration::from_millis(50);
     tweak(&mut config);
@@ -52,7 +56,11 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let running = server::start(ground).await.unwrap();
     let url = running.url.clone();
     let host = running.addr.to_string();
-    TestServer { running: Some(running), at: At { url, host, tokens }, dir }
+    TestServer {
+        running: Some(running),
+        at: At { url, host, tokens },
+        dir,
+    }
 }
 
 impl TestServer {
@@ -67,13 +75,17 @@ impl TestServer {
 
 impl At {
     pub fn agent_token(&self, name: &str) -> String {
-        self.tokens.agent_token(name, cobrowse::live::now_ms(), 3_600_000)
+        self.tokens
+            .agent_token(name, cobrowse::live::now_ms(), 3_600_000)
     }
 
     /// Opens a customer connection from `origin` (the server's own by default).
     pub async fn connect_customer(&self, origin: Option<&str>) -> Result<Client, WsError> {
-        let mut req = format!("ws://{}/ws/customer?v=1", self.host).into_client_request().unwrap();
-        req.headers_mut().insert("origin", origin.unwrap_or(&self.url).parse().unwrap());
+        let mut req = format!("ws://{}/ws/customer?v=1", self.host)
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("origin", origin.unwrap_or(&self.url).parse().unwrap());
         Client::connect(req).await
     }
 
@@ -100,10 +112,18 @@ impl At {
     }
 
     /// An agent connection with a bearer token (as an agent desktop would).
-    pub async fn connect_agent(&self, session: &str, token: Option<&str>, origin: Option<&str>) -> Client {
-        let mut req = format!("ws://{}/ws/agent?v=1&session={session}", self.host).into_client_request().unwrap();
+    pub async fn connect_agent(
+        &self,
+        session: &str,
+        token: Option<&str>,
+        origin: Option<&str>,
+    ) -> Client {
+        let mut req = format!("ws://{}/ws/agent?v=1&session={session}", self.host)
+            .into_client_request()
+            .unwrap();
         if let Some(t) = token {
-            req.headers_mut().insert("authorization", format!("Bearer {t}").parse().unwrap());
+            req.headers_mut()
+                .insert("authorization", format!("Bearer {t}").parse().unwrap());
         }
         if let Some(o) = origin {
             req.headers_mut().insert("origin", o.parse().unwrap());
@@ -112,7 +132,8 @@ impl At {
     }
 
     pub async fn agent(&self, session: &str, name: &str) -> Client {
-        self.connect_agent(session, Some(&self.agent_token(name)), None).await
+        self.connect_agent(session, Some(&self.agent_token(name)), None)
+            .await
     }
 
     /// A session with its agent in, both sides past their greetings.
@@ -149,9 +170,15 @@ pub struct Client {
 }
 
 impl Client {
-    pub async fn connect(req: tokio_tungstenite::tungstenite::handshake::client::Request) -> Result<Client, WsError> {
+    pub async fn connect(
+        req: tokio_tungstenite::tungstenite::handshake::client::Request,
+    ) -> Result<Client, WsError> {
         let (ws, _) = tokio_tungstenite::connect_async(req).await?;
-        Ok(Client { ws, seq: 0, wait: WAIT })
+        Ok(Client {
+            ws,
+            seq: 0,
+            wait: WAIT,
+        })
     }
 
     /// Sends a message with the envelope filled in (`v` and the next `s`).
@@ -168,11 +195,22 @@ impl Client {
 
     pub async fn next(&mut self) -> Got {
         loop {
-            match tokio::time::timeout(self.wait, self.ws.next()).await.expect("nothing arrived in time") {
+            match tokio::time::timeout(self.wait, self.ws.next())
+                .await
+                .expect("nothing arrived in time")
+            {
                 Some(Ok(Message::Text(t))) => return Got::Msg(serde_json::from_str(&t).unwrap()),
-                Some(Ok(Message::Binary(b))) => return Got::Msg(json!({"t": "binary", "len": b.len(), "head": b[..6.min(b.len())].to_vec()})),
-                Some(Ok(Message::Close(Some(f)))) => return Got::Closed(u16::from(f.code), f.reason.to_string()),
-                Some(Ok(Message::Close(None))) | None => return Got::Closed(u16::from(CloseCode::Status), String::new()),
+                Some(Ok(Message::Binary(b))) => {
+                    return Got::Msg(
+                        json!({"t": "binary", "len": b.len(), "head": b[..6.min(b.len())].to_vec()}),
+                    );
+                }
+                Some(Ok(Message::Close(Some(f)))) => {
+                    return Got::Closed(u16::from(f.code), f.reason.to_string());
+                }
+                Some(Ok(Message::Close(None))) | None => {
+                    return Got::Closed(u16::from(CloseCode::Status), String::new());
+                }
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Got::Closed(0, e.to_string()),
             }
@@ -185,7 +223,9 @@ impl Client {
             match self.next().await {
                 Got::Msg(m) if m["t"] == t => return m,
                 Got::Msg(_) => continue,
-                Got::Closed(code, reason) => panic!("closed ({code} {reason}) while waiting for {t}"),
+                Got::Closed(code, reason) => {
+                    panic!("closed ({code} {reason}) while waiting for {t}")
+                }
             }
         }
     }
@@ -215,7 +255,10 @@ impl Client {
 }
 
 /// A webhook receiver on 127.0.0.1: records (event, JSON body) of every delivery.
-pub async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>) {
+pub async fn webhook_receiver() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>>,
+) {
     let seen: std::sync::Arc<std::sync::Mutex<Vec<(String, Value)>>> = Default::default();
     let s = seen.clone();
     let app = axum::Router::new().route(
@@ -223,8 +266,14 @@ pub async fn webhook_receiver() -> (String, std::sync::Arc<std::sync::Mutex<Vec<
         axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
             let s = s.clone();
             async move {
-                let event = headers.get("x-cobrowse-event").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
-                s.lock().unwrap().push((event, serde_json::from_str(&body).unwrap_or(Value::Null)));
+                let event = headers
+                    .get("x-cobrowse-event")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                s.lock()
+                    .unwrap()
+                    .push((event, serde_json::from_str(&body).unwrap_or(Value::Null)));
                 axum::http::StatusCode::NO_CONTENT
             }
         }),

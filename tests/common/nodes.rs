@@ -29,11 +29,20 @@ impl Node {
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let first = lines.next().expect("node printed nothing").unwrap();
-        let url = first.split_whitespace().find(|w| w.starts_with("http")).expect("listening line").to_string();
+        let url = first
+            .split_whitespace()
+            .find(|w| w.starts_with("http"))
+            .expect("listening line")
+            .to_string();
         // Keep reading so the node never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
         let host = url.trim_start_matches("http://").to_string();
-        Node { url, host, child, _dir: dir }
+        Node {
+            url,
+            host,
+            child,
+            _dir: dir,
+        }
     }
 
     /// `kill -9`: no goodbye to anyone.

@@ -9,12 +9,19 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// `None` when the program is missing outside CI (the test then says so and returns).
 fn missing(what: &str) -> Option<()> {
-    assert!(std::env::var_os("CI").is_none(), "{what} is required in CI: run scripts/test, which installs it");
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{what} is required in CI: run scripts/test, which installs it"
+    );
     eprintln!("skipping: {what} is not installed (scripts/test installs it)");
     None
 }
@@ -25,7 +32,10 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) {
         if let Ok(Some(status)) = child.try_wait() {
             panic!("{what} exited: {status}");
         }
-        assert!(start.elapsed() < Duration::from_secs(20), "{what} did not start");
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{what} did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -43,12 +53,32 @@ impl Redis {
     /// A server on `port`; with `dir`, it keeps its data there (append-only
     /// file), so a restart on the same port and directory finds it again.
     pub fn on_port(port: u16, dir: Option<&std::path::Path>) -> Option<Redis> {
-        if Command::new("redis-server").arg("--version").output().is_err() {
+        if Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_err()
+        {
             return missing("redis-server").map(|_| unreachable!());
         }
-        let mut args: Vec<String> = ["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", ""].map(String::from).to_vec();
+        let mut args: Vec<String> = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ]
+        .map(String::from)
+        .to_vec();
         match dir {
-            Some(d) => args.extend(["--dir".into(), d.display().to_string(), "--appendonly".into(), "yes".into(), "--appendfsync".into(), "always".into()]),
+            Some(d) => args.extend([
+                "--dir".into(),
+                d.display().to_string(),
+                "--appendonly".into(),
+                "yes".into(),
+                "--appendfsync".into(),
+                "always".into(),
+            ]),
             None => args.extend(["--appendonly".into(), "no".into()]),
         }
         let mut child = Command::new("redis-server")
@@ -87,14 +117,22 @@ pub struct Postgres {
 }
 
 fn postgres_bin() -> Option<PathBuf> {
-    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql").ok()?.filter_map(|e| e.ok()).map(|e| e.path().join("bin")).collect();
+    let mut versions: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin"))
+        .collect();
     versions.sort();
     versions.pop().filter(|b| b.join("initdb").exists())
 }
 
 /// Runs a PostgreSQL program, as the `postgres` user when we are root (it refuses root).
 fn as_postgres(bin: PathBuf) -> Command {
-    let root = Command::new("id").arg("-u").output().map(|o| o.stdout == b"0\n").unwrap_or(false);
+    let root = Command::new("id")
+        .arg("-u")
+        .output()
+        .map(|o| o.stdout == b"0\n")
+        .unwrap_or(false);
     if root {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--"]).arg(bin);
@@ -106,11 +144,19 @@ fn as_postgres(bin: PathBuf) -> Command {
 
 impl Postgres {
     pub fn start() -> Option<Postgres> {
-        let Some(bin) = postgres_bin() else { return missing("PostgreSQL").map(|_| unreachable!()) };
-        let dir = tempfile::Builder::new().prefix("cobrowse-pg").tempdir().unwrap();
+        let Some(bin) = postgres_bin() else {
+            return missing("PostgreSQL").map(|_| unreachable!());
+        };
+        let dir = tempfile::Builder::new()
+            .prefix("cobrowse-pg")
+            .tempdir()
+            .unwrap();
         let data = dir.path().join("data");
         std::fs::create_dir(&data).unwrap();
-        let _ = Command::new("chown").args(["-R", "postgres:postgres"]).arg(dir.path()).status();
+        let _ = Command::new("chown")
+            .args(["-R", "postgres:postgres"])
+            .arg(dir.path())
+            .status();
         let init = as_postgres(bin.join("initdb"))
             .args(["-A", "trust", "-U", "cobrowse", "-E", "UTF8", "-D"])
             .arg(&data)
@@ -123,14 +169,27 @@ impl Postgres {
         let mut child = as_postgres(bin.join("postgres"))
             .arg("-D")
             .arg(&data)
-            .args(["-p", &port.to_string(), "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-k"])
+            .args([
+                "-p",
+                &port.to_string(),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-k",
+            ])
             .arg(dir.path())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .unwrap();
         wait_for_port(port, &mut child, "postgres");
-        Some(Postgres { port, child, data, _dir: dir })
+        Some(Postgres {
+            port,
+            child,
+            data,
+            _dir: dir,
+        })
     }
 
     pub fn url(&self) -> String {

@@ -70,7 +70,11 @@ impl Histogram {
 
     pub fn mean(&self) -> f64 {
         let n = self.count();
-        if n == 0 { 0.0 } else { self.sum.load(Relaxed) as f64 / n as f64 }
+        if n == 0 {
+            0.0
+        } else {
+            self.sum.load(Relaxed) as f64 / n as f64
+        }
     }
 
     /// The value at quantile `q` (0 < q ≤ 1), or `None` when empty.

@@ -133,12 +133,20 @@ fn main() -> Result<()> {
         "bench: open files limit {soft} (hard {hard}); this run needs about {need} in the bench and in the server"
     );
     if soft != 0 && soft < need {
-        eprintln!("bench: warning: not enough open files for {} sessions; expect connection errors", args.sessions);
+        eprintln!(
+            "bench: warning: not enough open files for {} sessions; expect connection errors",
+            args.sessions
+        );
     }
     let rt = if args.client_threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
     } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(args.client_threads).enable_all().build()?
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.client_threads)
+            .enable_all()
+            .build()?
     };
     rt.block_on(relay(args))
 }
@@ -157,7 +165,9 @@ async fn prepare_cobrowse(args: &RelayArgs) -> Result<PathBuf> {
     let me = std::env::current_exe()?;
     let dir = me.parent().context("executable has no directory")?;
     if dir.file_name().is_some_and(|n| n != "release") {
-        eprintln!("bench: warning: this bench is not a release build; its own overhead will distort the figures");
+        eprintln!(
+            "bench: warning: this bench is not a release build; its own overhead will distort the figures"
+        );
     }
     // `cargo run --bin cobrowse-bench` builds only the bench: make sure the
     // server next to it is current, or the run would measure stale code.
@@ -170,13 +180,19 @@ async fn prepare_cobrowse(args: &RelayArgs) -> Result<PathBuf> {
     }
     let bin = dir.join("cobrowse");
     if !bin.exists() {
-        bail!("{} is missing: run `cargo build --release --bin cobrowse` or pass --server-bin", bin.display());
+        bail!(
+            "{} is missing: run `cargo build --release --bin cobrowse` or pass --server-bin",
+            bin.display()
+        );
     }
     Ok(bin)
 }
 
 async fn prepare_socketio(args: &RelayArgs) -> Result<PathBuf> {
-    let dir = args.socketio_dir.clone().unwrap_or_else(|| source_dir().join("bench/socketio"));
+    let dir = args
+        .socketio_dir
+        .clone()
+        .unwrap_or_else(|| source_dir().join("bench/socketio"));
     if !dir.join("relay.js").exists() {
         bail!("{} has no relay.js", dir.display());
     }
@@ -248,7 +264,9 @@ async fn wait_quiet(max_secs: f64) {
     let mut quiet = 0;
     let mut said = false;
     loop {
-        let Some(busy) = sys::machine_busy_cores(Duration::from_secs(1)).await else { return };
+        let Some(busy) = sys::machine_busy_cores(Duration::from_secs(1)).await else {
+            return;
+        };
         if busy < 0.3 {
             quiet += 1;
             if quiet >= 3 {
@@ -340,20 +358,34 @@ impl Shared {
 async fn run_target(proto: Proto, path: &Path, args: &RelayArgs) -> Result<TargetResult> {
     let secret: String = {
         let mut rng = rand::rng();
-        (0..32).map(|_| format!("{:02x}", rng.random::<u8>())).collect()
+        (0..32)
+            .map(|_| format!("{:02x}", rng.random::<u8>()))
+            .collect()
     };
-    let data_dir =
-        std::env::temp_dir().join(format!("cobrowse-bench-{}-{}", std::process::id(), rand::rng().random::<u32>()));
+    let data_dir = std::env::temp_dir().join(format!(
+        "cobrowse-bench-{}-{}",
+        std::process::id(),
+        rand::rng().random::<u32>()
+    ));
     let cmd = match proto {
         Proto::Cobrowse => {
             std::fs::create_dir_all(&data_dir)?;
             let mut cmd = Command::new(path);
-            cmd.arg("serve").arg("--listen").arg("127.0.0.1:0").arg("--data-dir").arg(&data_dir);
+            cmd.arg("serve")
+                .arg("--listen")
+                .arg("127.0.0.1:0")
+                .arg("--data-dir")
+                .arg(&data_dir);
             cmd.env("COBROWSE_AUTH__JWT_SECRET", &secret)
-                .env("COBROWSE_LIMITS__JOIN_ATTEMPTS_PER_MINUTE_PER_IP", "100000000")
+                .env(
+                    "COBROWSE_LIMITS__JOIN_ATTEMPTS_PER_MINUTE_PER_IP",
+                    "100000000",
+                )
                 .env("COBROWSE_LIMITS__SESSIONS_PER_MINUTE_PER_IP", "100000000");
             for kv in &args.server_env {
-                let (k, v) = kv.split_once('=').with_context(|| format!("--server-env {kv}: expected KEY=VALUE"))?;
+                let (k, v) = kv
+                    .split_once('=')
+                    .with_context(|| format!("--server-env {kv}: expected KEY=VALUE"))?;
                 cmd.env(k, v);
             }
             cmd
@@ -378,8 +410,16 @@ async fn run_target(proto: Proto, path: &Path, args: &RelayArgs) -> Result<Targe
     result
 }
 
-async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayArgs) -> Result<TargetResult> {
-    eprintln!("bench: {} (pid {}) listening on 127.0.0.1:{}", server.name, server.pid, server.port);
+async fn drive(
+    proto: Proto,
+    server: &mut Server,
+    secret: String,
+    args: &RelayArgs,
+) -> Result<TargetResult> {
+    eprintln!(
+        "bench: {} (pid {}) listening on 127.0.0.1:{}",
+        server.name, server.pid, server.port
+    );
     if args.hold > 0.0 {
         eprintln!("bench: holding {} s (--hold)", args.hold);
         tokio::time::sleep(Duration::from_secs_f64(args.hold)).await;
@@ -401,26 +441,36 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
         port: server.port,
     });
     let (plan_tx, plan_rx) = watch::channel(None::<Plan>);
-    let loops: Arc<Mutex<Vec<JoinHandle<()>>>> = Arc::new(Mutex::new(Vec::with_capacity(args.sessions * 2)));
+    let loops: Arc<Mutex<Vec<JoinHandle<()>>>> =
+        Arc::new(Mutex::new(Vec::with_capacity(args.sessions * 2)));
 
     // Ramp-up: open sessions at `ramp` per second, `open_concurrency` at a time.
     let n = args.sessions;
     let ramp_start = Instant::now();
-    let ramp_deadline = tokio::time::Instant::from_std(ramp_start + Duration::from_secs_f64(args.ramp_timeout));
+    let ramp_deadline =
+        tokio::time::Instant::from_std(ramp_start + Duration::from_secs_f64(args.ramp_timeout));
     let connect_timeout = Duration::from_secs_f64(args.connect_timeout);
     let sem = Arc::new(Semaphore::new(args.open_concurrency.max(1)));
     let mut openers = JoinSet::new();
     let mut launched = 0u64;
     let mut progress = Progress::new(&shared, server.pid);
     for i in 0..n {
-        let due = tokio::time::Instant::from_std(ramp_start + Duration::from_secs_f64(i as f64 / args.ramp.max(0.001)));
+        let due = tokio::time::Instant::from_std(
+            ramp_start + Duration::from_secs_f64(i as f64 / args.ramp.max(0.001)),
+        );
         tokio::time::sleep_until(due).await;
-        let Ok(Ok(permit)) = tokio::time::timeout_at(ramp_deadline, sem.clone().acquire_owned()).await else {
+        let Ok(Ok(permit)) =
+            tokio::time::timeout_at(ramp_deadline, sem.clone().acquire_owned()).await
+        else {
             eprintln!("bench: ramp-up timed out after {launched} sessions launched");
             break;
         };
         if let Some(status) = server.exited() {
-            bail!("{} exited during the ramp-up: {status}\n{}", server.name, server.tail_text());
+            bail!(
+                "{} exited during the ramp-up: {status}\n{}",
+                server.name,
+                server.tail_text()
+            );
         }
         let (shared, plan_rx, loops) = (shared.clone(), plan_rx.clone(), loops.clone());
         openers.spawn(async move {
@@ -439,9 +489,16 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
                         shared.c.late.fetch_add(1, Relaxed);
                         return;
                     }
-                    shared.open_time.record(started.elapsed().as_micros() as u64);
+                    shared
+                        .open_time
+                        .record(started.elapsed().as_micros() as u64);
                     shared.c.established.fetch_add(1, Relaxed);
-                    let a = tokio::spawn(conn_loop(customer, Side::Customer, shared.clone(), plan_rx.clone()));
+                    let a = tokio::spawn(conn_loop(
+                        customer,
+                        Side::Customer,
+                        shared.clone(),
+                        plan_rx.clone(),
+                    ));
                     let b = tokio::spawn(conn_loop(agent, Side::Agent, shared.clone(), plan_rx));
                     loops.lock().unwrap().extend([a, b]);
                 }
@@ -474,7 +531,11 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
     );
     if established == 0 {
         openers.abort_all();
-        bail!("no session could be opened: {}\n{}", shared.samples.lock().unwrap().join("\n"), server.tail_text());
+        bail!(
+            "no session could be opened: {}\n{}",
+            shared.samples.lock().unwrap().join("\n"),
+            server.tail_text()
+        );
     }
 
     // Memory with every session open, before any traffic.
@@ -506,7 +567,11 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
         tokio::time::sleep_until(shared.at(wake)).await;
         let now = shared.now_us();
         if let Some(status) = server.exited() {
-            failure = Some(format!("{} exited during the run: {status}\n{}", server.name, server.tail_text()));
+            failure = Some(format!(
+                "{} exited during the run: {status}\n{}",
+                server.name,
+                server.tail_text()
+            ));
             break;
         }
         if cpu0.is_none() && now >= t0 {
@@ -532,7 +597,11 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
             },
             true,
         );
-        let in_flight = shared.c.sent.load(Relaxed).saturating_sub(shared.c.received.load(Relaxed));
+        let in_flight = shared
+            .c
+            .sent
+            .load(Relaxed)
+            .saturating_sub(shared.c.received.load(Relaxed));
         if window_closed && (in_flight == 0 || now >= drain_end) {
             break;
         }
@@ -554,7 +623,9 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
     let secs = args.duration;
     let ticks = |a: u64, b: u64| (b.saturating_sub(a)) as f64 / 100.0 / secs * 100.0;
     // Machine-wide busy time in the window, minus the server's and ours: other work.
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
     let others_pct = match (cpu0.2, cpu1.2) {
         (Some((b0, a0)), Some((b1, a1))) => {
             let machine = (b1 - b0) as f64 / (a1 - a0).max(1) as f64 * cores * 100.0;
@@ -563,7 +634,9 @@ async fn drive(proto: Proto, server: &mut Server, secret: String, args: &RelayAr
         _ => 0.0,
     };
     let c = &shared.c;
-    let per_session = |s: &ProcSample| (s.rss_kib.saturating_sub(before.rss_kib) as f64 * 1024.0) / established as f64;
+    let per_session = |s: &ProcSample| {
+        (s.rss_kib.saturating_sub(before.rss_kib) as f64 * 1024.0) / established as f64
+    };
     let mem_per_session = per_session(&after);
     let idle_mem_per_session = per_session(&idle);
     Ok(TargetResult {
@@ -609,7 +682,12 @@ fn ms(us: u64) -> f64 {
 
 /// One connection, after its session is open: reads all the time, sends on
 /// its schedule once the plan is known, until the driver aborts it.
-async fn conn_loop(mut ws: Ws, side: Side, sh: Arc<Shared>, mut plan_rx: watch::Receiver<Option<Plan>>) {
+async fn conn_loop(
+    mut ws: Ws,
+    side: Side,
+    sh: Arc<Shared>,
+    mut plan_rx: watch::Receiver<Option<Plan>>,
+) {
     let proto = sh.proto;
     let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
     let timer = tokio::time::sleep_until(far);
@@ -747,7 +825,13 @@ struct Progress {
 
 impl Progress {
     fn new(sh: &Arc<Shared>, pid: u32) -> Self {
-        Progress { sh: sh.clone(), pid, last: Instant::now(), last_sent: 0, last_received: 0 }
+        Progress {
+            sh: sh.clone(),
+            pid,
+            last: Instant::now(),
+            last_sent: 0,
+            last_received: 0,
+        }
     }
 
     fn tick(&mut self, phase: &str, traffic: bool) {
@@ -757,7 +841,9 @@ impl Progress {
         }
         let c = &self.sh.c;
         let (sent, received) = (c.sent.load(Relaxed), c.received.load(Relaxed));
-        let rss = sys::proc_sample(self.pid).map(|s| s.rss_kib / 1024).unwrap_or(0);
+        let rss = sys::proc_sample(self.pid)
+            .map(|s| s.rss_kib / 1024)
+            .unwrap_or(0);
         let mut line = format!(
             "bench: {:>9} {:>7} open {} ({} failed), server RSS {rss} MiB",
             self.sh.proto.label(),
@@ -926,7 +1012,11 @@ fn fmt_int(v: f64) -> String {
 }
 
 fn ratio(a: f64, b: f64) -> String {
-    if a > 0.0 && b > 0.0 { format!("{:.1}×", a / b) } else { "-".into() }
+    if a > 0.0 && b > 0.0 {
+        format!("{:.1}×", a / b)
+    } else {
+        "-".into()
+    }
 }
 
 fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
@@ -950,7 +1040,14 @@ fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
     let mut row = |label: &str, f: &dyn Fn(&TargetResult) -> String, r: String| {
         out += &format!("{label:<28}");
         for c in &cols {
-            out += &format!("{:>16}", if c.ok() || label == "relay" { f(c) } else { "-".into() });
+            out += &format!(
+                "{:>16}",
+                if c.ok() || label == "relay" {
+                    f(c)
+                } else {
+                    "-".into()
+                }
+            );
         }
         out += &format!("{r:>14}\n");
     };
@@ -961,34 +1058,79 @@ fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
     row(
         "relay",
         &|r| r.proto.label().into(),
-        if ours.is_some() && theirs.is_some() { "ratio".into() } else { String::new() },
+        if ours.is_some() && theirs.is_some() {
+            "ratio".into()
+        } else {
+            String::new()
+        },
     );
     row(
         "sessions established",
-        &|r| format!("{}/{}", fmt_int(r.established as f64), fmt_int(r.requested as f64)),
+        &|r| {
+            format!(
+                "{}/{}",
+                fmt_int(r.established as f64),
+                fmt_int(r.requested as f64)
+            )
+        },
         String::new(),
     );
-    row("time to open them", &|r| format!("{:.1} s", r.open_secs), String::new());
-    row("open time p99 (one session)", &|r| fmt_ms(r.open_p99_ms), String::new());
-    row("offered msgs/s", &|r| fmt_int(r.offered_per_s), String::new());
+    row(
+        "time to open them",
+        &|r| format!("{:.1} s", r.open_secs),
+        String::new(),
+    );
+    row(
+        "open time p99 (one session)",
+        &|r| fmt_ms(r.open_p99_ms),
+        String::new(),
+    );
+    row(
+        "offered msgs/s",
+        &|r| fmt_int(r.offered_per_s),
+        String::new(),
+    );
     row(
         "relayed msgs/s (received)",
         &|r| fmt_int(r.relayed_per_s),
         both(&|o, t| ratio(o.relayed_per_s, t.relayed_per_s)),
     );
-    row("latency p50", &|r| fmt_ms(r.p50_ms), both(&|o, t| ratio(t.p50_ms.unwrap_or(0.0), o.p50_ms.unwrap_or(0.0))));
-    row("latency p99", &|r| fmt_ms(r.p99_ms), both(&|o, t| ratio(t.p99_ms.unwrap_or(0.0), o.p99_ms.unwrap_or(0.0))));
+    row(
+        "latency p50",
+        &|r| fmt_ms(r.p50_ms),
+        both(&|o, t| ratio(t.p50_ms.unwrap_or(0.0), o.p50_ms.unwrap_or(0.0))),
+    );
+    row(
+        "latency p99",
+        &|r| fmt_ms(r.p99_ms),
+        both(&|o, t| ratio(t.p99_ms.unwrap_or(0.0), o.p99_ms.unwrap_or(0.0))),
+    );
     row(
         "latency p999",
         &|r| fmt_ms(r.p999_ms),
         both(&|o, t| ratio(t.p999_ms.unwrap_or(0.0), o.p999_ms.unwrap_or(0.0))),
     );
     row("latency max", &|r| fmt_ms(r.max_ms), String::new());
-    row("undelivered (sent−received)", &|r| fmt_int(r.undelivered() as f64), String::new());
-    row("sequence gaps (dropped)", &|r| fmt_int(r.gaps as f64), String::new());
+    row(
+        "undelivered (sent−received)",
+        &|r| fmt_int(r.undelivered() as f64),
+        String::new(),
+    );
+    row(
+        "sequence gaps (dropped)",
+        &|r| fmt_int(r.gaps as f64),
+        String::new(),
+    );
     row(
         "errors: open/conn/server",
-        &|r| format!("{}/{}/{}", r.open_failed, r.disconnects + r.send_errors, r.problems),
+        &|r| {
+            format!(
+                "{}/{}/{}",
+                r.open_failed,
+                r.disconnects + r.send_errors,
+                r.problems
+            )
+        },
         String::new(),
     );
     row(
@@ -1001,12 +1143,36 @@ fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
         &|r| format!("{:.1} KB", r.mem_per_session_bytes / 1000.0),
         both(&|o, t| ratio(t.mem_per_session_bytes, o.mem_per_session_bytes)),
     );
-    row("  of which before traffic", &|r| format!("{:.1} KB", r.idle_mem_per_session_bytes / 1000.0), String::new());
-    row("server CPU (of one core)", &|r| format!("{:.0} %", r.server_cpu_pct), String::new());
-    row("bench CPU (of one core)", &|r| format!("{:.0} %", r.client_cpu_pct), String::new());
-    row("other processes' CPU", &|r| format!("{:.0} %", r.others_cpu_pct), String::new());
-    row("sends held up by the server", &|r| fmt_int(r.held_up as f64), String::new());
-    row("bench timer lag p99", &|r| fmt_ms(r.lag_p99_ms), String::new());
+    row(
+        "  of which before traffic",
+        &|r| format!("{:.1} KB", r.idle_mem_per_session_bytes / 1000.0),
+        String::new(),
+    );
+    row(
+        "server CPU (of one core)",
+        &|r| format!("{:.0} %", r.server_cpu_pct),
+        String::new(),
+    );
+    row(
+        "bench CPU (of one core)",
+        &|r| format!("{:.0} %", r.client_cpu_pct),
+        String::new(),
+    );
+    row(
+        "other processes' CPU",
+        &|r| format!("{:.0} %", r.others_cpu_pct),
+        String::new(),
+    );
+    row(
+        "sends held up by the server",
+        &|r| fmt_int(r.held_up as f64),
+        String::new(),
+    );
+    row(
+        "bench timer lag p99",
+        &|r| fmt_ms(r.lag_p99_ms),
+        String::new(),
+    );
     out += "\nratios: throughput = ours ÷ socket.io; latency and memory = socket.io ÷ ours (higher is better for cobrowse)\n";
 
     for r in results {
@@ -1021,7 +1187,10 @@ fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
         }
     }
 
-    for r in results.iter().filter(|r| r.ok() && r.others_cpu_pct > DISTURBED_PCT) {
+    for r in results
+        .iter()
+        .filter(|r| r.ok() && r.others_cpu_pct > DISTURBED_PCT)
+    {
         out += &format!(
             "\nwarning: other processes used {:.0} % of a core during the {} run: the server and the generator had less CPU than the machine has; rerun on a quiet machine\n",
             r.others_cpu_pct,
@@ -1040,18 +1209,28 @@ fn report(args: &RelayArgs, results: &[TargetResult]) -> String {
                 fmt_int(o.requested as f64)
             );
         } else {
-            out +=
-                &format!("  ----  8,000 concurrent sessions: not tried ({} requested)\n", fmt_int(o.requested as f64));
+            out += &format!(
+                "  ----  8,000 concurrent sessions: not tried ({} requested)\n",
+                fmt_int(o.requested as f64)
+            );
         }
         let p99 = o.p99_ms.unwrap_or(f64::INFINITY);
-        out += &format!("  {}  p99 under 10 ms: {}\n", mark(p99 < 10.0), fmt_ms(o.p99_ms));
+        out += &format!(
+            "  {}  p99 under 10 ms: {}\n",
+            mark(p99 < 10.0),
+            fmt_ms(o.p99_ms)
+        );
         out += &format!(
             "  {}  under 30 KB of server memory per session: {:.1} KB\n",
             mark(o.mem_per_session_bytes < 30_000.0),
             o.mem_per_session_bytes / 1000.0
         );
         if let Some(t) = theirs.filter(|t| t.ok()) {
-            let x = if t.relayed_per_s > 0.0 { o.relayed_per_s / t.relayed_per_s } else { f64::INFINITY };
+            let x = if t.relayed_per_s > 0.0 {
+                o.relayed_per_s / t.relayed_per_s
+            } else {
+                f64::INFINITY
+            };
             out += &format!("  {}  ≥ 5× socket.io's throughput: {x:.1}×", mark(x >= 5.0));
             if o.offered_per_s < 5.0 * t.relayed_per_s {
                 out += " (the offered load is below 5× what socket.io relays: run more sessions to show the ratio)";

@@ -36,13 +36,23 @@ pub fn raise_nofile_limit() -> Result<(u64, u64)> {
     let mut lim = RLimit { cur: 0, max: 0 };
     // SAFETY: `lim` is a valid, writable `struct rlimit` (two `rlim_t`, u64 on 64-bit Linux).
     if unsafe { getrlimit(RLIMIT_NOFILE, &mut lim) } != 0 {
-        bail!("getrlimit(RLIMIT_NOFILE): {}", std::io::Error::last_os_error());
+        bail!(
+            "getrlimit(RLIMIT_NOFILE): {}",
+            std::io::Error::last_os_error()
+        );
     }
     if lim.cur < lim.max {
-        let want = RLimit { cur: lim.max, max: lim.max };
+        let want = RLimit {
+            cur: lim.max,
+            max: lim.max,
+        };
         // SAFETY: `want` is a valid `struct rlimit`; raising the soft limit up to the hard one is always allowed.
         if unsafe { setrlimit(RLIMIT_NOFILE, &want) } != 0 {
-            bail!("setrlimit(RLIMIT_NOFILE, {}): {}", lim.max, std::io::Error::last_os_error());
+            bail!(
+                "setrlimit(RLIMIT_NOFILE, {}): {}",
+                lim.max,
+                std::io::Error::last_os_error()
+            );
         }
         lim.cur = lim.max;
     }
@@ -98,7 +108,10 @@ pub fn proc_sample(pid: u32) -> Option<ProcSample> {
 pub fn machine_cpu_ticks() -> Option<(u64, u64)> {
     let stat = std::fs::read_to_string("/proc/stat").ok()?;
     let line = stat.lines().next()?.strip_prefix("cpu ")?;
-    let v: Vec<u64> = line.split_whitespace().filter_map(|f| f.parse().ok()).collect();
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
     // user nice system idle iowait irq softirq steal (guest time is already in user)
     let all: u64 = v.iter().take(8).sum();
     let idle = v.get(3)? + v.get(4).copied().unwrap_or(0);
@@ -110,12 +123,16 @@ pub async fn machine_busy_cores(over: std::time::Duration) -> Option<f64> {
     let (b0, a0) = machine_cpu_ticks()?;
     tokio::time::sleep(over).await;
     let (b1, a1) = machine_cpu_ticks()?;
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) as f64;
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1) as f64;
     Some((b1 - b0) as f64 / (a1 - a0).max(1) as f64 * cores)
 }
 
 pub fn self_cpu_ticks() -> u64 {
-    proc_sample(std::process::id()).map(|s| s.cpu_ticks).unwrap_or(0)
+    proc_sample(std::process::id())
+        .map(|s| s.cpu_ticks)
+        .unwrap_or(0)
 }
 
 /// A server under test, running as a child process.
@@ -131,18 +148,27 @@ pub struct Server {
 impl Server {
     /// Starts `cmd` and waits for a line with `listening on http://HOST:PORT`.
     pub async fn start(name: &'static str, mut cmd: Command, timeout: Duration) -> Result<Server> {
-        cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).kill_on_drop(true);
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
         let program = cmd.as_std().get_program().to_string_lossy().into_owned();
-        let mut child = cmd.spawn().with_context(|| format!("starting {name} ({program})"))?;
+        let mut child = cmd
+            .spawn()
+            .with_context(|| format!("starting {name} ({program})"))?;
         let pid = child.id().ok_or_else(|| anyhow!("{name} exited at once"))?;
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let (port_tx, port_rx) = oneshot::channel();
         let port_tx = Arc::new(Mutex::new(Some(port_tx)));
         let out = child.stdout.take().expect("piped");
         let err = child.stderr.take().expect("piped");
-        for (stream, label) in
-            [(Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>, "out"), (Box::new(err), "err")]
-        {
+        for (stream, label) in [
+            (
+                Box::new(out) as Box<dyn tokio::io::AsyncRead + Unpin + Send>,
+                "out",
+            ),
+            (Box::new(err), "err"),
+        ] {
             let tail = tail.clone();
             let port_tx = port_tx.clone();
             tokio::spawn(async move {
@@ -162,7 +188,13 @@ impl Server {
             });
         }
         drop(port_tx);
-        let mut server = Server { name, child, pid, port: 0, tail };
+        let mut server = Server {
+            name,
+            child,
+            pid,
+            port: 0,
+            tail,
+        };
         match tokio::time::timeout(timeout, port_rx).await {
             Ok(Ok(port)) => {
                 server.port = port;
@@ -178,13 +210,21 @@ impl Server {
             }
             Err(_) => {
                 server.stop().await;
-                bail!("{name} printed no `listening on http://…` line within {timeout:?}\n{}", server.tail_text())
+                bail!(
+                    "{name} printed no `listening on http://…` line within {timeout:?}\n{}",
+                    server.tail_text()
+                )
             }
         }
     }
 
     pub fn tail_text(&self) -> String {
-        self.tail.lock().unwrap().iter().map(|l| format!("    {l}\n")).collect()
+        self.tail
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|l| format!("    {l}\n"))
+            .collect()
     }
 
     pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
@@ -196,8 +236,15 @@ impl Server {
         if self.exited().is_some() {
             return;
         }
-        let _ = Command::new("kill").arg("-TERM").arg(self.pid.to_string()).status().await;
-        if tokio::time::timeout(Duration::from_secs(3), self.child.wait()).await.is_err() {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.pid.to_string())
+            .status()
+            .await;
+        if tokio::time::timeout(Duration::from_secs(3), self.child.wait())
+            .await
+            .is_err()
+        {
             let _ = self.child.kill().await;
         }
     }
@@ -207,7 +254,9 @@ impl Server {
 fn parse_listening(line: &str) -> Option<u16> {
     let at = line.find("listening on http://")? + "listening on http://".len();
     let rest = &line[at..];
-    let hostport = rest.split(|c: char| c == '/' || c == '"' || c.is_whitespace()).next()?;
+    let hostport = rest
+        .split(|c: char| c == '/' || c == '"' || c.is_whitespace())
+        .next()?;
     let digits = &hostport[hostport.rfind(':')? + 1..];
     digits.parse().ok().filter(|p| *p != 0)
 }
@@ -215,7 +264,11 @@ fn parse_listening(line: &str) -> Option<u16> {
 /// Runs a setup command to completion (npm ci, cargo build), showing its output.
 pub async fn run_setup(what: &str, mut cmd: Command, dir: &Path) -> Result<()> {
     eprintln!("bench: {what} (in {})", dir.display());
-    let status = cmd.current_dir(dir).status().await.with_context(|| format!("{what}: could not start"))?;
+    let status = cmd
+        .current_dir(dir)
+        .status()
+        .await
+        .with_context(|| format!("{what}: could not start"))?;
     if !status.success() {
         bail!("{what} failed: {status}");
     }
@@ -228,9 +281,18 @@ mod tests {
 
     #[test]
     fn finds_the_port() {
-        assert_eq!(parse_listening("listening on http://127.0.0.1:4242"), Some(4242));
-        assert_eq!(parse_listening(r#"{"msg":"listening on http://127.0.0.1:80/","x":1}"#), Some(80));
-        assert_eq!(parse_listening("2026 INFO cobrowse: listening on http://127.0.0.1:5 (x)"), Some(5));
+        assert_eq!(
+            parse_listening("listening on http://127.0.0.1:4242"),
+            Some(4242)
+        );
+        assert_eq!(
+            parse_listening(r#"{"msg":"listening on http://127.0.0.1:80/","x":1}"#),
+            Some(80)
+        );
+        assert_eq!(
+            parse_listening("2026 INFO cobrowse: listening on http://127.0.0.1:5 (x)"),
+            Some(5)
+        );
         assert_eq!(parse_listening("listening on http://127.0.0.1:0"), None);
         assert_eq!(parse_listening("nothing"), None);
     }

@@ -50,21 +50,36 @@ pub enum Incoming<'a> {
 
 /// The client's WebSocket settings: small buffers, since 16,000 of them live here.
 fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default().read_buffer_size(4 * 1024).write_buffer_size(0)
+    WebSocketConfig::default()
+        .read_buffer_size(4 * 1024)
+        .write_buffer_size(0)
 }
 
 async fn connect(port: u16, path: &str, header: Option<(&'static str, String)>) -> Result<Ws> {
     let mut req = format!("ws://127.0.0.1:{port}{path}").into_client_request()?;
     if let Some((name, value)) = header {
-        req.headers_mut().insert(name, HeaderValue::from_str(&value)?);
+        req.headers_mut()
+            .insert(name, HeaderValue::from_str(&value)?);
     }
-    let tcp = TcpStream::connect(("127.0.0.1", port)).await.context("TCP connect")?;
+    let tcp = TcpStream::connect(("127.0.0.1", port))
+        .await
+        .context("TCP connect")?;
     tcp.set_nodelay(true)?;
-    let (ws, _) =
-        tokio_tungstenite::client_async_with_config(req, tcp, Some(ws_config())).await.map_err(|e| match e {
+    let (ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(ws_config()))
+        .await
+        .map_err(|e| match e {
             WsError::Http(resp) => {
-                let body = resp.body().as_deref().map(String::from_utf8_lossy).unwrap_or_default().into_owned();
-                anyhow!("WebSocket upgrade refused: HTTP {} {}", resp.status(), body.trim())
+                let body = resp
+                    .body()
+                    .as_deref()
+                    .map(String::from_utf8_lossy)
+                    .unwrap_or_default()
+                    .into_owned();
+                anyhow!(
+                    "WebSocket upgrade refused: HTTP {} {}",
+                    resp.status(),
+                    body.trim()
+                )
             }
             e => anyhow!("WebSocket handshake: {e}"),
         })?;
@@ -77,7 +92,9 @@ async fn next_text(ws: &mut Ws, what: &str) -> Result<String> {
         match ws.next().await {
             Some(Ok(Message::Text(t))) => return Ok(t.as_str().to_owned()),
             Some(Ok(Message::Close(f))) => {
-                let f = f.map(|f| format!("{} {}", u16::from(f.code), f.reason)).unwrap_or_default();
+                let f = f
+                    .map(|f| format!("{} {}", u16::from(f.code), f.reason))
+                    .unwrap_or_default();
                 bail!("closed by the server while waiting for {what}: {f}")
             }
             Some(Ok(_)) => continue,
@@ -93,7 +110,8 @@ async fn next_text(ws: &mut Ws, what: &str) -> Result<String> {
 async fn expect_type(ws: &mut Ws, want: &str) -> Result<serde_json::Value> {
     loop {
         let text = next_text(ws, want).await?;
-        let v: serde_json::Value = serde_json::from_str(&text).with_context(|| format!("not JSON: {text:.200}"))?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("not JSON: {text:.200}"))?;
         match v["t"].as_str() {
             Some(t) if t == want => return Ok(v),
             Some("error") | Some("ended") => bail!("waiting for {want}, got {text:.300}"),
@@ -112,7 +130,12 @@ fn jwt(secret: &str, sub: &str) -> Result<String> {
     }
     let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     // The audience an agent desktop's token carries (README, "Agent auth").
-    let claims = Claims { sub, aud: "cobrowse-agent", iat: now, exp: now + 3600 };
+    let claims = Claims {
+        sub,
+        aud: "cobrowse-agent",
+        iat: now,
+        exp: now + 3600,
+    };
     Ok(jsonwebtoken::encode(
         &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
         &claims,
@@ -124,23 +147,34 @@ fn jwt(secret: &str, sub: &str) -> Result<String> {
 /// sees `joined`. Returns (customer, agent).
 pub async fn open_cobrowse(port: u16, secret: &str, i: usize) -> Result<(Ws, Ws)> {
     let origin = format!("http://127.0.0.1:{port}");
-    let mut customer = connect(port, "/ws/customer?v=1", Some(("origin", origin.clone()))).await.context("customer")?;
-    let create =
-        serde_json::json!({"v": 1, "t": "create", "url": format!("{origin}/demo/"), "title": "bench", "tab": "t1"});
-    customer.send(Message::text(create.to_string())).await.context("customer: sending create")?;
-    let session = expect_type(&mut customer, "session").await.context("customer")?;
+    let mut customer = connect(port, "/ws/customer?v=1", Some(("origin", origin.clone())))
+        .await
+        .context("customer")?;
+    let create = serde_json::json!({"v": 1, "t": "create", "url": format!("{origin}/demo/"), "title": "bench", "tab": "t1"});
+    customer
+        .send(Message::text(create.to_string()))
+        .await
+        .context("customer: sending create")?;
+    let session = expect_type(&mut customer, "session")
+        .await
+        .context("customer")?;
     let id = match &session["id"] {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Number(n) => n.to_string(),
         _ => bail!("customer: `session` without an id: {session}"),
     };
     let token = jwt(secret, &format!("bench-agent-{i}"))?;
-    let mut agent =
-        connect(port, &format!("/ws/agent?v=1&session={id}"), Some(("authorization", format!("Bearer {token}"))))
-            .await
-            .context("agent")?;
+    let mut agent = connect(
+        port,
+        &format!("/ws/agent?v=1&session={id}"),
+        Some(("authorization", format!("Bearer {token}"))),
+    )
+    .await
+    .context("agent")?;
     expect_type(&mut agent, "session").await.context("agent")?;
-    expect_type(&mut customer, "joined").await.context("customer")?;
+    expect_type(&mut customer, "joined")
+        .await
+        .context("customer")?;
     Ok((customer, agent))
 }
 
@@ -164,7 +198,8 @@ async fn sio_join(port: u16, room: &str) -> Result<Ws> {
             bail!("Socket.IO connect refused: {t:.200}");
         }
     }
-    ws.send(Message::text(format!(r#"420["join","{room}"]"#))).await?;
+    ws.send(Message::text(format!(r#"420["join","{room}"]"#)))
+        .await?;
     loop {
         let t = next_text(&mut ws, "the join ack").await?;
         if t == "2" {
@@ -198,7 +233,9 @@ pub fn encode(proto: Proto, side: Side, s: u64, ts: u64, pad: &str) -> String {
     };
     match proto {
         Proto::Cobrowse => format!(r#"{{"v":1,"t":"{t}","s":{s},"ts":{ts},"pad":"{pad}"}}"#),
-        Proto::SocketIo => format!(r#"42["msg",{{"v":1,"t":"{t}","s":{s},"ts":{ts},"pad":"{pad}"}}]"#),
+        Proto::SocketIo => {
+            format!(r#"42["msg",{{"v":1,"t":"{t}","s":{s},"ts":{ts},"pad":"{pad}"}}]"#)
+        }
     }
 }
 
@@ -213,7 +250,10 @@ pub fn decode(proto: Proto, text: &str) -> Incoming<'_> {
             }
             match text.strip_prefix(r#"42["msg","#) {
                 Some(rest) => rest,
-                None if text.starts_with('1') || text.starts_with("41") || text.starts_with("44") => {
+                None if text.starts_with('1')
+                    || text.starts_with("41")
+                    || text.starts_with("44") =>
+                {
                     return Incoming::Problem(text);
                 }
                 None => return Incoming::Other,
@@ -221,8 +261,12 @@ pub fn decode(proto: Proto, text: &str) -> Incoming<'_> {
         }
     };
     let head = &body[..body.len().min(96)];
-    if (head.starts_with(r#"{"v":1,"t":"mutation","s":"#) || head.starts_with(r#"{"v":1,"t":"pointer","s":"#))
-        && let (Some(s), Some(ts)) = (number_after(head, r#""s":"#), number_after(head, r#""ts":"#))
+    if (head.starts_with(r#"{"v":1,"t":"mutation","s":"#)
+        || head.starts_with(r#"{"v":1,"t":"pointer","s":"#))
+        && let (Some(s), Some(ts)) = (
+            number_after(head, r#""s":"#),
+            number_after(head, r#""ts":"#),
+        )
     {
         return Incoming::Data { s, ts };
     }
@@ -235,7 +279,9 @@ pub fn decode(proto: Proto, text: &str) -> Incoming<'_> {
 fn number_after(hay: &str, key: &str) -> Option<u64> {
     let at = hay.find(key)? + key.len();
     let digits: &str = &hay[at..];
-    let end = digits.find(|c: char| !c.is_ascii_digit()).unwrap_or(digits.len());
+    let end = digits
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(digits.len());
     digits[..end].parse().ok()
 }
 
@@ -250,7 +296,13 @@ mod tests {
             for side in [Side::Customer, Side::Agent] {
                 let m = encode(proto, side, 17, 123_456_789, &p);
                 assert!((1000..1060).contains(&m.len()), "{}", m.len());
-                assert_eq!(decode(proto, &m), Incoming::Data { s: 17, ts: 123_456_789 });
+                assert_eq!(
+                    decode(proto, &m),
+                    Incoming::Data {
+                        s: 17,
+                        ts: 123_456_789
+                    }
+                );
             }
         }
         let m = encode(Proto::Cobrowse, Side::Customer, 1, 2, &p);
@@ -264,10 +316,16 @@ mod tests {
     #[test]
     fn server_frames() {
         assert_eq!(
-            decode(Proto::Cobrowse, r#"{"v":1,"t":"presence","role":"agent","connected":true}"#),
+            decode(
+                Proto::Cobrowse,
+                r#"{"v":1,"t":"presence","role":"agent","connected":true}"#
+            ),
             Incoming::Other
         );
-        assert!(matches!(decode(Proto::Cobrowse, r#"{"v":1,"t":"ended","reason":"x"}"#), Incoming::Problem(_)));
+        assert!(matches!(
+            decode(Proto::Cobrowse, r#"{"v":1,"t":"ended","reason":"x"}"#),
+            Incoming::Problem(_)
+        ));
         assert_eq!(decode(Proto::SocketIo, "2"), Incoming::Ping);
         assert!(matches!(decode(Proto::SocketIo, "1"), Incoming::Problem(_)));
         assert_eq!(decode(Proto::SocketIo, r#"430["ok"]"#), Incoming::Other);
@@ -279,8 +337,12 @@ mod tests {
         let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
         v.set_required_spec_claims(&["exp", "sub", "aud"]);
         v.set_audience(&["cobrowse-agent"]);
-        let d = jsonwebtoken::decode::<serde_json::Value>(&t, &jsonwebtoken::DecodingKey::from_secret(b"secret"), &v)
-            .unwrap();
+        let d = jsonwebtoken::decode::<serde_json::Value>(
+            &t,
+            &jsonwebtoken::DecodingKey::from_secret(b"secret"),
+            &v,
+        )
+        .unwrap();
         assert_eq!(d.claims["sub"], "bench-agent-1");
     }
 }
