@@ -54,15 +54,10 @@ impl Live {
         page: Page,
     ) -> Result<(Created, Session), HubError> {
         let now = now_ms();
-        let created = self
+        let (created, session) = self
             .hub
             .create(interaction, page, self.timeouts, now)
             .await?;
-        let session = self
-            .hub
-            .get(created.id)
-            .await?
-            .ok_or(HubError::Refused(crate::session::Refusal::NoSuchSession))?;
         let (interaction_id, channel) = match &session.interaction {
             Some(i) => (Some(i.id.clone()), Some(i.channel.clone())),
             None => (None, None),
@@ -141,7 +136,10 @@ impl Live {
     }
 
     pub fn carry_out(&self, (session, effects): &Changed) {
-        self.hub.sync(session);
+        // Every change of state or mode comes with an effect; activity alone has none.
+        if !effects.is_empty() {
+            self.hub.sync(session);
+        }
         let now = now_ms();
         for effect in effects {
             match effect {

@@ -409,7 +409,8 @@ impl Parser {
                             );
                         }
                         Some(d) if is_combinator(d) => {
-                            return self.err(format!("two combinators in a row ('{c}' then '{d}')"));
+                            return self
+                                .err(format!("two combinators in a row ('{c}' then '{d}')"));
                         }
                         _ => {}
                     }

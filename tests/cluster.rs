@@ -151,6 +151,7 @@ async fn ten_thousand_concurrent_creations_get_unique_ids() {
             )
             .await
             .unwrap()
+            .0
             .id
         })
     });

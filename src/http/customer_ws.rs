@@ -71,8 +71,9 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
         }
         _ => return,
     };
-    let Some(admitted) = admit(&app, &mut ws, &first, ip).await else {
-        return;
+    let admitted = match admit(&app, &first, ip).await {
+        Ok(admitted) => admitted,
+        Err(Refused(code, close, message)) => return refuse(&mut ws, code, close, &message).await,
     };
     let id = admitted.session.id;
     let peer = next_peer_id();
@@ -126,133 +127,105 @@ async fn leave(app: &AppState, id: crate::session::SessionId, peer: crate::hub::
     app.live.hub.release(id);
 }
 
-async fn admit(app: &AppState, sink: &mut WebSocket, text: &str, ip: IpAddr) -> Option<Admitted> {
-    let kind = match protocol::parse_text(Role::Customer, text) {
-        Ok((kind, _)) => kind,
-        Err(e) => {
-            refuse(sink, e.code(), close::PROTOCOL, &e.to_string()).await;
-            return None;
-        }
+/// Why a first message was not admitted: the `error` code, close code and words.
+struct Refused(&'static str, u16, String);
+
+impl Refused {
+    fn new(code: &'static str, close: u16, message: impl Into<String>) -> Self {
+        Refused(code, close, message.into())
+    }
+
+    fn unavailable(e: HubError) -> Self {
+        Refused::new("unavailable", close::SHUTDOWN, e.to_string())
+    }
+}
+
+/// Checks the first message (`create` or `resume`) and opens or reattaches the session.
+async fn admit(app: &AppState, text: &str, ip: IpAddr) -> Result<Admitted, Refused> {
+    let (kind, _) = protocol::parse_text(Role::Customer, text)
+        .map_err(|e| Refused::new(e.code(), close::PROTOCOL, e.to_string()))?;
+    let ended = || {
+        Refused::new(
+            "no_such_session",
+            close::NO_SUCH_SESSION,
+            "this session has ended",
+        )
     };
-    let unavailable = |e: HubError| e.to_string();
     match kind {
         Kind::Create => {
-            let Ok(msg) = serde_json::from_str::<CreateMsg>(text) else {
-                refuse(
-                    sink,
+            let msg = serde_json::from_str::<CreateMsg>(text).map_err(|_| {
+                Refused::new(
                     "malformed",
                     close::PROTOCOL,
                     "create: url, title, tab and interaction {id, channel}",
                 )
-                .await;
-                return None;
-            };
+            })?;
             if let Some(Interaction { id, channel }) = &msg.interaction
                 && (id.is_empty() || id.len() > 200 || channel.len() > 50)
             {
-                refuse(
-                    sink,
+                return Err(Refused::new(
                     "malformed",
                     close::PROTOCOL,
                     "interaction id must be 1-200 characters",
-                )
-                .await;
-                return None;
+                ));
             }
             if !app.limits.create_per_ip.allow(&ip.to_string()) {
-                refuse(
-                    sink,
+                return Err(Refused::new(
                     "rate_limited",
                     close::RATE_LIMITED,
                     "too many sessions started from this address",
-                )
-                .await;
-                return None;
+                ));
             }
-            let page = msg.page.into_page();
-            match app.live.create(msg.interaction, page).await {
-                Ok((created, session)) => Some(Admitted {
-                    session,
-                    token: Some(created.token),
-                }),
-                Err(e) => {
-                    refuse(sink, "unavailable", close::SHUTDOWN, &unavailable(e)).await;
-                    None
-                }
-            }
+            let (created, session) = app
+                .live
+                .create(msg.interaction, msg.page.into_page())
+                .await
+                .map_err(Refused::unavailable)?;
+            Ok(Admitted {
+                session,
+                token: Some(created.token),
+            })
         }
         Kind::Resume => {
-            let Ok(msg) = serde_json::from_str::<ResumeMsg>(text) else {
-                refuse(
-                    sink,
+            let msg = serde_json::from_str::<ResumeMsg>(text).map_err(|_| {
+                Refused::new(
                     "malformed",
                     close::PROTOCOL,
                     "resume: id and token are required",
                 )
-                .await;
-                return None;
-            };
-            let session = match app.live.hub.get(msg.id).await {
-                Ok(Some(s)) => s,
-                Ok(None) => {
-                    refuse(
-                        sink,
-                        "no_such_session",
-                        close::NO_SUCH_SESSION,
-                        "this session has ended",
-                    )
-                    .await;
-                    return None;
-                }
-                Err(e) => {
-                    refuse(sink, "unavailable", close::SHUTDOWN, &unavailable(e)).await;
-                    return None;
-                }
-            };
+            })?;
+            let session = app
+                .live
+                .hub
+                .get(msg.id)
+                .await
+                .map_err(Refused::unavailable)?
+                .ok_or_else(ended)?;
             if !token_matches(&session, &msg.token) {
-                refuse(
-                    sink,
+                return Err(Refused::new(
                     "unauthorized",
                     close::UNAUTHORIZED,
                     "wrong session token",
-                )
-                .await;
-                return None;
+                ));
             }
-            if app
-                .live
+            app.live
                 .apply(msg.id, Event::CustomerConnected)
                 .await
-                .is_err()
-            {
-                refuse(
-                    sink,
-                    "no_such_session",
-                    close::NO_SUCH_SESSION,
-                    "this session has ended",
-                )
-                .await;
-                return None;
-            }
-            let page = msg.page.into_page();
-            let session = match app.live.apply(msg.id, Event::Page(page)).await {
-                Ok((session, _)) => session,
-                Err(_) => return None,
-            };
-            Some(Admitted {
+                .map_err(|_| ended())?;
+            let (session, _) = app
+                .live
+                .apply(msg.id, Event::Page(msg.page.into_page()))
+                .await
+                .map_err(|_| ended())?;
+            Ok(Admitted {
                 session,
                 token: None,
             })
         }
-        _ => {
-            refuse(
-                sink,
-                "not_allowed",
-                close::PROTOCOL,
-                "the first message must be create or resume",
-            )
-            .await;
-            None
-        }
+        _ => Err(Refused::new(
+            "not_allowed",
+            close::PROTOCOL,
+            "the first message must be create or resume",
+        )),
     }
 }

@@ -48,10 +48,14 @@ impl Hub for LocalHub {
         page: Page,
         timeouts: Timeouts,
         now: Millis,
-    ) -> Result<Created> {
-        Ok(self
-            .registry()
-            .create(&mut rand::rng(), interaction, page, timeouts, now))
+    ) -> Result<(Created, Session)> {
+        let mut reg = self.registry();
+        let created = reg.create(&mut rand::rng(), interaction, page, timeouts, now);
+        let session = reg
+            .get(created.id)
+            .expect("a created session is live")
+            .clone();
+        Ok((created, session))
     }
 
     async fn join(&self, id: SessionId, agent: &str, now: Millis) -> Result<Changed> {

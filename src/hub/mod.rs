@@ -40,7 +40,7 @@ pub trait Hub: Send + Sync + 'static {
         page: Page,
         timeouts: Timeouts,
         now: Millis,
-    ) -> Result<Created>;
+    ) -> Result<(Created, Session)>;
     /// An agent joins (or rejoins) a session, one session per agent.
     async fn join(&self, id: SessionId, agent: &str, now: Millis) -> Result<Changed>;
     async fn apply(&self, id: SessionId, event: Event, now: Millis) -> Result<Changed>;

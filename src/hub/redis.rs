@@ -450,7 +450,7 @@ impl Hub for RedisHub {
         page: Page,
         timeouts: Timeouts,
         now: Millis,
-    ) -> Result<Created> {
+    ) -> Result<(Created, Session)> {
         let token = new_token(&mut rand::rng());
         for _ in 0..CAS_ATTEMPTS {
             let id = SessionId::random(&mut rand::rng());
@@ -480,7 +480,7 @@ impl Hub for RedisHub {
                         .await
                         .map_err(unavailable)?;
                 }
-                return Ok(Created { id, token });
+                return Ok((Created { id, token }, session));
             }
         }
         Err(HubError::Unavailable(

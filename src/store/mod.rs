@@ -316,15 +316,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// The rule sets in force (not deleted), by name.
     async fn rule_sets(&self) -> Result<Vec<RuleSet>>;
-    /// Creates or updates by name (reviving a deleted one); the old version is kept.
-    async fn save_rule_set(
-        &self,
-        name: &str,
-        url_pattern: &str,
-        rules: &Rules,
-        by: &str,
-        now: Millis,
-    ) -> Result<RuleSet>;
     /// A rule set in force, by id.
     async fn rule_set(&self, id: i64) -> Result<Option<RuleSet>>;
     /// Creates a rule set; `Exists` if one in force has this name (a deleted one

@@ -345,35 +345,6 @@ impl Store for SqlStore {
         rows.iter().map(rule_set).collect()
     }
 
-    async fn save_rule_set(
-        &self,
-        name: &str,
-        url_pattern: &str,
-        rules: &Rules,
-        by: &str,
-        now: Millis,
-    ) -> Result<RuleSet> {
-        let json = serde_json::to_string(rules).expect("rules serialize");
-        let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
-            "INSERT INTO rule_sets (name, url_pattern, rules, version, updated_by, updated_at) VALUES ($1, $2, $3, 1, $4, $5)
-             ON CONFLICT(name) DO UPDATE SET url_pattern = excluded.url_pattern, rules = excluded.rules, deleted = 0,
-               version = rule_sets.version + 1, updated_by = excluded.updated_by, updated_at = excluded.updated_at
-             RETURNING *",
-        )
-        .bind(name)
-        .bind(url_pattern)
-        .bind(&json)
-        .bind(by)
-        .bind(now as i64)
-        .fetch_one(&mut *tx)
-        .await?;
-        let set = rule_set(&row)?;
-        record_version(&mut tx, &set, false).await?;
-        tx.commit().await?;
-        Ok(set)
-    }
-
     async fn rule_set(&self, id: i64) -> Result<Option<RuleSet>> {
         let row = sqlx::query("SELECT * FROM rule_sets WHERE id = $1 AND deleted = 0")
             .bind(id)

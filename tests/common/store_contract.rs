@@ -55,11 +55,19 @@ pub async fn check(store: &dyn Store) {
         ..Rules::default()
     };
     let v1 = store
-        .save_rule_set("checkout", "*/checkout*", &rules, "root", 10)
+        .create_rule_set("checkout", "*/checkout*", &rules, "root", 10)
         .await
         .unwrap();
     let v2 = store
-        .save_rule_set("checkout", "*/pay*", &Rules::default(), "root", 11)
+        .update_rule_set(
+            v1.id,
+            v1.version,
+            "checkout",
+            "*/pay*",
+            &Rules::default(),
+            "root",
+            11,
+        )
         .await
         .unwrap();
     assert_eq!((v1.version, v2.version, v1.id), (1, 2, v2.id));
