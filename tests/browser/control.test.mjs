@@ -288,6 +288,8 @@ test('submit on the demo shop: place order (checkout) and the typeless sign-in b
   await until(c, () => window.Cobrowse.session && window.Cobrowse.session.mode === 'write', null, 10000);
   await agentClick(a, '#name');
   await a.keyboard.type('Ada');
+  // Typing reveals the caret (the page scrolls back to the field): let it land before scrolling on.
+  await waitFor(c, () => document.getElementById('name').value === 'Ada');
   await agentClick(a, '#place-order');
   await agentClick(a, '#place-order span');
   await agentClick(a, '#card-number');

@@ -329,12 +329,21 @@ function binary(b) {
 /** Keeps the order of application even when a step is asynchronous (decompression). */
 const queue = (f) => (work = work.then(f).catch((e) => { console.error(e); resync(String(e)); }));
 
-async function snapshot(m) {
+/**
+ * A `snapshot` message: its chunks and the sequence are taken at once, as it arrives, so that the
+ * changes right behind it count from it even while an earlier step is still being applied.
+ */
+function snapshot(m) {
   const run = chunks.slice(-m.n);
   chunks = [];
   if (run.length !== m.n || (run.length && run[run.length - 1][0] !== m.s - 1)) return resync('snapshot chunks missing');
   last = m.s;
   waiting = false;
+  queue(() => build(run, m));
+}
+
+/** Decodes a snapshot's chunks and replaces the view with it. */
+async function build(run, m) {
   let stream = new Blob(run.map((c) => c[1])).stream();
   if (m.z) stream = stream.pipeThrough(new DecompressionStream(m.z));
   const data = JSON.parse(await new Response(stream).text());
@@ -462,7 +471,7 @@ function receive(m) {
 
 /** Messages relayed from the customer (they carry `s`). */
 function customer(m) {
-  if (m.t === 'snapshot') return queue(() => snapshot(m));
+  if (m.t === 'snapshot') return snapshot(m);
   if (m.t === 'page') { last = m.s; return ui.page(m.url, m.title); }
   if (!inSeq(m.s)) return;
   queue(() => {
