@@ -38,8 +38,8 @@ pub struct Config {
     pub log_format: LogFormat,
     /// PostgreSQL URL for several nodes (`postgres://…`); SQLite in the data directory when unset.
     pub database: Option<String>,
-    /// Redis URL for several nodes (`redis://…`); live sessions stay in this process when unset.
-    pub redis: Option<String>,
+    /// Redis for several nodes; live sessions stay in this process when unset.
+    pub redis: Option<RedisConfig>,
     /// Create the demo agent and admin on first start and serve the demo shop.
     pub demo: bool,
     pub timeouts: TimeoutsConfig,
@@ -48,6 +48,55 @@ pub struct Config {
     pub auth: AuthConfig,
     pub history: HistoryConfig,
     pub webhooks: Vec<WebhookConfig>,
+}
+
+/// Where several nodes keep live sessions. The plain URL form stays the
+/// common case; a Redis Cluster is named as such, because one address of a
+/// cluster (a managed service's configuration endpoint) looks like any Redis.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum RedisConfig {
+    /// One Redis (or a replicated pair behind Sentinel): `redis = "redis://host:6379/"`.
+    Single(String),
+    /// A Redis Cluster: `redis.cluster = ["redis://a:6379", "redis://b:6379"]`.
+    Cluster(RedisCluster),
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedisCluster {
+    /// Some nodes of the cluster (one is enough; the rest are discovered).
+    /// A list, or one string of comma-separated URLs, as an environment
+    /// variable is easiest written: `COBROWSE_REDIS__CLUSTER=redis://a:6379,redis://b:6379`.
+    #[serde(deserialize_with = "url_list")]
+    pub cluster: Vec<String>,
+}
+
+impl RedisConfig {
+    pub fn urls(&self) -> &[String] {
+        match self {
+            RedisConfig::Single(url) => std::slice::from_ref(url),
+            RedisConfig::Cluster(c) => &c.cluster,
+        }
+    }
+}
+
+fn url_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Urls {
+        List(Vec<String>),
+        Joined(String),
+    }
+    Ok(match Urls::deserialize(d)? {
+        Urls::List(urls) => urls,
+        Urls::Joined(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+            .map(String::from)
+            .collect(),
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -259,11 +308,17 @@ impl Config {
                 "database {db:?} must be a postgres:// URL (SQLite needs no setting)"
             ));
         }
-        if let Some(r) = &self.redis
-            && !r.starts_with("redis://")
-            && !r.starts_with("rediss://")
-        {
-            return bad(format!("redis {r:?} must be a redis:// or rediss:// URL"));
+        if let Some(redis) = &self.redis {
+            if redis.urls().is_empty() {
+                return bad("redis.cluster needs at least one node's URL".into());
+            }
+            if let Some(r) = redis
+                .urls()
+                .iter()
+                .find(|r| !r.starts_with("redis://") && !r.starts_with("rediss://"))
+            {
+                return bad(format!("redis {r:?} must be a redis:// or rediss:// URL"));
+            }
         }
         if self.limits.max_message_bytes < 1024 {
             return bad("limits.max_message_bytes must be at least 1024".into());
@@ -354,6 +409,7 @@ mod duration {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return its large error type
 mod tests {
     use super::*;
 
@@ -409,6 +465,41 @@ mod tests {
                     .to_string()
                     .contains("no_such_setting")
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn redis_is_one_url_or_a_cluster() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Config::load(&Overrides::default()).map_err(|e| e.to_string());
+            jail.set_env("COBROWSE_REDIS", "redis://r:6379/");
+            assert_eq!(
+                load()?.redis,
+                Some(RedisConfig::Single("redis://r:6379/".into()))
+            );
+            jail.clear_env();
+            let cluster = |urls: &[&str]| {
+                Some(RedisConfig::Cluster(RedisCluster {
+                    cluster: urls.iter().map(|u| u.to_string()).collect(),
+                }))
+            };
+            jail.set_env("COBROWSE_REDIS__CLUSTER", "redis://a:1, redis://b:2");
+            assert_eq!(load()?.redis, cluster(&["redis://a:1", "redis://b:2"]));
+            jail.set_env("COBROWSE_REDIS__CLUSTER", "[redis://a:1,redis://b:2]");
+            assert_eq!(load()?.redis, cluster(&["redis://a:1", "redis://b:2"]));
+            jail.clear_env();
+            jail.create_file("c.toml", "[redis]\ncluster = [\"redis://a:1\"]\n")?;
+            let file = Overrides {
+                config_file: Some("c.toml".into()),
+                ..Overrides::default()
+            };
+            let c = Config::load(&file).map_err(|e| e.to_string())?;
+            assert_eq!(c.redis, cluster(&["redis://a:1"]));
+            jail.set_env("COBROWSE_REDIS__CLUSTER", "[]");
+            assert!(load().unwrap_err().contains("at least one"));
+            jail.set_env("COBROWSE_REDIS__CLUSTER", "redis://a:1,http://b:2");
+            assert!(load().unwrap_err().contains("http://b:2"));
             Ok(())
         });
     }

@@ -1,5 +1,6 @@
 //! Several nodes sharing Redis and PostgreSQL: no sticky sessions, every rule
 //! held across the cluster, a node killed without warning, Redis going away.
+//! The rules across nodes run twice: on one Redis and on a Redis Cluster.
 
 mod common;
 
@@ -7,24 +8,54 @@ use std::time::{Duration, Instant};
 
 use cobrowse::auth::Tokens;
 use common::nodes::Node;
-use common::services::{Postgres, Redis};
+use common::services::{Postgres, Redis, RedisKind, SharedRedis};
 use common::{At, Got};
 use serde_json::json;
 
 const SECRET: &str = "cluster-test-secret-0123456789abcdef";
 
+/// Each scenario taking a [`RedisKind`] becomes two tests, `one_redis::…` and `redis_cluster::…`.
+macro_rules! on_both {
+    ($($scenario:ident),* $(,)?) => {
+        mod one_redis {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::RedisKind::One).await
+                }
+            )*
+        }
+        mod redis_cluster {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() {
+                    super::$scenario(super::RedisKind::Cluster).await
+                }
+            )*
+        }
+    };
+}
+
+on_both!(
+    customer_and_agent_on_different_nodes_work_as_on_one,
+    two_agents_racing_on_two_nodes_exactly_one_wins,
+    an_agent_holds_one_session_across_the_cluster,
+    concurrent_creations_get_unique_ids,
+    each_timeout_fires_once_across_three_nodes,
+);
+
 struct Cluster {
     nodes: Vec<Node>,
-    _redis: Redis,
+    _redis: SharedRedis,
     _pg: Postgres,
 }
 
 impl Cluster {
-    fn start(n: usize, extra: &[(&str, &str)]) -> Option<Cluster> {
-        let redis = Redis::start()?;
+    fn start(kind: RedisKind, n: usize, extra: &[(&str, &str)]) -> Option<Cluster> {
+        let redis = SharedRedis::start(kind)?;
         let pg = Postgres::start()?;
         let mut env = vec![
-            ("COBROWSE_REDIS", redis.url()),
+            redis.env(),
             ("COBROWSE_DATABASE", pg.url()),
             ("COBROWSE_AUTH__JWT_SECRET", SECRET.to_string()),
             ("COBROWSE_TIMEOUTS__TICK", "100ms".to_string()),
@@ -48,9 +79,8 @@ impl Cluster {
     }
 }
 
-#[tokio::test]
-async fn customer_and_agent_on_different_nodes_work_as_on_one() {
-    let Some(c) = Cluster::start(3, &[]) else {
+async fn customer_and_agent_on_different_nodes_work_as_on_one(kind: RedisKind) {
+    let Some(c) = Cluster::start(kind, 3, &[]) else {
         return;
     };
     let (n1, n2) = (c.at(0), c.at(1));
@@ -80,9 +110,9 @@ async fn customer_and_agent_on_different_nodes_work_as_on_one() {
     assert_eq!(agent.closed().await.1.unwrap()["reason"], "customer_exit");
 }
 
-#[tokio::test]
-async fn two_agents_racing_on_two_nodes_exactly_one_wins() {
+async fn two_agents_racing_on_two_nodes_exactly_one_wins(kind: RedisKind) {
     let Some(c) = Cluster::start(
+        kind,
         3,
         &[("COBROWSE_LIMITS__JOIN_ATTEMPTS_PER_MINUTE_PER_IP", "10000")],
     ) else {
@@ -106,9 +136,8 @@ async fn two_agents_racing_on_two_nodes_exactly_one_wins() {
     }
 }
 
-#[tokio::test]
-async fn an_agent_holds_one_session_across_the_cluster() {
-    let Some(c) = Cluster::start(2, &[]) else {
+async fn an_agent_holds_one_session_across_the_cluster(kind: RedisKind) {
+    let Some(c) = Cluster::start(kind, 2, &[]) else {
         return;
     };
     let (_c1, id1, _) = c.at(0).customer().await;
@@ -128,18 +157,20 @@ async fn an_agent_holds_one_session_across_the_cluster() {
     assert_eq!(third.expect("session").await["state"], "active");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ten_thousand_concurrent_creations_get_unique_ids() {
-    let Some(redis) = Redis::start() else { return };
+async fn concurrent_creations_get_unique_ids(kind: RedisKind) {
+    const CREATIONS: usize = 10_000;
+    let Some(redis) = SharedRedis::start(kind) else {
+        return;
+    };
     let mut hubs = Vec::new();
     for _ in 0..3 {
         hubs.push(
-            cobrowse::hub::RedisHub::connect(&redis.url())
+            cobrowse::hub::RedisHub::connect(&redis.config())
                 .await
                 .unwrap(),
         );
     }
-    let creations = (0..10_000).map(|i| {
+    let creations = (0..CREATIONS).map(|i| {
         let hub = hubs[i % 3].clone();
         tokio::spawn(async move {
             use cobrowse::hub::Hub;
@@ -161,17 +192,17 @@ async fn ten_thousand_concurrent_creations_get_unique_ids() {
     }
     ids.sort();
     ids.dedup();
-    assert_eq!(ids.len(), 10_000);
+    assert_eq!(ids.len(), CREATIONS);
     use cobrowse::hub::Hub;
-    assert_eq!(hubs[0].live().await.unwrap().len(), 10_000);
+    assert_eq!(hubs[0].live().await.unwrap().len(), CREATIONS);
 }
 
-#[tokio::test]
-async fn each_timeout_fires_once_across_three_nodes() {
+async fn each_timeout_fires_once_across_three_nodes(kind: RedisKind) {
     let (hook, seen) = common::webhook_receiver().await;
     let secret = "webhook-secret-0123456789";
     let hooks = format!(r#"[{{url="{hook}",secret="{secret}"}}]"#);
     let Some(c) = Cluster::start(
+        kind,
         3,
         &[
             ("COBROWSE_TIMEOUTS__JOIN", "1s"),
@@ -211,7 +242,7 @@ async fn killing_the_node_that_holds_both_parties_loses_nothing() {
         ("COBROWSE_TIMEOUTS__CUSTOMER_GRACE", "8s"),
         ("COBROWSE_TIMEOUTS__AGENT_GRACE", "8s"),
     ];
-    let Some(mut c) = Cluster::start(3, &env) else {
+    let Some(mut c) = Cluster::start(RedisKind::One, 3, &env) else {
         return;
     };
     let (n1, n2, n3) = (c.at(0), c.at(1), c.at(2));
@@ -326,7 +357,7 @@ async fn redis_going_away_is_told_and_recovered_from() {
 
 #[tokio::test]
 async fn the_command_line_manages_accounts_in_the_shared_database() {
-    let Some(c) = Cluster::start(2, &[]) else {
+    let Some(c) = Cluster::start(RedisKind::One, 2, &[]) else {
         return;
     };
     let pg = c._pg.url();

@@ -1,10 +1,10 @@
-//! Real Redis and PostgreSQL servers for the tests, each on a port of its own
-//! in a temporary directory, stopped when dropped. `scripts/test` installs the
-//! Debian packages; with `CI` set, a missing one fails the test instead of
-//! skipping it.
+//! Real Redis (one server, or a Redis Cluster) and PostgreSQL servers for the
+//! tests, each on a port of its own in a temporary directory, stopped when
+//! dropped. `scripts/test` installs the Debian packages; with `CI` set, a
+//! missing one fails the test instead of skipping it.
 
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -52,42 +52,19 @@ impl Redis {
 
     /// A server on `port`; with `dir`, it keeps its data there (append-only
     /// file), so a restart on the same port and directory finds it again.
-    pub fn on_port(port: u16, dir: Option<&std::path::Path>) -> Option<Redis> {
-        if Command::new("redis-server")
-            .arg("--version")
-            .output()
-            .is_err()
-        {
-            return missing("redis-server").map(|_| unreachable!());
-        }
-        let mut args: Vec<String> = [
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ]
-        .map(String::from)
-        .to_vec();
-        match dir {
-            Some(d) => args.extend([
+    pub fn on_port(port: u16, dir: Option<&Path>) -> Option<Redis> {
+        let args: Vec<String> = match dir {
+            Some(d) => vec![
                 "--dir".into(),
                 d.display().to_string(),
                 "--appendonly".into(),
                 "yes".into(),
                 "--appendfsync".into(),
                 "always".into(),
-            ]),
-            None => args.extend(["--appendonly".into(), "no".into()]),
-        }
-        let mut child = Command::new("redis-server")
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        wait_for_port(port, &mut child, "redis-server");
+            ],
+            None => vec!["--appendonly".into(), "no".into()],
+        };
+        let child = redis_server(port, &args)?;
         Some(Redis { port, child })
     }
 
@@ -106,6 +83,164 @@ impl Drop for Redis {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// `redis-server` on loopback `port`, without snapshots, once it listens.
+fn redis_server(port: u16, args: &[String]) -> Option<Child> {
+    installed("redis-server")?;
+    let mut child = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for_port(port, &mut child, "redis-server");
+    Some(child)
+}
+
+fn installed(program: &str) -> Option<()> {
+    match Command::new(program).arg("--version").output() {
+        Ok(_) => Some(()),
+        Err(_) => missing(program),
+    }
+}
+
+/// A Redis Cluster of three masters without replicas, the smallest Redis
+/// accepts; its node tables live in a temporary directory.
+pub struct RedisCluster {
+    pub ports: Vec<u16>,
+    children: Vec<Child>,
+    dir: tempfile::TempDir,
+}
+
+impl RedisCluster {
+    pub fn start() -> Option<RedisCluster> {
+        installed("redis-cli")?;
+        let dir = tempfile::Builder::new()
+            .prefix("cobrowse-redis-cluster")
+            .tempdir()
+            .unwrap();
+        let mut cluster = RedisCluster {
+            ports: Vec::new(),
+            children: Vec::new(),
+            dir,
+        };
+        for _ in 0..3 {
+            let port = free_port();
+            let table = cluster.dir.path().join(format!("nodes-{port}.conf"));
+            let args = [
+                "--cluster-enabled".into(),
+                "yes".into(),
+                "--cluster-config-file".into(),
+                table.display().to_string(),
+                // The bus port defaults to port + 10000, which may be taken or past 65535.
+                "--cluster-port".into(),
+                free_port().to_string(),
+                "--dir".into(),
+                cluster.dir.path().display().to_string(),
+                "--appendonly".into(),
+                "no".into(),
+            ];
+            cluster.children.push(redis_server(port, &args)?);
+            cluster.ports.push(port);
+        }
+        let create = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")))
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .output()
+            .unwrap();
+        assert!(
+            create.status.success(),
+            "redis-cli --cluster create failed: {}",
+            String::from_utf8_lossy(&create.stdout)
+        );
+        for port in &cluster.ports {
+            cluster.wait_until_ok(*port);
+        }
+        Some(cluster)
+    }
+
+    /// Waits until the node sees every slot served.
+    fn wait_until_ok(&self, port: u16) {
+        let start = Instant::now();
+        loop {
+            let info = Command::new("redis-cli")
+                .args(["-p", &port.to_string(), "cluster", "info"])
+                .output()
+                .unwrap();
+            if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
+                return;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "Redis Cluster node {port} not ready"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn urls(&self) -> Vec<String> {
+        self.ports
+            .iter()
+            .map(|p| format!("redis://127.0.0.1:{p}/"))
+            .collect()
+    }
+}
+
+impl Drop for RedisCluster {
+    fn drop(&mut self) {
+        for child in &mut self.children {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Which Redis the nodes of a test share: tests of the rules across nodes run on both.
+#[derive(Clone, Copy, Debug)]
+pub enum RedisKind {
+    One,
+    Cluster,
+}
+
+pub enum SharedRedis {
+    One(Redis),
+    Cluster(RedisCluster),
+}
+
+impl SharedRedis {
+    pub fn start(kind: RedisKind) -> Option<SharedRedis> {
+        Some(match kind {
+            RedisKind::One => SharedRedis::One(Redis::start()?),
+            RedisKind::Cluster => SharedRedis::Cluster(RedisCluster::start()?),
+        })
+    }
+
+    /// The setting, as in a configuration file.
+    pub fn config(&self) -> cobrowse::config::RedisConfig {
+        use cobrowse::config::{RedisCluster as Seeds, RedisConfig};
+        match self {
+            SharedRedis::One(r) => RedisConfig::Single(r.url()),
+            SharedRedis::Cluster(c) => RedisConfig::Cluster(Seeds { cluster: c.urls() }),
+        }
+    }
+
+    /// The setting, as a node's environment variable.
+    pub fn env(&self) -> (&'static str, String) {
+        match self {
+            SharedRedis::One(r) => ("COBROWSE_REDIS", r.url()),
+            SharedRedis::Cluster(c) => ("COBROWSE_REDIS__CLUSTER", c.urls().join(",")),
+        }
     }
 }
 

@@ -6,28 +6,36 @@
 //! - Deadlines sit in a sorted set; every node ticks, the CAS lets one win.
 //! - `cb:agent:<name>` locks an agent to one session across the cluster.
 //! - Frames travel by pub/sub on one channel per session (`cb:{<id>}:ch`); a
-//!   node subscribes while it holds a connection of that session. Keys are
-//!   hash-tagged by session so a Redis Cluster would keep a session on one slot.
+//!   node subscribes while it holds a connection of that session.
 //! - Each node keeps a heartbeat key and the list of its connections; when a
 //!   node dies, another counts its connections gone, so grace periods still run.
 //!
-//! The reconnecting connection manager (RESP3 push, automatic resubscription)
-//! carries everything; while Redis is away `/readyz` fails, new sessions are
-//! refused and connected parties are told, and all recovers by itself.
+//! The same code runs on one Redis and on a Redis Cluster ([`conn`] holds the
+//! few differences): every script and every pipeline touches keys of one
+//! slot (a session's keys are hash-tagged `{<id>}`, a node's `{<node>}`), and
+//! the indexes (deadlines, agent locks, interactions, nodes) are changed by
+//! single-key commands of their own. On a cluster, frames use sharded pub/sub.
+//!
+//! The connection reconnects and resubscribes by itself (RESP3 push); while
+//! Redis is away `/readyz` fails, new sessions are refused and connected
+//! parties are told, and all recovers by itself.
+
+mod conn;
+mod wire;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_trait::async_trait;
-use axum::extract::ws::{Message, Utf8Bytes};
-use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use redis::{AsyncCommands, IntoConnectionInfo, ProtocolVersion, PushKind, Script, Value};
+use redis::{AsyncCommands, PushKind, Script, Value};
 use tokio::sync::mpsc;
 
+use self::conn::{Batch, Conn};
+use self::wire::Frame;
 use super::local::deliver_notice;
 use super::{Changed, Hub, HubError, Link, Links, Out, PeerId, Result, Sent};
+use crate::config::RedisConfig;
 use crate::protocol::ServerMsg;
 use crate::session::{
     Created, Event, Interaction, Millis, Outcome, Page, Refusal, Role, Session, SessionId,
@@ -71,61 +79,6 @@ fn node_reaping(node: &str) -> String {
 
 fn unavailable(e: redis::RedisError) -> HubError {
     HubError::Unavailable(e.to_string())
-}
-
-/// Frames between nodes: `[op][role or flags][kind][data…]`.
-mod wire {
-    pub const RELAY: u8 = 0;
-    pub const NOTICE: u8 = 1;
-    pub const SYNC: u8 = 2;
-    pub const TEXT: u8 = 0;
-    pub const BINARY: u8 = 1;
-    pub const CLOSE: u8 = 2;
-}
-
-fn role_byte(role: Role) -> u8 {
-    match role {
-        Role::Customer => 0,
-        Role::Agent => 1,
-    }
-}
-
-fn encode(op: u8, role: Role, out: &Out) -> Vec<u8> {
-    let (kind, data): (u8, Vec<u8>) = match out {
-        Out::Frame(Message::Text(t), _) => (wire::TEXT, t.as_bytes().to_vec()),
-        Out::Frame(Message::Binary(b), _) => (wire::BINARY, b.to_vec()),
-        Out::Frame(_, _) => (wire::TEXT, Vec::new()),
-        Out::Close(code, reason) => {
-            let mut d = code.to_be_bytes().to_vec();
-            d.extend_from_slice(reason.as_bytes());
-            (wire::CLOSE, d)
-        }
-    };
-    let mut frame = Vec::with_capacity(3 + data.len());
-    frame.extend_from_slice(&[op, role_byte(role), kind]);
-    frame.extend_from_slice(&data);
-    frame
-}
-
-fn decode_out(kind: u8, data: &[u8]) -> Option<Out> {
-    let now = Instant::now();
-    match kind {
-        wire::TEXT => Utf8Bytes::try_from(Bytes::copy_from_slice(data))
-            .ok()
-            .map(|t| Out::Frame(Message::Text(t), now)),
-        wire::BINARY => Some(Out::Frame(
-            Message::Binary(Bytes::copy_from_slice(data)),
-            now,
-        )),
-        wire::CLOSE if data.len() >= 2 => {
-            let reason = String::from_utf8_lossy(&data[2..]).into_owned();
-            Some(Out::Close(
-                u16::from_be_bytes([data[0], data[1]]),
-                reason.into(),
-            ))
-        }
-        _ => None,
-    }
 }
 
 enum Command {
@@ -175,7 +128,7 @@ impl Scripts {
 
 pub struct RedisHub {
     node: String,
-    conn: ConnectionManager,
+    conn: Conn,
     links: Arc<Links>,
     commands: mpsc::UnboundedSender<Command>,
     healthy: Arc<AtomicBool>,
@@ -183,24 +136,9 @@ pub struct RedisHub {
 }
 
 impl RedisHub {
-    pub async fn connect(url: &str) -> Result<Arc<RedisHub>> {
-        let info = url.into_connection_info().map_err(unavailable)?;
-        let settings = info
-            .redis_settings()
-            .clone()
-            .set_protocol(ProtocolVersion::RESP3);
-        let client = redis::Client::open(info.set_redis_settings(settings)).map_err(unavailable)?;
+    pub async fn connect(config: &RedisConfig) -> Result<Arc<RedisHub>> {
         let (push_tx, push_rx) = mpsc::unbounded_channel();
-        let config = ConnectionManagerConfig::new()
-            .set_push_sender(push_tx)
-            .set_automatic_resubscription()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_max_delay(Duration::from_secs(1));
-        let conn = client
-            .get_connection_manager_with_config(config)
-            .await
-            .map_err(unavailable)?;
+        let conn = Conn::connect(config, push_tx).await.map_err(unavailable)?;
         let (commands, command_rx) = mpsc::unbounded_channel();
         let hub = Arc::new(RedisHub {
             node: hex::encode(rand::random::<[u8; 8]>()),
@@ -216,7 +154,7 @@ impl RedisHub {
         Ok(hub)
     }
 
-    fn conn(&self) -> ConnectionManager {
+    fn conn(&self) -> Conn {
         self.conn.clone()
     }
 
@@ -509,14 +447,12 @@ impl Hub for RedisHub {
 
     async fn live(&self) -> Result<Vec<Session>> {
         let ids: Vec<String> = self.conn().zrange(LIVE, 0, -1).await.map_err(unavailable)?;
-        let mut pipe = redis::pipe();
+        let mut batch = Batch::new(&self.conn);
         for id in &ids {
-            pipe.cmd("HGET").arg(format!("cb:{{{id}}}")).arg("s");
+            let key = format!("cb:{{{id}}}");
+            batch.on(&key).hget(key, "s");
         }
-        let jsons: Vec<Option<String>> = pipe
-            .query_async(&mut self.conn())
-            .await
-            .map_err(unavailable)?;
+        let jsons: Vec<Option<String>> = batch.send(&self.conn).await.map_err(unavailable)?;
         Ok(jsons
             .into_iter()
             .flatten()
@@ -590,26 +526,19 @@ impl Hub for RedisHub {
         if !self.healthy.load(Ordering::Relaxed) {
             return Sent::Dropped;
         }
-        self.send(Command::Publish(
-            channel(link.id()),
-            encode(wire::RELAY, to, &out),
-        ));
+        self.send(Command::Publish(channel(link.id()), wire::relay(to, &out)));
         Sent::Queued
     }
 
     fn notify(&self, id: SessionId, to: Role, out: Out) {
-        self.send(Command::Publish(
-            channel(id),
-            encode(wire::NOTICE, to, &out),
-        ));
+        self.send(Command::Publish(channel(id), wire::notice(to, &out)));
     }
 
     fn sync(&self, session: &Session) {
         let (active, write) = Link::flags(session);
-        let flags = u8::from(active) | (u8::from(write) << 1);
         self.send(Command::Publish(
             channel(session.id),
-            vec![wire::SYNC, flags, 0],
+            wire::sync(active, write),
         ));
         if let Some(local) = self.links.get(session.id) {
             local.sync(session);
@@ -631,69 +560,61 @@ impl Hub for RedisHub {
 
 /// Sends publishes and registry changes in order, pipelined in batches;
 /// subscription changes in between (they wait for their confirmation).
-async fn run_commands(
-    node: String,
-    mut conn: ConnectionManager,
-    mut rx: mpsc::UnboundedReceiver<Command>,
-) {
-    let mut batch = Vec::with_capacity(256);
+async fn run_commands(node: String, mut conn: Conn, mut rx: mpsc::UnboundedReceiver<Command>) {
+    let mut commands = Vec::with_capacity(256);
+    let mut batch = Batch::new(&conn);
     let conns = node_conns(&node);
-    while rx.recv_many(&mut batch, 256).await > 0 {
-        let mut pipe = redis::pipe();
-        let mut queued = 0;
-        for command in batch.drain(..) {
-            let subscription = match command {
+    while rx.recv_many(&mut commands, 256).await > 0 {
+        for command in commands.drain(..) {
+            let (subscribe, ch) = match command {
                 Command::Publish(ch, payload) => {
-                    pipe.publish(ch, payload).ignore();
-                    queued += 1;
+                    batch
+                        .on(&ch)
+                        .add_command(conn.publish(&ch, payload))
+                        .ignore();
                     continue;
                 }
                 Command::Register(m) => {
-                    pipe.sadd(&conns, m).ignore();
-                    queued += 1;
+                    batch.on(&conns).sadd(&conns, m).ignore();
                     continue;
                 }
                 Command::Unregister(m) => {
-                    pipe.srem(&conns, m).ignore();
-                    queued += 1;
+                    batch.on(&conns).srem(&conns, m).ignore();
                     continue;
                 }
                 Command::Subscribe(ch) => (true, ch),
                 Command::Unsubscribe(ch) => (false, ch),
             };
-            if queued > 0 {
-                flush(&mut conn, &mut pipe).await;
-                queued = 0;
-            }
-            let result = match subscription {
-                (true, ch) => conn.subscribe(&ch).await,
-                (false, ch) => conn.unsubscribe(&ch).await,
+            flush(&conn, &mut batch).await;
+            let result = if subscribe {
+                conn.subscribe(&ch).await
+            } else {
+                conn.unsubscribe(&ch).await
             };
             if let Err(e) = result {
                 tracing::warn!(error = %e, "Redis subscription change failed");
             }
         }
-        if queued > 0 {
-            flush(&mut conn, &mut pipe).await;
-        }
+        flush(&conn, &mut batch).await;
     }
 }
 
-async fn flush(conn: &mut ConnectionManager, pipe: &mut redis::Pipeline) {
-    if let Err(e) = pipe.query_async::<()>(conn).await {
+async fn flush(conn: &Conn, batch: &mut Batch) {
+    if batch.is_empty() {
+        return;
+    }
+    if let Err(e) = batch.send::<Value>(conn).await {
         tracing::warn!(error = %e, "Redis publish failed: frames lost, receivers will resynchronise");
     }
-    pipe.clear();
 }
 
 /// Hands frames from other nodes (and this one) to this node's connections.
 async fn dispatch(links: Arc<Links>, mut rx: mpsc::UnboundedReceiver<redis::PushInfo>) {
     while let Some(push) = rx.recv().await {
-        if push.kind != PushKind::Message || push.data.len() < 2 {
+        if !matches!(push.kind, PushKind::Message | PushKind::SMessage) {
             continue;
         }
-        let (Value::BulkString(ch), Value::BulkString(payload)) = (&push.data[0], &push.data[1])
-        else {
+        let [Value::BulkString(ch), Value::BulkString(payload), ..] = push.data.as_slice() else {
             continue;
         };
         let Some(id) = std::str::from_utf8(ch)
@@ -705,26 +626,13 @@ async fn dispatch(links: Arc<Links>, mut rx: mpsc::UnboundedReceiver<redis::Push
             continue;
         };
         let Some(link) = links.get(id) else { continue };
-        if payload.len() < 3 {
-            continue;
-        }
-        let role = if payload[1] == 1 {
-            Role::Agent
-        } else {
-            Role::Customer
-        };
-        match payload[0] {
-            wire::SYNC => link.set_flags(payload[1] & 1 != 0, payload[1] & 2 != 0),
-            op => {
-                let Some(out) = decode_out(payload[2], &payload[3..]) else {
-                    continue;
-                };
-                if op == wire::RELAY {
-                    link.relay(role, out);
-                } else {
-                    deliver_notice(&link, role, out);
-                }
+        match wire::decode(payload) {
+            Some(Frame::Relay(role, out)) => {
+                link.relay(role, out);
             }
+            Some(Frame::Notice(role, out)) => deliver_notice(&link, role, out),
+            Some(Frame::Sync { active, write }) => link.set_flags(active, write),
+            None => {}
         }
     }
 }
@@ -743,10 +651,15 @@ async fn watch_health(hub: std::sync::Weak<RedisHub>) {
             .arg("PX")
             .arg(NODE_TTL_MS)
             .arg("GET")
-            .exists(node_conns(&hub.node))
-            .sadd(NODES, &hub.node)
-            .ignore();
-        let beat = pipe.query_async::<(Option<String>, bool)>(&mut conn);
+            .exists(node_conns(&hub.node));
+        let beat = async {
+            let beat = pipe
+                .query_async::<(Option<String>, bool)>(&mut conn)
+                .await?;
+            // The set of nodes is a slot of its own (on a cluster): a command apart.
+            conn.sadd::<_, _, ()>(NODES, &hub.node).await?;
+            Ok::<_, redis::RedisError>(beat)
+        };
         // A command waits for reconnection attempts; a second of silence is an outage.
         let beat = tokio::time::timeout(HEARTBEAT_EVERY, beat)
             .await
