@@ -40,6 +40,7 @@ on_both!(
     customer_and_agent_on_different_nodes_work_as_on_one,
     two_agents_racing_on_two_nodes_exactly_one_wins,
     an_agent_holds_one_session_across_the_cluster,
+    one_agent_racing_into_two_sessions_on_two_nodes_gets_one,
     concurrent_creations_get_unique_ids,
     each_timeout_fires_once_across_three_nodes,
 );
@@ -123,17 +124,26 @@ async fn two_agents_racing_on_two_nodes_exactly_one_wins(kind: RedisKind) {
         let (n2, n3) = (c.at(1), c.at(2));
         let (name_a, name_b) = (format!("racer-a{round}"), format!("racer-b{round}"));
         let (a, b) = tokio::join!(n2.agent(&id, &name_a), n3.agent(&id, &name_b));
-        let mut outcomes = Vec::new();
-        for mut client in [a, b] {
-            outcomes.push(match client.next().await {
-                Got::Msg(m) if m["t"] == "session" => "joined".to_string(),
-                Got::Msg(m) => m["code"].as_str().unwrap_or("?").to_string(),
-                Got::Closed(code, _) => format!("closed {code}"),
-            });
-        }
-        outcomes.sort();
-        assert_eq!(outcomes, ["joined", "session_has_agent"], "round {round}");
+        assert_eq!(
+            outcomes([a, b]).await,
+            ["joined", "session_has_agent"],
+            "round {round}"
+        );
     }
+}
+
+/// What each of two racing agents was told first, sorted: `joined` or the refusal's code.
+async fn outcomes(racers: [common::Client; 2]) -> Vec<String> {
+    let mut outcomes = Vec::new();
+    for mut client in racers {
+        outcomes.push(match client.next().await {
+            Got::Msg(m) if m["t"] == "session" => "joined".to_string(),
+            Got::Msg(m) => m["code"].as_str().unwrap_or("?").to_string(),
+            Got::Closed(code, _) => format!("closed {code}"),
+        });
+    }
+    outcomes.sort();
+    outcomes
 }
 
 async fn an_agent_holds_one_session_across_the_cluster(kind: RedisKind) {
@@ -155,6 +165,24 @@ async fn an_agent_holds_one_session_across_the_cluster(kind: RedisKind) {
     first.closed().await;
     let mut third = c.at(1).agent(&id2, "dana").await;
     assert_eq!(third.expect("session").await["state"], "active");
+}
+
+async fn one_agent_racing_into_two_sessions_on_two_nodes_gets_one(kind: RedisKind) {
+    let Some(c) = Cluster::start(kind, 2, &[]) else {
+        return;
+    };
+    for round in 0..15 {
+        let (_c1, id1, _) = c.at(0).customer().await;
+        let (_c2, id2, _) = c.at(1).customer().await;
+        let agent = format!("twin{round}");
+        let (n1, n2) = (c.at(0), c.at(1));
+        let (a, b) = tokio::join!(n1.agent(&id1, &agent), n2.agent(&id2, &agent));
+        assert_eq!(
+            outcomes([a, b]).await,
+            ["agent_in_other_session", "joined"],
+            "round {round}"
+        );
+    }
 }
 
 async fn concurrent_creations_get_unique_ids(kind: RedisKind) {

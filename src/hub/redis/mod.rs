@@ -4,7 +4,8 @@
 //!   only by compare-and-set, so the rules decide once however many nodes race:
 //!   two agents joining on two nodes, two nodes firing the same deadline.
 //! - Deadlines sit in a sorted set; every node ticks, the CAS lets one win.
-//! - `cb:agent:<name>` locks an agent to one session across the cluster.
+//! - `cb:agent:<name>` locks an agent to one session across the cluster: taken
+//!   for a short lease before a join, kept once the join is written.
 //! - Frames travel by pub/sub on one channel per session (`cb:{<id>}:ch`); a
 //!   node subscribes while it holds a connection of that session.
 //! - Each node keeps a heartbeat key and the list of its connections; when a
@@ -28,7 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use redis::{AsyncCommands, PushKind, Script, Value};
+use redis::{AsyncCommands, FromRedisValue, PushKind, Script, Value};
 use tokio::sync::mpsc;
 
 use self::conn::{Batch, Conn};
@@ -48,6 +49,9 @@ const HEARTBEAT_EVERY: Duration = Duration::from_secs(1);
 /// A node silent this long is dead: its connections count as gone.
 const NODE_TTL_MS: u64 = 4_000;
 const CAS_ATTEMPTS: usize = 64;
+/// How long an agent's lock stays taken by a join that never finished (its
+/// node died in between); long enough for any join to be written.
+const JOIN_LEASE_MS: u64 = 5_000;
 
 fn session_key(id: SessionId) -> String {
     format!("cb:{{{id}}}")
@@ -93,6 +97,7 @@ struct Scripts {
     create: Script,
     cas: Script,
     lock: Script,
+    confirm: Script,
     unlock: Script,
     takeover: Script,
 }
@@ -111,16 +116,29 @@ impl Scripts {
                  else redis.call('HSET', KEYS[1], 's', ARGV[2], 'v', tonumber(v) + 1) end
                  return 1",
             ),
+            // The holder, and its lease left (-1: held by a joined session).
             lock: Script::new(
                 "local cur = redis.call('GET', KEYS[1])
-                 if not cur then redis.call('SET', KEYS[1], ARGV[1]) return ARGV[1] end
-                 return cur",
+                 if not cur then
+                   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+                   return {ARGV[1], tonumber(ARGV[2])}
+                 end
+                 return {cur, redis.call('PTTL', KEYS[1])}",
+            ),
+            // Keeps the lock for good (also when its lease ran out meanwhile).
+            confirm: Script::new(
+                "local cur = redis.call('GET', KEYS[1])
+                 if not cur or cur == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1]) end
+                 return 1",
             ),
             unlock: Script::new(
                 "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end return 1",
             ),
             takeover: Script::new(
-                "if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('SET', KEYS[1], ARGV[2]) return 1 end return 0",
+                "if redis.call('GET', KEYS[1]) == ARGV[1] then
+                   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) return 1
+                 end
+                 return 0",
             ),
         }
     }
@@ -246,32 +264,45 @@ impl RedisHub {
         Ok(())
     }
 
-    async fn unlock(&self, agent: &str, id: SessionId) -> Result<()> {
-        let _: i64 = self
-            .scripts
-            .unlock
-            .key(agent_key(agent))
-            .arg(id.to_string())
-            .invoke_async(&mut self.conn())
+    /// Runs one of the agent-lock scripts on the agent's key.
+    async fn on_agent_lock<T: FromRedisValue>(
+        &self,
+        script: &Script,
+        agent: &str,
+        args: &[&str],
+    ) -> Result<T> {
+        let mut call = script.key(agent_key(agent));
+        for arg in args {
+            call.arg(*arg);
+        }
+        call.invoke_async(&mut self.conn())
             .await
-            .map_err(unavailable)?;
+            .map_err(unavailable)
+    }
+
+    async fn unlock(&self, agent: &str, id: SessionId) -> Result<()> {
+        let id = id.to_string();
+        self.on_agent_lock::<i64>(&self.scripts.unlock, agent, &[&id])
+            .await?;
         Ok(())
     }
 
-    /// Takes the agent's cluster-wide lock for this session, freeing a lock
-    /// left by a session that has ended.
+    /// Takes the agent's cluster-wide lock for this session, for a lease
+    /// until the join is written. The lock is on a slot of its own, so it is
+    /// taken before the session changes, not in the same script; a join of
+    /// the same agent already under way elsewhere (a lease running) refuses
+    /// this one, and a lock left by a session that has ended is taken over.
     async fn lock_agent(&self, agent: &str, id: SessionId) -> Result<()> {
+        let (id, lease) = (id.to_string(), JOIN_LEASE_MS.to_string());
         for _ in 0..3 {
-            let holder: String = self
-                .scripts
-                .lock
-                .key(agent_key(agent))
-                .arg(id.to_string())
-                .invoke_async(&mut self.conn())
-                .await
-                .map_err(unavailable)?;
-            if holder == id.to_string() {
+            let (holder, lease_left): (String, i64) = self
+                .on_agent_lock(&self.scripts.lock, agent, &[&id, &lease])
+                .await?;
+            if holder == id {
                 return Ok(());
+            }
+            if lease_left > 0 {
+                return Err(Refusal::AgentInOtherSession.into());
             }
             let still_there = match holder.parse::<SessionId>() {
                 Ok(other) => self
@@ -283,15 +314,8 @@ impl RedisHub {
             if still_there {
                 return Err(Refusal::AgentInOtherSession.into());
             }
-            let _: i64 = self
-                .scripts
-                .takeover
-                .key(agent_key(agent))
-                .arg(&holder)
-                .arg(id.to_string())
-                .invoke_async(&mut self.conn())
-                .await
-                .map_err(unavailable)?;
+            self.on_agent_lock::<i64>(&self.scripts.takeover, agent, &[&holder, &id, &lease])
+                .await?;
         }
         Err(Refusal::AgentInOtherSession.into())
     }
@@ -429,11 +453,18 @@ impl Hub for RedisHub {
     async fn join(&self, id: SessionId, agent: &str, now: Millis) -> Result<Changed> {
         self.lock_agent(agent, id).await?;
         match self.change(id, |s| s.join(agent, now)).await {
+            Ok(changed) => {
+                let id = id.to_string();
+                self.on_agent_lock::<i64>(&self.scripts.confirm, agent, &[&id])
+                    .await?;
+                Ok(changed)
+            }
             Err(HubError::Refused(r)) => {
                 self.unlock(agent, id).await?;
                 Err(r.into())
             }
-            other => other,
+            // Unknown whether the join was written: the lease runs out by itself.
+            Err(e) => Err(e),
         }
     }
 
