@@ -43,6 +43,7 @@ on_both!(
     one_agent_racing_into_two_sessions_on_two_nodes_gets_one,
     concurrent_creations_get_unique_ids,
     each_timeout_fires_once_across_three_nodes,
+    killing_the_node_that_holds_both_parties_loses_nothing,
 );
 
 struct Cluster {
@@ -264,13 +265,12 @@ async fn each_timeout_fires_once_across_three_nodes(kind: RedisKind) {
     );
 }
 
-#[tokio::test]
-async fn killing_the_node_that_holds_both_parties_loses_nothing() {
+async fn killing_the_node_that_holds_both_parties_loses_nothing(kind: RedisKind) {
     let env = [
         ("COBROWSE_TIMEOUTS__CUSTOMER_GRACE", "8s"),
         ("COBROWSE_TIMEOUTS__AGENT_GRACE", "8s"),
     ];
-    let Some(mut c) = Cluster::start(RedisKind::One, 3, &env) else {
+    let Some(mut c) = Cluster::start(kind, 3, &env) else {
         return;
     };
     let (n1, n2, n3) = (c.at(0), c.at(1), c.at(2));
