@@ -1,5 +1,10 @@
 //! The web parts embedded in the binary: customer script, agent console,
-//! admin console, demo shop. No build step: files are served as written.
+//! admin console, demo shop. No build step: files are served as written, except the
+//! customer script's modules, minified once at startup (they reach every site visitor).
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::LazyLock;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -7,14 +12,65 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use rust_embed::RustEmbed;
+use sha2::{Digest, Sha256};
 
 use super::AppState;
+use super::minify::minify;
 
 #[derive(RustEmbed)]
 #[folder = "web/"]
 struct Web;
 
+/// A file as served: its bytes and their ETag.
+struct Asset {
+    data: Cow<'static, [u8]>,
+    etag: String,
+}
+
+fn etag(sha256: &[u8]) -> String {
+    format!("\"{}\"", hex::encode(&sha256[..12]))
+}
+
+/// `customer/*.js` without comments and indentation. A file the minifier cannot read is
+/// left out, and so served as written.
+static CUSTOMER_JS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
+    let mut table = HashMap::new();
+    for path in Web::iter().filter(|p| p.starts_with("customer/") && p.ends_with(".js")) {
+        let Some(file) = Web::get(&path) else {
+            continue;
+        };
+        let min = std::str::from_utf8(&file.data)
+            .map_err(|e| e.to_string())
+            .and_then(|src| minify(src).map_err(|e| e.to_string()));
+        match min {
+            Ok(min) => {
+                let etag = etag(&Sha256::digest(min.as_bytes()));
+                let data = Cow::Owned(min.into_bytes());
+                table.insert(path.into_owned(), Asset { data, etag });
+            }
+            Err(error) => tracing::warn!(%path, %error, "served unminified"),
+        }
+    }
+    table
+});
+
+fn asset(path: &str) -> Option<Asset> {
+    if let Some(a) = CUSTOMER_JS.get(path) {
+        let data = Cow::Borrowed(a.data.as_ref());
+        return Some(Asset {
+            data,
+            etag: a.etag.clone(),
+        });
+    }
+    let file = Web::get(path)?;
+    Some(Asset {
+        etag: etag(&file.metadata.sha256_hash()),
+        data: file.data,
+    })
+}
+
 pub fn routes() -> Router<AppState> {
+    LazyLock::force(&CUSTOMER_JS);
     Router::new()
         .route("/", get(|| async { Redirect::to("/demo/") }))
         .route(
@@ -79,10 +135,9 @@ fn serve(app: &AppState, path: &str, request: &HeaderMap) -> Response {
     if !AREAS.contains(&area) || path.contains("..") || (area == "demo" && !app.config.demo) {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
-    let Some(file) = Web::get(path) else {
+    let Some(Asset { data, etag }) = asset(path) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
-    let etag = format!("\"{}\"", hex::encode(&file.metadata.sha256_hash()[..12]));
     let mut headers = HeaderMap::new();
     headers.insert(
         header::ETAG,
@@ -138,5 +193,25 @@ fn serve(app: &AppState, path: &str, request: &HeaderMap) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static(content_type(path)),
     );
-    (headers, file.data.into_owned()).into_response()
+    (headers, data).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A module left out of the table would be served as written: the minifier must read them all.
+    #[test]
+    fn every_customer_module_is_served_minified() {
+        let modules: Vec<_> = Web::iter()
+            .filter(|p| p.starts_with("customer/") && p.ends_with(".js"))
+            .collect();
+        assert!(modules.len() > 5);
+        for path in modules {
+            let served = asset(&path).expect("served");
+            let written = Web::get(&path).expect("embedded");
+            assert!(served.data.len() < written.data.len(), "{path}");
+            assert_ne!(served.etag, etag(&written.metadata.sha256_hash()), "{path}");
+        }
+    }
 }

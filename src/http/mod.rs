@@ -10,6 +10,7 @@ mod conn;
 mod customer_ws;
 mod demo;
 mod error;
+mod minify;
 mod ops;
 mod proxy;
 
