@@ -78,6 +78,18 @@ pub struct ProcSample {
     pub threads: u64,
 }
 
+/// Several processes serving together (two nodes and Redis) count as one server.
+impl std::iter::Sum for ProcSample {
+    fn sum<I: Iterator<Item = ProcSample>>(samples: I) -> ProcSample {
+        samples.fold(ProcSample::default(), |a, b| ProcSample {
+            rss_kib: a.rss_kib + b.rss_kib,
+            hwm_kib: a.hwm_kib + b.hwm_kib,
+            cpu_ticks: a.cpu_ticks + b.cpu_ticks,
+            threads: a.threads + b.threads,
+        })
+    }
+}
+
 pub fn proc_sample(pid: u32) -> Option<ProcSample> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     let field = |name: &str| {
@@ -135,6 +147,37 @@ pub fn self_cpu_ticks() -> u64 {
         .unwrap_or(0)
 }
 
+/// A loopback port free right now, for a server that cannot be told to pick
+/// its own and report it (redis-server).
+pub fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+/// The line a server prints once it accepts connections.
+#[derive(Clone, Copy, Debug)]
+pub struct ReadyLine {
+    pub text: &'static str,
+    /// The port, when the server was given it; `None`: read it from the line
+    /// (`listening on http://HOST:PORT`).
+    pub port: Option<u16>,
+}
+
+impl ReadyLine {
+    /// What cobrowse and the socket.io relay print, with the port they picked.
+    pub const LISTENING: ReadyLine = ReadyLine {
+        text: "listening on http://",
+        port: None,
+    };
+
+    fn port_in(self, line: &str) -> Option<u16> {
+        match self.port {
+            Some(port) => line.contains(self.text).then_some(port),
+            None => parse_listening(line),
+        }
+    }
+}
+
 /// A server under test, running as a child process.
 pub struct Server {
     pub name: &'static str,
@@ -146,16 +189,25 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `cmd` and waits for a line with `listening on http://HOST:PORT`.
-    pub async fn start(name: &'static str, mut cmd: Command, timeout: Duration) -> Result<Server> {
+    /// Starts `cmd` and waits for its `ready` line.
+    pub async fn start(
+        name: &'static str,
+        mut cmd: Command,
+        ready: ReadyLine,
+        timeout: Duration,
+    ) -> Result<Server> {
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
         let program = cmd.as_std().get_program().to_string_lossy().into_owned();
-        let mut child = cmd
-            .spawn()
-            .with_context(|| format!("starting {name} ({program})"))?;
+        let mut child = match cmd.spawn() {
+            Ok(child) => child,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                bail!("starting {name}: `{program}` not found (not installed, or not on the PATH)")
+            }
+            Err(e) => return Err(e).with_context(|| format!("starting {name} ({program})")),
+        };
         let pid = child.id().ok_or_else(|| anyhow!("{name} exited at once"))?;
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let (port_tx, port_rx) = oneshot::channel();
@@ -174,7 +226,7 @@ impl Server {
             tokio::spawn(async move {
                 let mut lines = BufReader::new(stream).lines();
                 while let Ok(Some(line)) = lines.next_line().await {
-                    if let Some(port) = parse_listening(&line)
+                    if let Some(port) = ready.port_in(&line)
                         && let Some(tx) = port_tx.lock().unwrap().take()
                     {
                         let _ = tx.send(port);
@@ -204,14 +256,16 @@ impl Server {
                 tokio::time::sleep(Duration::from_millis(200)).await;
                 let status = server.child.try_wait().ok().flatten();
                 bail!(
-                    "{name} ended without printing `listening on http://…` (exit: {status:?})\n{}",
+                    "{name} ended without printing `{}…` (exit: {status:?})\n{}",
+                    ready.text,
                     server.tail_text()
                 )
             }
             Err(_) => {
                 server.stop().await;
                 bail!(
-                    "{name} printed no `listening on http://…` line within {timeout:?}\n{}",
+                    "{name} printed no `{}…` line within {timeout:?}\n{}",
+                    ready.text,
                     server.tail_text()
                 )
             }
@@ -295,6 +349,23 @@ mod tests {
         );
         assert_eq!(parse_listening("listening on http://127.0.0.1:0"), None);
         assert_eq!(parse_listening("nothing"), None);
+    }
+
+    #[test]
+    fn a_given_port_is_ready_on_its_line() {
+        let redis = ReadyLine {
+            text: "Ready to accept connections",
+            port: Some(6400),
+        };
+        assert_eq!(
+            redis.port_in("1:M 01 Jan 2026 * Ready to accept connections tcp"),
+            Some(6400)
+        );
+        assert_eq!(redis.port_in("1:M 01 Jan 2026 * Server initialized"), None);
+        assert_eq!(
+            ReadyLine::LISTENING.port_in("listening on http://127.0.0.1:4242"),
+            Some(4242)
+        );
     }
 
     #[test]

@@ -1,11 +1,12 @@
 //! The two wire protocols the load generator speaks: cobrowse's own (docs/protocol.md)
 //! and Engine.IO v4 / Socket.IO v5 over a plain WebSocket.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::{SinkExt, StreamExt};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
@@ -18,15 +19,6 @@ pub type Ws = WebSocketStream<TcpStream>;
 pub enum Proto {
     Cobrowse,
     SocketIo,
-}
-
-impl Proto {
-    pub fn label(self) -> &'static str {
-        match self {
-            Proto::Cobrowse => "cobrowse",
-            Proto::SocketIo => "socket.io",
-        }
-    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -143,38 +135,80 @@ fn jwt(secret: &str, sub: &str) -> Result<String> {
     )?)
 }
 
-/// Customer creates a session, agent `bench-agent-<i>` joins it, the customer
-/// sees `joined`. Returns (customer, agent).
-pub async fn open_cobrowse(port: u16, secret: &str, i: usize) -> Result<(Ws, Ws)> {
-    let origin = format!("http://127.0.0.1:{port}");
-    let mut customer = connect(port, "/ws/customer?v=1", Some(("origin", origin.clone())))
-        .await
-        .context("customer")?;
+/// Awaits one step of opening a session by the session's deadline; the error
+/// names the party and, when time runs out, the step (a lost `joined` is not a
+/// slow connect).
+async fn step<T>(
+    party: &str,
+    what: &str,
+    deadline: Instant,
+    step: impl Future<Output = Result<T>>,
+) -> Result<T> {
+    match tokio::time::timeout_at(deadline, step).await {
+        Ok(result) => result.with_context(|| party.to_owned()),
+        Err(_) => bail!("{party}: no {what} by the connect timeout"),
+    }
+}
+
+/// Customer creates a session on `customer_port`; `join_delay` later, agent
+/// `bench-agent-<i>` joins it on `agent_port` (the same node, or another one
+/// of the cluster); the customer sees `joined`; all by `deadline`. Returns
+/// (customer, agent).
+pub async fn open_cobrowse(
+    customer_port: u16,
+    agent_port: u16,
+    secret: &str,
+    i: usize,
+    join_delay: Duration,
+    deadline: Instant,
+) -> Result<(Ws, Ws)> {
+    let origin = format!("http://127.0.0.1:{customer_port}");
+    let path = "/ws/customer?v=1";
+    let header = Some(("origin", origin.clone()));
+    let mut customer = step(
+        "customer",
+        "connection",
+        deadline,
+        connect(customer_port, path, header),
+    )
+    .await?;
     let create = serde_json::json!({"v": 1, "t": "create", "url": format!("{origin}/demo/"), "title": "bench", "tab": "t1"});
     customer
         .send(Message::text(create.to_string()))
         .await
         .context("customer: sending create")?;
-    let session = expect_type(&mut customer, "session")
-        .await
-        .context("customer")?;
+    let session = step(
+        "customer",
+        "`session`",
+        deadline,
+        expect_type(&mut customer, "session"),
+    )
+    .await?;
     let id = match &session["id"] {
         serde_json::Value::String(s) => s.clone(),
         serde_json::Value::Number(n) => n.to_string(),
         _ => bail!("customer: `session` without an id: {session}"),
     };
+    tokio::time::sleep(join_delay).await;
     let token = jwt(secret, &format!("bench-agent-{i}"))?;
-    let mut agent = connect(
-        port,
-        &format!("/ws/agent?v=1&session={id}"),
-        Some(("authorization", format!("Bearer {token}"))),
+    let path = format!("/ws/agent?v=1&session={id}");
+    let header = Some(("authorization", format!("Bearer {token}")));
+    let mut agent = step(
+        "agent",
+        "connection",
+        deadline,
+        connect(agent_port, &path, header),
     )
-    .await
-    .context("agent")?;
-    expect_type(&mut agent, "session").await.context("agent")?;
-    expect_type(&mut customer, "joined")
-        .await
-        .context("customer")?;
+    .await?;
+    step(
+        "agent",
+        "`session`",
+        deadline,
+        expect_type(&mut agent, "session"),
+    )
+    .await?;
+    let joined = expect_type(&mut customer, "joined");
+    step("customer", "`joined` (the agent is in)", deadline, joined).await?;
     Ok((customer, agent))
 }
 
@@ -210,10 +244,16 @@ async fn sio_join(port: u16, room: &str) -> Result<Ws> {
     }
 }
 
-pub async fn open_socketio(port: u16, i: usize) -> Result<(Ws, Ws)> {
+pub async fn open_socketio(
+    port: u16,
+    i: usize,
+    join_delay: Duration,
+    deadline: Instant,
+) -> Result<(Ws, Ws)> {
     let room = format!("session-{i}");
-    let customer = sio_join(port, &room).await.context("customer")?;
-    let agent = sio_join(port, &room).await.context("agent")?;
+    let customer = step("customer", "join ack", deadline, sio_join(port, &room)).await?;
+    tokio::time::sleep(join_delay).await;
+    let agent = step("agent", "join ack", deadline, sio_join(port, &room)).await?;
     Ok((customer, agent))
 }
 
