@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use cobrowse::auth::Tokens;
 use common::nodes::Node;
-use common::services::{Postgres, Redis, RedisKind, SharedRedis};
+use common::services::{Postgres, RedisKind, SharedRedis};
 use common::{At, Got};
 use serde_json::json;
 
@@ -44,6 +44,7 @@ on_both!(
     concurrent_creations_get_unique_ids,
     each_timeout_fires_once_across_three_nodes,
     killing_the_node_that_holds_both_parties_loses_nothing,
+    redis_going_away_is_told_and_recovered_from,
 );
 
 struct Cluster {
@@ -315,20 +316,15 @@ async fn killing_the_node_that_holds_both_parties_loses_nothing(kind: RedisKind)
     );
 }
 
-#[tokio::test]
-async fn redis_going_away_is_told_and_recovered_from() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let Some(redis) = Redis::on_port(port, Some(dir.path())) else {
+/// On a cluster, the master that holds the session goes away (a partial
+/// outage counts as an outage: the node cannot serve every session).
+async fn redis_going_away_is_told_and_recovered_from(kind: RedisKind) {
+    let Some(mut redis) = SharedRedis::keeping_data(kind) else {
         return;
     };
     let Some(pg) = Postgres::start() else { return };
     let node = Node::start(&[
-        ("COBROWSE_REDIS", redis.url()),
+        redis.env(),
         ("COBROWSE_DATABASE", pg.url()),
         ("COBROWSE_AUTH__JWT_SECRET", SECRET.to_string()),
     ]);
@@ -362,7 +358,8 @@ async fn redis_going_away_is_told_and_recovered_from() {
     };
     assert!(ready(200).await);
 
-    redis.stop();
+    let holder = redis.holder(&format!("cb:{{{id}}}"));
+    holder.stop();
     assert!(ready(503).await, "readyz fails while Redis is away");
     let told = agent.expect("service").await;
     assert_eq!(told["available"], false);
@@ -374,7 +371,7 @@ async fn redis_going_away_is_told_and_recovered_from() {
     let (_, err) = newcomer.closed().await;
     assert_eq!(err.unwrap()["code"], "unavailable");
 
-    let _redis = Redis::on_port(port, Some(dir.path())).unwrap();
+    holder.restart();
     assert!(ready(200).await, "the node recovers by itself");
     assert_eq!(agent.expect("service").await["available"], true);
     customer.send(json!({"t": "mutation", "n": 42})).await;

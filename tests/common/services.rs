@@ -40,71 +40,85 @@ fn wait_for_port(port: u16, child: &mut Child, what: &str) {
     }
 }
 
+/// A `redis-server` on loopback, without snapshots; a test may stop it and
+/// start it again on the same port, as in an outage.
 pub struct Redis {
     pub port: u16,
-    child: Child,
+    args: Vec<String>,
+    child: Option<Child>,
+    _data: Option<tempfile::TempDir>,
+}
+
+/// Server settings: with `dir`, the data is kept there (append-only file,
+/// written before each answer), so a restart finds every session again.
+fn persistence(dir: Option<&Path>) -> Vec<String> {
+    match dir {
+        Some(d) => vec![
+            "--dir".into(),
+            d.display().to_string(),
+            "--appendonly".into(),
+            "yes".into(),
+            "--appendfsync".into(),
+            "always".into(),
+        ],
+        None => vec!["--appendonly".into(), "no".into()],
+    }
 }
 
 impl Redis {
     pub fn start() -> Option<Redis> {
-        Self::on_port(free_port(), None)
+        Self::on_port(free_port(), persistence(None), None)
     }
 
-    /// A server on `port`; with `dir`, it keeps its data there (append-only
-    /// file), so a restart on the same port and directory finds it again.
-    pub fn on_port(port: u16, dir: Option<&Path>) -> Option<Redis> {
-        let args: Vec<String> = match dir {
-            Some(d) => vec![
-                "--dir".into(),
-                d.display().to_string(),
-                "--appendonly".into(),
-                "yes".into(),
-                "--appendfsync".into(),
-                "always".into(),
-            ],
-            None => vec!["--appendonly".into(), "no".into()],
+    /// A server that keeps its data across a restart, in a directory of its own.
+    pub fn keeping_data() -> Option<Redis> {
+        let data = tempfile::tempdir().unwrap();
+        Self::on_port(free_port(), persistence(Some(data.path())), Some(data))
+    }
+
+    fn on_port(port: u16, args: Vec<String>, data: Option<tempfile::TempDir>) -> Option<Redis> {
+        installed("redis-server")?;
+        let mut redis = Redis {
+            port,
+            args,
+            child: None,
+            _data: data,
         };
-        let child = redis_server(port, &args)?;
-        Some(Redis { port, child })
+        redis.restart();
+        Some(redis)
     }
 
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    /// Stops the server (for outage tests); `on_port` brings one back.
-    pub fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+    /// Starts the server (again), and returns once it listens.
+    pub fn restart(&mut self) {
+        let mut child = Command::new("redis-server")
+            .args(["--port", &self.port.to_string()])
+            .args(["--bind", "127.0.0.1", "--save", ""])
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        wait_for_port(self.port, &mut child, "redis-server");
+        self.child = Some(child);
+    }
+
+    /// Kills the server without warning.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
 }
 
 impl Drop for Redis {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.stop();
     }
-}
-
-/// `redis-server` on loopback `port`, without snapshots, once it listens.
-fn redis_server(port: u16, args: &[String]) -> Option<Child> {
-    installed("redis-server")?;
-    let mut child = Command::new("redis-server")
-        .args([
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-        ])
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    wait_for_port(port, &mut child, "redis-server");
-    Some(child)
 }
 
 fn installed(program: &str) -> Option<()> {
@@ -115,29 +129,24 @@ fn installed(program: &str) -> Option<()> {
 }
 
 /// A Redis Cluster of three masters without replicas, the smallest Redis
-/// accepts; its node tables live in a temporary directory.
+/// accepts; its node tables (and data, if kept) live in a temporary directory.
 pub struct RedisCluster {
-    pub ports: Vec<u16>,
-    children: Vec<Child>,
-    dir: tempfile::TempDir,
+    pub masters: Vec<Redis>,
+    _dir: tempfile::TempDir,
 }
 
 impl RedisCluster {
-    pub fn start() -> Option<RedisCluster> {
+    pub fn start(keep_data: bool) -> Option<RedisCluster> {
         installed("redis-cli")?;
         let dir = tempfile::Builder::new()
             .prefix("cobrowse-redis-cluster")
             .tempdir()
             .unwrap();
-        let mut cluster = RedisCluster {
-            ports: Vec::new(),
-            children: Vec::new(),
-            dir,
-        };
+        let mut masters = Vec::new();
         for _ in 0..3 {
             let port = free_port();
-            let table = cluster.dir.path().join(format!("nodes-{port}.conf"));
-            let args = [
+            let table = dir.path().join(format!("nodes-{port}.conf"));
+            let mut args = vec![
                 "--cluster-enabled".into(),
                 "yes".into(),
                 "--cluster-config-file".into(),
@@ -145,17 +154,15 @@ impl RedisCluster {
                 // The bus port defaults to port + 10000, which may be taken or past 65535.
                 "--cluster-port".into(),
                 free_port().to_string(),
-                "--dir".into(),
-                cluster.dir.path().display().to_string(),
-                "--appendonly".into(),
-                "no".into(),
+                "--appenddirname".into(),
+                format!("aof-{port}"),
             ];
-            cluster.children.push(redis_server(port, &args)?);
-            cluster.ports.push(port);
+            args.extend(persistence(keep_data.then_some(dir.path())));
+            masters.push(Redis::on_port(port, args, None)?);
         }
         let create = Command::new("redis-cli")
             .args(["--cluster", "create"])
-            .args(cluster.ports.iter().map(|p| format!("127.0.0.1:{p}")))
+            .args(masters.iter().map(|m| format!("127.0.0.1:{}", m.port)))
             .args(["--cluster-replicas", "0", "--cluster-yes"])
             .output()
             .unwrap();
@@ -164,45 +171,40 @@ impl RedisCluster {
             "redis-cli --cluster create failed: {}",
             String::from_utf8_lossy(&create.stdout)
         );
-        for port in &cluster.ports {
-            cluster.wait_until_ok(*port);
-        }
+        let cluster = RedisCluster { masters, _dir: dir };
+        cluster.wait_until_ok();
         Some(cluster)
     }
 
-    /// Waits until the node sees every slot served.
-    fn wait_until_ok(&self, port: u16) {
+    /// Waits until every node sees every slot served.
+    fn wait_until_ok(&self) {
         let start = Instant::now();
-        loop {
-            let info = Command::new("redis-cli")
-                .args(["-p", &port.to_string(), "cluster", "info"])
-                .output()
-                .unwrap();
-            if String::from_utf8_lossy(&info.stdout).contains("cluster_state:ok") {
-                return;
+        for master in &self.masters {
+            while !self
+                .cli(master, &["cluster", "info"])
+                .contains("cluster_state:ok")
+            {
+                assert!(
+                    start.elapsed() < Duration::from_secs(20),
+                    "Redis Cluster node {} not ready",
+                    master.port
+                );
+                std::thread::sleep(Duration::from_millis(50));
             }
-            assert!(
-                start.elapsed() < Duration::from_secs(20),
-                "Redis Cluster node {port} not ready"
-            );
-            std::thread::sleep(Duration::from_millis(50));
         }
+    }
+
+    fn cli(&self, master: &Redis, args: &[&str]) -> String {
+        let out = Command::new("redis-cli")
+            .args(["-p", &master.port.to_string()])
+            .args(args)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
     pub fn urls(&self) -> Vec<String> {
-        self.ports
-            .iter()
-            .map(|p| format!("redis://127.0.0.1:{p}/"))
-            .collect()
-    }
-}
-
-impl Drop for RedisCluster {
-    fn drop(&mut self) {
-        for child in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.masters.iter().map(Redis::url).collect()
     }
 }
 
@@ -220,10 +222,33 @@ pub enum SharedRedis {
 
 impl SharedRedis {
     pub fn start(kind: RedisKind) -> Option<SharedRedis> {
+        Self::launch(kind, false)
+    }
+
+    /// A Redis that keeps its data across a restart (for outage tests).
+    pub fn keeping_data(kind: RedisKind) -> Option<SharedRedis> {
+        Self::launch(kind, true)
+    }
+
+    fn launch(kind: RedisKind, keep_data: bool) -> Option<SharedRedis> {
         Some(match kind {
+            RedisKind::One if keep_data => SharedRedis::One(Redis::keeping_data()?),
             RedisKind::One => SharedRedis::One(Redis::start()?),
-            RedisKind::Cluster => SharedRedis::Cluster(RedisCluster::start()?),
+            RedisKind::Cluster => SharedRedis::Cluster(RedisCluster::start(keep_data)?),
         })
+    }
+
+    /// The server that holds `key`: on a cluster, the master of its slot.
+    pub fn holder(&mut self, key: &str) -> &mut Redis {
+        match self {
+            SharedRedis::One(r) => r,
+            SharedRedis::Cluster(c) => {
+                let i = (0..c.masters.len())
+                    .find(|&i| c.cli(&c.masters[i], &["exists", key]).trim() == "1")
+                    .expect("a master holds the key");
+                &mut c.masters[i]
+            }
+        }
     }
 
     /// The setting, as in a configuration file.

@@ -19,7 +19,7 @@ use futures_util::future::join_all;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
-use redis::cluster_routing::Slot;
+use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, Slot};
 use redis::{
     Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, ProtocolVersion, PushInfo, RedisFuture,
     RedisResult, Value,
@@ -33,6 +33,10 @@ const TIMEOUT: Duration = Duration::from_secs(2);
 /// Reconnection attempts back off up to this.
 const MAX_RETRY_WAIT: Duration = Duration::from_secs(1);
 const MIN_RETRY_WAIT: Duration = Duration::from_millis(50);
+/// Retries of a cluster command (after a redirection, a lost connection).
+/// The default (16) retries a command bound for a master that is down at
+/// once, each time reconnecting to every seed: a storm while it is down.
+const CLUSTER_RETRIES: u32 = 3;
 
 #[derive(Clone)]
 pub enum Conn {
@@ -67,6 +71,7 @@ impl Conn {
                 let client = ClusterClientBuilder::new(c.cluster.iter().map(String::as_str))
                     .use_protocol(ProtocolVersion::RESP3)
                     .push_sender(push)
+                    .retries(CLUSTER_RETRIES)
                     .connection_timeout(TIMEOUT)
                     .response_timeout(TIMEOUT)
                     .min_retry_wait(MIN_RETRY_WAIT.as_millis() as u64)
@@ -89,6 +94,50 @@ impl Conn {
             Conn::Single(c) => c.unsubscribe(channel).await,
             Conn::Cluster(c) => c.sunsubscribe(channel).await,
         }
+    }
+
+    /// Whether Redis answers, with what is wrong when it does not. On a
+    /// cluster, every master must answer and see the cluster whole: asked
+    /// of "all masters", the cluster connection silently leaves out those it
+    /// has lost, so their number is checked against the cluster's size.
+    pub async fn check(&mut self) -> Result<(), String> {
+        let Conn::Cluster(c) = self else {
+            let pong: String = redis::cmd("PING")
+                .query_async(self)
+                .await
+                .map_err(|e| e.to_string())?;
+            return match pong.as_str() {
+                "PONG" => Ok(()),
+                other => Err(format!("Redis answered {other:?}")),
+            };
+        };
+        let all_masters = RoutingInfo::MultiNode((MultipleNodeRoutingInfo::AllMasters, None));
+        let answers = c
+            .route_command(redis::cmd("CLUSTER").arg("INFO").clone(), all_masters)
+            .await
+            .map_err(|e| e.to_string())?;
+        let answers: Vec<(String, String)> =
+            FromRedisValue::from_redis_value(answers).map_err(|e| e.to_string())?;
+        let mut size = 0;
+        for (node, info) in &answers {
+            if !info.contains("cluster_state:ok") {
+                return Err(format!(
+                    "Redis Cluster node {node} reports the cluster down"
+                ));
+            }
+            size = info
+                .lines()
+                .find_map(|l| l.strip_prefix("cluster_size:"))
+                .and_then(|n| n.trim().parse().ok())
+                .unwrap_or(size);
+        }
+        if answers.len() < size {
+            return Err(format!(
+                "{} of the {size} Redis Cluster masters answer",
+                answers.len()
+            ));
+        }
+        Ok(())
     }
 
     /// The command that publishes `payload` on `channel`.

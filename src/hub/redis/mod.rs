@@ -413,6 +413,10 @@ impl Hub for RedisHub {
         timeouts: Timeouts,
         now: Millis,
     ) -> Result<(Created, Session)> {
+        // Part of a cluster may be away, where a new session's ID may land.
+        if !self.healthy.load(Ordering::Relaxed) {
+            return Err(HubError::Unavailable("Redis is unreachable".into()));
+        }
         let token = new_token(&mut rand::rng());
         for _ in 0..CAS_ATTEMPTS {
             let id = SessionId::random(&mut rand::rng());
@@ -525,18 +529,10 @@ impl Hub for RedisHub {
     }
 
     async fn ready(&self) -> Result<()> {
-        let pong: String = tokio::time::timeout(
-            Duration::from_secs(1),
-            redis::cmd("PING").query_async(&mut self.conn()),
-        )
-        .await
-        .map_err(|_| HubError::Unavailable("Redis did not answer within 1 s".into()))?
-        .map_err(unavailable)?;
-        if pong == "PONG" {
-            Ok(())
-        } else {
-            Err(HubError::Unavailable(format!("Redis answered {pong:?}")))
-        }
+        tokio::time::timeout(Duration::from_secs(1), self.conn().check())
+            .await
+            .map_err(|_| HubError::Unavailable("Redis did not answer within 1 s".into()))?
+            .map_err(HubError::Unavailable)
     }
 
     fn link(&self, id: SessionId) -> Arc<Link> {
@@ -705,6 +701,12 @@ async fn watch_health(hub: std::sync::Weak<RedisHub>) {
         if hub.healthy.swap(ok, Ordering::Relaxed) != ok {
             if ok {
                 tracing::info!("Redis is back");
+                // The connection resubscribes by itself, but a cluster
+                // connection was seen to come back to a restarted master
+                // without its sharded subscriptions; subscribing twice is harmless.
+                for link in hub.links.all() {
+                    hub.send(Command::Subscribe(channel(link.id())));
+                }
             } else {
                 tracing::error!("Redis is unreachable: new sessions are refused until it returns");
             }
