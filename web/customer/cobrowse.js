@@ -10,6 +10,10 @@
   var closed = new WeakMap(), att = Element.prototype.attachShadow;
   Element.prototype.attachShadow = function (o) { var r = att.call(this, o); closed.set(this, r); return r; };
   Element.prototype.attachShadow.cb = closed;
+  // Elements scrolled from now on: a snapshot reads the scroll position of these only (reading
+  // every element's is slow). Loaded after the page was parsed: any element may be scrolled (null).
+  var scrolled = document.readyState === 'loading' ? new WeakSet() : null;
+  if (scrolled) addEventListener('scroll', function (e) { scrolled.add(e.target); }, true);
   var later = function (name) {
     return function () { var a = arguments; return new Promise(function (res, rej) { q.push([name, a, res, rej]); }); };
   };
@@ -22,6 +26,6 @@
   if (ed) import(origin + '/customer/editor.js').then(function (m) { m.open(origin); }, function (e) { console.error('cobrowse: could not load the editor', e); });
   var files = ['core', 'mask', 'main']; // the rest (capture, UI, replay) is loaded when a session needs it
   Promise.all(files.map(function (f) { return import(origin + '/customer/' + f + '.js'); })).then(
-    function (m) { m[m.length - 1].init(origin, q, s); },
+    function (m) { m[m.length - 1].init(origin, q, s, scrolled); },
     function (e) { console.error('cobrowse: could not load', e); q.forEach(function (c) { c[3](e); }); });
 })();

@@ -13,6 +13,7 @@ export const state = {
   agent: '', agentIn: false,
   /** @type {{mask:string[], disable:string[], block:string[]}} */ rules: { mask: [], disable: [], block: [] },
   tab: '',
+  /** @type {WeakSet<EventTarget>|null} elements scrolled since the loader ran; null: not known (any may be) */ scrolled: null,
 };
 
 /** @type {Record<string, Function[]>} */

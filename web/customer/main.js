@@ -105,8 +105,8 @@ const api = {
 };
 
 /** From the loader: replaces the stub, replays queued calls, resumes a saved session. */
-export function init(origin, queue, script) {
-  state.origin = origin;
+export function init(origin, queue, script, scrolled) {
+  state.origin = origin; state.scrolled = scrolled;
   guard(window); // password fields are noted from the start, before a type change can hide them
   window.Cobrowse = api;
   on('msg:session', (m) => m.rules && setRules((state.rules = { mask: [], disable: [], block: [], ...m.rules })));

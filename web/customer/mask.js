@@ -24,10 +24,10 @@ export function masked(n) {
   for (; n; n = n.parentNode || n.host || (n.defaultView && n.defaultView.frameElement)) if (n.nodeType === 1 && n.matches(maskSel)) return true;
   return false;
 }
-/** Field whose value is never sent: password (even after a type change), card/OTP, masked. */
-export function sensitive(el) {
+/** Field whose value is never sent: password (even after a type change), card/OTP, masked (`inMask`, if the caller knows). */
+export function sensitive(el, inMask) {
   if (el.type === 'password') pw.add(el);
-  return pw.has(el) || SENSITIVE.test(el.getAttribute('autocomplete') || '') || masked(el);
+  return pw.has(el) || SENSITIVE.test(el.getAttribute('autocomplete') || '') || (inMask ?? masked(el));
 }
 export const notePw = (el) => el.type === 'password' && pw.add(el);
 /** Blocked: a same-size placeholder; the content is never read. */

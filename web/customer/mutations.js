@@ -5,7 +5,7 @@
 import { state, on, emit, send, sendBinary, hold, release } from './core.js';
 import { mirror, reset as resetMirror, Walker, serialize, attrValue, isField, ctxOf, shadowOf, hookShadow, shut } from './serialize.js';
 import * as st from './styles.js';
-import { setRules, guard, notePw, sensitive, maskText } from './mask.js';
+import { guard, notePw, sensitive, maskText } from './mask.js';
 import * as ev from './events.js';
 
 const HTML = 'http://www.w3.org/1999/xhtml', XLINK = 'http://www.w3.org/1999/xlink', XML = 'http://www.w3.org/XML/1998/namespace';
@@ -157,7 +157,7 @@ function reframe(f) {
   sweep();
   if (!d) return;
   const base = mirror.next, w = new Walker(hooks);
-  w.add(d, null, { n: HTML, m: ctxOf(f).m }, true).run();
+  w.add(d, null, { n: HTML, m: ctxOf(f).m, x: true }, true).run();
   const sh = st.takeSheets();
   if (sh) send('style', { sh });
   send('mutation', '"f":[[' + i + ',' + base + ',' + w.take() + ']]');

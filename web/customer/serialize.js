@@ -2,13 +2,11 @@
 // and the walker is resumable so that a big page is serialized in slices.
 import { masks, masked, sensitive, maskText, maskValue, blocked, announce } from './mask.js';
 import { abs, absCss, cssOf, adopted } from './styles.js';
-import { rectOf } from './core.js';
+import { rectOf, state } from './core.js';
 
 const HTML = 'http://www.w3.org/1999/xhtml', SVG = 'http://www.w3.org/2000/svg', MATH = 'http://www.w3.org/1998/Math/MathML';
 /** One-URL attributes, made absolute (<base> respected) for the agent's proxy. */
-const URLA = /^(src|href|action|formaction|poster|data|background|cite|xlink:href|longdesc)$/;
-/** Never mirrored: scripts; noscript (it would render in the no-script view). */
-const SKIP = /^(script|noscript)$/;
+const URLA = new Set(['src', 'href', 'action', 'formaction', 'poster', 'data', 'background', 'cite', 'xlink:href', 'longdesc']);
 
 /** Ids of the current capture; `next` only grows, so ids ≥ a batch's start are new in it. */
 export const mirror = { ids: new WeakMap(), next: 1, blk: new WeakSet() };
@@ -66,30 +64,47 @@ function inferNs(tag, pns, fo) {
   return b === HTML ? (tag === 'svg' ? SVG : tag === 'math' ? MATH : HTML) : b;
 }
 const q = JSON.stringify;
+/** JSON of tag and attribute names: few distinct ones, written for every element. */
+const names = new Map();
+const qn = (s) => {
+  let j = names.get(s);
+  if (j === undefined) { j = q(s); if (names.size < 2000) names.set(s, j); }
+  return j;
+};
 
 /** Attributes with readable text: masked in masked regions. */
-const TEXTA = /^(alt|title|label|placeholder|aria-(label|valuetext|description))$/;
+const TEXTA = new Set(['alt', 'title', 'label', 'placeholder', 'aria-label', 'aria-valuetext', 'aria-description']);
 /** Value as sent (`sens`: masked field, `m`: masked region); null: not sent. */
 export function attrValue(el, name, v, sens, m) {
-  if (/^on/i.test(name)) return null;
+  // on* handlers, in any case (a test per attribute: cheaper than a regular expression)
+  if ((name.charCodeAt(0) | 32) === 111 && (name.charCodeAt(1) | 32) === 110) return null;
   if (sens && name === 'value') return maskValue(v);
-  if (m && TEXTA.test(name)) return maskText(v);
+  if (m && TEXTA.has(name)) return maskText(v);
   if (name === 'srcset' || name === 'imagesrcset') return v.replace(/(^|,)(\s*)([^\s,]+)/g, (m, c, w, u) => c + w + abs(u, el.baseURI));
-  if (URLA.test(name)) return abs(v, el.baseURI);
-  if (name === 'style') return absCss(v, el.baseURI);
+  if (URLA.has(name)) return abs(v, el.baseURI);
+  if (name === 'style' && v.includes('url(')) return absCss(v, el.baseURI);
   return v;
 }
-const aname = (a) => (a.prefix ? a.prefix + ':' + a.localName : a.localName);
-export const isField = (el) => /^(input|textarea|select)$/.test(el.localName);
+export const isField = (el) => { const t = el.localName; return t === 'input' || t === 'textarea' || t === 'select'; };
+/** Marks the next node popped from a Walker's stack as the first of its list (no comma). */
+const FIRST = {}, NONE = [];
+/** Elements the `el` hook is told of: what changes beyond the DOM (frames' documents, pictures, play state). */
+const WATCHED = new Set(['iframe', 'frame', 'canvas', 'video', 'audio']);
 
 /**
- * Resumable depth-first serializer. Stack: output text or `[node, expectedParent, ctx, first]`,
- * ctx `{n: parent ns, f: parent is foreignObject, m: masked}`. Hooks: root(r), el(el, masked).
+ * Resumable depth-first serializer. Stack, flat (no array per node): output text, or
+ * `ctx, expectedParent, node` (node on top), maybe topped by FIRST. ctx `{n: parent ns,
+ * f: parent is foreignObject, m: masked, x: read every element's scroll}`. Hooks: root(r),
+ * el(el, masked) for WATCHED elements.
  */
 export class Walker {
-  constructor(hooks) { this.h = hooks; this.out = []; this.st = []; this.start = mirror.next; }
+  constructor(hooks) {
+    this.h = hooks; this.out = []; this.st = []; this.start = mirror.next; this.first = false;
+    /** Elements scrolled since the loader ran (null: any may be); only those have a scroll position to read. */
+    this.scrolled = state.scrolled;
+  }
   /** Queues a node, written first (no comma) if `first`. */
-  add(node, parent, ctx, first) { this.st.push([node, parent, ctx, first]); return this; }
+  add(node, parent, ctx, first) { this.st.push(ctx, parent, node); if (first) this.st.push(FIRST); return this; }
   /** Runs until done (true) or past `deadline` (false). */
   run(deadline = Infinity) {
     const st = this.st;
@@ -97,14 +112,16 @@ export class Walker {
       if ((k & 127) === 127 && performance.now() > deadline) return false;
       const t = st.pop();
       if (typeof t === 'string') this.out.push(t);
-      else this.visit(t[0], t[1], t[2], t[3]);
+      else if (t === FIRST) this.first = true;
+      else this.visit(t, st.pop(), st.pop());
     }
     return true;
   }
   take() { const s = this.out.join(''); this.out = []; return s; }
 
-  visit(n, parent, ctx, first) {
-    const ids = mirror.ids, c = first ? '' : ',', t = n.nodeType;
+  visit(n, parent, ctx) {
+    const ids = mirror.ids, c = this.first ? '' : ',', t = n.nodeType;
+    this.first = false;
     // Moved since queued, or already written: skip (the next batch fixes it up).
     if (parent && n.parentNode !== parent && n.host !== parent) return;
     if (ids.get(n) >= this.start) return;
@@ -127,60 +144,66 @@ export class Walker {
     }
     if (t !== 1) return;
     const tag = n.localName;
-    if (SKIP.test(tag) || n.hasAttribute('data-cobrowse-ui')) return;
+    // Never mirrored: scripts; noscript (it would render in the no-script view); our own UI.
+    const an = n.hasAttributes() ? n.getAttributeNames() : NONE;
+    if (tag === 'script' || tag === 'noscript' || (an.length && an.includes('data-cobrowse-ui'))) return;
     ids.set(n, mirror.next++);
-    const ex = {}, ns = n.namespaceURI, pns = ctx.n;
-    if (ns !== inferNs(tag, pns, ctx.f)) ex.ns = ns;
+    // `extra` members, each `,"key":json`, written by hand as the attributes are: most
+    // elements have none, and an object per element to stringify would be the slow part.
+    const ns = n.namespaceURI, pns = ctx.n;
+    let x = ns !== inferNs(tag, pns, ctx.f) ? ',"ns":' + q(ns) : '';
     if (blocked(n)) {
       mirror.blk.add(n);
       // Only the box size leaves the page.
       const r = n.getBoundingClientRect(), d = getComputedStyle(n).display;
-      ex.b = [Math.round(r.width), Math.round(r.height), d === 'inline' ? 'inline-block' : d];
-      return this.out.push(c + '[' + q(tag) + ',0,' + q(ex) + ']');
+      x += ',"b":' + q([Math.round(r.width), Math.round(r.height), d === 'inline' ? 'inline-block' : d]);
+      return this.out.push(c + '[' + q(tag) + ',0,{' + x.slice(1) + '}]');
     }
-    const field = isField(n), sens = field && sensitive(n);
     let m = ctx.m;
-    if (sens || (!m && masks(n))) { ex.m = 1; m = true; announce(n); }
-    // Written by hand: an object per element to stringify would be the slow part.
+    const own = !m && masks(n), field = isField(n), sens = field && sensitive(n, m || own);
+    if (sens || own) { x += ',"m":1'; m = true; announce(n); }
     let a = '';
-    for (const at of n.attributes) {
-      const v = attrValue(n, at.name, at.value, sens || (m && field), m);
-      if (v !== null) a += (a ? ',' : '{') + q(aname(at)) + ':' + q(v);
+    for (let i = 0; i < an.length; i++) {
+      // getAttribute lowercases on HTML elements: a mixed-case name set by setAttributeNS reads by index.
+      const name = an[i], raw = n.getAttribute(name) ?? n.attributes[i].value;
+      const v = attrValue(n, name, raw, sens || (m && field), m);
+      if (v !== null) a += (a ? ',' : '{') + qn(name) + ':' + q(v);
     }
     a = a ? a + '}' : '0';
     // Live state that attributes do not show.
     if (tag === 'input') {
-      if (n.type === 'checkbox' || n.type === 'radio') { if (n.checked !== n.hasAttribute('checked')) ex.c = +n.checked; }
-      else if (n.type !== 'file' && n.value !== (n.getAttribute('value') ?? '')) ex.v = sens ? maskValue(n.value) : n.value;
-    } else if (tag === 'textarea') { if (n.value !== n.defaultValue) ex.v = sens ? maskValue(n.value) : n.value; }
-    else if (tag === 'option') { if (n.selected !== n.hasAttribute('selected')) ex.o = +n.selected; }
-    else if (tag === 'style' || (tag === 'link' && /\bstylesheet\b/i.test(n.rel))) { const s = cssOf(n); if (s !== null) ex.css = s; }
-    else if (tag === 'dialog' && n.open && n.matches(':modal')) ex.md = 1;
-    else if (tag.includes('-') && !n.matches(':defined')) ex.u = 1;
-    if (n.scrollTop || n.scrollLeft) ex.sc = [n.scrollLeft, n.scrollTop];
-    this.h.el(n, m);
+      if (n.type === 'checkbox' || n.type === 'radio') { if (n.checked !== n.hasAttribute('checked')) x += ',"c":' + +n.checked; }
+      else if (n.type !== 'file' && n.value !== (n.getAttribute('value') ?? '')) x += ',"v":' + q(sens ? maskValue(n.value) : n.value);
+    } else if (tag === 'textarea') { if (n.value !== n.defaultValue) x += ',"v":' + q(sens ? maskValue(n.value) : n.value); }
+    else if (tag === 'option') { if (n.selected !== n.hasAttribute('selected')) x += ',"o":' + +n.selected; }
+    else if (tag === 'style' || (tag === 'link' && /\bstylesheet\b/i.test(n.rel))) { const s = cssOf(n); if (s !== null) x += ',"css":' + q(s); }
+    else if (tag === 'dialog' && n.open && n.matches(':modal')) x += ',"md":1';
+    else if (tag.includes('-') && !n.matches(':defined')) x += ',"u":1';
+    if ((ctx.x || !this.scrolled || this.scrolled.has(n)) && (n.scrollTop || n.scrollLeft)) x += ',"sc":[' + n.scrollLeft + ',' + n.scrollTop + ']';
+    if (WATCHED.has(tag)) this.h.el(n, m);
     const sr = shadowOf(n);
     let fd = null;
     if (tag === 'iframe' || tag === 'frame') { try { fd = n.contentDocument; } catch {} }
     const kids = tag !== 'style' && n.firstChild, fo = tag === 'foreignObject';
-    const cctx = ns === pns && m === ctx.m && !fo && !ctx.f ? ctx : { n: ns, f: fo, m };
-    const e = q(ex);
+    const cctx = ns === pns && m === ctx.m && !fo && !ctx.f ? ctx : { n: ns, f: fo, m, x: ctx.x };
+    const e = x && '{' + x.slice(1) + '}';
     if (!sr && !fd) {
-      if (!kids) return this.out.push(c + '[' + q(tag) + (e !== '{}' ? ',' + a + ',' + e : a !== '0' ? ',' + a : '') + ']');
-      this.out.push(c + '[' + q(tag) + ',' + a + ',' + (e === '{}' ? '0' : e));
+      if (!kids) return this.out.push(c + '[' + qn(tag) + (e ? ',' + a + ',' + e : a !== '0' ? ',' + a : '') + ']');
+      this.out.push(c + '[' + qn(tag) + ',' + a + ',' + (e || '0'));
       return this.kids(n, cctx);
     }
-    // Nested trees go in `extra`, before the children (pre-order ids).
-    this.out.push(c + '[' + q(tag) + ',' + a + ',' + e.slice(0, -1) + (e === '{}' ? '' : ','));
-    this.st.push(']');
-    if (kids) for (let k = n.lastChild; k; k = k.previousSibling) this.st.push([k, n, cctx]);
+    // Nested trees go in `extra`, before the children (pre-order ids). Their scroll events
+    // do not reach the loader's listener: every element's position is read there.
+    this.out.push(c + '[' + qn(tag) + ',' + a + ',{' + (x && x.slice(1) + ','));
+    if (kids) this.kids(n, cctx); else this.st.push(']');
     this.st.push('}');
-    if (fd) this.st.push([fd, null, { n: HTML, m }, true], (sr ? ',' : '') + '"f":');
-    if (sr) this.st.push([sr, n, { n: HTML, m }, true], '"s":');
+    if (fd) this.add(fd, null, { n: HTML, m, x: true }, true).st.push((sr ? ',' : '') + '"f":');
+    if (sr) this.add(sr, n, { n: HTML, m, x: true }, true).st.push('"s":');
   }
   kids(n, ctx) {
-    this.st.push(']');
-    for (let k = n.lastChild; k; k = k.previousSibling) this.st.push([k, n, ctx]);
+    const st = this.st;
+    st.push(']');
+    for (let k = n.lastChild; k; k = k.previousSibling) st.push(ctx, n, k);
   }
 }
 
