@@ -96,13 +96,21 @@ export async function mount(api, opts) {
   region.append(boxes, bar, ns, ptr, tip);
 
   const live = () => state.session && /^(idle|active|connecting)$/.test(state.status);
+  // Only what changed is written: any write costs a big page a relayout at the next frame,
+  // and the toolbar is repainted at every snapshot (resync).
+  const text = (el, s) => el.textContent === s || (el.textContent = s);
+  const show = (el, on) => el.hidden === !on || (el.hidden = !on);
   // Masked fields outlined: boxes drawn over them (nothing is changed on the page itself).
   const marked = new Set();
   on('maskedElement', (el) => marked.add(el));
+  // While capturing, the serializer announces masked elements (maskedElement) as it meets them:
+  // the page is not searched every 700 ms then (a long task on a big page), only once here for
+  // those met before this module was loaded.
+  let search = true;
   function outlines() {
     const l = [];
     if (live()) {
-      try { document.querySelectorAll([maskSelector(), MASKED].join()).forEach((e) => marked.add(e)); } catch {}
+      if (search || !state.capturing) try { search = false; document.querySelectorAll([maskSelector(), MASKED].join()).forEach((e) => marked.add(e)); } catch {}
       for (const el of marked) {
         if (!el.isConnected) { marked.delete(el); continue; }
         const r = rectOf(el);
@@ -111,9 +119,8 @@ export async function mount(api, opts) {
     }
     while (boxes.children.length < l.length) boxes.append(h('div.ol'));
     [...boxes.children].forEach((b, i) => {
-      const r = l[i];
-      b.hidden = !r;
-      if (r) b.style.cssText = `left:${r.left - 3}px;top:${r.top - 3}px;width:${r.width + 6}px;height:${r.height + 6}px`;
+      const r = l[i], s = r ? `left:${r.left - 3}px;top:${r.top - 3}px;width:${r.width + 6}px;height:${r.height + 6}px` : '';
+      if (b.box !== s) b.box = b.style.cssText = s, show(b, r);
     });
   }
   let olWait = 0;
@@ -123,19 +130,19 @@ export async function mount(api, opts) {
   setInterval(soon, 700);
   function paint() {
     const on_ = live();
-    bar.hidden = !on_;
+    show(bar, on_);
     if (on_) {
-      id.textContent = state.session.spaced || state.session.id;
+      text(id, state.session.spaced || state.session.id);
       const a = state.status === 'active';
-      st.textContent = t(state.status === 'connecting' ? 'connecting' : !a ? 'waiting' : state.paused ? 'paused' : state.agentIn ? 'connected' : 'away');
+      text(st, t(state.status === 'connecting' ? 'connecting' : !a ? 'waiting' : state.paused ? 'paused' : state.agentIn ? 'connected' : 'away'));
       bar.classList.toggle('on', a && state.agentIn);
       bar.classList.toggle('w', state.mode === 'write');
-      md.hidden = !a;
-      md.textContent = t(state.mode === 'write' ? 'write' : 'pointer');
-      rv.hidden = !(a && state.mode === 'write');
-    } else ptr.hidden = true;
+      show(md, a);
+      text(md, t(state.mode === 'write' ? 'write' : 'pointer'));
+      show(rv, a && state.mode === 'write');
+    } else show(ptr, false);
     soon();
-    if (ln) ln.hidden = !!on_;
+    if (ln) show(ln, !on_);
     if (ask && !state.pending) ask.close();
     if (idDlg && idDlg.open) fillId();
   }
