@@ -145,15 +145,19 @@ export function exit() {
   end('customer_exit', 'You ended the session.');
 }
 
-/** An element's box in the top window's viewport (through same-origin frames). */
-export function rectOf(el) {
-  const r = el.getBoundingClientRect();
-  let x = r.left, y = r.top;
+/** Where a window's viewport starts in the top window's, `[x, y]` (through same-origin frames). */
+export function frameXY(w) {
+  let x = 0, y = 0;
   try {
-    for (let w = el.ownerDocument.defaultView; w && w !== w.parent && w.frameElement; w = w.parent) {
+    for (; w && w !== w.parent && w.frameElement; w = w.parent) {
       const f = w.frameElement, b = f.getBoundingClientRect();
       x += b.left + f.clientLeft; y += b.top + f.clientTop;
     }
   } catch {}
-  return { left: x, top: y, width: r.width, height: r.height };
+  return [x, y];
+}
+/** An element's box in the top window's viewport. */
+export function rectOf(el) {
+  const r = el.getBoundingClientRect(), [x, y] = frameXY(el.ownerDocument.defaultView);
+  return { left: r.left + x, top: r.top + y, width: r.width, height: r.height };
 }

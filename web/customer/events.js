@@ -1,6 +1,6 @@
 // State the DOM does not show (values, scroll, viewport, focus, hover, pointer, media,
 // canvas). Handlers only mark; one flush reads the current state, masks it, sends it.
-import { state, send, sendBinary, emit, rectOf } from './core.js';
+import { state, send, sendBinary, emit, rectOf, frameXY } from './core.js';
 import { mirror, isField } from './serialize.js';
 import { sensitive, maskValue } from './mask.js';
 
@@ -42,14 +42,8 @@ export function deepActive(d = document) {
 }
 /** Pointer position in the top window's viewport (also from frames). */
 function topXY(e) {
-  let x = e.clientX, y = e.clientY;
-  try {
-    for (let w = e.view; w && w !== w.parent && w.frameElement; w = w.parent) {
-      const r = w.frameElement.getBoundingClientRect();
-      x += r.left + w.frameElement.clientLeft; y += r.top + w.frameElement.clientTop;
-    }
-  } catch {}
-  return { x: Math.round(x), y: Math.round(y) };
+  const [x, y] = frameXY(e.view);
+  return { x: Math.round(e.clientX + x), y: Math.round(e.clientY + y) };
 }
 
 function handle(e) {

@@ -138,8 +138,8 @@ function keyTarget(m) {
   return el;
 }
 
-const KEYS = { Enter: 'Enter', Tab: 'Tab', Backspace: 'Backspace', Delete: 'Delete', Escape: 'Escape', ArrowLeft: 'ArrowLeft', ArrowRight: 'ArrowRight', ArrowUp: 'ArrowUp', ArrowDown: 'ArrowDown', Home: 'Home', End: 'End', PageUp: 'PageUp', PageDown: 'PageDown', ' ': 'Space' };
-const CODE = (k) => (k.length === 1 ? (/[a-z]/i.test(k) ? 'Key' + k.toUpperCase() : /\d/.test(k) ? 'Digit' + k : '') : KEYS[k] || k);
+/** The physical key of a character (US layout); named keys (Enter, ArrowLeft…) are their own code. */
+const CODE = (k) => (k === ' ' ? 'Space' : k.length === 1 ? (/[a-z]/i.test(k) ? 'Key' + k.toUpperCase() : /\d/.test(k) ? 'Digit' + k : '') : k);
 
 /** One key as a real keyboard gives it: keydown, (keypress), the default action unless cancelled, keyup. */
 function press(el, m, text) {
