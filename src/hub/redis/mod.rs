@@ -667,6 +667,7 @@ async fn dispatch(links: Arc<Links>, mut rx: mpsc::UnboundedReceiver<redis::Push
 /// Heartbeat, connection registry, and telling local parties when Redis goes and comes back.
 async fn watch_health(hub: std::sync::Weak<RedisHub>) {
     let mut every = tokio::time::interval(HEARTBEAT_EVERY);
+    let mut last_beat_failed = false;
     loop {
         every.tick().await;
         let Some(hub) = hub.upgrade() else { return };
@@ -679,25 +680,30 @@ async fn watch_health(hub: std::sync::Weak<RedisHub>) {
             .arg(NODE_TTL_MS)
             .arg("GET")
             .exists(node_conns(&hub.node));
-        let beat = async {
-            let beat = pipe
-                .query_async::<(Option<String>, bool)>(&mut conn)
-                .await?;
-            // The set of nodes is a slot of its own (on a cluster): a command apart.
-            conn.sadd::<_, _, ()>(NODES, &hub.node).await?;
-            Ok::<_, redis::RedisError>(beat)
-        };
         // A command waits for reconnection attempts; a second of silence is an outage.
-        let beat = tokio::time::timeout(HEARTBEAT_EVERY, beat)
-            .await
-            .map_err(|_| ())
-            .and_then(|r| r.map_err(|_| ()));
-        if let Ok((None, false)) = beat {
-            // Our heartbeat lapsed and another node may have counted our
-            // connections gone: count them again.
+        let beat = tokio::time::timeout(
+            HEARTBEAT_EVERY,
+            pipe.query_async::<(Option<String>, bool)>(&mut conn),
+        )
+        .await
+        .map_err(|_| ())
+        .and_then(|r| r.map_err(|_| ()));
+        // Our heartbeat lapsed, and another node counted our connections
+        // gone (it took their list): count them again. A failed beat may
+        // have renewed the heartbeat without our hearing the answer (on a
+        // cluster, while a shard fails over), so after one the missing list
+        // is enough.
+        if let Ok((renewed, false)) = &beat
+            && (renewed.is_none() || last_beat_failed)
+        {
             hub.reannounce().await;
         }
-        let ok = beat.is_ok() && hub.ready().await.is_ok();
+        last_beat_failed = beat.is_err();
+        // The set of nodes is a slot of its own (on a cluster): a command apart.
+        let listed = tokio::time::timeout(HEARTBEAT_EVERY, conn.sadd::<_, _, ()>(NODES, &hub.node))
+            .await
+            .is_ok_and(|r| r.is_ok());
+        let ok = beat.is_ok() && listed && hub.ready().await.is_ok();
         if hub.healthy.swap(ok, Ordering::Relaxed) != ok {
             if ok {
                 tracing::info!("Redis is back");
