@@ -1,6 +1,6 @@
 // The built-in customer UI, loaded only when needed and never with disableBuiltInUI: toolbar
-// (ID, state, mode, exit), the ID dialog of the start points, the write-mode consent dialog,
-// notices, the agent's pointer and marks, masked-field outlines and tooltips, the help launcher.
+// (ID, state, mode, exit), the write-mode consent dialog, notices, the agent's pointer and
+// marks, masked-field outlines and tooltips; the start points (start.js) when used.
 // It lives in its own shadow root under [data-cobrowse-ui]: never mirrored, safe from the
 // site's CSS. Every string can be replaced (configure({strings})); languages from <html lang>.
 import { state, on, rectOf } from './core.js';
@@ -42,13 +42,11 @@ button:focus-visible,a:focus-visible,[tabindex]:focus-visible{outline:3px solid 
 .ns{position:fixed;bottom:70px;left:50%;transform:translateX(-50%);width:min(420px,calc(100vw - 16px));display:grid;gap:8px}.top .bar{bottom:auto;top:8px}.top .ns{bottom:auto;top:60px}
 .n{display:flex;gap:8px;align-items:start;padding:10px 12px;background:#17202b;color:#fff;border-radius:10px;box-shadow:0 4px 18px #0004}.n span{color:#fff;flex:1}.n button{padding:0 6px;background:none;color:#fff;font-size:18px;line-height:1}
 dialog{margin:auto;border:0;border-radius:14px;padding:22px;width:min(420px,calc(100vw - 24px));box-shadow:0 10px 40px #0005}dialog::backdrop{background:#0007}
-h2{font-size:19px;font-weight:700;margin-bottom:8px}p{margin-bottom:12px}.big{font-size:34px;font-weight:700;letter-spacing:.08em;text-align:center;padding:10px;background:#eef2f6;border-radius:10px;font-variant-numeric:tabular-nums}
+h2{font-size:19px;font-weight:700;margin-bottom:8px}p{margin-bottom:12px}
 .row{display:flex;flex-wrap:wrap;gap:8px;justify-content:flex-end}.sm{font-size:13px;color:#4a5866}
 .ptr{position:fixed;left:0;top:0;pointer-events:none;transition:transform 60ms linear}.ptr span{position:absolute;left:14px;top:18px;padding:1px 7px;border-radius:9px;background:#1d4ed8;color:#fff;font-size:12px;white-space:nowrap}
 .mk{position:fixed;width:40px;height:40px;margin:-20px 0 0 -20px;border:4px solid #dc2626;border-radius:50%;pointer-events:none;animation:mk 1.2s ease-out forwards}@keyframes mk{from{transform:scale(.4)}60%{opacity:1}to{transform:scale(1.4);opacity:0}}
-.ol{position:fixed;border:2px dashed #7c3aed;border-radius:5px;pointer-events:none}.tip{position:fixed;padding:3px 8px;border-radius:6px;background:#5b21b6;color:#fff;font-size:12px;pointer-events:none}
-.ln{position:fixed;bottom:16px;display:grid;gap:8px;justify-items:end}.ln.left{justify-items:start}.ln>button{border-radius:22px;padding:10px 18px;box-shadow:0 4px 18px #0003}
-.menu{display:grid;gap:2px;padding:6px;background:#fff;border-radius:12px;box-shadow:0 6px 24px #0004;min-width:200px}.menu>*{background:none;text-align:left;border-radius:8px}.menu>:hover{background:#eef2f6}`;
+.ol{position:fixed;border:2px dashed #7c3aed;border-radius:5px;pointer-events:none}.tip{position:fixed;padding:3px 8px;border-radius:6px;background:#5b21b6;color:#fff;font-size:12px;pointer-events:none}`;
 
 /** Masked by default whatever the rules (mask.js), for the customer's outlines. */
 const MASKED = 'input[type=password],[autocomplete~=cc-number i],[autocomplete~=cc-csc i],[autocomplete~=one-time-code i]';
@@ -142,9 +140,8 @@ export async function mount(api, opts) {
       show(rv, a && state.mode === 'write');
     } else show(ptr, false);
     soon();
-    if (ln) show(ln, !on_);
     if (ask && !state.pending) ask.close();
-    if (idDlg && idDlg.open) fillId();
+    if (points) points.then((p) => p.paint(on_));
   }
 
   // ---- notices ----
@@ -162,24 +159,6 @@ export async function mount(api, opts) {
     region.append(d);
     return d;
   };
-  let idDlg = null, idBig, idSt;
-  function fillId() {
-    idBig.textContent = state.session ? state.session.spaced || state.session.id : t('starting');
-    idSt.textContent = state.session ? t('startWait') : '';
-  }
-  function showId() {
-    if (!idDlg) {
-      idBig = h('p.big', { 'aria-label': t('id') });
-      idSt = h('p.sm', { 'aria-live': 'polite' });
-      idDlg = dialog('cb-id-h', h('h2', { id: 'cb-id-h' }, t('startTitle')), h('p', {}, t('startText')), idBig, idSt,
-        h('div.row', {}, h('button', { type: 'button', onclick: () => (idDlg.close(), api.stop()) }, t('cancel')),
-          h('button.p', { type: 'button', onclick: () => idDlg.close() }, t('close'))));
-      idDlg.dataset.part = 'id-dialog';
-    }
-    fillId();
-    idDlg.open || idDlg.showModal();
-  }
-
   let ask = null, askTimer = 0;
   function consent(ms) {
     if (ask) ask.remove();
@@ -196,23 +175,10 @@ export async function mount(api, opts) {
     ask.showModal();
   }
 
-  // ---- launcher ----
-  let ln = null;
-  if (opts.launcher) {
-    const o = opts.launcher, menu = h('div.menu', { role: 'menu', hidden: '', id: 'cb-menu' });
-    const close = () => { menu.hidden = true; btn.setAttribute('aria-expanded', 'false'); };
-    const item = (text, f, href) => menu.append(h(href ? 'a' : 'button', { role: 'menuitem', ...(href ? { href } : { type: 'button' }), onclick: () => (close(), f && f()) }, text));
-    if (o.chat) item(t('chat'), () => (typeof o.chat === 'function' ? o.chat() : document.querySelector(o.chat)?.click()));
-    if (o.call) item(t('call') + ' ' + o.call, null, 'tel:' + String(o.call).replace(/[^\d+]/g, ''));
-    item(t('browse'), () => api.showId());
-    const btn = h('button.p', { type: 'button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': 'cb-menu',
-      onclick: () => { const open = menu.hidden; menu.hidden = !open; btn.setAttribute('aria-expanded', String(open)); open && menu.firstChild.focus(); } }, t('help'));
-    ln = h('div.ln', { 'data-part': 'launcher' }, menu, btn);
-    ln.classList.toggle('left', o.side === 'left');
-    ln.style[o.side === 'left' ? 'left' : 'right'] = '16px';
-    ln.addEventListener('keydown', (e) => e.key === 'Escape' && !menu.hidden && (close(), btn.focus()));
-    region.append(ln);
-  }
+  // ---- start points (help launcher, ID dialog): a module of their own, loaded where used ----
+  let points = null;
+  const start = () => (points ||= import('./start.js').then((m) => m.mount({ api, opts, h, t, dialog, region, show })));
+  if (opts.launcher) start();
 
   // ---- agent pointer and marks ----
   let want = null;
@@ -248,15 +214,16 @@ export async function mount(api, opts) {
   // task, and our writes would make its first layout read a forced one on a big page.
   const later = (ev, f) => on(ev, (x) => requestAnimationFrame(() => { f(x); paint(); }));
   ['status', 'msg:session', 'msg:presence', 'msg:paused', 'msg:resync', 'msg:control'].forEach((e) => later(e, () => {}));
-  later('agentJoined', (a) => { if (!a.reconnect) notice(t('joined')), idDlg && idDlg.close(); });
+  const closeId = () => points && points.then((p) => p.close());
+  later('agentJoined', (a) => { if (!a.reconnect) notice(t('joined')), closeId(); });
   later('agentLeft', () => { notice(t('left')); ptr.hidden = true; });
   later('modeChanged', (m) => notice(t(m.mode === 'write' ? 'modeWrite' : 'modePointer')));
   later('controlRequested', (c) => consent(c.expiresInMs));
   later('controlAnswered', (c) => { ask && ask.close(); if (c.state !== 'allowed') notice(t(c.state === 'timed_out' ? 'timedOut' : 'denied')); });
-  const ended = (e) => { ask && ask.close(); idDlg && idDlg.close(); notice(t(e.reason in EN ? e.reason : 'refused'), true).dataset.reason = e.reason; paint(); };
+  const ended = (e) => { ask && ask.close(); closeId(); notice(t(e.reason in EN ? e.reason : 'refused'), true).dataset.reason = e.reason; paint(); };
   later('sessionEnded', ended);
   if (state.status === 'ended' && state.ended) ended(state.ended); // e.g. a page opened after the session ended
   if (state.pending && live()) consent(0);
   paint();
-  return { showId, notice };
+  return { showId: () => start().then((p) => p.showId()), notice };
 }
