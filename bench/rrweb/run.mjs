@@ -1,6 +1,7 @@
 // Benchmark: the cobrowse customer script vs rrweb 2.x, same Chromium, same pages, one run.
 // Usage: node bench/rrweb/run.mjs   (needs target/debug/cobrowse and /usr/bin/chromium)
-// Options (env): BENCH_WIRE_SECONDS (default 20), BENCH_LATENCY_N (default 200).
+// Options (env): BENCH_WIRE_SECONDS (default 20), BENCH_LATENCY_N (default 200),
+// BENCH_SNAPSHOTS (our snapshots per page size: the join, then resyncs; default 5, as rrweb's runs).
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
@@ -16,6 +17,7 @@ const BIN = path.join(ROOT, 'target/debug/cobrowse');
 const CHROMIUM = '/usr/bin/chromium';
 const WIRE_SECONDS = +(process.env.BENCH_WIRE_SECONDS || 20);
 const LAT_N = +(process.env.BENCH_LATENCY_N || 200);
+const SNAPS = Math.max(1, +(process.env.BENCH_SNAPSHOTS || 5));
 
 if (!existsSync(path.join(HERE, 'node_modules/rrweb'))) {
   console.log('# installing rrweb into bench/rrweb/node_modules (npm ci)');
@@ -107,15 +109,14 @@ const fx = await pageServer();
 const srv = await startServer(fx.origin);
 fx.vars.SERVER = srv.url;
 const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--headless', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu', '--disable-renderer-backgrounding', '--disable-background-timer-throttling', '--disable-backgrounding-occluded-windows'] });
-const customerScripts = new Set();
 const R = {};
 const ctxOpts = { viewport: { width: 1000, height: 700 }, deviceScaleFactor: 1 };
 
-async function plainPage(size, lib) {
+async function plainPage(size, lib, onPage = () => {}) {
   const ctx = await browser.newContext(ctxOpts);
   const page = await ctx.newPage();
+  onPage(page);
   page.on('pageerror', (e) => console.log(`[${lib} pageerror]`, e.message));
-  page.on('request', (r) => { const u = r.url(); if (u.startsWith(srv.url) && /\.js(\?|$)/.test(u)) customerScripts.add(new URL(u).pathname); });
   await page.addInitScript(() => {
     window.__long = [];
     try { new PerformanceObserver((l) => l.getEntries().forEach((e) => window.__long.push(e.duration))).observe({ type: 'longtask', buffered: true }); } catch {}
@@ -182,11 +183,11 @@ for (const size of SIZES) {
     return { runs, bytes: bytes.length, gzip: gz.byteLength };
   });
   await r.ctx.close();
-  // ours: the join, then two resyncs asked by the agent
+  // ours: the join, then resyncs asked by the agent
   const o = await oursSession(size);
   const longs = [];
   longs.push(Math.max(0, ...(await o.page.evaluate(() => window.__long))));
-  for (let i = 0; i < 2; i++) {
+  for (let i = 1; i < SNAPS; i++) {
     await sleep(300);
     await o.page.evaluate(() => { window.__long = []; });
     const n = await o.agent.evaluate(() => window.cobrowseAgent.snapshots);
@@ -307,13 +308,39 @@ async function scriptedSession(page, seconds, maxSteps = Infinity) {
   console.log('# wire', JSON.stringify(R.wire));
 }
 
-// Script size: every customer file the sessions above loaded (with the built-in UI), gzip -9 each.
+// Script size: what the customer's browser downloads from the server (response bodies as
+// sent, gzip by the server), in three steps of one session on a fresh browser context: a page
+// with the script, a session with the built-in UI and an agent watching, write mode granted
+// and an agent click replayed.
 {
-  const files = [...customerScripts].filter((p) => p === '/cobrowse.js' || p.startsWith('/customer/')).sort();
-  const sizes = files.map((p) => { const f = path.join(ROOT, 'web/customer', path.basename(p)); const b = readFileSync(f); return { p, raw: b.length, gz: gz(b) }; });
+  const got = new Map(); // path -> {body: bytes received, raw: bytes decoded, enc}
+  const c = await plainPage(1000, 'ours', (page) => page.on('requestfinished', async (r) => {
+    const u = r.url();
+    if (!u.startsWith(srv.url) || !/\.js$/.test(u)) return;
+    const sizes = await r.sizes(), resp = await r.response();
+    got.set(new URL(u).pathname, { body: sizes.responseBodySize, raw: (await resp.body()).length, enc: resp.headers()['content-encoding'] || '' });
+  }));
+  const settle = async () => { await sleep(700); return [...got].map(([p, s]) => ({ p, ...s })).sort((a, b) => (a.p < b.p ? -1 : 1)); };
+  await waitFor(c.page, () => window.Cobrowse && window.Cobrowse.v === 1);
+  const page = await settle();
+  const id = await c.page.evaluate(() => window.Cobrowse.start().then((s) => s.id));
+  const actx = await browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
+  const agent = await actx.newPage();
+  await agent.goto(`${srv.url}/agent/?session=${id}#token=${srv.token()}`);
+  await waitFor(agent, () => window.cobrowseAgent.snapshots >= 1, null, 60000);
+  const session = await settle();
+  await agent.evaluate(() => window.cobrowseAgent.requestControl());
+  await waitFor(c.page, () => window.Cobrowse.session.controlPending);
+  await c.page.evaluate(() => window.Cobrowse.answerControl(true));
+  await waitFor(agent, () => window.cobrowseAgent.session.mode === 'write');
+  await agent.mouse.click(500, 400);
+  await waitFor(c.page, (n) => performance.getEntriesByType('resource').some((e) => e.name.endsWith('/customer/replay.js')), null);
+  const write = await settle();
+  await c.ctx.close(); await actx.close();
+  const sum = (l) => l.reduce((a, f) => a + f.body, 0);
   const recBundle = readFileSync(path.join(HERE, 'node_modules/rrweb/dist/rrweb.umd.min.cjs'));
-  const rp = readFileSync(path.join(ROOT, 'web/customer/replay.js'));
-  R.size = { replayGz: gz(rp), files: sizes, gz: sizes.reduce((a, s) => a + s.gz, 0), raw: sizes.reduce((a, s) => a + s.raw, 0), rrwebFullGz: gz(recBundle), rrwebSnapGz: gz(SNAP_JS) };
+  R.size = { page: sum(page), session: sum(session), write: sum(write), files: write, pageFiles: page.length, sessionFiles: session.length, rrwebFullGz: gz(recBundle), rrwebSnapGz: gz(SNAP_JS) };
+  if (write.some((f) => f.enc !== 'gzip')) console.log('# WARNING: not every script came gzipped', JSON.stringify(write));
   console.log('# script size', JSON.stringify(R.size));
 }
 
@@ -349,17 +376,18 @@ const w = R.wire;
 rows.push([`wire, ${w.seconds} s scripted session on 10k page: initial snapshot`, kb(w.ours.snap), kb(w.rr.snap) + ' raw', ratio(w.ours.snap, w.rr.snap), '', '']);
 rows.push([`  after the snapshot (typing, scrolling, mouse, DOM changes)`, kb(w.ours.delta), `${kb(w.rr.delta)} raw / ${kb(w.rr.deltaGz)} gz`, `${ratio(w.ours.delta, w.rr.delta)} / ${ratio(w.ours.delta, w.rr.deltaGz)}`, '', '']);
 rows.push([`  whole session`, kb(w.ours.total), `${kb(w.rr.total)} raw / ${kb(w.rr.totalGz)} gz`, `${ratio(w.ours.total, w.rr.total)} / ${ratio(w.ours.total, w.rr.totalGz)}`, '', '']);
-rows.push([`customer script gzipped (${R.size.files.length} files loaded by a session with UI, no write mode)`, kb(R.size.gz), `${kb(R.size.rrwebFullGz)} (rrweb.umd.min, record+replay)`, '', '≤ 25 KB', R.size.gz <= 25 * 1024 ? 'yes' : 'NO']);
-rows.push([`  + replay.js (control, loaded when write mode is granted)`, kb(R.size.gz + R.size.replayGz), '', '', '≤ 25 KB', R.size.gz + R.size.replayGz <= 25 * 1024 ? 'yes' : 'NO']);
+rows.push([`customer script downloaded (gzip), a page with the script (${R.size.pageFiles} files)`, kb(R.size.page), '', '', '', '']);
+rows.push([`  a session with the built-in UI and an agent watching (${R.size.sessionFiles} files)`, kb(R.size.session), `${kb(R.size.rrwebFullGz)} (rrweb.umd.min, record+replay)`, '', '≤ 25 KB', R.size.session <= 25 * 1024 ? 'yes' : 'NO']);
+rows.push([`  with write mode: control replayed (${R.size.files.length} files: capture, masking, control, UI)`, kb(R.size.write), '', '', '≤ 25 KB', R.size.write <= 25 * 1024 ? 'yes' : 'NO']);
 const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => String(r[i]).length)));
 const line = (r) => '| ' + r.map((c, i) => String(c).padEnd(widths[i])).join(' | ') + ' |';
 const table = [line(rows[0]), '|' + widths.map((x) => '-'.repeat(x + 2)).join('|') + '|', ...rows.slice(1).map(line)].join('\n');
 console.log('\n' + table + '\n');
-console.log('files:', R.size.files.map((s) => `${s.p} ${s.gz}`).join(', '));
+console.log('files:', R.size.files.map((s) => `${s.p} ${s.body}`).join(', '));
 console.log('mutation task ms per run:', Object.keys(WORK).map((k) => `${k}: none ${R.mut.none[k].tasks.join('/')}, rrweb ${R.mut.rrweb[k].tasks.join('/')}, ours ${R.mut.ours[k].tasks.join('/')}`).join('; '));
 console.log(`snapshot runs ours (ms): ${SIZES.map((s) => s + ': ' + R.snap[s].ours.all.join('/')).join('; ')}; longest tasks: ${SIZES.map((s) => s + ': ' + R.snap[s].ours.longs.join('/')).join('; ')}`);
 const stamp = new Date().toISOString();
 writeFileSync(path.join(HERE, 'last-run.json'), JSON.stringify({ stamp, rrwebVersion, ...R }, null, 1));
 if (process.env.BENCH_WRITE_RESULTS !== '0') {
-  writeFileSync(path.join(HERE, 'RESULTS.md'), `# cobrowse vs rrweb ${rrwebVersion}: results\n\nCommand: \`node bench/rrweb/run.mjs\` (run ${stamp}, debug server build, headless /usr/bin/chromium; wire session ${w.seconds} s, latency over ${R.lat.n} changes). What each row measures: README.md.\n\n${table}\n\nFiles counted for the script size (gzip -9 each): ${R.size.files.map((s) => `\`${s.p}\` ${s.gz} B`).join(', ')}.\n\nOur snapshot runs (join, then 2 resyncs), ms: ${SIZES.map((s) => s + ' nodes: ' + R.snap[s].ours.all.join(' / ')).join('; ')}. Longest task per run, ms: ${SIZES.map((s) => s + ': ' + R.snap[s].ours.longs.join(' / ')).join('; ')}.\n`);
+  writeFileSync(path.join(HERE, 'RESULTS.md'), `# cobrowse vs rrweb ${rrwebVersion}: results\n\nCommand: \`node bench/rrweb/run.mjs\` (run ${stamp}, debug server build, headless /usr/bin/chromium; wire session ${w.seconds} s, latency over ${R.lat.n} changes). What each row measures: README.md.\n\n${table}\n\nFiles counted for the script size (bytes received, gzip, as the server sends them): ${R.size.files.map((s) => `\`${s.p}\` ${s.body} B (${s.raw} B minified)`).join(', ')}.\n\nOur snapshot runs (the join, then resyncs), ms: ${SIZES.map((s) => s + ' nodes: ' + R.snap[s].ours.all.join(' / ')).join('; ')}. Longest task per run, ms: ${SIZES.map((s) => s + ': ' + R.snap[s].ours.longs.join(' / ')).join('; ')}.\n`);
 }
