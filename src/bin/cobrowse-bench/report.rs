@@ -172,7 +172,7 @@ fn fmt_ms(v: Option<f64>) -> String {
     }
 }
 
-pub fn fmt_int(v: f64) -> String {
+fn fmt_int(v: f64) -> String {
     let s = format!("{:.0}", v.max(0.0));
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
