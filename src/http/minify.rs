@@ -106,6 +106,8 @@ struct Lexer<'a> {
     regex_ok: bool,
     /// The previous token was one of HEADS.
     after_head: bool,
+    /// The previous token was `.` or `?.`: a word now is a property name, never a keyword.
+    member: bool,
 }
 
 impl<'a> Lexer<'a> {
@@ -117,6 +119,7 @@ impl<'a> Lexer<'a> {
             parens: Vec::new(),
             regex_ok: true,
             after_head: false,
+            member: false,
         }
     }
 
@@ -169,6 +172,7 @@ impl<'a> Lexer<'a> {
             return Ok(None);
         };
         let after_head = std::mem::take(&mut self.after_head);
+        let member = std::mem::take(&mut self.member);
         let kind = match c {
             '"' | '\'' => {
                 self.string(c)?;
@@ -209,13 +213,16 @@ impl<'a> Lexer<'a> {
         let text = &self.src[start..self.pos];
         self.regex_ok = match kind {
             Kind::Word => {
-                self.after_head = HEADS.contains(&text);
-                BEFORE_EXPRESSION.contains(&text)
+                self.after_head = !member && HEADS.contains(&text);
+                !member && BEFORE_EXPRESSION.contains(&text)
             }
             Kind::Number | Kind::Literal => false,
             Kind::TemplateHead => true,
             // `)` of an `if (…)` head is set in punct(); `}` most often ends a block.
-            Kind::Punct => !matches!(text, "]" | "++" | "--") && (text != ")" || self.regex_ok),
+            Kind::Punct => {
+                self.member = matches!(text, "." | "?.");
+                !matches!(text, "]" | "++" | "--") && (text != ")" || self.regex_ok)
+            }
         };
         Ok(Some(Token {
             kind,
@@ -444,6 +451,12 @@ mod tests {
         );
         assert_eq!(same_tokens("n = i++ / 2, m = a[0] / 3"), "n=i++/2,m=a[0]/3");
         assert_eq!(same_tokens("f(`${a}` / 2)"), "f(`${a}`/2)");
+        // Keywords as property names are plain names.
+        assert_eq!(
+            same_tokens("n = o.return / 2 / k, p = o?.in / 3"),
+            "n=o.return/2/k,p=o?.in/3"
+        );
+        assert_eq!(same_tokens("o.if (x) / 2"), "o.if(x)/2");
     }
 
     #[test]
