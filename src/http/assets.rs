@@ -32,7 +32,8 @@ fn etag(sha256: &[u8]) -> String {
 }
 
 /// `customer/*.js` without comments and indentation. A file the minifier cannot read is
-/// left out, and so served as written.
+/// left out, and so served as written. Built once: in a debug build (files read from disk),
+/// an edit of the customer script shows after a restart of the server.
 static CUSTOMER_JS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
     let mut table = HashMap::new();
     for path in Web::iter().filter(|p| p.starts_with("customer/") && p.ends_with(".js")) {
