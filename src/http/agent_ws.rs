@@ -1,11 +1,13 @@
 //! `/ws/agent?session=<id>`: a signed-in agent joins a session.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
@@ -14,7 +16,7 @@ use super::conn::{Conn, refuse};
 use super::customer_ws::sized;
 use super::{AppState, client_ip};
 use crate::auth::Identity;
-use crate::hub::{HubError, Out, next_peer_id};
+use crate::hub::{HubError, Out, Outbox, next_peer_id};
 use crate::metrics as m;
 use crate::protocol::{ServerMsg, close, refusal_close_code};
 use crate::session::{Event, Role, SessionId};
@@ -98,11 +100,11 @@ async fn agent(
     let peer = next_peer_id();
     let link = app.live.hub.link(id);
     let (tx, mut rx) = mpsc::channel(app.config.limits.send_queue);
-    if let Some(older) = link.attach_agent(peer, tx.clone()) {
-        let _ = older.try_send(Out::Close(
-            close::CONFLICT,
-            "this session was opened in another window".into(),
-        ));
+    let (sink, mut stream) = ws.split();
+    let out = Arc::new(Outbox::new(sink, tx));
+    if let Some(older) = link.attach_agent(peer, out.clone()) {
+        let why = "this session was opened in another window";
+        older.push(Out::Close(close::CONFLICT, why.into()), 0);
     }
     app.live.carry_out(&changed);
     let session = changed.0;
@@ -110,9 +112,9 @@ async fn agent(
     app.live.hub.attached(id, Role::Agent, peer);
     let _guard = super::ops::ConnectionGauge::new(Role::Agent);
     let hello = ServerMsg::session(&session, None, None).to_json();
-    if ws.send(Message::Text(hello.into())).await.is_ok() {
-        let mut conn = Conn::new(app.clone(), Role::Agent, id, peer, link.clone(), tx);
-        conn.run(&mut ws, &mut rx).await;
+    if out.first(Message::Text(hello.into())).await.is_ok() {
+        let mut conn = Conn::new(app.clone(), Role::Agent, id, peer, link.clone(), out);
+        conn.run(&mut stream, &mut rx).await;
     }
     // Every join counted a connection; every end uncounts one, replaced or not.
     link.detach_agent(peer);

@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::StreamExt;
+use futures_util::stream::SplitStream;
 use metrics::{Counter, Histogram};
 use tokio::sync::mpsc;
 
 use super::AppState;
-use crate::hub::{HubError, Link, Out, PeerId, Sent};
+use crate::hub::{HubError, Link, Out, Outbox, PeerId, Queued, Sent};
 use crate::metrics as m;
 use crate::protocol::{self, Kind, PageMsg, ServerMsg, close};
 use crate::ratelimit::Bucket;
@@ -60,8 +62,10 @@ pub struct Conn {
     pub id: SessionId,
     pub peer: PeerId,
     pub link: Arc<Link>,
-    tx: mpsc::Sender<Out>,
+    out: Arc<Outbox>,
     bucket: Bucket,
+    /// Frames written, for sampling their latency.
+    sent: u32,
     last_activity: Instant,
 }
 
@@ -125,7 +129,7 @@ impl Conn {
         id: SessionId,
         peer: PeerId,
         link: Arc<Link>,
-        tx: mpsc::Sender<Out>,
+        out: Arc<Outbox>,
     ) -> Self {
         let burst = f64::from(app.config.limits.max_messages_per_second) * 2.0;
         Conn {
@@ -134,14 +138,15 @@ impl Conn {
             id,
             peer,
             link,
-            tx,
+            out,
             bucket: Bucket::full(burst, Instant::now()),
+            sent: 0,
             last_activity: Instant::now(),
         }
     }
 
     pub fn reply(&self, msg: &ServerMsg) {
-        let _ = self.tx.try_send(Out::text(msg.to_json()));
+        self.out.push(Out::text(msg.to_json()), 0);
     }
 
     fn error(&self, code: &str, message: &str) {
@@ -170,21 +175,31 @@ impl Conn {
         }
     }
 
-    fn relay(&self, msg: Message, len: usize) {
+    fn relay(&mut self, msg: Message, len: usize) {
         let to = self.role.other();
         let msg = own_small(msg);
-        match self
-            .app
-            .live
-            .hub
-            .relay(&self.link, to, Out::Frame(msg, Instant::now()))
-        {
-            Sent::Queued => {
-                self.app.relay.relayed.increment(1);
-                self.app.relay.bytes.increment(len as u64);
+        let at = Instant::now();
+        match self.app.live.hub.relay(&self.link, to, Out::Frame(msg, at)) {
+            Sent::Written => {
+                self.sample(at);
+                self.counted(len);
             }
+            Sent::Queued => self.counted(len),
             Sent::Dropped => self.app.relay.dropped.increment(1),
             Sent::NoPeer => {}
+        }
+    }
+
+    fn counted(&self, len: usize) {
+        self.app.relay.relayed.increment(1);
+        self.app.relay.bytes.increment(len as u64);
+    }
+
+    /// Records one frame in `LATENCY_SAMPLE` in the relay-latency histogram.
+    fn sample(&mut self, at: Instant) {
+        self.sent = self.sent.wrapping_add(1);
+        if self.sent.is_multiple_of(LATENCY_SAMPLE) {
+            self.app.relay.latency.record(at.elapsed().as_secs_f64());
         }
     }
 
@@ -316,32 +331,30 @@ impl Conn {
     /// Reads and writes until either side closes, the session ends, or the
     /// server stops. One task per connection selects over the socket and the
     /// queue; the futures that outlive a turn of the loop are pinned once.
-    pub async fn run(&mut self, ws: &mut WebSocket, rx: &mut mpsc::Receiver<Out>) {
+    pub async fn run(
+        &mut self,
+        stream: &mut SplitStream<WebSocket>,
+        rx: &mut mpsc::Receiver<Queued>,
+    ) {
         let mut shutdown = self.app.shutdown.clone();
         let stopping = shutdown.changed();
         tokio::pin!(stopping);
         let mut ping = tokio::time::interval(PING_EVERY);
         ping.tick().await;
         let mut heard = Instant::now();
-        let mut sent: u32 = 0;
         loop {
             let flow = tokio::select! {
                 biased;
-                out = rx.recv() => match out {
-                    Some(Out::Frame(msg, at)) => {
-                        if ws.send(msg).await.is_err() {
-                            return;
-                        }
-                        sent = sent.wrapping_add(1);
-                        if sent % LATENCY_SAMPLE == 0 {
-                            self.app.relay.latency.record(at.elapsed().as_secs_f64());
-                        }
-                        Flow::Go
+                item = rx.recv() => {
+                    let Some(item) = item else { return };
+                    let flow = self.deliver(item).await;
+                    self.out.handled();
+                    match flow {
+                        Some(flow) => flow,
+                        None => return,
                     }
-                    Some(Out::Close(code, reason)) => Flow::Close(code, reason.to_string()),
-                    None => return,
-                },
-                incoming = ws.recv() => {
+                }
+                incoming = stream.next() => {
                     heard = Instant::now();
                     match incoming {
                         Some(Ok(Message::Text(text))) => self.on_text(text).await,
@@ -360,7 +373,7 @@ impl Conn {
                     if heard.elapsed() > SILENCE_LIMIT {
                         return;
                     }
-                    if ws.send(Message::Ping(bytes::Bytes::new())).await.is_err() {
+                    if self.out.write(Message::Ping(bytes::Bytes::new())).await.is_err() {
                         return;
                     }
                     Flow::Go
@@ -369,12 +382,29 @@ impl Conn {
             };
             if let Flow::Close(code, reason) = flow {
                 // Flush what is queued (an `error` or `ended` explaining the close) first.
-                while let Ok(Out::Frame(msg, _)) = rx.try_recv() {
-                    let _ = ws.send(msg).await;
+                // Nothing is marked handled any more: no frame is written directly after the close.
+                while let Ok(item) = rx.try_recv() {
+                    if let Queued::Out(Out::Close(..)) = item {
+                        break;
+                    }
+                    self.deliver(item).await;
                 }
-                let _ = ws.send(close_frame(code, &reason)).await;
+                let _ = self.out.write(close_frame(code, &reason)).await;
                 return;
             }
+        }
+    }
+
+    /// Carries out one queued item; `None` when the socket is gone.
+    async fn deliver(&mut self, item: Queued) -> Option<Flow> {
+        match item {
+            Queued::Out(Out::Frame(msg, at)) => {
+                self.out.write(msg).await.ok()?;
+                self.sample(at);
+                Some(Flow::Go)
+            }
+            Queued::Flush => self.out.flush().await.ok().map(|()| Flow::Go),
+            Queued::Out(Out::Close(code, reason)) => Some(Flow::Close(code, reason.to_string())),
         }
     }
 }

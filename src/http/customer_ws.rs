@@ -2,17 +2,19 @@
 //! (`create`) or proves it is the same customer (`resume` with the secret token).
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
 use super::conn::{Conn, refuse};
 use super::{AppState, client_ip};
-use crate::hub::{HubError, next_peer_id};
+use crate::hub::{HubError, Outbox, next_peer_id};
 use crate::protocol::{self, CreateMsg, Kind, ResumeMsg, ServerMsg, close};
 use crate::session::{Event, Interaction, Role, Session, State as SessionState, token_matches};
 use crate::store::rules_for;
@@ -79,7 +81,9 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
     let peer = next_peer_id();
     let link = app.live.hub.link(id);
     let (tx, mut rx) = mpsc::channel(app.config.limits.send_queue);
-    link.attach_customer(peer, tx.clone(), paused);
+    let (sink, mut stream) = ws.split();
+    let out = Arc::new(Outbox::new(sink, tx));
+    link.attach_customer(peer, out.clone(), paused);
     link.sync(&admitted.session);
     app.live.hub.attached(id, Role::Customer, peer);
     let _guard = super::ops::ConnectionGauge::new(Role::Customer);
@@ -91,10 +95,10 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
     let rules = rules_for(&rule_sets, &admitted.session.page.url);
     let hello =
         ServerMsg::session(&admitted.session, admitted.token.as_deref(), Some(&rules)).to_json();
-    if ws.send(Message::Text(hello.into())).await.is_err() {
+    if out.first(Message::Text(hello.into())).await.is_err() {
         return leave(&app, id, peer).await;
     }
-    let mut conn = Conn::new(app.clone(), Role::Customer, id, peer, link, tx);
+    let mut conn = Conn::new(app.clone(), Role::Customer, id, peer, link, out);
     if admitted.token.is_none() && admitted.session.state == SessionState::Active {
         // A reload or next page while an agent watches: show it from scratch.
         let agent = admitted.session.agent.as_deref().unwrap_or_default();
@@ -103,7 +107,7 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
             reconnect: true,
         });
     }
-    conn.run(&mut ws, &mut rx).await;
+    conn.run(&mut stream, &mut rx).await;
     leave(&app, id, peer).await;
 }
 

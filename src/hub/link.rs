@@ -1,14 +1,10 @@
 //! A session's connections on this node, and the bounded queues feeding them.
 
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::time::Instant;
-
-use axum::extract::ws::{Message, Utf8Bytes};
-use tokio::sync::mpsc;
-
 use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+
+use super::outbox::{Out, Outbox, Sent};
 
 use crate::session::{Mode, Role, Session, SessionId, State};
 
@@ -21,22 +17,9 @@ pub fn next_peer_id() -> PeerId {
     NEXT_PEER.fetch_add(1, Ordering::Relaxed)
 }
 
-/// A frame on its way to a connection, stamped for the relay-latency histogram.
-#[derive(Debug)]
-pub enum Out {
-    Frame(Message, Instant),
-    Close(u16, Utf8Bytes),
-}
-
-impl Out {
-    pub fn text(s: impl Into<Utf8Bytes>) -> Out {
-        Out::Frame(Message::Text(s.into()), Instant::now())
-    }
-}
-
 struct Peer {
     id: PeerId,
-    tx: mpsc::Sender<Out>,
+    out: Arc<Outbox>,
 }
 
 struct Tab {
@@ -48,15 +31,6 @@ struct Peers {
     /// Customer connections, one per tab; the last is the one shown to the agent.
     customers: Vec<Tab>,
     agent: Option<Peer>,
-}
-
-/// Result of a send: frames are never queued without bound; a full queue
-/// drops the frame and the receiver resynchronises by sequence number.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Sent {
-    Queued,
-    Dropped,
-    NoPeer,
 }
 
 /// Queue slots relayed content may not take, so that an `ended` notice and
@@ -121,13 +95,13 @@ impl Link {
 
     /// Adds a customer tab and makes it the shown one; the tab shown before
     /// is told to pause (it stops capturing until it is shown again).
-    pub fn attach_customer(&self, id: PeerId, tx: mpsc::Sender<Out>, paused: impl Fn() -> Out) {
+    pub fn attach_customer(&self, id: PeerId, out: Arc<Outbox>, paused: impl Fn() -> Out) {
         let mut p = self.peers.lock().expect("link lock");
         if let Some(previous) = p.customers.last() {
-            let _ = previous.peer.tx.try_send(paused());
+            previous.peer.out.push(paused(), 0);
         }
         p.customers.push(Tab {
-            peer: Peer { id, tx },
+            peer: Peer { id, out },
         });
     }
 
@@ -137,7 +111,7 @@ impl Link {
         match p.customers.iter().position(|t| t.peer.id == id) {
             Some(i) if i + 1 != p.customers.len() => {
                 if let Some(previous) = p.customers.last() {
-                    let _ = previous.peer.tx.try_send(paused());
+                    previous.peer.out.push(paused(), 0);
                 }
                 let tab = p.customers.remove(i);
                 p.customers.push(tab);
@@ -165,9 +139,9 @@ impl Link {
     }
 
     /// Sets the agent connection; an older one of the same agent is told to go.
-    pub fn attach_agent(&self, id: PeerId, tx: mpsc::Sender<Out>) -> Option<mpsc::Sender<Out>> {
+    pub fn attach_agent(&self, id: PeerId, out: Arc<Outbox>) -> Option<Arc<Outbox>> {
         let mut p = self.peers.lock().expect("link lock");
-        p.agent.replace(Peer { id, tx }).map(|old| old.tx)
+        p.agent.replace(Peer { id, out }).map(|old| old.out)
     }
 
     /// Clears the agent connection if it is still this one.
@@ -186,38 +160,37 @@ impl Link {
         p.customers.is_empty() && p.agent.is_none()
     }
 
-    /// Queues relayed content for the party's connection on this node (the
-    /// shown tab for the customer), keeping the last slots for notices.
+    /// Sends relayed content to the party's connection on this node (the
+    /// shown tab for the customer), keeping the last queue slots for notices.
     pub fn relay(&self, to: Role, out: Out) -> Sent {
         self.push(to, out, RESERVED_FOR_NOTICES)
     }
 
-    /// Queues a server notice (mode, ended, close); may use the reserved slots.
+    /// Sends a server notice (mode, ended, close); may use the reserved slots.
     pub fn notify(&self, to: Role, out: Out) -> Sent {
         self.push(to, out, 0)
     }
 
     fn push(&self, to: Role, out: Out, keep_free: usize) -> Sent {
-        let p = self.peers.lock().expect("link lock");
-        let peer = match to {
-            Role::Customer => p.customers.last().map(|t| &t.peer),
-            Role::Agent => p.agent.as_ref(),
+        // The outbox is taken out of the lock: a write may be a system call.
+        let outbox = {
+            let p = self.peers.lock().expect("link lock");
+            match to {
+                Role::Customer => p.customers.last().map(|t| t.peer.out.clone()),
+                Role::Agent => p.agent.as_ref().map(|a| a.out.clone()),
+            }
         };
-        match peer {
+        match outbox {
             None => Sent::NoPeer,
-            Some(peer) if peer.tx.capacity() <= keep_free => Sent::Dropped,
-            Some(peer) => match peer.tx.try_send(out) {
-                Ok(()) => Sent::Queued,
-                Err(_) => Sent::Dropped,
-            },
+            Some(outbox) => outbox.push(out, keep_free),
         }
     }
 
-    /// Queues a notice for every customer tab (state changes all tabs must know).
+    /// Sends a notice to every customer tab (state changes all tabs must know).
     pub fn notify_all_customers(&self, make: impl Fn() -> Out) {
         let p = self.peers.lock().expect("link lock");
         for tab in &p.customers {
-            let _ = tab.peer.tx.try_send(make());
+            tab.peer.out.push(make(), 0);
         }
     }
 }

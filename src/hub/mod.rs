@@ -4,6 +4,7 @@
 
 mod link;
 mod local;
+mod outbox;
 mod redis;
 
 use std::sync::Arc;
@@ -14,8 +15,9 @@ use crate::session::{
     Created, Effect, Event, Interaction, Millis, Page, Refusal, Role, Session, SessionId, Timeouts,
 };
 
-pub use link::{Link, Links, Out, PeerId, Sent, next_peer_id};
+pub use link::{Link, Links, PeerId, next_peer_id};
 pub use local::LocalHub;
+pub use outbox::{Out, Outbox, Queued, Sent};
 pub use redis::RedisHub;
 
 #[derive(Debug, thiserror::Error)]

@@ -1,0 +1,174 @@
+//! A connection's way out: the write half of its WebSocket and the bounded
+//! queue its own task drains.
+//!
+//! A relayed frame is written straight into the receiver's socket by the task
+//! that relays it when nothing is queued before it and nobody is writing
+//! there: that saves waking the receiver's task, a queue round trip and a
+//! poll of its loop for most frames. Whatever cannot be written at once (the
+//! socket is busy or full, frames wait in the queue, a close) goes through the
+//! queue, so frames to one connection keep their order and a slow receiver
+//! never holds up the sender.
+
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use futures_util::Sink;
+use futures_util::stream::SplitSink;
+use tokio::sync::{Mutex, mpsc};
+
+/// What is sent to a connection.
+#[derive(Debug)]
+pub enum Out {
+    /// A frame, stamped for the relay-latency histogram.
+    Frame(Message, Instant),
+    Close(u16, Utf8Bytes),
+}
+
+impl Out {
+    pub fn text(s: impl Into<Utf8Bytes>) -> Out {
+        Out::Frame(Message::Text(s.into()), Instant::now())
+    }
+}
+
+/// What waits in a connection's queue for its task.
+#[derive(Debug)]
+pub enum Queued {
+    Out(Out),
+    /// Finish writing what a relaying task left in the socket's buffer.
+    Flush,
+}
+
+/// Result of a send: frames are never queued without bound; a full queue
+/// drops the frame and the receiver resynchronises by sequence number.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Sent {
+    /// Written into the receiver's socket by the caller.
+    Written,
+    Queued,
+    Dropped,
+    NoPeer,
+}
+
+pub type WsSink = SplitSink<WebSocket, Message>;
+
+pub struct Outbox {
+    sink: Mutex<WsSink>,
+    tx: mpsc::Sender<Queued>,
+    /// Items queued and not yet handled by the connection's task; a direct
+    /// write happens only when this is zero, so it never overtakes them. It
+    /// starts at one: nothing is written directly before the first message.
+    waiting: AtomicUsize,
+}
+
+impl Outbox {
+    pub fn new(sink: WsSink, tx: mpsc::Sender<Queued>) -> Self {
+        Outbox {
+            sink: Mutex::new(sink),
+            tx,
+            waiting: AtomicUsize::new(1),
+        }
+    }
+
+    /// Sends the connection's first message, then lets relaying tasks write directly.
+    pub async fn first(&self, msg: Message) -> Result<(), axum::Error> {
+        let sent = self.write(msg).await;
+        self.handled();
+        sent
+    }
+
+    /// Writes a frame from the connection's own task, waiting for the socket.
+    pub async fn write(&self, msg: Message) -> Result<(), axum::Error> {
+        use futures_util::SinkExt;
+        self.sink.lock().await.send(msg).await
+    }
+
+    /// Finishes writing what a relaying task could not flush at once.
+    pub async fn flush(&self) -> Result<(), axum::Error> {
+        use futures_util::SinkExt;
+        self.sink.lock().await.flush().await
+    }
+
+    /// The connection's task took one item off the queue and dealt with it.
+    pub fn handled(&self) {
+        self.waiting.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Queues an item for the connection's task, leaving `keep_free` slots.
+    fn queue(&self, item: Queued, keep_free: usize) -> Sent {
+        if self.tx.capacity() <= keep_free {
+            return Sent::Dropped;
+        }
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+        match self.tx.try_send(item) {
+            Ok(()) => Sent::Queued,
+            Err(_) => {
+                self.waiting.fetch_sub(1, Ordering::AcqRel);
+                Sent::Dropped
+            }
+        }
+    }
+
+    /// Writes a frame at once when nothing waits before it, else queues it.
+    pub fn push(&self, out: Out, keep_free: usize) -> Sent {
+        let Out::Frame(msg, at) = out else {
+            return self.queue(Queued::Out(out), keep_free);
+        };
+        let later = |msg| self.queue(Queued::Out(Out::Frame(msg, at)), keep_free);
+        if self.waiting.load(Ordering::Acquire) != 0 {
+            return later(msg);
+        }
+        let Ok(mut sink) = self.sink.try_lock() else {
+            return later(msg);
+        };
+        if self.waiting.load(Ordering::Acquire) != 0 {
+            drop(sink);
+            return later(msg);
+        }
+        match write_now(&mut sink, msg) {
+            Now::Done => Sent::Written,
+            Now::Buffered => {
+                // Accepted, not yet all in the socket: the connection's task
+                // finishes it, and later frames queue behind it meanwhile.
+                drop(sink);
+                self.queue(Queued::Flush, 0);
+                Sent::Written
+            }
+            Now::Busy(msg) => {
+                drop(sink);
+                later(msg)
+            }
+            // The socket is gone: its task is ending the connection.
+            Now::Gone => Sent::Dropped,
+        }
+    }
+}
+
+enum Now {
+    Done,
+    Buffered,
+    Busy(Message),
+    Gone,
+}
+
+/// One attempt to write without waiting: the sink is polled with a waker
+/// that does nothing, since whatever is left is handed to the owner's task.
+fn write_now(sink: &mut WsSink, msg: Message) -> Now {
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut sink = Pin::new(sink);
+    match sink.as_mut().poll_ready(&mut cx) {
+        Poll::Ready(Ok(())) => {}
+        Poll::Ready(Err(_)) => return Now::Gone,
+        Poll::Pending => return Now::Busy(msg),
+    }
+    if sink.as_mut().start_send(msg).is_err() {
+        return Now::Gone;
+    }
+    match sink.poll_flush(&mut cx) {
+        Poll::Ready(Ok(())) => Now::Done,
+        Poll::Ready(Err(_)) => Now::Gone,
+        Poll::Pending => Now::Buffered,
+    }
+}
