@@ -99,6 +99,7 @@ async fn agent(
     };
     let peer = next_peer_id();
     let link = app.live.hub.link(id);
+    app.live.hub.subscribed(id).await;
     let (tx, mut rx) = mpsc::channel(app.config.limits.send_queue);
     let (sink, mut stream) = ws.split();
     let out = Arc::new(Outbox::new(sink, tx));

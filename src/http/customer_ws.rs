@@ -73,13 +73,18 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
         }
         _ => return,
     };
-    let admitted = match admit(&app, &first, ip).await {
+    let mut admitted = match admit(&app, &first, ip).await {
         Ok(admitted) => admitted,
         Err(Refused(code, close, message)) => return refuse(&mut ws, code, close, &message).await,
     };
     let id = admitted.session.id;
     let peer = next_peer_id();
     let link = app.live.hub.link(id);
+    app.live.hub.subscribed(id).await;
+    // An agent may have joined on another node before this one heard the session.
+    if let Ok(Some(now)) = app.live.hub.get(id).await {
+        admitted.session = now;
+    }
     let (tx, mut rx) = mpsc::channel(app.config.limits.send_queue);
     let (sink, mut stream) = ws.split();
     let out = Arc::new(Outbox::new(sink, tx));

@@ -204,21 +204,18 @@ impl Links {
         self.0.read().expect("links lock").get(&id).cloned()
     }
 
-    /// The link, and whether it was created by this call.
-    pub fn get_or_create(&self, id: SessionId) -> (Arc<Link>, bool) {
+    /// The link; `created` runs when this call makes it, before anyone else can get it.
+    pub fn get_or_create_with(&self, id: SessionId, created: impl FnOnce()) -> Arc<Link> {
         if let Some(link) = self.get(id) {
-            return (link, false);
+            return link;
         }
         let mut map = self.0.write().expect("links lock");
-        let mut created = false;
-        let link = map
-            .entry(id)
+        map.entry(id)
             .or_insert_with(|| {
-                created = true;
+                created();
                 Arc::new(Link::new(id))
             })
-            .clone();
-        (link, created)
+            .clone()
     }
 
     /// Removes the link if no connection uses it; true if removed.

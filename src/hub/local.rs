@@ -90,7 +90,7 @@ impl Hub for LocalHub {
     }
 
     fn link(&self, id: SessionId) -> Arc<Link> {
-        self.links.get_or_create(id).0
+        self.links.get_or_create_with(id, || {})
     }
 
     fn release(&self, id: SessionId) {

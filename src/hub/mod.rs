@@ -55,6 +55,10 @@ pub trait Hub: Send + Sync + 'static {
 
     /// This node's connections to a session; created when first asked for.
     fn link(&self, id: SessionId) -> Arc<Link>;
+    /// Returns once frames and notices for the session, sent from any node,
+    /// reach this node's link (after `link`): a party is told the session's
+    /// state only then, so nothing said meanwhile is missed.
+    async fn subscribed(&self, _id: SessionId) {}
     /// Forgets the link once no connection of this node uses it.
     fn release(&self, id: SessionId);
     /// Relays page content or pointer frames to a party, wherever it is connected.

@@ -91,6 +91,9 @@ enum Command {
     Unsubscribe(String),
     Register(String),
     Unregister(String),
+    /// Answered once every command sent before it is carried out (a
+    /// subscription: confirmed by Redis).
+    Barrier(tokio::sync::oneshot::Sender<()>),
 }
 
 struct Scripts {
@@ -536,11 +539,20 @@ impl Hub for RedisHub {
     }
 
     fn link(&self, id: SessionId) -> Arc<Link> {
-        let (link, created) = self.links.get_or_create(id);
-        if created {
-            self.send(Command::Subscribe(channel(id)));
+        // Subscribed as the link is made, so that a later `subscribed` waits for it.
+        self.links
+            .get_or_create_with(id, || self.send(Command::Subscribe(channel(id))))
+    }
+
+    async fn subscribed(&self, id: SessionId) {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.send(Command::Barrier(tx));
+        if tokio::time::timeout(Duration::from_secs(2), rx)
+            .await
+            .is_err()
+        {
+            tracing::warn!(session = %id, "Redis subscription not confirmed within 2 s");
         }
-        link
     }
 
     fn release(&self, id: SessionId) {
@@ -611,6 +623,11 @@ async fn run_commands(node: String, mut conn: Conn, mut rx: mpsc::UnboundedRecei
                 }
                 Command::Subscribe(ch) => (true, ch),
                 Command::Unsubscribe(ch) => (false, ch),
+                Command::Barrier(done) => {
+                    flush(&conn, &mut batch).await;
+                    let _ = done.send(());
+                    continue;
+                }
             };
             flush(&conn, &mut batch).await;
             let result = if subscribe {
