@@ -115,7 +115,7 @@ struct LoadArgs {
     connect_timeout: f64,
     /// Milliseconds between a session's customer being in and its agent
     /// joining (a person takes seconds; 0 joins at once). Not counted in the
-    /// open time. On a cluster, 0 shows a server race: see bench/README.md.
+    /// open time. On a cluster, 0 showed a race, since fixed: see bench/README.md.
     #[arg(long, default_value_t = 0.0)]
     join_delay: f64,
     /// Seconds allowed for the whole ramp-up; the run goes on with the sessions open by then.
