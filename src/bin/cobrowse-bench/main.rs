@@ -572,7 +572,7 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
 
     let mut cpu0 = None;
     let mut window_closed = false;
-    let mut cpu1 = (Vec::new(), 0, None);
+    let mut cpu1 = (Vec::new(), ProcSample::default(), None);
     let drain_end = t1 + (args.drain * 1e6) as u64;
     let mut failure = None;
     loop {
@@ -589,11 +589,11 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
             break;
         }
         if cpu0.is_none() && now >= t0 {
-            cpu0 = Some((d.sample(), sys::self_cpu_ticks(), sys::machine_cpu_ticks()));
+            cpu0 = Some((d.sample(), sys::self_sample(), sys::machine_cpu_ticks()));
         }
         if !window_closed && now >= t1 {
             // Memory while every session is still open and after traffic ran.
-            cpu1 = (d.sample(), sys::self_cpu_ticks(), sys::machine_cpu_ticks());
+            cpu1 = (d.sample(), sys::self_sample(), sys::machine_cpu_ticks());
             window_closed = true;
         }
         progress.tick(
@@ -641,7 +641,10 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
     let others_pct = match (cpu0.2, cpu1.2) {
         (Some((b0, a0)), Some((b1, a1))) => {
             let machine = (b1 - b0) as f64 / (a1 - a0).max(1) as f64 * cores * 100.0;
-            (machine - ticks(sum0.cpu_ticks, sum1.cpu_ticks) - ticks(cpu0.1, cpu1.1)).max(0.0)
+            (machine
+                - ticks(sum0.cpu_ticks, sum1.cpu_ticks)
+                - ticks(cpu0.1.cpu_ticks, cpu1.1.cpu_ticks))
+            .max(0.0)
         }
         _ => 0.0,
     };
@@ -693,7 +696,9 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
         mem_per_session_bytes: per_session(&after_all, &before_all),
         idle_mem_per_session_bytes: per_session(&total(&idle), &before_all),
         server_cpu_pct: ticks(sum0.cpu_ticks, sum1.cpu_ticks),
-        client_cpu_pct: ticks(cpu0.1, cpu1.1),
+        server_kernel_pct: ticks(sum0.sys_ticks, sum1.sys_ticks),
+        client_cpu_pct: ticks(cpu0.1.cpu_ticks, cpu1.1.cpu_ticks),
+        client_kernel_pct: ticks(cpu0.1.sys_ticks, cpu1.1.sys_ticks),
         others_cpu_pct: others_pct,
         server_threads: after_all.threads,
         lag_p99_ms: shared.send_lag.quantile(0.99).map(ms),

@@ -50,7 +50,10 @@ pub struct TargetResult {
     /// The same, measured after the ramp-up, before any traffic.
     pub idle_mem_per_session_bytes: f64,
     pub server_cpu_pct: f64,
+    /// The kernel's part of `server_cpu_pct` (system time).
+    pub server_kernel_pct: f64,
     pub client_cpu_pct: f64,
+    pub client_kernel_pct: f64,
     /// CPU used by everything else on the machine during the window (% of one core).
     pub others_cpu_pct: f64,
     pub server_threads: u64,
@@ -117,7 +120,10 @@ impl TargetResult {
             "server_cpu_percent": self.server_cpu_pct,
             "server_cpu_us_per_msg": self.cpu_us_per_msg(self.server_cpu_pct),
             "server_threads": self.server_threads,
+            "server_kernel_us_per_msg": self.cpu_us_per_msg(self.server_kernel_pct),
             "client_cpu_percent": self.client_cpu_pct,
+            "client_cpu_us_per_msg": self.cpu_us_per_msg(self.client_cpu_pct),
+            "client_kernel_us_per_msg": self.cpu_us_per_msg(self.client_kernel_pct),
             "other_processes_cpu_percent": self.others_cpu_pct,
             "client_send_lag_p99_ms": self.lag_p99_ms,
             "sends_held_up_by_server": self.held_up,
@@ -369,8 +375,23 @@ pub fn report(args: &LoadArgs, results: &[TargetResult], cmp: Comparison) -> Str
         );
     }
     row(
+        "  of which in the kernel",
+        &|r| us(r.cpu_us_per_msg(r.server_kernel_pct)),
+        None,
+    );
+    row(
         "bench CPU (of one core)",
         &|r| format!("{:.0} %", r.client_cpu_pct),
+        None,
+    );
+    row(
+        "bench CPU per relayed msg",
+        &|r| us(r.cpu_us_per_msg(r.client_cpu_pct)),
+        None,
+    );
+    row(
+        "  of which in the kernel",
+        &|r| us(r.cpu_us_per_msg(r.client_kernel_pct)),
         None,
     );
     row(

@@ -75,6 +75,9 @@ pub struct ProcSample {
     pub hwm_kib: u64,
     /// user + system CPU time, in clock ticks (1/100 s on Linux).
     pub cpu_ticks: u64,
+    /// The system part alone: on loopback most of it is TCP, which no
+    /// userland change removes, so it bounds what a leaner relay could save.
+    pub sys_ticks: u64,
     pub threads: u64,
 }
 
@@ -85,6 +88,7 @@ impl std::iter::Sum for ProcSample {
             rss_kib: a.rss_kib + b.rss_kib,
             hwm_kib: a.hwm_kib + b.hwm_kib,
             cpu_ticks: a.cpu_ticks + b.cpu_ticks,
+            sys_ticks: a.sys_ticks + b.sys_ticks,
             threads: a.threads + b.threads,
         })
     }
@@ -110,6 +114,7 @@ pub fn proc_sample(pid: u32) -> Option<ProcSample> {
         rss_kib: field("VmRSS:"),
         hwm_kib: field("VmHWM:"),
         cpu_ticks: utime + stime,
+        sys_ticks: stime,
         threads: field("Threads:"),
     })
 }
@@ -141,10 +146,9 @@ pub async fn machine_busy_cores(over: std::time::Duration) -> Option<f64> {
     Some((b1 - b0) as f64 / (a1 - a0).max(1) as f64 * cores)
 }
 
-pub fn self_cpu_ticks() -> u64 {
-    proc_sample(std::process::id())
-        .map(|s| s.cpu_ticks)
-        .unwrap_or(0)
+/// This process's own figures: the load generator's CPU.
+pub fn self_sample() -> ProcSample {
+    proc_sample(std::process::id()).unwrap_or_default()
 }
 
 /// A loopback port free right now, for a server that cannot be told to pick
