@@ -212,7 +212,13 @@ async fn history_records_what_happened() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| format!("{}", m["mode"].as_str().or(m["outcome"].as_str()).unwrap()))
+        .map(|m| {
+            m["mode"]
+                .as_str()
+                .or(m["outcome"].as_str())
+                .unwrap()
+                .to_string()
+        })
         .collect();
     assert_eq!(modes, ["requested", "write", "pointer"]);
     let (_, none) = get(&srv, "/history?reason=inactivity", Some(&key)).await;

@@ -379,6 +379,30 @@ pub trait Store: Send + Sync + 'static {
     async fn deliveries(&self, limit: u32) -> Result<Vec<Delivery>>;
 }
 
+impl HistoryDetail {
+    /// Splits a session's events into the views people ask for.
+    pub fn from_events(summary: HistorySummary, events: Vec<TimedEvent>) -> Self {
+        let pick =
+            |f: fn(&HistoryEvent) -> bool| events.iter().filter(|e| f(&e.event)).cloned().collect();
+        HistoryDetail {
+            pages: pick(|e| {
+                matches!(
+                    e,
+                    HistoryEvent::PageVisited { .. } | HistoryEvent::Created { .. }
+                )
+            }),
+            mode_changes: pick(|e| {
+                matches!(
+                    e,
+                    HistoryEvent::ModeChanged { .. } | HistoryEvent::Control { .. }
+                )
+            }),
+            summary,
+            events,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -433,29 +457,5 @@ mod tests {
             rules_for(&sets, "https://s/checkout").mask,
             vec!["#a", "#b"]
         );
-    }
-}
-
-impl HistoryDetail {
-    /// Splits a session's events into the views people ask for.
-    pub fn from_events(summary: HistorySummary, events: Vec<TimedEvent>) -> Self {
-        let pick =
-            |f: fn(&HistoryEvent) -> bool| events.iter().filter(|e| f(&e.event)).cloned().collect();
-        HistoryDetail {
-            pages: pick(|e| {
-                matches!(
-                    e,
-                    HistoryEvent::PageVisited { .. } | HistoryEvent::Created { .. }
-                )
-            }),
-            mode_changes: pick(|e| {
-                matches!(
-                    e,
-                    HistoryEvent::ModeChanged { .. } | HistoryEvent::Control { .. }
-                )
-            }),
-            summary,
-            events,
-        }
     }
 }
