@@ -101,18 +101,33 @@ impl axum::extract::FromRequestParts<AppState> for Person {
     }
 }
 
-fn set_cookie(app: &AppState, value: &str, max_age: u64) -> HeaderValue {
-    // Embedding the console in an agent desktop of another site needs SameSite=None,
-    // which browsers accept only with Secure.
-    let same_site = if app.https && !app.config.agent_origins.is_empty() {
-        "None"
-    } else {
-        "Strict"
-    };
-    let secure = if app.https { "; Secure" } else { "" };
-    let cookie = format!(
-        "{COOKIE}={value}; Path=/; HttpOnly; SameSite={same_site}; Max-Age={max_age}{secure}"
-    );
+/// Where a sign-in cookie may travel, by who holds it and how the server is set up.
+///
+/// An agent console embedded in an agent desktop of another site runs in a
+/// cross-site frame, where browsers send only `SameSite=None` cookies (which
+/// must be `Secure`, so HTTPS only). `Partitioned` (CHIPS) keys the cookie to
+/// the top-level site: browsers that block third-party cookies still keep it
+/// inside the desktop's frame, and a cookie set on our own pages is never sent
+/// from another site's page. Administrators stay `Strict` even then: their
+/// console is never framed (`frame-ancestors 'self'`) and a desktop's token
+/// only ever makes an agent, so their rights never need a cross-site request.
+/// Without an embedding origin nothing needs to cross sites: `Strict`.
+fn cookie_attributes(https: bool, embedded: bool, role: AccountRole) -> &'static str {
+    match (https, embedded && role == AccountRole::Agent) {
+        (true, true) => "SameSite=None; Secure; Partitioned",
+        (true, false) => "SameSite=Strict; Secure",
+        (false, _) => "SameSite=Strict",
+    }
+}
+
+/// Whether the agent console is set up to be framed by other origins.
+fn embeddable(app: &AppState) -> bool {
+    !app.config.agent_origins.is_empty()
+}
+
+fn set_cookie(app: &AppState, value: &str, max_age: u64, role: AccountRole) -> HeaderValue {
+    let attributes = cookie_attributes(app.https, embeddable(app), role);
+    let cookie = format!("{COOKIE}={value}; Path=/; HttpOnly; Max-Age={max_age}; {attributes}");
     HeaderValue::from_str(&cookie).expect("cookie is ASCII")
 }
 
@@ -120,11 +135,8 @@ fn signed_in(app: &AppState, who: &Identity) -> Response {
     let ttl = app.config.auth.cookie_ttl;
     let cookie = app.tokens.cookie(who, now_ms(), ttl.as_millis() as u64);
     let body = Json(json!({ "name": who.name, "role": who.role }));
-    (
-        [(header::SET_COOKIE, set_cookie(app, &cookie, ttl.as_secs()))],
-        body,
-    )
-        .into_response()
+    let set = set_cookie(app, &cookie, ttl.as_secs(), who.role);
+    ([(header::SET_COOKIE, set)], body).into_response()
 }
 
 /// Cookie-setting requests must come from our own pages (or an allowed agent desktop).
@@ -183,12 +195,22 @@ pub async fn login(
     }
 }
 
+/// Clears the cookie in every form it may have been set in: a partitioned
+/// cookie is only removed by a `Set-Cookie` that is partitioned too.
 pub async fn logout(State(app): State<AppState>) -> Response {
-    (
-        [(header::SET_COOKIE, set_cookie(&app, "", 0))],
-        StatusCode::NO_CONTENT,
-    )
-        .into_response()
+    let mut response = StatusCode::NO_CONTENT.into_response();
+    let headers = response.headers_mut();
+    headers.append(
+        header::SET_COOKIE,
+        set_cookie(&app, "", 0, AccountRole::Admin),
+    );
+    if app.https && embeddable(&app) {
+        headers.append(
+            header::SET_COOKIE,
+            set_cookie(&app, "", 0, AccountRole::Agent),
+        );
+    }
+    response
 }
 
 #[derive(Deserialize)]
@@ -253,4 +275,35 @@ pub async fn link(State(app): State<AppState>, Query(q): Query<LinkQuery>) -> Ap
 
 pub async fn me(Person(who): Person) -> Json<serde_json::Value> {
     Json(json!({ "name": who.name, "role": who.role }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_cookies_cross_sites_only_over_https_with_an_embedding_origin() {
+        let agent = AccountRole::Agent;
+        assert_eq!(
+            cookie_attributes(true, true, agent),
+            "SameSite=None; Secure; Partitioned"
+        );
+        assert_eq!(
+            cookie_attributes(true, false, agent),
+            "SameSite=Strict; Secure"
+        );
+        // Browsers refuse SameSite=None and Partitioned without Secure.
+        assert_eq!(cookie_attributes(false, true, agent), "SameSite=Strict");
+        assert_eq!(cookie_attributes(false, false, agent), "SameSite=Strict");
+    }
+
+    #[test]
+    fn administrator_cookies_never_leave_our_own_site() {
+        let admin = AccountRole::Admin;
+        assert_eq!(
+            cookie_attributes(true, true, admin),
+            "SameSite=Strict; Secure"
+        );
+        assert_eq!(cookie_attributes(false, true, admin), "SameSite=Strict");
+    }
 }

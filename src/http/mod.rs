@@ -18,7 +18,8 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::HeaderMap;
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderValue, header as h};
 use axum::routing::{get, post};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::sync::watch;
@@ -81,6 +82,23 @@ pub fn router(app: AppState) -> Router {
         .merge(demo::routes())
         .merge(assets::routes().layer(tower_http::compression::CompressionLayer::new()))
         .with_state(app)
+        .layer(axum::middleware::map_request(host_from_authority))
+}
+
+/// HTTP/2 (what browsers speak to us over HTTPS) names the host in the
+/// request's authority, not in a `Host` header; every same-origin check here
+/// compares the `Origin` with `Host`, so without this one every sign-in and
+/// console change over HTTPS would be refused as coming from another site.
+async fn host_from_authority(mut request: Request) -> Request {
+    if !request.headers().contains_key(h::HOST)
+        && let Some(value) = request
+            .uri()
+            .authority()
+            .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+    {
+        request.headers_mut().insert(h::HOST, value);
+    }
+    request
 }
 
 fn header(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<&str> {
@@ -91,4 +109,31 @@ fn header(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<&str> {
 /// `allowed` lists, not in rate limits).
 fn client_ip(addr: std::net::SocketAddr) -> IpAddr {
     addr.ip()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(uri: &str, host: Option<&str>) -> Request {
+        let mut builder = Request::builder().uri(uri);
+        if let Some(host) = host {
+            builder = builder.header(h::HOST, host);
+        }
+        builder.body(axum::body::Body::empty()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn an_http2_request_gets_its_host_from_the_authority() {
+        let r = host_from_authority(request("https://127.0.0.1:8443/auth/token", None)).await;
+        assert_eq!(header(r.headers(), h::HOST), Some("127.0.0.1:8443"));
+    }
+
+    #[tokio::test]
+    async fn a_host_header_is_kept_as_it_came() {
+        let r = host_from_authority(request("/auth/token", Some("cobrowse.example"))).await;
+        assert_eq!(header(r.headers(), h::HOST), Some("cobrowse.example"));
+        let r = host_from_authority(request("/auth/token", None)).await;
+        assert_eq!(header(r.headers(), h::HOST), None);
+    }
 }
