@@ -34,10 +34,23 @@ impl Call<'_> {
         body: Option<Value>,
         origin: Option<&str>,
     ) -> (u16, Value) {
+        let path = format!("/api/v1/admin{path}");
+        self.send_to(method, &path, cred, body, origin).await
+    }
+
+    /// Any route of the server, by its whole path.
+    async fn send_to(
+        &self,
+        method: Method,
+        path: &str,
+        cred: &Cred,
+        body: Option<Value>,
+        origin: Option<&str>,
+    ) -> (u16, Value) {
         let mut req = self
             .srv
             .http()
-            .request(method, format!("{}/api/v1/admin{path}", self.srv.url));
+            .request(method, format!("{}{path}", self.srv.url));
         req = match cred {
             Cred::None => req,
             Cred::Cookie(c) => req.header("cookie", c),
@@ -51,6 +64,19 @@ impl Call<'_> {
         }
         let r = req.send().await.unwrap();
         (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Asserts that `who` is refused with `expected`, in the API's JSON error form.
+    async fn refused(&self, route: &Route, who: &str, cred: &Cred, expected: u16) {
+        let (method, path, body) = route;
+        let (status, got) = self
+            .send_to(method.clone(), path, cred, body.clone(), None)
+            .await;
+        assert_eq!(status, expected, "{method} {path} by {who}: {got}");
+        assert!(
+            got["error"]["code"].is_string(),
+            "{method} {path} by {who}: errors are JSON: {got}"
+        );
     }
 
     async fn get(&self, path: &str, cred: &Cred) -> (u16, Value) {
@@ -165,6 +191,71 @@ fn every_route() -> Vec<(Method, &'static str, Option<Value>)> {
     ]
 }
 
+/// A method, a whole path and a body.
+type Route = (Method, String, Option<Value>);
+
+/// A live session bound to an interaction, with its history record.
+struct LiveSession {
+    _customer: common::Client,
+    id: String,
+    history_key: String,
+}
+
+const INTERACTION: &str = "chat-admin-test";
+
+impl LiveSession {
+    async fn start(call: &Call<'_>, key: &Cred) -> LiveSession {
+        let interaction = json!({"interaction": {"id": INTERACTION, "channel": "chat"}});
+        let (customer, id, _) = call.srv.customer_with(interaction).await;
+        // History is written off the session path: wait for the record.
+        for _ in 0..100 {
+            let (_, list) = call
+                .send_to(Method::GET, "/api/v1/history", key, None, None)
+                .await;
+            if let Some(record) = list["sessions"].as_array().and_then(|l| l.first()) {
+                let history_key = record["key"].as_str().unwrap().to_string();
+                return LiveSession {
+                    _customer: customer,
+                    id,
+                    history_key,
+                };
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("session {id} never reached the history");
+    }
+
+    fn routes(&self) -> [Route; 3] {
+        [
+            (Method::GET, format!("/api/v1/sessions/{}", self.id), None),
+            (
+                Method::GET,
+                format!("/api/v1/history/{}", self.history_key),
+                None,
+            ),
+            (
+                Method::POST,
+                format!("/api/v1/interactions/{INTERACTION}/end"),
+                None,
+            ),
+        ]
+    }
+
+    /// The refused calls changed nothing: the session is live, its record
+    /// readable, and ending its interaction (with the key) is what ends it.
+    async fn untouched_then_ended_by(&self, call: &Call<'_>, key: &Cred) {
+        let [read, history, end] = self.routes();
+        let (status, session) = call.send_to(read.0, &read.1, key, None, None).await;
+        assert_eq!((status, session["state"].as_str()), (200, Some("idle")));
+        assert_eq!(
+            call.send_to(history.0, &history.1, key, None, None).await.0,
+            200
+        );
+        let (status, ended) = call.send_to(end.0, &end.1, key, None, None).await;
+        assert_eq!((status, ended["ended"].clone()), (200, json!([self.id])));
+    }
+}
+
 const RULE_SET_ROUTES: [&str; 3] = ["/rule-sets", "/rule-sets/1", "/rule-sets/1/versions"];
 
 #[tokio::test]
@@ -247,17 +338,27 @@ async fn no_admin_route_opens_to_anyone_but_an_administrator() {
         if !editor_route && !RULE_SET_ROUTES.contains(&path) {
             refused.push(("an API key", key.clone(), 403));
         }
+        let route = (method, format!("/api/v1/admin{path}"), body);
         for (who, cred, expected) in refused {
-            let (status, got) = call
-                .send(method.clone(), path, &cred, body.clone(), None)
-                .await;
-            assert_eq!(status, expected, "{method} {path} by {who}: {got}");
-            assert!(
-                got["error"]["code"].is_string(),
-                "{method} {path} by {who}: errors are JSON: {got}"
-            );
+            call.refused(&route, who, &cred, expected).await;
         }
     }
+    // The integration API's routes for one session, one record, one interaction
+    // (real ones, so that a refusal is not a "not found" in disguise).
+    let live = LiveSession::start(&call, &key).await;
+    for route in live.routes() {
+        for (who, cred, expected) in [
+            ("nobody", &Cred::None, 401),
+            ("an agent's password cookie", &agent_password, 403),
+            ("an agent desktop's cookie", &agent_traded, 403),
+            ("an agent desktop's token", &agent_jwt, 403),
+            ("a disabled administrator", &former, 403),
+            ("an editor token", &editor, 401),
+        ] {
+            call.refused(&route, who, cred, expected).await;
+        }
+    }
+    live.untouched_then_ended_by(&call, &key).await;
     // API keys may manage rule sets (a deployment pipeline), and are named in the versions.
     let (status, created) = call
         .post(
