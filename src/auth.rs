@@ -201,6 +201,18 @@ impl Origins {
     pub fn list(&self) -> &[String] {
         &self.allowed
     }
+
+    /// The list plus the server's own origin as it was reached (`host`, with
+    /// the scheme people use): the customer script lets write-mode navigation
+    /// go to these only, so it must know the same list the server admits.
+    pub fn with_own(&self, scheme: &str, host: Option<&str>) -> Vec<String> {
+        let mut all = self.allowed.clone();
+        let own = host.and_then(|h| normalize_origin(&format!("{scheme}://{h}")));
+        if let Some(own) = own.filter(|o| !all.contains(o)) {
+            all.push(own);
+        }
+        all
+    }
 }
 
 #[cfg(test)]
@@ -250,6 +262,22 @@ mod tests {
         assert!(o.allows("http://127.0.0.1:8080", Some("127.0.0.1:8080")));
         assert!(!o.allows("http://127.0.0.1:8081", Some("127.0.0.1:8080")));
         assert!(!o.allows("null", Some("127.0.0.1:8080")));
+    }
+
+    #[test]
+    fn the_list_sent_to_the_customer_adds_the_server_once() {
+        let o = Origins::new(&["https://shop.example".into()]);
+        let own = o.with_own("https", Some("cobrowse.example"));
+        assert_eq!(own, ["https://shop.example", "https://cobrowse.example"]);
+        assert_eq!(
+            o.with_own("https", Some("shop.example:443")),
+            ["https://shop.example"]
+        );
+        assert_eq!(o.with_own("http", None), ["https://shop.example"]);
+        assert_eq!(
+            o.with_own("http", Some("bad host/")),
+            ["https://shop.example"]
+        );
     }
 
     #[test]

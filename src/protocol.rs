@@ -243,6 +243,10 @@ pub enum ServerMsg<'a> {
         /// DOM restrictions for the customer's page (customer only).
         #[serde(skip_serializing_if = "Option::is_none")]
         rules: Option<&'a Rules>,
+        /// Origins write-mode navigation may go to (customer only): the
+        /// configured sites and this server; the page's own is always fine.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        origins: Option<&'a [String]>,
     },
     /// To the customer: an agent is in (again); send a full snapshot now.
     Joined {
@@ -286,7 +290,7 @@ pub enum ServerMsg<'a> {
 
 impl<'a> ServerMsg<'a> {
     /// Where a session stands, for a party that just connected.
-    pub fn session(s: &'a Session, token: Option<&'a str>, rules: Option<&'a Rules>) -> Self {
+    pub fn session(s: &'a Session, token: Option<&'a str>) -> Self {
         ServerMsg::Session {
             id: s.id,
             spaced: s.id.spaced(),
@@ -298,8 +302,19 @@ impl<'a> ServerMsg<'a> {
             customer_connected: s.customer_connections > 0,
             agent_connected: s.agent_connected(),
             control_pending: s.control_pending_since.is_some(),
-            rules,
+            rules: None,
+            origins: None,
         }
+    }
+
+    /// What only the customer's script is told: its page's DOM restrictions
+    /// and where the agent may send it.
+    pub fn for_site(mut self, site_rules: &'a Rules, site_origins: &'a [String]) -> Self {
+        if let ServerMsg::Session { rules, origins, .. } = &mut self {
+            *rules = Some(site_rules);
+            *origins = Some(site_origins);
+        }
+        self
     }
 
     pub fn to_json(&self) -> String {

@@ -112,7 +112,7 @@ async fn agent(
     link.sync(&session);
     app.live.hub.attached(id, Role::Agent, peer);
     let _guard = super::ops::ConnectionGauge::new(Role::Agent);
-    let hello = ServerMsg::session(&session, None, None).to_json();
+    let hello = ServerMsg::session(&session, None).to_json();
     if out.first(Message::Text(hello.into())).await.is_ok() {
         let mut conn = Conn::new(app.clone(), Role::Agent, id, peer, link.clone(), out);
         conn.run(&mut stream, &mut rx).await;

@@ -49,7 +49,10 @@ pub async fn upgrade(
             .into_response();
     }
     let ip = client_ip(addr);
-    sized(ws, &app).on_upgrade(move |socket| customer(app, socket, ip))
+    let origins = app
+        .site_origins
+        .with_own(if app.https { "https" } else { "http" }, host);
+    sized(ws, &app).on_upgrade(move |socket| customer(app, socket, ip, origins))
 }
 
 /// What the customer gets on connecting: the session, plus the token once.
@@ -58,7 +61,8 @@ struct Admitted {
     token: Option<String>,
 }
 
-async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
+/// One customer connection; `origins` are the sites write-mode navigation may go to.
+async fn customer(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<String>) {
     let mut ws = socket;
     let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, ws.recv()).await {
         Ok(Some(Ok(Message::Text(text)))) => text,
@@ -98,8 +102,9 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr) {
         vec![]
     });
     let rules = rules_for(&rule_sets, &admitted.session.page.url);
-    let hello =
-        ServerMsg::session(&admitted.session, admitted.token.as_deref(), Some(&rules)).to_json();
+    let hello = ServerMsg::session(&admitted.session, admitted.token.as_deref())
+        .for_site(&rules, &origins)
+        .to_json();
     if out.first(Message::Text(hello.into())).await.is_err() {
         return leave(&app, id, peer).await;
     }
