@@ -54,7 +54,10 @@ function fixtureServer(vars) {
   return new Promise((r) => srv.listen(0, '127.0.0.1', () => r({ srv, hits, port: srv.address().port })));
 }
 
-/** Starts everything; call `close()` at the end. `opts.env`: extra server environment (e.g. short timeouts). */
+/**
+ * Starts everything; call `close()` at the end. `opts.env`: extra server environment (e.g. short
+ * timeouts), or a function of `{origin, other}` for settings that name the fixture origins.
+ */
 export async function setup(opts = {}) {
   const vars = {};
   const fx = await fixtureServer(vars);
@@ -65,7 +68,7 @@ export async function setup(opts = {}) {
     COBROWSE_ALLOWED_ORIGINS: JSON.stringify([origin]),
     COBROWSE_PROXY_ORIGINS: JSON.stringify([origin, other]),
     COBROWSE_LOG: process.env.COBROWSE_LOG || 'warn',
-    ...opts.env,
+    ...(typeof opts.env === 'function' ? opts.env({ origin, other }) : opts.env),
   };
   const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';

@@ -12,6 +12,7 @@ export const state = {
   /** A write-mode request awaits an answer; this tab is not the one shown; built-in UI on. */ pending: false, paused: false, ui: true,
   agent: '', agentIn: false,
   /** @type {{mask:string[], disable:string[], block:string[]}} */ rules: { mask: [], disable: [], block: [] },
+  /** @type {string[]} other origins write-mode navigation may go to (the site's allowed origins, the server's) */ origins: [],
   tab: '',
   /** @type {WeakSet<EventTarget>|null} elements scrolled since the loader ran; null: not known (any may be) */ scrolled: null,
 };

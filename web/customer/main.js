@@ -110,6 +110,7 @@ export function init(origin, queue, script, scrolled) {
   guard(window); // password fields are noted from the start, before a type change can hide them
   window.Cobrowse = api;
   on('msg:session', (m) => m.rules && setRules((state.rules = { mask: [], disable: [], block: [], ...m.rules })));
+  on('msg:session', (m) => Array.isArray(m.origins) && (state.origins = m.origins));
   on('msg:joined', (m) => emit('agentJoined', { agent: m.agent, reconnect: !!m.reconnect }));
   on('msg:presence', (m) => m.role === 'agent' && emit(m.connected ? 'agentJoined' : 'agentLeft', { agent: state.agent, reconnect: true }));
   on('msg:mode', (m) => {

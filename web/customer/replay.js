@@ -84,11 +84,17 @@ function click(el, m, detail = 1) {
   if (el.isConnected) fire(el, 'click', { ...o, buttons: 0 });
 }
 
-/** Link targets must stay on the site (javascript: URLs have no origin and never pass). */
+/**
+ * Whether the agent may send the page to `url`: this page's origin or one the server says the
+ * site allows. Anything else (javascript:, data:, other sites) has an origin not on the list.
+ */
+function onSite(url) {
+  try { const o = new URL(url, location.href).origin; return o === location.origin || state.origins.includes(o); } catch { return false; }
+}
+/** A link the agent activates must stay on the site. */
 function offSite(el) {
   const a = within(el, 'a[href],area[href]');
-  if (!a) return false;
-  try { return new URL(a.href, location.href).origin !== location.origin; } catch { return true; }
+  return !!a && !onSite(a.href);
 }
 
 /** Checks an activation (click, Enter, Space) of `el`; returns a refusal code or ''. */
@@ -257,10 +263,8 @@ const ACT = {
       if (!can) return 'history';
       return to === 'back' ? history.back() : history.forward(), '';
     }
-    let u;
-    try { u = new URL(m.url, location.href); } catch { return 'origin'; }
-    if (u.origin !== location.origin) return 'origin';
-    return location.assign(u.href), '';
+    if (!onSite(m.url)) return 'origin';
+    return location.assign(new URL(m.url, location.href).href), '';
   },
 };
 
