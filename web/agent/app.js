@@ -397,7 +397,7 @@ function customerPresence(connected) {
   S.customerIn = connected;
   $('presence').textContent = connected ? 'connected' : 'away (reloading or changing page)';
   if (!connected) {
-    $('cursor').hidden = true;
+    hideCursor();
     ui.state('waiting', 'Customer away');
     if ($('wrap').hidden) waitingFor('The customer\'s page is not connected right now (reloading or changing page)…');
     else $('wrap').classList.add('stale');
@@ -484,7 +484,7 @@ function customer(m) {
       case 'focus': mirror.focus(m.i); break;
       case 'hover': mirror.hover(m.i); break;
       case 'media': mirror.media(m.l); break;
-      case 'pointer': { const p = control.place(m); pointer(p.x, p.y); break; }
+      case 'pointer': pointer(m); break;
     }
   });
 }
@@ -509,22 +509,30 @@ function clearView() {
   if (mirror.frame) { mirror.frame.remove(); mirror.frame = null; }
   $('wrap').hidden = true;
   $('wrap').classList.remove('stale');
-  $('cursor').hidden = true;
+  hideCursor();
   $('waiting').hidden = true;
   chunks = []; waiting = true;
 }
 
-function pointer(x, y) {
-  const c = $('cursor');
-  c.hidden = false;
-  c.style.transform = `translate(${x}px,${y}px)`;
+/** The customer's latest `pointer` message not drawn yet, and the frame that will draw it. */
+let ptrMsg = null, ptrFrame = 0;
+/**
+ * Draws the customer's pointer once per animation frame, at the latest position: messages can
+ * come faster than frames, and placing one reads layout. (The agent's own pointer: control.js.)
+ */
+function pointer(m) {
+  ptrMsg = m;
+  ptrFrame ||= requestAnimationFrame(() => {
+    ptrFrame = 0;
+    if (!ptrMsg) return;
+    const p = control.place(ptrMsg), c = $('cursor');
+    ptrMsg = null;
+    c.hidden = false;
+    c.style.transform = `translate(${p.x}px,${p.y}px)`;
+  });
 }
-let lastMove = 0;
-$('overlay').addEventListener('mousemove', (e) => {
-  if (performance.now() - lastMove < 50) return;
-  lastMove = performance.now();
-  send('pointer', { x: Math.round(e.offsetX), y: Math.round(e.offsetY) });
-});
+/** Hides the customer's pointer, with any position still waiting for its frame. */
+function hideCursor() { ptrMsg = null; $('cursor').hidden = true; }
 $('overlay').addEventListener('click', (e) => {
   if (S.mode !== 'pointer') return; // in write mode the click is the agent's action (control.js)
   send('mark', { x: Math.round(e.offsetX), y: Math.round(e.offsetY) });

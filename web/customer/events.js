@@ -8,7 +8,7 @@ const fields = new Set(), scrolls = new Set(), media = new Set();
 /** Canvases to picture (≤ 2/s), and signatures of the last pictures sent. */
 export const canvases = new Set();
 let sigs = new WeakMap();
-let timer = 0, hoverEl = null, hoverId = -1, focusId = -1, focusDirty = false, ptr = null, lastPtr = 0, vp = '';
+let timer = 0, frame = 0, hoverEl = null, hoverId = -1, focusId = -1, focusDirty = false, ptr = null, vp = '';
 
 /** Forgets the previous capture (ids restart with each snapshot). */
 export function reset() {
@@ -16,6 +16,8 @@ export function reset() {
   sigs = new WeakMap(); hoverId = focusId = -1; focusDirty = true; vp = innerWidth + 'x' + innerHeight;
 }
 const soon = (ms = 0) => timer || (timer = setTimeout(flush, ms));
+/** The pointer goes at the next animation frame: one position per frame is all the agent's view can show. */
+const nextFrame = () => frame || (frame = requestAnimationFrame(() => { frame = 0; flush(); }));
 /** Marks a field to send (typed, or value/checked/selected set by code). */
 export function dirtyField(el) {
   if (!state.capturing) return;
@@ -54,7 +56,7 @@ function handle(e) {
     case 'scroll': scrolls.add(t); return soon(40);
     case 'focusin': case 'focusout': focusDirty = true; break;
     case 'mouseover': hoverEl = t; return soon(30);
-    case 'mousemove': ptr = { ...topXY(e), t }; return soon(Math.max(0, 50 - (performance.now() - lastPtr)));
+    case 'mousemove': ptr = { ...topXY(e), t }; return nextFrame();
     case 'resize': return soon(100);
     default: if (t.localName === 'video' || t.localName === 'audio') media.add(t); // play, pause, seeked…
   }
@@ -113,12 +115,12 @@ export function flush() {
   if (v !== vp) { vp = v; send('viewport', { w: innerWidth, h: innerHeight }); }
   if (focusDirty) { focusDirty = false; const i = idUp(deepActive()); if (i !== focusId) send('focus', { i: (focusId = i) }); }
   if (hoverEl) { const i = idUp(hoverEl); hoverEl = null; if (i !== hoverId) send('hover', { i: (hoverId = i) }); }
-  if (ptr) {
+  if (ptr && !frame) { // only from the frame callback: a flush for other state between frames waits for it
     // The element under the pointer and the offset in its box: the agent's view places the cursor
     // on the same thing even while its scroll lags behind.
     const { x, y } = ptr, n = elUp(ptr.t), i = n && n.nodeType === 1 && ids.get(n), o = { x, y };
     if (i) { const r = rectOf(n), k = (v) => Math.round(v * 10) / 10; Object.assign(o, { i, ox: k(x - r.left), oy: k(y - r.top), w: k(r.width), h: k(r.height) }); }
-    send('pointer', o); ptr = null; lastPtr = performance.now();
+    send('pointer', o); ptr = null;
   }
   const ml = [];
   for (const el of media) { const i = ids.get(el); if (i) ml.push([i, +el.paused, +el.currentTime.toFixed(2), +el.muted]); }
