@@ -327,8 +327,15 @@ test('consent: deny, no answer (timed out), allow, then revoke in the middle of 
   await a.evaluate(() => window.cobrowseAgent.requestControl());
   await dialog.waitFor();
   await until(a, () => window.ctl.includes('timed_out'), null, 6000);
+  // Both sides show pointer mode, and the console says the request got no answer.
+  await until(a, () => /did not answer/.test(document.getElementById('control-note').textContent));
+  assert.ok(await a.locator('#control-note').isVisible());
+  assert.equal(await a.locator('#mode').getAttribute('data-mode'), 'pointer');
+  assert.match(await a.locator('#mode').textContent(), /pointer/i);
   await until(c, () => !document.querySelector('[data-cobrowse-ui]').shadowRoot.querySelector('[data-part=consent]'));
   await noticeHas(c, /No answer/);
+  await toolbarHas(c, /Agent can point/);
+  assert.doesNotMatch(await toolbar(c), /click and type/);
   assert.equal(await agentMode(a), 'pointer');
   assert.equal(await c.evaluate(() => window.Cobrowse.session.mode), 'pointer');
   // Allow, then revoke while the agent types.
