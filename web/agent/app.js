@@ -238,7 +238,7 @@ window.cobrowseAgent = {
 };
 
 // Write mode: control.js turns the agent's clicks, typing and scrolling over the view into input
-// messages (and pointer-mode clicks into marks); it captures the overlay's events before ours.
+// messages and pointer-mode clicks into marks, drawing the agent's own ring.
 const control = attachControl({ mirror, overlay: $('overlay'), send });
 Object.assign(window.cobrowseAgent, { requestControl: () => send('request_control'), control });
 
@@ -533,13 +533,6 @@ function pointer(m) {
 }
 /** Hides the customer's pointer, with any position still waiting for its frame. */
 function hideCursor() { ptrMsg = null; $('cursor').hidden = true; }
-$('overlay').addEventListener('click', (e) => {
-  if (S.mode !== 'pointer') return; // in write mode the click is the agent's action (control.js)
-  send('mark', { x: Math.round(e.offsetX), y: Math.round(e.offsetY) });
-  const d = document.createElement('div');
-  d.className = 'mark'; d.style.left = e.offsetX + 'px'; d.style.top = e.offsetY + 'px';
-  $('overlay').append(d); setTimeout(() => d.remove(), 900);
-});
 
 // ---- session buttons ----
 
