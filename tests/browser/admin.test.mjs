@@ -5,6 +5,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
@@ -46,14 +47,15 @@ const callAll = (p) => p.evaluate((routes) => Promise.all(routes.map(([m, u, b])
   method: m, headers: b ? { 'content-type': 'application/json' } : {}, body: b ? JSON.stringify(b) : undefined,
 }).then((r) => [m + ' ' + u, r.status]))), ROUTES);
 
-async function adminPage(hash = '') {
+/** The admin console, signed in (as `root` unless told otherwise), on the tab in `hash`. */
+async function adminPage(hash = '', name = 'root', password = PASSWORD) {
   const ctx = await h.browser.newContext({ viewport: { width: 1280, height: 900 } });
   const p = await ctx.newPage();
   p.on('pageerror', (e) => console.log('[admin pageerror]', e.message));
   await p.goto(h.server + '/admin/' + hash);
   await waitFor(p, () => !document.getElementById('signin').hidden, null, 5000);
-  await p.fill('#signin-name', 'root');
-  await p.fill('#signin-password', PASSWORD);
+  await p.fill('#signin-name', name);
+  await p.fill('#signin-password', password);
   await p.press('#signin-password', 'Enter');
   await waitFor(p, () => !document.getElementById('nav').hidden, null, 5000);
   return p;
@@ -331,4 +333,173 @@ test('admin: agents and admins, API keys and webhooks from the console', { skip 
   await p.click('#confirm-ok');
   await waitFor(p, () => !document.getElementById('wh-empty').hidden, null, 5000);
   await close(p);
+});
+
+/** What the admin API answers the page (with its cookie). */
+const apiGet = (p, path) => p.evaluate((u) => fetch(u).then((r) => r.json()), path);
+
+test('admin: the live sessions list shows how old each session is, and keeps counting', { skip }, async () => {
+  const c = await h.customer('base.html');
+  const id = await h.start(c);
+  const p = await adminPage('#live');
+  const row = p.locator(`#live-table tr[data-session="${id}"]`);
+  await row.waitFor({ timeout: 5000 });
+  assert.equal(await p.locator('#live-table thead th:nth-child(6)').textContent(), 'Age');
+  /** The row's age in seconds, as shown ("12 s"). */
+  const age = async () => {
+    const text = await row.locator('td:nth-child(6)').textContent();
+    assert.match(text, /^\d+ s$/, 'a young session is counted in seconds');
+    return parseInt(text, 10);
+  };
+  const { created_at: created } = await apiGet(p, `/api/v1/sessions/${id}`);
+  const shown = await age();
+  assert.ok(Math.abs(shown - (Date.now() - created) / 1000) <= 4, `age ${shown} s for a session created ${Date.now() - created} ms ago`);
+  // The list refreshes by itself (every 3 s): the age grows without a click.
+  await waitFor(p, ([sid, was]) => parseInt(document.querySelector(`#live-table tr[data-session="${sid}"] td:nth-child(6)`).textContent, 10) >= was + 2, [id, shown], 8000);
+  await c.evaluate(() => window.Cobrowse.stop());
+  await close(c, p);
+});
+
+/** `YYYY-MM-DD` of today plus `days`, in the page's time zone (what a date input holds). */
+const day = (p, days) => p.evaluate((n) => {
+  const d = new Date();
+  d.setDate(d.getDate() + n);
+  return [d.getFullYear(), d.getMonth() + 1, d.getDate()].map((x) => String(x).padStart(2, '0')).join('-');
+}, days);
+
+test('admin: the history filters by date (from and to, whole days in the browser\'s time zone)', { skip }, async () => {
+  const c = await h.customer('base.html');
+  const id = await h.start(c);
+  await c.evaluate(() => window.Cobrowse.stop());
+  const p = await adminPage('#history');
+  const ours = p.locator('#history-table tbody tr', { hasText: spaced(id) });
+  /** Filters from `from` to `to` (day offsets, or null for none); returns the query the console sent. */
+  const filter = async (from, to) => {
+    await p.fill('#h-from', from === null ? '' : await day(p, from));
+    await p.fill('#h-to', to === null ? '' : await day(p, to));
+    const [request] = await Promise.all([p.waitForRequest((r) => r.url().includes('/api/v1/history?')), p.click('#history-filter button[type=submit]')]);
+    return new URL(request.url()).searchParams;
+  };
+  const midnight = (days) => p.evaluate((n) => { const d = new Date(); d.setHours(0, 0, 0, 0); d.setDate(d.getDate() + n); return d.getTime(); }, days);
+  // Today, from and to: the session is there; the query spans the whole day.
+  let q = await filter(0, 0);
+  assert.deepEqual([+q.get('from'), +q.get('to')], [await midnight(0), await midnight(1)], 'from today 00:00 to tomorrow 00:00');
+  await ours.waitFor({ timeout: 5000 });
+  // From tomorrow: nothing; until yesterday: nothing.
+  q = await filter(1, null);
+  assert.equal(q.get('to'), null);
+  await waitFor(p, () => !document.getElementById('history-empty').hidden && !document.querySelector('#history-table tbody tr'), null, 5000);
+  await filter(null, -1);
+  await waitFor(p, () => !document.getElementById('history-empty').hidden, null, 5000);
+  // From yesterday: there again; Clear empties the dates.
+  await filter(-1, null);
+  await ours.waitFor({ timeout: 5000 });
+  await p.fill('#h-to', await day(p, -1));
+  await p.click('#h-clear');
+  await ours.waitFor({ timeout: 5000 });
+  assert.deepEqual([await p.inputValue('#h-from'), await p.inputValue('#h-to')], ['', '']);
+  await close(c, p);
+});
+
+test('admin: a rule set written in the JSON view is saved as written', { skip }, async () => {
+  const p = await adminPage('#restrictions');
+  await p.click('#rs-new');
+  await p.click('#rs-as-json');
+  assert.ok(await p.locator('#rs-json').isVisible() && !(await p.locator('#rs-form').isVisible()));
+  const written = {
+    name: 'Written as JSON',
+    url_pattern: h.origin + '/json-only/*',
+    rules: { mask: ['#holder', 'input[name="iban"]'], disable: ['#pay'], block: ['img.avatar', 'div.note'] },
+  };
+  await p.fill('#rs-json', JSON.stringify(written, null, 2));
+  await p.click('#rs-save');
+  const row = p.locator('#rs-table tr[data-rule-set="Written as JSON"]');
+  await row.waitFor({ timeout: 5000 });
+  assert.match(await row.textContent(), /json-only\/\*\s*2\s*1\s*2\s*v1\s*root/);
+  assert.ok(await p.locator('#rs-error').isHidden(), await p.locator('#rs-error').textContent());
+  // Stored as written.
+  const stored = (await apiGet(p, '/api/v1/admin/rule-sets')).rule_sets.find((x) => x.name === written.name);
+  assert.deepEqual({ name: stored.name, url_pattern: stored.url_pattern, rules: stored.rules }, written);
+  // And it is what a page under that pattern gets.
+  const applies = await apiGet(p, '/api/v1/admin/rule-sets?url=' + encodeURIComponent(h.origin + '/json-only/page.html'));
+  assert.deepEqual(applies.rules, written.rules);
+  // The saved set opens in the form, with the same lines.
+  assert.equal(await p.locator('#rs-edit-h').textContent(), written.name);
+  assert.equal(await p.inputValue('#rs-block'), 'img.avatar\ndiv.note');
+  assert.equal(await p.inputValue('#rs-pattern'), written.url_pattern);
+  await p.click('#rs-delete');
+  await p.click('#confirm-ok');
+  await row.waitFor({ state: 'detached', timeout: 5000 });
+  await close(p);
+});
+
+test('admin: an administrator added from the console signs in to the console and its API', { skip }, async () => {
+  const p = await adminPage('#accounts');
+  await p.fill('#acc-name', 'olga');
+  await p.selectOption('#acc-role', 'admin');
+  await p.fill('#acc-password', 'olga password 1');
+  await p.click('#acc-form button[type=submit]');
+  const olga = p.locator('#acc-table tr[data-account="olga"]');
+  await olga.waitFor({ timeout: 5000 });
+  assert.match(await olga.textContent(), /olga\s*Administrator\s*active/);
+  assert.equal(await p.inputValue('#acc-role'), 'agent', 'the form is back to its default for the next one');
+  // She is an administrator: the console opens, and so does the API.
+  const q = await adminPage('#accounts', 'olga', 'olga password 1');
+  assert.ok(await q.locator('#forbidden').isHidden(), 'not refused as an agent');
+  await q.locator('#acc-table tr[data-account="olga"]').waitFor({ timeout: 5000 });
+  assert.match(await q.locator('#acc-table tr[data-account="olga"]').textContent(), /\(you\)/);
+  assert.deepEqual(await q.evaluate(() => fetch('/auth/me').then((r) => r.json())), { name: 'olga', role: 'admin' });
+  assert.equal(await q.evaluate(() => fetch('/api/v1/admin/api-keys').then((r) => r.status)), 200);
+  await close(p, q);
+});
+
+/**
+ * A webhook receiver that answers 500 to the first `session.created` and 204 to everything else;
+ * records what it took. (Sessions of earlier tests may still end meanwhile: their events pass.)
+ */
+async function receiver() {
+  const events = [];
+  let refused = false;
+  const srv = http.createServer((req, res) => {
+    let body = '';
+    req.on('data', (d) => (body += d));
+    req.on('end', () => {
+      if (!refused && req.headers['x-cobrowse-event'] === 'session.created') { refused = true; res.writeHead(500); return res.end('not yet'); }
+      events.push({ event: req.headers['x-cobrowse-event'], signature: req.headers['x-cobrowse-signature'], body: JSON.parse(body) });
+      res.writeHead(204);
+      res.end();
+    });
+  });
+  await new Promise((r) => srv.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${srv.address().port}/hook`, events, close: () => srv.close() };
+}
+
+test('admin: recent webhook deliveries, made to a real receiver, are listed with their attempts', { skip }, async () => {
+  const hook = await receiver();
+  const p = await adminPage('#webhooks');
+  await p.fill('#wh-url', hook.url);
+  await p.fill('#wh-secret', 'a receiver secret of ours');
+  await p.click('#wh-form button[type=submit]');
+  await p.locator('#wh-table tbody tr', { hasText: hook.url }).waitFor({ timeout: 5000 });
+  // A session starts: session.created goes out, refused once (500), delivered on the second attempt.
+  const c = await h.customer('base.html');
+  const id = await h.start(c);
+  for (let i = 0; i < 100 && !hook.events.some((e) => e.event === 'session.created' && e.body.session.id === id); i++) await new Promise((r) => setTimeout(r, 100));
+  const created = hook.events.find((e) => e.event === 'session.created');
+  assert.ok(created, 'the receiver got session.created');
+  assert.match(created.signature, /^t=\d+,v1=[0-9a-f]{64}$/);
+  // The console lists the delivery (after a reload of the tab).
+  await p.reload();
+  const delivery = p.locator('#dl-table tbody tr', { hasText: 'session.created' }).filter({ hasText: hook.url });
+  await delivery.waitFor({ timeout: 5000 });
+  const cells = await delivery.locator('td').allTextContents();
+  assert.deepEqual(cells.slice(1), ['session.created', hook.url, 'delivered', '2', ''], cells.join(' | '));
+  assert.ok(await p.locator('#dl-empty').isHidden());
+  // Removed: nothing more is sent to it.
+  await c.evaluate(() => window.Cobrowse.stop());
+  await p.locator('#wh-table tbody tr', { hasText: hook.url }).locator('button').click();
+  await p.click('#confirm-ok');
+  await p.locator('#wh-table tbody tr', { hasText: hook.url }).waitFor({ state: 'detached', timeout: 5000 });
+  hook.close();
+  await close(c, p);
 });
