@@ -1,6 +1,7 @@
 // The agent console (/agent/): sign-in with an account and with an agent-desktop token, join by a
 // typed ID, every refusal in plain words, write-mode requests through allowed / revoked /
-// denied / timed out, exit, embedding in an allowed agent desktop, and keyboard-only use.
+// denied / timed out, exit, embedding in an allowed agent desktop, keyboard-only use, and the
+// connection states (the customer away between pages, the console's own connection lost and back).
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -299,5 +300,81 @@ test('console: keyboard only: sign in, join, request control, exit', { skip }, a
   await p.keyboard.press('Enter');
   assert.equal((await ended).reason, 'agent_exit');
   await waitFor(p, () => document.activeElement && document.activeElement.id === 'join-id', null, 5000);
+  await close(c, p);
+});
+
+/**
+ * The console on `url`, its WebSockets to the server passing through the test: `drop(code)` closes
+ * the live one as the network or the server would, and while `hold()` is on, the next one waits
+ * before it reaches the server (until `release()`).
+ */
+async function routedConsole(url) {
+  const ctx = await h.browser.newContext({ viewport: { width: 1100, height: 800 } });
+  const routes = [];
+  let gate = null;
+  await ctx.routeWebSocket(/\/ws\/agent/, async (ws) => {
+    const route = { ws, server: null };
+    routes.push(route);
+    if (gate) await gate.promise;
+    route.server = ws.connectToServer();
+  });
+  const p = await ctx.newPage();
+  p.on('pageerror', (e) => console.log('[console pageerror]', e.message));
+  await p.goto(h.server + url);
+  return Object.assign(p, {
+    /** Both ends close: the server sees the agent go, the console sees `code`. */
+    async drop(code) {
+      const { ws, server } = routes[routes.length - 1];
+      await server.close();
+      await ws.close({ code, reason: 'dropped by the test' });
+    },
+    hold() { let open; gate = { promise: new Promise((r) => (open = r)), open }; },
+    release() { gate.open(); gate = null; },
+    sockets: () => routes.length,
+  });
+}
+/** What the console says of the connection: state, its words, the presence line, a stale view. */
+const connection = (p) => p.evaluate(() => ({
+  state: document.getElementById('state').dataset.state,
+  text: document.getElementById('state').textContent,
+  presence: document.getElementById('presence').textContent,
+  stale: document.getElementById('wrap').classList.contains('stale'),
+}));
+
+test('console: connection states: the customer away while changing page, the agent\'s own connection lost and back', { skip }, async () => {
+  const c = await h.customer('forms.html');
+  const id = await h.start(c);
+  const p = await routedConsole(`/agent/?session=${id}#token=${h.token('connie')}`);
+  await live(p);
+  assert.deepEqual(await connection(p), { state: 'live', text: 'Live', presence: 'connected', stale: false });
+  // The customer's page goes (a reload or the next page): "away", the view kept but stale.
+  await c.goto('about:blank');
+  await waitFor(p, () => document.getElementById('presence').textContent.startsWith('away'), null, 5000);
+  assert.deepEqual(await connection(p), { state: 'waiting', text: 'Customer away', presence: 'away (reloading or changing page)', stale: true });
+  assert.ok(await p.locator('#cursor').isHidden(), 'no customer pointer while away');
+  await c.goto(h.origin + '/forms.html');
+  await waitFor(p, () => document.getElementById('presence').textContent === 'connected' && document.getElementById('state').dataset.state === 'live', null, 10000);
+  assert.equal((await connection(p)).stale, false);
+  // The agent's own connection drops: "connection lost", reconnecting; the customer is told the agent is away.
+  p.hold();
+  await p.drop(1011);
+  await waitFor(p, () => document.getElementById('presence').textContent === 'connection lost', null, 5000);
+  assert.deepEqual(await connection(p), { state: 'connecting', text: 'Reconnecting…', presence: 'connection lost', stale: true });
+  await waitFor(c, () => window.Cobrowse.session && window.Cobrowse.session.agentConnected === false, null, 5000);
+  // It comes back by itself, into the same session, with a fresh view.
+  p.release();
+  await live(p);
+  assert.deepEqual(await connection(p), { state: 'live', text: 'Live', presence: 'connected', stale: false });
+  assert.equal(await p.locator('#sid').textContent(), spaced(id));
+  await waitFor(c, () => window.Cobrowse.session.agentConnected === true, null, 5000);
+  // The server going away (1001) reads as a restart, and is reconnected from too.
+  p.hold();
+  await p.drop(1001);
+  await waitFor(p, () => document.getElementById('state').textContent === 'Server restarting…', null, 5000);
+  assert.equal((await connection(p)).presence, 'connection lost');
+  p.release();
+  await live(p);
+  assert.ok(p.sockets() >= 3);
+  await c.evaluate(() => window.Cobrowse.stop());
   await close(c, p);
 });
