@@ -55,14 +55,36 @@ function fixtureServer(vars) {
 }
 
 /**
+ * Starts `cobrowse serve` (a child process) on a new data directory with `env`; resolves once it
+ * listens, with its URL (`https://` when `env` names a certificate), the process and its output.
+ */
+export async function startServer(env) {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'cobrowse-test-'));
+  const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const url = await new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('server did not start in 20 s:\n' + log)), 20000);
+    const on = (d) => {
+      log += d;
+      const m = /listening on (https?:\/\/127\.0\.0\.1:\d+)/.exec(log);
+      if (m) clearTimeout(t), resolve(m[1]);
+    };
+    proc.stdout.on('data', on);
+    proc.stderr.on('data', on);
+    proc.on('exit', (c) => reject(new Error('server exited with ' + c + ':\n' + log)));
+  });
+  return { url, proc, dataDir, log: () => log };
+}
+
+/**
  * Starts everything; call `close()` at the end. `opts.env`: extra server environment (e.g. short
  * timeouts), or a function of `{origin, other}` for settings that name the fixture origins.
+ * `opts.browserArgs`: extra Chromium flags (e.g. to trust a test certificate).
  */
 export async function setup(opts = {}) {
   const vars = {};
   const fx = await fixtureServer(vars);
   const origin = `http://127.0.0.1:${fx.port}`, other = `http://localhost:${fx.port}`;
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'cobrowse-test-'));
   const env = {
     ...process.env,
     COBROWSE_ALLOWED_ORIGINS: JSON.stringify([origin]),
@@ -70,28 +92,15 @@ export async function setup(opts = {}) {
     COBROWSE_LOG: process.env.COBROWSE_LOG || 'warn',
     ...(typeof opts.env === 'function' ? opts.env({ origin, other }) : opts.env),
   };
-  const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const server = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('server did not start in 20 s:\n' + log)), 20000);
-    const on = (d) => {
-      log += d;
-      const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) clearTimeout(t), resolve(m[1]);
-    };
-    proc.stdout.on('data', on);
-    proc.stderr.on('data', on);
-    proc.on('exit', (c) => reject(new Error('server exited with ' + c + ':\n' + log)));
-  });
+  const { url: server, proc, dataDir, log } = await startServer(env);
   Object.assign(vars, { SERVER: server, ORIGIN: origin, OTHER: other });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu', '--font-render-hinting=none'],
+    args: ['--no-sandbox', '--headless', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu', '--font-render-hinting=none', ...(opts.browserArgs || [])],
   });
   let n = 0;
   const h = {
-    server, origin, other, fixtureHits: fx.hits, browser, dataDir, proc, env,
-    log: () => log,
+    server, origin, other, fixtureHits: fx.hits, browser, dataDir, proc, env, log,
     /** A signed-in agent token (each test uses its own agent: one session per agent). */
     token(name = 'agent' + ++n) {
       return execFileSync(BIN, ['token', 'agent', name, '--data-dir', dataDir], { env }).toString().trim();
