@@ -13,8 +13,9 @@
 //!   the site origins in `allowed_origins`). An editor token opens nothing else.
 //!
 //! Cookie-carrying changes must come from our own pages (`Origin` check) and
-//! carry JSON, so another site cannot forge them even where the cookie is
-//! `SameSite=None` (embedded agent consoles over HTTPS).
+//! carry JSON, so another site cannot forge them whatever the cookie's
+//! `SameSite` (an administrator's is `Strict`, but browsers without it exist,
+//! and agents' cookies are `SameSite=None` where a desktop embeds the console).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
