@@ -244,6 +244,10 @@ pub struct Overrides {
     pub config_file: Option<PathBuf>,
     pub listen: Option<SocketAddr>,
     pub data_dir: Option<PathBuf>,
+    /// `serve --redis`: one Redis (a cluster is named in the file or environment).
+    pub redis: Option<String>,
+    /// `serve --database`: a PostgreSQL URL.
+    pub database: Option<String>,
 }
 
 impl Config {
@@ -266,6 +270,12 @@ impl Config {
         }
         if let Some(dir) = &o.data_dir {
             fig = fig.merge(("data_dir", dir));
+        }
+        if let Some(redis) = &o.redis {
+            fig = fig.merge(("redis", redis));
+        }
+        if let Some(db) = &o.database {
+            fig = fig.merge(("database", db));
         }
         let config: Config = fig
             .extract()
@@ -318,6 +328,11 @@ impl Config {
                 .find(|r| !r.starts_with("redis://") && !r.starts_with("rediss://"))
             {
                 return bad(format!("redis {r:?} must be a redis:// or rediss:// URL"));
+            }
+            // A secret generated in each node's data directory would make an
+            // agent's sign-in valid on one node only.
+            if self.auth.jwt_secret.is_none() {
+                return bad("several nodes (redis is set) must share one signing secret: set auth.jwt_secret (COBROWSE_AUTH__JWT_SECRET) to the same 32+ characters on every node".into());
             }
         }
         if self.limits.max_message_bytes < 1024 {
@@ -432,7 +447,7 @@ mod tests {
             let o = Overrides {
                 config_file: Some("c.toml".into()),
                 listen: Some("127.0.0.1:9001".parse().unwrap()),
-                data_dir: None,
+                ..Overrides::default()
             };
             let c = Config::load(&o).map_err(|e| e.to_string())?;
             assert_eq!(c.timeouts.join, Duration::from_secs(300));
@@ -473,12 +488,16 @@ mod tests {
     fn redis_is_one_url_or_a_cluster() {
         figment::Jail::expect_with(|jail| {
             let load = || Config::load(&Overrides::default()).map_err(|e| e.to_string());
+            const SECRET: &str = "0123456789abcdef0123456789abcdef";
             jail.set_env("COBROWSE_REDIS", "redis://r:6379/");
+            assert!(load().unwrap_err().contains("share one signing secret"));
+            jail.set_env("COBROWSE_AUTH__JWT_SECRET", SECRET);
             assert_eq!(
                 load()?.redis,
                 Some(RedisConfig::Single("redis://r:6379/".into()))
             );
             jail.clear_env();
+            jail.set_env("COBROWSE_AUTH__JWT_SECRET", SECRET);
             let cluster = |urls: &[&str]| {
                 Some(RedisConfig::Cluster(RedisCluster {
                     cluster: urls.iter().map(|u| u.to_string()).collect(),
@@ -489,6 +508,7 @@ mod tests {
             jail.set_env("COBROWSE_REDIS__CLUSTER", "[redis://a:1,redis://b:2]");
             assert_eq!(load()?.redis, cluster(&["redis://a:1", "redis://b:2"]));
             jail.clear_env();
+            jail.set_env("COBROWSE_AUTH__JWT_SECRET", SECRET);
             jail.create_file("c.toml", "[redis]\ncluster = [\"redis://a:1\"]\n")?;
             let file = Overrides {
                 config_file: Some("c.toml".into()),
@@ -500,6 +520,18 @@ mod tests {
             assert!(load().unwrap_err().contains("at least one"));
             jail.set_env("COBROWSE_REDIS__CLUSTER", "redis://a:1,http://b:2");
             assert!(load().unwrap_err().contains("http://b:2"));
+            // `serve --redis … --database …` win over the environment.
+            let flags = Overrides {
+                redis: Some("redis://flag:6379/".into()),
+                database: Some("postgres://pg/cobrowse".into()),
+                ..Overrides::default()
+            };
+            let c = Config::load(&flags).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.redis,
+                Some(RedisConfig::Single("redis://flag:6379/".into()))
+            );
+            assert_eq!(c.database.as_deref(), Some("postgres://pg/cobrowse"));
             Ok(())
         });
     }

@@ -37,6 +37,14 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080 or 0.0.0.0:443
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Redis for live sessions when running several nodes, e.g. redis://10.0.0.5:6379/
+        /// (a Redis Cluster: `redis.cluster` in the file or COBROWSE_REDIS__CLUSTER)
+        #[arg(long, value_name = "URL")]
+        redis: Option<String>,
+        /// PostgreSQL for accounts, rule sets and history instead of the SQLite file,
+        /// e.g. postgres://cobrowse@10.0.0.6/cobrowse
+        #[arg(long, value_name = "URL")]
+        database: Option<String>,
     },
     /// Manage built-in agent and administrator accounts
     Agent {
@@ -142,14 +150,20 @@ fn main() -> std::process::ExitCode {
 }
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
-    let listen = match &cli.command {
-        Command::Serve { listen } => *listen,
-        _ => None,
+    let (listen, redis, database) = match &cli.command {
+        Command::Serve {
+            listen,
+            redis,
+            database,
+        } => (*listen, redis.clone(), database.clone()),
+        _ => (None, None, None),
     };
     let config = Config::load(&Overrides {
         config_file: cli.config.clone(),
         listen,
         data_dir: cli.data_dir.clone(),
+        redis,
+        database,
     })?;
     init_logs(config.log_format);
     match cli.command {

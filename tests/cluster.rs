@@ -49,7 +49,7 @@ on_both!(
 
 struct Cluster {
     nodes: Vec<Node>,
-    _redis: SharedRedis,
+    redis: SharedRedis,
     _pg: Postgres,
 }
 
@@ -58,16 +58,21 @@ impl Cluster {
         let redis = SharedRedis::start(kind)?;
         let pg = Postgres::start()?;
         let mut env = vec![
-            redis.env(),
-            ("COBROWSE_DATABASE", pg.url()),
             ("COBROWSE_AUTH__JWT_SECRET", SECRET.to_string()),
             ("COBROWSE_TIMEOUTS__TICK", "100ms".to_string()),
         ];
+        // The command line names the database and one Redis (`serve --redis
+        // --database`); a Redis Cluster comes from the environment.
+        let mut flags = vec!["--database".to_string(), pg.url()];
+        match redis.env() {
+            ("COBROWSE_REDIS", url) => flags.extend(["--redis".to_string(), url]),
+            other => env.push(other),
+        }
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-        let nodes = (0..n).map(|_| Node::start(&env)).collect();
+        let nodes = (0..n).map(|_| Node::start_with(&flags, &env)).collect();
         Some(Cluster {
             nodes,
-            _redis: redis,
+            redis,
             _pg: pg,
         })
     }
@@ -187,44 +192,51 @@ async fn one_agent_racing_into_two_sessions_on_two_nodes_gets_one(kind: RedisKin
     }
 }
 
+/// Customers on three nodes create sessions all at once, over WebSocket as
+/// the script does: every ID is unique among live sessions.
 async fn concurrent_creations_get_unique_ids(kind: RedisKind) {
     const CREATIONS: usize = 10_000;
-    let Some(redis) = SharedRedis::start(kind) else {
+    const AT_ONCE: usize = 300;
+    let Some(c) = Cluster::start(
+        kind,
+        3,
+        &[
+            ("COBROWSE_LIMITS__SESSIONS_PER_MINUTE_PER_IP", "1000000"),
+            // Every session stays live (no agent, customer gone) until the end.
+            ("COBROWSE_TIMEOUTS__JOIN", "10m"),
+            ("COBROWSE_TIMEOUTS__CUSTOMER_GRACE", "10m"),
+        ],
+    ) else {
         return;
     };
-    let mut hubs = Vec::new();
-    for _ in 0..3 {
-        hubs.push(
-            cobrowse::hub::RedisHub::connect(&redis.config())
-                .await
-                .unwrap(),
-        );
-    }
-    let creations = (0..CREATIONS).map(|i| {
-        let hub = hubs[i % 3].clone();
-        tokio::spawn(async move {
-            use cobrowse::hub::Hub;
-            hub.create(
-                None,
-                Default::default(),
-                Default::default(),
-                cobrowse::live::now_ms(),
-            )
-            .await
-            .unwrap()
-            .0
-            .id
+    let nodes: Vec<std::sync::Arc<At>> = (0..3).map(|i| std::sync::Arc::new(c.at(i))).collect();
+    let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
+    let started = Instant::now();
+    let creations: Vec<_> = (0..CREATIONS)
+        .map(|i| {
+            let (node, gate) = (nodes[i % 3].clone(), gate.clone());
+            tokio::spawn(async move {
+                let _turn = gate.acquire().await.unwrap();
+                node.customer().await.1
+            })
         })
-    });
+        .collect();
     let mut ids = Vec::new();
-    for c in creations.collect::<Vec<_>>() {
-        ids.push(c.await.unwrap());
+    for creation in creations {
+        ids.push(creation.await.unwrap());
     }
+    println!(
+        "{CREATIONS} sessions created on 3 nodes in {:?}",
+        started.elapsed()
+    );
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), CREATIONS);
     use cobrowse::hub::Hub;
-    assert_eq!(hubs[0].live().await.unwrap().len(), CREATIONS);
+    let hub = cobrowse::hub::RedisHub::connect(&c.redis.config())
+        .await
+        .unwrap();
+    assert_eq!(hub.live().await.unwrap().len(), CREATIONS);
 }
 
 async fn each_timeout_fires_once_across_three_nodes(kind: RedisKind) {
@@ -264,6 +276,33 @@ async fn each_timeout_fires_once_across_three_nodes(kind: RedisKind) {
         (12, 12),
         "every session ended exactly once: {ended:?}"
     );
+    // The shared history (PostgreSQL) holds one end per session, from whichever node fired it.
+    let store = cobrowse::store::SqlStore::connect(&c._pg.url())
+        .await
+        .unwrap();
+    use cobrowse::store::Store;
+    for id in &unique {
+        let filter = cobrowse::store::HistoryFilter {
+            limit: 1000,
+            ..Default::default()
+        };
+        let key = store
+            .history(&filter)
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|h| &h.session_id == id)
+            .unwrap_or_else(|| panic!("session {id} is in the history"))
+            .key;
+        let detail = store.history_detail(&key).await.unwrap().unwrap();
+        let ends: Vec<_> = detail
+            .events
+            .iter()
+            .filter(|e| matches!(e.event, cobrowse::store::HistoryEvent::Ended { .. }))
+            .collect();
+        assert_eq!(ends.len(), 1, "session {id}: {ends:?}");
+        assert_eq!(detail.summary.end_reason.as_deref(), Some("join_timeout"));
+    }
 }
 
 async fn killing_the_node_that_holds_both_parties_loses_nothing(kind: RedisKind) {

@@ -46,7 +46,7 @@ pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
     let overrides = Overrides {
         data_dir: Some(dir.path().to_path_buf()),
         listen: Some("127.0.0.1:0".parse().unwrap()),
-        config_file: None,
+        ..Overrides::default()
     };
     let mut config = Config::load(&overrides).unwrap();
     config.timeouts.tick = Duration::from_millis(50);

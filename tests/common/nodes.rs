@@ -16,10 +16,16 @@ pub struct Node {
 impl Node {
     /// Starts a node with the given `COBROWSE_*` settings; returns once it listens.
     pub fn start(env: &[(&str, String)]) -> Node {
+        Node::start_with(&[], env)
+    }
+
+    /// The same, with more `serve` flags (`--redis`, `--database`).
+    pub fn start_with(flags: &[String], env: &[(&str, String)]) -> Node {
         let dir = tempfile::tempdir().unwrap();
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(dir.path())
+            .args(flags)
             .env("COBROWSE_DEMO", "false")
             .env("COBROWSE_LOG", "warn")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
