@@ -34,19 +34,13 @@ impl Call<'_> {
         body: Option<Value>,
         origin: Option<&str>,
     ) -> (u16, Value) {
-        let path = format!("/api/v1/admin{path}");
-        self.send_to(method, &path, cred, body, origin).await
+        let route = (method, format!("/api/v1/admin{path}"), body);
+        self.send_to(route, cred, origin).await
     }
 
     /// Any route of the server, by its whole path.
-    async fn send_to(
-        &self,
-        method: Method,
-        path: &str,
-        cred: &Cred,
-        body: Option<Value>,
-        origin: Option<&str>,
-    ) -> (u16, Value) {
+    async fn send_to(&self, route: Route, cred: &Cred, origin: Option<&str>) -> (u16, Value) {
+        let (method, path, body) = route;
         let mut req = self
             .srv
             .http()
@@ -68,10 +62,8 @@ impl Call<'_> {
 
     /// Asserts that `who` is refused with `expected`, in the API's JSON error form.
     async fn refused(&self, route: &Route, who: &str, cred: &Cred, expected: u16) {
-        let (method, path, body) = route;
-        let (status, got) = self
-            .send_to(method.clone(), path, cred, body.clone(), None)
-            .await;
+        let (status, got) = self.send_to(route.clone(), cred, None).await;
+        let (method, path, _) = route;
         assert_eq!(status, expected, "{method} {path} by {who}: {got}");
         assert!(
             got["error"]["code"].is_string(),
@@ -209,9 +201,8 @@ impl LiveSession {
         let (customer, id, _) = call.srv.customer_with(interaction).await;
         // History is written off the session path: wait for the record.
         for _ in 0..100 {
-            let (_, list) = call
-                .send_to(Method::GET, "/api/v1/history", key, None, None)
-                .await;
+            let all = (Method::GET, "/api/v1/history".to_string(), None);
+            let (_, list) = call.send_to(all, key, None).await;
             if let Some(record) = list["sessions"].as_array().and_then(|l| l.first()) {
                 let history_key = record["key"].as_str().unwrap().to_string();
                 return LiveSession {
@@ -245,13 +236,10 @@ impl LiveSession {
     /// readable, and ending its interaction (with the key) is what ends it.
     async fn untouched_then_ended_by(&self, call: &Call<'_>, key: &Cred) {
         let [read, history, end] = self.routes();
-        let (status, session) = call.send_to(read.0, &read.1, key, None, None).await;
+        let (status, session) = call.send_to(read, key, None).await;
         assert_eq!((status, session["state"].as_str()), (200, Some("idle")));
-        assert_eq!(
-            call.send_to(history.0, &history.1, key, None, None).await.0,
-            200
-        );
-        let (status, ended) = call.send_to(end.0, &end.1, key, None, None).await;
+        assert_eq!(call.send_to(history, key, None).await.0, 200);
+        let (status, ended) = call.send_to(end, key, None).await;
         assert_eq!((status, ended["ended"].clone()), (200, json!([self.id])));
     }
 }

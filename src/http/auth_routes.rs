@@ -282,28 +282,25 @@ mod tests {
     use super::*;
 
     #[test]
-    fn agent_cookies_cross_sites_only_over_https_with_an_embedding_origin() {
-        let agent = AccountRole::Agent;
-        assert_eq!(
-            cookie_attributes(true, true, agent),
-            "SameSite=None; Secure; Partitioned"
-        );
-        assert_eq!(
-            cookie_attributes(true, false, agent),
-            "SameSite=Strict; Secure"
-        );
-        // Browsers refuse SameSite=None and Partitioned without Secure.
-        assert_eq!(cookie_attributes(false, true, agent), "SameSite=Strict");
-        assert_eq!(cookie_attributes(false, false, agent), "SameSite=Strict");
-    }
-
-    #[test]
-    fn administrator_cookies_never_leave_our_own_site() {
-        let admin = AccountRole::Admin;
-        assert_eq!(
-            cookie_attributes(true, true, admin),
-            "SameSite=Strict; Secure"
-        );
-        assert_eq!(cookie_attributes(false, true, admin), "SameSite=Strict");
+    fn only_agents_cookies_cross_sites_and_only_over_https_with_an_embedding_origin() {
+        use AccountRole::{Admin, Agent};
+        // (HTTPS, an embedding origin, who) → the cookie's attributes.
+        let cases = [
+            ((true, true, Agent), "SameSite=None; Secure; Partitioned"),
+            ((true, false, Agent), "SameSite=Strict; Secure"),
+            // Browsers refuse SameSite=None and Partitioned without Secure.
+            ((false, true, Agent), "SameSite=Strict"),
+            ((false, false, Agent), "SameSite=Strict"),
+            // Administrators' cookies never leave our own site.
+            ((true, true, Admin), "SameSite=Strict; Secure"),
+            ((false, true, Admin), "SameSite=Strict"),
+        ];
+        for ((https, embedded, role), expected) in cases {
+            let got = cookie_attributes(https, embedded, role);
+            assert_eq!(
+                got, expected,
+                "https {https}, embedded {embedded}, {role:?}"
+            );
+        }
     }
 }
