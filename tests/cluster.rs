@@ -78,10 +78,19 @@ impl Cluster {
     }
 
     fn at(&self, i: usize) -> At {
-        let n = &self.nodes[i];
+        At::of(&self.nodes[i])
+    }
+}
+
+trait OnNode {
+    fn of(node: &Node) -> At;
+}
+
+impl OnNode for At {
+    fn of(node: &Node) -> At {
         At {
-            url: n.url.clone(),
-            host: n.host.clone(),
+            url: node.url.clone(),
+            host: node.host.clone(),
             tokens: Tokens::new(SECRET.as_bytes()),
         }
     }
@@ -355,68 +364,112 @@ async fn killing_the_node_that_holds_both_parties_loses_nothing(kind: RedisKind)
     );
 }
 
-/// On a cluster, the master that holds the session goes away (a partial
+/// Two nodes (customer on one, agent on the other) lose Redis, then get it
+/// back. On a cluster, the master that holds the session goes away (a partial
 /// outage counts as an outage: the node cannot serve every session).
 async fn redis_going_away_is_told_and_recovered_from(kind: RedisKind) {
     let Some(mut redis) = SharedRedis::keeping_data(kind) else {
         return;
     };
     let Some(pg) = Postgres::start() else { return };
-    let node = Node::start(&[
+    let env = [
         redis.env(),
         ("COBROWSE_DATABASE", pg.url()),
         ("COBROWSE_AUTH__JWT_SECRET", SECRET.to_string()),
-    ]);
-    let at = At {
-        url: node.url.clone(),
-        host: node.host.clone(),
-        tokens: Tokens::new(SECRET.as_bytes()),
-    };
-    let (mut customer, id, _) = at.customer().await;
-    let mut agent = at.agent(&id, "frank").await;
+    ];
+    let nodes = [Node::start(&env), Node::start(&env)];
+    let [n1, n2] = nodes.each_ref().map(At::of);
+    let (mut customer, id, _) = n1.customer().await;
+    let mut agent = n2.agent(&id, "frank").await;
     agent.expect("session").await;
     customer.expect("joined").await;
-    let ready = |code: u16| {
-        let url = format!("{}/readyz", at.url);
-        async move {
-            for _ in 0..100 {
-                if common::http()
-                    .get(&url)
-                    .send()
-                    .await
-                    .map(|r| r.status().as_u16())
-                    .unwrap_or(0)
-                    == code
-                {
-                    return true;
-                }
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-            false
-        }
-    };
-    assert!(ready(200).await);
+    assert!(ready(&n1, 200).await && ready(&n2, 200).await);
 
     let holder = redis.holder(&format!("cb:{{{id}}}"));
     holder.stop();
-    assert!(ready(503).await, "readyz fails while Redis is away");
-    let told = agent.expect("service").await;
-    assert_eq!(told["available"], false);
-    assert_eq!(customer.expect("service").await["available"], false);
-    let mut newcomer = at.connect_customer(None).await.unwrap();
+    assert!(ready(&n1, 503).await, "readyz fails while Redis is away");
+    for party in [&mut agent, &mut customer] {
+        let told = party.expect("service").await;
+        assert_eq!(told["available"], false);
+        assert!(
+            told["message"].as_str().unwrap().contains("trouble"),
+            "{told}"
+        );
+    }
+    let mut newcomer = n1.connect_customer(None).await.unwrap();
     newcomer
         .send(json!({"t": "create", "url": "https://shop.example/", "title": "x"}))
         .await;
     let (_, err) = newcomer.closed().await;
-    assert_eq!(err.unwrap()["code"], "unavailable");
+    let err = err.unwrap();
+    assert_eq!(err["code"], "unavailable");
+    assert!(err["message"].as_str().unwrap().contains("Redis"), "{err}");
 
     holder.restart();
-    assert!(ready(200).await, "the node recovers by itself");
+    assert!(ready(&n1, 200).await, "the node recovers by itself");
+    assert!(ready(&n2, 200).await);
     assert_eq!(agent.expect("service").await["available"], true);
+    assert_eq!(customer.expect("service").await["available"], true);
+    // Frames cross between the nodes again: on one Redis, only because the
+    // connection manager resubscribed by itself.
     customer.send(json!({"t": "mutation", "n": 42})).await;
     assert_eq!(agent.expect("mutation").await["n"], 42);
-    let (_c2, id2, _) = at.customer().await;
+    agent.send(json!({"t": "pointer", "x": 7})).await;
+    assert_eq!(customer.expect("pointer").await["x"], 7);
+    let (_c2, id2, _) = n2.customer().await;
     assert_ne!(id2, id);
+}
+
+/// A Redis without persistence restarts empty: it forgot the live sessions,
+/// so their parties are told and let go rather than relaying on in a session
+/// that no rule, lock or timeout covers any more.
+#[tokio::test]
+async fn redis_restarting_empty_lets_go_of_the_sessions_it_forgot() {
+    let Some(mut c) = Cluster::start(RedisKind::One, 2, &[]) else {
+        return;
+    };
+    let (n1, n2) = (c.at(0), c.at(1));
+    let (mut customer, id, _) = n1.customer().await;
+    let mut agent = n2.agent(&id, "hana").await;
+    agent.expect("session").await;
+    customer.expect("joined").await;
+
+    let redis = c.redis.holder("");
+    redis.stop();
+    assert!(ready(&n1, 503).await);
+    redis.restart();
+    for party in [&mut customer, &mut agent] {
+        party.wait = Duration::from_secs(10);
+        let (code, err) = party.closed().await;
+        assert_eq!(code, 4004);
+        let err = err.unwrap();
+        assert_eq!(err["code"], "no_such_session");
+        assert!(
+            err["message"].as_str().unwrap().contains("start a new one"),
+            "{err}"
+        );
+    }
+    // The agent is free again, and new sessions work.
+    let (_c2, id2, _) = n1.customer().await;
+    let mut again = n2.agent(&id2, "hana").await;
+    assert_eq!(again.expect("session").await["state"], "active");
+}
+
+/// Waits for a node's `/readyz` to answer `code`.
+async fn ready(at: &At, code: u16) -> bool {
+    let url = format!("{}/readyz", at.url);
+    for _ in 0..100 {
+        let got = common::http()
+            .get(&url)
+            .send()
+            .await
+            .map(|r| r.status().as_u16());
+        if got.is_ok_and(|c| c == code) {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
 }
 
 #[tokio::test]

@@ -37,7 +37,7 @@ use self::wire::Frame;
 use super::local::deliver_notice;
 use super::{Changed, Hub, HubError, Link, Links, Out, PeerId, Result, Sent};
 use crate::config::RedisConfig;
-use crate::protocol::ServerMsg;
+use crate::protocol::{ServerMsg, close};
 use crate::session::{
     Created, Event, Interaction, Millis, Outcome, Page, Refusal, Role, Session, SessionId,
     Timeouts, hash_token, new_token,
@@ -681,6 +681,37 @@ async fn dispatch(links: Arc<Links>, mut rx: mpsc::UnboundedReceiver<redis::Push
     }
 }
 
+impl RedisHub {
+    /// A Redis that came back without its data (no persistence) has
+    /// forgotten every live session: their parties here are told so and let
+    /// go (as for an unknown session, which both scripts treat as final),
+    /// instead of relaying on in a session no rule or timeout applies to.
+    async fn let_go_of_lost_sessions(&self, conn: &mut Conn) {
+        for link in self.links.all() {
+            let exists = conn.exists::<_, bool>(session_key(link.id())).await;
+            if exists != Ok(false) {
+                continue;
+            }
+            tracing::warn!(session = %link.id(), "Redis came back without this session: letting its parties go");
+            let message =
+                "The co-browse service lost this session while restarting: please start a new one.";
+            let error = ServerMsg::Error {
+                code: "no_such_session",
+                message,
+            }
+            .to_json();
+            for role in [Role::Customer, Role::Agent] {
+                deliver_notice(&link, role, Out::text(error.clone()));
+                deliver_notice(
+                    &link,
+                    role,
+                    Out::Close(close::NO_SUCH_SESSION, message.into()),
+                );
+            }
+        }
+    }
+}
+
 /// Heartbeat, connection registry, and telling local parties when Redis goes and comes back.
 async fn watch_health(hub: std::sync::Weak<RedisHub>) {
     let mut every = tokio::time::interval(HEARTBEAT_EVERY);
@@ -710,9 +741,12 @@ async fn watch_health(hub: std::sync::Weak<RedisHub>) {
         // have renewed the heartbeat without our hearing the answer (on a
         // cluster, while a shard fails over), so after one the missing list
         // is enough.
+        // The same holds after Redis restarted empty, however short the
+        // outage: the sessions it forgot are let go first.
         if let Ok((renewed, false)) = &beat
             && (renewed.is_none() || last_beat_failed)
         {
+            hub.let_go_of_lost_sessions(&mut conn).await;
             hub.reannounce().await;
         }
         last_beat_failed = beat.is_err();
@@ -724,11 +758,13 @@ async fn watch_health(hub: std::sync::Weak<RedisHub>) {
         if hub.healthy.swap(ok, Ordering::Relaxed) != ok {
             if ok {
                 tracing::info!("Redis is back");
-                // The connection resubscribes by itself, but a cluster
-                // connection was seen to come back to a restarted master
+                // One Redis's connection manager resubscribes by itself, but a
+                // cluster connection was seen to come back to a restarted master
                 // without its sharded subscriptions; subscribing twice is harmless.
-                for link in hub.links.all() {
-                    hub.send(Command::Subscribe(channel(link.id())));
+                if matches!(conn, Conn::Cluster(_)) {
+                    for link in hub.links.all() {
+                        hub.send(Command::Subscribe(channel(link.id())));
+                    }
                 }
             } else {
                 tracing::error!("Redis is unreachable: new sessions are refused until it returns");
