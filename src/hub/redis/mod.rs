@@ -53,6 +53,11 @@ const CAS_ATTEMPTS: usize = 64;
 /// node died in between); long enough for any join to be written.
 const JOIN_LEASE_MS: u64 = 5_000;
 
+/// A session's score in the deadline set: when the tick should look at it next.
+fn deadline(s: &Session) -> f64 {
+    s.next_deadline().unwrap_or(u64::MAX / 2) as f64
+}
+
 fn session_key(id: SessionId) -> String {
     format!("cb:{{{id}}}")
 }
@@ -231,7 +236,11 @@ impl RedisHub {
                 .await
                 .map_err(unavailable)?;
             if written == 1 {
-                self.index(&session).await?;
+                // The change is made: its effects must reach the parties even
+                // if the indexes lag (the tick re-indexes what it finds stale).
+                if let Err(e) = self.index(&session).await {
+                    tracing::warn!(session = %id, error = %e, "session changed, indexes not updated");
+                }
                 return Ok((session, effects));
             }
         }
@@ -244,9 +253,8 @@ impl RedisHub {
     async fn index(&self, s: &Session) -> Result<()> {
         let mut conn = self.conn();
         if s.is_live() {
-            let deadline = s.next_deadline().unwrap_or(u64::MAX / 2) as f64;
             let _: () = conn
-                .zadd(LIVE, s.id.to_string(), deadline)
+                .zadd(LIVE, s.id.to_string(), deadline(s))
                 .await
                 .map_err(unavailable)?;
             return Ok(());
@@ -431,6 +439,19 @@ impl Hub for RedisHub {
                 timeouts,
                 now,
             );
+            // The deadline goes in first: a node dying in between leaves a
+            // deadline without a session (the tick drops it), never a session
+            // that no timeout would end. `LT` never gives another live session
+            // that drew this ID a later deadline (an earlier one only makes the
+            // tick look at it sooner).
+            let _: () = redis::cmd("ZADD")
+                .arg(LIVE)
+                .arg("LT")
+                .arg(deadline(&session))
+                .arg(id.to_string())
+                .query_async(&mut self.conn())
+                .await
+                .map_err(unavailable)?;
             let json = serde_json::to_string(&session).expect("sessions serialize");
             let made: i64 = self
                 .scripts
@@ -441,7 +462,6 @@ impl Hub for RedisHub {
                 .await
                 .map_err(unavailable)?;
             if made == 1 {
-                self.index(&session).await?;
                 if let Some(i) = &interaction {
                     let _: () = self
                         .conn()
