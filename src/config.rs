@@ -9,6 +9,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+use crate::forwarded::IpRange;
 use crate::session::Timeouts;
 
 #[derive(Debug, thiserror::Error)]
@@ -35,6 +36,10 @@ pub struct Config {
     /// Origins whose resources the agent view may load through the proxy;
     /// defaults to `allowed_origins`.
     pub proxy_origins: Vec<String>,
+    /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names
+    /// the client for per-IP limits. Empty: the socket peer is the client, so
+    /// nobody can pick their own address by writing the header.
+    pub trusted_proxies: Vec<IpRange>,
     pub log_format: LogFormat,
     /// PostgreSQL URL for several nodes (`postgres://…`); SQLite in the data directory when unset.
     pub database: Option<String>,
@@ -179,6 +184,7 @@ impl Default for Config {
             allowed_origins: vec![],
             agent_origins: vec![],
             proxy_origins: vec![],
+            trusted_proxies: vec![],
             log_format: LogFormat::Text,
             database: None,
             redis: None,
@@ -436,6 +442,38 @@ mod tests {
             (600_000, 600_000, 60_000, 60_000)
         );
         assert_eq!(Config::default().limits.max_message_bytes, 16 * 1024 * 1024);
+        // Loopback: nothing is exposed until an operator puts a proxy or TLS in front.
+        assert_eq!(
+            Config::default().listen,
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        );
+        assert!(Config::default().trusted_proxies.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_from_the_environment_and_refused_when_wrong() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Config::load(&Overrides::default()).map_err(|e| e.to_string());
+            jail.set_env(
+                "COBROWSE_TRUSTED_PROXIES",
+                r#"["127.0.0.1", "10.0.0.0/8", "::1"]"#,
+            );
+            let listed: Vec<String> = load()?
+                .trusted_proxies
+                .iter()
+                .map(|r| r.to_string())
+                .collect();
+            assert_eq!(listed, ["127.0.0.1", "10.0.0.0/8", "::1"]);
+            jail.set_env("COBROWSE_TRUSTED_PROXIES", r#"["10.0.0.1/8"]"#);
+            let err = load().unwrap_err();
+            assert!(
+                err.contains("10.0.0.1/8") && err.to_lowercase().contains("trusted_proxies"),
+                "{err}"
+            );
+            jail.set_env("COBROWSE_TRUSTED_PROXIES", r#"["nginx.internal"]"#);
+            assert!(load().unwrap_err().contains("not an IP address"));
+            Ok(())
+        });
     }
 
     #[test]

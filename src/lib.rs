@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod forwarded;
 pub mod history;
 pub mod http;
 pub mod hub;

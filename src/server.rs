@@ -189,12 +189,17 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
     })
 }
 
+/// How often history past its retention is deleted. The first purge runs as
+/// the server starts (an interval's first tick is immediate), so a server
+/// restarted more often than this still applies its retention.
+const PURGE_EVERY: Duration = Duration::from_secs(3600);
+
 /// Timeouts, metric upkeep and history retention, until shutdown.
 async fn background(app: AppState) {
     let mut tick = tokio::time::interval(app.config.timeouts.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut upkeep = tokio::time::interval(Duration::from_secs(5));
-    let mut retention = tokio::time::interval(Duration::from_secs(3600));
+    let mut retention = tokio::time::interval(PURGE_EVERY);
     let mut stop = app.shutdown.clone();
     loop {
         tokio::select! {
@@ -204,16 +209,20 @@ async fn background(app: AppState) {
                 }
             }
             _ = upkeep.tick() => app.metrics.run_upkeep(),
-            _ = retention.tick() => {
-                let keep = u64::from(app.config.history.retention_days) * 86_400_000;
-                match app.store.purge_history(now_ms().saturating_sub(keep)).await {
-                    Ok(0) => {}
-                    Ok(n) => tracing::info!(sessions = n, "removed history past its retention"),
-                    Err(e) => tracing::warn!(error = %e, "could not apply history retention"),
-                }
-            }
+            _ = retention.tick() => purge_expired_history(&app).await,
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// Deletes the history of sessions created more than `retention_days` ago.
+/// A failure is only logged: the next purge tries again.
+async fn purge_expired_history(app: &App) {
+    let keep = u64::from(app.config.history.retention_days) * 86_400_000;
+    match app.store.purge_history(now_ms().saturating_sub(keep)).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(sessions = n, "removed history past its retention"),
+        Err(e) => tracing::warn!(error = %e, "could not apply history retention"),
     }
 }
 

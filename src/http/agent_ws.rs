@@ -55,7 +55,7 @@ pub async fn upgrade(
             .into_response();
     }
     let who = identify(&app, &credential).await;
-    let ip = client_ip(addr);
+    let ip = client_ip(&app, addr, &headers);
     sized(ws, &app).on_upgrade(move |socket| agent(app, socket, ip, who, q.session))
 }
 

@@ -169,7 +169,7 @@ pub async fn login(
     if !app
         .limits
         .sign_in_per_ip
-        .allow(&client_ip(addr).to_string())
+        .allow(&client_ip(&app, addr, &headers).to_string())
     {
         return Err(ApiError::too_many(
             "too many sign-in attempts: wait a minute",

@@ -48,7 +48,7 @@ pub async fn upgrade(
         )
             .into_response();
     }
-    let ip = client_ip(addr);
+    let ip = client_ip(&app, addr, &headers);
     let origins = app
         .site_origins
         .with_own(if app.https { "https" } else { "http" }, host);

@@ -105,10 +105,16 @@ fn header(headers: &HeaderMap, name: axum::http::HeaderName) -> Option<&str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// The address a request came from: the socket peer (put a proxy's address in
-/// `allowed` lists, not in rate limits).
-fn client_ip(addr: std::net::SocketAddr) -> IpAddr {
-    addr.ip()
+/// The address a request came from, for per-IP limits: the socket peer, or
+/// the client a trusted reverse proxy names in `X-Forwarded-For` (see
+/// `trusted_proxies`), so that clients behind one proxy are limited apart.
+fn client_ip(app: &App, addr: std::net::SocketAddr, headers: &HeaderMap) -> IpAddr {
+    // A value that is not text counts as a malformed entry (the peer is used).
+    let forwarded_for = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .map(|v| v.to_str().unwrap_or(""));
+    crate::forwarded::client_ip(addr.ip(), forwarded_for, &app.config.trusted_proxies)
 }
 
 #[cfg(test)]

@@ -40,16 +40,22 @@ impl std::ops::Deref for TestServer {
     }
 }
 
-/// Starts a server with test settings, adjusted by `tweak`.
-pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
-    let dir = tempfile::tempdir().unwrap();
+/// Test settings: data in `dir`, any free port on loopback, a fast tick.
+pub fn test_config(dir: &std::path::Path) -> Config {
     let overrides = Overrides {
-        data_dir: Some(dir.path().to_path_buf()),
+        data_dir: Some(dir.to_path_buf()),
         listen: Some("127.0.0.1:0".parse().unwrap()),
         ..Overrides::default()
     };
     let mut config = Config::load(&overrides).unwrap();
     config.timeouts.tick = Duration::from_millis(50);
+    config
+}
+
+/// Starts a server with test settings, adjusted by `tweak`.
+pub async fn start(tweak: impl FnOnce(&mut Config)) -> TestServer {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
     tweak(&mut config);
     let ground = server::ground(config).await.unwrap();
     let tokens = ground.tokens.clone();
