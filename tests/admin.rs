@@ -580,6 +580,41 @@ async fn accounts_are_added_disabled_and_given_new_passwords() {
     assert!(names.contains(&"bob") && names.contains(&"ada") && names.contains(&"root"));
 }
 
+/// An API key is kept as its SHA-256 only: the row holds the hash (and the
+/// few characters lists show), and no file of the data directory holds the
+/// key, so a copy of the database opens nothing.
+async fn assert_stored_hashed(srv: &TestServer, key: &str) {
+    use sqlx::{Connection, Row};
+    let db = srv.app().config.database_path();
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}?mode=ro", db.display()))
+        .await
+        .unwrap();
+    let rows = sqlx::query("SELECT * FROM api_keys")
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 1);
+    let hash: String = rows[0].get("key_hash");
+    assert_eq!(hash, cobrowse::auth::sha256_hex(key));
+    assert_eq!(rows[0].get::<String, _>("prefix"), &key[..8]);
+    for column in ["name", "key_hash", "prefix"] {
+        assert!(
+            !rows[0].get::<String, _>(column).contains(&key[8..]),
+            "{column}"
+        );
+    }
+    conn.close().await.unwrap();
+    for file in std::fs::read_dir(srv.dir.path()).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        let secret = &key.as_bytes()[8..];
+        assert!(!bytes.windows(secret.len()).any(|w| w == secret));
+    }
+    // The store finds the key by its hash, never by the key itself.
+    let store = &srv.app().store;
+    assert!(store.api_key(&hash).await.unwrap().is_some());
+    assert!(store.api_key(key).await.unwrap().is_none());
+}
+
 #[tokio::test]
 async fn api_keys_are_shown_once_and_can_be_revoked() {
     let srv = server().await;
@@ -592,6 +627,7 @@ async fn api_keys_are_shown_once_and_can_be_revoked() {
     let key = got["key"].as_str().unwrap().to_string();
     assert!(key.starts_with("cbk_"));
     let id = got["api_key"]["id"].as_i64().unwrap();
+    assert_stored_hashed(&srv, &key).await;
     let (_, list) = call.get("/api-keys", &root).await;
     assert_eq!(list["api_keys"][0]["prefix"], &key[..8]);
     assert!(

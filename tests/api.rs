@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
+use cobrowse::live::now_ms;
 use common::start;
 use serde_json::{Value, json};
 
@@ -162,17 +163,26 @@ async fn ending_an_interaction_ends_every_bound_session() {
 async fn history_records_what_happened() {
     let srv = start(|_| {}).await;
     let key = api_key(&srv).await;
+    // The test's own clock between the steps brackets when each happened.
+    let mut clock = vec![now_ms()];
     let (mut c, mut a, id, _) = srv.active("alice").await;
+    clock.push(now_ms());
     c.send(json!({"t": "page", "url": "https://shop.example/checkout", "title": "Checkout"}))
         .await;
+    a.expect("page").await;
+    clock.push(now_ms());
     a.send(json!({"t": "request_control"})).await;
     c.expect("control").await;
+    clock.push(now_ms());
     c.send(json!({"t": "control_grant"})).await;
     c.expect("mode").await;
+    clock.push(now_ms());
     c.send(json!({"t": "control_revoke"})).await;
     c.expect("mode").await;
+    clock.push(now_ms());
     a.send(json!({"t": "exit"})).await;
     c.closed().await;
+    clock.push(now_ms());
     // History is written off the relay path; give it a moment.
     let mut detail = Value::Null;
     for _ in 0..50 {
@@ -221,6 +231,33 @@ async fn history_records_what_happened() {
         })
         .collect();
     assert_eq!(modes, ["requested", "write", "pointer"]);
+    let at = |v: &Value| v.as_u64().unwrap();
+    let between = |what: &str, t: u64, step: usize| {
+        assert!(
+            (clock[step]..=clock[step + 1]).contains(&t),
+            "{what} at {t}, not within step {step}: {clock:?}"
+        )
+    };
+    let created = at(&detail["created_at"]);
+    between("created", created, 0);
+    between("activated", at(&detail["activated_at"]), 0);
+    let page_times: Vec<u64> = detail["pages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| at(&p["at"]))
+        .collect();
+    assert_eq!(page_times[0], created, "the first page is where it started");
+    between("the checkout page", page_times[1], 1);
+    for (i, change) in detail["mode_changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+    {
+        between(&format!("mode change {i}"), at(&change["at"]), 2 + i);
+    }
+    between("ended", at(&detail["ended_at"]), 5);
     let (_, none) = get(&srv, "/history?reason=inactivity", Some(&key)).await;
     assert!(none["sessions"].as_array().unwrap().is_empty());
 }
