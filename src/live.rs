@@ -234,7 +234,16 @@ impl Live {
 
     fn ended(&self, session: &Session, reason: EndReason, now: Millis) {
         let message = end_message(reason);
-        self.tell_both(session, &ServerMsg::Ended { reason, message });
+        // How long was "too long", for the words the customer is shown.
+        let after_ms = (reason == EndReason::Inactivity).then_some(session.timeouts.inactivity);
+        self.tell_both(
+            session,
+            &ServerMsg::Ended {
+                reason,
+                message,
+                after_ms,
+            },
+        );
         for role in [Role::Customer, Role::Agent] {
             self.hub
                 .notify(session.id, role, Out::Close(close::ENDED, message.into()));

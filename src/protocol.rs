@@ -275,6 +275,10 @@ pub enum ServerMsg<'a> {
     Ended {
         reason: EndReason,
         message: &'static str,
+        /// With `inactivity`: the timeout that ran out, so that the customer
+        /// can be told how long ("after 10 minutes of inactivity").
+        #[serde(skip_serializing_if = "Option::is_none")]
+        after_ms: Option<u64>,
     },
     Error {
         code: &'a str,
@@ -411,11 +415,22 @@ mod tests {
         let json = ServerMsg::Ended {
             reason: EndReason::AgentExit,
             message: "x",
+            after_ms: None,
         }
         .to_json();
         assert_eq!(
             json,
             r#"{"v":1,"t":"ended","reason":"agent_exit","message":"x"}"#
+        );
+        let json = ServerMsg::Ended {
+            reason: EndReason::Inactivity,
+            message: "x",
+            after_ms: Some(600_000),
+        }
+        .to_json();
+        assert_eq!(
+            json,
+            r#"{"v":1,"t":"ended","reason":"inactivity","message":"x","after_ms":600000}"#
         );
     }
 
