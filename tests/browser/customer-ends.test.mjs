@@ -1,5 +1,6 @@
 // Every way a session ends, as the customer sees it: a notice in plain words for each end
-// reason (the server's timeouts are short here), and the agent is told too.
+// reason (the server's timeouts are short here: the inactivity notice says how long), and the
+// agent is told too.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -21,7 +22,8 @@ after(async () => { if (h) await h.close(); });
 async function endNotice(c, ms = 10000) {
   return waitFor(c, () => {
     const n = document.querySelector('[data-cobrowse-ui]')?.shadowRoot.querySelector('.n[data-reason]');
-    return n && window.Cobrowse.session.state === 'ended' && [n.dataset.reason, n.querySelector('span').textContent];
+    const s = window.Cobrowse.session; // null after the customer's own stop()
+    return n && (!s || s.state === 'ended') && [n.dataset.reason, n.querySelector('span').textContent];
   }, null, ms);
 }
 const api = (p) => fetch(h.server + '/api/v1' + p, { method: 'POST', headers: { authorization: 'Bearer ' + key } });
@@ -32,16 +34,16 @@ const WORDS = {
   agent_exit: /The agent left the session/,
   interaction_ended: /Your chat or call ended/,
   ended_by_api: /The support team ended co-browsing/,
-  inactivity: /timed out after a period of inactivity/,
+  inactivity: /^Co-browsing timed out after 5 seconds of inactivity\.$/,
   agent_gone: /agent’s connection was lost/,
   join_timeout: /No agent joined in time/,
-  no_such_session: /Your co-browse session has ended/,
+  customer_gone: /^You were away from this site too long, so co-browsing stopped\.$/,
   server_shutdown: /service restarted/,
 };
 
 /** A customer with a session, and (unless `agent: false`) an agent in it. */
 async function session(opts = {}) {
-  const c = await h.customer('control.html');
+  const c = await h.customer(opts.page || 'control.html');
   const id = await c.evaluate((o) => window.Cobrowse.start(o).then((s) => s.id), opts.start || {});
   const a = opts.agent === false ? null : await h.agent(id);
   if (a) await waitFor(c, () => window.Cobrowse.session.state === 'active');
@@ -79,9 +81,11 @@ test('ends by someone: customer exit, agent exit, the interaction ended (API), e
 });
 
 test('ends by time: inactivity, the agent gone past grace, nobody joined, the customer gone past grace (told on return)', { skip }, async () => {
-  // One after the other (a join must come within the join timeout), then all wait at once.
-  const idle = await session(), gone = await session(), away = await session(), lonely = await session({ agent: false });
-  await close(gone.a); // the agent's browser closes
+  // One after the other (a join must come within the join timeout), then all wait at once. The
+  // agent's browser closes as soon as it joined: its grace (2 s) runs out before inactivity (5 s).
+  const idle = await session(), gone = await session();
+  await close(gone.a);
+  const away = await session(), lonely = await session({ agent: false });
   await away.c.goto('about:blank'); // the customer leaves the site
   const results = await Promise.all([endNotice(idle.c, 15000), endNotice(gone.c, 15000), endNotice(lonely.c, 15000)]);
   assert.deepEqual(results.map((x) => x[0]), ['inactivity', 'agent_gone', 'join_timeout']);
@@ -92,8 +96,24 @@ test('ends by time: inactivity, the agent gone past grace, nobody joined, the cu
   assert.match(await agentEnded(away.a), /customer left/i);
   await away.c.goto(h.origin + '/control.html');
   const [r, w] = await endNotice(away.c);
-  assert.equal(r, 'no_such_session'); assert.match(w, WORDS.no_such_session);
+  assert.equal(r, 'customer_gone'); assert.match(w, WORDS.customer_gone);
   await close(idle.c, idle.a, gone.c, lonely.c, away.c, away.a);
+});
+
+test('inactivity says how long in every built-in language; the sessionEnded event carries it (the server\'s after_ms)', { skip }, async () => {
+  const pages = { 'control.html': 'Co-browsing timed out after 5 seconds of inactivity.', 'customer-fr.html': 'La co-navigation s’est arrêtée après 5 secondes d’inactivité.',
+    'customer-es.html': 'La navegación compartida terminó tras 5 segundos de inactividad.', 'customer-de-attr.html': 'Das Co-Browsing wurde nach 5 Sekunden Inaktivität beendet.' };
+  const all = [];
+  for (const page of Object.keys(pages)) { // joined one after the other (each idles from its join on)
+    const s = await session({ page });
+    await s.c.evaluate(() => window.Cobrowse.on('sessionEnded', (e) => { window.ended = e; }));
+    all.push(s);
+  }
+  // Intl puts a no-break space between number and unit.
+  const words = (await Promise.all(all.map(({ c }) => endNotice(c, 15000)))).map(([r, w]) => [r, w.replace(/[\u00a0\u202f]/g, ' ')]);
+  assert.deepEqual(words, Object.values(pages).map((w) => ['inactivity', w]));
+  for (const { c } of all) assert.deepEqual(await c.evaluate(() => [window.ended.reason, window.ended.afterMs]), ['inactivity', 5000], 'from the server\'s ended message');
+  await close(...all.flatMap(({ c, a }) => [c, a]));
 });
 
 test('ends by the server shutting down (last: it stops this file\'s server)', { skip }, async () => {

@@ -264,7 +264,7 @@ test('tabs: the tab the customer uses is the one shown; the others stay connecte
   await b.context().close(); await a.context().close();
 });
 
-test('reloads: within the grace period the session resumes; past it, it has ended (customer_gone) and the customer is told', { skip }, async () => {
+test('reloads: within the grace period the session resumes; past it, it has ended (customer_gone) and the customer is told they were away too long', { skip }, async () => {
   const c = await h.customer('control.html');
   const id = await h.start(c);
   const a = await h.agent(id);
@@ -277,7 +277,7 @@ test('reloads: within the grace period the session resumes; past it, it has ende
   assert.match(await agentNotice(a), /customer left/i);
   await c.goto(h.origin + '/control.html');
   await until(c, () => window.Cobrowse && window.Cobrowse.session && window.Cobrowse.session.state === 'ended', null, 10000);
-  await noticeHas(c, /Your co-browse session has ended/);
+  await noticeHas(c, /^You were away from this site too long, so co-browsing stopped\.$/);
   assert.equal(await c.evaluate(() => localStorage.getItem('cobrowse:session')), null);
   await c.context().close(); await a.context().close();
 });

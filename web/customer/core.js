@@ -113,27 +113,34 @@ function receive(m) {
     case 'control': state.pending = m.state === 'requested'; break;
     case 'paused': state.paused = true; break;
     case 'resync': state.paused = false; break;
-    case 'ended': end(m.reason, m.message); break;
+    case 'ended': end(m.reason, m.message, m.after_ms); break;
   }
   emit('msg:' + m.t, m);
 }
 
-function end(reason, message) {
+/** The session is over: `afterMs` is the timeout that ran out (inactivity), for the customer's words. */
+function end(reason, message, afterMs) {
   if (state.status === 'ended') return;
-  state.status = 'ended'; state.ended = { reason, message }; closing = true; save(null); clearTimeout(timer);
+  state.status = 'ended'; state.ended = { reason, message, ...(afterMs ? { afterMs } : {}) }; closing = true; save(null); clearTimeout(timer);
   emit('status', state.status);
-  emit('ended', { reason, message });
+  emit('ended', state.ended);
   if (onSession) onSession[1](new Error(message || reason)), (onSession = null);
   try { ws && ws.close(); } catch {}
   ws = null;
 }
 
-/** 4000, 4001, 4004 are final; anything else is retried with backoff. */
+/**
+ * 4000, 4001, 4004 are final; anything else is retried with backoff. 4004 answers a resume
+ * only (this browser kept the session's token, the server no longer knows the session): it
+ * ended while no page of the site was connected, which is the customer grace period running
+ * out, so the customer is told that (customer_gone) rather than a bare "it has ended".
+ */
 function closed(code, reason) {
   emit('disconnected', code);
   if (closing || state.status === 'ended') return;
-  if (code === 4000 || code === 4001 || code === 4004 || (!state.session && tries > 2)) {
-    return end(code === 4004 ? 'no_such_session' : code === 4000 ? 'ended' : 'refused', reason || 'The co-browse session could not continue (' + code + ').');
+  if (code === 4004) return end('customer_gone', 'You were away from the site too long: the co-browse session has ended.');
+  if (code === 4000 || code === 4001 || (!state.session && tries > 2)) {
+    return end(code === 4000 ? 'ended' : 'refused', reason || 'The co-browse session could not continue (' + code + ').');
   }
   state.status = 'connecting'; emit('status', state.status);
   const delay = Math.min(15000, 500 * 2 ** tries++) * (0.75 + Math.random() / 2);

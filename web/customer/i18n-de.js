@@ -16,9 +16,9 @@ export default {
   maskedTip: 'Für den Berater verborgen', maskedFocus: 'Der Berater sieht nicht, was Sie hier eingeben.', dismiss: 'Schließen',
   help: 'Hilfe?', chat: 'Chatten', call: 'Anrufen', browse: 'Gemeinsam surfen',
   customer_exit: 'Sie haben das Co-Browsing beendet.', agent_exit: 'Der Berater hat die Sitzung verlassen.',
-  interaction_ended: 'Ihr Chat oder Anruf ist beendet, damit auch das Co-Browsing.', inactivity: 'Das Co-Browsing wurde nach längerer Inaktivität beendet.',
-  agent_gone: 'Die Verbindung des Beraters ist abgebrochen; das Co-Browsing wurde beendet.', customer_gone: 'Diese Seite war zu lange geschlossen; das Co-Browsing wurde beendet.',
+  interaction_ended: 'Ihr Chat oder Anruf ist beendet, damit auch das Co-Browsing.', inactivity: 'Das Co-Browsing wurde nach {time} Inaktivität beendet.',
+  agent_gone: 'Die Verbindung des Beraters ist abgebrochen; das Co-Browsing wurde beendet.', customer_gone: 'Sie waren zu lange nicht auf dieser Website; das Co-Browsing wurde beendet.',
   join_timeout: 'Kein Berater hat sich rechtzeitig verbunden.', ended_by_api: 'Das Support-Team hat das Co-Browsing beendet.',
   server_shutdown: 'Der Co-Browsing-Dienst wurde neu gestartet. Starten Sie neu, wenn Sie noch Hilfe brauchen.',
-  no_such_session: 'Ihre Co-Browsing-Sitzung ist beendet.', refused: 'Das Co-Browsing konnte nicht fortgesetzt werden.',
+  refused: 'Das Co-Browsing konnte nicht fortgesetzt werden.',
 };

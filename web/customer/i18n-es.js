@@ -16,9 +16,9 @@ export default {
   maskedTip: 'Oculto para el agente', maskedFocus: 'El agente no ve lo que escribe aquí.', dismiss: 'Cerrar',
   help: '¿Necesita ayuda?', chat: 'Chatear con nosotros', call: 'Llamarnos', browse: 'Navegar con un experto',
   customer_exit: 'Ha terminado la navegación compartida.', agent_exit: 'El agente salió de la sesión.',
-  interaction_ended: 'Su chat o llamada terminó, y con ello la navegación compartida.', inactivity: 'La navegación compartida terminó tras un periodo de inactividad.',
-  agent_gone: 'Se perdió la conexión del agente y la navegación compartida terminó.', customer_gone: 'Esta página estuvo cerrada demasiado tiempo y la sesión terminó.',
+  interaction_ended: 'Su chat o llamada terminó, y con ello la navegación compartida.', inactivity: 'La navegación compartida terminó tras {time} de inactividad.',
+  agent_gone: 'Se perdió la conexión del agente y la navegación compartida terminó.', customer_gone: 'Estuvo fuera de este sitio demasiado tiempo y la navegación compartida terminó.',
   join_timeout: 'Ningún agente se conectó a tiempo.', ended_by_api: 'El equipo de atención terminó la navegación compartida.',
   server_shutdown: 'El servicio se reinició. Empiece de nuevo si aún necesita ayuda.',
-  no_such_session: 'Su sesión de navegación compartida ha terminado.', refused: 'La navegación compartida no pudo continuar.',
+  refused: 'La navegación compartida no pudo continuar.',
 };

@@ -16,9 +16,9 @@ export default {
   maskedTip: 'Masqué au conseiller', maskedFocus: 'Le conseiller ne voit pas ce que vous saisissez ici.', dismiss: 'Fermer',
   help: 'Besoin d’aide ?', chat: 'Discuter avec nous', call: 'Nous appeler', browse: 'Naviguer avec un conseiller',
   customer_exit: 'Vous avez arrêté la co-navigation.', agent_exit: 'Le conseiller a quitté la session.',
-  interaction_ended: 'Votre discussion ou appel est terminé : la co-navigation aussi.', inactivity: 'La co-navigation s’est arrêtée après une période d’inactivité.',
-  agent_gone: 'La connexion du conseiller a été perdue : la co-navigation s’est arrêtée.', customer_gone: 'Cette page a été fermée trop longtemps : la co-navigation s’est arrêtée.',
+  interaction_ended: 'Votre discussion ou appel est terminé : la co-navigation aussi.', inactivity: 'La co-navigation s’est arrêtée après {time} d’inactivité.',
+  agent_gone: 'La connexion du conseiller a été perdue : la co-navigation s’est arrêtée.', customer_gone: 'Vous avez quitté ce site trop longtemps : la co-navigation s’est arrêtée.',
   join_timeout: 'Aucun conseiller ne s’est connecté à temps.', ended_by_api: 'Le service client a arrêté la co-navigation.',
   server_shutdown: 'Le service de co-navigation a redémarré. Recommencez si vous avez encore besoin d’aide.',
-  no_such_session: 'Votre session de co-navigation est terminée.', refused: 'La co-navigation n’a pas pu continuer.',
+  refused: 'La co-navigation n’a pas pu continuer.',
 };

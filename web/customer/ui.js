@@ -23,13 +23,20 @@ export const EN = {
   maskedTip: 'Hidden from the agent', maskedFocus: 'The agent can’t see what you type here.', dismiss: 'Dismiss',
   help: 'Need help?', chat: 'Chat with us', call: 'Call us', browse: 'Browse with an expert',
   customer_exit: 'You ended co-browsing.', agent_exit: 'The agent left the session.',
-  interaction_ended: 'Your chat or call ended, so co-browsing stopped.', inactivity: 'Co-browsing timed out after a period of inactivity.',
-  agent_gone: 'The agent’s connection was lost, so co-browsing stopped.', customer_gone: 'This page was closed too long, so co-browsing stopped.',
+  interaction_ended: 'Your chat or call ended, so co-browsing stopped.', inactivity: 'Co-browsing timed out after {time} of inactivity.',
+  agent_gone: 'The agent’s connection was lost, so co-browsing stopped.', customer_gone: 'You were away from this site too long, so co-browsing stopped.',
   join_timeout: 'No agent joined in time, so co-browsing stopped.', ended_by_api: 'The support team ended co-browsing.',
   server_shutdown: 'The co-browse service restarted. Start again if you still need help.',
-  no_such_session: 'Your co-browse session has ended.', refused: 'Co-browsing could not continue.',
+  refused: 'Co-browsing could not continue.',
 };
 const LANGS = ['fr', 'es', 'de'];
+
+/** "10 minutes", "5 seconds", "1 hour" in the UI's language: Intl knows the unit names, no table per language. */
+export function duration(ms, lang) {
+  const s = Math.round(ms / 1000);
+  const [n, unit] = s && s % 3600 === 0 ? [s / 3600, 'hour'] : s && s % 60 === 0 ? [s / 60, 'minute'] : [s, 'second'];
+  try { return new Intl.NumberFormat(lang, { style: 'unit', unit, unitDisplay: 'long' }).format(n); } catch { return n + ' ' + unit + 's'; }
+}
 
 const CSS = `:host{all:initial}*{box-sizing:border-box;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#17202b;margin:0}
 button,a{cursor:pointer;border:0;border-radius:8px;padding:8px 14px;background:#e6ebf1;text-decoration:none;display:inline-block}
@@ -220,7 +227,9 @@ export async function mount(api, opts) {
   later('modeChanged', (m) => notice(t(m.mode === 'write' ? 'modeWrite' : 'modePointer')));
   later('controlRequested', (c) => consent(c.expiresInMs));
   later('controlAnswered', (c) => { ask && ask.close(); if (c.state !== 'allowed') notice(t(c.state === 'timed_out' ? 'timedOut' : 'denied')); });
-  const ended = (e) => { ask && ask.close(); closeId(); notice(t(e.reason in EN ? e.reason : 'refused'), true).dataset.reason = e.reason; paint(); };
+  /** The end in plain words; an inactivity end says how long ({time}, from the server's after_ms). */
+  const endWords = (e) => t(e.reason in EN ? e.reason : 'refused', { time: e.afterMs ? duration(e.afterMs, lang) : '…' });
+  const ended = (e) => { ask && ask.close(); closeId(); notice(endWords(e), true).dataset.reason = e.reason; paint(); };
   later('sessionEnded', ended);
   if (state.status === 'ended' && state.ended) ended(state.ended); // e.g. a page opened after the session ended
   if (state.pending && live()) consent(0);
