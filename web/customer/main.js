@@ -8,6 +8,7 @@ let starting = null;
 /** Built-in UI options: disableBuiltInUI, strings, lang, position ('bottom' | 'top'), launcher {chat, call, side}. */
 const opts = { strings: {}, lang: '' };
 const live = () => state.session && state.status !== 'ended' && state.status !== 'off';
+/** `Cobrowse.session`: null before any session and after stop(); an ended one stays readable until the next start. */
 const pub = () => state.session && {
   id: state.session.id, spaced: state.session.spaced, state: state.status, mode: state.mode,
   agent: state.agent || null, agentConnected: state.agentIn, controlPending: state.pending, shown: !state.paused,
@@ -40,8 +41,8 @@ async function start(o = {}) {
   return pub();
 }
 
-/** Ends the session (the customer's exit). */
-async function stop() { if (live() || starting) exit(); }
+/** Ends the session (the customer's exit); afterwards there is no session (`Cobrowse.session` is null). */
+async function stop() { if (live() || starting) exit(), (state.session = null); }
 /** The chat or call the session belongs to has ended: so does the session (reason interaction_ended). */
 async function endInteraction() { if (live()) send('interaction_end'); }
 
