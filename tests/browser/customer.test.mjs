@@ -5,9 +5,12 @@
 // of the script as served.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import http from 'node:http';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setup, requirements, waitFor } from './harness.mjs';
-import { agentClick, toolbar, toolbarHas, notices, noticeHas, agentMode, writeMode } from './control-helpers.mjs';
+import { agentClick, toolbarHas, noticeHas, agentMode } from './control-helpers.mjs';
 
 const skip = requirements();
 let h;
@@ -15,6 +18,30 @@ before(async () => { if (!skip) h = await setup({ env: { COBROWSE_TIMEOUTS__CUST
 after(async () => { if (h) await h.close(); });
 
 const until = (page, fn, arg, ms = 5000) => waitFor(page, fn, arg, ms);
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/debug/cobrowse');
+const PASSWORD = 'long enough passphrase';
+/** A built-in agent account (`cobrowse agent add`, the password on stdin). */
+const account = (name) => execFileSync(BIN, ['agent', 'add', name, '--data-dir', h.dataDir], { input: PASSWORD + '\n', env: { ...h.env, COBROWSE_LOG: 'error' } });
+/** The agent console as a newcomer uses it: signed in with the form, then on the ID field. */
+async function consoleSignIn(name) {
+  account(name);
+  const ctx = await h.browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
+  const a = await ctx.newPage();
+  a.on('pageerror', (e) => console.log('[agent pageerror]', e.message));
+  await a.goto(h.server + '/agent/');
+  await until(a, () => !document.getElementById('signin').hidden);
+  await a.fill('#signin-name', name);
+  await a.fill('#signin-password', PASSWORD);
+  await a.click('#signin-submit');
+  await until(a, () => !document.getElementById('join').hidden);
+  return a;
+}
+/** The agent types the ID as the customer reads it out (with its spaces) and joins. */
+async function joinTyped(a, spaced) {
+  await a.fill('#join-id', spaced);
+  await a.click('#join-submit');
+  await until(a, () => document.getElementById('state').dataset.state === 'live', null, 15000);
+}
 const ui = (page, sel) => page.locator('[data-cobrowse-ui]').locator(sel);
 const agentNotice = (a) => a.evaluate(() => [document.getElementById('state').dataset.state, document.getElementById('notice-h').textContent, document.getElementById('notice-p').textContent].join(' | '));
 async function demo(pathname = '/demo/', viewport = { width: 1000, height: 760 }) {
@@ -26,7 +53,7 @@ async function demo(pathname = '/demo/', viewport = { width: 1000, height: 760 }
   return c;
 }
 
-test('newcomer path on the demo: "browse with you", the ID read out, the agent joins, gets control, fills a field, follows to the next page; the customer ends, and the reverse', { skip }, async () => {
+test('newcomer path on the demo: "browse with you", the ID read out, the agent signs in with the console\'s form, types the ID, joins, asks for control with the button, fills a field, follows to the next page; the customer ends, and the reverse', { skip }, async () => {
   const c = await demo();
   // Nothing of co-browse shows but the site's own start points and the launcher it asked for.
   await toolbarHas(c, /^$/);
@@ -37,15 +64,18 @@ test('newcomer path on the demo: "browse with you", the ID read out, the agent j
   const id = spaced.replace(/ /g, '');
   assert.equal(id, await c.evaluate(() => window.Cobrowse.session.id));
   await toolbarHas(c, new RegExp(spaced + '.*Waiting for an agent'));
-  // The agent signs in (desktop token) and joins with the ID the customer read out.
-  const a = await h.agent(id);
+  // The agent signs in with the console's form and types the ID the customer reads out.
+  const a = await consoleSignIn('newcomer-agent');
+  await joinTyped(a, spaced);
   a.customer = c;
   await until(c, () => !document.querySelector('[data-cobrowse-ui]').shadowRoot.querySelector('[data-part=id-dialog]').open);
   await until(c, () => /Agent connected/.test(document.querySelector('[data-cobrowse-ui]').shadowRoot.querySelector('[data-part=toolbar]').textContent));
   await noticeHas(c, /An agent has joined/);
   assert.ok(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.getElementById('hero-title')), 'the agent sees the page');
-  // Control: asked from the console, allowed by the customer.
-  await writeMode(c, a);
+  // Control: asked with the console's button, allowed by the customer.
+  await a.click('#request');
+  await ui(c, '[data-part=consent] button').filter({ hasText: /^Allow$/ }).click();
+  await until(a, () => window.cobrowseAgent.control.mode === 'write');
   await toolbarHas(c, /Agent can click and type/);
   await agentClick(a, '#newsletter-email');
   await a.keyboard.type('ada@example.com');
@@ -61,15 +91,16 @@ test('newcomer path on the demo: "browse with you", the ID read out, the agent j
   assert.match(await agentNotice(a), /customer ended/i);
   await noticeHas(c, /You ended co-browsing/);
   await toolbarHas(c, /^$/);
-  await a.context().close();
 
   // The reverse: started again from the launcher; the agent leaves; the customer is told.
   await ui(c, '[data-part=launcher] > button').click();
   await ui(c, '[role=menuitem]', { hasText: 'Browse with an expert' }).filter({ hasText: 'Browse with an expert' }).click();
   await big.filter({ hasText: /^\d{3} \d{3} \d{3}$/ }).waitFor();
-  const id2 = (await big.textContent()).replace(/ /g, '');
-  assert.notEqual(id2, id);
-  const a2 = await h.agent(id2);
+  const spaced2 = await big.textContent();
+  assert.notEqual(spaced2, spaced);
+  // The same agent, still signed in, is back at the ID field: types the new one.
+  const a2 = a;
+  await joinTyped(a2, spaced2);
   await until(c, () => window.Cobrowse.session.state === 'active');
   await a2.click('#exit');
   await until(c, () => window.Cobrowse.session.state === 'ended');
@@ -179,7 +210,7 @@ test('built-in UI: toolbar and dialogs by keyboard and ARIA, masked fields outli
   await until(a, () => window.cobrowseAgent.control.mode === 'pointer');
   await exit.focus();
   await c.keyboard.press('Space');
-  await until(c, () => window.Cobrowse.session.state === 'ended');
+  await until(c, () => window.Cobrowse.session === null);
   await noticeHas(c, /Vous avez arrêté la co-navigation/);
   await c.context().close(); await a.context().close();
 });
@@ -262,6 +293,37 @@ test('tabs: the tab the customer uses is the one shown; the others stay connecte
   assert.equal(await b.evaluate(() => window.Cobrowse.session.state), 'active');
   await b.evaluate(() => window.Cobrowse.stop());
   await b.context().close(); await a.context().close();
+});
+
+test('tabs: closing one of two tabs keeps the session; closing the last ends it after the grace period (customer_gone), and the customer back on the site is told they were away too long', { skip }, async () => {
+  const c = await h.customer('control.html');
+  const id = await h.start(c);
+  const a = await h.agent(id);
+  const site = c.context(), b = await site.newPage();
+  await b.goto(h.origin + '/control2.html');
+  await until(b, () => window.Cobrowse && window.Cobrowse.session && window.Cobrowse.session.state === 'active', null, 10000);
+  // The first tab closes: past the grace period (3 s here) the session goes on in the other.
+  await c.close();
+  await new Promise((r) => setTimeout(r, 4500));
+  assert.equal(await a.evaluate(() => document.getElementById('state').dataset.state), 'live');
+  assert.equal(await b.evaluate(() => window.Cobrowse.session.state), 'active');
+  // The last tab closes: not ended at once (a reload or the next page would resume it)…
+  const closed = Date.now();
+  await b.close();
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(await a.evaluate(() => document.getElementById('state').dataset.state), 'waiting', 'the agent waits for the customer: within the grace period');
+  // …but once the grace period is over, with the reason.
+  await until(a, () => document.getElementById('state').dataset.state === 'ended', null, 10000);
+  assert.ok(Date.now() - closed >= 3000, 'ended after the grace period, not before');
+  assert.match(await agentNotice(a), /customer left/i);
+  // The customer comes back to the site: told in plain words, and nothing is kept.
+  const back = await site.newPage();
+  await back.goto(h.origin + '/control.html');
+  await until(back, () => window.Cobrowse && window.Cobrowse.session && window.Cobrowse.session.state === 'ended', null, 10000);
+  await noticeHas(back, /^You were away from this site too long, so co-browsing stopped\.$/);
+  assert.equal(await back.evaluate(() => localStorage.getItem('cobrowse:session')), null);
+  assert.equal(await back.evaluate(() => document.querySelector('[data-cobrowse-ui]').shadowRoot.querySelector('.n[data-reason]').dataset.reason), 'customer_gone');
+  await back.context().close(); await a.context().close();
 });
 
 test('reloads: within the grace period the session resumes; past it, it has ended (customer_gone) and the customer is told they were away too long', { skip }, async () => {
