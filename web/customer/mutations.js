@@ -12,7 +12,7 @@ const HTML = 'http://www.w3.org/1999/xhtml', XLINK = 'http://www.w3.org/1999/xli
 const OPTS = { childList: true, subtree: true, attributes: true, characterData: true, attributeOldValue: true };
 /** One observer per document: a removed frame's can be let go. */
 const observers = new Map();
-const frames = new WeakSet();
+const frames = new WeakSet(), listened = new WeakSet();
 const dirtyStyles = new Set(), dirtyRoots = new Set();
 let epoch = 0, buffered = null, styleTimer = 0, tickTimer = 0, snapping = false;
 
@@ -29,6 +29,10 @@ const hooks = {
     let mo = observers.get(d);
     if (!mo) observers.set(d, (mo = new MutationObserver(onRecords)));
     mo.observe(r, OPTS);
+    // Listeners stay between captures (they check `state.capturing`): adding them again at
+    // every snapshot cost a small page's snapshot a tenth of its time.
+    if (listened.has(r)) return;
+    listened.add(r);
     ev.attach(r);
     r.addEventListener('load', onLoad, true);
   },
@@ -200,6 +204,28 @@ on('adopt', (root) => { if (state.capturing) dirtyRoots.add(root), soonStyles();
 const tick = () => (globalThis.scheduler && scheduler.yield ? scheduler.yield() : new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); }));
 const CHUNK = 256 * 1024 - 6;
 
+/** One array of the bytes in `parts`. */
+function concat(parts) {
+  if (parts.length === 1) return parts[0];
+  const b = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) b.set(p, o), (o += p.length);
+  return b;
+}
+/**
+ * Collects the snapshot's bytes, deflated when `z`. The output is taken with a stream reader,
+ * not `new Response(…).arrayBuffer()`: the reader's steps are microtasks, so a small page's
+ * snapshot is sent before the event loop turns (the Response's reads wait for tasks, and a
+ * frame's rendering could go first: a few ms that were most of a 1k-node page's snapshot).
+ */
+function packer(z) {
+  const parts = [];
+  if (!z) return { put: (b) => parts.push(b), end: async () => concat(parts) };
+  const cs = new CompressionStream('deflate-raw'), wr = cs.writable.getWriter(), rd = cs.readable.getReader();
+  const read = (async () => { for (let r; !(r = await rd.read()).done;) parts.push(r.value); })();
+  return { put: (b) => wr.write(b), end: async () => (wr.close(), await read, concat(parts)) };
+}
+
 /**
  * (Re)starts capture with a full snapshot: serialized in ≤ 8 ms slices while changes are
  * buffered, deflated into ≤ 256 KiB binary chunks, then `snapshot`, then the buffered changes.
@@ -212,14 +238,8 @@ export async function start() {
   realm(window);
   hold();
   buffered = [];
-  const z = typeof CompressionStream === 'function', enc = new TextEncoder(), parts = [];
-  let wr = null, out = null;
-  if (z) {
-    const cs = new CompressionStream('deflate-raw');
-    wr = cs.writable.getWriter();
-    out = new Response(cs.readable).arrayBuffer();
-  }
-  const put = (s) => { const b = enc.encode(s); z ? wr.write(b) : parts.push(b); };
+  const z = typeof CompressionStream === 'function', enc = new TextEncoder(), pk = packer(z);
+  const put = (s) => pk.put(enc.encode(s));
   const w = new Walker(hooks).add(document, null, { n: HTML, m: false }, true);
   snapping = true;
   put('{"d":');
@@ -229,9 +249,7 @@ export async function start() {
     if (my !== epoch) return;
   }
   put(w.take() + ',"sh":' + JSON.stringify(st.takeSheets() || {}) + '}');
-  let data;
-  if (z) { wr.close(); data = new Uint8Array(await out); }
-  else { data = new Uint8Array(parts.reduce((n, p) => n + p.length, 0)); let o = 0; for (const p of parts) data.set(p, o), (o += p.length); }
+  const data = await pk.end();
   if (my !== epoch) return;
   snapping = false;
   let n = 0;

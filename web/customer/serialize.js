@@ -1,6 +1,6 @@
 // DOM → compact JSON text (FORMAT.md). Ids are implicit (both sides count in pre-order),
 // and the walker is resumable so that a big page is serialized in slices.
-import { masks, masked, sensitive, maskText, maskValue, blocked, announce } from './mask.js';
+import { masks, masked, sensitive, maskText, maskValue, blocked, restricted, announce } from './mask.js';
 import { abs, absCss, cssOf, adopted } from './styles.js';
 import { rectOf, state } from './core.js';
 
@@ -51,7 +51,9 @@ export function locate(m) {
 
 /** Closed shadow roots, kept when attached (by the loader; here for frames). */
 let closed = Element.prototype.attachShadow.cb || new WeakMap();
-export const shadowOf = (el) => el.shadowRoot || closed.get(el);
+/** Elements that may host a shadow root (attachShadow throws on others): the rest skip two lookups. */
+const HOSTS = new Set('article aside blockquote body div footer h1 h2 h3 h4 h5 h6 header main nav p section span'.split(' '));
+export const shadowOf = (el, tag = el.localName) => (HOSTS.has(tag) || tag.includes('-') ? el.shadowRoot || closed.get(el) : null);
 export function hookShadow(win) {
   const P = win.Element.prototype, a = P.attachShadow;
   if (a.cb) return;
@@ -152,7 +154,8 @@ export class Walker {
     // elements have none, and an object per element to stringify would be the slow part.
     const ns = n.namespaceURI, pns = ctx.n;
     let x = ns !== inferNs(tag, pns, ctx.f) ? ',"ns":' + q(ns) : '';
-    if (blocked(n)) {
+    const rs = restricted(n);
+    if (rs && blocked(n)) {
       mirror.blk.add(n);
       // Only the box size leaves the page.
       const r = n.getBoundingClientRect(), d = getComputedStyle(n).display;
@@ -160,7 +163,7 @@ export class Walker {
       return this.out.push(c + '[' + q(tag) + ',0,{' + x.slice(1) + '}]');
     }
     let m = ctx.m;
-    const own = !m && masks(n), field = isField(n), sens = field && sensitive(n, m || own);
+    const own = rs && !m && masks(n), field = isField(n), sens = field && sensitive(n, m || own);
     if (sens || own) { x += ',"m":1'; m = true; announce(n); }
     let a = '';
     for (let i = 0; i < an.length; i++) {
@@ -181,7 +184,7 @@ export class Walker {
     else if (tag.includes('-') && !n.matches(':defined')) x += ',"u":1';
     if ((ctx.x || !this.scrolled || this.scrolled.has(n)) && (n.scrollTop || n.scrollLeft)) x += ',"sc":[' + n.scrollLeft + ',' + n.scrollTop + ']';
     if (WATCHED.has(tag)) this.h.el(n, m);
-    const sr = shadowOf(n);
+    const sr = shadowOf(n, tag);
     let fd = null;
     if (tag === 'iframe' || tag === 'frame') { try { fd = n.contentDocument; } catch {} }
     const kids = tag !== 'style' && n.firstChild, fo = tag === 'foreignObject';

@@ -3,11 +3,20 @@ import { emit } from './core.js';
 
 const URL_RE = /url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)'"]*?))\s*\)/g;
 
+/** URLs already resolved, `base + '\n' + url` → absolute: pages repeat a few (an image per card), and parsing was a tenth of a snapshot. */
+const done = new Map();
 /** Absolute URL; fragments, data: and the like stay as they are. */
 export function abs(u, base) {
   const t = u.trim();
   if (!t || /^(#|data:|blob:|about:|javascript:|mailto:|tel:)/i.test(t)) return u;
-  try { return new URL(t, base).href; } catch { return u; }
+  const k = base + '\n' + u;
+  let r = done.get(k);
+  if (r === undefined) {
+    try { r = new URL(t, base).href; } catch { r = u; }
+    if (done.size >= 4096) done.clear();
+    done.set(k, r);
+  }
+  return r;
 }
 /** Absolute url()s: the agent must never resolve against its own page. */
 export const absCss = (css, base) => (css.includes('url(') ? css.replace(URL_RE, (m, a, b, c) => 'url("' + abs(a ?? b ?? c, base).replace(/"/g, '\\"') + '")') : css);
