@@ -1,6 +1,6 @@
 // Benchmark: the cobrowse customer script vs rrweb 2.x, same Chromium, same pages, one run.
 // Usage: node bench/rrweb/run.mjs   (needs target/debug/cobrowse and /usr/bin/chromium)
-// Options (env): BENCH_WIRE_SECONDS (default 20), BENCH_LATENCY_N (default 200),
+// Options (env): BENCH_WIRE_SECONDS (default 60: the scripted 60-second session), BENCH_LATENCY_N (default 200),
 // BENCH_SNAPSHOTS (our snapshots per page size: the join, then resyncs; default 5, as rrweb's runs).
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
@@ -15,7 +15,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const BIN = path.join(ROOT, 'target/debug/cobrowse');
 const CHROMIUM = '/usr/bin/chromium';
-const WIRE_SECONDS = +(process.env.BENCH_WIRE_SECONDS || 20);
+const WIRE_SECONDS = +(process.env.BENCH_WIRE_SECONDS || 60);
 const LAT_N = +(process.env.BENCH_LATENCY_N || 200);
 const SNAPS = Math.max(1, +(process.env.BENCH_SNAPSHOTS || 5));
 
