@@ -51,9 +51,7 @@ export function locate(m) {
 
 /** Closed shadow roots, kept when attached (by the loader; here for frames). */
 let closed = Element.prototype.attachShadow.cb || new WeakMap();
-/** Elements that may host a shadow root (attachShadow throws on others): the rest skip two lookups. */
-const HOSTS = new Set('article aside blockquote body div footer h1 h2 h3 h4 h5 h6 header main nav p section span'.split(' '));
-export const shadowOf = (el, tag = el.localName) => (HOSTS.has(tag) || tag.includes('-') ? el.shadowRoot || closed.get(el) : null);
+export const shadowOf = (el) => el.shadowRoot || closed.get(el);
 export function hookShadow(win) {
   const P = win.Element.prototype, a = P.attachShadow;
   if (a.cb) return;
@@ -184,7 +182,7 @@ export class Walker {
     else if (tag.includes('-') && !n.matches(':defined')) x += ',"u":1';
     if ((ctx.x || !this.scrolled || this.scrolled.has(n)) && (n.scrollTop || n.scrollLeft)) x += ',"sc":[' + n.scrollLeft + ',' + n.scrollTop + ']';
     if (WATCHED.has(tag)) this.h.el(n, m);
-    const sr = shadowOf(n, tag);
+    const sr = shadowOf(n);
     let fd = null;
     if (tag === 'iframe' || tag === 'frame') { try { fd = n.contentDocument; } catch {} }
     const kids = tag !== 'style' && n.firstChild, fo = tag === 'foreignObject';
