@@ -7,6 +7,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { inflateRawSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { chromium } from 'playwright-core';
 
@@ -154,6 +155,40 @@ export async function waitFor(page, fn, arg, timeout = 5000) {
     if (Date.now() > end) throw new Error('timed out waiting for ' + String(fn).slice(0, 120));
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Records a page's WebSocket frames through CDP (what really leaves the browser): `texts()`
+ * yields every text frame it sent, with the compressed snapshot chunks joined and inflated
+ * (so that a masked value can be searched for); `received` the text frames it got.
+ */
+export async function tap(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const frames = [], received = [];
+  cdp.on('Network.webSocketFrameSent', (e) => frames.push(e.response));
+  cdp.on('Network.webSocketFrameReceived', (e) => e.response.opcode === 1 && received.push(e.response.payloadData));
+  return {
+    frames,
+    received,
+    texts() {
+      const out = [], run = [];
+      for (const f of frames) {
+        if (f.opcode === 1) {
+          const m = JSON.parse(f.payloadData);
+          if (m.t === 'snapshot') {
+            const buf = Buffer.concat(run.splice(0).slice(-m.n));
+            out.push(m.z === 'deflate-raw' ? inflateRawSync(buf).toString() : buf.toString());
+          }
+          out.push(f.payloadData);
+        } else {
+          const b = Buffer.from(f.payloadData, 'base64');
+          if (b[1] === 1) run.push(b.subarray(6));
+        }
+      }
+      return out;
+    },
+  };
 }
 
 /**

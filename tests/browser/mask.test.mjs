@@ -1,43 +1,14 @@
 // Masking: no masked value ever leaves the customer's browser. Every frame the customer
-// page sends is captured through CDP (binary snapshot chunks are decompressed here) and
+// page sends is captured through CDP (harness.mjs `tap`: snapshot chunks decompressed) and
 // searched for each secret, whether typed, pasted, set by code or revealed by a type toggle.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { inflateRawSync } from 'node:zlib';
-import { setup, requirements, converge, diff, waitFor, CUSTOMER_VIEWPORT } from './harness.mjs';
+import { setup, requirements, converge, diff, waitFor, tap, CUSTOMER_VIEWPORT } from './harness.mjs';
 
 const skip = requirements();
 let h;
 before(async () => { if (!skip) h = await setup(); });
 after(async () => { if (h) await h.close(); });
-
-/** Records the customer's WebSocket frames; `texts()` yields every text, snapshots inflated. */
-async function tap(page) {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Network.enable');
-  const frames = [];
-  cdp.on('Network.webSocketFrameSent', (e) => frames.push(e.response));
-  return {
-    frames,
-    texts() {
-      const out = [], run = [];
-      for (const f of frames) {
-        if (f.opcode === 1) {
-          const m = JSON.parse(f.payloadData);
-          if (m.t === 'snapshot') {
-            const buf = Buffer.concat(run.splice(0).slice(-m.n));
-            out.push(m.z === 'deflate-raw' ? inflateRawSync(buf).toString() : buf.toString());
-          }
-          out.push(f.payloadData);
-        } else {
-          const b = Buffer.from(f.payloadData, 'base64');
-          if (b[1] === 1) run.push(b.subarray(6));
-        }
-      }
-      return out;
-    },
-  };
-}
 
 const SECRETS = ['SECRET', '4111111111111111', '5500005555555559', '987', '123456'];
 
