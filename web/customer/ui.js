@@ -38,11 +38,12 @@ export function duration(ms, lang) {
   try { return new Intl.NumberFormat(lang, { style: 'unit', unit, unitDisplay: 'long' }).format(n); } catch { return n + ' ' + unit + 's'; }
 }
 
-// The site's CSS cannot break it: its !important rules on our host lose to ours (:host
-// !important, the inner context, wins over the page's, inline too), and nothing it sets on the
-// host is inherited inside (.r resets everything), except `visibility`: a site may still hide
-// us, e.g. in its own screenshots.
-const CSS = `:host{all:initial;display:block!important;position:fixed!important;inset:0 auto auto 0!important;width:0!important;height:0!important;margin:0!important;padding:0!important;border:0!important;z-index:2147483647!important;opacity:1!important;transform:none!important;translate:none!important;rotate:none!important;scale:none!important;zoom:1!important;filter:none!important;backdrop-filter:none!important;clip-path:none!important;mask:none!important;contain:none!important;content-visibility:visible!important;mix-blend-mode:normal!important;overflow:visible!important;perspective:none!important;will-change:auto!important;container-type:normal!important;transition:none!important;animation:none!important}
+// The site's CSS cannot break it: the host's place and size are inline !important (they beat
+// the page's !important), whatever would hide, fade, move or contain what is inside is :host
+// !important (the inner context wins over the page's), and nothing the page sets on the host
+// is inherited inside (.r resets it all), except `visibility`: a site may still hide us, e.g.
+// in its own screenshots.
+const CSS = `:host{opacity:1!important;transform:none!important;translate:none!important;rotate:none!important;scale:none!important;zoom:1!important;filter:none!important;backdrop-filter:none!important;clip-path:none!important;mask:none!important;contain:none!important;content-visibility:visible!important;mix-blend-mode:normal!important;perspective:none!important;will-change:auto!important;container-type:normal!important}
 .r{all:initial;display:block;visibility:inherit}*{box-sizing:border-box;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#17202b;margin:0}
 button,a{cursor:pointer;border:0;border-radius:8px;padding:8px 14px;background:#e6ebf1;text-decoration:none;display:inline-block}
 button:focus-visible,a:focus-visible,[tabindex]:focus-visible{outline:3px solid #2563eb;outline-offset:2px}
