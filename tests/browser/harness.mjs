@@ -2,7 +2,7 @@
 // serving the fixture pages (as a customer's website would), headless Chromium, and the
 // helpers that compare the customer's page with the agent's rebuilt view.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -106,11 +106,13 @@ export async function setup(opts = {}) {
     token(name = 'agent' + ++n) {
       return execFileSync(BIN, ['token', 'agent', name, '--data-dir', dataDir], { env }).toString().trim();
     },
-    /** Opens a fixture page as the customer (own browser context). */
+    /** Opens a fixture page as the customer (own browser context; `opts`: its options, and `onPage`). */
     async customer(fixture, opts = {}) {
-      const ctx = await browser.newContext({ viewport: CUSTOMER_VIEWPORT, deviceScaleFactor: 1, ...opts });
+      const { onPage, ...ctxOpts } = opts; // onPage(page): before the fixture loads (e.g. a frame tap)
+      const ctx = await browser.newContext({ viewport: CUSTOMER_VIEWPORT, deviceScaleFactor: 1, ...ctxOpts });
       const page = await ctx.newPage();
       page.on('pageerror', (e) => console.log('[customer pageerror]', e.message));
+      if (onPage) await onPage(page);
       await page.goto(`${origin}/${fixture}`);
       await waitFor(page, () => window.Cobrowse && window.Cobrowse.v === 1, null, 10000);
       return page;
@@ -300,6 +302,14 @@ export function pixelDiff(pngA, pngB, tol = 40) {
     if (Math.abs(a.data[i] - b.data[i]) > tol || Math.abs(a.data[i + 1] - b.data[i + 1]) > tol || Math.abs(a.data[i + 2] - b.data[i + 2]) > tol) bad++;
   }
   return { ratio: bad / (a.width * a.height), bad };
+}
+
+/** Leaves a failed comparison's pictures (`screensMatch`'s) in /tmp/cobrowse-shots as `<name>-customer.png`, `<name>-agent.png`. */
+export function keepShots(name, shots) {
+  const dir = '/tmp/cobrowse-shots';
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(path.join(dir, name + '-customer.png'), shots.customerPng);
+  writeFileSync(path.join(dir, name + '-agent.png'), shots.agentPng);
 }
 
 /** Screenshots the customer's viewport and the agent's frame until they match (images arrive through the proxy). */

@@ -1,10 +1,13 @@
 // Each hard case of the mirroring, in real Chromium against the real server: after load and
 // after a scripted series of changes, the agent's rebuilt DOM equals the customer's (after
-// masking, canonical form) and the agent's frame looks like the customer's viewport.
+// masking, canonical form) and the agent's frame looks like the customer's viewport. Every
+// fixture also gets masked fields in each of its places (document, shadow root, frames;
+// secrets.mjs), and no masked value is in any frame its page sends (CDP), from the first to
+// a fresh snapshot at the end.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync, mkdirSync } from 'node:fs';
-import { setup, requirements, converge, diff, screensMatch } from './harness.mjs';
+import { setup, requirements, converge, diff, screensMatch, keepShots, tap, waitFor } from './harness.mjs';
+import { CLIPBOARD, plant, typeWhileIdle, exercise, noSecrets } from './secrets.mjs';
 
 const skip = requirements();
 let h;
@@ -30,24 +33,31 @@ async function check(c, a, name, phase, opts) {
   assert.ok(r.equal, `${name} (${phase}): DOM differs\n` + diff(r.customer, r.agent));
   await c.evaluate(() => document.activeElement && document.activeElement.blur && document.activeElement.blur());
   const s = await screensMatch(c, a, opts);
-  if (s.ratio > (opts.threshold ?? 0.005)) {
-    mkdirSync('/tmp/cobrowse-shots', { recursive: true });
-    writeFileSync(`/tmp/cobrowse-shots/${name}-${phase}-customer.png`, s.customerPng);
-    writeFileSync(`/tmp/cobrowse-shots/${name}-${phase}-agent.png`, s.agentPng);
-  }
+  if (s.ratio > (opts.threshold ?? 0.005)) keepShots(`${name}-${phase}`, s);
   assert.ok(s.ratio <= (opts.threshold ?? 0.005), `${name} (${phase}): screens differ on ${(s.ratio * 100).toFixed(2)}% of pixels ${s.why || ''} (see /tmp/cobrowse-shots)`);
 }
 
 for (const [name, opts] of Object.entries(CASES)) {
   test(`mirror: ${name}`, { skip }, async () => {
-    const c = await h.customer(name);
+    let wire;
+    const c = await h.customer(name, { ...CLIPBOARD, onPage: async (p) => { wire = await tap(p); } });
+    assert.ok(await c.evaluate(plant) >= 1);
+    await typeWhileIdle(c);
     const id = await h.start(c);
     const a = await h.agent(id);
     try {
       await check(c, a, name, 'load', opts);
       assert.equal(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.querySelectorAll('[data-cobrowse-ui]').length), 0, 'the co-browse UI is never mirrored');
+      await exercise(c);
       await c.evaluate(() => window.fixtureChanges && window.fixtureChanges());
       await check(c, a, name, 'changed', opts);
+      // A fresh snapshot carries the current state, masked too.
+      const n = await a.evaluate(() => window.cobrowseAgent.snapshots);
+      await a.evaluate(() => window.cobrowseAgent.requestResync());
+      await waitFor(a, (n) => window.cobrowseAgent.snapshots > n, n, 10000);
+      const r = await converge(c, a);
+      assert.ok(r.equal, `${name} (resync): DOM differs\n` + diff(r.customer, r.agent));
+      noSecrets(wire.texts(), r.agent, name);
     } finally {
       await c.evaluate(() => window.Cobrowse.stop()).catch(() => {});
       await c.context().close();
