@@ -1,14 +1,39 @@
 // Masking: no masked value ever leaves the customer's browser. Every frame the customer
 // page sends is captured through CDP (harness.mjs `tap`: snapshot chunks decompressed) and
 // searched for each secret, whether typed, pasted, set by code or revealed by a type toggle.
+// The page's mask and block selectors come from a rule set made through the admin API; blocked
+// elements are placeholders of the same size.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { setup, requirements, converge, diff, waitFor, tap, CUSTOMER_VIEWPORT } from './harness.mjs';
 
+const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/debug/cobrowse');
 const skip = requirements();
 let h;
-before(async () => { if (!skip) h = await setup(); });
+before(async () => {
+  if (skip) return;
+  h = await setup();
+  // The page's rule set, made as a deployment pipeline would: an API key and the admin API.
+  const key = execFileSync(BIN, ['apikey', 'create', 'mask-test', '--data-dir', h.dataDir], { env: h.env, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  const r = await fetch(h.server + '/api/v1/admin/rule-sets', {
+    method: 'POST', headers: { authorization: 'Bearer ' + key, 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'mask test', url_pattern: h.origin + '/mask.html*', rules: { mask: ['.rule-masked'], block: ['.rule-blocked'] } }),
+  });
+  assert.ok(r.ok, `rule set refused: ${r.status} ${await r.text()}`);
+});
 after(async () => { if (h) await h.close(); });
+
+/** `[width, height]` of each blocked element (customer) or of each placeholder (agent's view), in page order. */
+const boxes = (agent) => {
+  const d = agent ? window.cobrowseAgent.mirror.frame.contentDocument : document;
+  return Array.from(d.querySelectorAll(agent ? '[data-cb-blocked]' : '[data-cobrowse-block], .rule-blocked'), (e) => {
+    const r = e.getBoundingClientRect();
+    return [Math.round(r.width), Math.round(r.height)];
+  });
+};
 
 const SECRETS = ['SECRET', '4111111111111111', '5500005555555559', '987', '123456'];
 
@@ -23,8 +48,8 @@ test('masking: no masked value leaves the browser (typed, pasted, set by code, t
   await c.type('#pw2', 'IdleTypedSECRET11');
   await c.type('#cc', '4111111111111111');
   const id = await h.start(c);
-  // Rule sets as the server would send them (no API to create rule sets yet: SERVER_NEEDS.md).
-  await c.evaluate(() => window.Cobrowse._.emit('msg:session', { rules: { mask: ['.rule-masked'], block: ['.rule-blocked'] } }));
+  // The rule set made in before() came with the session.
+  assert.deepEqual(await c.evaluate(() => window.Cobrowse._.state.rules), { mask: ['.rule-masked'], disable: [], block: ['.rule-blocked'] });
   const a = await h.agent(id);
   // Typed while the agent watches.
   await c.type('#pw', 'TypedSECRET12');
@@ -75,6 +100,10 @@ test('masking: no masked value leaves the browser (typed, pasted, set by code, t
   // Plug-ins hear about masked elements (the toolbar will outline them).
   const seen = await c.evaluate(() => window.maskedSeen);
   for (const el of ['pw', 'pw2', 'cc', 'cvc', 'otp', 'mi', 'mt', 'md', 'ri', 'rd']) assert.ok(seen.includes(el), `maskedElement for #${el}: ${seen}`);
+  // Blocked elements are placeholders of the same size.
+  const sizes = await c.evaluate(boxes, false);
+  assert.equal(sizes.length, 2, 'the fixture has two blocked elements');
+  assert.deepEqual(await a.evaluate(boxes, true), sizes, 'placeholders have the boxes of what they stand for');
   // The masked fields are shown as masked: same length, bullets.
   assert.equal(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.getElementById('pw2').value), '•'.repeat('ToggledCodeSECRET27'.length));
   await c.evaluate(() => window.Cobrowse.stop());
