@@ -1,5 +1,6 @@
-// Safety: a hostile page executes nothing in the agent's view and makes the agent's browser
-// send no request to the customer's site: its resources come through our proxy.
+// Safety: a hostile page executes nothing in the agent's view (a sandbox without allow-scripts
+// around it and every frame in it) and makes the agent's browser send no request to the
+// customer's site: its resources come through our proxy.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { setup, requirements, converge, diff } from './harness.mjs';
@@ -38,6 +39,14 @@ test('hostile page: nothing runs in the agent view, nothing reaches the site fro
   assert.equal(state.pwned, undefined, 'a script ran in the agent page');
   assert.equal(state.framePwned, undefined, 'a script ran in the view');
   assert.deepEqual([state.scripts, state.handlers, state.jsUrls, state.srcdoc, state.refresh, state.formAction], [0, 0, 0, 0, 0, 0], JSON.stringify(state));
+  // The view and every frame in it are sandboxed without scripts, forms, pop-ups or navigation of
+  // the agent's page; same origin only, so that the agent page can build the view's DOM.
+  const sandboxes = await a.evaluate(() => {
+    const f = window.cobrowseAgent.mirror.frame;
+    return [f, ...f.contentDocument.querySelectorAll('iframe, frame')].map((x) => x.getAttribute('sandbox'));
+  });
+  assert.ok(sandboxes.length >= 2, `the view and the fixture's frame: ${sandboxes.length}`);
+  for (const sb of sandboxes) assert.deepEqual((sb ?? 'NOT SANDBOXED').trim().split(/\s+/), ['allow-same-origin'], `sandbox="${sb}"`);
   assert.equal(await a.title(), title, 'the agent page title changed');
   assert.equal(a.url(), url, 'the agent page navigated');
   assert.ok(state.frameUrl.startsWith(h.server), 'the view navigated: ' + state.frameUrl);
