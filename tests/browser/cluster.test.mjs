@@ -61,7 +61,7 @@ function balancer(backends) {
   });
 }
 
-let redis, nodes = [], lb, lbUrl, site, siteOrigin, browser, dirs = [];
+let redis, startRedis, nodes = [], lb, lbUrl, site, siteOrigin, browser, dirs = [];
 
 function startNode(env) {
   const dir = mkdtempSync(path.join(tmpdir(), 'cobrowse-node-'));
@@ -81,11 +81,18 @@ function startNode(env) {
 before(async () => {
   if (skip) return;
   const redisPort = await freePort();
-  redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  await waitPort(redisPort);
+  startRedis = async () => {
+    redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    await waitPort(redisPort);
+  };
+  await startRedis();
   // The customer's website, on its own origin.
   site = http.createServer((req, res) => {
-    const body = readFileSync(path.join(ROOT, 'tests/browser/fixtures/forms.html'), 'utf8').replace(/\{\{SERVER\}\}/g, lbUrl);
+    let body = readFileSync(path.join(ROOT, 'tests/browser/fixtures/forms.html'), 'utf8');
+    // /forms.html?nodes=P,Q: the script tag names the nodes itself, no balancer.
+    const nodes = new URL(req.url, 'http://x').searchParams.get('nodes');
+    if (nodes) body = body.replace('src="{{SERVER}}/cobrowse.js"', `src="{{SERVER}}/cobrowse.js" data-cobrowse-servers="${nodes.split(',').map((p) => 'http://127.0.0.1:' + p).join(' ')}"`);
+    body = body.replace(/\{\{SERVER\}\}/g, lbUrl);
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end(body);
   });
@@ -148,5 +155,59 @@ test('cluster: kill -9 of the node holding both parties; the session resumes and
   assert.ok(r.equal, diff(r.customer, r.agent));
   assert.match(r.agent, /typed after the crash/);
   assert.match(r.agent, /and more, on the new node/);
+  await cctx.close(); await actx.close();
+});
+
+test('cluster: a customer naming the nodes itself (no balancer) and an agent on another node; its node dies, it moves to the next; Redis away then back empty: both told', { skip }, async () => {
+  const [n1, n2] = [nodes[1], nodes[2]];
+  const cctx = await browser.newContext({ viewport: CUSTOMER_VIEWPORT, deviceScaleFactor: 1 });
+  const c = await cctx.newPage();
+  // Which node the script picked first (at random) is known from the sockets it opens.
+  await c.addInitScript(() => {
+    const Native = window.WebSocket;
+    window.__sockets = [];
+    window.WebSocket = class extends Native { constructor(u, p) { super(u, p); window.__sockets.push(String(u)); } };
+  });
+  await c.goto(`${siteOrigin}/forms.html?nodes=${n1.port},${n2.port}`);
+  await waitFor(c, () => window.Cobrowse && window.Cobrowse.v === 1, null, 10000);
+  const id = await c.evaluate(() => window.Cobrowse.start().then((s) => s.id));
+  const port = await c.evaluate(() => Number(new URL(window.__sockets.at(-1)).port));
+  const [mine, other] = port === n1.port ? [n1, n2] : [n2, n1];
+  assert.ok([n1.port, n2.port].includes(port), `the customer is on a listed node (${port})`);
+  const token = execFileSync(BIN, ['token', 'agent', 'list-agent', '--data-dir', other.dir], { env: { ...process.env, COBROWSE_AUTH__JWT_SECRET: SECRET } }).toString().trim();
+  const actx = await browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
+  const a = await actx.newPage();
+  // The agent on the other node: every frame between them crosses Redis.
+  await a.goto(`http://127.0.0.1:${other.port}/agent/?session=${id}#token=${token}`);
+  await waitFor(a, () => document.getElementById('state').dataset.state === 'live', null, 15000);
+  await c.locator('#e').fill('before');
+  let r = await converge(c, a);
+  assert.ok(r.equal, diff(r.customer, r.agent));
+
+  mine.proc.kill('SIGKILL');
+  const killed = Date.now();
+  await c.locator('#e').pressSequentially(' and after', { delay: 20 });
+  await waitFor(c, (p) => window.Cobrowse.session.state === 'active' && Number(new URL(window.__sockets.at(-1)).port) === p, other.port, 10000);
+  console.log(`# the customer moved to the next listed node ${Date.now() - killed} ms after the kill`);
+  assert.ok(Date.now() - killed < 5000, 'resumed within 5 s');
+  r = await converge(c, a, 8000);
+  assert.ok(r.equal, diff(r.customer, r.agent));
+  assert.match(r.agent, /before and after/);
+
+  // Redis goes away: both sides are told; it comes back empty (no persistence): the session is
+  // gone, and both are told so rather than left in a session no rule covers.
+  redis.kill('SIGKILL');
+  await waitFor(c, () => window.Cobrowse.session.state === 'connecting', null, 10000);
+  await waitFor(a, () => /interrupted|trouble/i.test(document.getElementById('control-note').textContent), null, 10000);
+  await startRedis();
+  const ended = await waitFor(c, () => window.Cobrowse.session.state === 'ended' && window.Cobrowse.session, null, 15000);
+  assert.ok(ended);
+  await waitFor(a, () => document.getElementById('notice-h').textContent === 'The session was lost', null, 15000);
+  assert.equal(await a.evaluate(() => document.getElementById('state').dataset.state), 'ended');
+  const words = await c.evaluate(() => document.querySelector('[data-cobrowse-ui]').shadowRoot.textContent);
+  assert.match(words, /co-browse service restarted/i);
+  // A new session works on the healed cluster.
+  const again = await c.evaluate(() => window.Cobrowse.start().then((s) => s.id));
+  assert.match(again, /^\d{9}$/);
   await cctx.close(); await actx.close();
 });

@@ -45,6 +45,7 @@ const ENDS = {
   ended_by_api: ['Ended by the contact center', 'An administrator or your agent desktop ended the session.'],
   server_shutdown: ['The co-browse server shut down', 'Ask the customer to start again in a moment.'],
   gone_while_away: ['The session has ended', 'It ended while this console was disconnected or closed: the agent grace period passed, or the customer left meanwhile.'],
+  lost: ['The session was lost', 'The co-browse service restarted without it (its live-session store was emptied). Ask the customer to start a new session.'],
 };
 
 // ---- screens ----
@@ -285,6 +286,8 @@ function closed(e) {
     return refused('unavailable', 'The co-browse server could not be reached.');
   }
   // In the session: some closes are final, the rest are network trouble (reconnect; the agent grace period covers it).
+  // Unknown while joined on this very socket: the service forgot it (Redis restarted empty).
+  if (code === 'no_such_session' && S.joined) return ended('lost');
   if (e.code === 4000 || code === 'no_such_session') return ended('gone_while_away');
   if (code === 'unauthorized') return refused('unauthorized', err && err.message);
   if (e.code === 4009) {

@@ -15,7 +15,17 @@
 
 /** Keys sent as `key` (others with one character are typed text). */
 const KEYS = new Set(['Enter', 'Tab', 'Backspace', 'Delete', 'Escape', 'ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End', 'PageUp', 'PageDown']);
-const NOTICE_WORDS = { not_allowed: 'Write mode is off: the customer has not given you control.' };
+/** Why an action did nothing, by the code the server or the customer's script gives. */
+const NOTICE_WORDS = {
+  not_allowed: 'Write mode is off: the customer has not given you control.',
+  refused: 'The customer has not given you control of the page.',
+  submit: 'Only the customer can submit forms.',
+  disabled: 'This part of the page is not available to agents.',
+  masked: 'This field is hidden from you: only the customer can fill it in.',
+  origin: 'This link leaves the site: only the customer can follow it.',
+  gone: 'That element is no longer on the customer\'s page.',
+  history: 'There is no page of this site to go to in that direction.',
+};
 
 /**
  * @param {{mirror: import('./mirror.js').Mirror, overlay?: HTMLElement, send: (t: string, o?: object) => void, toasts?: boolean}} o
@@ -40,7 +50,8 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     if (m.t === 'session' || m.t === 'mode') setMode(m.mode);
     else if (m.t === 'ended') setMode('pointer');
     else if (m.t === 'control') emit('control', m);
-    else if (m.t === 'notice') { emit('notice', m); toast(m.text || m.code); }
+    // The customer's script refusing is its second lock: not_allowed from it means it never granted control.
+    else if (m.t === 'notice') { emit('notice', m); toast(NOTICE_WORDS[m.code === 'not_allowed' ? 'refused' : m.code] || m.code); }
     else if (m.t === 'error' && m.code === 'not_allowed' && sentInput && Date.now() - sentInput < 3000) toast(NOTICE_WORDS.not_allowed);
   };
   const Native = window.WebSocket;

@@ -1,7 +1,8 @@
 /* cobrowse: add <script src="https://YOUR-COBROWSE-SERVER/cobrowse.js"></script> to the site.
    This classic-script loader defines window.Cobrowse at once (calls are queued) and loads
    the ES modules from the same server in parallel. Options: data-cobrowse-launcher[="left"],
-   data-cobrowse-chat="#selector", data-cobrowse-call="+1 555 0100", data-cobrowse-lang="fr". */
+   data-cobrowse-chat="#selector", data-cobrowse-call="+1 555 0100", data-cobrowse-lang="fr",
+   data-cobrowse-servers="https://node1.example https://node2.example" (no load balancer). */
 (function () {
   if (window.Cobrowse) return;
   var s = document.currentScript || document.querySelector('script[src*="cobrowse.js"]');

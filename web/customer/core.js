@@ -6,6 +6,7 @@
 /** Shared state. `status`: off | connecting | idle | active | ended. */
 export const state = {
   /** @type {string} the server's origin, from the loader's script URL */ origin: '',
+  // servers (string[], set only by data-cobrowse-servers): the nodes to connect to, in turn.
   /** @type {Session|null} */ session: null,
   token: '', status: 'off', mode: 'pointer', capturing: false,
   /** Write mode as this customer granted it (the second lock), kept across pages. */ granted: false,
@@ -36,7 +37,7 @@ try { state.tab = sessionStorage.getItem(TABKEY) || ''; } catch {}
 if (!state.tab) { state.tab = Math.random().toString(36).slice(2, 10); try { sessionStorage.setItem(TABKEY, state.tab); } catch {} }
 
 /** @type {WebSocket|null} */ let ws = null;
-let seq = 0, tries = 0, timer = 0, closing = false;
+let seq = 0, tries = 0, timer = 0, closing = false, pick = Date.now(), was = '';
 /** Content held during a snapshot: nothing may refer to ids the agent lacks. */
 let held = null;
 let first = null, onSession = null;
@@ -80,14 +81,16 @@ export function connect(msg) {
 function open() {
   clearTimeout(timer);
   state.status = 'connecting'; emit('status', state.status);
-  const s = (ws = new WebSocket(state.origin.replace(/^http/, 'ws') + '/ws/customer?v=1'));
+  // With a list of nodes (data-cobrowse-servers), each attempt goes to the next one, from a first
+  // picked by time (spreads the load); without, to the script's own server.
+  const l = state.servers, s = (ws = new WebSocket((l ? l[(pick + tries) % l.length] : state.origin).replace(/^http/, 'ws') + '/ws/customer?v=1'));
   s.binaryType = 'arraybuffer';
   seq = 0;
   s.onopen = () => raw(JSON.stringify({ v: 1, ...page(), tab: state.tab, ...first }));
   clearInterval(s.ka);
   s.ka = setInterval(() => raw('{"v":1,"t":"ping"}'), 25000); // keeps idle connections through proxies
-  s.onmessage = (e) => { let m; try { m = JSON.parse(e.data); } catch { return; } receive(m); };
-  s.onclose = (e) => { clearInterval(s.ka); if (ws === s) closed(e.code, e.reason); };
+  s.onmessage = (e) => { let m; try { m = JSON.parse(e.data); } catch { return; } s.in ||= m.t === 'session'; receive(m); };
+  s.onclose = (e) => { clearInterval(s.ka); if (ws === s) closed(e.code, e.reason, s.in); };
 }
 
 /** Server messages; every one is also emitted as `msg:<t>`. */
@@ -114,6 +117,8 @@ function receive(m) {
     case 'paused': state.paused = true; break;
     case 'resync': state.paused = false; break;
     case 'ended': end(m.reason, m.message, m.after_ms); break;
+    // Redis away (several nodes): shown as connecting until the service is back.
+    case 'service': emit('status', state.status = m.available ? was || state.status : (was = state.status, 'connecting')); break;
   }
   emit('msg:' + m.t, m);
 }
@@ -135,10 +140,11 @@ function end(reason, message, afterMs) {
  * ended while no page of the site was connected, which is the customer grace period running
  * out, so the customer is told that (customer_gone) rather than a bare "it has ended".
  */
-function closed(code, reason) {
+/** A 4004 on a socket the session was live on: the service lost it (Redis restarted empty). */
+function closed(code, reason, live) {
   emit('disconnected', code);
   if (closing || state.status === 'ended') return;
-  if (code === 4004) return end('customer_gone', 'You were away from the site too long: the co-browse session has ended.');
+  if (code === 4004) return live ? end('server_shutdown', reason) : end('customer_gone', 'You were away from the site too long: the co-browse session has ended.');
   if (code === 4000 || code === 4001 || (!state.session && tries > 2)) {
     return end(code === 4000 ? 'ended' : 'refused', reason || 'The co-browse session could not continue (' + code + ').');
   }

@@ -75,17 +75,8 @@ function ui() {
 /** Agent input: replayed only if this customer granted write mode itself (the server's lock is the other). */
 const INPUT = ['click', 'dblclick', 'key', 'type', 'select', 'check', 'scroll', 'navigate'];
 export const allowed = () => state.granted && state.mode === 'write' && state.status === 'active' && !state.paused;
-/** Tells the agent, in plain words, why an action did nothing. */
-export const WHY = {
-  not_allowed: 'The customer has not given you control of the page.',
-  submit: 'Only the customer can submit forms.',
-  disabled: 'This part of the page is not available to agents.',
-  masked: 'This field is hidden from you: only the customer can fill it in.',
-  origin: 'This link leaves the site: only the customer can follow it.',
-  gone: 'That element is no longer on the customer\'s page.',
-  history: 'There is no page of this site to go to in that direction.',
-};
-export const refuse = (m, code) => send('notice', { code, re: m.t, text: WHY[code], ...(m.i ? { i: m.i } : {}) });
+/** Tells the agent why an action did nothing, by code: the console has the words (web/agent/control.js). */
+export const refuse = (m, code) => send('notice', { code, re: m.t, ...(m.i ? { i: m.i } : {}) });
 function input(m) {
   if (!allowed()) return refuse(m, 'not_allowed');
   // One chain: actions are replayed in the order the agent made them, even while replay.js loads.
@@ -131,6 +122,7 @@ export function init(origin, queue, script, scrolled) {
   const d = (script && script.dataset) || {};
   if ('cobrowseLauncher' in d) opts.launcher = { side: d.cobrowseLauncher || 'right', chat: d.cobrowseChat, call: d.cobrowseCall };
   if (d.cobrowseLang) opts.lang = d.cobrowseLang;
+  if (d.cobrowseServers) state.servers = d.cobrowseServers.split(/[\s,]+/).filter(Boolean);
   if (d.cobrowsePosition) opts.position = d.cobrowsePosition;
   const s = saved();
   if (s && s.ui === 0) state.ui = false;
