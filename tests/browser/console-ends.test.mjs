@@ -80,7 +80,7 @@ test('ends: the contact center ends it (REST API)', { skip }, async () => {
 
 test('ends: inactivity', { skip }, async () => {
   const { c, a } = await live();
-  await endShown(a, 'The session timed out', /period of inactivity/i);
+  await endShown(a, 'The session timed out', /Nothing happened for 3 seconds\./);
   await close(c, a);
 });
 

@@ -214,10 +214,18 @@ function refused(code, message) {
   S.id = '';
 }
 
-function ended(reason, message) {
+/** Shows an end; `afterMs` (inactivity) says how long nothing happened, as the customer is told too. */
+function ended(reason, message, afterMs) {
   const [h, p] = ENDS[reason] || ['The session has ended', ''];
+  if (afterMs) message = `Nothing happened for ${howLong(afterMs)}.`;
   const text = [message, p].filter(Boolean).join(' ');
   leave('ended', 'Ended', h, text);
+}
+/** "3 seconds", "10 minutes", "1 hour". */
+function howLong(ms) {
+  const s = Math.round(ms / 1000);
+  const [n, unit] = s % 60 ? [s, 'second'] : s % 3600 ? [s / 60, 'minute'] : [s / 3600, 'hour'];
+  return new Intl.NumberFormat('en', { style: 'unit', unit, unitDisplay: 'long' }).format(n);
 }
 
 // ---- the connection ----
@@ -457,7 +465,7 @@ function receive(m) {
       break;
     case 'ended':
       S.ended = true;
-      ended(m.reason, m.message);
+      ended(m.reason, m.message, m.after_ms);
       break;
     case 'service':
       if (!m.available) controlNote(m.message || 'The co-browse service is interrupted: the view may pause.', 'bad');
