@@ -192,15 +192,43 @@ fn absolute(base: &url::Url, target: &str, wrap: &impl Fn(&str) -> String) -> St
     }
 }
 
+/// How long the site lets a resource be reused, from its `Cache-Control`: `s-maxage`, else
+/// `max-age`; zero for `no-store` and `no-cache` (the proxy cannot revalidate, so what the
+/// site wants checked every time is fetched every time); `None` when it says neither.
+pub fn site_ttl(cache_control: Option<&str>) -> Option<Duration> {
+    let (mut max_age, mut s_maxage) = (None, None);
+    for directive in cache_control?.split(',') {
+        let (name, value) = match directive.split_once('=') {
+            Some((n, v)) => (n.trim(), v.trim().trim_matches('"').parse::<u64>().ok()),
+            None => (directive.trim(), None),
+        };
+        match name.to_ascii_lowercase().as_str() {
+            "no-store" | "no-cache" => return Some(Duration::ZERO),
+            "max-age" => max_age = value,
+            "s-maxage" => s_maxage = value,
+            _ => {}
+        }
+    }
+    s_maxage.or(max_age).map(Duration::from_secs)
+}
+
 /// A fetched resource as the proxy keeps it.
 #[derive(Clone)]
 pub struct Cached {
     pub content_type: String,
     pub body: Bytes,
-    at: Instant,
+    expires: Instant,
 }
 
-/// Recently fetched resources, bounded in bytes, each kept for `ttl`.
+impl Cached {
+    /// How much longer it may be reused.
+    pub fn fresh_for(&self) -> Duration {
+        self.expires.saturating_duration_since(Instant::now())
+    }
+}
+
+/// Recently fetched resources, bounded in bytes, each kept for the time its site allows,
+/// at most `ttl` (also the time for a site that says nothing).
 pub struct Cache {
     ttl: Duration,
     max_bytes: usize,
@@ -216,17 +244,23 @@ impl Cache {
         }
     }
 
+    /// The time an entry is kept, given what its site allows (`site_ttl`).
+    pub fn ttl(&self, site: Option<Duration>) -> Duration {
+        site.map_or(self.ttl, |t| t.min(self.ttl))
+    }
+
     pub fn get(&self, url: &str) -> Option<Cached> {
         let inner = self.inner.lock().expect("cache lock");
         inner
             .0
             .get(url)
-            .filter(|c| c.at.elapsed() < self.ttl)
+            .filter(|c| c.expires > Instant::now())
             .cloned()
     }
 
-    pub fn put(&self, url: &str, content_type: String, body: Bytes) {
-        if body.len() > self.max_bytes / 4 {
+    /// Keeps `body` for `ttl` (from `Cache::ttl`); nothing for a zero one.
+    pub fn put(&self, url: &str, content_type: String, body: Bytes, ttl: Duration) {
+        if body.len() > self.max_bytes / 4 || ttl.is_zero() {
             return;
         }
         let mut guard = self.inner.lock().expect("cache lock");
@@ -236,7 +270,7 @@ impl Cache {
             Cached {
                 content_type,
                 body: body.clone(),
-                at: Instant::now(),
+                expires: Instant::now() + ttl,
             },
         ) {
             *size -= old.body.len();
@@ -338,21 +372,57 @@ mod tests {
         );
         assert!(!allowed_type("text/html") && !allowed_type("application/javascript"));
         let cache = Cache::new(Duration::from_secs(60), 100);
-        cache.put("a", "image/png".into(), Bytes::from(vec![0; 20]));
-        cache.put("b", "image/png".into(), Bytes::from(vec![0; 20]));
+        let ttl = cache.ttl(None);
+        cache.put("a", "image/png".into(), Bytes::from(vec![0; 20]), ttl);
+        cache.put("b", "image/png".into(), Bytes::from(vec![0; 20]), ttl);
         assert!(cache.get("a").is_some());
         for i in 0..10 {
             cache.put(
                 &format!("c{i}"),
                 "image/png".into(),
                 Bytes::from(vec![0; 20]),
+                ttl,
             );
         }
         assert!(cache.get("a").is_none(), "oldest entries go first");
-        cache.put("huge", "image/png".into(), Bytes::from(vec![0; 60]));
+        cache.put("huge", "image/png".into(), Bytes::from(vec![0; 60]), ttl);
         assert!(
             cache.get("huge").is_none(),
             "entries over a quarter of the cache are not kept"
         );
+        cache.put(
+            "gone",
+            "image/png".into(),
+            Bytes::from(vec![0; 1]),
+            Duration::ZERO,
+        );
+        assert!(cache.get("gone").is_none(), "a zero TTL keeps nothing");
+    }
+
+    #[test]
+    fn the_sites_cache_control_bounds_the_ttl() {
+        let cap = Cache::new(Duration::from_secs(300), 100);
+        let ttl = |cc: Option<&str>| cap.ttl(site_ttl(cc)).as_secs();
+        assert_eq!(ttl(None), 300, "a site that says nothing: the default");
+        assert_eq!(ttl(Some("public")), 300);
+        assert_eq!(ttl(Some("public, max-age=60")), 60);
+        assert_eq!(
+            ttl(Some("max-age=60, s-maxage=5")),
+            5,
+            "s-maxage is for shared caches"
+        );
+        assert_eq!(ttl(Some("Max-Age=\"30\"")), 30);
+        assert_eq!(
+            ttl(Some("max-age=31536000, immutable")),
+            300,
+            "never longer than ours"
+        );
+        assert_eq!(
+            ttl(Some("max-age=600, no-cache")),
+            0,
+            "revalidation wanted: not kept"
+        );
+        assert_eq!(ttl(Some("no-store")), 0);
+        assert_eq!(ttl(Some("max-age=soon")), 300, "a bad value says nothing");
     }
 }

@@ -246,3 +246,85 @@ async fn the_servers_own_pages_are_loaded_directly_not_proxied() {
         (307, "/demo/img/tent.svg")
     );
 }
+
+/// A site whose images say how long they may be kept, counting the requests for each path.
+async fn counting_site() -> (String, Arc<Mutex<std::collections::HashMap<String, usize>>>) {
+    let hits: Arc<Mutex<std::collections::HashMap<String, usize>>> = Arc::default();
+    let seen = hits.clone();
+    let png = |cache: Option<&'static str>| {
+        move || async move {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, "image/png".parse().unwrap());
+            if let Some(c) = cache {
+                h.insert(header::CACHE_CONTROL, c.parse().unwrap());
+            }
+            (h, vec![137u8, 80, 78, 71])
+        }
+    };
+    let app = axum::Router::new()
+        .route("/short.png", get(png(Some("public, max-age=1"))))
+        .route("/default.png", get(png(None)))
+        .route("/nostore.png", get(png(Some("no-store"))))
+        .layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let seen = seen.clone();
+                async move {
+                    *seen
+                        .lock()
+                        .unwrap()
+                        .entry(req.uri().path().to_string())
+                        .or_default() += 1;
+                    next.run(req).await
+                }
+            },
+        ));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (origin, hits)
+}
+
+#[tokio::test]
+async fn resources_are_kept_as_long_as_their_site_allows() {
+    let (origin, hits) = counting_site().await;
+    let o = origin.clone();
+    let srv = start(move |c| c.proxy_origins = vec![o]).await;
+    let (cookie, id, _c) = agent_cookie(&srv, "alice").await;
+    let get = |path: &'static str| {
+        let (srv, cookie, id, url) = (&srv, &cookie, &id, format!("{origin}{path}"));
+        async move {
+            let (status, headers, _) = fetch(srv, cookie, id, &url).await;
+            assert_eq!(status, 200, "{url}");
+            headers[header::CACHE_CONTROL].to_str().unwrap().to_string()
+        }
+    };
+    let count = |path: &str| hits.lock().unwrap().get(path).copied().unwrap_or(0);
+
+    // A site that says nothing: kept for the proxy's own 5 minutes.
+    assert_eq!(get("/default.png").await, "private, max-age=300");
+    assert!(get("/default.png").await.starts_with("private, max-age=")); // the time left
+    assert_eq!(
+        count("/default.png"),
+        1,
+        "the second fetch came from the cache"
+    );
+
+    // max-age=1 (the short TTL the test sets through the site): reused within it, fetched again after.
+    assert_eq!(get("/short.png").await, "private, max-age=1");
+    get("/short.png").await;
+    assert_eq!(count("/short.png"), 1, "within the TTL: from the cache");
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(get("/short.png").await, "private, max-age=1");
+    assert_eq!(
+        count("/short.png"),
+        2,
+        "past the TTL: fetched from the site again"
+    );
+    get("/short.png").await;
+    assert_eq!(count("/short.png"), 2, "and kept again");
+
+    // no-store: never kept.
+    assert_eq!(get("/nostore.png").await, "private, max-age=0");
+    get("/nostore.png").await;
+    assert_eq!(count("/nostore.png"), 2);
+}

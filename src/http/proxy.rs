@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::auth_routes::Person;
 use super::error::{ApiError, ApiResult};
-use crate::proxy::{Cache, Policy, ProxyError, Resolver, allowed_type, rewrite_css};
+use crate::proxy::{Cache, Policy, ProxyError, Resolver, allowed_type, rewrite_css, site_ttl};
 use crate::session::SessionId;
 
 pub struct Proxy {
@@ -110,7 +110,8 @@ pub async fn get(
     let url = proxy.policy.check(&q.url)?;
     let cache_key = format!("{id} {url}");
     if let Some(hit) = proxy.cache.get(&cache_key) {
-        return Ok(respond(&hit.content_type, hit.body));
+        let fresh = hit.fresh_for();
+        return Ok(respond(&hit.content_type, hit.body, fresh));
     }
     let upstream = proxy.client.get(url.clone()).send().await.map_err(|e| {
         let private = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
@@ -133,6 +134,12 @@ pub async fn get(
     if !allowed_type(&content_type) {
         return Err(ProxyError::ContentType(content_type).into());
     }
+    let ttl = proxy.cache.ttl(site_ttl(
+        upstream
+            .headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
+    ));
     if upstream
         .content_length()
         .is_some_and(|n| n as usize > proxy.max_bytes)
@@ -161,8 +168,8 @@ pub async fn get(
     }
     proxy
         .cache
-        .put(&cache_key, content_type.clone(), body.clone());
-    Ok(respond(&content_type, body))
+        .put(&cache_key, content_type.clone(), body.clone(), ttl);
+    Ok(respond(&content_type, body, ttl))
 }
 
 fn own_host(u: &url::Url) -> Option<String> {
@@ -177,7 +184,8 @@ fn urlencode(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-fn respond(content_type: &str, body: Bytes) -> Response {
+/// The resource for the agent's browser, which may keep it as long as the proxy would (`fresh`).
+fn respond(content_type: &str, body: Bytes, fresh: Duration) -> Response {
     let mut r = body.into_response();
     let h = r.headers_mut();
     h.insert(
@@ -187,7 +195,8 @@ fn respond(content_type: &str, body: Bytes) -> Response {
     );
     h.insert(
         header::CACHE_CONTROL,
-        HeaderValue::from_static("private, max-age=300"),
+        HeaderValue::from_str(&format!("private, max-age={}", fresh.as_secs()))
+            .expect("a number is a header value"),
     );
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
