@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::json;
 
 use crate::history::Recorder;
-use crate::hub::{Changed, Hub, HubError, Out};
+use crate::hub::{Changed, Hub, HubError, Out, Tombstone};
 use crate::metrics as m;
 use crate::protocol::{ServerMsg, close, end_message};
 use crate::session::{
@@ -236,6 +236,15 @@ impl Live {
         let message = end_message(reason);
         // How long was "too long", for the words the customer is shown.
         let after_ms = (reason == EndReason::Inactivity).then_some(session.timeouts.inactivity);
+        self.hub.remember_end(
+            session.id,
+            Tombstone {
+                token_hash: session.token_hash.clone(),
+                reason,
+                after_ms,
+            },
+            now,
+        );
         self.tell_both(
             session,
             &ServerMsg::Ended {

@@ -45,6 +45,7 @@ on_both!(
     each_timeout_fires_once_across_three_nodes,
     killing_the_node_that_holds_both_parties_loses_nothing,
     redis_going_away_is_told_and_recovered_from,
+    a_customer_back_on_another_node_is_told_why_the_session_ended,
 );
 
 struct Cluster {
@@ -453,6 +454,29 @@ async fn redis_restarting_empty_lets_go_of_the_sessions_it_forgot() {
     let (_c2, id2, _) = n1.customer().await;
     let mut again = n2.agent(&id2, "hana").await;
     assert_eq!(again.expect("session").await["state"], "active");
+}
+
+/// The end is kept in Redis: the customer's next page, served by a third
+/// node, learns that the agent left while it loaded.
+async fn a_customer_back_on_another_node_is_told_why_the_session_ended(kind: RedisKind) {
+    let Some(c) = Cluster::start(kind, 3, &[]) else {
+        return;
+    };
+    let (n1, n2, n3) = (c.at(0), c.at(1), c.at(2));
+    let (customer, id, token) = n1.customer().await;
+    let mut agent = n2.agent(&id, "ivan").await;
+    agent.expect("session").await;
+    drop(customer);
+    assert_eq!(agent.expect("presence").await["connected"], false);
+    agent.send(json!({"t": "exit"})).await;
+    agent.closed().await;
+    let mut back = n3.resume(&id, &token, "https://shop.example/next").await;
+    back.wait = Duration::from_secs(5);
+    let (code, ended) = back.closed().await;
+    assert_eq!(
+        (code, ended.unwrap()["reason"].as_str().map(String::from)),
+        (4000, Some("agent_exit".into()))
+    );
 }
 
 /// Waits for a node's `/readyz` to answer `code`.

@@ -386,6 +386,34 @@ async fn customer_reload_within_grace_keeps_the_session_and_past_it_ends() {
     );
 }
 
+/// The agent leaves while the customer's next page is loading: the page,
+/// resuming, is told that, not that the session is unknown. Only the
+/// customer's token learns it.
+#[tokio::test]
+async fn a_customer_back_just_after_the_end_is_told_why_it_ended() {
+    let srv = start(|_| {}).await;
+    let (c, mut a, id, token) = srv.active("alice").await;
+    drop(c);
+    assert_eq!(a.expect("presence").await["connected"], false);
+    a.send(json!({"t": "exit"})).await;
+    a.closed().await;
+    let mut stranger = srv
+        .resume(&id, &"0".repeat(64), "https://shop.example/")
+        .await;
+    let (code, err) = stranger.closed().await;
+    assert_eq!(
+        (code, err.unwrap()["code"].as_str().map(String::from)),
+        (4004, Some("no_such_session".into()))
+    );
+    let mut back = srv.resume(&id, &token, "https://shop.example/cart").await;
+    let (code, ended) = back.closed().await;
+    let ended = ended.unwrap();
+    assert_eq!(
+        (code, ended["t"].as_str(), ended["reason"].as_str()),
+        (4000, Some("ended"), Some("agent_exit"))
+    );
+}
+
 #[tokio::test]
 async fn the_id_alone_does_not_resume_a_session() {
     let srv = start(|_| {}).await;

@@ -12,11 +12,14 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::conn::{Conn, refuse};
+use super::conn::{Conn, close_frame, refuse};
 use super::{AppState, client_ip};
-use crate::hub::{HubError, Outbox, next_peer_id};
-use crate::protocol::{self, CreateMsg, Kind, ResumeMsg, ServerMsg, close};
-use crate::session::{Event, Interaction, Role, Session, State as SessionState, token_matches};
+use crate::hub::{HubError, Outbox, Tombstone, next_peer_id};
+use crate::live::now_ms;
+use crate::protocol::{self, CreateMsg, Kind, ResumeMsg, ServerMsg, close, end_message};
+use crate::session::{
+    Event, Interaction, Role, Session, State as SessionState, token_hash_matches, token_matches,
+};
 use crate::store::rules_for;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -79,7 +82,10 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<Str
     };
     let mut admitted = match admit(&app, &first, ip).await {
         Ok(admitted) => admitted,
-        Err(Refused(code, close, message)) => return refuse(&mut ws, code, close, &message).await,
+        Err(NotAdmitted::Refused(Refused(code, close, message))) => {
+            return refuse(&mut ws, code, close, &message).await;
+        }
+        Err(NotAdmitted::Ended(tomb)) => return tell_ended(&mut ws, tomb).await,
     };
     let id = admitted.session.id;
     let peer = next_peer_id();
@@ -144,6 +150,30 @@ async fn leave(app: &AppState, id: crate::session::SessionId, peer: crate::hub::
 /// Why a first message was not admitted: the `error` code, close code and words.
 struct Refused(&'static str, u16, String);
 
+enum NotAdmitted {
+    Refused(Refused),
+    /// A resume of a session that has ended lately: the customer is told why.
+    Ended(Tombstone),
+}
+
+impl From<Refused> for NotAdmitted {
+    fn from(r: Refused) -> Self {
+        NotAdmitted::Refused(r)
+    }
+}
+
+/// Tells a customer coming back why their session ended meanwhile, as if they had been there.
+async fn tell_ended(ws: &mut WebSocket, tomb: Tombstone) {
+    let message = end_message(tomb.reason);
+    let ended = ServerMsg::Ended {
+        reason: tomb.reason,
+        message,
+        after_ms: tomb.after_ms,
+    };
+    let _ = ws.send(Message::Text(ended.to_json().into())).await;
+    let _ = ws.send(close_frame(close::ENDED, message)).await;
+}
+
 impl Refused {
     fn new(code: &'static str, close: u16, message: impl Into<String>) -> Self {
         Refused(code, close, message.into())
@@ -155,7 +185,7 @@ impl Refused {
 }
 
 /// Checks the first message (`create` or `resume`) and opens or reattaches the session.
-async fn admit(app: &AppState, text: &str, ip: IpAddr) -> Result<Admitted, Refused> {
+async fn admit(app: &AppState, text: &str, ip: IpAddr) -> Result<Admitted, NotAdmitted> {
     let (kind, _) = protocol::parse_text(Role::Customer, text)
         .map_err(|e| Refused::new(e.code(), close::PROTOCOL, e.to_string()))?;
     let ended = || {
@@ -181,14 +211,16 @@ async fn admit(app: &AppState, text: &str, ip: IpAddr) -> Result<Admitted, Refus
                     "malformed",
                     close::PROTOCOL,
                     "interaction id must be 1-200 characters",
-                ));
+                )
+                .into());
             }
             if !app.limits.create_per_ip.allow(&ip.to_string()) {
                 return Err(Refused::new(
                     "rate_limited",
                     close::RATE_LIMITED,
                     "too many sessions started from this address",
-                ));
+                )
+                .into());
             }
             let (created, session) = app
                 .live
@@ -208,19 +240,22 @@ async fn admit(app: &AppState, text: &str, ip: IpAddr) -> Result<Admitted, Refus
                     "resume: id and token are required",
                 )
             })?;
-            let session = app
-                .live
-                .hub
-                .get(msg.id)
-                .await
-                .map_err(Refused::unavailable)?
-                .ok_or_else(ended)?;
+            let hub = &app.live.hub;
+            let Some(session) = hub.get(msg.id).await.map_err(Refused::unavailable)? else {
+                return Err(match hub.end_of(msg.id, now_ms()).await {
+                    Ok(Some(tomb)) if token_hash_matches(&tomb.token_hash, &msg.token) => {
+                        NotAdmitted::Ended(tomb)
+                    }
+                    _ => ended().into(),
+                });
+            };
             if !token_matches(&session, &msg.token) {
                 return Err(Refused::new(
                     "unauthorized",
                     close::UNAUTHORIZED,
                     "wrong session token",
-                ));
+                )
+                .into());
             }
             app.live
                 .apply(msg.id, Event::CustomerConnected)
@@ -240,6 +275,7 @@ async fn admit(app: &AppState, text: &str, ip: IpAddr) -> Result<Admitted, Refus
             "not_allowed",
             close::PROTOCOL,
             "the first message must be create or resume",
-        )),
+        )
+        .into()),
     }
 }

@@ -1,10 +1,11 @@
 //! The embedded hub: live sessions in this process's memory.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{Changed, Hub, Link, Links, Out, PeerId, Result, Sent};
+use super::{Changed, Hub, Link, Links, Out, PeerId, Result, Sent, TOMBSTONE_KEPT_MS, Tombstone};
 use crate::session::{
     Created, Event, Interaction, Millis, Page, Registry, Role, Session, SessionId, Timeouts,
 };
@@ -13,6 +14,8 @@ use crate::session::{
 pub struct LocalHub {
     registry: Mutex<Registry>,
     links: Links,
+    /// Ended sessions' tombstones, with when each is forgotten.
+    ends: Mutex<HashMap<SessionId, (Tombstone, Millis)>>,
 }
 
 impl LocalHub {
@@ -87,6 +90,20 @@ impl Hub for LocalHub {
 
     async fn ready(&self) -> Result<()> {
         Ok(())
+    }
+
+    fn remember_end(&self, id: SessionId, tomb: Tombstone, now: Millis) {
+        let mut ends = self.ends.lock().expect("tombstones lock");
+        ends.retain(|_, (_, until)| *until > now);
+        ends.insert(id, (tomb, now + TOMBSTONE_KEPT_MS));
+    }
+
+    async fn end_of(&self, id: SessionId, now: Millis) -> Result<Option<Tombstone>> {
+        let ends = self.ends.lock().expect("tombstones lock");
+        Ok(ends
+            .get(&id)
+            .filter(|(_, until)| *until > now)
+            .map(|(tomb, _)| tomb.clone()))
     }
 
     fn link(&self, id: SessionId) -> Arc<Link> {

@@ -11,8 +11,11 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 
+use serde::{Deserialize, Serialize};
+
 use crate::session::{
-    Created, Effect, Event, Interaction, Millis, Page, Refusal, Role, Session, SessionId, Timeouts,
+    Created, Effect, EndReason, Event, Interaction, Millis, Page, Refusal, Role, Session,
+    SessionId, Timeouts,
 };
 
 pub use link::{Link, Links, PeerId, next_peer_id};
@@ -33,6 +36,21 @@ pub type Result<T> = std::result::Result<T, HubError>;
 /// A session after a change, with what the change set off.
 pub type Changed = (Session, Vec<Effect>);
 
+/// Why a session ended, kept a while for its customer coming back just
+/// after (a reload or the next page landing as the agent left): they are told
+/// the real reason rather than "no such session". Only their token opens it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    pub token_hash: String,
+    pub reason: EndReason,
+    /// With `inactivity`: the timeout that ran out.
+    pub after_ms: Option<u64>,
+}
+
+/// How long a tombstone is kept: past it, a customer back on the site was
+/// away for long, whatever ended the session.
+pub const TOMBSTONE_KEPT_MS: Millis = 60 * 60 * 1000;
+
 #[async_trait]
 pub trait Hub: Send + Sync + 'static {
     /// A new idle session with an ID unique among live sessions.
@@ -52,6 +70,11 @@ pub trait Hub: Send + Sync + 'static {
     /// Fires due deadlines. Each deadline fires once, however many nodes tick.
     async fn tick(&self, now: Millis) -> Result<Vec<Changed>>;
     async fn ready(&self) -> Result<()>;
+    /// Keeps a session's end for `TOMBSTONE_KEPT_MS` (best effort: a lost
+    /// tombstone only makes the customer's notice less precise).
+    fn remember_end(&self, id: SessionId, tomb: Tombstone, now: Millis);
+    /// The end of a session that ended within `TOMBSTONE_KEPT_MS`.
+    async fn end_of(&self, id: SessionId, now: Millis) -> Result<Option<Tombstone>>;
 
     /// This node's connections to a session; created when first asked for.
     fn link(&self, id: SessionId) -> Arc<Link>;

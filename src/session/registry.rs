@@ -30,13 +30,17 @@ pub fn hash_token(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
-/// Compares in constant time so the token cannot be guessed byte by byte.
 pub fn token_matches(session: &Session, token: &str) -> bool {
+    token_hash_matches(&session.token_hash, token)
+}
+
+/// Compares in constant time so the token cannot be guessed byte by byte.
+pub fn token_hash_matches(hash: &str, token: &str) -> bool {
     let given = hash_token(token);
-    given.len() == session.token_hash.len()
+    given.len() == hash.len()
         && given
             .bytes()
-            .zip(session.token_hash.bytes())
+            .zip(hash.bytes())
             .fold(0u8, |acc, (a, b)| acc | (a ^ b))
             == 0
 }

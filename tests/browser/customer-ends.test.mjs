@@ -100,6 +100,17 @@ test('ends by time: inactivity, the agent gone past grace, nobody joined, the cu
   await close(idle.c, idle.a, gone.c, lonely.c, away.c, away.a);
 });
 
+test('the agent leaves while the customer is between pages: the next page says the agent left, not that the customer was away', { skip }, async () => {
+  const s = await session();
+  await s.c.goto('about:blank'); // between pages: the session waits out the customer grace period
+  await s.a.click('#exit');
+  await agentEnded(s.a);
+  await s.c.goto(h.origin + '/control.html');
+  const [r, w] = await endNotice(s.c);
+  assert.equal(r, 'agent_exit'); assert.match(w, WORDS.agent_exit);
+  await close(s.c, s.a);
+});
+
 test('inactivity says how long in every built-in language; the sessionEnded event carries it (the server\'s after_ms)', { skip }, async () => {
   const pages = { 'control.html': 'Co-browsing timed out after 5 seconds of inactivity.', 'customer-fr.html': 'La co-navigation s’est arrêtée après 5 secondes d’inactivité.',
     'customer-es.html': 'La navegación compartida terminó tras 5 segundos de inactividad.', 'customer-de-attr.html': 'Das Co-Browsing wurde nach 5 Sekunden Inaktivität beendet.' };

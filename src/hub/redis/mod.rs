@@ -35,7 +35,9 @@ use tokio::sync::mpsc;
 use self::conn::{Batch, Conn};
 use self::wire::Frame;
 use super::local::deliver_notice;
-use super::{Changed, Hub, HubError, Link, Links, Out, PeerId, Result, Sent};
+use super::{
+    Changed, Hub, HubError, Link, Links, Out, PeerId, Result, Sent, TOMBSTONE_KEPT_MS, Tombstone,
+};
 use crate::config::RedisConfig;
 use crate::protocol::{ServerMsg, close};
 use crate::session::{
@@ -52,6 +54,11 @@ const CAS_ATTEMPTS: usize = 64;
 /// How long an agent's lock stays taken by a join that never finished (its
 /// node died in between); long enough for any join to be written.
 const JOIN_LEASE_MS: u64 = 5_000;
+
+/// Where an ended session's tombstone is kept, in its session's slot.
+fn tombstone_key(id: SessionId) -> String {
+    format!("cb:{{{id}}}:end")
+}
 
 /// A session's score in the deadline set: when the tick should look at it next.
 fn deadline(s: &Session) -> f64 {
@@ -549,6 +556,32 @@ impl Hub for RedisHub {
             }
         }
         Ok(fired)
+    }
+
+    fn remember_end(&self, id: SessionId, tomb: Tombstone, _now: Millis) {
+        let mut conn = self.conn();
+        let json = serde_json::to_string(&tomb).expect("tombstones serialize");
+        tokio::spawn(async move {
+            let kept: redis::RedisResult<()> = redis::cmd("SET")
+                .arg(tombstone_key(id))
+                .arg(json)
+                .arg("PX")
+                .arg(TOMBSTONE_KEPT_MS)
+                .query_async(&mut conn)
+                .await;
+            if let Err(e) = kept {
+                tracing::warn!(session = %id, error = %e, "could not keep why the session ended");
+            }
+        });
+    }
+
+    async fn end_of(&self, id: SessionId, _now: Millis) -> Result<Option<Tombstone>> {
+        let json: Option<String> = self
+            .conn()
+            .get(tombstone_key(id))
+            .await
+            .map_err(unavailable)?;
+        Ok(json.and_then(|j| serde_json::from_str(&j).ok()))
     }
 
     async fn ready(&self) -> Result<()> {
