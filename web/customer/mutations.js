@@ -217,18 +217,23 @@ function concat(parts) {
  * not `new Response(…).arrayBuffer()`: the reader's steps are microtasks, so a small page's
  * snapshot is sent before the event loop turns (the Response's reads wait for tasks, and a
  * frame's rendering could go first: a few ms that were most of a 1k-node page's snapshot).
+ * So each `put` is deflated in the task that made it, by the time its promise resolves.
  */
-function packer(z) {
+function packer() {
   const parts = [];
-  if (!z) return { put: (b) => parts.push(b), end: async () => concat(parts) };
+  if (typeof CompressionStream !== 'function') return { z: 0, put: (b) => parts.push(b), end: async () => concat(parts) };
   const cs = new CompressionStream('deflate-raw'), wr = cs.writable.getWriter(), rd = cs.readable.getReader();
   const read = (async () => { for (let r; !(r = await rd.read()).done;) parts.push(r.value); })();
-  return { put: (b) => wr.write(b), end: async () => (wr.close(), await read, concat(parts)) };
+  return { z: 'deflate-raw', put: (b) => wr.write(b), end: async () => (wr.close(), await read, concat(parts)) };
 }
+/** The next snapshot's packer, made ahead when the page is idle: making one was a tenth of a small page's snapshot. */
+let spare = null;
+const idle = (f) => (globalThis.requestIdleCallback || setTimeout)(f);
+const makeSpare = () => { spare ||= packer(); };
 
 /**
- * (Re)starts capture with a full snapshot: serialized in ≤ 8 ms slices while changes are
- * buffered, deflated into ≤ 256 KiB binary chunks, then `snapshot`, then the buffered changes.
+ * (Re)starts capture with a full snapshot: serialized and deflated in ≤ 8 ms slices while changes
+ * are buffered, sent as ≤ 256 KiB binary chunks, then `snapshot`, then the buffered changes.
  */
 export async function start() {
   stop();
@@ -238,13 +243,17 @@ export async function start() {
   realm(window);
   hold();
   buffered = [];
-  const z = typeof CompressionStream === 'function', enc = new TextEncoder(), pk = packer(z);
+  const enc = new TextEncoder(), pk = spare || packer();
+  spare = null;
   const put = (s) => pk.put(enc.encode(s));
   const w = new Walker(hooks).add(document, null, { n: HTML, m: false }, true);
   snapping = true;
   put('{"d":');
-  while (!w.run(performance.now() + 8)) {
-    put(w.take());
+  // A slice is 8 ms with its deflating (the same task: see packer); the walk gets what the last deflating left.
+  for (let walk = 8; !w.run(performance.now() + walk);) {
+    const t = performance.now();
+    await put(w.take());
+    walk = Math.max(2, 8 - (performance.now() - t));
     await tick();
     if (my !== epoch) return;
   }
@@ -254,7 +263,7 @@ export async function start() {
   snapping = false;
   let n = 0;
   for (let o = 0; o < data.length || !n; o += CHUNK, n++) sendBinary(1, data.subarray(o, o + CHUNK));
-  send('snapshot', { n, z: z ? 'deflate-raw' : 0, url: location.href, title: document.title, w: innerWidth, h: innerHeight });
+  send('snapshot', { n, z: pk.z, url: location.href, title: document.title, w: innerWidth, h: innerHeight });
   release(() => {
     const b = buffered;
     buffered = null;
@@ -266,6 +275,7 @@ export async function start() {
   tickTimer = setInterval(() => { ev.pictureCanvases(); soonStyles(); }, 500);
   ev.pictureCanvases();
   emit('captureStarted');
+  idle(makeSpare);
 }
 
 /** Stops capture (agent gone, session over, new snapshot). */
@@ -285,6 +295,7 @@ export { nodeOf, idOf, locate } from './serialize.js';
 /** Loaded once a session is live (maybe after `joined`): catches up with what the session says. */
 export function ready() {
   realm(window);
+  idle(makeSpare);
   if (state.status === 'active' && !state.paused && !state.capturing) start();
 }
 // Every tab hears `joined`; only the tab shown to the agent captures (`paused` until `resync`).
