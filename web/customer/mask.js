@@ -6,7 +6,7 @@ const pw = new WeakSet();
 const told = new WeakSet();
 /** Card number, CVC and one-time codes are masked by default, whatever the rules say. */
 const SENSITIVE = /(^|\s)(cc-number|cc-csc|one-time-code)(\s|$)/i;
-let maskSel = '[data-cobrowse-mask]', blockSel = '[data-cobrowse-block]', anySel = maskSel + ',' + blockSel;
+let maskSel = '[data-cobrowse-mask]', blockSel = '[data-cobrowse-block]';
 
 /** Parsable selectors only: one bad rule must not break capture. */
 const valid = (l) => (l || []).filter((s) => { try { document.querySelector(s); return true; } catch { console.warn('cobrowse: bad selector', s); return false; } });
@@ -14,12 +14,9 @@ const valid = (l) => (l || []).filter((s) => { try { document.querySelector(s); 
 export function setRules(r) {
   maskSel = ['[data-cobrowse-mask]', ...valid(r.mask)].join();
   blockSel = ['[data-cobrowse-block]', ...valid(r.block)].join();
-  anySel = maskSel + ',' + blockSel;
 }
 
 export const masks = (el) => el.matches(maskSel);
-/** Masked or blocked: the serializer's one selector match for the usual element, which is neither. */
-export const restricted = (el) => el.matches(anySel);
 /** The selector of masked elements (rules included), for the customer's outline. */
 export const maskSelector = () => maskSel;
 /** Inside a masked region (through shadow roots and frames)? */

@@ -1,6 +1,6 @@
 // DOM → compact JSON text (FORMAT.md). Ids are implicit (both sides count in pre-order),
 // and the walker is resumable so that a big page is serialized in slices.
-import { masks, masked, sensitive, maskText, maskValue, blocked, restricted, announce } from './mask.js';
+import { masks, masked, sensitive, maskText, maskValue, blocked, announce } from './mask.js';
 import { abs, absCss, cssOf, adopted } from './styles.js';
 import { rectOf, state } from './core.js';
 
@@ -152,8 +152,7 @@ export class Walker {
     // elements have none, and an object per element to stringify would be the slow part.
     const ns = n.namespaceURI, pns = ctx.n;
     let x = ns !== inferNs(tag, pns, ctx.f) ? ',"ns":' + q(ns) : '';
-    const rs = restricted(n);
-    if (rs && blocked(n)) {
+    if (blocked(n)) {
       mirror.blk.add(n);
       // Only the box size leaves the page.
       const r = n.getBoundingClientRect(), d = getComputedStyle(n).display;
@@ -161,7 +160,7 @@ export class Walker {
       return this.out.push(c + '[' + q(tag) + ',0,{' + x.slice(1) + '}]');
     }
     let m = ctx.m;
-    const own = rs && !m && masks(n), field = isField(n), sens = field && sensitive(n, m || own);
+    const own = !m && masks(n), field = isField(n), sens = field && sensitive(n, m || own);
     if (sens || own) { x += ',"m":1'; m = true; announce(n); }
     let a = '';
     for (let i = 0; i < an.length; i++) {
