@@ -17,13 +17,22 @@ async fn customer_script_is_served_compressed_and_importable_from_other_sites() 
             .unwrap();
         assert_eq!(r.status().as_u16(), 200, "{path}");
         assert_eq!(r.headers()["content-encoding"], "gzip", "{path}");
+        assert_eq!(r.headers()["vary"], "accept-encoding", "{path}");
         assert_eq!(r.headers()["access-control-allow-origin"], "*", "{path}");
+        // Gzipped once at startup, so sent with its length, not chunked.
+        let length: usize = r.headers()["content-length"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(r.headers().get("transfer-encoding").is_none(), "{path}");
         assert!(
             r.headers()["content-type"]
                 .to_str()
                 .unwrap()
                 .starts_with("text/javascript")
         );
+        assert_eq!(r.bytes().await.unwrap().len(), length, "{path}");
     }
 }
 

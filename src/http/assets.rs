@@ -1,6 +1,7 @@
 //! The web parts embedded in the binary: customer script, agent console,
 //! admin console, demo shop. No build step: files are served as written, except the
-//! customer script's modules, minified once at startup (they reach every site visitor).
+//! customer script's modules, minified and gzipped once at startup (they reach every
+//! site visitor).
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -21,10 +22,45 @@ use super::minify::minify;
 #[folder = "web/"]
 struct Web;
 
-/// A file as served: its bytes and their ETag.
+/// A file as served: its bytes, the same gzipped if made ahead, and their ETag.
 struct Asset {
     data: Cow<'static, [u8]>,
+    gzip: Option<&'static [u8]>,
     etag: String,
+}
+
+/// A customer module as served: minified, and gzipped at the best level once (the compression
+/// layer gzips per request at its default level, and streams: chunked framing on every file).
+struct Minified {
+    data: Vec<u8>,
+    gzip: Vec<u8>,
+    etag: String,
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    z.write_all(data).expect("writing to memory");
+    z.finish().expect("writing to memory")
+}
+
+/// Whether the request takes gzip (`Accept-Encoding`, not refused with `q=0`).
+fn takes_gzip(request: &HeaderMap) -> bool {
+    let Some(v) = request
+        .get(header::ACCEPT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    v.split(',').any(|item| {
+        let mut parts = item.split(';').map(str::trim);
+        let coding = parts.next().unwrap_or_default();
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*")
+            && !parts.any(|p| {
+                let p = p.replace(' ', "");
+                p.strip_prefix("q=").and_then(|q| q.parse::<f32>().ok()) == Some(0.0)
+            })
+    })
 }
 
 fn etag(sha256: &[u8]) -> String {
@@ -34,7 +70,7 @@ fn etag(sha256: &[u8]) -> String {
 /// `customer/*.js` without comments and indentation. A file the minifier cannot read is
 /// left out, and so served as written. Built once: in a debug build (files read from disk),
 /// an edit of the customer script shows after a restart of the server.
-static CUSTOMER_JS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
+static CUSTOMER_JS: LazyLock<HashMap<String, Minified>> = LazyLock::new(|| {
     let mut table = HashMap::new();
     for path in Web::iter().filter(|p| p.starts_with("customer/") && p.ends_with(".js")) {
         let Some(file) = Web::get(&path) else {
@@ -46,8 +82,9 @@ static CUSTOMER_JS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
         match min {
             Ok(min) => {
                 let etag = etag(&Sha256::digest(min.as_bytes()));
-                let data = Cow::Owned(min.into_bytes());
-                table.insert(path.into_owned(), Asset { data, etag });
+                let gzip = gzip(min.as_bytes());
+                let data = min.into_bytes();
+                table.insert(path.into_owned(), Minified { data, gzip, etag });
             }
             Err(error) => tracing::warn!(%path, %error, "served unminified"),
         }
@@ -57,9 +94,9 @@ static CUSTOMER_JS: LazyLock<HashMap<String, Asset>> = LazyLock::new(|| {
 
 fn asset(path: &str) -> Option<Asset> {
     if let Some(a) = CUSTOMER_JS.get(path) {
-        let data = Cow::Borrowed(a.data.as_ref());
         return Some(Asset {
-            data,
+            data: Cow::Borrowed(&a.data),
+            gzip: Some(&a.gzip),
             etag: a.etag.clone(),
         });
     }
@@ -67,6 +104,7 @@ fn asset(path: &str) -> Option<Asset> {
     Some(Asset {
         etag: etag(&file.metadata.sha256_hash()),
         data: file.data,
+        gzip: None,
     })
 }
 
@@ -136,7 +174,7 @@ fn serve(app: &AppState, path: &str, request: &HeaderMap) -> Response {
     if !AREAS.contains(&area) || path.contains("..") || (area == "demo" && !app.config.demo) {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     }
-    let Some(Asset { data, etag }) = asset(path) else {
+    let Some(Asset { data, gzip, etag }) = asset(path) else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
     let mut headers = HeaderMap::new();
@@ -194,12 +232,34 @@ fn serve(app: &AppState, path: &str, request: &HeaderMap) -> Response {
         header::CONTENT_TYPE,
         HeaderValue::from_static(content_type(path)),
     );
-    (headers, data).into_response()
+    if gzip.is_some() {
+        headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    match gzip.filter(|_| takes_gzip(request)) {
+        // Already encoded: the compression layer leaves it as it is, and it goes with its length.
+        Some(z) => {
+            headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            (headers, z).into_response()
+        }
+        None => (headers, data).into_response(),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn gzip_is_taken_unless_refused() {
+        let takes = |v: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::ACCEPT_ENCODING, HeaderValue::from_str(v).unwrap());
+            takes_gzip(&h)
+        };
+        assert!(takes("gzip, deflate, br, zstd") && takes("br;q=1.0, GZIP;q=0.5") && takes("*"));
+        assert!(!takes("br") && !takes("gzip;q=0") && !takes("gzip; q=0.0") && !takes("identity"));
+        assert!(!takes_gzip(&HeaderMap::new()));
+    }
 
     /// A module left out of the table would be served as written: the minifier must read them all.
     #[test]
