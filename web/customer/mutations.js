@@ -64,6 +64,7 @@ export function flushRecords() {
 
 /** Qualified name of a changed attribute (xlink:href keeps its prefix). */
 function qname(t, r) {
+  if (!r.attributeNamespace) return r.attributeName; // the usual case: no Attr node to make
   const a = t.getAttributeNodeNS(r.attributeNamespace, r.attributeName);
   if (a && a.prefix) return a.prefix + ':' + a.localName;
   return r.attributeNamespace === XLINK ? 'xlink:' + r.attributeName : r.attributeNamespace === XML ? 'xml:' + r.attributeName : r.attributeName;
@@ -85,7 +86,7 @@ function batch(recs) {
       if (!ids.has(t)) continue;
       let m = attrs.get(t);
       if (!m) attrs.set(t, (m = new Map()));
-      m.set(r.attributeNamespace + ' ' + r.attributeName, r);
+      m.set(r.attributeNamespace ? r.attributeNamespace + ' ' + r.attributeName : r.attributeName, r);
     } else if (t.parentNode && isSheet(t.parentNode)) dirtyStyles.add(t.parentNode);
     else if (ids.has(t)) texts.add(t);
   }
