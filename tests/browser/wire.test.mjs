@@ -18,9 +18,18 @@ async function tapped(fixture) {
   const c = await h.customer(fixture, { onPage: async (p) => { wire = await tap(p); } });
   return { c, wire };
 }
-/** Kind and a short text of a sent frame: `bin:<kind>` for binary, else the message type. */
+/** The same page in a session an agent watches. */
+async function watched(fixture) {
+  const t = await tapped(fixture);
+  return { ...t, a: await h.agent(await h.start(t.c)) };
+}
+/** Ends the session and closes both sides. */
+async function end(c, a) {
+  await c.evaluate(() => window.Cobrowse.stop()).catch(() => {});
+  for (const p of [c, a]) await p.context().close().catch(() => {});
+}
+/** Kind of a sent frame: `bin:<kind>` for binary, else the message type. */
 const kind = (f) => (f.opcode === 1 ? JSON.parse(f.payloadData).t : 'bin:' + Buffer.from(f.payloadData, 'base64')[1]);
-const close = async (...pages) => { for (const p of pages) await p.context().close().catch(() => {}); };
 
 test('idle: nothing of the page is sent before an agent joins, all of it once one has', { skip }, async () => {
   const { c, wire } = await tapped('forms.html');
@@ -54,15 +63,12 @@ test('idle: nothing of the page is sent before an agent joins, all of it once on
     const snapshot = wire.texts().find((t) => t.startsWith('{"d":'));
     for (const s of ['typed-while-idle', 'set-by-code-while-idle', 'added-while-idle']) assert.ok(snapshot.includes(s), `the snapshot has "${s}"`);
   } finally {
-    await c.evaluate(() => window.Cobrowse.stop()).catch(() => {});
-    await close(c, a);
+    await end(c, a);
   }
 });
 
 test('frames: a removed frame is let go, so changes in its document send nothing', { skip }, async () => {
-  const { c, wire } = await tapped('iframes.html');
-  const id = await h.start(c);
-  const a = await h.agent(id);
+  const { c, wire, a } = await watched('iframes.html');
   try {
     // A frame there from the start (f1) and one added while the agent watches (f3).
     await c.evaluate(async () => {
@@ -101,15 +107,12 @@ test('frames: a removed frame is let go, so changes in its document send nothing
     r = await converge(c, a);
     assert.ok(r.equal && r.agent.includes('still mirrored'), diff(r.customer, r.agent));
   } finally {
-    await c.evaluate(() => window.Cobrowse.stop()).catch(() => {});
-    await close(c, a);
+    await end(c, a);
   }
 });
 
 test('canvas: pictures are sent at most twice a second while the canvas changes every frame', { skip }, async () => {
-  const { c, wire } = await tapped('canvas.html');
-  const id = await h.start(c);
-  const a = await h.agent(id);
+  const { c, wire, a } = await watched('canvas.html');
   try {
     await waitFor(a, () => window.cobrowseAgent.mirror.pics.size > 0, null, 5000); // the first picture is shown
     const from = wire.frames.length;
@@ -134,7 +137,6 @@ test('canvas: pictures are sent at most twice a second while the canvas changes 
     assert.ok(pictures >= 2, `the changing canvas is shown (${pictures} pictures)`);
     assert.ok(pictures <= 7, `at most two pictures a second: ${pictures} in 3 s`);
   } finally {
-    await c.evaluate(() => window.Cobrowse.stop()).catch(() => {});
-    await close(c, a);
+    await end(c, a);
   }
 });
