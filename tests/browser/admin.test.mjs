@@ -8,8 +8,7 @@ import { execFileSync } from 'node:child_process';
 import http from 'node:http';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { inflateRawSync } from 'node:zlib';
-import { setup, requirements, waitFor, CUSTOMER_VIEWPORT } from './harness.mjs';
+import { setup, requirements, waitFor, tap, CUSTOMER_VIEWPORT } from './harness.mjs';
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/debug/cobrowse');
 const skip = requirements();
@@ -59,35 +58,6 @@ async function adminPage(hash = '', name = 'root', password = PASSWORD) {
   await p.press('#signin-password', 'Enter');
   await waitFor(p, () => !document.getElementById('nav').hidden, null, 5000);
   return p;
-}
-
-/** The customer's outgoing WebSocket frames (CDP); `texts()` has snapshots inflated. */
-async function tap(page) {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Network.enable');
-  const frames = [], received = [];
-  cdp.on('Network.webSocketFrameSent', (e) => frames.push(e.response));
-  cdp.on('Network.webSocketFrameReceived', (e) => e.response.opcode === 1 && received.push(e.response.payloadData));
-  return {
-    received,
-    texts() {
-      const out = [], run = [];
-      for (const f of frames) {
-        if (f.opcode === 1) {
-          const m = JSON.parse(f.payloadData);
-          if (m.t === 'snapshot') {
-            const buf = Buffer.concat(run.splice(0).slice(-m.n));
-            out.push(m.z === 'deflate-raw' ? inflateRawSync(buf).toString() : buf.toString());
-          }
-          out.push(f.payloadData);
-        } else {
-          const b = Buffer.from(f.payloadData, 'base64');
-          if (b[1] === 1) run.push(b.subarray(6));
-        }
-      }
-      return out;
-    },
-  };
 }
 
 /** A session on restrict.html with an agent in; returns what the customer's page sent. */
