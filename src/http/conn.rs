@@ -83,9 +83,25 @@ pub fn close_frame(code: u16, reason: &str) -> Message {
 
 /// Sends an `error` then closes: for refusals before a connection is set up.
 pub async fn refuse(sink: &mut WebSocket, code: &str, close_code: u16, message: &str) {
-    let msg = ServerMsg::Error { code, message }.to_json();
-    let _ = sink.send(Message::Text(msg.into())).await;
-    let _ = sink.send(close_frame(close_code, message)).await;
+    say_and_close(
+        sink,
+        &ServerMsg::Error { code, message },
+        close_code,
+        message,
+    )
+    .await;
+}
+
+/// Sends one message, then closes with `close_code`: for a connection that is
+/// answered once and never set up.
+pub async fn say_and_close(
+    sink: &mut WebSocket,
+    msg: &ServerMsg<'_>,
+    close_code: u16,
+    reason: &str,
+) {
+    let _ = sink.send(Message::Text(msg.to_json().into())).await;
+    let _ = sink.send(close_frame(close_code, reason)).await;
 }
 
 /// Frames up to this size are copied out of the read buffer before they

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use super::conn::{Conn, close_frame, refuse};
+use super::conn::{Conn, refuse, say_and_close};
 use super::{AppState, client_ip};
 use crate::hub::{HubError, Outbox, Tombstone, next_peer_id};
 use crate::live::now_ms;
@@ -170,8 +170,7 @@ async fn tell_ended(ws: &mut WebSocket, tomb: Tombstone) {
         message,
         after_ms: tomb.after_ms,
     };
-    let _ = ws.send(Message::Text(ended.to_json().into())).await;
-    let _ = ws.send(close_frame(close::ENDED, message)).await;
+    say_and_close(ws, &ended, close::ENDED, message).await;
 }
 
 impl Refused {

@@ -80,14 +80,8 @@ pub fn router(app: AppState) -> Router {
         .nest("/api/v1", api::routes())
         .nest("/api/v1/admin", admin::routes())
         .merge(demo::routes())
-        // The customer script is on a 25 KB (gzip) budget and downloaded by every
-        // visitor of the customers' sites (then cached): the best level is worth its CPU.
-        .merge(
-            assets::routes().layer(
-                tower_http::compression::CompressionLayer::new()
-                    .quality(tower_http::CompressionLevel::Best),
-            ),
-        )
+        // The customer modules come gzipped ahead (assets.rs); the rest per request.
+        .merge(assets::routes().layer(tower_http::compression::CompressionLayer::new()))
         .with_state(app)
         .layer(axum::middleware::map_request(host_from_authority))
 }

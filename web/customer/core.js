@@ -135,12 +135,11 @@ function end(reason, message, afterMs) {
 }
 
 /**
- * 4000, 4001, 4004 are final; anything else is retried with backoff. 4004 answers a resume
- * only (this browser kept the session's token, the server no longer knows the session): it
- * ended while no page of the site was connected, which is the customer grace period running
- * out, so the customer is told that (customer_gone) rather than a bare "it has ended".
+ * 4000, 4001, 4004 are final; anything else is retried with backoff. A 4004 on a socket the
+ * session was `live` on: the service lost it (Redis restarted empty). Otherwise it answers a
+ * resume the server no longer knows even by its tombstone (an end over an hour ago, told with
+ * its reason before that): the customer was away long, so customer_gone.
  */
-/** A 4004 on a socket the session was live on: the service lost it (Redis restarted empty). */
 function closed(code, reason, live) {
   emit('disconnected', code);
   if (closing || state.status === 'ended') return;
