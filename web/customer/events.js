@@ -69,6 +69,9 @@ export function attach(root) {
   for (const ev of EVENTS) root.addEventListener(ev, handle, opts);
   if (root.defaultView) root.defaultView.addEventListener('resize', handle, opts);
 }
+// A timer set just before the customer leaves the page may never run: what is dirty goes now.
+// (The page's only: a frame's, as it is removed, would take records before the removal is known.)
+addEventListener('pagehide', flush);
 
 const hooked = new WeakSet();
 /** Hooks value setters, so values set by code (autofill, frameworks) are sent too. */
@@ -106,8 +109,8 @@ export function flush() {
   for (const t of scrolls) {
     const i = ids.get(t);
     if (!i) continue;
-    if (t.nodeType === 9) sl.push([i, Math.round(t.defaultView.scrollX), Math.round(t.defaultView.scrollY)]);
-    else sl.push([i, Math.round(t.scrollLeft), Math.round(t.scrollTop)]);
+    const w = t.defaultView; // a document's scroll is its window's
+    sl.push([i, Math.round(w ? w.scrollX : t.scrollLeft), Math.round(w ? w.scrollY : t.scrollTop)]);
   }
   scrolls.clear();
   if (sl.length) send('scroll', { l: sl });
