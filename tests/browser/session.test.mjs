@@ -23,6 +23,8 @@ test('session: a reload and the next page resume the session with a fresh snapsh
   await waitFor(a, () => window.cobrowseAgent.snapshots >= 2, null, 10000);
   let r = await converge(c, a);
   assert.ok(r.equal, diff(r.customer, r.agent));
+  await new Promise((res) => setTimeout(res, 500));
+  assert.equal(await a.evaluate(() => window.cobrowseAgent.snapshots), 2, 'one snapshot for the reloaded page, not one per way of learning the agent is there');
   await c.goto(h.origin + '/forms.html');
   await waitFor(c, () => window.Cobrowse && window.Cobrowse.session, null, 10000);
   assert.equal(await c.evaluate(() => window.Cobrowse.session.id), id, 'same session on the next page');

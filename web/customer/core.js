@@ -80,7 +80,7 @@ export function connect(msg) {
 
 function open() {
   clearTimeout(timer);
-  state.status = 'connecting'; emit('status', state.status);
+  status('connecting');
   // With a list of nodes (data-cobrowse-servers), each attempt goes to the next one, from a first
   // picked by time (spreads the load); without, to the script's own server.
   const l = state.servers, s = (ws = new WebSocket((l ? l[(pick + tries) % l.length] : state.origin).replace(/^http/, 'ws') + '/ws/customer?v=1'));
@@ -92,6 +92,8 @@ function open() {
   s.onmessage = (e) => { let m; try { m = JSON.parse(e.data); } catch { return; } s.in ||= m.t === 'session'; receive(m); };
   s.onclose = (e) => { clearInterval(s.ka); if (ws === s) closed(e.code, e.reason, s.in); };
 }
+
+const status = (s) => emit('status', (state.status = s));
 
 /** Server messages; every one is also emitted as `msg:<t>`. */
 function receive(m) {
@@ -107,10 +109,10 @@ function receive(m) {
       persist();
       first = { t: 'resume', id: state.session.id, token: state.token };
       if (onSession) onSession[0](state.session), (onSession = null);
-      emit('status', state.status);
+      status(state.status);
       break;
     }
-    case 'joined': state.status = 'active'; state.agent = m.agent || state.agent; state.agentIn = true; emit('status', state.status); break;
+    case 'joined': state.agent = m.agent || state.agent; state.agentIn = true; status('active'); break;
     case 'presence': if (m.role === 'agent') state.agentIn = !!m.connected; break;
     case 'mode': state.mode = m.mode; state.pending = false; if (m.mode !== 'write') state.granted = false; persist(); break;
     case 'control': state.pending = m.state === 'requested'; break;
@@ -118,7 +120,7 @@ function receive(m) {
     case 'resync': state.paused = false; break;
     case 'ended': end(m.reason, m.message, m.after_ms); break;
     // Redis away (several nodes): shown as connecting until the service is back.
-    case 'service': emit('status', state.status = m.available ? was || state.status : (was = state.status, 'connecting')); break;
+    case 'service': status(m.available ? was || state.status : (was = state.status, 'connecting')); break;
   }
   emit('msg:' + m.t, m);
 }
@@ -126,8 +128,8 @@ function receive(m) {
 /** The session is over: `afterMs` is the timeout that ran out (inactivity), for the customer's words. */
 function end(reason, message, afterMs) {
   if (state.status === 'ended') return;
-  state.status = 'ended'; state.ended = { reason, message, ...(afterMs ? { afterMs } : {}) }; closing = true; save(null); clearTimeout(timer);
-  emit('status', state.status);
+  state.ended = { reason, message, ...(afterMs ? { afterMs } : {}) }; closing = true; save(null); clearTimeout(timer);
+  status('ended');
   emit('ended', state.ended);
   if (onSession) onSession[1](new Error(message || reason)), (onSession = null);
   try { ws && ws.close(); } catch {}
@@ -147,14 +149,14 @@ function closed(code, reason, live) {
   if (code === 4000 || code === 4001 || (!state.session && tries > 2)) {
     return end(code === 4000 ? 'ended' : 'refused', reason || 'The co-browse session could not continue (' + code + ').');
   }
-  state.status = 'connecting'; emit('status', state.status);
+  status('connecting');
   const delay = Math.min(15000, 500 * 2 ** tries++) * (0.75 + Math.random() / 2);
   timer = setTimeout(open, delay);
 }
 
 /** The customer's exit: the server ends the session and tells the agent. */
 export function exit() {
-  if (ws && ws.readyState === 1) raw(JSON.stringify({ v: 1, t: 'exit' }));
+  raw('{"v":1,"t":"exit"}');
   end('customer_exit', 'You ended the session.');
 }
 

@@ -101,16 +101,21 @@ export function init(origin, queue, script, scrolled) {
   state.origin = origin; state.scrolled = scrolled;
   guard(window); // password fields are noted from the start, before a type change can hide them
   window.Cobrowse = api;
-  on('msg:session', (m) => m.rules && setRules((state.rules = { mask: [], disable: [], block: [], ...m.rules })));
-  on('msg:session', (m) => Array.isArray(m.origins) && (state.origins = m.origins));
-  on('msg:joined', (m) => emit('agentJoined', { agent: m.agent, reconnect: !!m.reconnect }));
-  on('msg:presence', (m) => m.role === 'agent' && emit(m.connected ? 'agentJoined' : 'agentLeft', { agent: state.agent, reconnect: true }));
-  on('msg:mode', (m) => {
-    // The server says write mode, but this customer did not grant it (e.g. storage cleared): take it back.
-    if (m.mode === 'write' && !state.granted) send('control_revoke');
-    emit('modeChanged', { mode: m.mode, cause: m.cause });
+  // The server says write mode, but this customer did not grant it (e.g. storage cleared): take it back.
+  const takeBack = (m) => m.mode === 'write' && !state.granted && send('control_revoke');
+  on('msg:session', (m) => {
+    if (m.rules) setRules((state.rules = { mask: [], disable: [], block: [], ...m.rules }));
+    if (Array.isArray(m.origins)) state.origins = m.origins;
+    takeBack(m);
   });
-  on('msg:session', (m) => { if (m.id && m.mode === 'write' && !state.granted) send('control_revoke'); });
+  // Every tab hears `joined` (also after a resume while an agent watches: a new page, a new
+  // socket); only the tab shown to the agent captures (`paused` until `resync`).
+  on('msg:joined', (m) => {
+    if (!state.paused) capture().then((c) => c.start());
+    emit('agentJoined', { agent: m.agent, reconnect: !!m.reconnect });
+  });
+  on('msg:presence', (m) => m.role === 'agent' && emit(m.connected ? 'agentJoined' : 'agentLeft', { agent: state.agent, reconnect: true }));
+  on('msg:mode', (m) => { takeBack(m); emit('modeChanged', { mode: m.mode, cause: m.cause }); });
   on('msg:control', (m) => emit(m.state === 'requested' ? 'controlRequested' : 'controlAnswered', { state: m.state, expiresInMs: m.expires_in_ms || 0 }));
   on('msg:pointer', (m) => capture().then((c) => emit('agentPointer', c.locate(m))));
   on('msg:mark', (m) => capture().then((c) => emit('agentMark', c.locate(m))));

@@ -6,15 +6,19 @@ const pw = new WeakSet();
 const told = new WeakSet();
 /** Card number, CVC and one-time codes are masked by default, whatever the rules say. */
 const SENSITIVE = /(^|\s)(cc-number|cc-csc|one-time-code)(\s|$)/i;
-let maskSel = '[data-cobrowse-mask]', blockSel = '[data-cobrowse-block]';
+let maskSel = '', blockSel = '', noControlSel = '';
 
-/** Parsable selectors only: one bad rule must not break capture. */
-const valid = (l) => (l || []).filter((s) => { try { document.querySelector(s); return true; } catch { console.warn('cobrowse: bad selector', s); return false; } });
+/** The page's own attribute and the rule set's selectors: parsable ones only, as one bad rule must not break capture. */
+const rule = (name, l) => ['[data-cobrowse-' + name + ']', ...(l || []).filter((s) => { try { document.querySelector(s); return true; } catch { console.warn('cobrowse: bad selector', s); return false; } })].join();
 /** Applies the server's rules for this page. */
 export function setRules(r) {
-  maskSel = ['[data-cobrowse-mask]', ...valid(r.mask)].join();
-  blockSel = ['[data-cobrowse-block]', ...valid(r.block)].join();
+  maskSel = rule('mask', r.mask);
+  blockSel = rule('block', r.block);
+  noControlSel = rule('no-control', r.disable);
 }
+setRules({});
+/** Elements the agent may not use (write mode): data-cobrowse-no-control and the rules' `disable`. */
+export const noControl = () => noControlSel;
 
 export const masks = (el) => el.matches(maskSel);
 /** The selector of masked elements (rules included), for the customer's outline. */

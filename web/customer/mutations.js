@@ -303,14 +303,11 @@ function warmUp() {
   b.innerHTML = '<p class=a>b <a href=/c>d</a><input value=e></p>'.repeat(60);
   for (let k = 0; k < 10 && !state.capturing; k++) serialize(b, {}), resetMirror();
 }
-/** Loaded once a session is live (maybe after `joined`): catches up with what the session says. */
+/** Loaded once a session is live, before an agent joins: readies the first snapshot. */
 export function ready() {
   realm(window);
   idle(warmUp);
-  if (state.status === 'active' && !state.paused && !state.capturing) start();
 }
-// Every tab hears `joined`; only the tab shown to the agent captures (`paused` until `resync`).
-on('msg:joined', () => state.paused || start());
 on('msg:paused', stop);
 // A snapshot under way answers a resync too (restarting could loop on a slow page).
 on('msg:resync', () => snapping || start());

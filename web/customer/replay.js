@@ -4,7 +4,7 @@
 // off the site. Each refusal is told to the agent in plain words (`notice`).
 import { state } from './core.js';
 import { nodeOf } from './serialize.js';
-import { sensitive, masked } from './mask.js';
+import { sensitive, masked, noControl } from './mask.js';
 import { deepActive } from './events.js';
 import { allowed, refuse } from './main.js';
 
@@ -15,11 +15,9 @@ let busy = null;
 const up = (n) => n.parentElement || (n.parentNode && n.parentNode.host) || (n.ownerDocument && n.ownerDocument.defaultView.frameElement) || null;
 /** `sel` matched by the element or an ancestor (through shadow roots and frames). */
 function within(el, sel) {
-  for (let n = el; n; n = up(n)) { try { if (n.matches(sel)) return n; } catch { return null; } }
+  for (let n = el; n; n = up(n)) if (n.matches(sel)) return n; // selectors: ours, or rules checked by setRules
   return null;
 }
-const ok = (s) => { try { document.querySelector(s); return true; } catch { return false; } };
-const noControl = () => ['[data-cobrowse-no-control]', ...(state.rules.disable || []).filter(ok)].join();
 
 /** The submit control an activation of `el` would press: submit buttons, their children, their labels. */
 function submitter(el) {

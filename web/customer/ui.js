@@ -49,7 +49,7 @@ button,a{cursor:pointer;border:0;border-radius:8px;padding:8px 14px;background:#
 button:focus-visible,a:focus-visible,[tabindex]:focus-visible{outline:3px solid #2563eb;outline-offset:2px}
 .p{background:#1d4ed8;color:#fff}[hidden]{display:none!important}
 .bar{position:fixed;bottom:12px;left:50%;transform:translateX(-50%);display:flex;flex-wrap:wrap;align-items:center;justify-content:center;gap:4px 10px;width:max-content;max-width:calc(100vw - 16px);padding:5px 6px 5px 14px;background:#fff;border:1px solid #c6d0db;border-radius:22px;box-shadow:0 4px 18px #0003}
-.id{font-weight:700;letter-spacing:.06em;font-variant-numeric:tabular-nums;white-space:nowrap}.st::before{content:"";display:inline-block;width:8px;height:8px;border-radius:50%;background:#d39b1f;margin-right:6px}
+.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}.id{font-weight:700;letter-spacing:.06em;font-variant-numeric:tabular-nums;white-space:nowrap}.st::before{content:"";display:inline-block;width:8px;height:8px;border-radius:50%;background:#d39b1f;margin-right:6px}
 .on .st::before{background:#16a34a}.x{padding:2px 8px;font-size:18px;line-height:1;background:none;color:#b91c1c}.md{padding:2px 8px;border-radius:10px;background:#eef2f6;font-size:13px}
 .w .md{background:#fde7cf;color:#8a3b00}.rv{padding:4px 10px;background:#b91c1c;color:#fff;font-size:13px}
 .ns{position:fixed;bottom:70px;left:50%;transform:translateX(-50%);width:min(420px,calc(100vw - 16px));display:grid;gap:8px}.top .bar{bottom:auto;top:8px}.top .ns{bottom:auto;top:60px}
@@ -92,9 +92,7 @@ export async function mount(api, opts) {
   new MutationObserver(put).observe(document.documentElement, { childList: true }); // a site that replaces <body> keeps us
 
   // ---- toolbar ----
-  const id = h('span.id', { role: 'text' }), st = h('span.st', { 'aria-live': 'polite' }), md = h('span.md'), sidLabel = h('span', {}, t('id') + ' ');
-  sidLabel.style.cssText = 'position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)';
-  sidLabel.className = 'vh';
+  const id = h('span.id', { role: 'text' }), st = h('span.st', { 'aria-live': 'polite' }), md = h('span.md'), sidLabel = h('span.vh', {}, t('id') + ' ');
   const x = h('button.x', { type: 'button', 'aria-label': t('exit'), title: t('exit'), onclick: () => api.stop() }, '×');
   const rv = h('button.rv', { type: 'button', onclick: () => api.revokeControl() }, t('revoke'));
   const bar = h('div.bar', { 'data-part': 'toolbar' }, sidLabel, id, x, st, md, rv);
