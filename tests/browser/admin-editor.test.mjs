@@ -5,20 +5,16 @@
 // disables those elements in the next session (asserted on the frames the customer's page sends).
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { inflateRawSync } from 'node:zlib';
 import { setup, requirements, waitFor, CUSTOMER_VIEWPORT } from './harness.mjs';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/debug/cobrowse');
 const skip = requirements();
 const PASSWORD = 'correct horse battery';
 let h;
 before(async () => {
   if (skip) return;
   h = await setup();
-  execFileSync(BIN, ['agent', 'add', 'root', '--admin', '--data-dir', h.dataDir], { input: PASSWORD + '\n', env: { ...process.env, COBROWSE_LOG: 'error' } });
+  h.cli(['agent', 'add', 'root', '--admin'], PASSWORD + '\n');
 });
 after(async () => { if (h) await h.close(); });
 

@@ -4,20 +4,16 @@
 // customer's page sends), a bad selector is refused with where and why, versions are listed.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setup, requirements, waitFor, tap, CUSTOMER_VIEWPORT } from './harness.mjs';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/debug/cobrowse');
 const skip = requirements();
 const PASSWORD = 'correct horse battery';
 let h;
 before(async () => {
   if (skip) return;
   h = await setup();
-  const cli = (args) => execFileSync(BIN, [...args, '--data-dir', h.dataDir], { input: PASSWORD + '\n', env: { ...process.env, COBROWSE_LOG: 'error' } });
+  const cli = (args) => h.cli(args, PASSWORD + '\n');
   cli(['agent', 'add', 'root', '--admin']);
   cli(['agent', 'add', 'alice']);
 });

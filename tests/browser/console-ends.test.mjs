@@ -4,14 +4,9 @@
 // (join_timeout ends a session no agent ever joined: no console can be there to see it.)
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { setup, requirements, waitFor } from './harness.mjs';
+import { rmSync } from 'node:fs';
+import { setup, requirements, startServer, cli, waitFor } from './harness.mjs';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/debug/cobrowse');
 const skip = requirements();
 let h;
 before(async () => {
@@ -71,7 +66,7 @@ test('ends: the chat or call ends (page API)', { skip }, async () => {
 
 test('ends: the contact center ends it (REST API)', { skip }, async () => {
   const { c, a, id } = await live();
-  const key = execFileSync(BIN, ['apikey', 'create', 'ends-test', '--data-dir', h.dataDir], { env: { ...process.env, COBROWSE_LOG: 'error' } }).toString().trim();
+  const key = h.cli(['apikey', 'create', 'ends-test']);
   const r = await fetch(`${h.server}/api/v1/sessions/${id}/end`, { method: 'POST', headers: { authorization: 'Bearer ' + key } });
   assert.equal(r.status, 200);
   await endShown(a, 'Ended by the contact center', /ended by the contact center/i);
@@ -103,22 +98,15 @@ test('ends: the agent is gone past the grace period; the console says so when it
 
 test('ends: the server shuts down', { skip }, async () => {
   // A server of its own, to stop: the customer is its demo shop (its own origin is allowed).
-  const dir = mkdtempSync(path.join(tmpdir(), 'cobrowse-ends-'));
   const env = { ...process.env, COBROWSE_LOG: 'warn' };
-  const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let log = '';
-  const server = await new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error('no start:\n' + log)), 20000);
-    const on = (d) => { log += d; const m = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(log); if (m) clearTimeout(t), resolve(m[1]); };
-    proc.stdout.on('data', on); proc.stderr.on('data', on);
-  });
+  const { url: server, proc, dataDir } = await startServer(env);
   try {
     const cctx = await h.browser.newContext({ viewport: { width: 900, height: 700 } });
     const c = await cctx.newPage();
     await c.goto(server + '/demo/');
     await waitFor(c, () => window.Cobrowse && window.Cobrowse.v === 1, null, 10000);
     const id = await c.evaluate(() => window.Cobrowse.start().then((s) => s.id));
-    const token = execFileSync(BIN, ['token', 'agent', 'night-shift', '--data-dir', dir], { env }).toString().trim();
+    const token = cli(dataDir, env, ['token', 'agent', 'night-shift']);
     const actx = await h.browser.newContext({ viewport: { width: 1000, height: 800 } });
     const a = await actx.newPage();
     await a.goto(`${server}/agent/?session=${id}#token=${token}`);
@@ -128,6 +116,6 @@ test('ends: the server shuts down', { skip }, async () => {
     await close(c, a);
   } finally {
     proc.kill('SIGKILL');
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
   }
 });

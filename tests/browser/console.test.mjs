@@ -4,13 +4,9 @@
 // connection states (the customer away between pages, the console's own connection lost and back).
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setup, requirements, waitFor } from './harness.mjs';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/debug/cobrowse');
 const skip = requirements();
 const PASSWORD = 'correct horse battery';
 
@@ -35,8 +31,7 @@ before(async () => {
 });
 after(async () => { if (h) await h.close(); if (desk) desk.close(); });
 
-const cli = (args, input) => execFileSync(BIN, [...args, '--data-dir', h.dataDir], { input, env: { ...process.env, COBROWSE_LOG: 'error' } }).toString().trim();
-const account = (name) => cli(['agent', 'add', name], PASSWORD + '\n');
+const account = (name) => h.cli(['agent', 'add', name], PASSWORD + '\n');
 const spaced = (id) => id.replace(/(\d{3})(?=\d)/g, '$1 ');
 const state = (p) => p.evaluate(() => document.getElementById('state').dataset.state);
 const notice = (p) => p.evaluate(() => ({ h: document.getElementById('notice-h').textContent, p: document.getElementById('notice-p').textContent, shown: !document.getElementById('notice').hidden }));
@@ -194,7 +189,7 @@ test('console: every refusal in plain words (ID format, no such session, has an 
   const k = await consolePage();
   await signIn(k, 'hank');
   await waitFor(k, () => !document.getElementById('join').hidden);
-  cli(['agent', 'disable', 'hank']);
+  h.cli(['agent', 'disable', 'hank']);
   await join(k, id3);
   await waitFor(k, () => !document.getElementById('signin').hidden, null, 5000);
   n = await notice(k);

@@ -3,18 +3,14 @@
 // agent is told too.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setup, requirements, waitFor } from './harness.mjs';
 
 const skip = requirements();
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/debug/cobrowse');
 let h, key;
 before(async () => {
   if (skip) return;
   h = await setup({ env: { COBROWSE_TIMEOUTS__JOIN: '5s', COBROWSE_TIMEOUTS__INACTIVITY: '5s', COBROWSE_TIMEOUTS__AGENT_GRACE: '2s', COBROWSE_TIMEOUTS__CUSTOMER_GRACE: '2s' } });
-  key = execFileSync(BIN, ['apikey', 'create', 'browser-tests', '--data-dir', h.dataDir], { env: h.env, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  key = h.cli(['apikey', 'create', 'browser-tests']);
 });
 after(async () => { if (h) await h.close(); });
 

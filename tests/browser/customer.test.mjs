@@ -5,10 +5,7 @@
 // of the script as served.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import http from 'node:http';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setup, requirements, waitFor } from './harness.mjs';
 import { agentClick, toolbarHas, noticeHas, agentMode } from './control-helpers.mjs';
 
@@ -18,10 +15,9 @@ before(async () => { if (!skip) h = await setup({ env: { COBROWSE_TIMEOUTS__CUST
 after(async () => { if (h) await h.close(); });
 
 const until = (page, fn, arg, ms = 5000) => waitFor(page, fn, arg, ms);
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/debug/cobrowse');
 const PASSWORD = 'long enough passphrase';
 /** A built-in agent account (`cobrowse agent add`, the password on stdin). */
-const account = (name) => execFileSync(BIN, ['agent', 'add', name, '--data-dir', h.dataDir], { input: PASSWORD + '\n', env: { ...h.env, COBROWSE_LOG: 'error' } });
+const account = (name) => h.cli(['agent', 'add', name], PASSWORD + '\n');
 /** The agent console as a newcomer uses it: signed in with the form, then on the ID field. */
 async function consoleSignIn(name) {
   account(name);

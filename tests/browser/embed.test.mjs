@@ -11,10 +11,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import https from 'node:https';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { setup, requirements, startServer, waitFor } from './harness.mjs';
+import { setup, requirements, startServer, cli, waitFor } from './harness.mjs';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/debug/cobrowse');
 const PASSWORD = 'correct horse battery';
 
 /** Whether openssl (to make the test certificate) is here; missing fails under CI, as Chromium does. */
@@ -75,7 +73,7 @@ before(async () => {
     // Third-party cookies blocked, as more and more browsers do: only a partitioned cookie works in the frame.
     browserArgs: [tls.trust, '--test-third-party-cookie-phaseout'],
   });
-  execFileSync(BIN, ['agent', 'add', 'root', '--admin', '--data-dir', h.dataDir], { input: PASSWORD + '\n', env: { ...h.env, COBROWSE_LOG: 'error' } });
+  h.cli(['agent', 'add', 'root', '--admin'], PASSWORD + '\n');
 });
 after(async () => {
   if (h) await h.close();
@@ -153,7 +151,7 @@ test('embed: an administrator\'s cookie stays SameSite=Strict; without an embedd
   // A server that no desktop embeds: its agents' cookies stay SameSite=Strict too.
   const plain = await startServer({ ...h.env, COBROWSE_AGENT_ORIGINS: '[]' });
   try {
-    const token = execFileSync(BIN, ['token', 'agent', 'solo', '--data-dir', plain.dataDir], { env: h.env }).toString().trim();
+    const token = cli(plain.dataDir, h.env, ['token', 'agent', 'solo']);
     const r = await postJson(tls, plain.url + '/auth/token', { token }, plain.url);
     assert.equal(r.status, 200, r.text);
     assert.match(r.headers['set-cookie'][0], /; SameSite=Strict; Secure$/);

@@ -17,6 +17,11 @@ const BIN = path.join(ROOT, 'target/debug/cobrowse');
 const CHROMIUM = '/usr/bin/chromium';
 export const CUSTOMER_VIEWPORT = { width: 800, height: 600 };
 
+/** Runs a `cobrowse` command on a data directory (`input` on its stdin); its output, trimmed. */
+export function cli(dataDir, env, args, input) {
+  return execFileSync(BIN, [...args, '--data-dir', dataDir], { input, env: { ...env, COBROWSE_LOG: 'error' } }).toString().trim();
+}
+
 /**
  * Whether the tests can run here. Without Chromium they are skipped locally but FAIL
  * under CI (env CI set), so that a missing install never passes silently.
@@ -104,8 +109,10 @@ export async function setup(opts = {}) {
     server, origin, other, fixtureHits: fx.hits, browser, dataDir, proc, env, log,
     /** A signed-in agent token (each test uses its own agent: one session per agent). */
     token(name = 'agent' + ++n) {
-      return execFileSync(BIN, ['token', 'agent', name, '--data-dir', dataDir], { env }).toString().trim();
+      return cli(dataDir, env, ['token', 'agent', name]);
     },
+    /** Runs a `cobrowse` command on this server's data directory. */
+    cli: (args, input) => cli(dataDir, env, args, input),
     /** Opens a fixture page as the customer (own browser context; `opts`: its options, and `onPage`). */
     async customer(fixture, opts = {}) {
       const { onPage, ...ctxOpts } = opts; // onPage(page): before the fixture loads (e.g. a frame tap)

@@ -5,19 +5,15 @@
 // elements are placeholders of the same size.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { setup, requirements, converge, diff, waitFor, tap, CUSTOMER_VIEWPORT } from './harness.mjs';
 
-const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../target/debug/cobrowse');
 const skip = requirements();
 let h;
 before(async () => {
   if (skip) return;
   h = await setup();
   // The page's rule set, made as a deployment pipeline would: an API key and the admin API.
-  const key = execFileSync(BIN, ['apikey', 'create', 'mask-test', '--data-dir', h.dataDir], { env: h.env, stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim();
+  const key = h.cli(['apikey', 'create', 'mask-test']);
   const r = await fetch(h.server + '/api/v1/admin/rule-sets', {
     method: 'POST', headers: { authorization: 'Bearer ' + key, 'content-type': 'application/json' },
     body: JSON.stringify({ name: 'mask test', url_pattern: h.origin + '/mask.html*', rules: { mask: ['.rule-masked'], block: ['.rule-blocked'] } }),
