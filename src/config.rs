@@ -143,6 +143,10 @@ pub struct Limits {
     pub send_queue: usize,
     /// Largest page resource the proxy fetches for the agent's view.
     pub proxy_max_bytes: usize,
+    /// With Redis: bytes of frames a node holds on their way to Redis past
+    /// which relayed frames are dropped (counted; receivers resynchronise),
+    /// so a node that Redis falls behind does not grow without bound.
+    pub publish_backlog_bytes: usize,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -225,6 +229,7 @@ impl Default for Limits {
             sign_ins_per_minute_per_ip: 20,
             send_queue: 512,
             proxy_max_bytes: 10 * 1024 * 1024,
+            publish_backlog_bytes: 32 * 1024 * 1024,
         }
     }
 }
@@ -344,9 +349,13 @@ impl Config {
         if self.limits.max_message_bytes < 1024 {
             return bad("limits.max_message_bytes must be at least 1024".into());
         }
-        if self.limits.max_messages_per_second == 0 || self.limits.send_queue == 0 {
+        if self.limits.max_messages_per_second == 0
+            || self.limits.send_queue == 0
+            || self.limits.publish_backlog_bytes == 0
+        {
             return bad(
-                "limits.max_messages_per_second and limits.send_queue must be positive".into(),
+                "limits.max_messages_per_second, limits.send_queue and limits.publish_backlog_bytes must be positive"
+                    .into(),
             );
         }
         if self.timeouts.tick.is_zero() {

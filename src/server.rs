@@ -106,7 +106,7 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         .context("HTTP client")?;
     let webhooks = Webhooks::start(store.clone(), config.webhooks.clone(), client);
     let hub: Arc<dyn Hub> = match &config.redis {
-        Some(url) => RedisHub::connect(url)
+        Some(url) => RedisHub::connect(url, config.limits.publish_backlog_bytes)
             .await
             .context("connecting to Redis")?,
         None => Arc::new(LocalHub::new()),

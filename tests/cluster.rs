@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use cobrowse::auth::Tokens;
 use common::nodes::Node;
+use common::scrape::Scrape;
 use common::services::{Postgres, RedisKind, SharedRedis};
-use common::{At, Got};
+use common::{At, Got, chunk, seq_of};
 use serde_json::json;
 
 const SECRET: &str = "cluster-test-secret-0123456789abcdef";
@@ -243,7 +244,7 @@ async fn concurrent_creations_get_unique_ids(kind: RedisKind) {
     ids.dedup();
     assert_eq!(ids.len(), CREATIONS);
     use cobrowse::hub::Hub;
-    let hub = cobrowse::hub::RedisHub::connect(&c.redis.config())
+    let hub = cobrowse::hub::RedisHub::connect(&c.redis.config(), usize::MAX)
         .await
         .unwrap();
     assert_eq!(hub.live().await.unwrap().len(), CREATIONS);
@@ -454,6 +455,69 @@ async fn redis_restarting_empty_lets_go_of_the_sessions_it_forgot() {
     let (_c2, id2, _) = n1.customer().await;
     let mut again = n2.agent(&id2, "hana").await;
     assert_eq!(again.expect("session").await["state"], "active");
+}
+
+/// A node that Redis falls behind holds a bounded backlog of frames for it:
+/// past `limits.publish_backlog_bytes` it drops page frames and counts them,
+/// rather than queueing without bound, and relays again once Redis catches up
+/// (the agent sees a sequence gap and asks for a fresh snapshot).
+#[tokio::test]
+async fn a_node_redis_falls_behind_drops_frames_past_its_backlog() {
+    const DROPPED: &str = "cobrowse_messages_dropped_total";
+    let Some(mut c) = Cluster::start(
+        RedisKind::One,
+        2,
+        &[("COBROWSE_LIMITS__PUBLISH_BACKLOG_BYTES", "1048576")],
+    ) else {
+        return;
+    };
+    let (n1, n2) = (c.at(0), c.at(1));
+    let (mut customer, id, _) = n1.customer().await;
+    let mut agent = n2.agent(&id, "pia").await;
+    agent.expect("session").await;
+    customer.expect("joined").await;
+    // A frame a second on: its activity mark goes to Redis now, so that
+    // none is due (and waited for) while Redis is paused.
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    customer.send_raw(chunk(1, 100)).await;
+    assert_eq!(seq_of(&agent.expect("binary").await), 1);
+    let before = Scrape::at(&n1.url).await;
+
+    // Redis answers nobody for 700 ms (less than a heartbeat's wait: the
+    // node stays healthy) while the customer sends 2 MiB.
+    let mut pause = redis::Client::open(c.redis.holder("").url())
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(700)
+        .arg("ALL")
+        .query_async::<()>(&mut pause)
+        .await
+        .unwrap();
+    for s in 2..=9 {
+        customer.send_raw(chunk(s, 256 * 1024)).await;
+    }
+    customer.send(json!({"t": "ping"})).await;
+    customer.expect("pong").await;
+    let dropped = Scrape::at(&n1.url).await.since(&before, DROPPED);
+    assert!(
+        (1.0..8.0).contains(&dropped),
+        "{dropped} of 8 frames dropped"
+    );
+
+    // Redis is back: what was kept arrives, in order, then the next frame.
+    customer.send_raw(chunk(10, 100)).await;
+    let mut seen = Vec::new();
+    while seen.last() != Some(&10) {
+        seen.push(seq_of(&agent.expect("binary").await));
+    }
+    assert_eq!(seen.len() as f64 + dropped, 9.0, "{seen:?}");
+    assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
+    agent.send(json!({"t": "resync"})).await;
+    customer.expect("resync").await;
 }
 
 /// The end is kept in Redis: the customer's next page, served by a third

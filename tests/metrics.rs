@@ -7,10 +7,10 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::time::Duration;
 
-use common::{Client, TestServer, start};
+use common::scrape::Scrape;
+use common::{Client, TestServer, chunk, seq_of, start};
 use serde_json::json;
 use tokio::sync::Mutex;
 use tokio_tungstenite::tungstenite::Message;
@@ -18,57 +18,10 @@ use tokio_tungstenite::tungstenite::Message;
 /// One test at a time may move the process's metrics.
 static TURN: Mutex<()> = Mutex::const_new(());
 
-/// One scrape: each series (`name{labels}`, as rendered) to its value.
-struct Scrape(HashMap<String, f64>);
-
-impl Scrape {
-    async fn of(srv: &TestServer) -> Scrape {
-        let r = srv
-            .http()
-            .get(format!("{}/metrics", srv.url))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status().as_u16(), 200);
-        let text = r.text().await.unwrap();
-        let series = text
-            .lines()
-            .filter(|l| !l.starts_with('#'))
-            .filter_map(|l| l.rsplit_once(' '))
-            .filter_map(|(k, v)| Some((k.to_string(), v.parse().ok()?)))
-            .collect();
-        Scrape(series)
-    }
-
-    /// A series' value; one never recorded yet counts as zero.
-    fn get(&self, series: &str) -> f64 {
-        self.0.get(series).copied().unwrap_or(0.0)
-    }
-
-    /// How much a series grew since `before`.
-    fn since(&self, before: &Scrape, series: &str) -> f64 {
-        self.get(series) - before.get(series)
-    }
-}
-
 const RELAYED: &str = "cobrowse_messages_relayed_total";
 const BYTES: &str = "cobrowse_bytes_relayed_total";
 const DROPPED: &str = "cobrowse_messages_dropped_total";
 const LATENCY: &str = "cobrowse_relay_latency_seconds";
-
-/// A binary content frame (a snapshot chunk) of `len` bytes in all, sequence `s`.
-fn chunk(s: u32, len: usize) -> Message {
-    let mut frame = vec![1, 1];
-    frame.extend_from_slice(&s.to_be_bytes());
-    frame.resize(len, b'x');
-    Message::binary(frame)
-}
-
-/// The sequence number of a binary frame as `Client::next` reports it.
-fn seq_of(m: &serde_json::Value) -> u32 {
-    let head: Vec<u8> = serde_json::from_value(m["head"].clone()).unwrap();
-    u32::from_be_bytes([head[2], head[3], head[4], head[5]])
-}
 
 /// Sends a text frame whose bytes we know, to count them.
 async fn send_text(c: &mut Client, text: &str) -> usize {

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod nodes;
+pub mod scrape;
 pub mod services;
 
 use std::time::Duration;
@@ -288,6 +289,20 @@ pub async fn webhook_receiver() -> (
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     (url, seen)
+}
+
+/// A binary content frame (a snapshot chunk) of `len` bytes in all, sequence `s`.
+pub fn chunk(s: u32, len: usize) -> Message {
+    let mut frame = vec![1, 1];
+    frame.extend_from_slice(&s.to_be_bytes());
+    frame.resize(len, b'x');
+    Message::binary(frame)
+}
+
+/// The sequence number of a binary frame as `Client::next` reports it.
+pub fn seq_of(m: &serde_json::Value) -> u32 {
+    let head: Vec<u8> = serde_json::from_value(m["head"].clone()).unwrap();
+    u32::from_be_bytes([head[2], head[3], head[4], head[5]])
 }
 
 /// An HTTP client (the TLS provider installed first, as the server does).

@@ -25,7 +25,7 @@ mod conn;
 mod wire;
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -164,12 +164,20 @@ pub struct RedisHub {
     conn: Conn,
     links: Arc<Links>,
     commands: mpsc::UnboundedSender<Command>,
+    /// Bytes of `Command::Publish` sent and not yet taken by `run_commands`.
+    backlog: Arc<AtomicUsize>,
+    /// Past this backlog, relayed frames are dropped (and counted) as for a
+    /// receiver that stops reading: when Redis falls behind, the node's memory
+    /// would otherwise grow without bound. Receivers resynchronise by sequence
+    /// number; notices and state changes are never dropped.
+    backlog_limit: usize,
     healthy: Arc<AtomicBool>,
     scripts: Scripts,
 }
 
 impl RedisHub {
-    pub async fn connect(config: &RedisConfig) -> Result<Arc<RedisHub>> {
+    /// `backlog_limit`: `limits.publish_backlog_bytes`.
+    pub async fn connect(config: &RedisConfig, backlog_limit: usize) -> Result<Arc<RedisHub>> {
         let (push_tx, push_rx) = mpsc::unbounded_channel();
         let conn = Conn::connect(config, push_tx).await.map_err(unavailable)?;
         let (commands, command_rx) = mpsc::unbounded_channel();
@@ -178,10 +186,17 @@ impl RedisHub {
             conn,
             links: Arc::default(),
             commands,
+            backlog: Arc::default(),
+            backlog_limit,
             healthy: Arc::new(AtomicBool::new(true)),
             scripts: Scripts::new(),
         });
-        tokio::spawn(run_commands(hub.node.clone(), hub.conn.clone(), command_rx));
+        tokio::spawn(run_commands(
+            hub.node.clone(),
+            hub.conn.clone(),
+            command_rx,
+            hub.backlog.clone(),
+        ));
         tokio::spawn(dispatch(hub.links.clone(), push_rx));
         tokio::spawn(watch_health(Arc::downgrade(&hub)));
         Ok(hub)
@@ -193,6 +208,11 @@ impl RedisHub {
 
     fn send(&self, command: Command) {
         let _ = self.commands.send(command);
+    }
+
+    fn publish(&self, id: SessionId, payload: Vec<u8>) {
+        self.backlog.fetch_add(payload.len(), Ordering::Relaxed);
+        self.send(Command::Publish(channel(id), payload));
     }
 
     async fn read(&self, id: SessionId) -> Result<Option<(Session, String)>> {
@@ -615,23 +635,22 @@ impl Hub for RedisHub {
     }
 
     fn relay(&self, link: &Link, to: Role, out: Out) -> Sent {
-        if !self.healthy.load(Ordering::Relaxed) {
+        if !self.healthy.load(Ordering::Relaxed)
+            || self.backlog.load(Ordering::Relaxed) >= self.backlog_limit
+        {
             return Sent::Dropped;
         }
-        self.send(Command::Publish(channel(link.id()), wire::relay(to, &out)));
+        self.publish(link.id(), wire::relay(to, &out));
         Sent::Queued
     }
 
     fn notify(&self, id: SessionId, to: Role, out: Out) {
-        self.send(Command::Publish(channel(id), wire::notice(to, &out)));
+        self.publish(id, wire::notice(to, &out));
     }
 
     fn sync(&self, session: &Session) {
         let (active, write) = Link::flags(session);
-        self.send(Command::Publish(
-            channel(session.id),
-            wire::sync(active, write),
-        ));
+        self.publish(session.id, wire::sync(active, write));
         if let Some(local) = self.links.get(session.id) {
             local.sync(session);
         }
@@ -652,7 +671,12 @@ impl Hub for RedisHub {
 
 /// Sends publishes and registry changes in order, pipelined in batches;
 /// subscription changes in between (they wait for their confirmation).
-async fn run_commands(node: String, mut conn: Conn, mut rx: mpsc::UnboundedReceiver<Command>) {
+async fn run_commands(
+    node: String,
+    mut conn: Conn,
+    mut rx: mpsc::UnboundedReceiver<Command>,
+    backlog: Arc<AtomicUsize>,
+) {
     let mut commands = Vec::with_capacity(256);
     let mut batch = Batch::new(&conn);
     let conns = node_conns(&node);
@@ -660,6 +684,7 @@ async fn run_commands(node: String, mut conn: Conn, mut rx: mpsc::UnboundedRecei
         for command in commands.drain(..) {
             let (subscribe, ch) = match command {
                 Command::Publish(ch, payload) => {
+                    backlog.fetch_sub(payload.len(), Ordering::Relaxed);
                     batch
                         .on(&ch)
                         .add_command(conn.publish(&ch, payload))
