@@ -5,17 +5,15 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { requirements, converge, diff, waitFor, CUSTOMER_VIEWPORT } from './harness.mjs';
+import { requirements, startServer, cli, converge, diff, waitFor, CUSTOMER_VIEWPORT } from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const BIN = path.join(ROOT, 'target/debug/cobrowse');
 const SECRET = 'browser-cluster-secret-0123456789abcdef';
 
 function redisMissing() {
@@ -63,20 +61,13 @@ function balancer(backends) {
 
 let redis, startRedis, nodes = [], lb, lbUrl, site, siteOrigin, browser, dirs = [];
 
-function startNode(env) {
-  const dir = mkdtempSync(path.join(tmpdir(), 'cobrowse-node-'));
-  dirs.push(dir);
-  const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dir], { env, stdio: ['ignore', 'pipe', 'inherit'] });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /listening on http:\/\/127\.0\.0\.1:(\d+)/.exec(out);
-      if (m) resolve({ proc, port: Number(m[1]), dir });
-    });
-    proc.on('exit', (c) => reject(new Error('node exited ' + c)));
-  });
+async function startNode(env) {
+  const { url, proc, dataDir } = await startServer(env);
+  dirs.push(dataDir);
+  return { proc, port: Number(new URL(url).port), dir: dataDir };
 }
+/** A signed-in agent token, made in `node`'s data directory (any node accepts it: one secret). */
+const agentToken = (node, name) => cli(node.dir, { ...process.env, COBROWSE_AUTH__JWT_SECRET: SECRET }, ['token', 'agent', name]);
 
 before(async () => {
   if (skip) return;
@@ -132,7 +123,7 @@ test('cluster: kill -9 of the node holding both parties; the session resumes and
   await c.goto(siteOrigin + '/forms.html');
   await waitFor(c, () => window.Cobrowse && window.Cobrowse.v === 1, null, 10000);
   const id = await c.evaluate(() => window.Cobrowse.start().then((s) => s.id));
-  const token = execFileSync(BIN, ['token', 'agent', 'cluster-agent', '--data-dir', nodes[0].dir], { env: { ...process.env, COBROWSE_AUTH__JWT_SECRET: SECRET } }).toString().trim();
+  const token = agentToken(nodes[0], 'cluster-agent');
   const actx = await browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
   const a = await actx.newPage();
   await a.goto(`${lbUrl}/agent/?session=${id}#token=${token}`);
@@ -174,7 +165,7 @@ test('cluster: a customer naming the nodes itself (no balancer) and an agent on 
   const port = await c.evaluate(() => Number(new URL(window.__sockets.at(-1)).port));
   const [mine, other] = port === n1.port ? [n1, n2] : [n2, n1];
   assert.ok([n1.port, n2.port].includes(port), `the customer is on a listed node (${port})`);
-  const token = execFileSync(BIN, ['token', 'agent', 'list-agent', '--data-dir', other.dir], { env: { ...process.env, COBROWSE_AUTH__JWT_SECRET: SECRET } }).toString().trim();
+  const token = agentToken(other, 'list-agent');
   const actx = await browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
   const a = await actx.newPage();
   // The agent on the other node: every frame between them crosses Redis.

@@ -765,19 +765,19 @@ impl RedisHub {
     /// go (as for an unknown session, which both scripts treat as final),
     /// instead of relaying on in a session no rule or timeout applies to.
     async fn let_go_of_lost_sessions(&self, conn: &mut Conn) {
+        let message =
+            "The co-browse service lost this session while restarting: please start a new one.";
+        let error = ServerMsg::Error {
+            code: "no_such_session",
+            message,
+        }
+        .to_json();
         for link in self.links.all() {
             let exists = conn.exists::<_, bool>(session_key(link.id())).await;
             if exists != Ok(false) {
                 continue;
             }
             tracing::warn!(session = %link.id(), "Redis came back without this session: letting its parties go");
-            let message =
-                "The co-browse service lost this session while restarting: please start a new one.";
-            let error = ServerMsg::Error {
-                code: "no_such_session",
-                message,
-            }
-            .to_json();
             for role in [Role::Customer, Role::Agent] {
                 deliver_notice(&link, role, Out::text(error.clone()));
                 deliver_notice(
