@@ -3,16 +3,15 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
-use tokio::sync::mpsc;
 
 use super::auth_routes::{Credential, identify};
-use super::conn::{Conn, refuse};
+use super::conn::{Conn, Open, refuse};
 use super::customer_ws::sized;
 use super::{AppState, client_ip};
 use crate::auth::Identity;
@@ -63,46 +62,70 @@ fn refused(reason: &'static str) {
     metrics::counter!(m::JOIN_REFUSALS, "reason" => reason).increment(1);
 }
 
-async fn agent(
-    app: AppState,
+type Who = Result<Identity, crate::auth::AuthError>;
+
+async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Who, session: String) {
+    // Boxed: the handshake's state is freed once relaying starts instead of
+    // sizing the task that lives as long as the connection.
+    let Some(mut open) = Box::pin(open(&app, socket, ip, who, session)).await else {
+        return;
+    };
+    open.serve().await;
+    let (id, peer) = (open.conn.id, open.conn.peer);
+    // Every join counted a connection; every end uncounts one, replaced or not.
+    open.conn.link.detach_agent(peer);
+    app.live.hub.detached(id, Role::Agent, peer);
+    let _ = app.live.apply(id, Event::AgentDisconnected).await;
+    app.live.hub.release(id);
+}
+
+/// Checks who the agent is, joins the session and attaches the connection.
+async fn open(
+    app: &AppState,
     socket: WebSocket,
     ip: IpAddr,
-    who: Result<Identity, crate::auth::AuthError>,
+    who: Who,
     session: String,
-) {
+) -> Option<Open> {
     let mut ws = socket;
     let who = match who {
         Ok(who) => who,
         Err(e) => {
             refused("unauthorized");
-            return refuse(&mut ws, "unauthorized", close::UNAUTHORIZED, &e.to_string()).await;
+            refuse(&mut ws, "unauthorized", close::UNAUTHORIZED, &e.to_string()).await;
+            return None;
         }
     };
     if !app.limits.join_per_agent.allow(&who.name) || !app.limits.join_per_ip.allow(&ip.to_string())
     {
         refused("rate_limited");
         let message = "too many join attempts: wait a minute and check the ID with the customer";
-        return refuse(&mut ws, "rate_limited", close::RATE_LIMITED, message).await;
+        refuse(&mut ws, "rate_limited", close::RATE_LIMITED, message).await;
+        return None;
     }
     let Ok(id) = session.parse::<SessionId>() else {
         refused("no_such_session");
         let message = "no such session: a session ID is nine digits";
-        return refuse(&mut ws, "no_such_session", close::NO_SUCH_SESSION, message).await;
+        refuse(&mut ws, "no_such_session", close::NO_SUCH_SESSION, message).await;
+        return None;
     };
     let changed = match app.live.join(id, &who.name).await {
         Ok(changed) => changed,
         Err(HubError::Refused(r)) => {
             refused(r.code());
-            return refuse(&mut ws, r.code(), refusal_close_code(r), &r.to_string()).await;
+            refuse(&mut ws, r.code(), refusal_close_code(r), &r.to_string()).await;
+            return None;
         }
-        Err(e) => return refuse(&mut ws, "unavailable", close::SHUTDOWN, &e.to_string()).await,
+        Err(e) => {
+            refuse(&mut ws, "unavailable", close::SHUTDOWN, &e.to_string()).await;
+            return None;
+        }
     };
     let peer = next_peer_id();
     let link = app.live.hub.link(id);
     app.live.hub.subscribed(id).await;
-    let (tx, mut rx) = mpsc::channel(app.config.limits.send_queue);
-    let (sink, mut stream) = ws.split();
-    let out = Arc::new(Outbox::new(sink, tx));
+    let (sink, stream) = ws.split();
+    let out = Arc::new(Outbox::new(sink, app.config.limits.send_queue));
     if let Some(older) = link.attach_agent(peer, out.clone()) {
         let why = "this session was opened in another window";
         older.push(Out::Close(close::CONFLICT, why.into()), 0);
@@ -111,15 +134,8 @@ async fn agent(
     let session = changed.0;
     link.sync(&session);
     app.live.hub.attached(id, Role::Agent, peer);
-    let _guard = super::ops::ConnectionGauge::new(Role::Agent);
+    let gauge = super::ops::ConnectionGauge::new(Role::Agent);
     let hello = ServerMsg::session(&session, None).to_json();
-    if out.first(Message::Text(hello.into())).await.is_ok() {
-        let mut conn = Conn::new(app.clone(), Role::Agent, id, peer, link.clone(), out);
-        conn.run(&mut stream, &mut rx).await;
-    }
-    // Every join counted a connection; every end uncounts one, replaced or not.
-    link.detach_agent(peer);
-    app.live.hub.detached(id, Role::Agent, peer);
-    let _ = app.live.apply(id, Event::AgentDisconnected).await;
-    app.live.hub.release(id);
+    let conn = Conn::new(app.clone(), Role::Agent, id, peer, link, out);
+    Some(Open::new(conn, stream, hello, gauge))
 }

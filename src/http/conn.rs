@@ -9,9 +9,9 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use futures_util::StreamExt;
 use futures_util::stream::SplitStream;
 use metrics::{Counter, Histogram};
-use tokio::sync::mpsc;
 
 use super::AppState;
+use super::ops::ConnectionGauge;
 use crate::hub::{HubError, Link, Out, Outbox, PeerId, Queued, Sent};
 use crate::metrics as m;
 use crate::protocol::{self, Kind, PageMsg, ServerMsg, close};
@@ -21,6 +21,8 @@ use crate::session::{Event, Role, SessionId};
 const PING_EVERY: Duration = Duration::from_secs(25);
 /// A connection silent this long (not even a pong) is dead.
 const SILENCE_LIMIT: Duration = Duration::from_secs(70);
+/// How long a closing connection waits for the client's close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(2);
 /// Activity is reported to the session at most this often per connection.
 const ACTIVITY_EVERY: Duration = Duration::from_secs(1);
 
@@ -48,6 +50,45 @@ impl RelayMetrics {
 impl Default for RelayMetrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// A connection past its handshake: what its task keeps while it relays.
+pub struct Open {
+    pub conn: Conn,
+    stream: SplitStream<WebSocket>,
+    /// The `session` message that starts the conversation.
+    hello: String,
+    _gauge: ConnectionGauge,
+}
+
+impl Open {
+    pub fn new(
+        conn: Conn,
+        stream: SplitStream<WebSocket>,
+        hello: String,
+        gauge: ConnectionGauge,
+    ) -> Self {
+        Open {
+            conn,
+            stream,
+            hello,
+            _gauge: gauge,
+        }
+    }
+
+    /// Says hello, then relays until the connection ends.
+    pub async fn serve(&mut self) {
+        let hello = std::mem::take(&mut self.hello);
+        if self
+            .conn
+            .out
+            .first(Message::Text(hello.into()))
+            .await
+            .is_ok()
+        {
+            self.conn.run(&mut self.stream).await;
+        }
     }
 }
 
@@ -347,11 +388,7 @@ impl Conn {
     /// Reads and writes until either side closes, the session ends, or the
     /// server stops. One task per connection selects over the socket and the
     /// queue; the futures that outlive a turn of the loop are pinned once.
-    pub async fn run(
-        &mut self,
-        stream: &mut SplitStream<WebSocket>,
-        rx: &mut mpsc::Receiver<Queued>,
-    ) {
+    pub async fn run(&mut self, stream: &mut SplitStream<WebSocket>) {
         let mut shutdown = self.app.shutdown.clone();
         let stopping = shutdown.changed();
         tokio::pin!(stopping);
@@ -361,8 +398,7 @@ impl Conn {
         loop {
             let flow = tokio::select! {
                 biased;
-                item = rx.recv() => {
-                    let Some(item) = item else { return };
+                item = self.out.next() => {
                     let flow = self.deliver(item).await;
                     self.out.handled();
                     match flow {
@@ -399,13 +435,20 @@ impl Conn {
             if let Flow::Close(code, reason) = flow {
                 // Flush what is queued (an `error` or `ended` explaining the close) first.
                 // Nothing is marked handled any more: no frame is written directly after the close.
-                while let Ok(item) = rx.try_recv() {
+                while let Some(item) = self.out.try_next() {
                     if let Queued::Out(Out::Close(..)) = item {
                         break;
                     }
                     self.deliver(item).await;
                 }
                 let _ = self.out.write(close_frame(code, &reason)).await;
+                // Closing a socket with unread input resets it, and the reset
+                // can destroy the explanation just sent: read until the
+                // client's own close, for a little while at most.
+                let _ = tokio::time::timeout(CLOSE_WAIT, async {
+                    while let Some(Ok(_)) = stream.next().await {}
+                })
+                .await;
                 return;
             }
         }

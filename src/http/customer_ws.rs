@@ -10,9 +10,8 @@ use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
-use tokio::sync::mpsc;
 
-use super::conn::{Conn, refuse, say_and_close};
+use super::conn::{Conn, Open, refuse, say_and_close};
 use super::{AppState, client_ip};
 use crate::hub::{HubError, Outbox, Tombstone, next_peer_id};
 use crate::live::now_ms;
@@ -27,7 +26,7 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Upgrade buffers sized for thousands of mostly idle connections; they grow
 /// only while a large frame is read.
 pub fn sized(ws: WebSocketUpgrade, app: &AppState) -> WebSocketUpgrade {
-    ws.read_buffer_size(4096)
+    ws.read_buffer_size(2048)
         .write_buffer_size(0)
         .max_message_size(app.config.limits.max_message_bytes)
 }
@@ -66,26 +65,42 @@ struct Admitted {
 
 /// One customer connection; `origins` are the sites write-mode navigation may go to.
 async fn customer(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<String>) {
+    // Boxed: the handshake's state is freed once relaying starts instead of
+    // sizing the task that lives as long as the connection.
+    let Some(mut open) = Box::pin(open(app.clone(), socket, ip, origins)).await else {
+        return;
+    };
+    open.serve().await;
+    leave(&app, open.conn.id, open.conn.peer).await;
+}
+
+/// Admits the customer and attaches its connection to the session.
+async fn open(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<String>) -> Option<Open> {
     let mut ws = socket;
     let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, ws.recv()).await {
         Ok(Some(Ok(Message::Text(text)))) => text,
         Ok(Some(Ok(_))) => {
-            return refuse(
+            refuse(
                 &mut ws,
                 "malformed",
                 close::PROTOCOL,
                 "the first message must be create or resume",
             )
             .await;
+            return None;
         }
-        _ => return,
+        _ => return None,
     };
     let mut admitted = match admit(&app, &first, ip).await {
         Ok(admitted) => admitted,
         Err(NotAdmitted::Refused(Refused(code, close, message))) => {
-            return refuse(&mut ws, code, close, &message).await;
+            refuse(&mut ws, code, close, &message).await;
+            return None;
         }
-        Err(NotAdmitted::Ended(tomb)) => return tell_ended(&mut ws, tomb).await,
+        Err(NotAdmitted::Ended(tomb)) => {
+            tell_ended(&mut ws, tomb).await;
+            return None;
+        }
     };
     let id = admitted.session.id;
     let peer = next_peer_id();
@@ -95,13 +110,12 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<Str
     if let Ok(Some(now)) = app.live.hub.get(id).await {
         admitted.session = now;
     }
-    let (tx, mut rx) = mpsc::channel(app.config.limits.send_queue);
-    let (sink, mut stream) = ws.split();
-    let out = Arc::new(Outbox::new(sink, tx));
+    let (sink, stream) = ws.split();
+    let out = Arc::new(Outbox::new(sink, app.config.limits.send_queue));
     link.attach_customer(peer, out.clone(), paused);
     link.sync(&admitted.session);
     app.live.hub.attached(id, Role::Customer, peer);
-    let _guard = super::ops::ConnectionGauge::new(Role::Customer);
+    let gauge = super::ops::ConnectionGauge::new(Role::Customer);
 
     let rule_sets = app.store.rule_sets().await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "could not read rule sets; default masking only");
@@ -111,20 +125,17 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<Str
     let hello = ServerMsg::session(&admitted.session, admitted.token.as_deref())
         .for_site(&rules, &origins)
         .to_json();
-    if out.first(Message::Text(hello.into())).await.is_err() {
-        return leave(&app, id, peer).await;
-    }
-    let mut conn = Conn::new(app.clone(), Role::Customer, id, peer, link, out);
+    let conn = Conn::new(app.clone(), Role::Customer, id, peer, link, out);
     if admitted.token.is_none() && admitted.session.state == SessionState::Active {
-        // A reload or next page while an agent watches: show it from scratch.
+        // A reload or next page while an agent watches: show it from scratch
+        // (queued, so it follows the hello).
         let agent = admitted.session.agent.as_deref().unwrap_or_default();
         conn.reply(&ServerMsg::Joined {
             agent,
             reconnect: true,
         });
     }
-    conn.run(&mut stream, &mut rx).await;
-    leave(&app, id, peer).await;
+    Some(Open::new(conn, stream, hello, gauge))
 }
 
 /// Told to the tab that stops being the one shown to the agent.

@@ -1,6 +1,10 @@
 //! A connection's way out: the write half of its WebSocket and the bounded
 //! queue its own task drains.
 //!
+//! The queue is a `VecDeque` behind a lock, not a channel: almost always it
+//! holds nothing or one frame, and a channel's preallocated blocks cost
+//! ~4.7 KB per connection, more than everything else a session keeps.
+//!
 //! A relayed frame is written straight into the receiver's socket by the task
 //! that relays it when nothing is queued before it and nobody is writing
 //! there: that saves waking the receiver's task, a queue round trip and a
@@ -9,6 +13,7 @@
 //! queue, so frames to one connection keep their order and a slow receiver
 //! never holds up the sender.
 
+use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
@@ -17,7 +22,7 @@ use std::time::Instant;
 use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
 use futures_util::Sink;
 use futures_util::stream::SplitSink;
-use tokio::sync::{Mutex, mpsc};
+use tokio::sync::{Mutex, Notify};
 
 /// What is sent to a connection.
 #[derive(Debug)]
@@ -56,7 +61,11 @@ pub type WsSink = SplitSink<WebSocket, Message>;
 
 pub struct Outbox {
     sink: Mutex<WsSink>,
-    tx: mpsc::Sender<Queued>,
+    queue: std::sync::Mutex<VecDeque<Queued>>,
+    /// Most items the queue holds.
+    capacity: usize,
+    /// Wakes the connection's task when an item is queued.
+    ready: Notify,
     /// Items queued and not yet handled by the connection's task; a direct
     /// write happens only when this is zero, so it never overtakes them. It
     /// starts at one: nothing is written directly before the first message.
@@ -64,12 +73,30 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(sink: WsSink, tx: mpsc::Sender<Queued>) -> Self {
+    pub fn new(sink: WsSink, capacity: usize) -> Self {
         Outbox {
             sink: Mutex::new(sink),
-            tx,
+            queue: std::sync::Mutex::default(),
+            capacity,
+            ready: Notify::new(),
             waiting: AtomicUsize::new(1),
         }
+    }
+
+    /// The next queued item, waiting for one; for the connection's task only.
+    pub async fn next(&self) -> Queued {
+        loop {
+            if let Some(item) = self.try_next() {
+                return item;
+            }
+            // A push between the check and here leaves a permit: no wake-up is lost.
+            self.ready.notified().await;
+        }
+    }
+
+    /// The next queued item if there is one.
+    pub fn try_next(&self) -> Option<Queued> {
+        self.queue.lock().expect("outbox lock").pop_front()
     }
 
     /// Sends the connection's first message, then lets relaying tasks write directly.
@@ -98,17 +125,16 @@ impl Outbox {
 
     /// Queues an item for the connection's task, leaving `keep_free` slots.
     fn queue(&self, item: Queued, keep_free: usize) -> Sent {
-        if self.tx.capacity() <= keep_free {
-            return Sent::Dropped;
-        }
-        self.waiting.fetch_add(1, Ordering::AcqRel);
-        match self.tx.try_send(item) {
-            Ok(()) => Sent::Queued,
-            Err(_) => {
-                self.waiting.fetch_sub(1, Ordering::AcqRel);
-                Sent::Dropped
+        {
+            let mut queue = self.queue.lock().expect("outbox lock");
+            if self.capacity.saturating_sub(queue.len()) <= keep_free {
+                return Sent::Dropped;
             }
+            self.waiting.fetch_add(1, Ordering::AcqRel);
+            queue.push_back(item);
         }
+        self.ready.notify_one();
+        Sent::Queued
     }
 
     /// Writes a frame at once when nothing waits before it, else queues it.
