@@ -325,9 +325,13 @@ export async function screensMatch(customer, agent, { threshold = 0.005, timeout
   await agent.addStyleTag({ content: '#overlay{display:none!important}' });
   for (;;) {
     // The co-browse UI is never mirrored: left out of the customer's picture too.
+    // Hiding the caret sets a style on every field for the shot, a change the
+    // agent mirrors; Playwright restoring the agent's own fields afterwards
+    // could undo the mirrored restore, so the agent's caret is left alone
+    // (its view never has the focus).
     const c = await customer.screenshot({ animations: 'disabled', caret: 'hide', style: '[data-cobrowse-ui]{visibility:hidden!important}' });
     const r = await agent.locator('iframe.cb-view').boundingBox();
-    const a = await agent.screenshot({ animations: 'disabled', caret: 'hide', clip: { x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width), height: Math.round(r.height) } });
+    const a = await agent.screenshot({ animations: 'disabled', clip: { x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width), height: Math.round(r.height) } });
     const d = pixelDiff(c, a, tol);
     if (d.ratio <= threshold || Date.now() > end) return { ...d, customerPng: c, agentPng: a };
     await new Promise((r) => setTimeout(r, 250));
