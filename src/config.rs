@@ -138,9 +138,14 @@ pub struct Limits {
     pub join_attempts_per_minute_per_ip: u32,
     pub sessions_per_minute_per_ip: u32,
     pub sign_ins_per_minute_per_ip: u32,
-    /// Frames queued for one receiver before the oldest are dropped (the
+    /// Frames queued for one receiver past which new ones are dropped (the
     /// receiver then sees a sequence gap and asks for a fresh snapshot).
     pub send_queue: usize,
+    /// Bytes queued for one receiver past which new frames are dropped, the
+    /// same way: a receiver that stops reading while large snapshots come
+    /// would otherwise hold up to `send_queue` of them. At least
+    /// `max_message_bytes`, so that any one frame fits.
+    pub send_queue_bytes: usize,
     /// Largest page resource the proxy fetches for the agent's view.
     pub proxy_max_bytes: usize,
     /// With Redis: bytes of frames a node holds on their way to Redis past
@@ -228,6 +233,7 @@ impl Default for Limits {
             sessions_per_minute_per_ip: 30,
             sign_ins_per_minute_per_ip: 20,
             send_queue: 512,
+            send_queue_bytes: 32 * 1024 * 1024,
             proxy_max_bytes: 10 * 1024 * 1024,
             publish_backlog_bytes: 32 * 1024 * 1024,
         }
@@ -357,6 +363,12 @@ impl Config {
                 "limits.max_messages_per_second, limits.send_queue and limits.publish_backlog_bytes must be positive"
                     .into(),
             );
+        }
+        if self.limits.send_queue_bytes < self.limits.max_message_bytes {
+            return bad(format!(
+                "limits.send_queue_bytes ({}) must be at least limits.max_message_bytes ({}), so that any one message fits",
+                self.limits.send_queue_bytes, self.limits.max_message_bytes
+            ));
         }
         if self.timeouts.tick.is_zero() {
             return bad("timeouts.tick must be positive".into());
@@ -520,6 +532,10 @@ mod tests {
                     .contains("soon")
             );
             jail.set_env("COBROWSE_TIMEOUTS__JOIN", "1m");
+            jail.set_env("COBROWSE_LIMITS__SEND_QUEUE_BYTES", "1048576");
+            let err = Config::load(&Overrides::default()).unwrap_err().to_string();
+            assert!(err.contains("send_queue_bytes (1048576) must be at least limits.max_message_bytes (16777216)"), "{err}");
+            jail.set_env("COBROWSE_LIMITS__SEND_QUEUE_BYTES", "16777216");
             jail.set_env("COBROWSE_NO_SUCH_SETTING", "1");
             assert!(
                 Config::load(&Overrides::default())

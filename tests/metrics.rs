@@ -205,3 +205,25 @@ async fn a_receiver_that_stops_reading_loses_frames_and_holds_nobody_up() {
     c.expect("resync").await;
     srv.stop().await;
 }
+
+#[tokio::test]
+async fn a_receiver_that_stops_reading_holds_at_most_send_queue_bytes() {
+    let _turn = TURN.lock().await;
+    // 512 frames may wait, but only 4 MiB of them: large frames hit the bytes first.
+    let srv = start(|c| {
+        c.limits.send_queue_bytes = 4 * 1024 * 1024;
+        c.limits.max_message_bytes = 1024 * 1024;
+        c.limits.max_messages_per_second = 10_000;
+    })
+    .await;
+    let (mut c, _a, _, _) = srv.active("slow").await;
+    let before = Scrape::of(&srv).await;
+    let sent = flood_until_dropped(&srv, &mut c, &before).await;
+    // The socket buffers take a few dozen chunks of 512 KiB, the queue 8; a
+    // count-only bound would take 512 more before dropping any.
+    assert!(
+        sent < 256,
+        "{sent} chunks of {BIG} bytes sent before the first drop"
+    );
+    srv.stop().await;
+}

@@ -1,7 +1,6 @@
 //! `/ws/agent?session=<id>`: a signed-in agent joins a session.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
@@ -11,11 +10,11 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 
 use super::auth_routes::{Credential, identify};
-use super::conn::{Conn, Open, refuse};
+use super::conn::{Conn, Open, outbox, refuse};
 use super::customer_ws::sized;
 use super::{AppState, client_ip};
 use crate::auth::Identity;
-use crate::hub::{HubError, Out, Outbox, next_peer_id};
+use crate::hub::{HubError, Out, next_peer_id};
 use crate::metrics as m;
 use crate::protocol::{ServerMsg, close, refusal_close_code};
 use crate::session::{Event, Role, SessionId};
@@ -125,7 +124,7 @@ async fn open(
     let link = app.live.hub.link(id);
     app.live.hub.subscribed(id).await;
     let (sink, stream) = ws.split();
-    let out = Arc::new(Outbox::new(sink, app.config.limits.send_queue));
+    let out = outbox(app, sink);
     if let Some(older) = link.attach_agent(peer, out.clone()) {
         let why = "this session was opened in another window";
         older.push(Out::Close(close::CONFLICT, why.into()), 0);

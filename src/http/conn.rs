@@ -12,7 +12,7 @@ use metrics::{Counter, Histogram};
 
 use super::AppState;
 use super::ops::ConnectionGauge;
-use crate::hub::{HubError, Link, Out, Outbox, PeerId, Queued, Sent};
+use crate::hub::{Capacity, HubError, Link, Out, Outbox, PeerId, Queued, Sent, WsSink};
 use crate::metrics as m;
 use crate::protocol::{self, Kind, PageMsg, ServerMsg, close};
 use crate::ratelimit::Bucket;
@@ -51,6 +51,16 @@ impl Default for RelayMetrics {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// The way out for a connection's write half, bounded by the configured limits.
+pub fn outbox(app: &AppState, sink: WsSink) -> Arc<Outbox> {
+    let limits = &app.config.limits;
+    let capacity = Capacity {
+        items: limits.send_queue,
+        bytes: limits.send_queue_bytes,
+    };
+    Arc::new(Outbox::new(sink, capacity))
 }
 
 /// A connection past its handshake: what its task keeps while it relays.

@@ -2,7 +2,6 @@
 //! (`create`) or proves it is the same customer (`resume` with the secret token).
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
@@ -11,9 +10,9 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 
-use super::conn::{Conn, Open, refuse, say_and_close};
+use super::conn::{Conn, Open, outbox, refuse, say_and_close};
 use super::{AppState, client_ip};
-use crate::hub::{HubError, Outbox, Tombstone, next_peer_id};
+use crate::hub::{HubError, Tombstone, next_peer_id};
 use crate::live::now_ms;
 use crate::protocol::{self, CreateMsg, Kind, ResumeMsg, ServerMsg, close, end_message};
 use crate::session::{
@@ -111,7 +110,7 @@ async fn open(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<String>
         admitted.session = now;
     }
     let (sink, stream) = ws.split();
-    let out = Arc::new(Outbox::new(sink, app.config.limits.send_queue));
+    let out = outbox(&app, sink);
     link.attach_customer(peer, out.clone(), paused);
     link.sync(&admitted.session);
     app.live.hub.attached(id, Role::Customer, peer);

@@ -20,7 +20,7 @@ use crate::session::{
 
 pub use link::{Link, Links, PeerId, next_peer_id};
 pub use local::LocalHub;
-pub use outbox::{Out, Outbox, Queued, Sent};
+pub use outbox::{Capacity, Out, Outbox, Queued, Sent, WsSink};
 pub use redis::RedisHub;
 
 #[derive(Debug, thiserror::Error)]

@@ -59,11 +59,25 @@ pub enum Sent {
 
 pub type WsSink = SplitSink<WebSocket, Message>;
 
+/// A connection's queue and the bytes of the frames in it.
+#[derive(Default)]
+struct Queue {
+    items: VecDeque<Queued>,
+    bytes: usize,
+}
+
+/// How much a connection's queue may hold.
+#[derive(Clone, Copy, Debug)]
+pub struct Capacity {
+    pub items: usize,
+    /// Relayed frames past this many bytes are dropped; notices never are.
+    pub bytes: usize,
+}
+
 pub struct Outbox {
     sink: Mutex<WsSink>,
-    queue: std::sync::Mutex<VecDeque<Queued>>,
-    /// Most items the queue holds.
-    capacity: usize,
+    queue: std::sync::Mutex<Queue>,
+    capacity: Capacity,
     /// Wakes the connection's task when an item is queued.
     ready: Notify,
     /// Items queued and not yet handled by the connection's task; a direct
@@ -73,7 +87,7 @@ pub struct Outbox {
 }
 
 impl Outbox {
-    pub fn new(sink: WsSink, capacity: usize) -> Self {
+    pub fn new(sink: WsSink, capacity: Capacity) -> Self {
         Outbox {
             sink: Mutex::new(sink),
             queue: std::sync::Mutex::default(),
@@ -96,7 +110,10 @@ impl Outbox {
 
     /// The next queued item if there is one.
     pub fn try_next(&self) -> Option<Queued> {
-        self.queue.lock().expect("outbox lock").pop_front()
+        let mut queue = self.queue.lock().expect("outbox lock");
+        let item = queue.items.pop_front()?;
+        queue.bytes -= size(&item);
+        Some(item)
     }
 
     /// Sends the connection's first message, then lets relaying tasks write directly.
@@ -127,11 +144,15 @@ impl Outbox {
     fn queue(&self, item: Queued, keep_free: usize) -> Sent {
         {
             let mut queue = self.queue.lock().expect("outbox lock");
-            if self.capacity.saturating_sub(queue.len()) <= keep_free {
+            let bytes = queue.bytes + size(&item);
+            if self.capacity.items.saturating_sub(queue.items.len()) <= keep_free
+                || (keep_free > 0 && bytes > self.capacity.bytes)
+            {
                 return Sent::Dropped;
             }
             self.waiting.fetch_add(1, Ordering::AcqRel);
-            queue.push_back(item);
+            queue.items.push_back(item);
+            queue.bytes = bytes;
         }
         self.ready.notify_one();
         Sent::Queued
@@ -169,6 +190,15 @@ impl Outbox {
             // The socket is gone: its task is ending the connection.
             Now::Gone => Sent::Dropped,
         }
+    }
+}
+
+/// The payload bytes an item holds while it waits.
+fn size(item: &Queued) -> usize {
+    match item {
+        Queued::Out(Out::Frame(Message::Text(t), _)) => t.len(),
+        Queued::Out(Out::Frame(Message::Binary(b), _)) => b.len(),
+        _ => 0,
     }
 }
 
