@@ -478,6 +478,18 @@ fn relay_targets(results: &[TargetResult]) -> String {
         mark(p99 < 10.0),
         fmt_ms(o.p99_ms)
     );
+    if p99 >= 10.0 {
+        // A missed latency target on a machine with no CPU left says so.
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let busy = o.server_cpu_pct + o.client_cpu_pct + o.others_cpu_pct;
+        out += &format!(
+            "        the machine was {:.0} % busy: server {:.0} %, generator {:.0} %, others {:.0} % of a core, on {cores} cores\n",
+            busy / cores as f64,
+            o.server_cpu_pct,
+            o.client_cpu_pct,
+            o.others_cpu_pct
+        );
+    }
     out += &format!(
         "  {}  under 30 KB of server memory per session: {:.1} KB\n",
         mark(o.mem_per_session_bytes < 30_000.0),
