@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use cobrowse::auth::Tokens;
 use common::nodes::Node;
-use common::scrape::Scrape;
+use common::scrape::{Scrape, flood_until_dropped};
 use common::services::{Postgres, RedisKind, SharedRedis};
 use common::{At, Got, chunk, seq_of};
 use serde_json::json;
@@ -518,6 +518,34 @@ async fn a_node_redis_falls_behind_drops_frames_past_its_backlog() {
     assert!(seen.windows(2).all(|w| w[0] < w[1]), "{seen:?}");
     agent.send(json!({"t": "resync"})).await;
     customer.expect("resync").await;
+}
+
+/// An agent that stops reading on another node than the customer: its node
+/// drops the frames past its queue's bytes and counts them; the customer is
+/// never held up.
+#[tokio::test]
+async fn frames_to_a_receiver_that_stops_reading_on_another_node_are_dropped_and_counted() {
+    let Some(c) = Cluster::start(
+        RedisKind::One,
+        2,
+        &[
+            ("COBROWSE_LIMITS__SEND_QUEUE_BYTES", "4194304"),
+            ("COBROWSE_LIMITS__MAX_MESSAGE_BYTES", "1048576"),
+            ("COBROWSE_LIMITS__MAX_MESSAGES_PER_SECOND", "10000"),
+        ],
+    ) else {
+        return;
+    };
+    let (n1, n2) = (c.at(0), c.at(1));
+    let (mut customer, id, _) = n1.customer().await;
+    let mut agent = n2.agent(&id, "quinn").await;
+    agent.expect("session").await;
+    customer.expect("joined").await;
+    let before = Scrape::at(&n2.url).await;
+    // The agent reads nothing from here on.
+    let sent = flood_until_dropped(&mut customer, &n2.url, &before).await;
+    assert!(sent < 256, "{sent} chunks sent before the first drop");
+    drop(agent);
 }
 
 /// The end is kept in Redis: the customer's next page, served by a third

@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::scrape::Scrape;
+use common::scrape::{BIG, Scrape, flood_until_dropped};
 use common::{Client, TestServer, chunk, seq_of, start};
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -131,34 +131,6 @@ async fn metrics_count_what_a_real_session_did() {
     srv.stop().await;
 }
 
-/// Binary chunks large enough to fill socket buffers in a few dozen frames.
-const BIG: usize = 512 * 1024;
-
-/// Sends chunks to an agent that does not read until the server drops some
-/// (its socket buffers and then its queue are full); returns how many were sent.
-/// The whole flood must get through: the customer is never held up.
-async fn flood_until_dropped(srv: &TestServer, c: &mut Client, before: &Scrape) -> u32 {
-    let flood = async {
-        let mut sent = 0;
-        while sent < 1000 {
-            for _ in 0..16 {
-                sent += 1;
-                c.send_raw(chunk(sent, BIG)).await;
-            }
-            // Whatever was sent is handled before the pong: then the count is current.
-            c.send(json!({"t": "ping"})).await;
-            c.expect("pong").await;
-            if Scrape::of(srv).await.since(before, DROPPED) > 0.0 {
-                return sent;
-            }
-        }
-        panic!("{sent} frames of {BIG} bytes and none dropped");
-    };
-    tokio::time::timeout(Duration::from_secs(60), flood)
-        .await
-        .expect("the customer was held up by an agent that does not read")
-}
-
 #[tokio::test]
 async fn a_receiver_that_stops_reading_loses_frames_and_holds_nobody_up() {
     let _turn = TURN.lock().await;
@@ -172,7 +144,7 @@ async fn a_receiver_that_stops_reading_loses_frames_and_holds_nobody_up() {
     let before = Scrape::of(&srv).await;
 
     // The agent reads nothing from here on; the customer keeps sending.
-    let sent = flood_until_dropped(&srv, &mut c, &before).await;
+    let sent = flood_until_dropped(&mut c, &srv.url, &before).await;
     let stalled = Scrape::of(&srv).await;
     let dropped = stalled.since(&before, DROPPED);
     let relayed = stalled.since(&before, RELAYED);
@@ -218,7 +190,7 @@ async fn a_receiver_that_stops_reading_holds_at_most_send_queue_bytes() {
     .await;
     let (mut c, _a, _, _) = srv.active("slow").await;
     let before = Scrape::of(&srv).await;
-    let sent = flood_until_dropped(&srv, &mut c, &before).await;
+    let sent = flood_until_dropped(&mut c, &srv.url, &before).await;
     // The socket buffers take a few dozen chunks of 512 KiB, the queue 8; a
     // count-only bound would take 512 more before dropping any.
     assert!(

@@ -1,8 +1,47 @@
 //! What a server's `/metrics` shows, for tests that count what happened.
 
 use std::collections::HashMap;
+use std::time::Duration;
 
-use super::TestServer;
+use serde_json::json;
+
+use super::{Client, TestServer, chunk};
+
+const DROPPED: &str = "cobrowse_messages_dropped_total";
+
+/// Binary chunks large enough to fill socket buffers in a few dozen frames.
+pub const BIG: usize = 512 * 1024;
+
+/// Sends chunks to an agent that does not read until the server at `url`
+/// (the agent's node) drops some: its socket buffers and then its queue are
+/// full. Returns how many were sent. The whole flood must get through: the
+/// customer is never held up.
+pub async fn flood_until_dropped(c: &mut Client, url: &str, before: &Scrape) -> u32 {
+    let dropped = async || Scrape::at(url).await.since(before, DROPPED) > 0.0;
+    let flood = async {
+        let mut sent = 0;
+        while sent < 1000 {
+            for _ in 0..16 {
+                sent += 1;
+                c.send_raw(chunk(sent, BIG)).await;
+            }
+            // Whatever was sent is handled before the pong; another node
+            // hears it through Redis a moment later.
+            c.send(json!({"t": "ping"})).await;
+            c.expect("pong").await;
+            for _ in 0..5 {
+                if dropped().await {
+                    return sent;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+        panic!("{sent} frames of {BIG} bytes and none dropped");
+    };
+    tokio::time::timeout(Duration::from_secs(60), flood)
+        .await
+        .expect("the customer was held up by an agent that does not read")
+}
 
 /// One scrape: each series (`name{labels}`, as rendered) to its value.
 pub struct Scrape(HashMap<String, f64>);

@@ -750,7 +750,12 @@ async fn dispatch(links: Arc<Links>, mut rx: mpsc::UnboundedReceiver<redis::Push
         let Some(link) = links.get(id) else { continue };
         match wire::decode(payload) {
             Some(Frame::Relay(role, out)) => {
-                link.relay(role, out);
+                let sent = link.relay(role, out);
+                // Dropped here, at the receiver's node, for a receiver that
+                // stopped reading: counted like a drop on an embedded node.
+                if sent == Sent::Dropped {
+                    metrics::counter!(crate::metrics::MESSAGES_DROPPED).increment(1);
+                }
             }
             Some(Frame::Notice(role, out)) => deliver_notice(&link, role, out),
             Some(Frame::Sync { active, write }) => link.set_flags(active, write),
