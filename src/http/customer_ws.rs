@@ -66,7 +66,7 @@ struct Admitted {
 async fn customer(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<String>) {
     // Boxed: the handshake's state is freed once relaying starts instead of
     // sizing the task that lives as long as the connection.
-    let Some(mut open) = Box::pin(open(app.clone(), socket, ip, origins)).await else {
+    let Some(mut open) = Box::pin(open(&app, socket, ip, origins)).await else {
         return;
     };
     open.serve().await;
@@ -74,7 +74,7 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<Str
 }
 
 /// Admits the customer and attaches its connection to the session.
-async fn open(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<String>) -> Option<Open> {
+async fn open(app: &AppState, socket: WebSocket, ip: IpAddr, origins: Vec<String>) -> Option<Open> {
     let mut ws = socket;
     let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, ws.recv()).await {
         Ok(Some(Ok(Message::Text(text)))) => text,
@@ -90,7 +90,7 @@ async fn open(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<String>
         }
         _ => return None,
     };
-    let mut admitted = match admit(&app, &first, ip).await {
+    let mut admitted = match admit(app, &first, ip).await {
         Ok(admitted) => admitted,
         Err(NotAdmitted::Refused(Refused(code, close, message))) => {
             refuse(&mut ws, code, close, &message).await;
@@ -110,7 +110,7 @@ async fn open(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<String>
         admitted.session = now;
     }
     let (sink, stream) = ws.split();
-    let out = outbox(&app, sink);
+    let out = outbox(app, sink);
     link.attach_customer(peer, out.clone(), paused);
     link.sync(&admitted.session);
     app.live.hub.attached(id, Role::Customer, peer);
