@@ -203,7 +203,8 @@ on('adopt', (root) => { if (state.capturing) dirtyRoots.add(root), soonStyles();
 
 /** Yields to the event loop between slices. */
 const tick = () => (globalThis.scheduler && scheduler.yield ? scheduler.yield() : new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); }));
-const CHUNK = 256 * 1024 - 6;
+/** The server keeps each connection's buffers at its largest frame: chunks stay small (a 16 MiB snapshot is 256, within the rate limit's burst). */
+const CHUNK = 64 * 1024 - 6;
 
 /** One array of the bytes in `parts`. */
 function concat(parts) {
@@ -233,7 +234,7 @@ const makeSpare = () => { spare ||= packer(); };
 
 /**
  * (Re)starts capture with a full snapshot: serialized and deflated in ≤ 8 ms slices while changes
- * are buffered, sent as ≤ 256 KiB binary chunks, then `snapshot`, then the buffered changes.
+ * are buffered, sent as ≤ 64 KiB binary chunks, then `snapshot`, then the buffered changes.
  */
 export async function start() {
   stop();
