@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use cobrowse::auth::Tokens;
 use common::nodes::Node;
-use common::scrape::{Scrape, flood_until_dropped};
+use common::scrape::{DROPPED, Scrape, flood_until_dropped};
 use common::services::{Postgres, RedisKind, SharedRedis};
 use common::{At, Got, chunk, seq_of};
 use serde_json::json;
@@ -463,7 +463,6 @@ async fn redis_restarting_empty_lets_go_of_the_sessions_it_forgot() {
 /// (the agent sees a sequence gap and asks for a fresh snapshot).
 #[tokio::test]
 async fn a_node_redis_falls_behind_drops_frames_past_its_backlog() {
-    const DROPPED: &str = "cobrowse_messages_dropped_total";
     let Some(mut c) = Cluster::start(
         RedisKind::One,
         2,

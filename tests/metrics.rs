@@ -9,7 +9,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::scrape::{BIG, Scrape, flood_until_dropped};
+use common::scrape::{BIG, DROPPED, Scrape, flood_until_dropped};
 use common::{Client, TestServer, chunk, seq_of, start};
 use serde_json::json;
 use tokio::sync::Mutex;
@@ -20,7 +20,6 @@ static TURN: Mutex<()> = Mutex::const_new(());
 
 const RELAYED: &str = "cobrowse_messages_relayed_total";
 const BYTES: &str = "cobrowse_bytes_relayed_total";
-const DROPPED: &str = "cobrowse_messages_dropped_total";
 const LATENCY: &str = "cobrowse_relay_latency_seconds";
 
 /// Sends a text frame whose bytes we know, to count them.

@@ -7,7 +7,8 @@ use serde_json::json;
 
 use super::{Client, TestServer, chunk};
 
-const DROPPED: &str = "cobrowse_messages_dropped_total";
+/// The series of frames dropped for a slow receiver (or a Redis that fell behind).
+pub const DROPPED: &str = "cobrowse_messages_dropped_total";
 
 /// Binary chunks large enough to fill socket buffers in a few dozen frames.
 pub const BIG: usize = 512 * 1024;
