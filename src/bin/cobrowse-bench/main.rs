@@ -12,30 +12,29 @@
 //! nodes, and prints what the cluster costs, as ratios.
 
 mod deploy;
+mod frames;
 mod hist;
 mod report;
 mod sys;
+mod traffic;
 mod wire;
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use futures_util::{SinkExt, StreamExt};
-use rand::Rng;
 use tokio::process::Command;
-use tokio::sync::{Semaphore, watch};
-use tokio::task::{JoinHandle, JoinSet};
-use tokio_tungstenite::tungstenite::Message;
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 
 use deploy::{Deployment, Setup};
 use hist::Histogram;
 use report::{Comparison, DISTURBED_PCT, ProcFigures, TargetResult};
 use sys::ProcSample;
-use wire::{Incoming, Proto, Side, Ws};
+use wire::{Proto, Side, Ws};
 
 #[derive(Parser)]
 #[command(name = "cobrowse-bench", about = "Benchmarks for the cobrowse server")]
@@ -124,9 +123,11 @@ struct LoadArgs {
     /// Seconds, after the last send, to wait for messages still in flight.
     #[arg(long, default_value_t = 5.0)]
     drain: f64,
-    /// Load-generator threads: 1 = a current-thread tokio runtime. Two measured
-    /// lower latencies than one on 2 cores (the generator's own queueing is
-    /// part of every figure), for ~10 % more generator CPU: see bench/README.md.
+    /// Load-generator threads: each runs the traffic loop of its share of the
+    /// connections (traffic.rs); 1 also opens the sessions on a current-thread
+    /// runtime. At 8,000 sessions on 2 cores, one loop fell behind its reads
+    /// (CPU went to the server's two threads) and the server relayed 60,000 of
+    /// the 80,000 msg/s offered; two kept up: see bench/README.md.
     #[arg(long, default_value_t = 2)]
     client_threads: usize,
     /// The cobrowse binary [default: `cobrowse` next to this executable, built first when run by cargo].
@@ -464,8 +465,7 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
         secret: d.secret.clone(),
         nodes: d.nodes.clone(),
     });
-    let (plan_tx, plan_rx) = watch::channel(None::<Plan>);
-    let loops: Arc<Mutex<Vec<JoinHandle<()>>>> =
+    let opened: Arc<Mutex<Vec<(Ws, Side)>>> =
         Arc::new(Mutex::new(Vec::with_capacity(args.sessions * 2)));
 
     // Ramp-up: open sessions at `ramp` per second, `open_concurrency` at a time.
@@ -493,12 +493,12 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
         if let Some(exit) = d.exited() {
             bail!("during the ramp-up, {exit}");
         }
-        let (shared, plan_rx, loops) = (shared.clone(), plan_rx.clone(), loops.clone());
+        let (shared, opened) = (shared.clone(), opened.clone());
         openers.spawn(async move {
             let started = Instant::now();
             let deadline = tokio::time::Instant::now() + join_delay + connect_timeout;
             let (customer, agent) = deploy::parties(&shared.nodes, i);
-            let opened = match shared.proto {
+            let parties = match shared.proto {
                 Proto::Cobrowse => {
                     let secret = &shared.secret;
                     wire::open_cobrowse(customer, agent, secret, i, join_delay, deadline).await
@@ -506,7 +506,7 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
                 Proto::SocketIo => wire::open_socketio(customer, i, join_delay, deadline).await,
             };
             drop(permit);
-            match opened {
+            match parties {
                 Ok((customer, agent)) => {
                     if shared.plan.get().is_some() {
                         shared.c.late.fetch_add(1, Relaxed);
@@ -515,14 +515,8 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
                     let open_time = started.elapsed().saturating_sub(join_delay);
                     shared.open_time.record(open_time.as_micros() as u64);
                     shared.c.established.fetch_add(1, Relaxed);
-                    let a = tokio::spawn(conn_loop(
-                        customer,
-                        Side::Customer,
-                        shared.clone(),
-                        plan_rx.clone(),
-                    ));
-                    let b = tokio::spawn(conn_loop(agent, Side::Agent, shared.clone(), plan_rx));
-                    loops.lock().unwrap().extend([a, b]);
+                    let mut opened = opened.lock().unwrap();
+                    opened.extend([(customer, Side::Customer), (agent, Side::Agent)]);
                 }
                 Err(e) => {
                     shared.c.open_failed.fetch_add(1, Relaxed);
@@ -567,8 +561,9 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
     let t1 = t0 + (args.duration * 1e6) as u64;
     let plan = Plan { go, t0, t1 };
     let _ = shared.plan.set(plan);
-    let _ = plan_tx.send(Some(plan));
     openers.abort_all();
+    let stop = Arc::new(AtomicBool::new(false));
+    let loops = start_traffic(&shared, &opened, plan, &stop, args.client_threads)?;
 
     let mut cpu0 = None;
     let mut window_closed = false;
@@ -615,15 +610,14 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
             break;
         }
     }
-    // Stop every connection: aborting a task drops its WebSocket, which closes it.
-    drop(plan_tx);
-    let handles: Vec<_> = std::mem::take(&mut *loops.lock().unwrap());
-    for h in &handles {
-        h.abort();
-    }
-    let stop_by = tokio::time::Instant::now() + Duration::from_secs(5);
-    for h in handles {
-        let _ = tokio::time::timeout_at(stop_by, h).await;
+    // Stop every connection: a traffic loop that returns drops its sockets, which closes them.
+    stop.store(true, Relaxed);
+    for l in loops {
+        match l.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => failure = failure.or(Some(format!("a traffic loop failed: {e:#}"))),
+            Err(e) => failure = failure.or(Some(format!("a traffic loop panicked: {e}"))),
+        }
     }
     if let Some(f) = failure {
         bail!(f);
@@ -713,138 +707,30 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-/// One connection, after its session is open: reads all the time, sends on
-/// its schedule once the plan is known, until the driver aborts it.
-async fn conn_loop(
-    mut ws: Ws,
-    side: Side,
-    sh: Arc<Shared>,
-    mut plan_rx: watch::Receiver<Option<Plan>>,
-) {
-    let proto = sh.proto;
-    let far = tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
-    let timer = tokio::time::sleep_until(far);
-    tokio::pin!(timer);
-    let mut next_send = u64::MAX; // scheduled time of the next send, µs
-    let mut t1 = u64::MAX;
-    let mut seq = 0u64;
-    let mut expected = 1u64;
-    let mut last_send_done = 0u64;
-    let who = match side {
-        Side::Customer => "customer",
-        Side::Agent => "agent",
-    };
-    loop {
-        tokio::select! {
-            biased;
-            // Polled only until the plan is known: the driver stops the task by aborting it.
-            changed = plan_rx.changed(), if next_send == u64::MAX => {
-                if changed.is_err() {
-                    break;
-                }
-                if let Some(p) = *plan_rx.borrow_and_update() {
-                    let phase = rand::rng().random_range(0..sh.period_us.max(1));
-                    next_send = p.go + phase;
-                    t1 = p.t1;
-                    timer.as_mut().reset(sh.at(next_send));
-                }
-            }
-            m = ws.next() => match m {
-                Some(Ok(Message::Text(text))) => match wire::decode(proto, text.as_str()) {
-                    Incoming::Data { s, ts } => {
-                        let now = sh.now_us();
-                        sh.c.received.fetch_add(1, Relaxed);
-                        if sh.in_window(now) {
-                            sh.c.received_window.fetch_add(1, Relaxed);
-                            sh.latency.record(now.saturating_sub(ts));
-                        }
-                        if s > expected {
-                            sh.c.gaps.fetch_add(s - expected, Relaxed);
-                        } else if s < expected {
-                            sh.c.out_of_order.fetch_add(1, Relaxed);
-                        }
-                        expected = expected.max(s + 1);
-                    }
-                    Incoming::Ping => {
-                        if ws.send(Message::text("3")).await.is_err() {
-                            sh.c.send_errors.fetch_add(1, Relaxed);
-                            break;
-                        }
-                    }
-                    Incoming::Problem(p) => {
-                        sh.c.problems.fetch_add(1, Relaxed);
-                        sh.sample(format!("{who} got: {p:.300}"));
-                    }
-                    Incoming::Other => {}
-                },
-                Some(Ok(Message::Close(f))) => {
-                    sh.c.disconnects.fetch_add(1, Relaxed);
-                    let f = f.map(|f| format!("{} {}", u16::from(f.code), f.reason)).unwrap_or_default();
-                    sh.sample(format!("{who} closed by the server: {f}"));
-                    break;
-                }
-                Some(Ok(_)) => {}
-                Some(Err(e)) => {
-                    sh.c.disconnects.fetch_add(1, Relaxed);
-                    sh.sample(format!("{who} connection error: {e}"));
-                    break;
-                }
-                None => {
-                    sh.c.disconnects.fetch_add(1, Relaxed);
-                    sh.sample(format!("{who} connection ended"));
-                    break;
-                }
-            },
-            () = &mut timer => {
-                let now = sh.now_us();
-                if next_send >= t1 {
-                    timer.as_mut().reset(far);
-                    continue;
-                }
-                seq += 1;
-                let in_window = sh.in_window(now);
-                // The send time a browser would stamp. If our previous send was
-                // held up by the server not reading (TCP backpressure) past this
-                // message's slot, the message waited for the server: stamp the
-                // slot, so the wait counts as relay latency (no coordinated
-                // omission). Otherwise stamp now, so the generator's own timer
-                // slack is not charged to the server.
-                let held_up = last_send_done > next_send;
-                let ts = if held_up { next_send } else { now };
-                if in_window {
-                    if held_up {
-                        sh.c.held_up.fetch_add(1, Relaxed);
-                    } else {
-                        sh.send_lag.record(now.saturating_sub(next_send));
-                    }
-                }
-                let frame = wire::encode(proto, side, seq, ts, &sh.pad);
-                let result = tokio::time::timeout(Duration::from_secs(10), ws.send(Message::text(frame))).await;
-                last_send_done = sh.now_us();
-                match result {
-                    Ok(Ok(())) => {
-                        sh.c.sent.fetch_add(1, Relaxed);
-                        if in_window {
-                            sh.c.sent_window.fetch_add(1, Relaxed);
-                        }
-                    }
-                    Ok(Err(e)) => {
-                        sh.c.send_errors.fetch_add(1, Relaxed);
-                        sh.sample(format!("{who} send failed: {e}"));
-                        break;
-                    }
-                    Err(_) => {
-                        sh.c.send_errors.fetch_add(1, Relaxed);
-                        sh.sample(format!("{who} send blocked for 10 s"));
-                        break;
-                    }
-                }
-                // A late generator catches up (bursts) rather than lowering the offered load.
-                next_send += sh.period_us;
-                timer.as_mut().reset(sh.at(next_send));
-            }
-        }
+/// Hands the open connections to `threads` traffic loops (traffic.rs), each on
+/// its own thread with its share of them.
+fn start_traffic(
+    sh: &Arc<Shared>,
+    opened: &Mutex<Vec<(Ws, Side)>>,
+    plan: Plan,
+    stop: &Arc<AtomicBool>,
+    threads: usize,
+) -> Result<Vec<tokio::task::JoinHandle<Result<()>>>> {
+    let threads = threads.max(1);
+    let mut shares: Vec<Vec<traffic::Conn>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, (ws, side)) in std::mem::take(&mut *opened.lock().unwrap())
+        .into_iter()
+        .enumerate()
+    {
+        shares[i % threads].push(traffic::Conn::new(ws, side)?);
     }
+    Ok(shares
+        .into_iter()
+        .map(|conns| {
+            let (sh, stop) = (sh.clone(), stop.clone());
+            tokio::task::spawn_blocking(move || traffic::run(conns, &sh, plan, &stop))
+        })
+        .collect())
 }
 
 /// A line on stderr every second, so a long run shows where it is.

@@ -3,17 +3,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use anyhow::{Context, Result, anyhow, bail};
-use futures_util::{SinkExt, StreamExt};
+use anyhow::{Context, Result, bail};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
-use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-pub type Ws = WebSocketStream<TcpStream>;
+use crate::frames;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Proto {
@@ -27,7 +22,7 @@ pub enum Side {
     Agent,
 }
 
-/// What a connection task makes of one incoming text frame.
+/// What the traffic loop makes of one incoming text frame.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Incoming<'a> {
     /// A relayed bench message: its sequence number and send time (µs since bench start).
@@ -40,58 +35,94 @@ pub enum Incoming<'a> {
     Other,
 }
 
-/// The client's WebSocket settings: small buffers, since 16,000 of them live here.
-fn ws_config() -> WebSocketConfig {
-    WebSocketConfig::default()
-        .read_buffer_size(4 * 1024)
-        .write_buffer_size(0)
+/// An open client WebSocket while its session is being set up; traffic.rs
+/// takes it over (`into_parts`) for the measured traffic.
+pub struct Ws {
+    tcp: TcpStream,
+    /// Bytes read but not yet parsed into frames.
+    input: Vec<u8>,
+    mask: [u8; 4],
 }
 
-async fn connect(port: u16, path: &str, header: Option<(&'static str, String)>) -> Result<Ws> {
-    let mut req = format!("ws://127.0.0.1:{port}{path}").into_client_request()?;
-    if let Some((name, value)) = header {
-        req.headers_mut()
-            .insert(name, HeaderValue::from_str(&value)?);
+impl Ws {
+    /// The socket, the bytes already read past the last frame handed out, and the masking key.
+    pub fn into_parts(self) -> (TcpStream, Vec<u8>, [u8; 4]) {
+        (self.tcp, self.input, self.mask)
     }
-    let tcp = TcpStream::connect(("127.0.0.1", port))
+
+    async fn fill(&mut self) -> Result<()> {
+        let mut chunk = [0u8; 4096];
+        let n = self.tcp.read(&mut chunk).await?;
+        if n == 0 {
+            bail!("connection ended");
+        }
+        self.input.extend_from_slice(&chunk[..n]);
+        Ok(())
+    }
+
+    async fn send_text(&mut self, text: &str) -> Result<()> {
+        let mut out = Vec::with_capacity(text.len() + 14);
+        frames::encode(frames::TEXT, text.as_bytes(), self.mask, &mut out);
+        Ok(self.tcp.write_all(&out).await?)
+    }
+}
+
+async fn connect(port: u16, path: &str, header: Option<(&str, &str)>) -> Result<Ws> {
+    let mut tcp = TcpStream::connect(("127.0.0.1", port))
         .await
         .context("TCP connect")?;
     tcp.set_nodelay(true)?;
-    let (ws, _) = tokio_tungstenite::client_async_with_config(req, tcp, Some(ws_config()))
-        .await
-        .map_err(|e| match e {
-            WsError::Http(resp) => {
-                let body = resp
-                    .body()
-                    .as_deref()
-                    .map(String::from_utf8_lossy)
-                    .unwrap_or_default()
-                    .into_owned();
-                anyhow!(
-                    "WebSocket upgrade refused: HTTP {} {}",
-                    resp.status(),
-                    body.trim()
-                )
-            }
-            e => anyhow!("WebSocket handshake: {e}"),
-        })?;
+    let key: [u8; 16] = rand::random();
+    tcp.write_all(frames::upgrade_request(port, path, header, key).as_bytes())
+        .await?;
+    let mut ws = Ws {
+        tcp,
+        input: Vec::new(),
+        mask: rand::random(),
+    };
+    let end = loop {
+        if let Some(end) = frames::head_end(&ws.input) {
+            break end;
+        }
+        ws.fill().await.context("WebSocket handshake")?;
+    };
+    if frames::check_response(&ws.input[..end]).is_err() {
+        // A refusal's body says why: read what comes of it, briefly.
+        let _ = tokio::time::timeout(Duration::from_millis(500), async {
+            while ws.fill().await.is_ok() {}
+        })
+        .await;
+        frames::check_response(&ws.input)?;
+    }
+    ws.input.drain(..end);
     Ok(ws)
 }
 
 /// Next text frame; a close or the end of the stream is an error that says why.
 async fn next_text(ws: &mut Ws, what: &str) -> Result<String> {
     loop {
-        match ws.next().await {
-            Some(Ok(Message::Text(t))) => return Ok(t.as_str().to_owned()),
-            Some(Ok(Message::Close(f))) => {
-                let f = f
-                    .map(|f| format!("{} {}", u16::from(f.code), f.reason))
-                    .unwrap_or_default();
-                bail!("closed by the server while waiting for {what}: {f}")
+        let parsed =
+            frames::parse(&ws.input).with_context(|| format!("while waiting for {what}"))?;
+        let Some((frame, used)) = parsed else {
+            ws.fill()
+                .await
+                .with_context(|| format!("while waiting for {what}"))?;
+            continue;
+        };
+        let (opcode, payload) = (frame.opcode, frame.payload.to_vec());
+        ws.input.drain(..used);
+        match opcode {
+            frames::TEXT => return Ok(String::from_utf8(payload)?),
+            frames::CLOSE => bail!(
+                "closed by the server while waiting for {what}: {}",
+                frames::close_reason(&payload)
+            ),
+            frames::PING => {
+                let mut out = Vec::new();
+                frames::encode(frames::PONG, &payload, ws.mask, &mut out);
+                ws.tcp.write_all(&out).await?;
             }
-            Some(Ok(_)) => continue,
-            Some(Err(e)) => bail!("while waiting for {what}: {e}"),
-            None => bail!("connection ended while waiting for {what}"),
+            _ => continue,
         }
     }
 }
@@ -164,7 +195,7 @@ pub async fn open_cobrowse(
 ) -> Result<(Ws, Ws)> {
     let origin = format!("http://127.0.0.1:{customer_port}");
     let path = "/ws/customer?v=1";
-    let header = Some(("origin", origin.clone()));
+    let header = Some(("origin", origin.as_str()));
     let mut customer = step(
         "customer",
         "connection",
@@ -174,7 +205,7 @@ pub async fn open_cobrowse(
     .await?;
     let create = serde_json::json!({"v": 1, "t": "create", "url": format!("{origin}/demo/"), "title": "bench", "tab": "t1"});
     customer
-        .send(Message::text(create.to_string()))
+        .send_text(&create.to_string())
         .await
         .context("customer: sending create")?;
     let session = step(
@@ -192,7 +223,8 @@ pub async fn open_cobrowse(
     tokio::time::sleep(join_delay).await;
     let token = jwt(secret, &format!("bench-agent-{i}"))?;
     let path = format!("/ws/agent?v=1&session={id}");
-    let header = Some(("authorization", format!("Bearer {token}")));
+    let bearer = format!("Bearer {token}");
+    let header = Some(("authorization", bearer.as_str()));
     let mut agent = step(
         "agent",
         "connection",
@@ -221,23 +253,22 @@ async fn sio_join(port: u16, room: &str) -> Result<Ws> {
     if !open.starts_with('0') {
         bail!("expected the Engine.IO open packet `0{{…}}`, got {open:.200}");
     }
-    ws.send(Message::text("40")).await?;
+    ws.send_text("40").await?;
     loop {
         let t = next_text(&mut ws, "the Socket.IO connect packet").await?;
         if t == "2" {
-            ws.send(Message::text("3")).await?;
+            ws.send_text("3").await?;
         } else if t.starts_with("40") {
             break;
         } else if t.starts_with("44") {
             bail!("Socket.IO connect refused: {t:.200}");
         }
     }
-    ws.send(Message::text(format!(r#"420["join","{room}"]"#)))
-        .await?;
+    ws.send_text(&format!(r#"420["join","{room}"]"#)).await?;
     loop {
         let t = next_text(&mut ws, "the join ack").await?;
         if t == "2" {
-            ws.send(Message::text("3")).await?;
+            ws.send_text("3").await?;
         } else if t.starts_with("430") {
             return Ok(ws);
         }
