@@ -11,6 +11,7 @@
 //! nodes sharing one redis-server with every session's parties on different
 //! nodes, and prints what the cluster costs, as ratios.
 
+mod capacity;
 mod deploy;
 mod frames;
 mod hist;
@@ -50,6 +51,9 @@ enum Cmd {
     /// The same load on one embedded node, then on two nodes sharing one Redis
     /// (every session's customer and agent on different nodes); cluster ÷ embedded.
     Cluster(ClusterArgs),
+    /// The most sessions each relay carries with p99 under a bound (searched,
+    /// up to --sessions); cobrowse ÷ socket.io.
+    Capacity(CapacityArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -83,6 +87,23 @@ struct ClusterArgs {
     /// without persistence.
     #[arg(long, default_value = "redis-server")]
     redis_server: String,
+}
+
+#[derive(Args, Clone, Debug)]
+struct CapacityArgs {
+    #[command(flatten)]
+    relay: RelayArgs,
+    /// The latency bound, in ms: a load counts as carried if p99 is within it
+    /// (and every session opened and nothing was lost).
+    #[arg(long, default_value_t = 10.0)]
+    p99_ms: f64,
+    /// Sessions of the first trial; the search doubles from there.
+    #[arg(long, default_value_t = 250)]
+    from: usize,
+    /// The search stops when it knows the capacity to within this many
+    /// sessions (or 5 % of it, whichever is more).
+    #[arg(long, default_value_t = 100)]
+    step: usize,
 }
 
 /// The load, and how the runs are made: the same for every subcommand.
@@ -161,6 +182,7 @@ fn main() -> Result<()> {
     let load = match &cmd {
         Cmd::Relay(a) => &a.load,
         Cmd::Cluster(a) => &a.load,
+        Cmd::Capacity(a) => &a.relay.load,
     };
     let (soft, hard) = sys::raise_nofile_limit().unwrap_or_else(|e| {
         eprintln!("bench: warning: {e}");
@@ -190,6 +212,7 @@ fn main() -> Result<()> {
         match cmd {
             Cmd::Relay(args) => relay(args).await,
             Cmd::Cluster(args) => cluster(args).await,
+            Cmd::Capacity(args) => capacity(args).await,
         }
     })
 }
@@ -248,18 +271,79 @@ async fn prepare_socketio(args: &RelayArgs) -> Result<PathBuf> {
 }
 
 async fn relay(args: RelayArgs) -> Result<()> {
+    let targets = relay_targets(&args).await?;
+    let results = run_all(&targets, &args.load).await;
+    finish(&args.load, &results, Comparison::Relay, format!("{args:?}"))
+}
+
+/// cobrowse and the socket.io relay, or the one `--against` names.
+async fn relay_targets(args: &RelayArgs) -> Result<Vec<(&'static str, Setup)>> {
     let mut targets = Vec::new();
     if args.against != Against::Socketio {
         let bin = prepare_cobrowse(&args.load).await?;
         targets.push(("cobrowse", Setup::Embedded { bin }));
     }
     if args.against != Against::Cobrowse {
-        let dir = prepare_socketio(&args).await?;
+        let dir = prepare_socketio(args).await?;
         let node = args.node.clone();
         targets.push(("socket.io", Setup::SocketIo { node, dir }));
     }
-    let results = run_all(&targets, &args.load).await;
-    finish(&args.load, &results, Comparison::Relay, format!("{args:?}"))
+    Ok(targets)
+}
+
+async fn capacity(args: CapacityArgs) -> Result<()> {
+    let targets = relay_targets(&args.relay).await?;
+    let mut found = Vec::new();
+    for target in &targets {
+        let mut search = capacity::Search::new(args.from, args.relay.load.sessions, args.step);
+        let mut f = capacity::Found {
+            label: target.0,
+            trials: Vec::new(),
+            best: None,
+        };
+        while let Some(n) = search.next() {
+            let load = LoadArgs {
+                sessions: n,
+                ..args.relay.load.clone()
+            };
+            let r = run_all(std::slice::from_ref(target), &load).await.remove(0);
+            let why = capacity::shortfall(&r, args.p99_ms);
+            eprintln!(
+                "bench: {} at {n} sessions: {}",
+                target.0,
+                why.as_deref().unwrap_or("carried")
+            );
+            search.record(n, why.is_none());
+            if why.is_none() {
+                f.best = Some(r);
+            }
+            f.trials.push((n, why));
+        }
+        eprintln!(
+            "bench: {} carries {} sessions with p99 ≤ {} ms",
+            target.0,
+            search.capacity(),
+            args.p99_ms
+        );
+        found.push(f);
+    }
+    let l = &args.relay.load;
+    let text = capacity::report(&found, args.p99_ms, l.rate, l.size, l.duration);
+    println!("{text}");
+    if let Some(path) = &l.json {
+        let json = serde_json::json!({
+            "args": format!("{args:?}"),
+            "relays": found.iter().map(|f| serde_json::json!({
+                "relay": f.label,
+                "capacity_sessions": f.best.as_ref().map(|r| r.requested),
+                "trials": f.trials.iter().map(|(n, why)| serde_json::json!({"sessions": n, "shortfall": why})).collect::<Vec<_>>(),
+                "at_capacity": f.best.as_ref().map(TargetResult::json),
+            })).collect::<Vec<_>>(),
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&json)?)?;
+        eprintln!("bench: results written to {}", path.display());
+    }
+    Ok(())
 }
 
 async fn cluster(args: ClusterArgs) -> Result<()> {

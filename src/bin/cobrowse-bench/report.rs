@@ -169,7 +169,7 @@ impl Comparison {
     }
 }
 
-fn fmt_ms(v: Option<f64>) -> String {
+pub fn fmt_ms(v: Option<f64>) -> String {
     match v {
         None => "-".into(),
         Some(v) if v < 10.0 => format!("{v:.2} ms"),
@@ -178,7 +178,7 @@ fn fmt_ms(v: Option<f64>) -> String {
     }
 }
 
-fn fmt_int(v: f64) -> String {
+pub fn fmt_int(v: f64) -> String {
     let s = format!("{:.0}", v.max(0.0));
     let mut out = String::new();
     for (i, ch) in s.chars().enumerate() {
@@ -190,7 +190,7 @@ fn fmt_int(v: f64) -> String {
     out
 }
 
-fn fmt_ratio(r: f64) -> String {
+pub fn fmt_ratio(r: f64) -> String {
     if r < 10.0 {
         format!("{r:.2}×")
     } else {
@@ -202,17 +202,16 @@ type Cell<'a> = &'a dyn Fn(&TargetResult) -> String;
 type Figure<'a> = Option<(Better, &'a dyn Fn(&TargetResult) -> f64)>;
 
 pub fn report(args: &LoadArgs, results: &[TargetResult], cmp: Comparison) -> String {
-    let runtime = if args.client_threads <= 1 {
-        "current-thread runtime".to_string()
-    } else {
-        format!("{}-thread runtime", args.client_threads)
+    let threads = match args.client_threads.max(1) {
+        1 => "1 thread".to_string(),
+        n => format!("{n} threads"),
     };
     let what = match cmp {
         Comparison::Relay => "relay",
         Comparison::Cluster => "cluster",
     };
     let mut out = format!(
-        "\n{what} benchmark: {} sessions, {} msg/s per side of {} B, {} s measured after {} s warm-up; load generator: {runtime}, loopback\n",
+        "\n{what} benchmark: {} sessions, {} msg/s per side of {} B, {} s measured after {} s warm-up; load generator: {threads}, loopback\n",
         fmt_int(args.sessions as f64),
         args.rate,
         args.size,
