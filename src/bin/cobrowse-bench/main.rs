@@ -22,7 +22,7 @@ mod wire;
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
@@ -549,8 +549,7 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
         secret: d.secret.clone(),
         nodes: d.nodes.clone(),
     });
-    let opened: Arc<Mutex<Vec<(Ws, Side)>>> =
-        Arc::new(Mutex::new(Vec::with_capacity(args.sessions * 2)));
+    let traffic = Arc::new(Traffic::start(&shared, args.client_threads));
 
     // Ramp-up: open sessions at `ramp` per second, `open_concurrency` at a time.
     let n = args.sessions;
@@ -577,7 +576,7 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
         if let Some(exit) = d.exited() {
             bail!("during the ramp-up, {exit}");
         }
-        let (shared, opened) = (shared.clone(), opened.clone());
+        let (shared, traffic) = (shared.clone(), traffic.clone());
         openers.spawn(async move {
             let started = Instant::now();
             let deadline = tokio::time::Instant::now() + join_delay + connect_timeout;
@@ -598,9 +597,12 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
                     }
                     let open_time = started.elapsed().saturating_sub(join_delay);
                     shared.open_time.record(open_time.as_micros() as u64);
+                    if let Err(e) = traffic.hand_over(i, customer, agent) {
+                        shared.c.open_failed.fetch_add(1, Relaxed);
+                        shared.sample(format!("session {i}: to the traffic loop: {e:#}"));
+                        return;
+                    }
                     shared.c.established.fetch_add(1, Relaxed);
-                    let mut opened = opened.lock().unwrap();
-                    opened.extend([(customer, Side::Customer), (agent, Side::Agent)]);
                 }
                 Err(e) => {
                     shared.c.open_failed.fetch_add(1, Relaxed);
@@ -646,8 +648,7 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
     let plan = Plan { go, t0, t1 };
     let _ = shared.plan.set(plan);
     openers.abort_all();
-    let stop = Arc::new(AtomicBool::new(false));
-    let loops = start_traffic(&shared, &opened, plan, &stop, args.client_threads)?;
+    while openers.join_next().await.is_some() {}
 
     let mut cpu0 = None;
     let mut window_closed = false;
@@ -694,14 +695,10 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
             break;
         }
     }
-    // Stop every connection: a traffic loop that returns drops its sockets, which closes them.
-    stop.store(true, Relaxed);
-    for l in loops {
-        match l.await {
-            Ok(Ok(())) => {}
-            Ok(Err(e)) => failure = failure.or(Some(format!("a traffic loop failed: {e:#}"))),
-            Err(e) => failure = failure.or(Some(format!("a traffic loop panicked: {e}"))),
-        }
+    // Every opener is done or aborted, so this is the last reference.
+    let traffic = Arc::into_inner(traffic).context("an opener still holds the traffic loops")?;
+    if let Some(why) = traffic.stop().await {
+        failure = failure.or(Some(why));
     }
     if let Some(f) = failure {
         bail!(f);
@@ -791,30 +788,63 @@ fn ms(us: u64) -> f64 {
     us as f64 / 1000.0
 }
 
-/// Hands the open connections to `threads` traffic loops (traffic.rs), each on
-/// its own thread with its share of them.
-fn start_traffic(
-    sh: &Arc<Shared>,
-    opened: &Mutex<Vec<(Ws, Side)>>,
-    plan: Plan,
-    stop: &Arc<AtomicBool>,
-    threads: usize,
-) -> Result<Vec<tokio::task::JoinHandle<Result<()>>>> {
-    let threads = threads.max(1);
-    let mut shares: Vec<Vec<traffic::Conn>> = (0..threads).map(|_| Vec::new()).collect();
-    for (i, (ws, side)) in std::mem::take(&mut *opened.lock().unwrap())
-        .into_iter()
-        .enumerate()
-    {
-        shares[i % threads].push(traffic::Conn::new(ws, side)?);
+/// The traffic loops (traffic.rs), each on its own thread. Dropped, it stops
+/// them, so a run that fails half-way leaves no loop behind.
+struct Traffic {
+    /// A session's connections go to `to_loops[i % len]`.
+    to_loops: Vec<mpsc::Sender<traffic::Conn>>,
+    loops: Vec<tokio::task::JoinHandle<Result<()>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Traffic {
+    fn start(sh: &Arc<Shared>, threads: usize) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (to_loops, loops) = (0..threads.max(1))
+            .map(|_| {
+                let (tx, rx) = mpsc::channel();
+                let (sh, stop) = (sh.clone(), stop.clone());
+                (
+                    tx,
+                    tokio::task::spawn_blocking(move || traffic::run(rx, &sh, &stop)),
+                )
+            })
+            .unzip();
+        Traffic {
+            to_loops,
+            loops,
+            stop,
+        }
     }
-    Ok(shares
-        .into_iter()
-        .map(|conns| {
-            let (sh, stop) = (sh.clone(), stop.clone());
-            tokio::task::spawn_blocking(move || traffic::run(conns, &sh, plan, &stop))
-        })
-        .collect())
+
+    /// Hands session `i`'s two connections to their loop.
+    fn hand_over(&self, i: usize, customer: Ws, agent: Ws) -> Result<()> {
+        let to_loop = &self.to_loops[i % self.to_loops.len()];
+        to_loop.send(traffic::Conn::new(customer, Side::Customer)?)?;
+        to_loop.send(traffic::Conn::new(agent, Side::Agent)?)?;
+        Ok(())
+    }
+
+    /// Stops the loops (their sockets close as they return); why one failed, if one did.
+    async fn stop(mut self) -> Option<String> {
+        self.stop.store(true, Relaxed);
+        let mut failure = None;
+        for l in std::mem::take(&mut self.loops) {
+            let why = match l.await {
+                Ok(Ok(())) => continue,
+                Ok(Err(e)) => format!("a traffic loop failed: {e:#}"),
+                Err(e) => format!("a traffic loop panicked: {e}"),
+            };
+            failure = failure.or(Some(why));
+        }
+        failure
+    }
+}
+
+impl Drop for Traffic {
+    fn drop(&mut self) {
+        self.stop.store(true, Relaxed);
+    }
 }
 
 /// A line on stderr every second, so a long run shows where it is.

@@ -9,6 +9,7 @@ use std::collections::BinaryHeap;
 use std::io::{ErrorKind, Read, Write};
 use std::net::Shutdown;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::mpsc::Receiver;
 use std::time::Duration;
 
 use anyhow::Result;
@@ -20,7 +21,8 @@ use crate::frames;
 use crate::wire::{self, Incoming, Side, Ws};
 use crate::{Plan, Shared};
 
-/// Longest sleep in `poll`, so that a stop request is seen promptly.
+/// Longest sleep in `poll`, so that new connections, the plan and a stop
+/// request are seen promptly.
 const MAX_WAIT_US: u64 = 100_000;
 
 /// One party's connection, taken over from the session setup.
@@ -61,38 +63,51 @@ impl Conn {
     }
 }
 
-/// Runs `conns` until `stop`: every connection sends every `period_us` from a
-/// random phase after `plan.go` until `plan.t1`, and reads all the time.
-pub fn run(mut conns: Vec<Conn>, sh: &Shared, plan: Plan, stop: &AtomicBool) -> Result<()> {
+/// Runs until `stop`: takes each connection from `arrivals` as its session
+/// opens (and from then on reads it, answering pings, so a long ramp-up does
+/// not leave early sessions silent); once the plan is known every connection
+/// sends every `period_us`, from a random phase after `plan.go`, until `plan.t1`.
+pub fn run(arrivals: Receiver<Conn>, sh: &Shared, stop: &AtomicBool) -> Result<()> {
     let mut poll = Poll::new()?;
-    for (i, c) in conns.iter_mut().enumerate() {
-        poll.registry().register(
-            &mut c.sock,
-            Token(i),
-            Interest::READABLE | Interest::WRITABLE,
-        )?;
-    }
+    let mut conns: Vec<Conn> = Vec::new();
+    let mut due: BinaryHeap<Reverse<(u64, usize)>> = BinaryHeap::new();
+    let mut plan: Option<Plan> = None;
     let period = sh.period_us.max(1);
     let mut rng = rand::rng();
-    let mut due: BinaryHeap<Reverse<(u64, usize)>> = (0..conns.len())
-        .map(|i| Reverse((plan.go + rng.random_range(0..period), i)))
-        .collect();
     let mut events = Events::with_capacity(1024);
     let mut scratch = vec![0u8; 64 * 1024];
-    // What arrived before traffic started (notices since the session opened).
-    for c in conns.iter_mut() {
-        if !c.input.is_empty() {
-            take_frames(c, sh);
-        }
-    }
     while !stop.load(Relaxed) {
+        for mut c in arrivals.try_iter() {
+            let i = conns.len();
+            poll.registry().register(
+                &mut c.sock,
+                Token(i),
+                Interest::READABLE | Interest::WRITABLE,
+            )?;
+            // What arrived before it was handed over (notices since the session opened).
+            take_frames(&mut c, sh);
+            conns.push(c);
+            if let Some(p) = plan {
+                due.push(Reverse((
+                    p.go.max(sh.now_us()) + rng.random_range(0..period),
+                    i,
+                )));
+            }
+        }
+        if plan.is_none()
+            && let Some(&p) = sh.plan.get()
+        {
+            plan = Some(p);
+            due.extend((0..conns.len()).map(|i| Reverse((p.go + rng.random_range(0..period), i))));
+        }
+        let t1 = plan.map_or(0, |p| p.t1);
         while let Some(&Reverse((slot, i))) = due.peek() {
             if slot > sh.now_us() {
                 break;
             }
             due.pop();
             let c = &mut conns[i];
-            if slot >= plan.t1 || !c.open {
+            if slot >= t1 || !c.open {
                 continue;
             }
             send_bench(c, sh, slot);
