@@ -16,15 +16,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{AsyncPushSender, ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, Slot};
 use redis::{
-    Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, ProtocolVersion, PushInfo, RedisFuture,
-    RedisResult, Value,
+    Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisFuture, RedisResult,
+    Value,
 };
-use tokio::sync::mpsc;
 
 use crate::config::RedisConfig;
 
@@ -45,11 +44,9 @@ pub enum Conn {
 }
 
 impl Conn {
-    /// Connects; messages of subscribed channels arrive on `push`.
-    pub async fn connect(
-        config: &RedisConfig,
-        push: mpsc::UnboundedSender<PushInfo>,
-    ) -> RedisResult<Conn> {
+    /// Connects; messages of subscribed channels are handed to `push`, on
+    /// the client's reading task, so it must not block.
+    pub async fn connect(config: &RedisConfig, push: impl AsyncPushSender) -> RedisResult<Conn> {
         match config {
             RedisConfig::Single(url) => {
                 let info = url.as_str().into_connection_info()?;

@@ -24,6 +24,7 @@
 mod conn;
 mod wire;
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -178,13 +179,22 @@ pub struct RedisHub {
 impl RedisHub {
     /// `backlog_limit`: `limits.publish_backlog_bytes`.
     pub async fn connect(config: &RedisConfig, backlog_limit: usize) -> Result<Arc<RedisHub>> {
-        let (push_tx, push_rx) = mpsc::unbounded_channel();
-        let conn = Conn::connect(config, push_tx).await.map_err(unavailable)?;
+        let links: Arc<Links> = Arc::default();
+        let to_links = links.clone();
+        // Frames from other nodes reach their receivers where the Redis client
+        // reads them: dispatch only hands them to bounded queues, so a channel
+        // and a task in between would add a wake per frame and a buffer
+        // without a bound.
+        let push = move |push| {
+            dispatch(&to_links, push);
+            Ok::<(), Infallible>(())
+        };
+        let conn = Conn::connect(config, push).await.map_err(unavailable)?;
         let (commands, command_rx) = mpsc::unbounded_channel();
         let hub = Arc::new(RedisHub {
             node: hex::encode(rand::random::<[u8; 8]>()),
             conn,
-            links: Arc::default(),
+            links,
             commands,
             backlog: Arc::default(),
             backlog_limit,
@@ -197,7 +207,6 @@ impl RedisHub {
             command_rx,
             hub.backlog.clone(),
         ));
-        tokio::spawn(dispatch(hub.links.clone(), push_rx));
         tokio::spawn(watch_health(Arc::downgrade(&hub)));
         Ok(hub)
     }
@@ -731,36 +740,34 @@ async fn flush(conn: &Conn, batch: &mut Batch) {
 }
 
 /// Hands frames from other nodes (and this one) to this node's connections.
-async fn dispatch(links: Arc<Links>, mut rx: mpsc::UnboundedReceiver<redis::PushInfo>) {
-    while let Some(push) = rx.recv().await {
-        if !matches!(push.kind, PushKind::Message | PushKind::SMessage) {
-            continue;
-        }
-        let [Value::BulkString(ch), Value::BulkString(payload), ..] = push.data.as_slice() else {
-            continue;
-        };
-        let Some(id) = std::str::from_utf8(ch)
-            .ok()
-            .and_then(|c| c.strip_prefix("cb:{"))
-            .and_then(|c| c.split('}').next())
-            .and_then(|i| i.parse::<SessionId>().ok())
-        else {
-            continue;
-        };
-        let Some(link) = links.get(id) else { continue };
-        match wire::decode(payload) {
-            Some(Frame::Relay(role, out)) => {
-                let sent = link.relay(role, out);
-                // Dropped here, at the receiver's node, for a receiver that
-                // stopped reading: counted like a drop on an embedded node.
-                if sent == Sent::Dropped {
-                    metrics::counter!(crate::metrics::MESSAGES_DROPPED).increment(1);
-                }
+fn dispatch(links: &Links, push: redis::PushInfo) {
+    if !matches!(push.kind, PushKind::Message | PushKind::SMessage) {
+        return;
+    }
+    let [Value::BulkString(ch), Value::BulkString(payload), ..] = push.data.as_slice() else {
+        return;
+    };
+    let Some(id) = std::str::from_utf8(ch)
+        .ok()
+        .and_then(|c| c.strip_prefix("cb:{"))
+        .and_then(|c| c.split('}').next())
+        .and_then(|i| i.parse::<SessionId>().ok())
+    else {
+        return;
+    };
+    let Some(link) = links.get(id) else { return };
+    match wire::decode(payload) {
+        Some(Frame::Relay(role, out)) => {
+            let sent = link.relay(role, out);
+            // Dropped here, at the receiver's node, for a receiver that
+            // stopped reading: counted like a drop on an embedded node.
+            if sent == Sent::Dropped {
+                metrics::counter!(crate::metrics::MESSAGES_DROPPED).increment(1);
             }
-            Some(Frame::Notice(role, out)) => deliver_notice(&link, role, out),
-            Some(Frame::Sync { active, write }) => link.set_flags(active, write),
-            None => {}
         }
+        Some(Frame::Notice(role, out)) => deliver_notice(&link, role, out),
+        Some(Frame::Sync { active, write }) => link.set_flags(active, write),
+        None => {}
     }
 }
 
