@@ -10,6 +10,9 @@
 //! `cluster` runs the same load against one embedded node, then against two
 //! nodes sharing one redis-server with every session's parties on different
 //! nodes, and prints what the cluster costs, as ratios.
+//!
+//! `capacity` repeats the relay load at a searched number of sessions to find
+//! the most each relay carries with p99 under a bound (capacity.rs).
 
 mod capacity;
 mod deploy;
