@@ -58,6 +58,12 @@ impl Search {
     pub fn capacity(&self) -> usize {
         self.passed
     }
+
+    /// Whether every load tried passed, up to the maximum: the capacity is
+    /// then at least the maximum, not known.
+    pub fn hit_max(&self) -> bool {
+        self.passed >= self.max
+    }
 }
 
 /// Why a run does not count as carried within `p99_ms`, or None if it does:
@@ -91,6 +97,8 @@ pub struct Found {
     pub label: &'static str,
     pub trials: Vec<(usize, Option<String>)>,
     pub best: Option<TargetResult>,
+    /// It carried the most sessions tried (`--sessions`): its capacity is at least that.
+    pub hit_max: bool,
 }
 
 pub fn report(found: &[Found], p99_ms: f64, rate: f64, size: usize, secs: f64) -> String {
@@ -144,13 +152,22 @@ pub fn report(found: &[Found], p99_ms: f64, rate: f64, size: usize, secs: f64) -
         false,
     );
     out += "\nratio: first ÷ second (higher is better for the first)\n";
+    for f in found.iter().filter(|f| f.hit_max) {
+        out += &format!(
+            "note: {} carried every load tried, up to --sessions: its capacity is at least that; raise --sessions\n",
+            f.label
+        );
+    }
     if let [ours, theirs] = found {
         let (a, b) = (
             figure(ours, &|r| r.relayed_per_s),
             figure(theirs, &|r| r.relayed_per_s),
         );
+        // Ours at the maximum makes the ratio a lower bound; theirs, an upper one.
         let verdict = if a >= 5.0 * b && b > 0.0 {
             "PASS"
+        } else if theirs.hit_max {
+            "----"
         } else {
             "FAIL"
         };
@@ -193,6 +210,11 @@ mod tests {
 
     #[test]
     fn stops_at_the_maximum_or_below_the_first_load() {
+        let mut s = Search::new(250, 500, 100);
+        s.record(250, true);
+        assert!(!s.hit_max());
+        s.record(500, true);
+        assert!(s.hit_max() && s.next().is_none());
         assert_eq!(
             tries(100_000, 250, 8_000, 100),
             (vec![250, 500, 1_000, 2_000, 4_000, 8_000], 8_000)

@@ -303,6 +303,7 @@ async fn capacity(args: CapacityArgs) -> Result<()> {
             label: target.0,
             trials: Vec::new(),
             best: None,
+            hit_max: false,
         };
         while let Some(n) = search.next() {
             let load = LoadArgs {
@@ -328,6 +329,7 @@ async fn capacity(args: CapacityArgs) -> Result<()> {
             search.capacity(),
             args.p99_ms
         );
+        f.hit_max = search.hit_max();
         found.push(f);
     }
     let l = &args.relay.load;
