@@ -502,7 +502,7 @@ fn relay_targets(results: &[TargetResult]) -> String {
         };
         out += &format!("  {}  ≥ 5× socket.io's throughput: {x:.1}×", mark(x >= 5.0));
         if o.offered_per_s < 5.0 * t.relayed_per_s {
-            out += " (the offered load is below 5× what socket.io relays: run more sessions to show the ratio)";
+            out += " (the offered load is below 5× what socket.io relays; `cobrowse-bench capacity` measures the ratio at a p99 bound)";
         }
         out += "\n";
         out += &format!(
