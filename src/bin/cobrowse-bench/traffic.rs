@@ -74,6 +74,9 @@ pub fn run(arrivals: Receiver<Conn>, sh: &Shared, stop: &AtomicBool) -> Result<(
     let mut plan: Option<Plan> = None;
     let period = sh.period_us.max(1);
     let mut rng = rand::rng();
+    // A random phase of the period from the start (or from now, for a
+    // connection handed over late), so sends are spread evenly.
+    let mut first_slot = |p: &Plan| p.go.max(sh.now_us()) + rng.random_range(0..period);
     let mut events = Events::with_capacity(1024);
     let mut scratch = vec![0u8; 64 * 1024];
     while !stop.load(Relaxed) {
@@ -88,17 +91,14 @@ pub fn run(arrivals: Receiver<Conn>, sh: &Shared, stop: &AtomicBool) -> Result<(
             take_frames(&mut c, sh);
             conns.push(c);
             if let Some(p) = plan {
-                due.push(Reverse((
-                    p.go.max(sh.now_us()) + rng.random_range(0..period),
-                    i,
-                )));
+                due.push(Reverse((first_slot(&p), i)));
             }
         }
         if plan.is_none()
             && let Some(&p) = sh.plan.get()
         {
             plan = Some(p);
-            due.extend((0..conns.len()).map(|i| Reverse((p.go + rng.random_range(0..period), i))));
+            due.extend((0..conns.len()).map(|i| Reverse((first_slot(&p), i))));
         }
         let t1 = plan.map_or(0, |p| p.t1);
         while let Some(&Reverse((slot, i))) = due.peek() {

@@ -60,10 +60,14 @@ impl Ws {
         Ok(())
     }
 
-    async fn send_text(&mut self, text: &str) -> Result<()> {
-        let mut out = Vec::with_capacity(text.len() + 14);
-        frames::encode(frames::TEXT, text.as_bytes(), self.mask, &mut out);
+    async fn send(&mut self, opcode: u8, payload: &[u8]) -> Result<()> {
+        let mut out = Vec::with_capacity(payload.len() + 14);
+        frames::encode(opcode, payload, self.mask, &mut out);
         Ok(self.tcp.write_all(&out).await?)
+    }
+
+    async fn send_text(&mut self, text: &str) -> Result<()> {
+        self.send(frames::TEXT, text.as_bytes()).await
     }
 }
 
@@ -117,11 +121,7 @@ async fn next_text(ws: &mut Ws, what: &str) -> Result<String> {
                 "closed by the server while waiting for {what}: {}",
                 frames::close_reason(&payload)
             ),
-            frames::PING => {
-                let mut out = Vec::new();
-                frames::encode(frames::PONG, &payload, ws.mask, &mut out);
-                ws.tcp.write_all(&out).await?;
-            }
+            frames::PING => ws.send(frames::PONG, &payload).await?,
             _ => continue,
         }
     }
