@@ -1,5 +1,6 @@
-//! Who may do what: agent passwords (argon2), signed tokens (agent-desktop
-//! JWTs and sign-in cookies share one HS256 secret), API keys, origins.
+//! Who may do what: agent passwords (argon2), agent-desktop tokens (JWTs: HS256
+//! with a shared secret, or EdDSA with the desktop's own key), sign-in handles,
+//! API keys, origins.
 
 use argon2::Argon2;
 use argon2::password_hash::{
@@ -28,6 +29,8 @@ pub enum AuthError {
     NotAdmin,
     #[error("password must be at least 8 characters")]
     WeakPassword,
+    #[error("bad key: {0}")]
+    BadKey(String),
 }
 
 pub fn hash_password(password: &str) -> Result<String, AuthError> {
@@ -41,7 +44,13 @@ pub fn hash_password(password: &str) -> Result<String, AuthError> {
         .to_string())
 }
 
-pub fn verify_password(password: &str, hash: &str) -> bool {
+/// Checks a password on the hashing pool (see [`hashing`]).
+pub async fn verify_password(password: &str, hash: &str) -> bool {
+    let (password, hash) = (password.to_string(), hash.to_string());
+    hashing(move || verify_password_now(&password, &hash)).await
+}
+
+fn verify_password_now(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|h| {
         Argon2::default()
             .verify_password(password.as_bytes(), &h)
@@ -49,20 +58,34 @@ pub fn verify_password(password: &str, hash: &str) -> bool {
     })
 }
 
-/// The audience tells an agent-desktop token from a sign-in cookie, so one
-/// can never be replayed as the other.
+/// Argon2 spends tens of milliseconds of CPU by design. Run on an async worker,
+/// a burst of sign-ins would stall every connection that worker relays; on the
+/// blocking pool, a few at a time, it only ever waits for itself.
+pub async fn hashing<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> T {
+    static PERMITS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+    let _permit = PERMITS
+        .acquire()
+        .await
+        .expect("the hashing semaphore is never closed");
+    tokio::task::spawn_blocking(work)
+        .await
+        .expect("password hashing does not panic")
+}
+
+/// The audience a desktop's token must name, so that no other token for something
+/// else (another service sharing the secret) is taken for one.
 const AUD_AGENT: &str = "cobrowse-agent";
-const AUD_COOKIE: &str = "cobrowse-cookie";
+
+/// Leeway for clocks that differ between the desktop and the server.
+const LEEWAY_S: u64 = 5;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
     pub aud: String,
-    pub iat: u64,
-    pub exp: u64,
-    /// Present on cookies only: agent desktops can vouch for agents, never for admins.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub role: Option<AccountRole>,
+    pub iat: Option<u64>,
+    pub exp: u64,
 }
 
 /// Who is asking, once a token or cookie has been checked.
@@ -72,76 +95,118 @@ pub struct Identity {
     pub role: AccountRole,
 }
 
+/// Agent-desktop tokens: what a desktop may sign, and what the server accepts.
+///
+/// A desktop vouches for agents, never for more: these tokens carry no role, and
+/// whatever a desktop holds (the shared secret, or its own Ed25519 private key)
+/// can make nothing else, in particular no sign-in cookie (those are random
+/// handles kept in the store, see [`new_sign_in_token`]).
 #[derive(Clone)]
 pub struct Tokens {
     encoding: EncodingKey,
-    decoding: DecodingKey,
+    secret: DecodingKey,
+    /// Desktops that sign with their own key: the server holds only the public half.
+    public_keys: Vec<DecodingKey>,
+    max_ttl_s: u64,
 }
 
 impl Tokens {
+    /// HS256 tokens with the shared `secret`, at most 8 hours long.
     pub fn new(secret: &[u8]) -> Self {
         Tokens {
             encoding: EncodingKey::from_secret(secret),
-            decoding: DecodingKey::from_secret(secret),
+            secret: DecodingKey::from_secret(secret),
+            public_keys: vec![],
+            max_ttl_s: 8 * 3600,
         }
     }
 
-    fn issue(
-        &self,
-        name: &str,
-        aud: &str,
-        role: Option<AccountRole>,
-        now: Millis,
-        ttl_ms: u64,
-    ) -> String {
+    /// Also accepts EdDSA tokens signed by the desktops whose public keys (PEM) these are.
+    pub fn with_public_keys(mut self, pems: &[String]) -> Result<Self, AuthError> {
+        self.public_keys = pems
+            .iter()
+            .map(|pem| {
+                DecodingKey::from_ed_pem(pem.as_bytes())
+                    .map_err(|e| AuthError::BadKey(format!("an Ed25519 public key in PEM: {e}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(self)
+    }
+
+    /// Refuses tokens that live longer than this, however they were signed.
+    pub fn with_max_ttl(mut self, ttl_s: u64) -> Self {
+        self.max_ttl_s = ttl_s;
+        self
+    }
+
+    /// A token an agent desktop hands to the console (`cobrowse token agent`).
+    pub fn agent_token(&self, name: &str, now: Millis, ttl_ms: u64) -> String {
         let claims = Claims {
             sub: name.into(),
-            aud: aud.into(),
-            iat: now / 1000,
+            aud: AUD_AGENT.into(),
+            iat: Some(now / 1000),
             exp: (now + ttl_ms) / 1000,
-            role,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .expect("HS256 encodes")
     }
 
-    /// A token an agent desktop hands to the console (`cobrowse token agent`).
-    pub fn agent_token(&self, name: &str, now: Millis, ttl_ms: u64) -> String {
-        self.issue(name, AUD_AGENT, None, now, ttl_ms)
-    }
-
-    pub fn cookie(&self, who: &Identity, now: Millis, ttl_ms: u64) -> String {
-        self.issue(&who.name, AUD_COOKIE, Some(who.role), now, ttl_ms)
-    }
-
-    fn check(&self, token: &str, aud: &str) -> Result<Claims, AuthError> {
-        let mut v = Validation::new(Algorithm::HS256);
-        v.set_audience(&[aud]);
+    /// The agent a desktop's token names, if a key the server knows signed it, for
+    /// this audience, for no longer than the configured lifetime.
+    pub fn check_agent_token(&self, token: &str) -> Result<Identity, AuthError> {
+        let bad = |e: jsonwebtoken::errors::Error| AuthError::BadToken(e.to_string());
+        let alg = jsonwebtoken::decode_header(token).map_err(bad)?.alg;
+        let keys: Vec<&DecodingKey> = match alg {
+            Algorithm::HS256 => vec![&self.secret],
+            Algorithm::EdDSA => self.public_keys.iter().collect(),
+            other => {
+                return Err(AuthError::BadToken(format!(
+                    "{other:?} tokens are not accepted"
+                )));
+            }
+        };
+        let mut v = Validation::new(alg);
+        v.set_audience(&[AUD_AGENT]);
         v.set_required_spec_claims(&["exp", "sub", "aud"]);
-        v.leeway = 5;
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &v)
-            .map_err(|e| AuthError::BadToken(e.to_string()))?;
-        if data.claims.sub.is_empty() || data.claims.sub.len() > 128 {
+        v.leeway = LEEWAY_S;
+        let mut last = AuthError::BadToken("no key for EdDSA tokens is configured".into());
+        for key in keys {
+            match jsonwebtoken::decode::<Claims>(token, key, &v) {
+                Ok(data) => return self.agent_of(data.claims),
+                Err(e) => last = bad(e),
+            }
+        }
+        Err(last)
+    }
+
+    fn agent_of(&self, c: Claims) -> Result<Identity, AuthError> {
+        if c.sub.is_empty() || c.sub.len() > 128 {
             return Err(AuthError::BadToken("bad subject".into()));
         }
-        Ok(data.claims)
-    }
-
-    pub fn check_agent_token(&self, token: &str) -> Result<Identity, AuthError> {
-        let c = self.check(token, AUD_AGENT)?;
+        let now = jsonwebtoken::get_current_timestamp();
+        let issued = c.iat.unwrap_or(now);
+        if issued > now + LEEWAY_S {
+            return Err(AuthError::BadToken("issued in the future".into()));
+        }
+        // Measured from issue and from now: leaving `iat` out gains nothing.
+        let longest = c.exp.saturating_sub(issued).max(c.exp.saturating_sub(now));
+        if longest > self.max_ttl_s + LEEWAY_S {
+            return Err(AuthError::BadToken(format!(
+                "lives longer than the {} s a desktop token may",
+                self.max_ttl_s
+            )));
+        }
         Ok(Identity {
             name: c.sub,
             role: AccountRole::Agent,
         })
     }
+}
 
-    pub fn check_cookie(&self, token: &str) -> Result<Identity, AuthError> {
-        let c = self.check(token, AUD_COOKIE)?;
-        Ok(Identity {
-            name: c.sub,
-            role: c.role.unwrap_or(AccountRole::Agent),
-        })
-    }
+/// A new sign-in cookie's value: `cbs_` and 64 hex digits, random; the store keeps its hash.
+pub fn new_sign_in_token(rng: &mut impl Rng) -> String {
+    let bytes: [u8; 32] = rng.random();
+    format!("cbs_{}", hex::encode(bytes))
 }
 
 /// A new API key, shown once: `cbk_` and 40 hex digits.
@@ -224,33 +289,52 @@ mod tests {
     #[test]
     fn passwords_hash_and_verify() {
         let h = hash_password("correct horse").unwrap();
-        assert!(verify_password("correct horse", &h));
-        assert!(!verify_password("wrong horse", &h));
-        assert!(!verify_password("x", "not a hash"));
+        assert!(verify_password_now("correct horse", &h));
+        assert!(!verify_password_now("wrong horse", &h));
+        assert!(!verify_password_now("x", "not a hash"));
         assert_eq!(hash_password("short"), Err(AuthError::WeakPassword));
     }
 
     #[test]
-    fn tokens_are_bound_to_their_purpose_and_secret() {
+    fn desktop_tokens_are_bound_to_their_secret_and_lifetime() {
         let t = Tokens::new(b"0123456789abcdef0123456789abcdef");
         let now = jsonwebtoken::get_current_timestamp() * 1000;
         let agent = t.agent_token("alice", now, 3_600_000);
-        assert_eq!(t.check_agent_token(&agent).unwrap().name, "alice");
-        assert!(
-            t.check_cookie(&agent).is_err(),
-            "an agent token is not a cookie"
-        );
-        let admin = Identity {
-            name: "root".into(),
-            role: AccountRole::Admin,
-        };
-        let cookie = t.cookie(&admin, now, 3_600_000);
-        assert_eq!(t.check_cookie(&cookie).unwrap(), admin);
-        assert!(t.check_agent_token(&cookie).is_err());
+        let who = t.check_agent_token(&agent).unwrap();
+        assert_eq!((who.name.as_str(), who.role), ("alice", AccountRole::Agent));
         let other = Tokens::new(b"another secret another secret!!!");
         assert!(other.check_agent_token(&agent).is_err());
         let expired = t.agent_token("alice", NOW - 10 * 3_600_000 - 1_000_000_000_000, 1000);
         assert!(t.check_agent_token(&expired).is_err());
+        let short = t.clone().with_max_ttl(600);
+        assert!(
+            short.check_agent_token(&agent).is_err(),
+            "an hour is past 10 minutes"
+        );
+        let none = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS384),
+            &Claims {
+                sub: "a".into(),
+                aud: AUD_AGENT.into(),
+                iat: None,
+                exp: now / 1000 + 60,
+            },
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap();
+        assert!(t.check_agent_token(&none).is_err(), "only HS256 and EdDSA");
+        assert!(
+            Tokens::new(b"x")
+                .with_public_keys(&["not a key".into()])
+                .is_err()
+        );
+    }
+
+    #[test]
+    fn sign_in_tokens_are_random_handles() {
+        let a = new_sign_in_token(&mut rand::rng());
+        assert!(a.starts_with("cbs_") && a.len() == 68);
+        assert_ne!(a, new_sign_in_token(&mut rand::rng()));
     }
 
     #[test]

@@ -30,15 +30,19 @@ pub struct Config {
     /// Defaults to `http://<listen>` or `https://<listen>` with TLS.
     pub public_url: Option<String>,
     /// Origins of the sites allowed to start sessions; the server's own is always allowed.
+    #[serde(deserialize_with = "list::deserialize")]
     pub allowed_origins: Vec<String>,
     /// Origins allowed to embed the agent console (agent desktops).
+    #[serde(deserialize_with = "list::deserialize")]
     pub agent_origins: Vec<String>,
     /// Origins whose resources the agent view may load through the proxy;
     /// defaults to `allowed_origins`.
+    #[serde(deserialize_with = "list::deserialize")]
     pub proxy_origins: Vec<String>,
     /// Reverse proxies (addresses or CIDR ranges) whose `X-Forwarded-For` names
     /// the client for per-IP limits. Empty: the socket peer is the client, so
     /// nobody can pick their own address by writing the header.
+    #[serde(deserialize_with = "list::deserialize")]
     pub trusted_proxies: Vec<IpRange>,
     pub log_format: LogFormat,
     /// PostgreSQL URL for several nodes (`postgres://…`); SQLite in the data directory when unset.
@@ -53,6 +57,11 @@ pub struct Config {
     pub auth: AuthConfig,
     pub history: HistoryConfig,
     pub webhooks: Vec<WebhookConfig>,
+    /// `COBROWSE_*` variables that name no setting: told as a warning, never a
+    /// refusal, as platforms set such variables of their own (Kubernetes sets
+    /// `COBROWSE_PORT`, `COBROWSE_SERVICE_HOST`… for a service named cobrowse).
+    #[serde(skip)]
+    pub ignored_env: Vec<String>,
 }
 
 /// Where several nodes keep live sessions. The plain URL form stays the
@@ -73,7 +82,7 @@ pub struct RedisCluster {
     /// Some nodes of the cluster (one is enough; the rest are discovered).
     /// A list, or one string of comma-separated URLs, as an environment
     /// variable is easiest written: `COBROWSE_REDIS__CLUSTER=redis://a:6379,redis://b:6379`.
-    #[serde(deserialize_with = "url_list")]
+    #[serde(deserialize_with = "list::deserialize")]
     pub cluster: Vec<String>,
 }
 
@@ -86,22 +95,41 @@ impl RedisConfig {
     }
 }
 
-fn url_list<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Urls {
-        List(Vec<String>),
-        Joined(String),
+/// Lists as people write them: a TOML or JSON array, or, as an environment
+/// variable is easiest written, one string of comma-separated items
+/// (`COBROWSE_ALLOWED_ORIGINS=https://a.example,https://b.example`).
+mod list {
+    use std::fmt::Display;
+    use std::str::FromStr;
+
+    use serde::{Deserialize, Deserializer};
+
+    pub fn deserialize<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+    where
+        D: Deserializer<'de>,
+        T: FromStr,
+        T::Err: Display,
+    {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Items {
+            List(Vec<String>),
+            Joined(String),
+        }
+        let items = match Items::deserialize(d)? {
+            Items::List(items) => items,
+            Items::Joined(s) => s.split(',').map(String::from).collect(),
+        };
+        items
+            .iter()
+            .map(|i| i.trim())
+            .filter(|i| !i.is_empty())
+            .map(|i| {
+                i.parse()
+                    .map_err(|e| serde::de::Error::custom(format!("{i:?}: {e}")))
+            })
+            .collect()
     }
-    Ok(match Urls::deserialize(d)? {
-        Urls::List(urls) => urls,
-        Urls::Joined(s) => s
-            .split(',')
-            .map(str::trim)
-            .filter(|u| !u.is_empty())
-            .map(String::from)
-            .collect(),
-    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -137,6 +165,10 @@ pub struct Limits {
     pub join_attempts_per_minute_per_agent: u32,
     pub join_attempts_per_minute_per_ip: u32,
     pub sessions_per_minute_per_ip: u32,
+    /// `resume`s with a wrong token or an unknown ID: per address, and per ID
+    /// (whether it is live or not, so the limit tells nothing either).
+    pub failed_resumes_per_minute_per_ip: u32,
+    pub failed_resumes_per_minute_per_session: u32,
     pub sign_ins_per_minute_per_ip: u32,
     /// Frames queued for one receiver past which new ones are dropped (the
     /// receiver then sees a sequence gap and asks for a fresh snapshot).
@@ -164,9 +196,18 @@ pub struct TlsConfig {
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
-    /// Shared secret for agent-desktop JWTs (HS256) and sign-in cookies.
-    /// Defaults to a secret generated in the data directory; set it on every node.
+    /// Shared secret for agent-desktop JWTs (HS256). Defaults to a secret generated
+    /// in the data directory; set it on every node. Sign-in cookies are not signed
+    /// with it: they are random handles kept in the store.
     pub jwt_secret: Option<String>,
+    /// Ed25519 public keys (PEM text, or the path of a PEM file) of desktops that
+    /// sign their agents' tokens with their own private key (EdDSA): the server
+    /// then holds nothing that could sign a token.
+    #[serde(deserialize_with = "list::deserialize")]
+    pub desktop_public_keys: Vec<String>,
+    /// Desktop tokens living longer than this are refused, however signed.
+    #[serde(with = "duration")]
+    pub desktop_token_max_ttl: Duration,
     #[serde(with = "duration")]
     pub cookie_ttl: Duration,
 }
@@ -204,6 +245,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             history: HistoryConfig { retention_days: 90 },
             webhooks: vec![],
+            ignored_env: vec![],
         }
     }
 }
@@ -231,6 +273,8 @@ impl Default for Limits {
             join_attempts_per_minute_per_agent: 10,
             join_attempts_per_minute_per_ip: 30,
             sessions_per_minute_per_ip: 30,
+            failed_resumes_per_minute_per_ip: 20,
+            failed_resumes_per_minute_per_session: 10,
             sign_ins_per_minute_per_ip: 20,
             send_queue: 512,
             send_queue_bytes: 32 * 1024 * 1024,
@@ -244,6 +288,8 @@ impl Default for AuthConfig {
     fn default() -> Self {
         AuthConfig {
             jwt_secret: None,
+            desktop_public_keys: vec![],
+            desktop_token_max_ttl: Duration::from_secs(8 * 3600),
             cookie_ttl: Duration::from_secs(12 * 3600),
         }
     }
@@ -269,6 +315,27 @@ pub struct Overrides {
 
 impl Config {
     pub fn load(o: &Overrides) -> Result<Config, ConfigError> {
+        let mut ignored: Vec<String> = vec![];
+        let mut config: Config = loop {
+            match Config::layers(o, &ignored)?.extract() {
+                Ok(config) => break config,
+                // One unknown variable at a time: serde stops at the first.
+                Err(e) => match unknown_env_key(&e, &env(&ignored)) {
+                    Some(key) if ignored.len() < 1000 => ignored.push(key),
+                    _ => return Err(ConfigError::Invalid(e.to_string())),
+                },
+            }
+        };
+        config.validate()?;
+        config.ignored_env = ignored
+            .iter()
+            .map(|k| format!("COBROWSE_{}", k.replace('.', "__").to_uppercase()))
+            .collect();
+        Ok(config)
+    }
+
+    /// Defaults, then the file, then the environment (less the `ignored` keys), then flags.
+    fn layers(o: &Overrides, ignored: &[String]) -> Result<Figment, ConfigError> {
         let mut fig = Figment::from(Serialized::defaults(Config::default()));
         if let Some(file) = &o.config_file {
             if !file.exists() {
@@ -276,12 +343,7 @@ impl Config {
             }
             fig = fig.merge(Toml::file_exact(file));
         }
-        // COBROWSE_LOG (log filter) and COBROWSE_CONFIG (the file) are read elsewhere.
-        fig = fig.merge(
-            Env::prefixed("COBROWSE_")
-                .ignore(&["log", "config"])
-                .split("__"),
-        );
+        fig = fig.merge(env(ignored));
         if let Some(listen) = o.listen {
             fig = fig.merge(("listen", listen));
         }
@@ -294,11 +356,7 @@ impl Config {
         if let Some(db) = &o.database {
             fig = fig.merge(("database", db));
         }
-        let config: Config = fig
-            .extract()
-            .map_err(|e| ConfigError::Invalid(e.to_string()))?;
-        config.validate()?;
-        Ok(config)
+        Ok(fig)
     }
 
     fn validate(&self) -> Result<(), ConfigError> {
@@ -409,6 +467,33 @@ impl Config {
     pub fn secret_path(&self) -> PathBuf {
         self.data_dir.join("secret.key")
     }
+}
+
+/// `COBROWSE_*` variables, `__` between section and key, less `ignored` keys
+/// (dotted, lowercase). COBROWSE_LOG (log filter) and COBROWSE_CONFIG (the
+/// file) are read elsewhere.
+fn env(ignored: &[String]) -> Env {
+    let ignored = ignored.to_vec();
+    Env::prefixed("COBROWSE_")
+        .ignore(&["log", "config"])
+        .split("__")
+        .filter(move |k| !ignored.iter().any(|i| i.eq_ignore_ascii_case(k.as_str())))
+}
+
+/// The dotted key of an unknown setting that came from the environment, if that
+/// is what `e` is about; an unknown key in the file stays an error.
+fn unknown_env_key(e: &figment::Error, env: &Env) -> Option<String> {
+    let figment::error::Kind::UnknownField(field, _) = &e.kind else {
+        return None;
+    };
+    let mut path = e.path.clone();
+    if path.last() != Some(field) {
+        path.push(field.clone());
+    }
+    let key = path.join(".").to_lowercase();
+    env.iter()
+        .any(|(k, _)| k.as_str().eq_ignore_ascii_case(&key))
+        .then_some(key)
 }
 
 /// `scheme://host[:port]` in canonical form (lowercase, default port dropped).
@@ -536,13 +621,51 @@ mod tests {
             let err = Config::load(&Overrides::default()).unwrap_err().to_string();
             assert!(err.contains("send_queue_bytes (1048576) must be at least limits.max_message_bytes (16777216)"), "{err}");
             jail.set_env("COBROWSE_LIMITS__SEND_QUEUE_BYTES", "16777216");
-            jail.set_env("COBROWSE_NO_SUCH_SETTING", "1");
-            assert!(
-                Config::load(&Overrides::default())
-                    .unwrap_err()
-                    .to_string()
-                    .contains("no_such_setting")
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn platform_variables_are_told_not_refused() {
+        figment::Jail::expect_with(|jail| {
+            // What Kubernetes injects for a service named cobrowse.
+            jail.set_env("COBROWSE_PORT", "tcp://10.0.0.7:8080");
+            jail.set_env("COBROWSE_SERVICE_HOST", "10.0.0.7");
+            jail.set_env("COBROWSE_PORT_8080_TCP_ADDR", "10.0.0.7");
+            jail.set_env("COBROWSE_TIMEOUTS__SOON", "1m");
+            jail.set_env(
+                "COBROWSE_ALLOWED_ORIGINS",
+                "https://a.example, https://b.example",
             );
+            jail.set_env("COBROWSE_TRUSTED_PROXIES", "10.0.0.0/24,::1");
+            let c = Config::load(&Overrides::default()).map_err(|e| e.to_string())?;
+            let mut told = c.ignored_env.clone();
+            told.sort();
+            assert_eq!(
+                told,
+                [
+                    "COBROWSE_PORT",
+                    "COBROWSE_PORT_8080_TCP_ADDR",
+                    "COBROWSE_SERVICE_HOST",
+                    "COBROWSE_TIMEOUTS__SOON"
+                ]
+            );
+            assert_eq!(
+                c.allowed_origins,
+                ["https://a.example", "https://b.example"]
+            );
+            assert_eq!(c.trusted_proxies.len(), 2);
+            // Known settings are still checked, and so is the file.
+            jail.set_env("COBROWSE_TRUSTED_PROXIES", "10.0.0.1/8");
+            assert!(Config::load(&Overrides::default()).is_err());
+            jail.set_env("COBROWSE_TRUSTED_PROXIES", "");
+            jail.create_file("c.toml", "no_such_setting = 1")?;
+            let file = Overrides {
+                config_file: Some("c.toml".into()),
+                ..Overrides::default()
+            };
+            let err = Config::load(&file).unwrap_err().to_string();
+            assert!(err.contains("no_such_setting"), "{err}");
             Ok(())
         });
     }

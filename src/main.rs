@@ -166,6 +166,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         database,
     })?;
     init_logs(config.log_format);
+    for name in &config.ignored_env {
+        tracing::warn!(variable = %name, "ignoring an environment variable that names no setting");
+    }
     match cli.command {
         Command::Serve { .. } => serve(config).await,
         Command::Config {

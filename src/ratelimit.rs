@@ -1,9 +1,10 @@
 //! Token buckets: one per connection for messages, one per key (agent, IP)
-//! for join attempts, sign-ins and session creation.
+//! for join attempts, sign-ins, session creation and failed resumes; and a
+//! backoff per account name for failed sign-ins.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Allows `rate` events per second on average and `burst` at once.
 #[derive(Clone, Debug)]
@@ -49,6 +50,14 @@ impl Keyed {
         }
     }
 
+    /// Whether `allow` would let `key` through now, without spending anything.
+    pub fn has_room(&self, key: &str) -> bool {
+        let now = Instant::now();
+        let map = self.buckets.lock().expect("rate limiter lock");
+        map.get(key)
+            .is_none_or(|b| b.clone().take(self.rate, self.burst, now))
+    }
+
     pub fn allow(&self, key: &str) -> bool {
         let now = Instant::now();
         let mut map = self.buckets.lock().expect("rate limiter lock");
@@ -64,6 +73,65 @@ impl Keyed {
         map.entry(key.to_string())
             .or_insert_with(|| Bucket::full(burst, now))
             .take(rate, burst, now)
+    }
+}
+
+/// Failed attempts per key (an account name), answered with a wait that doubles
+/// from the `free`-th failure in a row up to `max`: a password guesser spread
+/// over many addresses is slowed per account, while a person who mistypes a few
+/// times never waits. A success forgets the key.
+pub struct Backoff {
+    free: u32,
+    max: Duration,
+    failures: Mutex<HashMap<String, (u32, Instant)>>,
+}
+
+impl Backoff {
+    pub fn new(free: u32, max: Duration) -> Self {
+        Backoff {
+            free,
+            max,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// How long `key` must still wait, if at all.
+    pub fn wait(&self, key: &str) -> Option<Duration> {
+        self.wait_at(key, Instant::now())
+    }
+
+    fn wait_at(&self, key: &str, now: Instant) -> Option<Duration> {
+        let map = self.failures.lock().expect("backoff lock");
+        let &(n, last) = map.get(key)?;
+        let until = last + delay(self.free, self.max, n);
+        (until > now).then(|| until - now)
+    }
+
+    pub fn failed(&self, key: &str) {
+        self.failed_at(key, Instant::now());
+    }
+
+    fn failed_at(&self, key: &str, now: Instant) {
+        let mut map = self.failures.lock().expect("backoff lock");
+        if map.len() > 100_000 {
+            // Forget keys whose wait is over: they would be let through anyway.
+            let (free, max) = (self.free, self.max);
+            map.retain(|_, &mut (n, last)| last + delay(free, max, n) > now);
+        }
+        let entry = map.entry(key.to_string()).or_insert((0, now));
+        *entry = (entry.0.saturating_add(1), now);
+    }
+
+    pub fn succeeded(&self, key: &str) {
+        self.failures.lock().expect("backoff lock").remove(key);
+    }
+}
+
+/// The wait after `failures` in a row: none for the `free` first, then 1 s, 2 s, 4 s… up to `max`.
+fn delay(free: u32, max: Duration, failures: u32) -> Duration {
+    match failures.checked_sub(free) {
+        None => Duration::ZERO,
+        Some(over) => Duration::from_secs(1u64 << over.min(20)).min(max),
     }
 }
 
@@ -84,10 +152,37 @@ mod tests {
     }
 
     #[test]
+    fn failures_past_the_free_ones_wait_twice_as_long_each_time() {
+        let b = Backoff::new(3, Duration::from_secs(60));
+        let t0 = Instant::now();
+        for _ in 0..3 {
+            assert_eq!(b.wait_at("alice", t0), None);
+            b.failed_at("alice", t0);
+        }
+        assert_eq!(b.wait_at("alice", t0), Some(Duration::from_secs(1)));
+        b.failed_at("alice", t0);
+        assert_eq!(b.wait_at("alice", t0), Some(Duration::from_secs(2)));
+        for _ in 0..20 {
+            b.failed_at("alice", t0);
+        }
+        assert_eq!(
+            b.wait_at("alice", t0),
+            Some(Duration::from_secs(60)),
+            "capped"
+        );
+        assert_eq!(b.wait_at("alice", t0 + Duration::from_secs(61)), None);
+        assert_eq!(b.wait_at("bob", t0), None, "names apart");
+        b.succeeded("alice");
+        assert_eq!(b.wait_at("alice", t0), None);
+    }
+
+    #[test]
     fn keys_are_limited_apart() {
         let k = Keyed::per_minute(2);
         assert!(k.allow("a") && k.allow("a"));
         assert!(!k.allow("a"));
         assert!(k.allow("b"));
+        assert!(!k.has_room("a") && k.has_room("b") && k.has_room("c"));
+        assert!(k.allow("b") && !k.has_room("b"), "looking spends nothing");
     }
 }

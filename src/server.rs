@@ -16,7 +16,7 @@ use crate::history::Recorder;
 use crate::http::{self, App, AppState, Limiters};
 use crate::hub::{Hub, LocalHub, RedisHub};
 use crate::live::{Live, now_ms};
-use crate::ratelimit::Keyed;
+use crate::ratelimit::{Backoff, Keyed};
 use crate::store::{AccountRole, SqlStore, Store};
 use crate::webhooks::Webhooks;
 
@@ -42,11 +42,30 @@ pub async fn ground(config: Config) -> anyhow::Result<Ground> {
             .await
             .with_context(|| format!("opening {}", config.database_path().display()))?,
     };
+    let pems = config
+        .auth
+        .desktop_public_keys
+        .iter()
+        .map(|k| read_pem(k))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let tokens = Tokens::new(secret.as_bytes())
+        .with_public_keys(&pems)
+        .context("auth.desktop_public_keys")?
+        .with_max_ttl(config.auth.desktop_token_max_ttl.as_secs());
     Ok(Ground {
-        tokens: Tokens::new(secret.as_bytes()),
+        tokens,
         store: Arc::new(store),
         config,
     })
+}
+
+/// A desktop's public key as configured: the PEM itself, or the path of a PEM file.
+fn read_pem(entry: &str) -> anyhow::Result<String> {
+    if entry.trim_start().starts_with("-----BEGIN") {
+        return Ok(entry.to_string());
+    }
+    std::fs::read_to_string(entry)
+        .with_context(|| format!("auth.desktop_public_keys: reading {entry}"))
 }
 
 fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
@@ -124,6 +143,9 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         join_per_ip: Keyed::per_minute(l.join_attempts_per_minute_per_ip),
         create_per_ip: Keyed::per_minute(l.sessions_per_minute_per_ip),
         sign_in_per_ip: Keyed::per_minute(l.sign_ins_per_minute_per_ip),
+        sign_in_failures: Backoff::new(5, Duration::from_secs(15 * 60)),
+        resume_failures_per_ip: Keyed::per_minute(l.failed_resumes_per_minute_per_ip),
+        resume_failures_per_session: Keyed::per_minute(l.failed_resumes_per_minute_per_session),
     };
     let proxy = http::Proxy::new(config.proxy_origins(), config.limits.proxy_max_bytes)
         .context("resource proxy")?;

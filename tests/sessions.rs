@@ -422,7 +422,8 @@ async fn the_id_alone_does_not_resume_a_session() {
     let (code, err) = thief.closed().await;
     assert_eq!(
         (code, err.unwrap()["code"].as_str().map(String::from)),
-        (4001, Some("unauthorized".into()))
+        (4004, Some("no_such_session".into())),
+        "a wrong token is told what an unknown ID is"
     );
 }
 

@@ -32,7 +32,7 @@ use super::AppState;
 use super::auth_routes::{Credential, identify};
 use super::error::ApiError;
 use crate::auth::{
-    AuthError, Origins, hash_password, new_api_key, random_secret, sha256_hex, valid_name,
+    AuthError, Origins, hash_password, hashing, new_api_key, random_secret, sha256_hex, valid_name,
 };
 use crate::config::normalize_origin;
 use crate::live::now_ms;
@@ -263,7 +263,8 @@ async fn add_account(
             ApiError::bad_request("account names are 1-64 letters, digits and . _ - @").into(),
         );
     }
-    let hash = hash_password(&new.password)?;
+    let password = new.password.clone();
+    let hash = hashing(move || hash_password(&password)).await?;
     app.store
         .add_account(&new.name, &hash, new.role, now_ms())
         .await?;
@@ -329,7 +330,7 @@ async fn reset_password(
     bytes: Bytes,
 ) -> Result<Json<Value>> {
     let p: NewPassword = body(&headers, &bytes)?;
-    let hash = hash_password(&p.password)?;
+    let hash = hashing(move || hash_password(&p.password)).await?;
     app.store.set_password(&name, &hash).await?;
     tracing::info!(account = %name, by = %by, "password reset");
     Ok(Json(json!({ "account": name, "password_changed": true })))

@@ -1,5 +1,6 @@
 //! Sign-in for people: a password, an agent-desktop token or a one-time link
-//! each set the same HttpOnly cookie. Machines use API keys (see `api`).
+//! each set the same HttpOnly cookie, a random handle to a sign-in kept in the
+//! store. Machines use API keys (see `api`).
 
 use std::net::SocketAddr;
 
@@ -12,9 +13,9 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::{AppState, client_ip};
-use crate::auth::{AuthError, Identity, sha256_hex, verify_password};
+use crate::auth::{AuthError, Identity, new_sign_in_token, sha256_hex, verify_password};
 use crate::live::now_ms;
-use crate::store::AccountRole;
+use crate::store::{AccountRole, SignIn};
 
 pub const COOKIE: &str = "cobrowse_agent";
 
@@ -55,7 +56,7 @@ impl Credential {
 pub async fn identify(app: &AppState, credential: &Credential) -> Result<Identity, AuthError> {
     let who = match credential {
         Credential::None => return Err(AuthError::Missing),
-        Credential::Cookie(c) => app.tokens.check_cookie(c)?,
+        Credential::Cookie(c) => signed_in_as(app, c).await?,
         Credential::Bearer(t) => app.tokens.check_agent_token(t)?,
     };
     match app.store.account(&who.name).await {
@@ -70,6 +71,20 @@ pub async fn identify(app: &AppState, credential: &Credential) -> Result<Identit
         Ok(None) => Err(AuthError::BadToken("unknown account".into())),
         Err(e) => Err(AuthError::BadToken(format!(
             "cannot check the account now: {e}"
+        ))),
+    }
+}
+
+/// Who a cookie's handle signed in, while the store still has that sign-in.
+async fn signed_in_as(app: &AppState, cookie: &str) -> Result<Identity, AuthError> {
+    match app.store.sign_in(&sha256_hex(cookie), now_ms()).await {
+        Ok(Some(s)) => Ok(Identity {
+            name: s.account,
+            role: s.role,
+        }),
+        Ok(None) => Err(AuthError::BadToken("signed out or expired".into())),
+        Err(e) => Err(AuthError::BadToken(format!(
+            "cannot check the sign-in now: {e}"
         ))),
     }
 }
@@ -131,12 +146,23 @@ fn set_cookie(app: &AppState, value: &str, max_age: u64, role: AccountRole) -> H
     HeaderValue::from_str(&cookie).expect("cookie is ASCII")
 }
 
-fn signed_in(app: &AppState, who: &Identity) -> Response {
+/// Keeps a new sign-in for `who` and hands its handle over as the cookie.
+async fn signed_in(app: &AppState, who: &Identity) -> ApiResult<Response> {
     let ttl = app.config.auth.cookie_ttl;
-    let cookie = app.tokens.cookie(who, now_ms(), ttl.as_millis() as u64);
+    let handle = new_sign_in_token(&mut rand::rng());
+    let now = now_ms();
+    app.store
+        .add_sign_in(&SignIn {
+            token_hash: sha256_hex(&handle),
+            account: who.name.clone(),
+            role: who.role,
+            created_at: now,
+            expires_at: now + ttl.as_millis() as u64,
+        })
+        .await?;
     let body = Json(json!({ "name": who.name, "role": who.role }));
-    let set = set_cookie(app, &cookie, ttl.as_secs(), who.role);
-    ([(header::SET_COOKIE, set)], body).into_response()
+    let set = set_cookie(app, &handle, ttl.as_secs(), who.role);
+    Ok(([(header::SET_COOKIE, set)], body).into_response())
 }
 
 /// Cookie-setting requests must come from our own pages (or an allowed agent desktop).
@@ -175,29 +201,48 @@ pub async fn login(
             "too many sign-in attempts: wait a minute",
         ));
     }
+    // Names that exist and names that do not are held back alike.
+    if let Some(wait) = app.limits.sign_in_failures.wait(&form.name) {
+        return Err(ApiError::too_many(format!(
+            "too many failed sign-ins for this name: try again in {} s",
+            wait.as_secs().max(1)
+        )));
+    }
     let account = app.store.account(&form.name).await?;
     // Hash even for unknown names, so timing does not tell which names exist.
     let hash = account.as_ref().map_or(
         "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo",
         |a| &a.password_hash,
     );
-    let ok = verify_password(&form.password, hash);
+    let ok = verify_password(&form.password, hash).await;
+    if ok {
+        app.limits.sign_in_failures.succeeded(&form.name);
+    } else {
+        app.limits.sign_in_failures.failed(&form.name);
+    }
     match account {
         Some(a) if ok && a.disabled => Err(AuthError::Disabled.into()),
-        Some(a) if ok => Ok(signed_in(
-            &app,
-            &Identity {
-                name: a.name,
-                role: a.role,
-            },
-        )),
+        Some(a) if ok => {
+            signed_in(
+                &app,
+                &Identity {
+                    name: a.name,
+                    role: a.role,
+                },
+            )
+            .await
+        }
         _ => Err(AuthError::BadCredentials.into()),
     }
 }
 
-/// Clears the cookie in every form it may have been set in: a partitioned
-/// cookie is only removed by a `Set-Cookie` that is partitioned too.
-pub async fn logout(State(app): State<AppState>) -> Response {
+/// Ends the sign-in (a copy of the cookie is dead too) and clears the cookie in
+/// every form it may have been set in: a partitioned cookie is only removed by a
+/// `Set-Cookie` that is partitioned too.
+pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Credential::Cookie(handle) = Credential::from_headers(&headers) {
+        app.store.remove_sign_in(&sha256_hex(&handle)).await?;
+    }
     let mut response = StatusCode::NO_CONTENT.into_response();
     let headers = response.headers_mut();
     headers.append(
@@ -210,7 +255,7 @@ pub async fn logout(State(app): State<AppState>) -> Response {
             set_cookie(&app, "", 0, AccountRole::Agent),
         );
     }
-    response
+    Ok(response)
 }
 
 #[derive(Deserialize)]
@@ -227,7 +272,7 @@ pub async fn token(
 ) -> ApiResult<Response> {
     same_site_request(&app, &headers)?;
     let who = identify(&app, &Credential::Bearer(form.token)).await?;
-    Ok(signed_in(&app, &who))
+    signed_in(&app, &who).await
 }
 
 #[derive(Deserialize)]
@@ -264,7 +309,7 @@ pub async fn link(State(app): State<AppState>, Query(q): Query<LinkQuery>) -> Ap
     } else {
         "/agent/"
     };
-    let mut response = signed_in(&app, &who);
+    let mut response = signed_in(&app, &who).await?;
     let cookie = response.headers().get(header::SET_COOKIE).cloned();
     response = Redirect::to(target).into_response();
     if let Some(cookie) = cookie {

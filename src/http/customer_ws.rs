@@ -193,17 +193,26 @@ impl Refused {
     }
 }
 
+fn no_such_session() -> Refused {
+    Refused::new(
+        "no_such_session",
+        close::NO_SUCH_SESSION,
+        "no such session: it has ended, or the ID or token is wrong",
+    )
+}
+
+fn resume_limited() -> Refused {
+    Refused::new(
+        "rate_limited",
+        close::RATE_LIMITED,
+        "too many failed attempts to resume a session: wait a minute",
+    )
+}
+
 /// Checks the first message (`create` or `resume`) and opens or reattaches the session.
 async fn admit(app: &AppState, text: &str, ip: IpAddr) -> Result<Admitted, NotAdmitted> {
     let (kind, _) = protocol::parse_text(Role::Customer, text)
         .map_err(|e| Refused::new(e.code(), close::PROTOCOL, e.to_string()))?;
-    let ended = || {
-        Refused::new(
-            "no_such_session",
-            close::NO_SUCH_SESSION,
-            "this session has ended",
-        )
-    };
     match kind {
         Kind::Create => {
             let msg = serde_json::from_str::<CreateMsg>(text).map_err(|_| {
@@ -249,32 +258,42 @@ async fn admit(app: &AppState, text: &str, ip: IpAddr) -> Result<Admitted, NotAd
                     "resume: id and token are required",
                 )
             })?;
+            let ip = ip.to_string();
+            if !app.limits.resume_failures_per_ip.has_room(&ip) {
+                return Err(resume_limited().into());
+            }
             let hub = &app.live.hub;
-            let Some(session) = hub.get(msg.id).await.map_err(Refused::unavailable)? else {
-                return Err(match hub.end_of(msg.id, now_ms()).await {
-                    Ok(Some(tomb)) if token_hash_matches(&tomb.token_hash, &msg.token) => {
-                        NotAdmitted::Ended(tomb)
+            // Both lookups whatever the ID, and one answer for a wrong token and an
+            // unknown ID: nothing tells a live session from one that never was.
+            let live = hub.get(msg.id).await.map_err(Refused::unavailable)?;
+            let tomb = hub.end_of(msg.id, now_ms()).await.ok().flatten();
+            let ended_lately = tomb.filter(|t| token_hash_matches(&t.token_hash, &msg.token));
+            match (live, ended_lately) {
+                (Some(session), _) if token_matches(&session, &msg.token) => {}
+                (None, Some(tomb)) => return Err(NotAdmitted::Ended(tomb)),
+                _ => {
+                    let per_ip = app.limits.resume_failures_per_ip.allow(&ip);
+                    let per_id = app
+                        .limits
+                        .resume_failures_per_session
+                        .allow(&msg.id.to_string());
+                    return Err(if per_ip && per_id {
+                        no_such_session()
+                    } else {
+                        resume_limited()
                     }
-                    _ => ended().into(),
-                });
-            };
-            if !token_matches(&session, &msg.token) {
-                return Err(Refused::new(
-                    "unauthorized",
-                    close::UNAUTHORIZED,
-                    "wrong session token",
-                )
-                .into());
+                    .into());
+                }
             }
             app.live
                 .apply(msg.id, Event::CustomerConnected)
                 .await
-                .map_err(|_| ended())?;
+                .map_err(|_| no_such_session())?;
             let (session, _) = app
                 .live
                 .apply(msg.id, Event::Page(msg.page.into_page()))
                 .await
-                .map_err(|_| ended())?;
+                .map_err(|_| no_such_session())?;
             Ok(Admitted {
                 session,
                 token: None,

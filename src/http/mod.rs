@@ -27,7 +27,7 @@ use tokio::sync::watch;
 use crate::auth::{Origins, Tokens};
 use crate::config::Config;
 use crate::live::Live;
-use crate::ratelimit::Keyed;
+use crate::ratelimit::{Backoff, Keyed};
 use crate::store::Store;
 
 pub use conn::RelayMetrics;
@@ -60,6 +60,11 @@ pub struct Limiters {
     pub join_per_ip: Keyed,
     pub create_per_ip: Keyed,
     pub sign_in_per_ip: Keyed,
+    /// Failed password sign-ins per account name, on this node.
+    pub sign_in_failures: Backoff,
+    /// Failed `resume`s (wrong token or unknown ID) per address and per ID.
+    pub resume_failures_per_ip: Keyed,
+    pub resume_failures_per_session: Keyed,
 }
 
 pub type AppState = Arc<App>;

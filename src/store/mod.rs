@@ -64,6 +64,18 @@ pub struct Account {
     pub created_at: Millis,
 }
 
+/// A person's sign-in, behind the random handle their cookie holds (only its hash is kept).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SignIn {
+    pub token_hash: String,
+    pub account: String,
+    /// What the sign-in proved: a password proves the account's role, a desktop's
+    /// token an agent only.
+    pub role: AccountRole,
+    pub created_at: Millis,
+    pub expires_at: Millis,
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ApiKey {
     pub id: i64,
@@ -290,8 +302,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     async fn account(&self, name: &str) -> Result<Option<Account>>;
     async fn accounts(&self) -> Result<Vec<Account>>;
+    /// Disabling an account also ends its sign-ins.
     async fn set_disabled(&self, name: &str, disabled: bool) -> Result<()>;
+    /// A new password also ends the account's sign-ins.
     async fn set_password(&self, name: &str, password_hash: &str) -> Result<()>;
+
+    async fn add_sign_in(&self, sign_in: &SignIn) -> Result<()>;
+    /// The unexpired sign-in behind a handle's hash.
+    async fn sign_in(&self, token_hash: &str, now: Millis) -> Result<Option<SignIn>>;
+    async fn remove_sign_in(&self, token_hash: &str) -> Result<()>;
 
     async fn add_login_link(
         &self,

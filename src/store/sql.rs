@@ -68,6 +68,25 @@ fn account(row: &AnyRow) -> Result<Account> {
     })
 }
 
+fn sign_in(row: &AnyRow) -> Result<SignIn> {
+    Ok(SignIn {
+        token_hash: row.try_get("token_hash")?,
+        account: row.try_get("account")?,
+        role: AccountRole::parse(row.try_get::<&str, _>("role")?)?,
+        created_at: row.try_get::<i64, _>("created_at")? as Millis,
+        expires_at: row.try_get::<i64, _>("expires_at")? as Millis,
+    })
+}
+
+/// Ends every sign-in of an account, in the transaction that changed it.
+async fn end_sign_ins(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str) -> Result<()> {
+    sqlx::query("DELETE FROM sign_ins WHERE account = $1")
+        .bind(account)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 fn api_key(row: &AnyRow) -> Result<ApiKey> {
     Ok(ApiKey {
         id: row.try_get("id")?,
@@ -243,21 +262,64 @@ impl Store for SqlStore {
     }
 
     async fn set_disabled(&self, name: &str, disabled: bool) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let r = sqlx::query("UPDATE accounts SET disabled = $1 WHERE name = $2")
             .bind(disabled as i64)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?;
+        if disabled {
+            end_sign_ins(&mut tx, name).await?;
+        }
+        tx.commit().await?;
         not_found_unless_changed(r, format!("account {name}"))
     }
 
     async fn set_password(&self, name: &str, password_hash: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
         let r = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE name = $2")
             .bind(password_hash)
             .bind(name)
+            .execute(&mut *tx)
+            .await?;
+        end_sign_ins(&mut tx, name).await?;
+        tx.commit().await?;
+        not_found_unless_changed(r, format!("account {name}"))
+    }
+
+    async fn add_sign_in(&self, s: &SignIn) -> Result<()> {
+        sqlx::query("DELETE FROM sign_ins WHERE expires_at < $1")
+            .bind(s.created_at as i64)
             .execute(&self.pool)
             .await?;
-        not_found_unless_changed(r, format!("account {name}"))
+        sqlx::query(
+            "INSERT INTO sign_ins (token_hash, account, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&s.token_hash)
+        .bind(&s.account)
+        .bind(s.role.as_str())
+        .bind(s.created_at as i64)
+        .bind(s.expires_at as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn sign_in(&self, token_hash: &str, now: Millis) -> Result<Option<SignIn>> {
+        let row = sqlx::query("SELECT * FROM sign_ins WHERE token_hash = $1 AND expires_at >= $2")
+            .bind(token_hash)
+            .bind(now as i64)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(sign_in).transpose()
+    }
+
+    async fn remove_sign_in(&self, token_hash: &str) -> Result<()> {
+        sqlx::query("DELETE FROM sign_ins WHERE token_hash = $1")
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     async fn add_login_link(
