@@ -185,6 +185,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 bail!("account {name} is disabled");
             }
             let ttl: std::time::Duration = ttl.into();
+            let max = ground.config.auth.desktop_token_max_ttl;
+            if ttl > max {
+                bail!(
+                    "--ttl {} is longer than auth.desktop_token_max_ttl ({}): the server would refuse the token",
+                    humantime::format_duration(ttl),
+                    humantime::format_duration(max)
+                );
+            }
             println!(
                 "{}",
                 ground

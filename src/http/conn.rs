@@ -118,7 +118,14 @@ pub struct Conn {
     /// Frames written, for sampling their latency.
     sent: u32,
     last_activity: Instant,
+    /// Content frames refused because no agent has joined yet.
+    early: u32,
 }
+
+/// Content frames an idle session may send (each refused) before its connection is
+/// closed: the customer script sends none before an agent joins, so a client that
+/// keeps sending is made to stop rather than have the server read what no one sees.
+const EARLY_CONTENT_LIMIT: u32 = 64;
 
 pub fn close_frame(code: u16, reason: &str) -> Message {
     // A close reason is limited to 123 bytes by the WebSocket protocol.
@@ -209,6 +216,7 @@ impl Conn {
             bucket: Bucket::full(burst, Instant::now()),
             sent: 0,
             last_activity: Instant::now(),
+            early: 0,
         }
     }
 
@@ -295,6 +303,16 @@ impl Conn {
         Ok(self.role == Role::Agent || self.link.is_shown_customer(self.peer))
     }
 
+    fn refused_early(&mut self, why: &'static str) -> Flow {
+        self.error("not_allowed", why);
+        self.early += 1;
+        if self.early <= EARLY_CONTENT_LIMIT {
+            return Flow::Go;
+        }
+        let message = "page content sent before an agent joined, again and again";
+        Flow::Close(close::PROTOCOL, message.into())
+    }
+
     pub async fn on_text(&mut self, text: Utf8Bytes) -> Flow {
         if let Some(flow) = self.over_rate() {
             return flow;
@@ -349,10 +367,7 @@ impl Conn {
                 flow
             }
             Kind::Content | Kind::Relay => match self.content_allowed() {
-                Err(why) => {
-                    self.error("not_allowed", why);
-                    Flow::Go
-                }
+                Err(why) => self.refused_early(why),
                 Ok(false) => Flow::Go,
                 Ok(true) => {
                     self.relay(Message::Text(text), len);
@@ -384,7 +399,7 @@ impl Conn {
             return self.protocol_error(e);
         }
         match self.content_allowed() {
-            Err(why) => self.error("not_allowed", why),
+            Err(why) => return self.refused_early(why),
             Ok(false) => {}
             Ok(true) => {
                 let len = bytes.len();

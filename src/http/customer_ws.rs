@@ -16,7 +16,8 @@ use crate::hub::{HubError, Tombstone, next_peer_id};
 use crate::live::now_ms;
 use crate::protocol::{self, CreateMsg, Kind, ResumeMsg, ServerMsg, close, end_message};
 use crate::session::{
-    Event, Interaction, Role, Session, State as SessionState, token_hash_matches, token_matches,
+    Event, Interaction, Refusal, Role, Session, State as SessionState, token_hash_matches,
+    token_matches,
 };
 use crate::store::rules_for;
 
@@ -288,7 +289,12 @@ async fn admit(app: &AppState, text: &str, ip: IpAddr) -> Result<Admitted, NotAd
             app.live
                 .apply(msg.id, Event::CustomerConnected)
                 .await
-                .map_err(|_| no_such_session())?;
+                .map_err(|e| match e {
+                    HubError::Refused(r @ Refusal::TooManyTabs) => {
+                        Refused::new(r.code(), close::RATE_LIMITED, r.to_string())
+                    }
+                    _ => no_such_session(),
+                })?;
             let (session, _) = app
                 .live
                 .apply(msg.id, Event::Page(msg.page.into_page()))

@@ -167,7 +167,21 @@ pub struct Session {
     pub control_pending_since: Option<Millis>,
     /// Fixed at creation, so every node that handles the session times it alike.
     pub timeouts: Timeouts,
+    /// Pages recorded in the minute that began at `pages_since`: a page that
+    /// changes its address in a loop must not fill the history.
+    #[serde(default)]
+    pub pages_recorded: u32,
+    #[serde(default)]
+    pub pages_since: Millis,
 }
+
+/// Tabs of the site one session may have open at once: a person has a few; a
+/// script opening connections without end is refused past this.
+pub const MAX_TABS: u32 = 16;
+
+/// Page changes recorded in the history per session per minute; past this the
+/// page is still followed, and the next minute records again.
+pub const PAGES_PER_MINUTE: u32 = 30;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
@@ -230,6 +244,8 @@ pub enum Refusal {
     NoControlPending,
     #[error("write mode is not on")]
     NotWriteMode,
+    #[error("too many tabs share this session: close one")]
+    TooManyTabs,
 }
 
 impl Refusal {
@@ -244,6 +260,7 @@ impl Refusal {
             Refusal::AlreadyWriteMode => "already_write_mode",
             Refusal::NoControlPending => "no_control_pending",
             Refusal::NotWriteMode => "not_write_mode",
+            Refusal::TooManyTabs => "too_many_tabs",
         }
     }
 }
@@ -273,6 +290,8 @@ impl Session {
             ended: None,
             last_activity: now,
             customer_connections: 1,
+            pages_recorded: 0,
+            pages_since: now,
             customer_gone_since: None,
             agent_connections: 0,
             agent_gone_since: None,
@@ -329,6 +348,9 @@ impl Session {
         }
         match event {
             Event::CustomerConnected => {
+                if self.customer_connections >= MAX_TABS {
+                    return Err(Refusal::TooManyTabs);
+                }
                 self.customer_connections += 1;
                 let came_back = self.customer_gone_since.take().is_some();
                 Ok(if came_back && self.state == State::Active {
@@ -377,6 +399,13 @@ impl Session {
                     return Ok(vec![]);
                 }
                 self.page = page.clone();
+                if now.saturating_sub(self.pages_since) >= 60_000 {
+                    (self.pages_since, self.pages_recorded) = (now, 0);
+                }
+                if self.pages_recorded >= PAGES_PER_MINUTE {
+                    return Ok(vec![]);
+                }
+                self.pages_recorded += 1;
                 Ok(vec![Effect::PageVisited(page)])
             }
             Event::Exit(Role::Customer) => Ok(self.end(EndReason::CustomerExit, now)),

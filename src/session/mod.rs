@@ -8,8 +8,8 @@ mod view;
 
 pub use id::{BadSessionId, SessionId};
 pub use machine::{
-    ControlOutcome, Effect, EndReason, Event, Interaction, Millis, Mode, Outcome, Page, Refusal,
-    Role, Session, State, Timeouts,
+    ControlOutcome, Effect, EndReason, Event, Interaction, MAX_TABS, Millis, Mode, Outcome,
+    PAGES_PER_MINUTE, Page, Refusal, Role, Session, State, Timeouts,
 };
 pub use registry::{Created, Registry, hash_token, new_token, token_hash_matches, token_matches};
 pub use view::public_json;

@@ -447,3 +447,43 @@ fn end_reasons_round_trip_through_their_names() {
     }
     assert_eq!(EndReason::parse("nonsense"), None);
 }
+
+#[test]
+fn a_page_changing_its_address_in_a_loop_records_a_bounded_history() {
+    let (mut reg, id) = active();
+    let visit = |reg: &mut Registry, n: u32, at: Millis| {
+        let page = Page {
+            url: format!("https://shop.example/p{n}"),
+            title: String::new(),
+        };
+        let (s, e) = reg.apply(id, Event::Page(page.clone()), at).unwrap();
+        assert_eq!(s.page, page, "the page is followed, recorded or not");
+        e.len()
+    };
+    let recorded: usize = (0..100)
+        .map(|n| visit(&mut reg, n, T0 + 2_000 + u64::from(n)))
+        .sum();
+    assert_eq!(recorded, PAGES_PER_MINUTE as usize);
+    assert_eq!(
+        visit(&mut reg, 1000, T0 + 62_000),
+        1,
+        "the next minute records again"
+    );
+}
+
+#[test]
+fn a_session_has_a_bounded_number_of_tabs() {
+    let (mut reg, id, _) = setup();
+    for _ in 1..MAX_TABS {
+        reg.apply(id, Event::CustomerConnected, T0).unwrap();
+    }
+    assert_eq!(
+        reg.apply(id, Event::CustomerConnected, T0).unwrap_err(),
+        Refusal::TooManyTabs
+    );
+    reg.apply(id, Event::CustomerDisconnected, T0).unwrap();
+    assert!(
+        reg.apply(id, Event::CustomerConnected, T0).is_ok(),
+        "a closed tab makes room"
+    );
+}

@@ -4,5 +4,6 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod flood;
 mod forged_admin;
 mod resume_oracle;
