@@ -57,6 +57,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub history: HistoryConfig,
     pub webhooks: Vec<WebhookConfig>,
+    pub interactions: InteractionsConfig,
     /// `COBROWSE_*` variables that name no setting: told as a warning, never a
     /// refusal, as platforms set such variables of their own (Kubernetes sets
     /// `COBROWSE_PORT`, `COBROWSE_SERVICE_HOST`… for a service named cobrowse).
@@ -218,6 +219,25 @@ pub struct HistoryConfig {
     pub retention_days: u32,
 }
 
+/// Interaction IDs signed by the sites' backends (see `interactions.rs`).
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct InteractionsConfig {
+    /// Refuse to bind a session to an interaction without a valid signature, on
+    /// every site (a site without a secret then cannot bind at all).
+    pub require_signature: bool,
+    /// Sites whose interactions are signed: with a secret, a site's bindings need
+    /// a valid signature whatever `require_signature` says.
+    pub sites: Vec<InteractionSite>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InteractionSite {
+    pub origin: String,
+    pub secret: String,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookConfig {
@@ -245,6 +265,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             history: HistoryConfig { retention_days: 90 },
             webhooks: vec![],
+            interactions: InteractionsConfig::default(),
             ignored_env: vec![],
         }
     }
@@ -382,6 +403,20 @@ impl Config {
                 return bad(format!(
                     "webhook secret for {} must be at least 16 characters",
                     hook.url
+                ));
+            }
+        }
+        for site in &self.interactions.sites {
+            if normalize_origin(&site.origin).is_none() {
+                return bad(format!(
+                    "interactions.sites: {:?} is not an origin (scheme://host[:port])",
+                    site.origin
+                ));
+            }
+            if site.secret.len() < 32 {
+                return bad(format!(
+                    "interactions.sites: the secret for {} must be at least 32 characters",
+                    site.origin
                 ));
             }
         }

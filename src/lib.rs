@@ -6,6 +6,7 @@ pub mod forwarded;
 pub mod history;
 pub mod http;
 pub mod hub;
+pub mod interactions;
 pub mod live;
 pub mod metrics;
 pub mod protocol;

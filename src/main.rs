@@ -376,9 +376,16 @@ async fn config_check(config: Config) -> anyhow::Result<()> {
     if let Some(secret) = shown.get_mut("auth").and_then(|a| a.get_mut("jwt_secret")) {
         *secret = toml::Value::String("(set)".into());
     }
-    if let Some(hooks) = shown.get_mut("webhooks").and_then(|w| w.as_array_mut()) {
-        for hook in hooks {
-            hook["secret"] = toml::Value::String("(set)".into());
+    for (section, list) in [("webhooks", None), ("interactions", Some("sites"))] {
+        let entries = shown
+            .get_mut(section)
+            .and_then(|v| match list {
+                Some(key) => v.get_mut(key),
+                None => Some(v),
+            })
+            .and_then(|v| v.as_array_mut());
+        for entry in entries.into_iter().flatten() {
+            entry["secret"] = toml::Value::String("(set)".into());
         }
     }
     println!("{}", toml::to_string_pretty(&shown)?);

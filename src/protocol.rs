@@ -9,7 +9,7 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::session::{
-    ControlOutcome, EndReason, Interaction, Mode, Page, Refusal, Role, Session, SessionId, State,
+    ControlOutcome, EndReason, Mode, Page, Refusal, Role, Session, SessionId, State,
 };
 use crate::store::Rules;
 
@@ -181,7 +181,20 @@ pub struct CreateMsg {
     #[serde(flatten)]
     pub page: PageMsg,
     #[serde(default)]
-    pub interaction: Option<Interaction>,
+    pub interaction: Option<InteractionMsg>,
+}
+
+/// `create`'s `interaction`: the chat or call, with the site backend's signature
+/// where the site signs them (see `interactions.rs`).
+#[derive(Debug, Deserialize)]
+pub struct InteractionMsg {
+    pub id: String,
+    #[serde(default)]
+    pub channel: String,
+    #[serde(default)]
+    pub expires: Option<u64>,
+    #[serde(default)]
+    pub signature: Option<String>,
 }
 
 /// `resume`: the same customer on a new page, a reload or another tab.

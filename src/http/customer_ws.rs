@@ -13,8 +13,11 @@ use futures_util::StreamExt;
 use super::conn::{Conn, Open, outbox, refuse, say_and_close};
 use super::{AppState, client_ip};
 use crate::hub::{HubError, Tombstone, next_peer_id};
+use crate::interactions;
 use crate::live::now_ms;
-use crate::protocol::{self, CreateMsg, Kind, ResumeMsg, ServerMsg, close, end_message};
+use crate::protocol::{
+    self, CreateMsg, InteractionMsg, Kind, ResumeMsg, ServerMsg, close, end_message,
+};
 use crate::session::{
     Event, Interaction, Refusal, Role, Session, State as SessionState, token_hash_matches,
     token_matches,
@@ -54,7 +57,8 @@ pub async fn upgrade(
     let origins = app
         .site_origins
         .with_own(if app.https { "https" } else { "http" }, host);
-    sized(ws, &app).on_upgrade(move |socket| customer(app, socket, ip, origins))
+    let site = origin.to_string();
+    sized(ws, &app).on_upgrade(move |socket| customer(app, socket, ip, site, origins))
 }
 
 /// What the customer gets on connecting: the session, plus the token once.
@@ -63,11 +67,18 @@ struct Admitted {
     token: Option<String>,
 }
 
-/// One customer connection; `origins` are the sites write-mode navigation may go to.
-async fn customer(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<String>) {
+/// One customer connection from `site` (its origin); `origins` are the sites
+/// write-mode navigation may go to.
+async fn customer(
+    app: AppState,
+    socket: WebSocket,
+    ip: IpAddr,
+    site: String,
+    origins: Vec<String>,
+) {
     // Boxed: the handshake's state is freed once relaying starts instead of
     // sizing the task that lives as long as the connection.
-    let Some(mut open) = Box::pin(open(&app, socket, ip, origins)).await else {
+    let Some(mut open) = Box::pin(open(&app, socket, ip, &site, origins)).await else {
         return;
     };
     open.serve().await;
@@ -75,7 +86,13 @@ async fn customer(app: AppState, socket: WebSocket, ip: IpAddr, origins: Vec<Str
 }
 
 /// Admits the customer and attaches its connection to the session.
-async fn open(app: &AppState, socket: WebSocket, ip: IpAddr, origins: Vec<String>) -> Option<Open> {
+async fn open(
+    app: &AppState,
+    socket: WebSocket,
+    ip: IpAddr,
+    site: &str,
+    origins: Vec<String>,
+) -> Option<Open> {
     let mut ws = socket;
     let first = match tokio::time::timeout(HANDSHAKE_TIMEOUT, ws.recv()).await {
         Ok(Some(Ok(Message::Text(text)))) => text,
@@ -91,7 +108,7 @@ async fn open(app: &AppState, socket: WebSocket, ip: IpAddr, origins: Vec<String
         }
         _ => return None,
     };
-    let mut admitted = match admit(app, &first, ip).await {
+    let mut admitted = match admit(app, &first, ip, site).await {
         Ok(admitted) => admitted,
         Err(NotAdmitted::Refused(Refused(code, close, message))) => {
             refuse(&mut ws, code, close, &message).await;
@@ -210,8 +227,50 @@ fn resume_limited() -> Refused {
     )
 }
 
+/// The interaction a `create` from `site` (its origin) binds the session to: well
+/// formed, and signed by the site's backend where the site signs them.
+fn bound_interaction(
+    app: &AppState,
+    site: &str,
+    i: InteractionMsg,
+) -> Result<Interaction, Refused> {
+    let printable = |s: &str| !s.chars().any(char::is_control);
+    if i.id.is_empty() || i.id.len() > 200 || i.channel.len() > 50 {
+        return Err(Refused::new(
+            "malformed",
+            close::PROTOCOL,
+            "interaction id must be 1-200 characters, channel at most 50",
+        ));
+    }
+    if !printable(&i.id) || !printable(&i.channel) {
+        return Err(Refused::new(
+            "malformed",
+            close::PROTOCOL,
+            "interaction id and channel must be printable",
+        ));
+    }
+    let claim = interactions::Claim {
+        id: &i.id,
+        channel: &i.channel,
+        expires: i.expires,
+        signature: i.signature.as_deref(),
+    };
+    let now_s = now_ms() / 1000;
+    interactions::check(&app.config.interactions, site, &claim, now_s)
+        .map_err(|e| Refused::new("bad_interaction", close::UNAUTHORIZED, e.to_string()))?;
+    Ok(Interaction {
+        id: i.id,
+        channel: i.channel,
+    })
+}
+
 /// Checks the first message (`create` or `resume`) and opens or reattaches the session.
-async fn admit(app: &AppState, text: &str, ip: IpAddr) -> Result<Admitted, NotAdmitted> {
+async fn admit(
+    app: &AppState,
+    text: &str,
+    ip: IpAddr,
+    site: &str,
+) -> Result<Admitted, NotAdmitted> {
     let (kind, _) = protocol::parse_text(Role::Customer, text)
         .map_err(|e| Refused::new(e.code(), close::PROTOCOL, e.to_string()))?;
     match kind {
@@ -223,16 +282,10 @@ async fn admit(app: &AppState, text: &str, ip: IpAddr) -> Result<Admitted, NotAd
                     "create: url, title, tab and interaction {id, channel}",
                 )
             })?;
-            if let Some(Interaction { id, channel }) = &msg.interaction
-                && (id.is_empty() || id.len() > 200 || channel.len() > 50)
-            {
-                return Err(Refused::new(
-                    "malformed",
-                    close::PROTOCOL,
-                    "interaction id must be 1-200 characters",
-                )
-                .into());
-            }
+            let interaction = msg
+                .interaction
+                .map(|i| bound_interaction(app, site, i))
+                .transpose()?;
             if !app.limits.create_per_ip.allow(&ip.to_string()) {
                 return Err(Refused::new(
                     "rate_limited",
@@ -243,7 +296,7 @@ async fn admit(app: &AppState, text: &str, ip: IpAddr) -> Result<Admitted, NotAd
             }
             let (created, session) = app
                 .live
-                .create(msg.interaction, msg.page.into_page())
+                .create(interaction, msg.page.into_page())
                 .await
                 .map_err(Refused::unavailable)?;
             Ok(Admitted {

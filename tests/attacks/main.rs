@@ -6,4 +6,5 @@
 mod common;
 mod flood;
 mod forged_admin;
+mod interaction;
 mod resume_oracle;
