@@ -6,5 +6,6 @@
 mod common;
 mod flood;
 mod forged_admin;
+mod fuzz;
 mod interaction;
 mod resume_oracle;
