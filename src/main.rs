@@ -169,6 +169,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
     for name in &config.ignored_env {
         tracing::warn!(variable = %name, "ignoring an environment variable that names no setting");
     }
+    if config.redis.is_some() && config.database.is_none() {
+        tracing::warn!(
+            "several nodes (redis) without a shared database: accounts, sign-ins, rule sets and history stay on each node; set database"
+        );
+    }
     match cli.command {
         Command::Serve { .. } => serve(config).await,
         Command::Config {

@@ -5,7 +5,8 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
@@ -22,7 +23,55 @@ function redisMissing() {
     return 'redis-server is missing';
   }
 }
-const skip = requirements() || redisMissing();
+/** The newest PostgreSQL's programs, if installed (Debian's layout). */
+function postgresBin() {
+  const root = '/usr/lib/postgresql';
+  const bins = existsSync(root) ? readdirSync(root).sort().map((v) => path.join(root, v, 'bin')) : [];
+  return bins.reverse().find((b) => existsSync(path.join(b, 'initdb'))) || null;
+}
+function postgresMissing() {
+  if (postgresBin()) return false;
+  if (process.env.CI) throw new Error('PostgreSQL is missing (CI): run scripts/test, which installs it');
+  return 'PostgreSQL is missing';
+}
+const skip = requirements() || redisMissing() || postgresMissing();
+
+/**
+ * A throwaway PostgreSQL on a free port: nodes share accounts, sign-ins and rule sets
+ * through it, as a deployment of several nodes does. It refuses to run as root, so it
+ * runs as `postgres` then.
+ */
+async function startPostgres() {
+  const bin = postgresBin();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cobrowse-pg-'));
+  const data = path.join(dir, 'data');
+  const root = process.getuid?.() === 0;
+  /** @param {string} prog @param {string[]} args @returns {[string, string[]]} */
+  const run = (prog, args) => {
+    const exe = path.join(bin, prog);
+    return root ? ['runuser', ['-u', 'postgres', '--', exe, ...args]] : [exe, args];
+  };
+  if (root) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+  const init = ['-A', 'trust', '-U', 'cobrowse', '-E', 'UTF8', '-D', data];
+  execFileSync(...run('initdb', init), { stdio: 'ignore' });
+  const port = await freePort();
+  const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-k', dir];
+  const proc = spawn(...run('postgres', ['-D', data, '-p', String(port), ...settings]), {
+    stdio: 'ignore',
+  });
+  await waitPort(port);
+  const stop = () => {
+    // SIGINT to the postmaster itself (not to runuser): PostgreSQL's fast shutdown.
+    try {
+      const pid = readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0];
+      process.kill(Number(pid), 'SIGINT');
+    } catch {
+      proc.kill('SIGKILL');
+    }
+    setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500).unref();
+  };
+  return { url: `postgres://cobrowse@127.0.0.1:${port}/postgres`, stop };
+}
 
 const freePort = () => new Promise((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
 
@@ -59,7 +108,7 @@ function balancer(backends) {
   });
 }
 
-let redis, startRedis, nodes = [], lb, lbUrl, site, siteOrigin, browser, dirs = [];
+let redis, startRedis, postgres, nodes = [], lb, lbUrl, site, siteOrigin, browser, dirs = [];
 
 async function startNode(env) {
   const { url, proc, dataDir } = await startServer(env);
@@ -77,6 +126,7 @@ before(async () => {
     await waitPort(redisPort);
   };
   await startRedis();
+  postgres = await startPostgres();
   // The customer's website, on its own origin.
   site = http.createServer((req, res) => {
     let body = readFileSync(path.join(ROOT, 'tests/browser/fixtures/forms.html'), 'utf8');
@@ -94,6 +144,7 @@ before(async () => {
   const env = {
     ...process.env,
     COBROWSE_REDIS: `redis://127.0.0.1:${redisPort}/`,
+    COBROWSE_DATABASE: postgres.url,
     COBROWSE_AUTH__JWT_SECRET: SECRET,
     COBROWSE_ALLOWED_ORIGINS: JSON.stringify([siteOrigin]),
     COBROWSE_PROXY_ORIGINS: JSON.stringify([siteOrigin]),
@@ -113,6 +164,7 @@ after(async () => {
   await browser?.close().catch(() => {});
   for (const n of nodes) n.proc.kill('SIGKILL');
   redis?.kill('SIGKILL');
+  postgres?.stop();
   lb?.close(); site?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
