@@ -270,7 +270,7 @@ async fn no_admin_route_opens_to_anyone_but_an_administrator() {
             .to_string(),
     );
     let agent_jwt = Cred::Bearer(srv.agent_token("dana"));
-    // A disabled administrator's cookie stops working at once: the sign-in is gone.
+    // A disabled administrator's cookie stops working at once.
     let former = admin(&srv, "former").await;
     srv.app().store.set_disabled("former", true).await.unwrap();
     // A real editor session token, for a page of the site.
@@ -336,7 +336,7 @@ async fn no_admin_route_opens_to_anyone_but_an_administrator() {
             ("an agent's password cookie", &agent_password, 403),
             ("an agent desktop's cookie", &agent_traded, 403),
             ("an agent desktop's token", &agent_jwt, 403),
-            ("a disabled administrator", &former, 401),
+            ("a disabled administrator", &former, 403),
             ("an editor token", &editor, 401),
         ] {
             call.refused(&route, who, cred, expected).await;
@@ -498,7 +498,7 @@ async fn accounts_are_added_disabled_and_given_new_passwords() {
         .await
         .expect("bob signs in");
 
-    // Disabled: no sign-in, and the cookie he holds is signed out.
+    // Disabled: no sign-in, and the cookie he holds stops working.
     let (status, got) = call
         .send(Method::POST, "/accounts/bob/disable", &root, None, None)
         .await;
@@ -517,7 +517,7 @@ async fn accounts_are_added_disabled_and_given_new_passwords() {
         .send()
         .await
         .unwrap();
-    assert_eq!(me.status().as_u16(), 401);
+    assert_eq!(me.status().as_u16(), 403);
     call.send(Method::POST, "/accounts/bob/enable", &root, None, None)
         .await;
     assert!(login(&srv, "bob", "bob's password").await.is_some());

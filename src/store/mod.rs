@@ -302,7 +302,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<()>;
     async fn account(&self, name: &str) -> Result<Option<Account>>;
     async fn accounts(&self) -> Result<Vec<Account>>;
-    /// Disabling an account also ends its sign-ins.
+    /// A disabled account's sign-ins are refused (by whoever reads it); enabling it
+    /// again ends them, so that none comes back.
     async fn set_disabled(&self, name: &str, disabled: bool) -> Result<()>;
     /// A new password also ends the account's sign-ins.
     async fn set_password(&self, name: &str, password_hash: &str) -> Result<()>;

@@ -268,7 +268,9 @@ impl Store for SqlStore {
             .bind(name)
             .execute(&mut *tx)
             .await?;
-        if disabled {
+        // While disabled, its sign-ins are refused with that reason (see `identify`);
+        // enabled again, none of them comes back.
+        if !disabled {
             end_sign_ins(&mut tx, name).await?;
         }
         tx.commit().await?;

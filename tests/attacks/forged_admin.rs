@@ -173,10 +173,10 @@ async fn a_cookie_ends_at_sign_out_password_change_and_disable() {
     assert!(changed.status().is_success(), "{}", changed.status());
     assert_eq!(me(&srv, &before).await, 401, "password changed");
 
-    // Disabling ends them too, and enabling again does not bring them back.
+    // Disabling stops them at once (saying why), and enabling again does not bring them back.
     add(&srv, "bob", cobrowse::store::AccountRole::Agent).await;
     let bob = sign_in(&srv, "bob").await;
-    for action in ["disable", "enable"] {
+    for (action, status) in [("disable", 403), ("enable", 401)] {
         let r = srv
             .http()
             .post(format!("{}/api/v1/admin/accounts/bob/{action}", srv.url))
@@ -185,8 +185,13 @@ async fn a_cookie_ends_at_sign_out_password_change_and_disable() {
             .await
             .unwrap();
         assert!(r.status().is_success(), "{action}: {}", r.status());
+        assert_eq!(me(&srv, &bob).await, status, "after {action}");
     }
-    assert_eq!(me(&srv, &bob).await, 401, "disabled once");
+    assert_eq!(
+        me(&srv, &bob).await,
+        401,
+        "disabled once, enabled again: signed out"
+    );
     assert_eq!(me(&srv, &root).await, 200, "others keep theirs");
     srv.stop().await;
 }
