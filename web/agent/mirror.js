@@ -20,6 +20,51 @@ function count(x) {
   for (let k = 3; k < x.length; k++) n += count(x[k]);
   return n;
 }
+/**
+ * Bounds of what the view builds: a snapshot's inflated text (bytes), the nodes of the view and
+ * the depth of its tree. A hostile page could otherwise send a small message that takes the
+ * agent's tab down (a "zip bomb", millions of nodes, a tree deep enough to overflow the stack or
+ * hang layout). Real pages stay far below: a 50 000-node page is a few MiB of JSON, and HTML's
+ * own parser stops nesting at 512.
+ */
+export const LIMITS = { bytes: 64 * 1024 * 1024, nodes: 1000000, depth: 1000 };
+/** What the view refuses to build (beyond LIMITS, or not nodes at all): the caller says so. */
+export class Refused extends Error {}
+
+/**
+ * Checks a serialized subtree before any of it is built: its shape (the customer's page may be
+ * hostile and send any JSON, not what our serializer makes) and its size against LIMITS, `depth`
+ * being where it goes and `room` how many nodes it may add. Iterative, so that a deep tree
+ * cannot overflow the stack here. Returns its node count.
+ */
+function measure(x, depth, room) {
+  let n = 0;
+  const stack = [x, depth];
+  while (stack.length) {
+    const d = stack.pop(), y = stack.pop();
+    if (++n > room) throw new Refused('too many nodes: over ' + LIMITS.nodes + ' in the view');
+    if (d > LIMITS.depth) throw new Refused('tree too deep: over ' + LIMITS.depth + ' levels');
+    if (typeof y === 'string') continue;
+    if (!Array.isArray(y) || typeof y[0] !== 'string') throw new Refused('not a node: ' + typeof y);
+    const a = y[1] || {}, e = y[2] || {};
+    if (typeof a !== 'object' || Array.isArray(a) || typeof e !== 'object' || Array.isArray(e)) {
+      throw new Refused('not a node: bad attributes or extras');
+    }
+    if (e.s) stack.push(e.s, d + 1);
+    if (e.f) stack.push(e.f, d + 1);
+    for (let k = y.length - 1; k >= 3; k--) stack.push(y[k], d + 1);
+  }
+  return n;
+}
+/** How deep a node of the view is (its ancestors, through shadow roots and frames). */
+function depthOf(n) {
+  let d = 0;
+  for (; n && d <= LIMITS.depth; d++) {
+    n = n.parentNode || n.host || (n.nodeType === 9 && n.defaultView && n.defaultView.frameElement) || null;
+  }
+  return d;
+}
+
 /** Elements never built (a comment holds their place and id): they run code or load documents. */
 const DEAD = /^(script|noscript|object|embed|applet|portal|frameset)$/i;
 /** Attributes dropped everywhere (the value is kept in data-cb-<name> for debugging and tests, except handlers). */
@@ -219,6 +264,9 @@ export class Mirror {
 
   /** Replaces the view with a full snapshot `{d, sh}` (built aside, then swapped in). */
   snapshot(data, meta) {
+    if (!data || typeof data !== 'object') throw new Refused('not a snapshot');
+    if (!Array.isArray(data.d) || data.d[0] !== '#d') throw new Refused('not a snapshot: no document');
+    measure(data.d, 0, LIMITS.nodes);
     this.nodes = new Map(); this.ids = new WeakMap(); this.want = new Map();
     this.sheetText = new Map(Object.entries(data.sh || {}).map(([k, v]) => [+k, v]));
     this.sheets = new Map(); this.frames = []; this.post = []; this.next = 1;
@@ -233,8 +281,13 @@ export class Mirror {
     f.title = 'Customer page (view only)';
     f.style.visibility = 'hidden';
     this.stage.append(f);
-    this.newDoc(f.contentDocument, data.d);
-    this.settle();
+    try {
+      this.newDoc(f.contentDocument, data.d);
+      this.settle();
+    } catch (e) {
+      f.remove();
+      throw e;
+    }
     const old = this.frame;
     this.frame = f;
     this.size(meta.w, meta.h);
@@ -244,7 +297,8 @@ export class Mirror {
   }
   /** The customer's viewport: the frame gets exactly that size (then scaled by the page). */
   size(w, h) {
-    if (w > 0 && h > 0) this.w = w, this.h = h;
+    const ok = (v) => Number.isInteger(v) && v > 0 && v <= 100000;
+    if (ok(w) && ok(h)) this.w = w, this.h = h;
     if (this.frame) this.frame.style.width = this.w + 'px', (this.frame.style.height = this.h + 'px');
   }
 
@@ -266,6 +320,7 @@ export class Mirror {
         let n;
         if (op.length === 3) n = this.get(op[2]);
         else {
+          measure(op[3], depthOf(p), LIMITS.nodes - this.nodes.size);
           this.next = op[2];
           const el = p.nodeType === 1 ? p : null;
           n = this.build(op[3], p.ownerDocument || p, el ? el.namespaceURI : HTML, !!el && el.localName === 'foreignObject');
@@ -283,7 +338,11 @@ export class Mirror {
         this.attr(el, name, v);
       }
       for (const [id, t] of m.tx || []) this.get(id).data = t;
-      for (const [id, base, x] of m.f || []) { this.frames.push([this.get(id), x, base]); }
+      for (const [id, base, x] of m.f || []) {
+        const el = this.get(id);
+        measure(x, depthOf(el), LIMITS.nodes - this.nodes.size);
+        this.frames.push([el, x, base]);
+      }
     } catch (e) {
       this.onMissing(e);
       return false;
