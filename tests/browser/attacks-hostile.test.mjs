@@ -194,3 +194,213 @@ test('a snapshot bomb (inflating to 1 GiB, or too many or too deep nodes) is ref
   raw.close();
   await a.context().close();
 });
+
+/**
+ * Fails, and records, every request of the agent's browser that is not for the server's own
+ * origin: the rebuild must send everything through /proxy, so the fixture's origins and
+ * http://evil.example see nothing from the agent (and not because the CSP had to stop it).
+ * @param {string[]} offsite
+ */
+const guard = (offsite) => (ctx) => ctx.route('**/*', (route) => {
+  const u = route.request().url();
+  if (new URL(u).origin === h.server) return route.continue();
+  offsite.push(u);
+  return route.abort();
+});
+
+/** What the view holds that could run or navigate, in every document of it (frames included). */
+function viewState() {
+  const docs = [];
+  const wins = [];
+  const walk = (d) => {
+    if (!d) return;
+    docs.push(d);
+    wins.push(d.defaultView);
+    for (const f of d.querySelectorAll('iframe, frame')) walk(f.contentDocument);
+    for (const el of d.querySelectorAll('*')) if (el.shadowRoot) for (const f of el.shadowRoot.querySelectorAll('iframe')) walk(f.contentDocument);
+  };
+  walk(window.cobrowseAgent.mirror.frame.contentDocument);
+  const all = docs.flatMap((d) => Array.from(d.querySelectorAll('*')));
+  const attrs = (el) => Array.from(el.attributes).filter((x) => !x.name.startsWith('data-cb-'));
+  return {
+    pwned: [window.pwned, ...wins.map((w) => w && w.pwned)].filter((x) => x !== undefined),
+    scripts: all.filter((e) => e.localName === 'script').length,
+    handlers: all.filter((e) => attrs(e).some((x) => /^on/i.test(x.name))).map((e) => e.localName),
+    scriptUrls: all.filter((e) => attrs(e).some((x) => /^\s*(javascript|vbscript|data:text\/html)/i.test(x.value.replace(/[\x00-\x20]/g, '')))).map((e) => e.outerHTML.slice(0, 120)),
+    hrefAnimations: all.filter((e) => /^(animate|set)$/.test(e.localName) && /href/i.test(e.getAttribute('attributeName') || '')).length,
+    fetchers: all.filter((e) => e.matches('[srcdoc], meta[http-equiv], form[action], [formaction], [ping], [target], [download], object, embed, base[href], link[href]:not([data-cb-link])')).map((e) => e.outerHTML.slice(0, 120)),
+    frameUrls: wins.map((w) => w && w.location.href).filter((u) => u && !/^(about:|http:\/\/127\.0\.0\.1:\d+\/agent\/)/.test(u)),
+  };
+}
+
+/** Waits until the agent's browser fetched each tagged resource, through the proxy. */
+async function proxied(a, tags) {
+  const end = Date.now() + 5000;
+  for (;;) {
+    const got = a.requests.filter((u) => u.startsWith(h.server + '/proxy?')).map(decodeURIComponent);
+    const missing = tags.filter((t) => !got.some((u) => u.includes(t)));
+    if (!missing.length || Date.now() > end) return missing;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const CORPUS = {
+  'hostile.html': ['?img', '?css', '?inline', '?svgimg', '?source', '?poster', '?crossorigin', '?import', '?late'],
+  'hostile-corpus.html': ['?import2', '?importstring', '?esc1', '?esc2', '?cprop', '?cprop2', '?imageset', '?wimageset',
+    '?relative', '?attresc', '?attrset', '?srcset', '?poster2', '?source3', '?tablebg', '?borderimage', '?mask',
+    '?lateattr', '?lateset', '?latecprop', '?changedattr'],
+};
+
+for (const [fixture, tags] of Object.entries(CORPUS)) {
+  test(`hostile corpus (${fixture}): nothing runs in the agent's view, no request leaves but for the server, through /proxy`, { skip }, async () => {
+    const c = await h.customer(fixture, { onPage: (p) => p.context().route(/^https?:\/\/evil\.example\//, (r) => r.abort()) });
+    const id = await h.start(c);
+    const offsite = [];
+    const a = await h.agent(id, { onContext: guard(offsite) });
+    const { dialogs } = await watch(a);
+    const url = a.url();
+    await new Promise((r) => setTimeout(r, 1000));
+    await c.evaluate(() => window.fixtureChanges());
+    await new Promise((r) => setTimeout(r, 1500)); // every load, animation or navigation had its time
+    const s = await a.evaluate(viewState);
+    assert.deepEqual(s.pwned, [], 'a script ran');
+    assert.deepEqual(dialogs, [], 'a dialog opened');
+    assert.equal(s.scripts, 0, 'scripts in the view');
+    assert.deepEqual(s.handlers, [], 'handlers in the view');
+    assert.deepEqual(s.scriptUrls, [], 'script URLs in the view');
+    assert.equal(s.hrefAnimations, 0, 'SMIL animating an href');
+    assert.deepEqual(s.fetchers, [], 'attributes or elements that fetch or navigate');
+    assert.deepEqual(s.frameUrls, [], 'a frame of the view navigated');
+    assert.equal(a.url(), url, 'the agent page navigated');
+    const missing = await proxied(a, tags);
+    assert.deepEqual(offsite, [], 'requests from the agent\'s browser to another origin than the server');
+    assert.deepEqual(a.csp, [], 'URLs left for the CSP to block');
+    assert.deepEqual(await a.evaluate(() => window.__violations), []);
+    assert.deepEqual(missing, [], 'not loaded through the proxy');
+    await c.evaluate(() => window.Cobrowse.stop());
+    await c.context().close();
+    await a.context().close();
+  });
+}
+
+const E = 'http://evil.example';
+const SVG = 'http://www.w3.org/2000/svg';
+const MATH = 'http://www.w3.org/1998/Math/MathML';
+/**
+ * A page our customer script would never send, crafted as a hostile page can: scripts in every
+ * namespace and case, handlers, script URLs behind whitespace and NULs, frames with their own
+ * scripts, plug-ins, hints, CSS fetching through escapes, image-set() and @import strings, and
+ * URLs of a foreign origin everywhere. (JSON: `\\75` is the CSS escape `\75`.)
+ */
+const CRAFTED = ['#d', 0, 0, ['html', 0, 0,
+  ['head', 0, 0,
+    ['script', 0, 0, "top.pwned='script'"],
+    ['SCRIPT', 0, 0, "top.pwned='SCRIPT'"],
+    ['script', 0, { ns: SVG }, "top.pwned='svg-script'"],
+    ['meta', { 'http-equiv': 'refresh', content: '0;url=javascript:top.pwned="refresh"' }],
+    ['meta', { 'HTTP-EQUIV': 'refresh', content: '0;url=' + E + '/refresh' }],
+    ['base', { href: E + '/' }],
+    ['link', { rel: 'stylesheet', href: E + '/link.css' }],
+    ['link', { rel: 'preload', as: 'image', href: E + '/preload.png', imagesrcset: E + '/preloadset.png 1x' }],
+    ['link', { rel: 'prefetch', href: E + '/prefetch' }],
+    ['link', { rel: 'icon', href: E + '/favicon.ico' }],
+    ['style', 0, { css: `@import "${E}/i.css"; @\\69mport '${E}/i2.css';
+      .a{background:\\75 rl(${E}/a.png)} .b{background:image-set("${E}/b.png" 1x)} .c{--x:"${E}/c.png"}
+      .d{background:url(javascript:top.pwned=1)} body{cursor:u\\rl(${E}/cursor.png),auto}` }],
+    ['style', 0, 0, `.raw{background:url(${E}/raw.png)}`],
+  ],
+  ['body', { onload: "top.pwned='body'", ONLOAD: "top.pwned='BODY'", background: E + '/body.png' }, 0,
+    ['img', { id: 'img', src: E + '/img.png', onerror: "top.pwned='img'", srcset: `${E}/s1.png 1x, javascript:top.pwned=2 2x` }],
+    ['img', { src: 'javascript:top.pwned="imgjs"' }],
+    ['img', { src: '//evil.example/protocol-relative.png' }],
+    ['a', { href: ' \tjavascript:top.pwned="a"', ping: E + '/ping', target: '_top', download: '' }, 0, 'a'],
+    ['a', { href: 'java\u0000script:top.pwned="a0"' }, 0, 'a0'],
+    ['a', { href: 'data:text/html,<script>top.pwned=1</script>' }, 0, 'data'],
+    ['iframe', { srcdoc: "<script>top.pwned='srcdoc'</script>", src: E + '/frame', sandbox: 'allow-scripts allow-same-origin' },
+      { f: ['#d', 0, 0, ['html', 0, 0, ['body', { onload: "top.pwned='frame-body'" }, 0,
+        ['script', 0, 0, "top.pwned='frame-script'"], ['img', { src: E + '/frame-img.png' }]]]] }],
+    ['iframe', { src: 'javascript:top.pwned="iframe-js"' }],
+    ['frame', { src: E + '/frame2' }],
+    ['object', { data: E + '/o.swf' }],
+    ['embed', { src: E + '/e.swf' }],
+    ['portal', { src: E + '/portal' }],
+    ['form', { action: E + '/steal', method: 'post' }, 0,
+      ['button', { formaction: 'javascript:top.pwned="formaction"' }, 0, 'go'], ['input', { type: 'image', src: E + '/input.png' }]],
+    ['div', { id: 'style1', class: 'a', style: `background:\\75 rl(${E}/style.png);min-height:10px` }, 0, 'style'],
+    ['div', { class: 'b', style: `background-image:image-set('${E}/style2.png' 1x);min-height:10px` }, 0, 'style2'],
+    ['svg', { width: '100', height: '50' }, 0,
+      ['a', { 'xlink:href': 'javascript:top.pwned="svg-a"' }, 0, ['text', { y: '10' }, 0, 'x']],
+      ['animate', { attributeName: 'href', values: 'javascript:top.pwned="animate"' }],
+      ['set', { attributeName: 'xlink:href', to: 'javascript:top.pwned="set"' }],
+      ['animate', { attributeName: 'fill', values: `url(${E}/paint.svg#p)` }],
+      ['image', { href: E + '/svg-image.png', width: '10', height: '10' }],
+      ['use', { href: E + '/use.svg#a' }],
+      ['feImage', { 'xlink:href': E + '/fe.png' }],
+      ['rect', { id: 'rect', width: '10', height: '10', cursor: `\\75 rl(${E}/svg-cursor.png), auto`, fill: `\\75 rl(${E}/fill.svg#x)` }],
+      ['foreignObject', { width: '50', height: '50' }, 0,
+        ['iframe', { srcdoc: '<script>top.pwned="fo"</script>' }], ['script', 0, 0, 'top.pwned="fo-script"']],
+      ['script', { href: E + '/svg.js' }],
+    ],
+    ['math', 0, 0, ['mi', { href: 'javascript:top.pwned="math"' }, 0, 'x'], ['script', 0, { ns: MATH }, 'top.pwned="math-script"']],
+    ['div', 0, { s: ['#s', 0, 0, ['script', 0, 0, 'top.pwned="shadow"'], ['img', { src: E + '/shadow.png', onerror: 'top.pwned="shadow-img"' }]] }],
+    ['video', { poster: E + '/poster.png', src: E + '/v.mp4', autoplay: '' }, 0, ['source', { src: E + '/s.mp4' }], ['track', { src: E + '/t.vtt' }]],
+    ['table', { background: E + '/table.png' }],
+    ['template', 0, 0, ['img', { src: E + '/template.png' }], ['script', 0, 0, 'top.pwned="template"']],
+    ['noscript', 0, 0, ['img', { src: E + '/noscript.png', onerror: 'top.pwned="noscript"' }]],
+    ['div', { 'on\u0000load': 'x', '"><img src=x onerror=top.pwned=1>': 'x' }, 0, 'names'],
+    ['div', { class: 'a', style: 'min-height:10px' }, 0, 'a'],
+    ['div', { class: 'b', style: 'min-height:10px' }, 0, 'b'],
+    ['div', { class: 'sh', style: 'min-height:10px' }, 0, 'adopted'],
+    ['p', { id: 'done' }, 0, 'crafted'],
+  ]]];
+
+test('a crafted snapshot and crafted changes (never from our script): nothing runs, nothing leaves but for the server', { skip }, async () => {
+  const raw = rawCustomer(h);
+  const id = await raw.start();
+  const offsite = [];
+  const agent = h.agent(id, { onContext: guard(offsite) });
+  await raw.joined();
+  raw.snapshot({ d: CRAFTED, sh: {} });
+  const a = await agent;
+  const { dialogs } = await watch(a);
+  const url = a.url();
+  const ids = await a.evaluate(() => {
+    const m = window.cobrowseAgent.mirror, d = m.frame.contentDocument;
+    return { body: m.ids.get(d.body), img: m.ids.get(d.getElementById('img')), rect: m.ids.get(d.getElementById('rect')), style1: m.ids.get(d.getElementById('style1')), root: 1 };
+  });
+  // The same tricks as changes: attributes set, a subtree added, sheets replaced.
+  raw.send('mutation', {
+    at: [[ids.img, 'src', 'javascript:top.pwned="late-src"'], [ids.img, 'onclick', 'top.pwned="late-onclick"'],
+      [ids.rect, 'cursor', `u\\rl(${E}/late-cursor.png), auto`], [ids.style1, 'style', `background:\\75 rl(${E}/late-style.png)`],
+      [ids.body, 'background', E + '/late-body.png']],
+    a: [[ids.body, 0, 100000, ['div', 0, 0,
+      ['script', 0, 0, 'top.pwned="late-script"'],
+      ['iframe', { srcdoc: '<script>top.pwned="late-srcdoc"</script>' }],
+      ['img', { src: E + '/late.png', onerror: 'top.pwned="late-img"' }],
+      ['svg', 0, 0, ['animate', { attributeName: 'HREF', values: 'javascript:top.pwned="late-animate"' }]],
+      ['style', 0, { css: `.late{background:image-set("${E}/late-set.png" 1x)}` }]]]],
+  });
+  raw.send('style', {
+    sh: { 1: `@import "${E}/adopted.css"; .sh{background:\\75 rl(${E}/adopted.png)}` },
+    as: [[ids.root, [1]]],
+  });
+  await new Promise((r) => setTimeout(r, 2000));
+  const s = await a.evaluate(viewState);
+  assert.equal(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.getElementById('done').textContent), 'crafted');
+  assert.deepEqual(s.pwned, [], 'a script ran');
+  assert.deepEqual(dialogs, [], 'a dialog opened');
+  assert.equal(s.scripts, 0, 'scripts in the view');
+  assert.deepEqual(s.handlers, [], 'handlers in the view');
+  assert.deepEqual(s.scriptUrls, [], 'script URLs in the view');
+  assert.equal(s.hrefAnimations, 0, 'SMIL animating an href');
+  assert.deepEqual(s.fetchers, [], 'attributes or elements that fetch or navigate');
+  assert.deepEqual(s.frameUrls, [], 'a frame of the view navigated');
+  assert.equal(a.url(), url, 'the agent page navigated');
+  assert.deepEqual(offsite, [], 'requests from the agent\'s browser to another origin than the server');
+  assert.deepEqual(a.csp, [], 'URLs left for the CSP to block');
+  // What was rewritten went to our proxy (which refuses a foreign origin), never to the origin.
+  const missing = await proxied(a, ['/s1.png', '/a.png', '/b.png', '/style.png', '/style2.png', '/late-style.png', '/late.png', '/adopted.png']);
+  assert.deepEqual(missing, [], 'not sent through the proxy');
+  raw.close();
+  await a.context().close();
+});

@@ -129,9 +129,10 @@ export async function setup(opts = {}) {
     },
     /** Starts a session from the customer page; returns its 9-digit id. */
     start: (page, opts) => page.evaluate((o) => window.Cobrowse.start(o).then((s) => s.id), opts),
-    /** Opens the agent view on a session (own browser context) and waits for the first snapshot. */
+    /** Opens the agent view on a session (own browser context; `opts.onContext(ctx)` first) and waits for the first snapshot. */
     async agent(id, opts = {}) {
       const ctx = await browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
+      if (opts.onContext) await opts.onContext(ctx); // e.g. request routes, before anything loads
       const page = await ctx.newPage();
       const requests = [], csp = [];
       ctx.on('request', (r) => requests.push(r.url()));

@@ -4,6 +4,8 @@
 // request leaves for the customer's site (resources go through our /proxy). The page's
 // CSP (index.html) is the second lock.
 
+import { rewriteCssUrls } from '../customer/css-urls.js';
+
 const HTML = 'http://www.w3.org/1999/xhtml', SVG = 'http://www.w3.org/2000/svg', MATH = 'http://www.w3.org/1998/Math/MathML';
 const NS = { xlink: 'http://www.w3.org/1999/xlink', xml: 'http://www.w3.org/XML/1998/namespace', xmlns: 'http://www.w3.org/2000/xmlns/' };
 
@@ -72,8 +74,10 @@ const DROP = /^(srcdoc|http-equiv|autofocus|autoplay|ping|nonce|action|formactio
 /** Attributes that make the agent's browser fetch something: rewritten to the proxy. */
 const FETCH = /^(src|poster|background|data)$/;
 const PSEUDO = { hover: '[data-cb-hover]', 'focus-within': '[data-cb-focus-within]', 'focus-visible': '[data-cb-focus]', focus: '[data-cb-focus]', defined: ':not([data-cb-undef])' };
-/** CSS: @namespace (left alone: its url() is a name, not a fetch), url(), string @import, and the dynamic pseudo-classes we emulate. */
-const CSS_RE = /(@namespace[^;]*;)|url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)'"]*?))\s*\)|@import\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')|(?<!\(\s*(?:any-)?hover\s*):(hover|focus-within|focus-visible|focus|defined)(?![\w-])/gi;
+/** The dynamic pseudo-classes we emulate (not `(hover)` media queries). */
+const PSEUDO_RE = /(?<!\(\s*(?:any-)?hover\s*):(hover|focus-within|focus-visible|focus|defined)(?![\w-])/gi;
+/** Attribute values the CSS rewriter must see on SVG elements: presentation attributes take url(), spelt with escapes too. */
+const SVG_CSS = /url|\\/i;
 const BLOCKED_BG = 'repeating-linear-gradient(45deg,#d5d5d5 0 6px,#e8e8e8 6px 12px)';
 /**
  * Agent-only rules, adopted first in every document and shadow root of the view, at zero
@@ -118,16 +122,14 @@ export class Mirror {
     const t = String(u).replace(/[\x00-\x20]+/g, '');
     return /^(https?:|mailto:|tel:|#)/i.test(t) ? u : null;
   }
-  /** Rewrites CSS text: fetches through the proxy, :hover/:focus on our marker attributes. */
+  /**
+   * Rewrites CSS text: every URL the browser would fetch (found as its tokenizer finds them,
+   * escapes and image-set() strings included) through the proxy or to nothing, and
+   * :hover/:focus onto our marker attributes.
+   */
   css(text) {
-    return String(text).replace(CSS_RE, (m, ns, a, b, c, ia, ib, ps) => {
-      if (ns) return ns;
-      if (ps) return PSEUDO[ps.toLowerCase()];
-      const raw = a ?? b ?? c ?? ia ?? ib ?? '', u = this.res(raw);
-      if (u === raw) return m;
-      const q = '"' + (u || 'data:,').replace(/["\\\n]/g, (x) => '\\' + x) + '"';
-      return ia !== undefined || ib !== undefined ? '@import url(' + q + ')' : 'url(' + q + ')';
-    });
+    const urls = rewriteCssUrls(String(text), (u) => this.res(u) || 'data:,');
+    return urls.replace(PSEUDO_RE, (m, ps) => PSEUDO[ps.toLowerCase()]);
   }
   srcset(v) {
     return v.split(/,(?=\s*\S+(\s+[\d.]+[wx])?\s*(,|$))/).filter((s) => s && s.trim() && !/^\s*[\d.]+[wx]\s*$/.test(s))
@@ -153,7 +155,7 @@ export class Mirror {
     if (/^\s*(javascript|vbscript):/i.test(v.replace(/[\x00-\x1f]/g, '')) || /^\s*data:text\/html/i.test(v)) return keep(v);
     if (DROP.test(n) || (n === 'sandbox' && /^i?frame$/.test(tag))) return keep(v);
     if (n === 'attributename' && /href/i.test(v)) return keep(v); // SMIL could animate an href into a script URL
-    if (n === 'style' || (el.namespaceURI === SVG && v.includes('url('))) return set(name, this.css(v));
+    if (n === 'style' || (el.namespaceURI === SVG && SVG_CSS.test(v))) return set(name, this.css(v));
     if (n === 'srcset' || n === 'imagesrcset') { keep(v); return set(name, this.srcset(v)); }
     if (tag === 'iframe' || tag === 'frame') { if (n === 'src') return keep(v); }
     if (n === 'href' || n === 'xlink:href') {
