@@ -304,6 +304,8 @@ const CRAFTED = ['#d', 0, 0, ['html', 0, 0,
     ['link', { rel: 'preload', as: 'image', href: E + '/preload.png', imagesrcset: E + '/preloadset.png 1x' }],
     ['link', { rel: 'prefetch', href: E + '/prefetch' }],
     ['link', { rel: 'icon', href: E + '/favicon.ico' }],
+    ['link', { rel: 'stylesheet', href: `#");.inject1{background:url(${E}/inject-link.png)}` }],
+    ['link', { rel: 'stylesheet', href: `data:image/png,");.inject2{background:url(${E}/inject-link2.png)}` }],
     ['style', 0, { css: `@import "${E}/i.css"; @\\69mport '${E}/i2.css';
       .a{background:\\75 rl(${E}/a.png)} .b{background:image-set("${E}/b.png" 1x)} .c{--x:"${E}/c.png"}
       .d{background:url(javascript:top.pwned=1)} body{cursor:u\\rl(${E}/cursor.png),auto}` }],
@@ -351,6 +353,9 @@ const CRAFTED = ['#d', 0, 0, ['html', 0, 0,
     ['div', { class: 'a', style: 'min-height:10px' }, 0, 'a'],
     ['div', { class: 'b', style: 'min-height:10px' }, 0, 'b'],
     ['div', { class: 'sh', style: 'min-height:10px' }, 0, 'adopted'],
+    ['div', { class: 'inject1 inject2', style: 'min-height:10px' }, 0, 'injected'],
+    ['div', { id: 'blocked' }, { b: [10, 10, `block;background:url(${E}/blocked.png)`] }],
+    ['div', { id: 'blocked2' }, { b: [`10px;background:url(${E}/blocked2.png)`, 10] }],
     ['p', { id: 'done' }, 0, 'crafted'],
   ]]];
 
@@ -384,7 +389,11 @@ test('a crafted snapshot and crafted changes (never from our script): nothing ru
     sh: { 1: `@import "${E}/adopted.css"; .sh{background:\\75 rl(${E}/adopted.png)}` },
     as: [[ids.root, [1]]],
   });
+  // The customer's pointer: numbers only reach the console's own cursor.
+  raw.send('pointer', { x: '0px) scale(40', y: `0px);background:url(${E}/pointer.png`, i: 0 });
   await new Promise((r) => setTimeout(r, 2000));
+  const cursor = await a.evaluate(() => document.getElementById('cursor').style.transform);
+  assert.doesNotMatch(cursor, /scale|url/, cursor);
   const s = await a.evaluate(viewState);
   assert.equal(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.getElementById('done').textContent), 'crafted');
   assert.deepEqual(s.pwned, [], 'a script ran');
@@ -403,4 +412,40 @@ test('a crafted snapshot and crafted changes (never from our script): nothing ru
   assert.deepEqual(missing, [], 'not sent through the proxy');
   raw.close();
   await a.context().close();
+});
+
+test('CSS: every URL the browser would fetch is found, however it is spelt (no browser needed)', async () => {
+  const { rewriteCssUrls } = await import('../../web/customer/css-urls.js');
+  const P = (u) => 'P:' + u;
+  /** [css, the URLs the browser fetches from it] */
+  const cases = [
+    ['.a{background:url(x.png)}', ['x.png']],
+    ['.a{background:URL( "x y.png" )}', ['x y.png']],
+    ['.a{background:u\\rl(http://e/1)}', ['http://e/1']],
+    ['.a{background:\\75 rl(http://e/2)}', ['http://e/2']],
+    ['.a{background:\\000075rl(http://e/3)}', ['http://e/3']],
+    ['.a{background:url(http://e/1\\29 4)}', ['http://e/1)4']],
+    ['.a{--bg:\\75 rl(http://e/4);background:var(--bg)}', ['http://e/4']],
+    ['.a{background-image:image-set("http://e/5" 1x, url(http://e/6) 2x)}', ['http://e/5', 'http://e/6']],
+    [".a{background-image:-webkit-image-set('http://e/7' 1x)}", ['http://e/7']],
+    ['.a{background-image:image-set("a.png" type("image/png") 1x)}', ['a.png']],
+    ['@import "http://e/8";@import url(http://e/9) screen;', ['http://e/8', 'http://e/9']],
+    ["@\\69mport 'http://e/10';", ['http://e/10']],
+    ['.d{--s:"http://e/11"; --t: {a:b} "//e/12"; background-image:image-set(var(--s) 1x)}', ['http://e/11', '//e/12']],
+    ['@font-face{src:url(http://e/13) format("woff2"), local(x)}', ['http://e/13']],
+  ];
+  for (const [css, want] of cases) {
+    const got = [];
+    const out = rewriteCssUrls(css, (u) => (got.push(u), P(u)));
+    assert.deepEqual(got, want, css);
+    for (const u of want) assert.ok(out.includes('"' + P(u) + '"'), out);
+  }
+  // Names, not fetches, and text that only looks like a URL, are left as written.
+  const same = [
+    '@namespace svg url(http://www.w3.org/2000/svg);',
+    '.c::before{content:"http://not-a-fetch"} a[href="http://x"]{color:red}',
+    '.g{content:"\\201C"} .\\31 23{color:red}',
+    '/* url(http://comment) */ .h{x:u/**/rl(http://e/no)}',
+  ];
+  for (const css of same) assert.equal(rewriteCssUrls(css, P), css);
 });

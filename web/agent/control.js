@@ -141,7 +141,7 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
   /** Where a customer `pointer` message points in the view (element + offset when we have it). */
   function place(m) {
     const el = m.i && mirror.nodes.get(m.i);
-    if (!el || el.nodeType !== 1 || !el.isConnected) return { x: m.x, y: m.y };
+    if (!el || el.nodeType !== 1 || !el.isConnected) return { x: Math.round(+m.x || 0), y: Math.round(+m.y || 0) };
     const r = el.getBoundingClientRect(), k = (a, b, c) => (b > 0 ? (a * c) / b : a);
     let x = r.left + k(+m.ox || 0, m.w, r.width), y = r.top + k(+m.oy || 0, m.h, r.height);
     for (let w = el.ownerDocument.defaultView; w && w.frameElement && w.frameElement !== mirror.frame; w = w.parent) {

@@ -4,7 +4,7 @@
 // request leaves for the customer's site (resources go through our /proxy). The page's
 // CSP (index.html) is the second lock.
 
-import { rewriteCssUrls } from '../customer/css-urls.js';
+import { rewriteCssUrls, cssString } from '../customer/css-urls.js';
 
 const HTML = 'http://www.w3.org/1999/xhtml', SVG = 'http://www.w3.org/2000/svg', MATH = 'http://www.w3.org/1998/Math/MathML';
 const NS = { xlink: 'http://www.w3.org/1999/xlink', xml: 'http://www.w3.org/XML/1998/namespace', xmlns: 'http://www.w3.org/2000/xmlns/' };
@@ -128,7 +128,13 @@ export class Mirror {
    * :hover/:focus onto our marker attributes.
    */
   css(text) {
-    const urls = rewriteCssUrls(String(text), (u) => this.res(u) || 'data:,');
+    // Refused URLs become url(""), which the browser does not fetch (data:, would still be
+    // a load for the CSP to stop, as a stylesheet); a sheet is imported only through the proxy.
+    const url = (u, isImport) => {
+      if (isImport && !/^https?:/i.test(u.replace(/[\x00-\x20]+/g, ''))) return '';
+      return this.res(u) ?? '';
+    };
+    const urls = rewriteCssUrls(String(text), url);
     return urls.replace(PSEUDO_RE, (m, ps) => PSEUDO[ps.toLowerCase()]);
   }
   srcset(v) {
@@ -159,7 +165,13 @@ export class Mirror {
     if (n === 'srcset' || n === 'imagesrcset') { keep(v); return set(name, this.srcset(v)); }
     if (tag === 'iframe' || tag === 'frame') { if (n === 'src') return keep(v); }
     if (n === 'href' || n === 'xlink:href') {
-      if (el.hasAttribute('data-cb-link')) { keep(v); if (!el.hasAttribute('data-cb-inline')) el.textContent = '@import url("' + (this.res(v) || 'data:,') + '");'; return; }
+      if (el.hasAttribute('data-cb-link')) {
+        // A sheet the customer could not read, imported through the rewriter: its URL is
+        // never pasted into CSS as it came (it could close the string and add rules).
+        keep(v);
+        if (!el.hasAttribute('data-cb-inline')) el.textContent = this.css('@import url(' + cssString(v) + ');');
+        return;
+      }
       if (tag === 'link' || tag === 'base') return keep(v);
       const link = tag === 'a' || tag === 'area';
       const u = link ? this.nav(v) : this.res(v);
@@ -196,7 +208,10 @@ export class Mirror {
     if (e.b) {
       // Blocked by the customer's rules: an empty box of the same size.
       el.setAttribute('data-cb-blocked', '');
-      el.setAttribute('style', `display:${e.b[2] || 'block'};width:${e.b[0]}px;height:${e.b[1]}px;box-sizing:border-box;background:${BLOCKED_BG}`);
+      // Numbers and a display keyword only: this style is ours, not the page's (not rewritten).
+      const px = (v) => Math.max(0, Math.min(1e5, +v || 0));
+      const display = /^[a-z-]{1,30}$/.test(e.b[2]) ? e.b[2] : 'block';
+      el.setAttribute('style', `display:${display};width:${px(e.b[0])}px;height:${px(e.b[1])}px;box-sizing:border-box;background:${BLOCKED_BG}`);
       return el;
     }
     if (isLink) el.setAttribute('data-cb-link', '');

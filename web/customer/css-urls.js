@@ -87,16 +87,17 @@ function string(s, i) {
 }
 
 /** A URL as a CSS string: quotes, backslashes and newlines escaped. */
-const quote = (u) => '"' + u.replace(/["\\\n\r\f]/g, (c) => '\\' + c.charCodeAt(0).toString(16) + ' ') + '"';
+export const cssString = (u) => '"' + u.replace(/["\\\n\r\f]/g, (c) => '\\' + c.charCodeAt(0).toString(16) + ' ') + '"';
 
 /**
- * `css` with each URL the browser could fetch replaced by `fn(url)` (`url` decoded, trimmed),
+ * `css` with each URL the browser could fetch replaced by `fn(url, isImport)` (`url` decoded,
+ * trimmed; `isImport` when it names a sheet to import),
  * written back as `url("…")` or, for a bare string, `"…"`; a URL that `fn` leaves as it is keeps
  * its own spelling. `@namespace` URLs are names, not
  * fetches, and are left alone. Custom properties may carry a string into image-set() through
  * var(): their strings that look like URLs (a scheme, or `//`) are rewritten too.
  * @param {string} css
- * @param {(url: string) => string} fn
+ * @param {(url: string, isImport: boolean) => string} fn
  * @returns {string}
  */
 export function rewriteCssUrls(css, fn) {
@@ -127,8 +128,8 @@ export function rewriteCssUrls(css, fn) {
       const [v, j] = string(s, i);
       const isUrl = atRule === 'import' || (parens.length && parens[parens.length - 1])
         || (custom >= 0 && /^\s*([a-z][a-z0-9+.-]*:|\/\/)/i.test(v));
-      const u = isUrl && atRule !== 'namespace' ? fn(v.trim()) : null;
-      out += u === null || u === v.trim() ? s.slice(i, j) : quote(u);
+      const u = isUrl && atRule !== 'namespace' ? fn(v.trim(), atRule === 'import') : null;
+      out += u === null || u === v.trim() ? s.slice(i, j) : cssString(u);
       i = j;
     } else if (c === '(') {
       parens.push(false);
@@ -196,8 +197,8 @@ export function rewriteCssUrls(css, fn) {
           u += s[k++];
         }
       }
-      const r = atRule === 'namespace' ? null : fn(u.trim());
-      out += r === null || r === u.trim() ? s.slice(i, k + 1) : 'url(' + quote(r) + ')';
+      const r = atRule === 'namespace' ? null : fn(u.trim(), atRule === 'import');
+      out += r === null || r === u.trim() ? s.slice(i, k + 1) : 'url(' + cssString(r) + ')';
       i = k + 1;
     }
   }
