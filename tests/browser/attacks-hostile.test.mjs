@@ -92,6 +92,7 @@ test('a hostile customer\'s notices, title, URL and viewport never become markup
     assert.doesNotMatch(t, /<|onerror|555|locked|function|object|proto|constructor|\[|12/i, 'customer words in a toast: ' + t);
   }
   assert.ok(seen.toasts.includes('Only the customer can submit forms.'), JSON.stringify(seen.toasts));
+  assert.ok(seen.toasts.includes('The customer\'s page did not carry out that action.'), JSON.stringify(seen.toasts));
   // The title and the URL are the customer's own words, shown as text (never parsed as HTML).
   assert.equal(seen.title, payload);
   assert.equal(seen.titleKids, 0);
@@ -248,6 +249,7 @@ const CORPUS = {
   'hostile.html': ['?img', '?css', '?inline', '?svgimg', '?source', '?poster', '?crossorigin', '?import', '?late'],
   'hostile-corpus.html': ['?import2', '?importstring', '?esc1', '?esc2', '?cprop', '?cprop2', '?imageset', '?wimageset',
     '?relative', '?attresc', '?attrset', '?srcset', '?poster2', '?source3', '?tablebg', '?borderimage', '?mask',
+    '?liststyle', '?content', '?font2',
     '?lateattr', '?lateset', '?latecprop', '?changedattr'],
 };
 
