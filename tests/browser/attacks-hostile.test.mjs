@@ -188,9 +188,25 @@ test('a snapshot bomb (inflating to 1 GiB, or too many or too deep nodes) is ref
     return d;
   });
   assert.ok(depth <= 1000, 'view depth ' + depth);
-  // And an honest snapshot afterwards is shown.
+  // Moves too: shallow chains side by side, then each moved under the deepest of the previous.
   raw.snapshot({ d: PLAIN, sh: {} });
   await waitFor(a, () => window.cobrowseAgent.snapshots >= 3, null, 10000);
+  const bases = Array.from({ length: 12 }, (_, k) => 200000 + k * 101);
+  raw.send('mutation', { a: bases.map((b) => [6, 0, b, chain(100)]) });
+  for (let k = 1; k < bases.length; k++) raw.send('mutation', { a: [[bases[k - 1] + 99, 0, bases[k]]] });
+  await waitFor(a, () => window.cobrowseAgent.refused.length >= 5, null, 10000);
+  r = await refusals();
+  assert.match(r[4], /deep/, r[4]);
+  const moved = await a.evaluate(() => {
+    let max = 0;
+    const walk = (n, d) => { max = Math.max(max, d); for (let c = n.firstElementChild; c; c = c.nextElementSibling) walk(c, d + 1); };
+    walk(window.cobrowseAgent.mirror.frame.contentDocument.body, 0);
+    return max;
+  });
+  assert.ok(moved <= 1000, 'view depth after moves ' + moved);
+  // And an honest snapshot afterwards is shown.
+  raw.snapshot({ d: PLAIN, sh: {} });
+  await waitFor(a, () => window.cobrowseAgent.snapshots >= 4, null, 10000);
   assert.ok(await a.evaluate(() => !!window.cobrowseAgent.mirror.frame.contentDocument.getElementById('hello')));
   raw.close();
   await a.context().close();

@@ -58,6 +58,20 @@ function measure(x, depth, room) {
   }
   return n;
 }
+/**
+ * Whether a node of the view, put at `depth`, keeps its subtree within LIMITS.depth (a move
+ * can stack subtrees that were each shallow). Walks the subtree, stopping at the first breach.
+ */
+function fits(n, depth) {
+  const stack = [n, depth];
+  while (stack.length) {
+    const d = stack.pop(), x = stack.pop();
+    if (d > LIMITS.depth) return false;
+    for (let c = x.firstChild; c; c = c.nextSibling) stack.push(c, d + 1);
+    if (x.shadowRoot) stack.push(x.shadowRoot, d + 1);
+  }
+  return true;
+}
 /** How deep a node of the view is (its ancestors, through shadow roots and frames). */
 function depthOf(n) {
   let d = 0;
@@ -99,6 +113,8 @@ export class Mirror {
     this.next = 1; this.frame = null; this.w = 0; this.h = 0;
     this.want = new Map(); this.marks = { hover: [], focus: [] };
     this.sheetText = new Map(); this.sheets = new Map(); this.frames = []; this.post = [];
+    /** Length of the constructed sheets' texts together (bounded: they only accumulate). */
+    this.sheetBytes = 0;
     /** Canvas pictures: id → blob URL, and the agent sheet of each document. */
     this.pics = new Map(); this.bases = new Map();
     /** Called with an Error when an operation names a node we do not have: the caller asks for a resync. */
@@ -286,6 +302,8 @@ export class Mirror {
     measure(data.d, 0, LIMITS.nodes);
     this.nodes = new Map(); this.ids = new WeakMap(); this.want = new Map();
     this.sheetText = new Map(Object.entries(data.sh || {}).map(([k, v]) => [+k, v]));
+    this.sheetBytes = 0;
+    for (const v of this.sheetText.values()) this.sheetBytes += String(v).length;
     this.sheets = new Map(); this.frames = []; this.post = []; this.next = 1;
     for (const u of this.pics.values()) URL.revokeObjectURL(u);
     this.pics = new Map(); this.bases = new Map();
@@ -335,7 +353,10 @@ export class Mirror {
         const p = this.get(op[0]), b = op[1] ? this.get(op[1]) : null;
         if (p.localName === 'style') continue; // see build(): no raw text into sheets
         let n;
-        if (op.length === 3) n = this.get(op[2]);
+        if (op.length === 3) {
+          n = this.get(op[2]);
+          if (!fits(n, depthOf(p) + 1)) throw new Refused('tree too deep: over ' + LIMITS.depth + ' levels');
+        }
         else {
           measure(op[3], depthOf(p), LIMITS.nodes - this.nodes.size);
           this.next = op[2];
@@ -426,6 +447,13 @@ export class Mirror {
       if (el && el.nodeType === 1) { if (el.hasAttribute('data-cb-link')) el.setAttribute('data-cb-inline', ''); el.textContent = this.css(text); }
     }
     for (const k in m.sh || {}) {
+      // Constructed sheets only accumulate: their texts together stay within LIMITS.bytes.
+      const grow = String(m.sh[k]).length - String(this.sheetText.get(+k) ?? '').length;
+      if (this.sheetBytes + grow > LIMITS.bytes) {
+        this.onMissing(new Refused('too much CSS: constructed sheets over ' + LIMITS.bytes + ' bytes'));
+        return;
+      }
+      this.sheetBytes += grow;
       this.sheetText.set(+k, m.sh[k]);
       for (const per of this.sheets.values()) { const sh = per.get(+k); if (sh) sh.replaceSync(this.css(m.sh[k])); }
     }
