@@ -13,10 +13,12 @@ const URL_FUNCTIONS = /^(-webkit-)?(image-set|image|cross-fade)$|^src$/i;
 /** A name character, or the start of an escape (checked further in `name`). */
 const NAME = /[a-zA-Z0-9_\-\u0080-\uffff\\]/;
 const SPACE = /[ \t\n\r\f]/;
-/** Runs of characters that start nothing we look for: copied in one go. */
-const PLAIN = /[^a-zA-Z_\-\u0080-\uffff\\"'\/(){};@]+/y;
-/** A name without escapes (the common case, read in one go). */
-const IDENT = /[a-zA-Z0-9_\-\u0080-\uffff]+/y;
+/**
+ * Runs that hold nothing we look for, skipped in one go: characters that start no token we
+ * care about, and names neither followed by `(` or an escape nor starting with `--` (a custom
+ * property, whose strings we look at).
+ */
+const SKIP = /(?:[^a-zA-Z_\-\u0080-\uffff\\"'\/(){};@]+|(?!--)[a-zA-Z0-9_\-\u0080-\uffff]+(?![\\(a-zA-Z0-9_\-\u0080-\uffff]))+/y;
 
 /**
  * An escape at `i` (`s[i]` is a backslash): its character and where it ends; null when the
@@ -102,7 +104,13 @@ export const cssString = (u) => '"' + u.replace(/["\\\n\r\f]/g, (c) => '\\' + c.
  */
 export function rewriteCssUrls(css, fn) {
   const s = String(css);
+  /** The text rewritten so far, up to `from`; the rest is copied at the end. */
   let out = '';
+  let from = 0;
+  const put = (a, b, text) => {
+    out += s.slice(from, a) + text;
+    from = b;
+  };
   let i = 0;
   /** Per open parenthesis: whether strings directly in it are URLs. */
   const parens = [];
@@ -112,32 +120,31 @@ export function rewriteCssUrls(css, fn) {
   let custom = -1;
   let braces = 0;
   while (i < s.length) {
-    PLAIN.lastIndex = i;
-    if (PLAIN.test(s)) {
-      out += s.slice(i, PLAIN.lastIndex);
-      i = PLAIN.lastIndex;
+    SKIP.lastIndex = i;
+    if (SKIP.test(s)) {
+      i = SKIP.lastIndex;
       continue;
     }
     const c = s[i];
-    if (c === '/' && s[i + 1] === '*') {
+    if (c === '/') {
+      if (s[i + 1] !== '*') {
+        i++;
+        continue;
+      }
       const end = s.indexOf('*/', i + 2);
-      const j = end < 0 ? s.length : end + 2;
-      out += s.slice(i, j);
-      i = j;
+      i = end < 0 ? s.length : end + 2;
     } else if (c === '"' || c === "'") {
       const [v, j] = string(s, i);
       const isUrl = atRule === 'import' || (parens.length && parens[parens.length - 1])
         || (custom >= 0 && /^\s*([a-z][a-z0-9+.-]*:|\/\/)/i.test(v));
       const u = isUrl && atRule !== 'namespace' ? fn(v.trim(), atRule === 'import') : null;
-      out += u === null || u === v.trim() ? s.slice(i, j) : cssString(u);
+      if (u !== null && u !== v.trim()) put(i, j, cssString(u));
       i = j;
     } else if (c === '(') {
       parens.push(false);
-      out += c;
       i++;
     } else if (c === ')') {
       parens.pop();
-      out += c;
       i++;
     } else if (c === ';' || c === '{' || c === '}') {
       if (c === '{') braces++;
@@ -145,37 +152,24 @@ export function rewriteCssUrls(css, fn) {
       if ((c === ';' && braces <= custom) || braces < custom) custom = -1;
       atRule = '';
       parens.length = 0;
-      out += c;
       i++;
     } else if (c === '@') {
       const [v, j] = name(s, i + 1);
       atRule = v.toLowerCase();
-      out += s.slice(i, j);
       i = Math.max(j, i + 1);
     } else {
-      IDENT.lastIndex = i;
-      if (IDENT.test(s) && s[IDENT.lastIndex] !== '\\' && s[IDENT.lastIndex] !== '(') {
-        const j = IDENT.lastIndex;
-        if (s.startsWith('--', i) && /^\s*:/.test(s.slice(j, j + 20))) custom = braces;
-        out += s.slice(i, j);
-        i = j;
-        continue;
-      }
       const [v, j] = name(s, i);
       if (j === i) { // a lone backslash
-        out += c;
         i++;
         continue;
       }
       if (s[j] !== '(') {
         if (v.startsWith('--') && /^\s*:/.test(s.slice(j, j + 20))) custom = braces;
-        out += s.slice(i, j);
         i = j;
         continue;
       }
       if (v.toLowerCase() !== 'url') {
         parens.push(URL_FUNCTIONS.test(v));
-        out += s.slice(i, j + 1);
         i = j + 1;
         continue;
       }
@@ -198,9 +192,9 @@ export function rewriteCssUrls(css, fn) {
         }
       }
       const r = atRule === 'namespace' ? null : fn(u.trim(), atRule === 'import');
-      out += r === null || r === u.trim() ? s.slice(i, k + 1) : 'url(' + cssString(r) + ')';
+      if (r !== null && r !== u.trim()) put(i, k + 1, 'url(' + cssString(r) + ')');
       i = k + 1;
     }
   }
-  return out;
+  return from ? out + s.slice(from) : s;
 }
