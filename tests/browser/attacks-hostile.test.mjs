@@ -247,6 +247,9 @@ function viewState() {
     hrefAnimations: all.filter((e) => /^(animate|set)$/.test(e.localName) && /href/i.test(e.getAttribute('attributeName') || '')).length,
     fetchers: all.filter((e) => e.matches('[srcdoc], meta[http-equiv], form[action], [formaction], [ping], [target], [download], object, embed, base[href], link[href]:not([data-cb-link])')).map((e) => e.outerHTML.slice(0, 120)),
     frameUrls: wins.map((w) => w && w.location.href).filter((u) => u && !/^(about:|http:\/\/127\.0\.0\.1:\d+\/agent\/)/.test(u)),
+    // The view and every frame in it: sandboxed, same origin only (no scripts, forms, pop-ups, navigation).
+    sandboxes: [window.cobrowseAgent.mirror.frame, ...all.filter((e) => /^i?frame$/.test(e.localName))]
+      .map((f) => f.getAttribute('sandbox')).filter((v) => v !== 'allow-same-origin'),
   };
 }
 
@@ -289,6 +292,7 @@ for (const [fixture, tags] of Object.entries(CORPUS)) {
     assert.equal(s.hrefAnimations, 0, 'SMIL animating an href');
     assert.deepEqual(s.fetchers, [], 'attributes or elements that fetch or navigate');
     assert.deepEqual(s.frameUrls, [], 'a frame of the view navigated');
+    assert.deepEqual(s.sandboxes, [], 'frames of the view not sandboxed as they should');
     assert.equal(a.url(), url, 'the agent page navigated');
     const missing = await proxied(a, tags);
     assert.deepEqual(offsite, [], 'requests from the agent\'s browser to another origin than the server');
@@ -389,13 +393,14 @@ test('a crafted snapshot and crafted changes (never from our script): nothing ru
   const url = a.url();
   const ids = await a.evaluate(() => {
     const m = window.cobrowseAgent.mirror, d = m.frame.contentDocument;
-    return { body: m.ids.get(d.body), img: m.ids.get(d.getElementById('img')), rect: m.ids.get(d.getElementById('rect')), style1: m.ids.get(d.getElementById('style1')), root: 1 };
+    const frames = d.querySelectorAll('iframe');
+    return { frame: m.ids.get(frames[0]), frame2: m.ids.get(frames[1]), body: m.ids.get(d.body), img: m.ids.get(d.getElementById('img')), rect: m.ids.get(d.getElementById('rect')), style1: m.ids.get(d.getElementById('style1')), root: 1 };
   });
   // The same tricks as changes: attributes set, a subtree added, sheets replaced.
   raw.send('mutation', {
     at: [[ids.img, 'src', 'javascript:top.pwned="late-src"'], [ids.img, 'onclick', 'top.pwned="late-onclick"'],
       [ids.rect, 'cursor', `u\\rl(${E}/late-cursor.png), auto`], [ids.style1, 'style', `background:\\75 rl(${E}/late-style.png)`],
-      [ids.body, 'background', E + '/late-body.png']],
+      [ids.body, 'background', E + '/late-body.png'], [ids.frame, 'sandbox', null], [ids.frame2, 'sandbox', 'allow-scripts allow-same-origin']],
     a: [[ids.body, 0, 100000, ['div', 0, 0,
       ['script', 0, 0, 'top.pwned="late-script"'],
       ['iframe', { srcdoc: '<script>top.pwned="late-srcdoc"</script>' }],
@@ -422,6 +427,7 @@ test('a crafted snapshot and crafted changes (never from our script): nothing ru
   assert.equal(s.hrefAnimations, 0, 'SMIL animating an href');
   assert.deepEqual(s.fetchers, [], 'attributes or elements that fetch or navigate');
   assert.deepEqual(s.frameUrls, [], 'a frame of the view navigated');
+  assert.deepEqual(s.sandboxes, [], 'frames of the view not sandboxed as they should');
   assert.equal(a.url(), url, 'the agent page navigated');
   assert.deepEqual(offsite, [], 'requests from the agent\'s browser to another origin than the server');
   assert.deepEqual(a.csp, [], 'URLs left for the CSP to block');

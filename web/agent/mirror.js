@@ -172,10 +172,11 @@ export class Mirror {
     };
     const keep = (val) => set('data-cb-' + name, val);
     if (n.startsWith('on') || n.startsWith('data-cb-')) return;
+    if (n === 'sandbox' && /^i?frame$/.test(tag)) return keep(v === null ? null : String(v)); // ours stays, set or removed
     if (v === null) { set(name, null); keep(null); if (n === 'href' && el.hasAttribute('data-cb-link')) el.textContent = ''; return; }
     v = String(v);
     if (/^\s*(javascript|vbscript):/i.test(v.replace(/[\x00-\x1f]/g, '')) || /^\s*data:text\/html/i.test(v)) return keep(v);
-    if (DROP.test(n) || (n === 'sandbox' && /^i?frame$/.test(tag))) return keep(v);
+    if (DROP.test(n)) return keep(v);
     if (n === 'attributename' && /href/i.test(v)) return keep(v); // SMIL could animate an href into a script URL
     if (n === 'style' || (el.namespaceURI === SVG && SVG_CSS.test(v))) return set(name, this.css(v));
     if (n === 'srcset' || n === 'imagesrcset') { keep(v); return set(name, this.srcset(v)); }
