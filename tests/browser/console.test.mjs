@@ -69,7 +69,10 @@ test('console: sign in with an account, join by a typed ID with spaces, see the 
   const c = await h.customer('forms.html');
   const id = await h.start(c);
   const p = await consolePage();
+  // The console asks the server who is signed in before it shows the form: that may end after `load`.
+  await waitFor(p, () => document.getElementById('state').dataset.state !== 'connecting', null, 5000);
   assert.equal(await state(p), 'signin');
+  await waitFor(p, () => document.activeElement && document.activeElement.id, null, 2000).catch(() => {}); // focused at the next task
   assert.equal(await focused(p), 'signin-name', 'the name field has the focus');
   await signIn(p, 'alice', 'wrong password');
   await waitFor(p, () => !document.getElementById('signin-error').hidden);

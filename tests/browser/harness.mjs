@@ -6,10 +6,13 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, wri
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
-import { inflateRawSync } from 'node:zlib';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { chromium } from 'playwright-core';
+
+const { ws: WS } = createRequire(import.meta.url)('playwright-core/lib/utilsBundle');
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const FIXTURES = path.join(ROOT, 'tests/browser/fixtures');
@@ -126,9 +129,10 @@ export async function setup(opts = {}) {
     },
     /** Starts a session from the customer page; returns its 9-digit id. */
     start: (page, opts) => page.evaluate((o) => window.Cobrowse.start(o).then((s) => s.id), opts),
-    /** Opens the agent view on a session (own browser context) and waits for the first snapshot. */
+    /** Opens the agent view on a session (own browser context; `opts.onContext(ctx)` first) and waits for the first snapshot. */
     async agent(id, opts = {}) {
       const ctx = await browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
+      if (opts.onContext) await opts.onContext(ctx); // e.g. request routes, before anything loads
       const page = await ctx.newPage();
       const requests = [], csp = [];
       ctx.on('request', (r) => requests.push(r.url()));
@@ -144,8 +148,10 @@ export async function setup(opts = {}) {
     },
     async close() {
       await browser.close().catch(() => {});
+      const gone = new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
       proc.kill('SIGTERM');
       fx.srv.close();
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]); // it writes its data directory until it exits
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -336,4 +342,63 @@ export async function screensMatch(customer, agent, { threshold = 0.005, timeout
     if (d.ratio <= threshold || Date.now() > end) return { ...d, customerPng: c, agentPng: a };
     await new Promise((r) => setTimeout(r, 250));
   }
+}
+
+/**
+ * A customer client speaking the raw protocol, as a hostile or compromised site can: whatever
+ * our customer script would never send reaches the agent console this way (the server relays
+ * page content without reading it). `start()` creates a session and resolves its id;
+ * `joined()` waits for the agent; `send(t, o)` a text message, `binary(kind, payload)` a binary
+ * frame, `snapshot(data, meta)` a full snapshot (deflate-raw chunks, then the `snapshot`
+ * message; `meta.raw`: chunks already compressed, as a bomb is; `meta.json`: the text to send).
+ */
+export function rawCustomer(h, { url = h.origin + '/raw.html', title = 'Raw customer' } = {}) {
+  const ws = new WS(h.server.replace(/^http/, 'ws') + '/ws/customer?v=1', { headers: { Origin: h.origin } });
+  const messages = [];
+  const waiters = [];
+  let seq = 0;
+  ws.on('message', (d, binary) => {
+    if (binary) return;
+    const m = JSON.parse(d.toString());
+    messages.push(m);
+    for (const w of waiters.slice()) if (w.pred(m)) waiters.splice(waiters.indexOf(w), 1), w.res(m);
+  });
+  const open = new Promise((res, rej) => { ws.on('open', res); ws.on('error', rej); });
+  const next = (pred, timeout = 10000) => {
+    const found = messages.find(pred);
+    if (found) return Promise.resolve(found);
+    return new Promise((res, rej) => {
+      const w = { pred, res };
+      waiters.push(w);
+      setTimeout(() => {
+        const i = waiters.indexOf(w);
+        if (i >= 0) waiters.splice(i, 1), rej(new Error('no such message; got ' + messages.map((m) => m.t).join(',')));
+      }, timeout);
+    });
+  };
+  const send = (t, o = {}) => ws.send(JSON.stringify({ v: 1, t, s: ++seq, ...o }));
+  const binary = (kind, payload) => {
+    const head = Buffer.alloc(6);
+    head[0] = 1;
+    head[1] = kind;
+    head.writeUInt32BE(++seq, 2);
+    ws.send(Buffer.concat([head, payload]), { binary: true });
+  };
+  return {
+    messages, next, send, binary,
+    async start() {
+      await open;
+      send('create', { url, title, tab: 'raw-' + Math.random().toString(36).slice(2) });
+      return (await next((m) => m.t === 'session')).id;
+    },
+    joined: () => next((m) => m.t === 'joined', 20000),
+    /** Sends `data` ({d, sh}) as a snapshot, or `raw` compressed bytes as they are. */
+    snapshot(data, { w = 800, h: vh = 600, raw = null, json = null, chunk = 65536, ...meta } = {}) {
+      const z = raw || deflateRawSync(Buffer.from(json ?? JSON.stringify(data)));
+      let n = 0;
+      for (let o = 0; o < z.length; o += chunk) binary(1, z.subarray(o, o + chunk)), n++;
+      send('snapshot', { n, z: 'deflate-raw', url, title, w, h: vh, ...meta });
+    },
+    close: () => ws.close(),
+  };
 }

@@ -1,7 +1,7 @@
 // The agent console: sign-in (account or agent-desktop token), join by session ID, the live
 // view of the customer's page, write-mode requests, exit, and plain words for every refusal
 // and every end. Wire format: docs/protocol.md; page content: web/customer/FORMAT.md.
-import { Mirror } from './mirror.js';
+import { Mirror, Refused, LIMITS } from './mirror.js';
 import { attachControl } from './control.js';
 
 const $ = (id) => document.getElementById(id);
@@ -65,9 +65,18 @@ const ui = {
     $('who').hidden = !S.me || inSession;
     if (!inSession) { $('wrap').hidden = true; $('waiting').hidden = true; $('mode').textContent = ''; $('mode').dataset.mode = ''; $('control-note').textContent = ''; $('control-note').hidden = true; }
   },
+  /** The customer's URL and title: their own words, so text only, and not without end. */
   page(url, title) {
-    if (url !== undefined) { $('url').textContent = url; $('url').title = url; }
-    if (title !== undefined) $('title').textContent = title || '(untitled)';
+    if (url !== undefined) {
+      const u = String(url).slice(0, 2000);
+      $('url').textContent = u;
+      $('url').title = u;
+    }
+    if (title !== undefined) $('title').textContent = String(title || '(untitled)').slice(0, 300);
+  },
+  /** The customer's viewport, from numbers only (a hostile page could send words instead). */
+  viewport(w, h) {
+    if (Number.isInteger(w) && Number.isInteger(h) && w > 0 && h > 0) $('vp').textContent = w + ' × ' + h;
   },
   field(id, message) { const e = $(id); e.hidden = !message; e.textContent = message || ''; },
 };
@@ -232,7 +241,7 @@ function howLong(ms) {
 
 let ws = null, mySeq = 0;
 /** Sequence check of the customer's messages: deltas count only after a snapshot, and a gap means resync. */
-let last = 0, waiting = true, waitSince = Date.now(), resyncAt = 0, chunks = [];
+let last = 0, waiting = true, waitSince = Date.now(), resyncAt = 0, chunks = [], chunkBytes = 0;
 let work = Promise.resolve();
 
 const mirror = new Mirror($('stage'), (u) => location.origin + '/proxy?url=' + encodeURIComponent(u) + '&session=' + encodeURIComponent(S.id));
@@ -241,6 +250,8 @@ const trace = [];
 const note = (x) => { trace.push(x); if (trace.length > 60) trace.shift(); };
 window.cobrowseAgent = {
   mirror, trace, drop: 0, snapshots: 0,
+  /** Why each refused snapshot or change was refused (tests, debugging). */
+  refused: [],
   requestResync: () => { resyncAt = 0; resync('asked'); },
   /** Where the console stands (tests, the agent desktop). */
   get session() { return { id: S.id, joined: S.joined, mode: S.mode, control: S.control, customer: S.customerIn, agent: S.me && S.me.name }; },
@@ -264,7 +275,7 @@ function resync(why) {
   console.warn('cobrowse: resync,', why);
   send('resync');
 }
-mirror.onMissing = (e) => resync(e.message);
+mirror.onMissing = (e) => (e instanceof Refused ? refuse(e) : resync(e.message));
 // A snapshot that does not come (lost, or sent before we were attached) is asked for again.
 setInterval(() => waiting && S.joined && S.customerIn && Date.now() - waitSince > 4000 && resync('no snapshot yet'), 1000);
 setInterval(() => ws && ws.readyState === 1 && ws.send('{"v":1,"t":"ping"}'), 25000);
@@ -326,8 +337,16 @@ function binary(b) {
   if (b.length < 6 || b[0] !== 1) return;
   const s = new DataView(b.buffer, b.byteOffset).getUint32(2), kind = b[1], p = b.subarray(6);
   if (kind === 1) {
-    // Chunks of the next snapshot: kept as one contiguous run until its `snapshot` message.
-    if (chunks.length && chunks[chunks.length - 1][0] !== s - 1) chunks = [];
+    // Chunks of the next snapshot: kept as one contiguous run until its `snapshot` message,
+    // and not without end (compressed, a snapshot is smaller than its inflated bound).
+    if (chunks.length && chunks[chunks.length - 1][0] !== s - 1) chunks = [], (chunkBytes = 0);
+    chunkBytes += p.length;
+    if (chunkBytes > LIMITS.bytes) {
+      if (chunks.length) refuse(new Refused('snapshot too large: over ' + LIMITS.bytes + ' bytes compressed'));
+      chunks = [];
+      last = s;
+      return;
+    }
     chunks.push([s, p]);
     last = s;
     return;
@@ -347,19 +366,83 @@ const queue = (f) => (work = work.then(f).catch((e) => { console.error(e); resyn
 function snapshot(m) {
   const run = chunks.slice(-m.n);
   chunks = [];
+  chunkBytes = 0;
   if (run.length !== m.n || (run.length && run[run.length - 1][0] !== m.s - 1)) return resync('snapshot chunks missing');
   last = m.s;
   waiting = false;
   queue(() => build(run, m));
 }
 
+/**
+ * The text of a snapshot's chunks, inflated a few KiB at a time and given up past
+ * LIMITS.bytes: a hostile page can send a small "zip bomb" that would inflate to gigabytes and
+ * take the console's tab down. (Fed whole, a DecompressionStream inflates a chunk at once: 64 KiB
+ * can become 64 MiB before we could look.)
+ * @param {Uint8Array[]} parts
+ * @param {string|0} z
+ */
+async function inflate(parts, z) {
+  if (!z) {
+    const n = parts.reduce((k, p) => k + p.length, 0);
+    if (n > LIMITS.bytes) throw new Refused('snapshot too large: over ' + LIMITS.bytes + ' bytes');
+    return new Blob(parts).text();
+  }
+  if (z !== 'deflate-raw') throw new Refused('snapshot in an unknown compression: ' + String(z).slice(0, 20));
+  const ds = new DecompressionStream('deflate-raw');
+  const writer = ds.writable.getWriter();
+  const reader = ds.readable.getReader();
+  const feed = (async () => {
+    for (const p of parts) {
+      for (let o = 0; o < p.length; o += 4096) await writer.write(p.subarray(o, o + 4096));
+    }
+    await writer.close();
+  })();
+  feed.catch(() => {}); // its failure shows in read() as well
+  const out = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.length;
+    if (size > LIMITS.bytes) {
+      reader.cancel().catch(() => {});
+      writer.abort().catch(() => {});
+      throw new Refused('snapshot too large: over ' + LIMITS.bytes + ' bytes once inflated');
+    }
+    out.push(value);
+  }
+  return new Blob(out).text();
+}
+
+/**
+ * A snapshot or change beyond the console's bounds: said in words, the view we have kept, and a
+ * fresh snapshot asked for later (an honest page that only grew past the bound is not asked
+ * again at once, and a hostile one gains nothing by sending more).
+ * @param {Error} e
+ */
+function refuse(e) {
+  console.warn('cobrowse: refused,', e.message);
+  window.cobrowseAgent.refused.push(e.message);
+  if (window.cobrowseAgent.refused.length > 20) window.cobrowseAgent.refused.shift();
+  const mib = Math.round(LIMITS.bytes / (1 << 20));
+  ui.notice('The customer\'s page could not be shown', `It sent more than this console accepts (over ${mib} MiB once unpacked, ${LIMITS.nodes.toLocaleString('en')} elements or ${LIMITS.depth} levels deep), so it was refused. The view shows the page as it last was; a fresh copy will be asked for in a little while.`);
+  resync('refused: ' + e.message);
+  resyncAt = Date.now() + 25000;
+}
+
 /** Decodes a snapshot's chunks and replaces the view with it. */
 async function build(run, m) {
-  let stream = new Blob(run.map((c) => c[1])).stream();
-  if (m.z) stream = stream.pipeThrough(new DecompressionStream(m.z));
-  const data = JSON.parse(await new Response(stream).text());
-  if (!S.joined) return;
-  mirror.snapshot(data, m);
+  let data;
+  try {
+    const text = await inflate(run.map((c) => c[1]), m.z);
+    data = JSON.parse(text);
+    if (!S.joined) return;
+    mirror.snapshot(data, m);
+  } catch (e) {
+    if (!S.joined) return;
+    if (e instanceof Refused) return refuse(e);
+    throw e;
+  }
   window.cobrowseAgent.snapshots++;
   $('wrap').hidden = false;
   $('wrap').classList.remove('stale');
@@ -367,7 +450,7 @@ async function build(run, m) {
   ui.clear();
   ui.state('live', 'Live');
   ui.page(m.url, m.title);
-  $('vp').textContent = m.w + ' × ' + m.h;
+  ui.viewport(m.w, m.h);
   fit();
 }
 
@@ -491,7 +574,7 @@ function customer(m) {
       case 'style': mirror.style(m); break;
       case 'input': mirror.input(m.l); break;
       case 'scroll': mirror.scroll(m.l); break;
-      case 'viewport': mirror.size(m.w, m.h); $('vp').textContent = m.w + ' × ' + m.h; fit(); break;
+      case 'viewport': mirror.size(m.w, m.h); ui.viewport(m.w, m.h); fit(); break;
       case 'focus': mirror.focus(m.i); break;
       case 'hover': mirror.hover(m.i); break;
       case 'media': mirror.media(m.l); break;

@@ -26,6 +26,25 @@ const NOTICE_WORDS = {
   gone: 'That element is no longer on the customer\'s page.',
   history: 'There is no page of this site to go to in that direction.',
 };
+/** For a code outside the table: the customer's page may be hostile, its text is never shown. */
+const NOTICE_UNKNOWN = 'The customer\'s page did not carry out that action.';
+/** Input types the customer's script may name in `re` (docs/protocol.md). */
+const INPUT_TYPES = /^(click|dblclick|key|type|select|check|scroll|navigate)$/;
+
+/**
+ * The console's own words for a customer's `notice`, and the notice reduced to known values.
+ * Whatever else the customer sent (markup, a phone number to call, `toString`) stays out.
+ * @param {{code?: unknown, re?: unknown}} m
+ * @returns {{code: string, re?: string, words: string}}
+ */
+export function noticeOf(m) {
+  const known = typeof m.code === 'string' && Object.hasOwn(NOTICE_WORDS, m.code);
+  const code = known ? m.code : 'unknown';
+  const key = code === 'not_allowed' ? 'refused' : code;
+  const words = known ? NOTICE_WORDS[key] : NOTICE_UNKNOWN;
+  const re = typeof m.re === 'string' && INPUT_TYPES.test(m.re) ? m.re : undefined;
+  return re ? { code, re, words } : { code, words };
+}
 
 /**
  * @param {{mirror: import('./mirror.js').Mirror, overlay?: HTMLElement, send: (t: string, o?: object) => void, toasts?: boolean}} o
@@ -51,7 +70,11 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     else if (m.t === 'ended') setMode('pointer');
     else if (m.t === 'control') emit('control', m);
     // The customer's script refusing is its second lock: not_allowed from it means it never granted control.
-    else if (m.t === 'notice') { emit('notice', m); toast(NOTICE_WORDS[m.code === 'not_allowed' ? 'refused' : m.code] || m.code); }
+    else if (m.t === 'notice') {
+      const n = noticeOf(m);
+      emit('notice', n);
+      toast(n.words);
+    }
     else if (m.t === 'error' && m.code === 'not_allowed' && sentInput && Date.now() - sentInput < 3000) toast(NOTICE_WORDS.not_allowed);
   };
   const Native = window.WebSocket;
@@ -118,7 +141,7 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
   /** Where a customer `pointer` message points in the view (element + offset when we have it). */
   function place(m) {
     const el = m.i && mirror.nodes.get(m.i);
-    if (!el || el.nodeType !== 1 || !el.isConnected) return { x: m.x, y: m.y };
+    if (!el || el.nodeType !== 1 || !el.isConnected) return { x: Math.round(+m.x || 0), y: Math.round(+m.y || 0) };
     const r = el.getBoundingClientRect(), k = (a, b, c) => (b > 0 ? (a * c) / b : a);
     let x = r.left + k(+m.ox || 0, m.w, r.width), y = r.top + k(+m.oy || 0, m.h, r.height);
     for (let w = el.ownerDocument.defaultView; w && w.frameElement && w.frameElement !== mirror.frame; w = w.parent) {

@@ -4,6 +4,8 @@
 // request leaves for the customer's site (resources go through our /proxy). The page's
 // CSP (index.html) is the second lock.
 
+import { rewriteCssUrls, cssString } from '../customer/css-urls.js';
+
 const HTML = 'http://www.w3.org/1999/xhtml', SVG = 'http://www.w3.org/2000/svg', MATH = 'http://www.w3.org/1998/Math/MathML';
 const NS = { xlink: 'http://www.w3.org/1999/xlink', xml: 'http://www.w3.org/XML/1998/namespace', xmlns: 'http://www.w3.org/2000/xmlns/' };
 
@@ -20,6 +22,65 @@ function count(x) {
   for (let k = 3; k < x.length; k++) n += count(x[k]);
   return n;
 }
+/**
+ * Bounds of what the view builds: a snapshot's inflated text (bytes), the nodes of the view and
+ * the depth of its tree. A hostile page could otherwise send a small message that takes the
+ * agent's tab down (a "zip bomb", millions of nodes, a tree deep enough to overflow the stack or
+ * hang layout). Real pages stay far below: a 50 000-node page is a few MiB of JSON, and HTML's
+ * own parser stops nesting at 512.
+ */
+export const LIMITS = { bytes: 64 * 1024 * 1024, nodes: 1000000, depth: 1000 };
+/** What the view refuses to build (beyond LIMITS, or not nodes at all): the caller says so. */
+export class Refused extends Error {}
+
+/**
+ * Checks a serialized subtree before any of it is built: its shape (the customer's page may be
+ * hostile and send any JSON, not what our serializer makes) and its size against LIMITS, `depth`
+ * being where it goes and `room` how many nodes it may add. Iterative, so that a deep tree
+ * cannot overflow the stack here. Returns its node count.
+ */
+function measure(x, depth, room) {
+  let n = 0;
+  const stack = [x, depth];
+  while (stack.length) {
+    const d = stack.pop(), y = stack.pop();
+    if (++n > room) throw new Refused('too many nodes: over ' + LIMITS.nodes + ' in the view');
+    if (d > LIMITS.depth) throw new Refused('tree too deep: over ' + LIMITS.depth + ' levels');
+    if (typeof y === 'string') continue;
+    if (!Array.isArray(y) || typeof y[0] !== 'string') throw new Refused('not a node: ' + typeof y);
+    const a = y[1] || {}, e = y[2] || {};
+    if (typeof a !== 'object' || Array.isArray(a) || typeof e !== 'object' || Array.isArray(e)) {
+      throw new Refused('not a node: bad attributes or extras');
+    }
+    if (e.s) stack.push(e.s, d + 1);
+    if (e.f) stack.push(e.f, d + 1);
+    for (let k = y.length - 1; k >= 3; k--) stack.push(y[k], d + 1);
+  }
+  return n;
+}
+/**
+ * Whether a node of the view, put at `depth`, keeps its subtree within LIMITS.depth (a move
+ * can stack subtrees that were each shallow). Walks the subtree, stopping at the first breach.
+ */
+function fits(n, depth) {
+  const stack = [n, depth];
+  while (stack.length) {
+    const d = stack.pop(), x = stack.pop();
+    if (d > LIMITS.depth) return false;
+    for (let c = x.firstChild; c; c = c.nextSibling) stack.push(c, d + 1);
+    if (x.shadowRoot) stack.push(x.shadowRoot, d + 1);
+  }
+  return true;
+}
+/** How deep a node of the view is (its ancestors, through shadow roots and frames). */
+function depthOf(n) {
+  let d = 0;
+  for (; n && d <= LIMITS.depth; d++) {
+    n = n.parentNode || n.host || (n.nodeType === 9 && n.defaultView && n.defaultView.frameElement) || null;
+  }
+  return d;
+}
+
 /** Elements never built (a comment holds their place and id): they run code or load documents. */
 const DEAD = /^(script|noscript|object|embed|applet|portal|frameset)$/i;
 /** Attributes dropped everywhere (the value is kept in data-cb-<name> for debugging and tests, except handlers). */
@@ -27,8 +88,10 @@ const DROP = /^(srcdoc|http-equiv|autofocus|autoplay|ping|nonce|action|formactio
 /** Attributes that make the agent's browser fetch something: rewritten to the proxy. */
 const FETCH = /^(src|poster|background|data)$/;
 const PSEUDO = { hover: '[data-cb-hover]', 'focus-within': '[data-cb-focus-within]', 'focus-visible': '[data-cb-focus]', focus: '[data-cb-focus]', defined: ':not([data-cb-undef])' };
-/** CSS: @namespace (left alone: its url() is a name, not a fetch), url(), string @import, and the dynamic pseudo-classes we emulate. */
-const CSS_RE = /(@namespace[^;]*;)|url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)'"]*?))\s*\)|@import\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)')|(?<!\(\s*(?:any-)?hover\s*):(hover|focus-within|focus-visible|focus|defined)(?![\w-])/gi;
+/** The dynamic pseudo-classes we emulate (not `(hover)` media queries). */
+const PSEUDO_RE = /(?<!\(\s*(?:any-)?hover\s*):(hover|focus-within|focus-visible|focus|defined)(?![\w-])/gi;
+/** Attribute values the CSS rewriter must see on SVG elements: presentation attributes take url(), spelt with escapes too. */
+const SVG_CSS = /url|\\/i;
 const BLOCKED_BG = 'repeating-linear-gradient(45deg,#d5d5d5 0 6px,#e8e8e8 6px 12px)';
 /**
  * Agent-only rules, adopted first in every document and shadow root of the view, at zero
@@ -50,6 +113,8 @@ export class Mirror {
     this.next = 1; this.frame = null; this.w = 0; this.h = 0;
     this.want = new Map(); this.marks = { hover: [], focus: [] };
     this.sheetText = new Map(); this.sheets = new Map(); this.frames = []; this.post = [];
+    /** Length of the constructed sheets' texts together (bounded: they only accumulate). */
+    this.sheetBytes = 0;
     /** Canvas pictures: id → blob URL, and the agent sheet of each document. */
     this.pics = new Map(); this.bases = new Map();
     /** Called with an Error when an operation names a node we do not have: the caller asks for a resync. */
@@ -73,16 +138,20 @@ export class Mirror {
     const t = String(u).replace(/[\x00-\x20]+/g, '');
     return /^(https?:|mailto:|tel:|#)/i.test(t) ? u : null;
   }
-  /** Rewrites CSS text: fetches through the proxy, :hover/:focus on our marker attributes. */
+  /**
+   * Rewrites CSS text: every URL the browser would fetch (found as its tokenizer finds them,
+   * escapes and image-set() strings included) through the proxy or to nothing, and
+   * :hover/:focus onto our marker attributes.
+   */
   css(text) {
-    return String(text).replace(CSS_RE, (m, ns, a, b, c, ia, ib, ps) => {
-      if (ns) return ns;
-      if (ps) return PSEUDO[ps.toLowerCase()];
-      const raw = a ?? b ?? c ?? ia ?? ib ?? '', u = this.res(raw);
-      if (u === raw) return m;
-      const q = '"' + (u || 'data:,').replace(/["\\\n]/g, (x) => '\\' + x) + '"';
-      return ia !== undefined || ib !== undefined ? '@import url(' + q + ')' : 'url(' + q + ')';
-    });
+    // Refused URLs become url(""), which the browser does not fetch (data:, would still be
+    // a load for the CSP to stop, as a stylesheet); a sheet is imported only through the proxy.
+    const url = (u, isImport) => {
+      if (isImport && !/^https?:/i.test(u.replace(/[\x00-\x20]+/g, ''))) return '';
+      return this.res(u) ?? '';
+    };
+    const urls = rewriteCssUrls(String(text), url);
+    return urls.replace(PSEUDO_RE, (m, ps) => PSEUDO[ps.toLowerCase()]);
   }
   srcset(v) {
     return v.split(/,(?=\s*\S+(\s+[\d.]+[wx])?\s*(,|$))/).filter((s) => s && s.trim() && !/^\s*[\d.]+[wx]\s*$/.test(s))
@@ -103,16 +172,23 @@ export class Mirror {
     };
     const keep = (val) => set('data-cb-' + name, val);
     if (n.startsWith('on') || n.startsWith('data-cb-')) return;
+    if (n === 'sandbox' && /^i?frame$/.test(tag)) return keep(v === null ? null : String(v)); // ours stays, set or removed
     if (v === null) { set(name, null); keep(null); if (n === 'href' && el.hasAttribute('data-cb-link')) el.textContent = ''; return; }
     v = String(v);
     if (/^\s*(javascript|vbscript):/i.test(v.replace(/[\x00-\x1f]/g, '')) || /^\s*data:text\/html/i.test(v)) return keep(v);
-    if (DROP.test(n) || (n === 'sandbox' && /^i?frame$/.test(tag))) return keep(v);
+    if (DROP.test(n)) return keep(v);
     if (n === 'attributename' && /href/i.test(v)) return keep(v); // SMIL could animate an href into a script URL
-    if (n === 'style' || (el.namespaceURI === SVG && v.includes('url('))) return set(name, this.css(v));
+    if (n === 'style' || (el.namespaceURI === SVG && SVG_CSS.test(v))) return set(name, this.css(v));
     if (n === 'srcset' || n === 'imagesrcset') { keep(v); return set(name, this.srcset(v)); }
     if (tag === 'iframe' || tag === 'frame') { if (n === 'src') return keep(v); }
     if (n === 'href' || n === 'xlink:href') {
-      if (el.hasAttribute('data-cb-link')) { keep(v); if (!el.hasAttribute('data-cb-inline')) el.textContent = '@import url("' + (this.res(v) || 'data:,') + '");'; return; }
+      if (el.hasAttribute('data-cb-link')) {
+        // A sheet the customer could not read, imported through the rewriter: its URL is
+        // never pasted into CSS as it came (it could close the string and add rules).
+        keep(v);
+        if (!el.hasAttribute('data-cb-inline')) el.textContent = this.css('@import url(' + cssString(v) + ');');
+        return;
+      }
       if (tag === 'link' || tag === 'base') return keep(v);
       const link = tag === 'a' || tag === 'area';
       const u = link ? this.nav(v) : this.res(v);
@@ -149,7 +225,10 @@ export class Mirror {
     if (e.b) {
       // Blocked by the customer's rules: an empty box of the same size.
       el.setAttribute('data-cb-blocked', '');
-      el.setAttribute('style', `display:${e.b[2] || 'block'};width:${e.b[0]}px;height:${e.b[1]}px;box-sizing:border-box;background:${BLOCKED_BG}`);
+      // Numbers and a display keyword only: this style is ours, not the page's (not rewritten).
+      const px = (v) => Math.max(0, Math.min(1e5, +v || 0));
+      const display = /^[a-z-]{1,30}$/.test(e.b[2]) ? e.b[2] : 'block';
+      el.setAttribute('style', `display:${display};width:${px(e.b[0])}px;height:${px(e.b[1])}px;box-sizing:border-box;background:${BLOCKED_BG}`);
       return el;
     }
     if (isLink) el.setAttribute('data-cb-link', '');
@@ -219,8 +298,13 @@ export class Mirror {
 
   /** Replaces the view with a full snapshot `{d, sh}` (built aside, then swapped in). */
   snapshot(data, meta) {
+    if (!data || typeof data !== 'object') throw new Refused('not a snapshot');
+    if (!Array.isArray(data.d) || data.d[0] !== '#d') throw new Refused('not a snapshot: no document');
+    measure(data.d, 0, LIMITS.nodes);
     this.nodes = new Map(); this.ids = new WeakMap(); this.want = new Map();
     this.sheetText = new Map(Object.entries(data.sh || {}).map(([k, v]) => [+k, v]));
+    this.sheetBytes = 0;
+    for (const v of this.sheetText.values()) this.sheetBytes += String(v).length;
     this.sheets = new Map(); this.frames = []; this.post = []; this.next = 1;
     for (const u of this.pics.values()) URL.revokeObjectURL(u);
     this.pics = new Map(); this.bases = new Map();
@@ -233,8 +317,13 @@ export class Mirror {
     f.title = 'Customer page (view only)';
     f.style.visibility = 'hidden';
     this.stage.append(f);
-    this.newDoc(f.contentDocument, data.d);
-    this.settle();
+    try {
+      this.newDoc(f.contentDocument, data.d);
+      this.settle();
+    } catch (e) {
+      f.remove();
+      throw e;
+    }
     const old = this.frame;
     this.frame = f;
     this.size(meta.w, meta.h);
@@ -244,7 +333,8 @@ export class Mirror {
   }
   /** The customer's viewport: the frame gets exactly that size (then scaled by the page). */
   size(w, h) {
-    if (w > 0 && h > 0) this.w = w, this.h = h;
+    const ok = (v) => Number.isInteger(v) && v > 0 && v <= 100000;
+    if (ok(w) && ok(h)) this.w = w, this.h = h;
     if (this.frame) this.frame.style.width = this.w + 'px', (this.frame.style.height = this.h + 'px');
   }
 
@@ -264,8 +354,12 @@ export class Mirror {
         const p = this.get(op[0]), b = op[1] ? this.get(op[1]) : null;
         if (p.localName === 'style') continue; // see build(): no raw text into sheets
         let n;
-        if (op.length === 3) n = this.get(op[2]);
+        if (op.length === 3) {
+          n = this.get(op[2]);
+          if (!fits(n, depthOf(p) + 1)) throw new Refused('tree too deep: over ' + LIMITS.depth + ' levels');
+        }
         else {
+          measure(op[3], depthOf(p), LIMITS.nodes - this.nodes.size);
           this.next = op[2];
           const el = p.nodeType === 1 ? p : null;
           n = this.build(op[3], p.ownerDocument || p, el ? el.namespaceURI : HTML, !!el && el.localName === 'foreignObject');
@@ -283,7 +377,11 @@ export class Mirror {
         this.attr(el, name, v);
       }
       for (const [id, t] of m.tx || []) this.get(id).data = t;
-      for (const [id, base, x] of m.f || []) { this.frames.push([this.get(id), x, base]); }
+      for (const [id, base, x] of m.f || []) {
+        const el = this.get(id);
+        measure(x, depthOf(el), LIMITS.nodes - this.nodes.size);
+        this.frames.push([el, x, base]);
+      }
     } catch (e) {
       this.onMissing(e);
       return false;
@@ -350,6 +448,13 @@ export class Mirror {
       if (el && el.nodeType === 1) { if (el.hasAttribute('data-cb-link')) el.setAttribute('data-cb-inline', ''); el.textContent = this.css(text); }
     }
     for (const k in m.sh || {}) {
+      // Constructed sheets only accumulate: their texts together stay within LIMITS.bytes.
+      const grow = String(m.sh[k]).length - String(this.sheetText.get(+k) ?? '').length;
+      if (this.sheetBytes + grow > LIMITS.bytes) {
+        this.onMissing(new Refused('too much CSS: constructed sheets over ' + LIMITS.bytes + ' bytes'));
+        return;
+      }
+      this.sheetBytes += grow;
       this.sheetText.set(+k, m.sh[k]);
       for (const per of this.sheets.values()) { const sh = per.get(+k); if (sh) sh.replaceSync(this.css(m.sh[k])); }
     }

@@ -82,7 +82,7 @@ export function attrValue(el, name, v, sens, m) {
   if (m && TEXTA.has(name)) return maskText(v);
   if (name === 'srcset' || name === 'imagesrcset') return v.replace(/(^|,)(\s*)([^\s,]+)/g, (m, c, w, u) => c + w + abs(u, el.baseURI));
   if (URLA.has(name)) return abs(v, el.baseURI);
-  if (name === 'style' && v.includes('url(')) return absCss(v, el.baseURI);
+  if (name === 'style') return absCss(v, el.baseURI); // absCss finds escaped url(), image-set() strings
   return v;
 }
 export const isField = (el) => { const t = el.localName; return t === 'input' || t === 'textarea' || t === 'select'; };

@@ -1,7 +1,9 @@
 // Sheets as the CSSOM has them: CSS-in-JS uses insertRule(), never the <style> text.
 import { emit } from './core.js';
+import { rewriteCssUrls } from './css-urls.js';
 
-const URL_RE = /url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)'"]*?))\s*\)/g;
+/** CSS that may hold a URL: url() (also spelt with escapes), image-set() and @import strings. */
+const MAY_FETCH = /url\(|\\|image|src\(|cross-fade|@import/i;
 
 /** URLs already resolved, `base + '\n' + url` → absolute: pages repeat a few (an image per card), and parsing was a tenth of a snapshot. */
 const done = new Map();
@@ -18,8 +20,11 @@ export function abs(u, base) {
   }
   return r;
 }
-/** Absolute url()s: the agent must never resolve against its own page. */
-export const absCss = (css, base) => (css.includes('url(') ? css.replace(URL_RE, (m, a, b, c) => 'url("' + abs(a ?? b ?? c, base).replace(/"/g, '\\"') + '")') : css);
+/**
+ * Absolute URLs in CSS, wherever the browser would find one (css-urls.js): the agent must
+ * never resolve against its own page, and sends only absolute URLs through its proxy.
+ */
+export const absCss = (css, base) => (MAY_FETCH.test(css) ? rewriteCssUrls(css, (u) => abs(u, base)) : css);
 
 /** A readable sheet's text, @imports inlined; throws if cross-origin. */
 export function sheetText(sh, base) {
