@@ -69,7 +69,8 @@ pub enum Kind {
     Input,
 }
 
-const CUSTOMER_CONTENT: &[&str] = &[
+/// Page content the customer sends, relayed once an agent is in.
+pub const CUSTOMER_CONTENT: &[&str] = &[
     "snapshot",
     "mutation",
     "input",
@@ -84,8 +85,8 @@ const CUSTOMER_CONTENT: &[&str] = &[
     "notice",
     "pointer",
 ];
-const AGENT_RELAY: &[&str] = &["pointer", "mark", "resync"];
-const AGENT_INPUT: &[&str] = &[
+pub const AGENT_RELAY: &[&str] = &["pointer", "mark", "resync"];
+pub const AGENT_INPUT: &[&str] = &[
     "click", "dblclick", "key", "type", "select", "check", "scroll", "navigate",
 ];
 

@@ -31,36 +31,28 @@ fn hs256(claims: &Value, secret: &str) -> String {
     .unwrap()
 }
 
-/// `GET /api/v1/admin/accounts` with this cookie value: the status.
-async fn accounts_with_cookie(srv: &TestServer, cookie: &str) -> u16 {
+/// `GET path` with this sign-in cookie value: the status.
+async fn get_with_cookie(srv: &TestServer, path: &str, cookie: &str) -> u16 {
     srv.http()
-        .get(format!("{}/api/v1/admin/accounts", srv.url))
+        .get(format!("{}{path}", srv.url))
         .header("cookie", format!("cobrowse_agent={cookie}"))
         .send()
         .await
         .unwrap()
         .status()
         .as_u16()
+}
+
+async fn accounts_with_cookie(srv: &TestServer, cookie: &str) -> u16 {
+    get_with_cookie(srv, "/api/v1/admin/accounts", cookie).await
 }
 
 async fn me(srv: &TestServer, cookie: &str) -> u16 {
-    srv.http()
-        .get(format!("{}/auth/me", srv.url))
-        .header("cookie", format!("cobrowse_agent={cookie}"))
-        .send()
-        .await
-        .unwrap()
-        .status()
-        .as_u16()
+    get_with_cookie(srv, "/auth/me", cookie).await
 }
 
 async fn add(srv: &TestServer, name: &str, role: cobrowse::store::AccountRole) {
-    let hash = cobrowse::auth::hash_password("correct horse").unwrap();
-    srv.app()
-        .store
-        .add_account(name, &hash, role, 0)
-        .await
-        .unwrap();
+    srv.add_account(name, "correct horse", role).await;
 }
 
 /// Signs in with a password; the cookie's value.

@@ -14,8 +14,9 @@ use tokio_tungstenite::tungstenite::Message;
 
 use crate::common::start;
 
-/// Message types both parties speak, a few near misses, and the ones that end a session.
-const TYPES: &[&str] = &[
+/// Control messages of both parties, near misses, and the ones that end a session; the
+/// content, relay and input types come from the protocol's own tables.
+const CONTROL: &[&str] = &[
     "create",
     "resume",
     "page",
@@ -26,34 +27,25 @@ const TYPES: &[&str] = &[
     "control_revoke",
     "request_control",
     "ping",
-    "snapshot",
-    "mutation",
-    "input",
-    "scroll",
-    "viewport",
-    "focus",
-    "hover",
-    "style",
-    "canvas",
-    "media",
-    "selection",
-    "notice",
-    "pointer",
-    "mark",
-    "resync",
-    "click",
-    "dblclick",
-    "key",
-    "type",
-    "select",
-    "check",
-    "navigate",
     "Exit",
     "exit ",
     "",
     "__proto__",
     "constructor",
 ];
+
+fn types() -> Vec<&'static str> {
+    let tables = [
+        protocol::CUSTOMER_CONTENT,
+        protocol::AGENT_RELAY,
+        protocol::AGENT_INPUT,
+    ];
+    CONTROL
+        .iter()
+        .chain(tables.into_iter().flatten())
+        .copied()
+        .collect()
+}
 
 fn json_value() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
@@ -75,7 +67,7 @@ fn json_value() -> impl Strategy<Value = Value> {
 /// A well-formed envelope (`v` 1, a known or near-miss type) around a hostile payload.
 fn envelope() -> impl Strategy<Value = String> {
     (
-        prop::sample::select(TYPES),
+        prop::sample::select(types()),
         prop_oneof![any::<u32>().prop_map(Value::from), json_value()],
         prop::collection::btree_map("[a-z]{1,6}", json_value(), 0..5),
     )

@@ -75,6 +75,21 @@ impl TestServer {
         &self.running.as_ref().unwrap().app
     }
 
+    /// An account in the server's store, with this password.
+    pub async fn add_account(
+        &self,
+        name: &str,
+        password: &str,
+        role: cobrowse::store::AccountRole,
+    ) {
+        let hash = cobrowse::auth::hash_password(password).unwrap();
+        self.app()
+            .store
+            .add_account(name, &hash, role, 0)
+            .await
+            .unwrap();
+    }
+
     pub async fn stop(mut self) {
         self.running.take().unwrap().stop().await.unwrap();
     }
