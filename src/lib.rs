@@ -7,6 +7,7 @@ pub mod history;
 pub mod http;
 pub mod hub;
 pub mod interactions;
+pub mod listener;
 pub mod live;
 pub mod metrics;
 pub mod protocol;

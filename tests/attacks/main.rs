@@ -9,3 +9,4 @@ mod forged_admin;
 mod fuzz;
 mod interaction;
 mod resume_oracle;
+mod slowloris;
