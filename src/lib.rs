@@ -10,6 +10,7 @@ pub mod interactions;
 pub mod listener;
 pub mod live;
 pub mod metrics;
+pub mod netguard;
 pub mod protocol;
 pub mod proxy;
 pub mod ratelimit;

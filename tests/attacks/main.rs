@@ -10,3 +10,4 @@ mod fuzz;
 mod interaction;
 mod resume_oracle;
 mod slowloris;
+mod proxy;
