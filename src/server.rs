@@ -119,11 +119,12 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
     let url = public_url(&config, addr);
 
     let (recorder, _) = Recorder::start(store.clone());
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .context("HTTP client")?;
-    let webhooks = Webhooks::start(store.clone(), config.webhooks.clone(), client);
+    let webhooks = Webhooks::start(
+        store.clone(),
+        config.webhooks.clone(),
+        config.webhook_delivery.clone(),
+    )
+    .context("webhook client")?;
     let hub: Arc<dyn Hub> = match &config.redis {
         Some(url) => RedisHub::connect(url, config.limits.publish_backlog_bytes)
             .await

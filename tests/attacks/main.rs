@@ -11,3 +11,4 @@ mod interaction;
 mod resume_oracle;
 mod slowloris;
 mod proxy;
+mod webhooks;

@@ -14,9 +14,15 @@ async fn site() -> String {
         get(move || async move { ([(header::CONTENT_TYPE, t)], body) })
     };
     let app = axum::Router::new()
-        .route("/app.js", typed("text/javascript", "alert(document.cookie)"))
+        .route(
+            "/app.js",
+            typed("text/javascript", "alert(document.cookie)"),
+        )
         .route("/data.json", typed("application/json", "{\"secret\":1}"))
-        .route("/page.html", typed("text/html", "<script>alert(1)</script>"))
+        .route(
+            "/page.html",
+            typed("text/html", "<script>alert(1)</script>"),
+        )
         .route("/untyped.js", typed("application/octet-stream", "alert(1)"))
         .route("/font.woff2", typed("application/octet-stream", "wOF2"))
         .route("/img.png", typed("image/png", "\u{89}PNG"))
@@ -97,7 +103,11 @@ struct Answer {
 async fn a_url_of_our_own_with_a_double_slash_is_no_open_redirect() {
     let srv = start(|_| {}).await;
     let (cookie, id, _c) = agent_in_session(&srv).await;
-    for trick in ["//evil.example/phish", "/\\evil.example/phish", "//%2F/evil.example"] {
+    for trick in [
+        "//evil.example/phish",
+        "/\\evil.example/phish",
+        "//%2F/evil.example",
+    ] {
         let a = proxied(&srv, &cookie, &id, &format!("{}{trick}", srv.url)).await;
         assert!(
             !a.location
@@ -105,10 +115,20 @@ async fn a_url_of_our_own_with_a_double_slash_is_no_open_redirect() {
                 .is_some_and(|l| l.starts_with("//") || l.starts_with("/\\")),
             "{trick}: redirected off-site: {a:?}"
         );
-        assert_eq!((a.status, a.code.as_deref()), (400, Some("bad_url")), "{trick}");
+        assert_eq!(
+            (a.status, a.code.as_deref()),
+            (400, Some("bad_url")),
+            "{trick}"
+        );
     }
     // Our own pages are still sent to directly.
-    let a = proxied(&srv, &cookie, &id, &format!("{}/demo/img/tent.svg", srv.url)).await;
+    let a = proxied(
+        &srv,
+        &cookie,
+        &id,
+        &format!("{}/demo/img/tent.svg", srv.url),
+    )
+    .await;
     assert_eq!(
         (a.status, a.location.as_deref()),
         (307, Some("/demo/img/tent.svg"))
@@ -121,7 +141,13 @@ async fn only_stylesheets_images_and_fonts_are_served_and_never_sniffed() {
     let o = origin.clone();
     let srv = start(move |c| c.proxy_origins = vec![o]).await;
     let (cookie, id, _c) = agent_in_session(&srv).await;
-    for path in ["/app.js", "/data.json", "/page.html", "/untyped.js", "/bare"] {
+    for path in [
+        "/app.js",
+        "/data.json",
+        "/page.html",
+        "/untyped.js",
+        "/bare",
+    ] {
         let a = proxied(&srv, &cookie, &id, &format!("{origin}{path}")).await;
         assert_eq!(
             (a.status, a.code.as_deref()),
@@ -130,7 +156,10 @@ async fn only_stylesheets_images_and_fonts_are_served_and_never_sniffed() {
         );
     }
     let a = proxied(&srv, &cookie, &id, &format!("{origin}/img.png")).await;
-    assert_eq!((a.status, a.content_type.as_deref()), (200, Some("image/png")));
+    assert_eq!(
+        (a.status, a.content_type.as_deref()),
+        (200, Some("image/png"))
+    );
     assert_eq!(a.nosniff.as_deref(), Some("nosniff"));
     let a = proxied(&srv, &cookie, &id, &format!("{origin}/font.woff2")).await;
     assert_eq!(
