@@ -165,7 +165,7 @@ async fn a_trusted_reverse_proxy_is_not_capped_as_one_client() {
 }
 
 /// A self-signed certificate for 127.0.0.1 in `dir` (made with the `openssl` command).
-fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+pub(super) fn certificate(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
     let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
     let made = std::process::Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt"])
