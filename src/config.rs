@@ -219,8 +219,8 @@ pub struct WebhookDelivery {
     /// Deliveries in flight to one receiver at once; the rest wait in that
     /// receiver's own queue, so a slow receiver delays only itself.
     pub per_receiver: usize,
-    /// Deliveries waiting for one receiver past which new events for it are
-    /// dropped (and recorded as such).
+    /// Deliveries waiting for (or in flight to) one receiver past which new
+    /// events for it are dropped (and recorded as failed).
     pub queue: usize,
 }
 

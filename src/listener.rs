@@ -134,6 +134,7 @@ impl<S> Accept<TcpStream, S> for PerIpCap {
     fn accept(&self, stream: TcpStream, service: S) -> Self::Future {
         let accepted = stream.peer_addr().and_then(|peer| {
             let slot = self.slot(peer.ip()).ok_or_else(|| {
+                metrics::counter!(crate::metrics::CONNECTIONS_REFUSED).increment(1);
                 tracing::debug!(%peer, cap = self.cap, "connection refused: too many from one address");
                 io::Error::other("too many connections from one address")
             })?;
