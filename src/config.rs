@@ -200,7 +200,8 @@ pub struct ConnectionsConfig {
     /// idle time between requests.
     #[serde(with = "duration")]
     pub header_read_timeout: Duration,
-    /// Open connections (WebSockets included) one IP address may hold at once.
+    /// Open connections (WebSockets included) one IP address (an IPv6 /64
+    /// network) may hold at once.
     /// Peers in `trusted_proxies` are exempt: a reverse proxy carries everyone.
     pub per_ip: usize,
 }

@@ -4,8 +4,9 @@
 //! hundreds, would otherwise keep a socket and a task each for as long as it likes. Every
 //! connection therefore gets a deadline for its TLS handshake, for its first request, and
 //! for each request's headers (hyper's header timer also runs while a keep-alive
-//! connection waits idle for its next request), and one address holds at most
-//! `connections.per_ip` connections at once, WebSockets included.
+//! connection waits idle for its next request), and one address (an IPv6 client: its
+//! /64 network) holds at most `connections.per_ip` connections at once, WebSockets
+//! included.
 //!
 //! The cap counts the TCP peer, the only address known when a connection is accepted.
 //! Behind a reverse proxy that peer is the proxy, which carries every client: peers in
@@ -105,10 +106,10 @@ impl PerIpCap {
 
     /// A place for one more connection from `ip`, or `None` when it holds `cap` already.
     fn slot(&self, ip: IpAddr) -> Option<Slot> {
-        let ip = ip.to_canonical();
         if self.exempt.iter().any(|range| range.contains(ip)) {
             return Some(Slot(None));
         }
+        let ip = client_key(ip);
         let mut counts = self.counts.lock().expect("connection counts");
         let held = counts.entry(ip).or_default();
         if *held >= self.cap {
@@ -122,7 +123,18 @@ impl PerIpCap {
     #[cfg(test)]
     fn held(&self, ip: IpAddr) -> usize {
         let counts = self.counts.lock().expect("connection counts");
-        counts.get(&ip.to_canonical()).copied().unwrap_or(0)
+        counts.get(&client_key(ip)).copied().unwrap_or(0)
+    }
+}
+
+/// Whom a connection counts against: its IPv4 address (also when it reaches an IPv6
+/// socket as `::ffff:a.b.c.d`), or its IPv6 /64 network. One subscriber or machine is
+/// usually given a whole /64, so counting single IPv6 addresses would let it open
+/// connections from billions of them.
+fn client_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6((u128::from(v6) & !u128::from(u64::MAX)).into()),
+        v4 => v4,
     }
 }
 
@@ -238,6 +250,15 @@ mod tests {
         let cap = PerIpCap::new(1, &[]);
         let _held = cap.slot("192.0.2.1".parse().unwrap()).unwrap();
         assert!(cap.slot("::ffff:192.0.2.1".parse().unwrap()).is_none());
+    }
+
+    #[test]
+    fn an_ipv6_client_counts_by_its_64_network() {
+        let cap = PerIpCap::new(2, &[]);
+        let _a = cap.slot("2001:db8:1:2::1".parse().unwrap()).unwrap();
+        let _b = cap.slot("2001:db8:1:2:ffff::9".parse().unwrap()).unwrap();
+        assert!(cap.slot("2001:db8:1:2::abcd".parse().unwrap()).is_none());
+        assert!(cap.slot("2001:db8:1:3::1".parse().unwrap()).is_some());
     }
 
     #[test]
