@@ -63,6 +63,8 @@ pub struct Config {
     /// `COBROWSE_PORT`, `COBROWSE_SERVICE_HOST`… for a service named cobrowse).
     #[serde(skip)]
     pub ignored_env: Vec<String>,
+    pub webhook_delivery: WebhookDelivery,
+    pub connections: ConnectionsConfig,
 }
 
 /// Where several nodes keep live sessions. The plain URL form stays the
@@ -187,6 +189,42 @@ pub struct Limits {
     pub publish_backlog_bytes: usize,
 }
 
+/// What one client may hold of the listener (plain and TLS alike), so that
+/// connections opened and never finished cannot exhaust sockets and tasks.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ConnectionsConfig {
+    /// Time a client has to send a request's headers, from the moment the
+    /// connection is ready for one: it bounds a TLS handshake, the wait for
+    /// the first request, headers sent slowly, and a keep-alive connection's
+    /// idle time between requests.
+    #[serde(with = "duration")]
+    pub header_read_timeout: Duration,
+    /// Open connections (WebSockets included) one IP address (an IPv6 /64
+    /// network) may hold at once.
+    /// Peers in `trusted_proxies` are exempt: a reverse proxy carries everyone.
+    pub per_ip: usize,
+}
+
+/// How webhooks are delivered (the receivers themselves are `[[webhooks]]`, a
+/// list, which cannot also hold these keys).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookDelivery {
+    /// Deliver to loopback, private and other internal addresses. Off: a
+    /// webhook cannot be used to reach the server's own network.
+    pub allow_private: bool,
+    /// Time one delivery attempt may take, answer included.
+    #[serde(with = "duration")]
+    pub timeout: Duration,
+    /// Deliveries in flight to one receiver at once; the rest wait in that
+    /// receiver's own queue, so a slow receiver delays only itself.
+    pub per_receiver: usize,
+    /// Deliveries waiting for (or in flight to) one receiver past which new
+    /// events for it are dropped (and recorded as failed).
+    pub queue: usize,
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TlsConfig {
@@ -267,6 +305,28 @@ impl Default for Config {
             webhooks: vec![],
             interactions: InteractionsConfig::default(),
             ignored_env: vec![],
+            webhook_delivery: WebhookDelivery::default(),
+            connections: ConnectionsConfig::default(),
+        }
+    }
+}
+
+impl Default for ConnectionsConfig {
+    fn default() -> Self {
+        ConnectionsConfig {
+            header_read_timeout: Duration::from_secs(20),
+            per_ip: 256,
+        }
+    }
+}
+
+impl Default for WebhookDelivery {
+    fn default() -> Self {
+        WebhookDelivery {
+            allow_private: false,
+            timeout: Duration::from_secs(10),
+            per_receiver: 4,
+            queue: 1000,
         }
     }
 }
@@ -462,6 +522,15 @@ impl Config {
                 "limits.send_queue_bytes ({}) must be at least limits.max_message_bytes ({}), so that any one message fits",
                 self.limits.send_queue_bytes, self.limits.max_message_bytes
             ));
+        }
+        if self.connections.header_read_timeout.is_zero() || self.connections.per_ip == 0 {
+            return bad(
+                "connections.header_read_timeout and connections.per_ip must be positive".into(),
+            );
+        }
+        let d = &self.webhook_delivery;
+        if d.timeout.is_zero() || d.per_receiver == 0 || d.queue == 0 {
+            return bad("webhook_delivery.timeout, webhook_delivery.per_receiver and webhook_delivery.queue must be positive".into());
         }
         if self.timeouts.tick.is_zero() {
             return bad("timeouts.tick must be positive".into());

@@ -1,15 +1,16 @@
 //! The resource proxy's rules: which URLs the agent's view may load through
-//! the server, the resolver that keeps it off private networks, a small
-//! TTL cache, and the rewriting of stylesheet URLs so they come back here too.
+//! the server (allowed origins, and no private address: `netguard`), what it
+//! may load (stylesheets, images, fonts), a small TTL cache, and the rewriting
+//! of stylesheet URLs so they come back here too.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::{IpAddr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
 use crate::auth::Origins;
+use crate::netguard::Guard;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProxyError {
@@ -27,35 +28,13 @@ pub enum ProxyError {
     Upstream(String),
 }
 
-/// Loopback, private, link-local, unique-local, unspecified and the like: the
-/// proxy must never become a way into the server's own network.
-pub fn is_private(ip: IpAddr) -> bool {
-    match ip {
-        IpAddr::V4(v4) => {
-            v4.is_private() || v4.is_loopback() || v4.is_link_local() || v4.is_unspecified() || v4.is_broadcast()
-                || v4.octets()[0] == 100 && (64..128).contains(&v4.octets()[1]) // shared address space
-                || v4.octets()[0] == 0
-        }
-        IpAddr::V6(v6) => {
-            let seg = v6.segments();
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (seg[0] & 0xfe00) == 0xfc00
-                || (seg[0] & 0xffc0) == 0xfe80
-                || v6
-                    .to_ipv4_mapped()
-                    .is_some_and(|v4| is_private(IpAddr::V4(v4)))
-        }
-    }
-}
-
 /// Which URLs may be fetched, and which hosts may resolve to private addresses.
 #[derive(Clone, Debug)]
 pub struct Policy {
     origins: Origins,
-    /// Hosts the operator named by IP address in the list: only these may be
-    /// private, because someone chose them; a name never may (DNS can lie).
-    private_ok: Vec<String>,
+    /// Private addresses refused, except the hosts the operator named by IP
+    /// address in the list: someone chose them; a name never may (DNS can lie).
+    guard: Guard,
 }
 
 impl Policy {
@@ -72,7 +51,7 @@ impl Policy {
             .collect();
         Policy {
             origins,
-            private_ok,
+            guard: Guard::new(private_ok),
         }
     }
 
@@ -81,6 +60,7 @@ impl Policy {
         if !matches!(url.scheme(), "http" | "https")
             || url.host_str().is_none()
             || !url.username().is_empty()
+            || url.password().is_some()
         {
             return Err(ProxyError::BadUrl);
         }
@@ -88,57 +68,51 @@ impl Policy {
         if !self.origins.allows(&origin, None) {
             return Err(ProxyError::Origin(origin));
         }
+        self.guard
+            .check_url(&url)
+            .map_err(|blocked| ProxyError::Private(blocked.0))?;
         Ok(url)
     }
 
-    pub fn may_be_private(&self, host: &str) -> bool {
-        let host = host.trim_start_matches('[').trim_end_matches(']');
-        self.private_ok
-            .iter()
-            .any(|h| h.trim_start_matches('[').trim_end_matches(']') == host)
+    /// The check on the addresses its requests connect to.
+    pub fn guard(&self) -> &Guard {
+        &self.guard
     }
 }
 
-/// Resolves names for the proxy's HTTP client and drops private addresses,
-/// so a DNS answer cannot point an allowed name at the internal network.
-pub struct Resolver(pub Arc<Policy>);
-
-impl reqwest::dns::Resolve for Resolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let policy = self.0.clone();
-        Box::pin(async move {
-            let host = name.as_str().to_string();
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            let allowed: Vec<SocketAddr> = addrs
-                .into_iter()
-                .filter(|a| !is_private(a.ip()) || policy.may_be_private(&host))
-                .collect();
-            if allowed.is_empty() {
-                return Err(
-                    Box::new(ProxyError::Private(host)) as Box<dyn std::error::Error + Send + Sync>
-                );
-            }
-            Ok(Box::new(allowed.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
-
-/// The content types the agent's view needs from a site.
-pub fn allowed_type(content_type: &str) -> bool {
+/// The content type to serve a site's answer with, if it is one the agent's view needs:
+/// a stylesheet, an image or a font. Anything else (HTML, scripts, JSON…) is refused.
+/// Fonts are often served as `application/octet-stream`: such an answer is taken for
+/// the font its URL's extension names, and served as that font type.
+pub fn served_type(content_type: &str, url: &url::Url) -> Option<String> {
     let t = content_type
         .split(';')
         .next()
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    t.starts_with("image/")
+    let ok = t.starts_with("image/")
         || t.starts_with("font/")
         || t == "text/css"
         || t.starts_with("application/font-")
         || t.starts_with("application/x-font-")
-        || t == "application/vnd.ms-fontobject"
-        || t == "application/octet-stream"
+        || t == "application/vnd.ms-fontobject";
+    if ok {
+        return Some(content_type.to_string());
+    }
+    if t != "application/octet-stream" && t != "binary/octet-stream" {
+        return None;
+    }
+    let extension = url.path().rsplit_once('.')?.1.to_ascii_lowercase();
+    let font = match extension.as_str() {
+        "woff2" => "font/woff2",
+        "woff" => "font/woff",
+        "ttf" => "font/ttf",
+        "otf" => "font/otf",
+        "eot" => "application/vnd.ms-fontobject",
+        _ => return None,
+    };
+    Some(font.to_string())
 }
 
 /// Rewrites `url(…)` and `@import "…"` in a stylesheet to absolute URLs
@@ -294,28 +268,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn private_addresses_are_recognised() {
-        for ip in [
-            "127.0.0.1",
-            "10.1.2.3",
-            "192.168.0.1",
-            "172.16.5.4",
-            "169.254.1.1",
-            "0.0.0.0",
-            "::1",
-            "fd00::1",
-            "fe80::1",
-            "::ffff:10.0.0.1",
-            "100.64.0.1",
-        ] {
-            assert!(is_private(ip.parse().unwrap()), "{ip}");
-        }
-        for ip in ["93.184.216.34", "2606:2800:220:1::1", "8.8.8.8"] {
-            assert!(!is_private(ip.parse().unwrap()), "{ip}");
-        }
-    }
-
-    #[test]
     fn only_allowed_origins_and_http_urls() {
         let p = Policy::new(&[
             "https://shop.example".into(),
@@ -333,10 +285,18 @@ mod tests {
         );
         assert!(p.check("/relative.png").is_err());
         assert!(
-            p.may_be_private("127.0.0.1")
-                && !p.may_be_private("shop.example")
-                && !p.may_be_private("10.0.0.1")
+            p.check("http://127.0.0.1:9000/a.png").is_ok(),
+            "listed by address"
         );
+        let internal = Policy::new(&["http://10.0.0.1".into(), "https://intranet.example".into()]);
+        assert!(
+            internal.check("http://10.0.0.1/a.png").is_ok(),
+            "listed by address"
+        );
+        let guard = internal.guard();
+        let url = |u: &str| url::Url::parse(u).unwrap();
+        assert!(guard.check_url(&url("http://10.0.0.1/")).is_ok());
+        assert!(guard.check_url(&url("http://10.0.0.2/")).is_err());
     }
 
     #[test]
@@ -364,13 +324,44 @@ mod tests {
     }
 
     #[test]
-    fn content_types_and_cache_bounds() {
-        assert!(
-            allowed_type("image/png")
-                && allowed_type("text/css; charset=utf-8")
-                && allowed_type("font/woff2")
+    fn only_stylesheets_images_and_fonts_are_served() {
+        let at = |u: &str| url::Url::parse(u).unwrap();
+        let page = at("https://shop.example/a");
+        for t in [
+            "image/png",
+            "text/css; charset=utf-8",
+            "font/woff2",
+            "image/svg+xml",
+        ] {
+            assert_eq!(served_type(t, &page).as_deref(), Some(t));
+        }
+        for t in [
+            "text/html",
+            "application/javascript",
+            "text/javascript",
+            "application/json",
+            "text/plain",
+            "application/xml",
+            "multipart/x-mixed-replace",
+            "",
+        ] {
+            assert_eq!(served_type(t, &page), None, "{t}");
+        }
+        let font = at("https://shop.example/f/Inter.WOFF2?v=3");
+        assert_eq!(
+            served_type("application/octet-stream", &font).as_deref(),
+            Some("font/woff2"),
+            "an untyped font is served as the font its name says"
         );
-        assert!(!allowed_type("text/html") && !allowed_type("application/javascript"));
+        assert_eq!(served_type("application/octet-stream", &page), None);
+        assert_eq!(
+            served_type("application/octet-stream", &at("https://shop.example/x.js")),
+            None
+        );
+    }
+
+    #[test]
+    fn cache_bounds() {
         let cache = Cache::new(Duration::from_secs(60), 100);
         let ttl = cache.ttl(None);
         cache.put("a", "image/png".into(), Bytes::from(vec![0; 20]), ttl);

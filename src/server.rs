@@ -15,6 +15,7 @@ use crate::config::{Config, ensure_data_dir};
 use crate::history::Recorder;
 use crate::http::{self, App, AppState, Limiters};
 use crate::hub::{Hub, LocalHub, RedisHub};
+use crate::listener;
 use crate::live::{Live, now_ms};
 use crate::ratelimit::{Backoff, Keyed};
 use crate::store::{AccountRole, SqlStore, Store};
@@ -114,16 +115,16 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
     let metrics = crate::metrics::install();
     let listener = std::net::TcpListener::bind(config.listen)
         .with_context(|| format!("listening on {}", config.listen))?;
-    listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
     let url = public_url(&config, addr);
 
     let (recorder, _) = Recorder::start(store.clone());
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .context("HTTP client")?;
-    let webhooks = Webhooks::start(store.clone(), config.webhooks.clone(), client);
+    let webhooks = Webhooks::start(
+        store.clone(),
+        config.webhooks.clone(),
+        config.webhook_delivery.clone(),
+    )
+    .context("webhook client")?;
     let hub: Arc<dyn Hub> = match &config.redis {
         Some(url) => RedisHub::connect(url, config.limits.publish_backlog_bytes)
             .await
@@ -166,40 +167,41 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
     });
 
     let router = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    let mut stop = app.shutdown.clone();
-    let serving = match &app.config.tls {
-        Some(tls) => {
-            let tls_config =
-                axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
-                    .await
-                    .with_context(|| {
-                        format!(
-                            "reading TLS certificate {} and key {}",
-                            tls.cert.display(),
-                            tls.key.display()
-                        )
-                    })?;
-            let handle = axum_server::Handle::new();
-            let h = handle.clone();
-            tokio::spawn(async move {
-                let _ = stop.wait_for(|s| *s).await;
-                h.graceful_shutdown(Some(Duration::from_secs(10)));
-            });
-            let server = axum_server::from_tcp_rustls(listener, tls_config)?.handle(handle);
-            tokio::spawn(async move { server.serve(router).await.context("HTTPS server") })
-        }
-        None => {
-            let listener = tokio::net::TcpListener::from_std(listener)?;
-            tokio::spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stop.wait_for(|s| *s).await;
-                    })
-                    .await
-                    .context("HTTP server")
-            })
-        }
+    let tls = match &app.config.tls {
+        Some(tls) => Some(
+            axum_server::tls_rustls::RustlsConfig::from_pem_file(&tls.cert, &tls.key)
+                .await
+                .with_context(|| {
+                    format!(
+                        "reading TLS certificate {} and key {}",
+                        tls.cert.display(),
+                        tls.key.display()
+                    )
+                })?,
+        ),
+        None => None,
     };
+    let handle = axum_server::Handle::new();
+    let mut stop = app.shutdown.clone();
+    let h = handle.clone();
+    tokio::spawn(async move {
+        let _ = stop.wait_for(|s| *s).await;
+        listener::shut_down(&h);
+    });
+    let served = app.clone();
+    let serving = tokio::spawn(async move {
+        let config = &served.config;
+        listener::serve(
+            listener,
+            tls,
+            router,
+            &config.connections,
+            &config.trusted_proxies,
+            handle,
+        )
+        .await
+        .context("HTTP server")
+    });
     let ticking = tokio::spawn(background(app.clone()));
     Ok(Running {
         addr,

@@ -260,6 +260,7 @@ async fn each_timeout_fires_once_across_three_nodes(kind: RedisKind) {
         &[
             ("COBROWSE_TIMEOUTS__JOIN", "1s"),
             ("COBROWSE_WEBHOOKS", &hooks),
+            ("COBROWSE_WEBHOOK_DELIVERY__ALLOW_PRIVATE", "true"),
         ],
     ) else {
         return;

@@ -156,6 +156,18 @@ const AGENT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'
     img-src 'self' data: blob:; font-src 'self' data:; media-src 'self' data: blob:; connect-src 'self'; \
     frame-src 'self' about:; object-src 'none'; base-uri 'none'; form-action 'none'";
 
+/// Mirrors the `<meta>` policy of `web/admin/index.html`; framed by our own pages only.
+const ADMIN_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'none'; \
+    frame-ancestors 'self'";
+
+/// The demo shop: its own scripts (the customer script included) and nothing else; its
+/// forms post to itself; the customer script talks to our WebSocket ('self' covers ws:
+/// and wss: to the same host) and draws its toolbar with inline styles.
+const DEMO_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+    img-src 'self' data: blob:; font-src 'self' data:; connect-src 'self'; object-src 'none'; \
+    base-uri 'self'; form-action 'self'; frame-ancestors 'self'";
+
 fn content_type(path: &str) -> &'static str {
     match path.rsplit('.').next() {
         Some("html") => "text/html; charset=utf-8",
@@ -187,10 +199,12 @@ fn serve(app: &AppState, path: &str, request: &HeaderMap) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
+    // The consoles' URLs name sessions (`/agent/?session=…`): they are sent nowhere.
+    let referrer = match area {
+        "agent" | "admin" => "no-referrer",
+        _ => "same-origin",
+    };
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static(referrer));
     match area {
         // The customer script runs on other sites and loads its modules from here.
         "customer" => {
@@ -216,7 +230,13 @@ fn serve(app: &AppState, path: &str, request: &HeaderMap) -> Response {
         "admin" => {
             headers.insert(
                 header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static("frame-ancestors 'self'"),
+                HeaderValue::from_static(ADMIN_CSP),
+            );
+        }
+        "demo" => {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(DEMO_CSP),
             );
         }
         _ => {}

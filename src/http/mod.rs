@@ -10,6 +10,7 @@ mod conn;
 mod customer_ws;
 mod demo;
 mod error;
+mod headers;
 mod minify;
 mod ops;
 mod proxy;
@@ -87,6 +88,10 @@ pub fn router(app: AppState) -> Router {
         .merge(demo::routes())
         // The customer modules come gzipped ahead (assets.rs); the rest per request.
         .merge(assets::routes().layer(tower_http::compression::CompressionLayer::new()))
+        .layer(axum::middleware::map_response_with_state(
+            app.clone(),
+            headers::add,
+        ))
         .with_state(app)
         .layer(axum::middleware::map_request(host_from_authority))
 }

@@ -14,7 +14,8 @@ use serde::Deserialize;
 use super::AppState;
 use super::auth_routes::Person;
 use super::error::{ApiError, ApiResult};
-use crate::proxy::{Cache, Policy, ProxyError, Resolver, allowed_type, rewrite_css, site_ttl};
+use crate::netguard;
+use crate::proxy::{Cache, Policy, ProxyError, rewrite_css, served_type, site_ttl};
 use crate::session::SessionId;
 
 pub struct Proxy {
@@ -28,8 +29,7 @@ impl Proxy {
     pub fn new(origins: &[String], max_bytes: usize) -> anyhow::Result<Self> {
         let policy = Arc::new(Policy::new(origins));
         let redirects = policy.clone();
-        let client = reqwest::Client::builder()
-            .dns_resolver(Arc::new(Resolver(policy.clone())))
+        let builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= 3 || redirects.check(attempt.url().as_str()).is_err()
                 {
@@ -39,8 +39,8 @@ impl Proxy {
                 }
             }))
             .user_agent("cobrowse-resource-proxy")
-            .timeout(Duration::from_secs(15))
-            .build()?;
+            .timeout(Duration::from_secs(15));
+        let client = policy.guard().clone().client(builder)?;
         Ok(Proxy {
             policy,
             client,
@@ -100,12 +100,7 @@ pub async fn get(
         && super::header(&headers, axum::http::header::HOST)
             .is_some_and(|h| Some(h) == own_host(&own).as_deref())
     {
-        let path = format!(
-            "{}{}",
-            own.path(),
-            own.query().map(|q| format!("?{q}")).unwrap_or_default()
-        );
-        return Ok(axum::response::Redirect::temporary(&path).into_response());
+        return Ok(axum::response::Redirect::temporary(&own_path(&own)?).into_response());
     }
     let url = proxy.policy.check(&q.url)?;
     let cache_key = format!("{id} {url}");
@@ -114,9 +109,7 @@ pub async fn get(
         return Ok(respond(&hit.content_type, hit.body, fresh));
     }
     let upstream = proxy.client.get(url.clone()).send().await.map_err(|e| {
-        let private = std::iter::successors(Some(&e as &dyn std::error::Error), |e| e.source())
-            .any(|s| s.downcast_ref::<ProxyError>().is_some());
-        if private {
+        if netguard::blocked(&e) {
             ProxyError::Private(url.host_str().unwrap_or_default().into())
         } else {
             ProxyError::Upstream(e.to_string())
@@ -125,15 +118,13 @@ pub async fn get(
     if !upstream.status().is_success() {
         return Err(ProxyError::Upstream(upstream.status().to_string()).into());
     }
-    let content_type = upstream
+    let sent_type = upstream
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/octet-stream")
-        .to_string();
-    if !allowed_type(&content_type) {
-        return Err(ProxyError::ContentType(content_type).into());
-    }
+        .unwrap_or_default();
+    let content_type = served_type(sent_type, upstream.url())
+        .ok_or_else(|| ProxyError::ContentType(sent_type.to_string()))?;
     let ttl = proxy.cache.ttl(site_ttl(
         upstream
             .headers()
@@ -170,6 +161,19 @@ pub async fn get(
         .cache
         .put(&cache_key, content_type.clone(), body.clone(), ttl);
     Ok(respond(&content_type, body, ttl))
+}
+
+/// Where on this server a URL of its own points: its path and query. A path that starts
+/// with `//` (`http://us//evil.example/`) would be read by the browser as another host
+/// (`Location: //evil.example/`): refused, so the proxy is no open redirect.
+fn own_path(own: &url::Url) -> Result<String, ProxyError> {
+    if own.path().starts_with("//") {
+        return Err(ProxyError::BadUrl);
+    }
+    Ok(match own.query() {
+        Some(q) => format!("{}?{q}", own.path()),
+        None => own.path().to_string(),
+    })
 }
 
 fn own_host(u: &url::Url) -> Option<String> {

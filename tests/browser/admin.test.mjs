@@ -12,7 +12,8 @@ const PASSWORD = 'correct horse battery';
 let h;
 before(async () => {
   if (skip) return;
-  h = await setup();
+  // The webhook receivers of these tests are on loopback, refused by default.
+  h = await setup({ env: { COBROWSE_WEBHOOK_DELIVERY__ALLOW_PRIVATE: 'true' } });
   const cli = (args) => h.cli(args, PASSWORD + '\n');
   cli(['agent', 'add', 'root', '--admin']);
   cli(['agent', 'add', 'alice']);
