@@ -699,6 +699,14 @@ async fn webhooks_are_added_listed_without_secrets_and_removed() {
     let (status, got) = call
         .post("/webhooks", &root, json!({"url": "http://127.0.0.1:9/h"}))
         .await;
+    assert_eq!(status, 400, "a private address is refused: {got}");
+    let (status, got) = call
+        .post(
+            "/webhooks",
+            &root,
+            json!({"url": "https://crm.example/other"}),
+        )
+        .await;
     assert_eq!(status, 201);
     let generated = got["secret"].as_str().unwrap().to_string();
     assert!(

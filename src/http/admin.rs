@@ -417,6 +417,16 @@ async fn add_webhook(
         .ok_or_else(|| {
             ApiError::bad_request("the webhook URL must be an absolute http:// or https:// address")
         })?;
+    // A private address written as such is refused now; names are checked as they
+    // resolve, at each delivery.
+    if !app.config.webhook_delivery.allow_private
+        && let Err(blocked) = crate::netguard::Guard::default().check_url(&url)
+    {
+        return Err(ApiError::bad_request(format!(
+            "{blocked}: webhooks may not reach private addresses (webhook_delivery.allow_private)"
+        ))
+        .into());
+    }
     let (secret, generated) = match new.secret {
         Some(s) if !(16..=256).contains(&s.chars().count()) => {
             return Err(ApiError::bad_request(
