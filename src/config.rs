@@ -58,6 +58,7 @@ pub struct Config {
     pub history: HistoryConfig,
     pub webhooks: Vec<WebhookConfig>,
     pub interactions: InteractionsConfig,
+    pub privacy: PrivacyConfig,
     /// `COBROWSE_*` variables that name no setting: told as a warning, never a
     /// refusal, as platforms set such variables of their own (Kubernetes sets
     /// `COBROWSE_PORT`, `COBROWSE_SERVICE_HOST`… for a service named cobrowse).
@@ -65,6 +66,25 @@ pub struct Config {
     pub ignored_env: Vec<String>,
     pub webhook_delivery: WebhookDelivery,
     pub connections: ConnectionsConfig,
+}
+
+/// What the customer's page may not show of itself beyond the DOM restrictions.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct PrivacyConfig {
+    /// URL parameters (query and fragment) whose names contain one of these, in any case,
+    /// have their values masked in what the agent sees and in history. A list, or one
+    /// comma-separated string: `COBROWSE_PRIVACY__SECRET_PARAMS=token,code,voucher`.
+    #[serde(deserialize_with = "list::deserialize")]
+    pub secret_params: Vec<String>,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig {
+            secret_params: crate::privacy::default_secret_params(),
+        }
+    }
 }
 
 /// Where several nodes keep live sessions. The plain URL form stays the
@@ -304,6 +324,7 @@ impl Default for Config {
             history: HistoryConfig { retention_days: 90 },
             webhooks: vec![],
             interactions: InteractionsConfig::default(),
+            privacy: PrivacyConfig::default(),
             ignored_env: vec![],
             webhook_delivery: WebhookDelivery::default(),
             connections: ConnectionsConfig::default(),
@@ -531,6 +552,16 @@ impl Config {
         let d = &self.webhook_delivery;
         if d.timeout.is_zero() || d.per_receiver == 0 || d.queue == 0 {
             return bad("webhook_delivery.timeout, webhook_delivery.per_receiver and webhook_delivery.queue must be positive".into());
+        }
+        if let Some(name) = self
+            .privacy
+            .secret_params
+            .iter()
+            .find(|n| !crate::privacy::valid_name(n))
+        {
+            return bad(format!(
+                "privacy.secret_params: {name:?} is not a parameter name (letters, digits, _ and -)"
+            ));
         }
         if self.timeouts.tick.is_zero() {
             return bad("timeouts.tick must be positive".into());

@@ -11,6 +11,7 @@ pub mod listener;
 pub mod live;
 pub mod metrics;
 pub mod netguard;
+pub mod privacy;
 pub mod protocol;
 pub mod proxy;
 pub mod ratelimit;

@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::history::Recorder;
 use crate::hub::{Changed, Hub, HubError, Out, Tombstone};
 use crate::metrics as m;
+use crate::privacy::SecretParams;
 use crate::protocol::{ServerMsg, close, end_message};
 use crate::session::{
     ControlOutcome, Created, Effect, EndReason, Event, Interaction, Millis, Mode, Page, Role,
@@ -28,6 +29,8 @@ pub struct Live {
     pub recorder: Recorder,
     pub webhooks: Webhooks,
     pub timeouts: Timeouts,
+    /// Masks secret URL parameters of every page before it is kept, shown or recorded.
+    pub privacy: SecretParams,
 }
 
 fn mode_name(mode: Mode) -> &'static str {
@@ -51,9 +54,10 @@ impl Live {
     pub async fn create(
         &self,
         interaction: Option<Interaction>,
-        page: Page,
+        mut page: Page,
     ) -> Result<(Created, Session), HubError> {
         let now = now_ms();
+        page.url = self.privacy.mask(&page.url);
         let (created, session) = self
             .hub
             .create(interaction, page, self.timeouts, now)
@@ -87,7 +91,11 @@ impl Live {
         self.hub.join(id, agent, now_ms()).await
     }
 
-    pub async fn apply(&self, id: SessionId, event: Event) -> Result<Changed, HubError> {
+    pub async fn apply(&self, id: SessionId, mut event: Event) -> Result<Changed, HubError> {
+        // Whatever the customer's connection says: no secret parameter is kept.
+        if let Event::Page(page) = &mut event {
+            page.url = self.privacy.mask(&page.url);
+        }
         let changed = self.hub.apply(id, event, now_ms()).await?;
         self.carry_out(&changed);
         Ok(changed)

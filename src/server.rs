@@ -136,6 +136,7 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         recorder,
         webhooks,
         timeouts: config.timeouts(),
+        privacy: crate::privacy::SecretParams::new(&config.privacy.secret_params),
     };
     let (shutdown_tx, shutdown) = watch::channel(false);
     let l = &config.limits;

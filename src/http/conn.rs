@@ -295,6 +295,17 @@ impl Conn {
         Flow::Close(close::PROTOCOL, message)
     }
 
+    /// Answers a customer's `page`: the DOM restrictions of its new URL, by the same
+    /// rule sets as at connect (unreadable rule sets: the default masking only).
+    async fn tell_rules(&self, url: &str) {
+        let sets = self.app.store.rule_sets().await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not read rule sets; default masking only");
+            vec![]
+        });
+        let rules = crate::store::rules_for(&sets, url);
+        self.reply(&ServerMsg::Rules { url, rules: &rules });
+    }
+
     /// Content may flow only once an agent is in, and only from the tab shown.
     fn content_allowed(&self) -> Result<bool, &'static str> {
         if !self.link.is_active() {
@@ -318,8 +329,8 @@ impl Conn {
             return flow;
         }
         let len = text.len();
-        let kind = match protocol::parse_text(self.role, &text) {
-            Ok((kind, _)) => kind,
+        let (kind, seq) = match protocol::parse_text(self.role, &text) {
+            Ok((kind, envelope)) => (kind, envelope.s),
             Err(e) => return self.protocol_error(e),
         };
         match kind {
@@ -357,12 +368,25 @@ impl Conn {
                         "page needs url and title".into(),
                     ));
                 };
+                // Every tab is told its new URL's rules, shown or not: the script sends
+                // nothing of that URL until they come (a tab shown later starts from them).
+                self.tell_rules(&page.url).await;
                 if !self.link.is_shown_customer(self.peer) {
                     return Flow::Go;
                 }
-                let flow = self.ask(Event::Page(page.into_page())).await;
+                let page = page.into_page();
+                // The agent gets the page as history keeps it (secret parameters masked
+                // here too), not as the connection wrote it.
+                let url = self.app.live.privacy.mask(&page.url);
+                let mut relayed = serde_json::json!({
+                    "v": protocol::VERSION, "t": "page", "url": url, "title": page.title,
+                });
+                if let Some(seq) = seq {
+                    relayed["s"] = seq.into();
+                }
+                let flow = self.ask(Event::Page(page)).await;
                 if self.link.is_active() {
-                    self.relay(Message::Text(text), len);
+                    self.relay(Message::Text(relayed.to_string().into()), len);
                 }
                 flow
             }
