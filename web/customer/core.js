@@ -16,7 +16,17 @@ export const state = {
   /** @type {string[]} other origins write-mode navigation may go to (the site's allowed origins, the server's) */ origins: [],
   tab: '',
   /** @type {WeakSet<EventTarget>|null} elements scrolled since the loader ran; null: not known (any may be) */ scrolled: null,
+  /** The URL whose rules are applied: content is sent only while the page is there. */ at: '',
+  /** The URL last told to the server in `create`/`resume`. */ sent: '',
+  /** @type {RegExp|null} secret-looking URL parameter names (the server's `secret_params`) */ secret: null,
 };
+
+/**
+ * The URL as the agent may see it: values of secret-looking parameters (query, fragment,
+ * `;jsessionid=`) replaced. The server masks alike (src/privacy.rs) and masks again.
+ * @param {string} u
+ */
+export const hideUrl = (u) => u.replace(/([?#&;])([^?#&;=]*)=[^?#&;]*/g, (m, d, k) => (state.secret?.test(k) ? d + k + '=***' : m));
 
 /** @type {Record<string, Function[]>} */
 const subs = {};
@@ -50,6 +60,8 @@ const raw = (m) => ws && ws.readyState === 1 && ws.send(m);
 export function send(t, o = {}) {
   if (!RELAYED.has(t)) return raw(JSON.stringify({ v: 1, t, ...o }));
   if (t !== 'page' && !state.capturing) return;
+  // Nothing of a URL whose rules are not known yet leaves (main.js asks for them).
+  if (t !== 'page' && location.href !== state.at) return;
   if (held && t !== 'snapshot') return held.push([t, o]);
   if (!ws || ws.readyState !== 1) return;
   const h = '{"v":1,"t":"' + t + '","s":' + ++seq;
@@ -57,7 +69,7 @@ export function send(t, o = {}) {
 }
 /** Binary `[1][kind][seq u32][payload]`: 1 snapshot chunk, 2 canvas; same counter. */
 export function sendBinary(kind, payload) {
-  if (!ws || ws.readyState !== 1 || !state.capturing || (held && kind !== 1)) return false;
+  if (!ws || ws.readyState !== 1 || !state.capturing || (held && kind !== 1) || location.href !== state.at) return false;
   const b = new Uint8Array(6 + payload.length);
   b[0] = 1; b[1] = kind; new DataView(b.buffer).setUint32(2, ++seq); b.set(payload, 6);
   ws.send(b);
@@ -67,7 +79,7 @@ export const hold = () => { held = []; };
 /** Stops holding; `first()` (catch-up mutations) goes before the held messages. */
 export const release = (first) => { const h = held; held = null; first && first(); h && h.forEach(([t, o]) => send(t, o)); };
 
-const page = () => ({ url: location.href, title: document.title });
+const page = () => ({ url: hideUrl((state.sent = location.href)), title: document.title });
 
 /** Opens the socket with `create` or `resume`; resolves on `session`. */
 export function connect(msg) {

@@ -88,12 +88,13 @@ export function hook(win) {
   set(win.HTMLOptionElement.prototype, ['selected']);
 }
 
-/** A field's state as sent (masked where needed). */
+/** A field's state as sent: masked, a value of one length and no choice (selected, checked). */
 function fieldState(el) {
+  const s = sensitive(el);
+  if (el.type === 'file' || (s && (el.localName === 'select' || el.type === 'checkbox' || el.type === 'radio'))) return null;
   if (el.localName === 'select') return { x: Array.from(el.options, (o, i) => (o.selected ? i : -1)).filter((i) => i >= 0) };
   if (el.type === 'checkbox' || el.type === 'radio') return { c: +el.checked };
-  if (el.type === 'file') return null;
-  return { v: sensitive(el) ? maskValue(el.value) : el.value };
+  return { v: s ? maskValue(el.value) : el.value };
 }
 
 /** Sends what is dirty; pending mutations first (`preflush`) so ids are known. */

@@ -1,6 +1,6 @@
 // The page's JS API (window.Cobrowse), the session's life across pages and tabs, the write-mode
 // lock, and the lazy parts: the built-in UI (ui.js) and the replay of agent actions (replay.js).
-import { state, on, off, emit, connect, saved, exit, send, persist } from './core.js';
+import { state, on, off, emit, connect, saved, exit, send, persist, hideUrl } from './core.js';
 import { guard, setRules } from './mask.js';
 
 /** @type {Promise<import('./core.js').Session>|null} */
@@ -104,7 +104,12 @@ export function init(origin, queue, script, scrolled) {
   // The server says write mode, but this customer did not grant it (e.g. storage cleared): take it back.
   const takeBack = (m) => m.mode === 'write' && !state.granted && send('control_revoke');
   on('msg:session', (m) => {
-    if (m.rules) setRules((state.rules = { mask: [], disable: [], block: [], ...m.rules }));
+    if (m.secret_params) state.secret = RegExp(m.secret_params.join('|') || '^$', 'i');
+    // The rules of the URL this connection started on: its content may be sent.
+    if (m.rules) {
+      setRules((state.rules = m.rules));
+      state.at = state.sent;
+    }
     if (Array.isArray(m.origins)) state.origins = m.origins;
     takeBack(m);
   });
@@ -152,12 +157,34 @@ export function init(origin, queue, script, scrolled) {
     api.showId().catch((err) => console.error('cobrowse: could not start', err));
   }, true);
 
-  // URL/title changes (history API, SPA routes) are recorded and shown to the agent.
+  // URL and title changes are recorded and shown to the agent. A new URL (a single-page app's
+  // route: history API, popstate, hashchange) may have other rules: nothing of it is sent
+  // (core.js `send`) until the server's answer, `rules`, comes; then a fresh snapshot.
   let last = location.href + '\n' + document.title;
-  setInterval(() => {
+  const moved = () => {
     const now = location.href + '\n' + document.title;
-    if (now !== last && live()) { last = now; send('page', { url: location.href, title: document.title }); }
-  }, 1000);
+    if (now === last || !live()) return;
+    last = now;
+    send('page', { url: hideUrl(location.href), title: document.title });
+  };
+  for (const f of ['pushState', 'replaceState']) {
+    const o = history[f];
+    history[f] = function (...a) {
+      o.apply(this, a);
+      moved();
+    };
+  }
+  addEventListener('popstate', moved);
+  addEventListener('hashchange', moved);
+  setInterval(moved, 1000);
+  on('msg:rules', (m) => {
+    const was = state.at;
+    if (m.url !== hideUrl(location.href)) return; // an earlier URL's: the page has moved on
+    setRules((state.rules = m.rules));
+    state.at = location.href;
+    // The agent's view is rebuilt under the new rules (unless only the title changed).
+    if (was !== state.at && state.status === 'active' && !state.paused) capture().then((c) => c.start());
+  });
   // Of several tabs, the one the customer looks at is shown; the others stay connected and quiet.
   const focus = () => live() && !document.hidden && send('tab');
   addEventListener('focus', focus);

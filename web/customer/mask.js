@@ -28,16 +28,16 @@ export function masked(n) {
   for (; n; n = n.parentNode || n.host || (n.defaultView && n.defaultView.frameElement)) if (n.nodeType === 1 && n.matches(maskSel)) return true;
   return false;
 }
-/** Field whose value is never sent: password (even after a type change), card/OTP, masked (`inMask`, if the caller knows). */
+/** Field whose value is never sent: password (even after a type change), card/OTP, hidden, masked (`inMask`, if the caller knows). */
 export function sensitive(el, inMask) {
   if (el.type === 'password') pw.add(el);
-  return pw.has(el) || SENSITIVE.test(el.getAttribute('autocomplete') || '') || (inMask ?? masked(el));
+  return pw.has(el) || el.type === 'hidden' || SENSITIVE.test(el.getAttribute('autocomplete') || '') || (inMask ?? masked(el));
 }
 export const notePw = (el) => el.type === 'password' && pw.add(el);
 /** Blocked: a same-size placeholder; the content is never read. */
 export const blocked = (el) => el.matches(blockSel);
-/** Same length: the agent sees typing, not what is typed. */
-export const maskValue = (v) => '•'.repeat(v.length);
+/** One length whatever the value: the agent sees that a masked field is filled, not how much. */
+export const maskValue = (v) => (v ? '••••••••' : '');
 export const maskText = (t) => t.replace(/\S/g, '•');
 /** Tells plug-ins (toolbar, site UI) once per element that it is hidden. */
 export const announce = (el) => told.has(el) || (told.add(el), emit('maskedElement', el));

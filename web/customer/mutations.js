@@ -2,7 +2,7 @@
 // removals (the agent only detaches), then insertions last-to-first before the next sibling
 // the agent has (a known node is a move; a new one goes whole, so its insides need no
 // records); both sides then forget detached nodes that were not re-inserted.
-import { state, on, emit, send, sendBinary, hold, release } from './core.js';
+import { state, on, emit, send, sendBinary, hold, release, hideUrl } from './core.js';
 import { mirror, reset as resetMirror, Walker, serialize, attrValue, isField, ctxOf, shadowOf, hookShadow, shut } from './serialize.js';
 import * as st from './styles.js';
 import { guard, notePw, sensitive, maskText } from './mask.js';
@@ -111,7 +111,7 @@ function batch(recs) {
     const field = isField(t), sens = field && sensitive(t), inMask = ctxOf(t).m || sens;
     for (const rec of m.values()) {
       const name = qname(t, rec), v = t.getAttributeNS(rec.attributeNamespace, rec.attributeName);
-      const val = v === null ? null : attrValue(t, name, v, sens, inMask);
+      const val = v === null ? null : attrValue(t, name, v, inMask);
       if (v !== null && val === null) continue;
       at.push(t.localName === 'dialog' && name === 'open' ? [i, name, val, +(v !== null && t.matches(':modal'))] : [i, name, val]);
     }
@@ -264,7 +264,7 @@ export async function start() {
   snapping = false;
   let n = 0;
   for (let o = 0; o < data.length || !n; o += CHUNK, n++) sendBinary(1, data.subarray(o, o + CHUNK));
-  send('snapshot', { n, z: pk.z, url: location.href, title: document.title, w: innerWidth, h: innerHeight });
+  send('snapshot', { n, z: pk.z, url: hideUrl(location.href), title: document.title, w: innerWidth, h: innerHeight });
   release(() => {
     const b = buffered;
     buffered = null;

@@ -89,10 +89,10 @@ function click(el, m, detail = 1) {
 function onSite(url) {
   try { const o = new URL(url, location.href).origin; return o === location.origin || state.origins.includes(o); } catch { return false; }
 }
-/** A link the agent activates must stay on the site. */
+/** A link the agent activates must stay on the site; an SVG link's `href` (or `xlink:href`) is an SVGAnimatedString. */
 function offSite(el) {
-  const a = within(el, 'a[href],area[href]');
-  return !!a && !onSite(a.href);
+  const a = within(el, 'a,area'), h = a && a.href, u = h && (h.baseVal ?? h);
+  return !!u && !onSite(u);
 }
 
 /** Checks an activation (click, Enter, Space) of `el`; returns a refusal code or ''. */

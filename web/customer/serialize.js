@@ -72,14 +72,17 @@ const qn = (s) => {
   return j;
 };
 
-/** Attributes with readable text: masked in masked regions. */
-const TEXTA = new Set(['alt', 'title', 'label', 'placeholder', 'aria-label', 'aria-valuetext', 'aria-description']);
-/** Value as sent (`sens`: masked field, `m`: masked region); null: not sent. */
-export function attrValue(el, name, v, sens, m) {
+/**
+ * The attributes a masked element (or anything in a masked region) keeps: those its box and
+ * the site's CSS need. Everything else (value, name, data-*, aria-*, title, alt, href, src,
+ * checked, selected, label…) can tell what the customer chose or who they are. FORMAT.md.
+ */
+const LAYOUT = new Set('class id style type dir hidden role slot part width height size cols rows colspan rowspan span multiple disabled readonly open popover'.split(' '));
+/** Value as sent (`m`: masked element or region); null: not sent. */
+export function attrValue(el, name, v, m) {
   // on* handlers, in any case (a test per attribute: cheaper than a regular expression)
   if ((name.charCodeAt(0) | 32) === 111 && (name.charCodeAt(1) | 32) === 110) return null;
-  if (sens && name === 'value') return maskValue(v);
-  if (m && TEXTA.has(name)) return maskText(v);
+  if (m && !LAYOUT.has(name)) return null;
   if (name === 'srcset' || name === 'imagesrcset') return v.replace(/(^|,)(\s*)([^\s,]+)/g, (m, c, w, u) => c + w + abs(u, el.baseURI));
   if (URLA.has(name)) return abs(v, el.baseURI);
   if (name === 'style') return absCss(v, el.baseURI); // absCss finds escaped url(), image-set() strings
@@ -126,6 +129,8 @@ export class Walker {
     if (parent && n.parentNode !== parent && n.host !== parent) return;
     if (ids.get(n) >= this.start) return;
     if (t === 3 || t === 4) {
+      // A masked option's label or textarea's text: not even its length (no id: never sent).
+      if (ctx.m && /^(option|textarea)$/.test(n.parentNode.localName)) return;
       ids.set(n, mirror.next++);
       return this.out.push(c + q(ctx.m ? maskText(n.data) : n.data));
     }
@@ -166,16 +171,17 @@ export class Walker {
     for (let i = 0; i < an.length; i++) {
       // getAttribute lowercases on HTML elements: a mixed-case name set by setAttributeNS reads by index.
       const name = an[i], raw = n.getAttribute(name) ?? n.attributes[i].value;
-      const v = attrValue(n, name, raw, sens || (m && field), m);
+      const v = attrValue(n, name, raw, m);
       if (v !== null) a += (a ? ',' : '{') + qn(name) + ':' + q(v);
     }
     a = a ? a + '}' : '0';
     // Live state that attributes do not show.
+    // Masked: no checked or selected state; a value of one length (its markup is not sent).
     if (tag === 'input') {
-      if (n.type === 'checkbox' || n.type === 'radio') { if (n.checked !== n.hasAttribute('checked')) x += ',"c":' + +n.checked; }
-      else if (n.type !== 'file' && n.value !== (n.getAttribute('value') ?? '')) x += ',"v":' + q(sens ? maskValue(n.value) : n.value);
-    } else if (tag === 'textarea') { if (n.value !== n.defaultValue) x += ',"v":' + q(sens ? maskValue(n.value) : n.value); }
-    else if (tag === 'option') { if (n.selected !== n.hasAttribute('selected')) x += ',"o":' + +n.selected; }
+      if (n.type === 'checkbox' || n.type === 'radio') { if (!m && n.checked !== n.hasAttribute('checked')) x += ',"c":' + +n.checked; }
+      else if (n.type !== 'file' && (sens ? n.value : n.value !== (n.getAttribute('value') ?? ''))) x += ',"v":' + q(sens ? maskValue(n.value) : n.value);
+    } else if (tag === 'textarea') { if (sens ? n.value : n.value !== n.defaultValue) x += ',"v":' + q(sens ? maskValue(n.value) : n.value); }
+    else if (tag === 'option') { if (!m && n.selected !== n.hasAttribute('selected')) x += ',"o":' + +n.selected; }
     else if (tag === 'style' || (tag === 'link' && /\bstylesheet\b/i.test(n.rel))) { const s = cssOf(n); if (s !== null) x += ',"css":' + q(s); }
     else if (tag === 'dialog' && n.open && n.matches(':modal')) x += ',"md":1';
     else if (tag.includes('-') && !n.matches(':defined')) x += ',"u":1';
