@@ -228,8 +228,15 @@ export function canon(opt) {
   };
   const cssUrls = (v, base) => v.replace(/url\(\s*["']?([^"')]*)["']?\s*\)/g, (m, u) => 'url(' + abs(unproxy(u), base) + ')');
   const maskSel = '[data-cobrowse-mask]' + (mask ? ',' + mask : ''), blockSel = '[data-cobrowse-block]' + (block ? ',' + block : '');
-  const sensitive = (el) => el.type === 'password' || el.hasAttribute('data-was-password') || /cc-number|cc-csc|one-time-code/.test(el.getAttribute('autocomplete') || '') || !!el.closest(maskSel);
-  const inMask = (n) => { for (; n; n = n.parentNode || n.host) if (n.nodeType === 1 && n.matches(maskSel)) return true; return false; };
+  const sensitive = (el) => el.type === 'password' || el.type === 'hidden' || el.hasAttribute('data-was-password') || /cc-number|cc-csc|one-time-code/.test(el.getAttribute('autocomplete') || '') || !!el.closest(maskSel);
+  const field = (el) => /^(input|textarea|select)$/.test(el.localName);
+  /** A masked element, or in one (agent: marked by the view). */
+  const hid = (n) => {
+    for (; n; n = n.parentNode || n.host) if (n.nodeType === 1 && (agent ? n.hasAttribute('data-cb-masked') : n.matches(maskSel) || (field(n) && sensitive(n)))) return true;
+    return false;
+  };
+  /** What a masked element keeps of its attributes (serialize.js LAYOUT, FORMAT.md). */
+  const LAYOUT = /^(class|id|style|type|dir|hidden|role|slot|part|width|height|size|cols|rows|colspan|rowspan|span|multiple|disabled|readonly|open|popover)$/;
   function attrs(el) {
     const o = {}, base = el.baseURI;
     const raw = [];
@@ -247,12 +254,12 @@ export function canon(opt) {
       }
       raw.push([n, v]);
     }
+    const m = !agent && hid(el);
     for (let [n, v] of raw) {
+      if (m && !LAYOUT.test(n)) continue;
       if (n === 'srcset') v = v.split(',').map((c) => { const [u, ...d] = c.trim().split(/\s+/); return [abs(unproxy(u), base), ...d].join(' '); }).join(', ');
       else if (URLA.test(n)) v = abs(unproxy(v), base);
       else if (n === 'style') v = cssUrls(v, base);
-      if (!agent && n === 'value' && el.localName === 'input' && sensitive(el)) v = '•'.repeat(v.length);
-      if (!agent && /^(alt|title|label|placeholder|aria-(label|valuetext|description))$/.test(n) && (inMask(el) || (/^(input|textarea|select)$/.test(el.localName) && sensitive(el)))) v = v.replace(/\S/g, '•');
       o[n] = v;
     }
     return o;
@@ -260,7 +267,9 @@ export function canon(opt) {
   function node(n) {
     if (n.nodeType === 3) {
       const p = n.parentNode;
-      return !agent && p && inMask(p) ? n.data.replace(/\S/g, '•') : !agent && p && p.localName === 'textarea' && sensitive(p) ? n.data.replace(/\S/g, '•') : n.data;
+      if (agent || !p || !hid(p)) return n.data;
+      // A masked option's label or textarea's text is not sent at all; other masked text as bullets.
+      return /^(option|textarea)$/.test(p.localName) ? null : n.data.replace(/\S/g, '•');
     }
     if (n.nodeType !== 1) return null;
     let t = n.localName;
@@ -270,11 +279,13 @@ export function canon(opt) {
     if (agent ? n.hasAttribute('data-cb-blocked') : n.matches(blockSel)) return { t, a: {}, c: [] };
     const o = { t, a: attrs(n), c: [] };
     if (agent && t === 'link') delete o.a.inline;
+    // Masked: a value of one length, and no choice shown (what a masked box or option shows is not compared).
+    const m = hid(n);
     if (t === 'input' || t === 'textarea') {
-      if (n.type === 'checkbox' || n.type === 'radio') o.a[':checked'] = String(n.checked);
-      else if (n.type !== 'file') o.a[':value'] = !agent && sensitive(n) ? '•'.repeat(n.value.length) : n.value;
+      if (n.type === 'checkbox' || n.type === 'radio') { if (!m) o.a[':checked'] = String(n.checked); }
+      else if (n.type !== 'file') o.a[':value'] = !agent && m && n.value ? '••••••••' : n.value;
     }
-    if (t === 'option') o.a[':selected'] = String(n.selected);
+    if (t === 'option' && !m) o.a[':selected'] = String(n.selected);
     if (t === 'dialog') o.a[':open'] = String(n.open);
     if (t !== 'style' && t !== 'link') for (let c = n.firstChild; c; c = c.nextSibling) { const x = node(c); if (x !== null) o.c.push(x); }
     const sr = n.shadowRoot || (!agent && window.__closedRoots && window.__closedRoots.get(n));
