@@ -1,14 +1,14 @@
 //! Secrets in page URLs: the values of query and fragment parameters whose names look secret
 //! (`?token=…`, `#access_token=…`, `;jsessionid=…`) are replaced before a URL is shown to an
-//! agent or recorded. The customer script masks them first (it gets the list with `session`);
-//! the server masks again whatever a customer connection sends, so that no client is trusted
-//! with what reaches the history, the live sessions list or the webhooks.
+//! agent or recorded. This is the one place they are masked: every URL a customer connection
+//! sends (`create`, `resume`, `page`, a snapshot's `url`) passes through here before the
+//! session keeps it, the agent gets it, or history and webhooks record it. The server trusts
+//! no client with it, and one implementation cannot drift from another.
 
 /// What a secret parameter's value becomes.
 pub const MASK: &str = "***";
 
-/// Where a parameter starts: after one of these. The script's expression is the same
-/// (web/customer/mask.js `hideUrl`), so that both sides mask a URL alike.
+/// Where a parameter starts: after one of these (`;` for path parameters such as `;jsessionid=`).
 const DELIMITERS: [char; 4] = ['?', '#', '&', ';'];
 
 /// The default names (`privacy.secret_params`): a parameter whose name contains one of them,
@@ -37,8 +37,8 @@ pub fn default_secret_params() -> Vec<String> {
     .to_vec()
 }
 
-/// Whether a configured name can be used: letters, digits, `_` and `-` (the script builds a
-/// regular expression of the names, so nothing in them may be special there).
+/// Whether a configured name can be used: letters, digits, `_` and `-` (a parameter name
+/// as sites write them; anything else is more likely a mistake in the setting).
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name

@@ -261,10 +261,6 @@ pub enum ServerMsg<'a> {
         /// configured sites and this server; the page's own is always fine.
         #[serde(skip_serializing_if = "Option::is_none")]
         origins: Option<&'a [String]>,
-        /// Names of URL parameters whose values the script masks in the URLs it
-        /// sends (customer only; `privacy.secret_params`).
-        #[serde(skip_serializing_if = "Option::is_none")]
-        secret_params: Option<&'a [String]>,
     },
     /// To the customer, answering `page`: the DOM restrictions of that URL (the
     /// `url` as the customer sent it). Until they come the script sends nothing
@@ -333,7 +329,6 @@ impl<'a> ServerMsg<'a> {
             control_pending: s.control_pending_since.is_some(),
             rules: None,
             origins: None,
-            secret_params: None,
         }
     }
 
@@ -343,14 +338,6 @@ impl<'a> ServerMsg<'a> {
         if let ServerMsg::Session { rules, origins, .. } = &mut self {
             *rules = Some(site_rules);
             *origins = Some(site_origins);
-        }
-        self
-    }
-
-    /// What the customer's script masks in the URLs it sends.
-    pub fn with_secret_params(mut self, names: &'a [String]) -> Self {
-        if let ServerMsg::Session { secret_params, .. } = &mut self {
-            *secret_params = Some(names);
         }
         self
     }

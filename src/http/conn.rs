@@ -306,6 +306,23 @@ impl Conn {
         self.reply(&ServerMsg::Rules { url, rules: &rules });
     }
 
+    /// A snapshot's `url` as the agent may see it: secret parameters masked here, whatever
+    /// the connection wrote (the page itself is in the binary chunks before it, unread).
+    fn mask_snapshot(&self, text: Utf8Bytes) -> Utf8Bytes {
+        let Ok(mut msg) = serde_json::from_str::<serde_json::Value>(&text) else {
+            return text;
+        };
+        let Some(url) = msg.get("url").and_then(|u| u.as_str()) else {
+            return text;
+        };
+        let masked = self.app.live.privacy.mask(url);
+        if masked == url {
+            return text;
+        }
+        msg["url"] = masked.into();
+        msg.to_string().into()
+    }
+
     /// Content may flow only once an agent is in, and only from the tab shown.
     fn content_allowed(&self) -> Result<bool, &'static str> {
         if !self.link.is_active() {
@@ -329,8 +346,8 @@ impl Conn {
             return flow;
         }
         let len = text.len();
-        let (kind, seq) = match protocol::parse_text(self.role, &text) {
-            Ok((kind, envelope)) => (kind, envelope.s),
+        let (kind, seq, snapshot) = match protocol::parse_text(self.role, &text) {
+            Ok((kind, envelope)) => (kind, envelope.s, envelope.t == "snapshot"),
             Err(e) => return self.protocol_error(e),
         };
         match kind {
@@ -394,6 +411,11 @@ impl Conn {
                 Err(why) => self.refused_early(why),
                 Ok(false) => Flow::Go,
                 Ok(true) => {
+                    let text = if snapshot {
+                        self.mask_snapshot(text)
+                    } else {
+                        text
+                    };
                     self.relay(Message::Text(text), len);
                     self.activity().await;
                     Flow::Go

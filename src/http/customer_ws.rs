@@ -141,7 +141,6 @@ async fn open(
     let rules = rules_for(&rule_sets, &admitted.session.page.url);
     let hello = ServerMsg::session(&admitted.session, admitted.token.as_deref())
         .for_site(&rules, &origins)
-        .with_secret_params(&app.config.privacy.secret_params)
         .to_json();
     let conn = Conn::new(app.clone(), Role::Customer, id, peer, link, out);
     if admitted.token.is_none() && admitted.session.state == SessionState::Active {

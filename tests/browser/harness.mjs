@@ -236,7 +236,7 @@ export function canon(opt) {
     return false;
   };
   /** What a masked element keeps of its attributes (serialize.js LAYOUT, FORMAT.md). */
-  const LAYOUT = /^(class|id|style|type|dir|hidden|role|slot|part|width|height|size|cols|rows|colspan|rowspan|span|multiple|disabled|readonly|open|popover)$/;
+  const LAYOUT = /^(class|id|style|type|dir|hidden|slot|width|height|size|cols|rows|colspan|rowspan|multiple|disabled|readonly|open|popover)$/;
   function attrs(el) {
     const o = {}, base = el.baseURI;
     const raw = [];

@@ -18,15 +18,7 @@ export const state = {
   /** @type {WeakSet<EventTarget>|null} elements scrolled since the loader ran; null: not known (any may be) */ scrolled: null,
   /** The URL whose rules are applied: content is sent only while the page is there. */ at: '',
   /** The URL last told to the server in `create`/`resume`. */ sent: '',
-  /** @type {RegExp|null} secret-looking URL parameter names (the server's `secret_params`) */ secret: null,
 };
-
-/**
- * The URL as the agent may see it: values of secret-looking parameters (query, fragment,
- * `;jsessionid=`) replaced. The server masks alike (src/privacy.rs) and masks again.
- * @param {string} u
- */
-export const hideUrl = (u) => u.replace(/([?#&;])([^?#&;=]*)=[^?#&;]*/g, (m, d, k) => (state.secret?.test(k) ? d + k + '=***' : m));
 
 /** @type {Record<string, Function[]>} */
 const subs = {};
@@ -59,9 +51,8 @@ const raw = (m) => ws && ws.readyState === 1 && ws.send(m);
 /** Sends `{v, t, s?, ...o}` (`o` may be ready JSON members); content only while capturing. */
 export function send(t, o = {}) {
   if (!RELAYED.has(t)) return raw(JSON.stringify({ v: 1, t, ...o }));
-  if (t !== 'page' && !state.capturing) return;
   // Nothing of a URL whose rules are not known yet leaves (main.js asks for them).
-  if (t !== 'page' && location.href !== state.at) return;
+  if (t !== 'page' && (!state.capturing || location.href !== state.at)) return;
   if (held && t !== 'snapshot') return held.push([t, o]);
   if (!ws || ws.readyState !== 1) return;
   const h = '{"v":1,"t":"' + t + '","s":' + ++seq;
@@ -79,7 +70,7 @@ export const hold = () => { held = []; };
 /** Stops holding; `first()` (catch-up mutations) goes before the held messages. */
 export const release = (first) => { const h = held; held = null; first && first(); h && h.forEach(([t, o]) => send(t, o)); };
 
-const page = () => ({ url: hideUrl((state.sent = location.href)), title: document.title });
+const page = () => ({ url: (state.sent = location.href), title: document.title });
 
 /** Opens the socket with `create` or `resume`; resolves on `session`. */
 export function connect(msg) {

@@ -1,8 +1,8 @@
 // State the DOM does not show (values, scroll, viewport, focus, hover, pointer, media,
 // canvas). Handlers only mark; one flush reads the current state, masks it, sends it.
 import { state, send, sendBinary, emit, rectOf, frameXY } from './core.js';
-import { mirror, isField } from './serialize.js';
-import { sensitive, maskValue } from './mask.js';
+import { mirror } from './serialize.js';
+import { sensitive, maskValue, isField } from './mask.js';
 
 const fields = new Set(), scrolls = new Set(), media = new Set();
 /** Canvases to picture (≤ 2/s), and signatures of the last pictures sent. */
@@ -88,13 +88,13 @@ export function hook(win) {
   set(win.HTMLOptionElement.prototype, ['selected']);
 }
 
-/** A field's state as sent: masked, a value of one length and no choice (selected, checked). */
+/** A field's state as sent. Masked: a value of one length, whatever the kind (a select's or a box's choice is never told). */
 function fieldState(el) {
-  const s = sensitive(el);
-  if (el.type === 'file' || (s && (el.localName === 'select' || el.type === 'checkbox' || el.type === 'radio'))) return null;
+  if (el.type === 'file') return null;
+  if (sensitive(el)) return { v: maskValue(el.value) };
   if (el.localName === 'select') return { x: Array.from(el.options, (o, i) => (o.selected ? i : -1)).filter((i) => i >= 0) };
   if (el.type === 'checkbox' || el.type === 'radio') return { c: +el.checked };
-  return { v: s ? maskValue(el.value) : el.value };
+  return { v: el.value };
 }
 
 /** Sends what is dirty; pending mutations first (`preflush`) so ids are known. */

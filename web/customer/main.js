@@ -1,6 +1,6 @@
 // The page's JS API (window.Cobrowse), the session's life across pages and tabs, the write-mode
 // lock, and the lazy parts: the built-in UI (ui.js) and the replay of agent actions (replay.js).
-import { state, on, off, emit, connect, saved, exit, send, persist, hideUrl } from './core.js';
+import { state, on, off, emit, connect, saved, exit, send, persist } from './core.js';
 import { guard, setRules } from './mask.js';
 
 /** @type {Promise<import('./core.js').Session>|null} */
@@ -102,15 +102,17 @@ export function init(origin, queue, script, scrolled) {
   guard(window); // password fields are noted from the start, before a type change can hide them
   window.Cobrowse = api;
   // The server says write mode, but this customer did not grant it (e.g. storage cleared): take it back.
+  /** Applies the server's rules for `url`: content of that URL may be sent again (core.js `send`). Whether the URL is another. */
+  const rules = (r, url) => {
+    const was = state.at;
+    setRules((state.rules = r));
+    state.at = url;
+    return was !== url;
+  };
   const takeBack = (m) => m.mode === 'write' && !state.granted && send('control_revoke');
   on('msg:session', (m) => {
-    if (m.secret_params) state.secret = RegExp(m.secret_params.join('|') || '^$', 'i');
-    // The rules of the URL this connection started on: its content may be sent.
-    if (m.rules) {
-      setRules((state.rules = m.rules));
-      state.at = state.sent;
-    }
-    if (Array.isArray(m.origins)) state.origins = m.origins;
+    if (m.rules) rules(m.rules, state.sent); // those of the URL this connection started on
+    if (m.origins) state.origins = m.origins;
     takeBack(m);
   });
   // Every tab hears `joined` (also after a resume while an agent watches: a new page, a new
@@ -165,7 +167,7 @@ export function init(origin, queue, script, scrolled) {
     const now = location.href + '\n' + document.title;
     if (now === last || !live()) return;
     last = now;
-    send('page', { url: hideUrl(location.href), title: document.title });
+    send('page', { url: location.href, title: document.title });
   };
   for (const f of ['pushState', 'replaceState']) {
     const o = history[f];
@@ -178,12 +180,9 @@ export function init(origin, queue, script, scrolled) {
   addEventListener('hashchange', moved);
   setInterval(moved, 1000);
   on('msg:rules', (m) => {
-    const was = state.at;
-    if (m.url !== hideUrl(location.href)) return; // an earlier URL's: the page has moved on
-    setRules((state.rules = m.rules));
-    state.at = location.href;
-    // The agent's view is rebuilt under the new rules (unless only the title changed).
-    if (was !== state.at && state.status === 'active' && !state.paused) capture().then((c) => c.start());
+    // The agent's view is rebuilt under the new rules (unless only the title changed); an
+    // earlier URL's rules are left: the page has moved on.
+    if (m.url === location.href && rules(m.rules, m.url) && state.capturing) capture().then((c) => c.start());
   });
   // Of several tabs, the one the customer looks at is shown; the others stay connected and quiet.
   const focus = () => live() && !document.hidden && send('tab');

@@ -4,8 +4,8 @@ import { emit } from './core.js';
 /** Inputs that were ever `type=password`: they stay masked after a "show password" toggle. */
 const pw = new WeakSet();
 const told = new WeakSet();
-/** Card number, CVC and one-time codes are masked by default, whatever the rules say. */
-const SENSITIVE = /(^|\s)(cc-number|cc-csc|one-time-code)(\s|$)/i;
+/** Masked by default, whatever the rules say: passwords, card numbers, CVCs, one-time codes. */
+const SENSITIVE = 'input[type=password],[autocomplete~=cc-number i],[autocomplete~=cc-csc i],[autocomplete~=one-time-code i]';
 let maskSel = '', blockSel = '', noControlSel = '';
 
 /** The page's own attribute and the rule set's selectors: parsable ones only, as one bad rule must not break capture. */
@@ -21,8 +21,8 @@ setRules({});
 export const noControl = () => noControlSel;
 
 export const masks = (el) => el.matches(maskSel);
-/** The selector of masked elements (rules included), for the customer's outline. */
-export const maskSelector = () => maskSel;
+/** The selector of masked elements (rules and fields masked by default included), for the customer's outline. */
+export const maskSelector = () => maskSel + ',' + SENSITIVE;
 /** Inside a masked region (through shadow roots and frames)? */
 export function masked(n) {
   for (; n; n = n.parentNode || n.host || (n.defaultView && n.defaultView.frameElement)) if (n.nodeType === 1 && n.matches(maskSel)) return true;
@@ -31,8 +31,11 @@ export function masked(n) {
 /** Field whose value is never sent: password (even after a type change), card/OTP, hidden, masked (`inMask`, if the caller knows). */
 export function sensitive(el, inMask) {
   if (el.type === 'password') pw.add(el);
-  return pw.has(el) || el.type === 'hidden' || SENSITIVE.test(el.getAttribute('autocomplete') || '') || (inMask ?? masked(el));
+  return pw.has(el) || el.type === 'hidden' || el.matches(SENSITIVE) || (inMask ?? masked(el));
 }
+export const isField = (el) => { const t = el.localName; return t === 'input' || t === 'textarea' || t === 'select'; };
+/** Hidden from the agent: a masked field, or an element in a masked region. */
+export const hides = (el) => (isField(el) ? sensitive(el) : masked(el));
 export const notePw = (el) => el.type === 'password' && pw.add(el);
 /** Blocked: a same-size placeholder; the content is never read. */
 export const blocked = (el) => el.matches(blockSel);

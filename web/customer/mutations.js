@@ -2,13 +2,13 @@
 // removals (the agent only detaches), then insertions last-to-first before the next sibling
 // the agent has (a known node is a move; a new one goes whole, so its insides need no
 // records); both sides then forget detached nodes that were not re-inserted.
-import { state, on, emit, send, sendBinary, hold, release, hideUrl } from './core.js';
-import { mirror, reset as resetMirror, Walker, serialize, attrValue, isField, ctxOf, shadowOf, hookShadow, shut } from './serialize.js';
+import { state, on, emit, send, sendBinary, hold, release } from './core.js';
+import { HTML, mirror, reset as resetMirror, Walker, serialize, attrValue, ctxOf, shadowOf, hookShadow, shut } from './serialize.js';
 import * as st from './styles.js';
-import { guard, notePw, sensitive, maskText } from './mask.js';
+import { guard, notePw, maskText, isField } from './mask.js';
 import * as ev from './events.js';
 
-const HTML = 'http://www.w3.org/1999/xhtml', XLINK = 'http://www.w3.org/1999/xlink', XML = 'http://www.w3.org/XML/1998/namespace';
+const XLINK = 'http://www.w3.org/1999/xlink', XML = 'http://www.w3.org/XML/1998/namespace';
 const OPTS = { childList: true, subtree: true, attributes: true, characterData: true, attributeOldValue: true };
 /** One observer per document: a removed frame's can be let go. */
 const observers = new Map();
@@ -108,7 +108,7 @@ function batch(recs) {
   for (const [t, m] of attrs) {
     const i = ids.get(t);
     if (i >= start || !t.isConnected || shut(t)) continue;
-    const field = isField(t), sens = field && sensitive(t), inMask = ctxOf(t).m || sens;
+    const field = isField(t), inMask = ctxOf(t).m; // masked field, or in a masked region
     for (const rec of m.values()) {
       const name = qname(t, rec), v = t.getAttributeNS(rec.attributeNamespace, rec.attributeName);
       const val = v === null ? null : attrValue(t, name, v, inMask);
@@ -264,7 +264,7 @@ export async function start() {
   snapping = false;
   let n = 0;
   for (let o = 0; o < data.length || !n; o += CHUNK, n++) sendBinary(1, data.subarray(o, o + CHUNK));
-  send('snapshot', { n, z: pk.z, url: hideUrl(location.href), title: document.title, w: innerWidth, h: innerHeight });
+  send('snapshot', { n, z: pk.z, url: location.href, title: document.title, w: innerWidth, h: innerHeight });
   release(() => {
     const b = buffered;
     buffered = null;

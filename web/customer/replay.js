@@ -4,7 +4,7 @@
 // off the site. Each refusal is told to the agent in plain words (`notice`).
 import { state } from './core.js';
 import { nodeOf } from './serialize.js';
-import { sensitive, masked, noControl } from './mask.js';
+import { hides, noControl } from './mask.js';
 import { deepActive } from './events.js';
 import { allowed, refuse } from './main.js';
 
@@ -30,12 +30,11 @@ function submitter(el) {
   return null;
 }
 const textField = (el) => el.localName === 'textarea' || (el.localName === 'input' && !/^(checkbox|radio|submit|image|reset|button|file|hidden|range|color)$/.test(el.type));
-const hidden = (el) => (el.localName === 'input' || el.localName === 'textarea' || el.localName === 'select' ? sensitive(el) : false) || masked(el);
 
 /** Why the agent may not do this to `el` (a refusal code), or ''. */
 function why(el, edit) {
   if (within(el, '[data-cobrowse-ui]') || within(el, noControl()) || (el.localName === 'input' && el.type === 'file')) return 'disabled';
-  if (edit && hidden(el)) return 'masked';
+  if (edit && hides(el)) return 'masked';
   return '';
 }
 
@@ -91,8 +90,8 @@ function onSite(url) {
 }
 /** A link the agent activates must stay on the site; an SVG link's `href` (or `xlink:href`) is an SVGAnimatedString. */
 function offSite(el) {
-  const a = within(el, 'a,area'), h = a && a.href, u = h && (h.baseVal ?? h);
-  return !!u && !onSite(u);
+  const a = within(el, 'a,area');
+  return !!a && !onSite(a.href.baseVal ?? a.href); // no href: '', this page
 }
 
 /** Checks an activation (click, Enter, Space) of `el`; returns a refusal code or ''. */
@@ -151,7 +150,7 @@ function press(el, m, text) {
   const o = { key: k, code: m.code || CODE(k), shiftKey: !!m.shift, altKey: !!m.alt, ctrlKey: !!m.ctrl, metaKey: !!m.meta };
   const ce = el.isContentEditable, tf = textField(el) && !el.readOnly && !el.disabled;
   // Refusals come before any event: the page must not react to what the agent may not do.
-  if (k !== 'Tab' && k !== 'Escape' && (tf || ce || el.localName === 'select') && hidden(el)) return 'masked';
+  if (k !== 'Tab' && k !== 'Escape' && (tf || ce || el.localName === 'select') && hides(el)) return 'masked';
   if (k === 'Enter' && el.localName === 'input' && (el.form || submitter(el))) return 'submit';
   const act = (k === 'Enter' || k === ' ') && !tf && !ce && /^(button|a|area|input|summary)$/.test(el.localName);
   if (act) { const r = activation(el); if (r) return r; }
@@ -179,7 +178,8 @@ function deflt(el, k, m, tf, ce, act) {
     else if (act) click(el, {});
   } else if (k === 'Tab') {
     const l = [...d.querySelectorAll('a[href],button,input,select,textarea,summary,[tabindex],[contenteditable]')]
-      .filter((e) => e.tabIndex >= 0 && !e.disabled && e.type !== 'hidden' && e.getClientRects().length && !e.closest('[inert],[data-cobrowse-ui]'))
+      // (hidden inputs have no box)
+      .filter((e) => e.tabIndex >= 0 && !e.disabled && e.getClientRects().length && !e.closest('[inert],[data-cobrowse-ui]'))
       .sort((a, b) => (a.tabIndex || 1e9) - (b.tabIndex || 1e9));
     const i = l.indexOf(el), n = l[(i + (m.shift ? l.length - 1 : 1) + (i < 0 && m.shift ? 1 : 0)) % l.length];
     if (n) n.focus(), textField(n) && n.select && n.select();
@@ -244,7 +244,7 @@ const ACT = {
   type(m, el) {
     const t = String(m.text || '');
     if (t.length > 64 && textField(el)) { // a paste: one edit
-      if (hidden(el)) return 'masked';
+      if (hides(el)) return 'masked';
       return edit(el, t, 'insertFromPaste'), '';
     }
     for (const ch of t) { const r = press(el, m, ch === '\n' ? 'Enter' : ch); if (r) return r; }

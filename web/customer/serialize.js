@@ -1,10 +1,11 @@
 // DOM → compact JSON text (FORMAT.md). Ids are implicit (both sides count in pre-order),
 // and the walker is resumable so that a big page is serialized in slices.
-import { masks, masked, sensitive, maskText, maskValue, blocked, announce } from './mask.js';
+import { masks, sensitive, maskText, maskValue, blocked, announce, isField, hides } from './mask.js';
 import { abs, absCss, cssOf, adopted } from './styles.js';
 import { rectOf, state } from './core.js';
 
-const HTML = 'http://www.w3.org/1999/xhtml', SVG = 'http://www.w3.org/2000/svg', MATH = 'http://www.w3.org/1998/Math/MathML';
+export const HTML = 'http://www.w3.org/1999/xhtml';
+const SVG = 'http://www.w3.org/2000/svg', MATH = 'http://www.w3.org/1998/Math/MathML';
 /** One-URL attributes, made absolute (<base> respected) for the agent's proxy. */
 const URLA = new Set(['src', 'href', 'action', 'formaction', 'poster', 'data', 'background', 'cite', 'xlink:href', 'longdesc']);
 
@@ -77,7 +78,7 @@ const qn = (s) => {
  * the site's CSS need. Everything else (value, name, data-*, aria-*, title, alt, href, src,
  * checked, selected, label…) can tell what the customer chose or who they are. FORMAT.md.
  */
-const LAYOUT = new Set('class id style type dir hidden role slot part width height size cols rows colspan rowspan span multiple disabled readonly open popover'.split(' '));
+const LAYOUT = new Set('class id style type dir hidden slot width height size cols rows colspan rowspan multiple disabled readonly open popover'.split(' '));
 /** Value as sent (`m`: masked element or region); null: not sent. */
 export function attrValue(el, name, v, m) {
   // on* handlers, in any case (a test per attribute: cheaper than a regular expression)
@@ -88,7 +89,6 @@ export function attrValue(el, name, v, m) {
   if (name === 'style') return absCss(v, el.baseURI); // absCss finds escaped url(), image-set() strings
   return v;
 }
-export const isField = (el) => { const t = el.localName; return t === 'input' || t === 'textarea' || t === 'select'; };
 /** Marks the next node popped from a Walker's stack as the first of its list (no comma). */
 const FIRST = {}, NONE = [];
 /** Elements the `el` hook is told of: what changes beyond the DOM (frames' documents, pictures, play state). */
@@ -179,8 +179,8 @@ export class Walker {
     // Masked: no checked or selected state; a value of one length (its markup is not sent).
     if (tag === 'input') {
       if (n.type === 'checkbox' || n.type === 'radio') { if (!m && n.checked !== n.hasAttribute('checked')) x += ',"c":' + +n.checked; }
-      else if (n.type !== 'file' && (sens ? n.value : n.value !== (n.getAttribute('value') ?? ''))) x += ',"v":' + q(sens ? maskValue(n.value) : n.value);
-    } else if (tag === 'textarea') { if (sens ? n.value : n.value !== n.defaultValue) x += ',"v":' + q(sens ? maskValue(n.value) : n.value); }
+      else if (n.type !== 'file' && (sens || n.value !== (n.getAttribute('value') ?? ''))) x += ',"v":' + q(sens ? maskValue(n.value) : n.value);
+    } else if (tag === 'textarea') { if (sens || n.value !== n.defaultValue) x += ',"v":' + q(sens ? maskValue(n.value) : n.value); }
     else if (tag === 'option') { if (!m && n.selected !== n.hasAttribute('selected')) x += ',"o":' + +n.selected; }
     else if (tag === 'style' || (tag === 'link' && /\bstylesheet\b/i.test(n.rel))) { const s = cssOf(n); if (s !== null) x += ',"css":' + q(s); }
     else if (tag === 'dialog' && n.open && n.matches(':modal')) x += ',"md":1';
@@ -216,7 +216,7 @@ export class Walker {
 /** Context of a node inserted under `parent`. */
 export function ctxOf(parent) {
   const el = parent.nodeType === 1 ? parent : parent.host || null;
-  return { n: el ? el.namespaceURI : HTML, f: el && el.localName === 'foreignObject', m: !!el && (masked(el) || (isField(el) && sensitive(el))) };
+  return { n: el ? el.namespaceURI : HTML, f: el && el.localName === 'foreignObject', m: !!el && hides(el) };
 }
 
 /** One new subtree, at once; '' when not mirrored. */

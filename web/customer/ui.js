@@ -4,7 +4,7 @@
 // It lives in its own shadow root under [data-cobrowse-ui]: never mirrored, safe from the
 // site's CSS. Every string can be replaced (configure({strings})); languages from <html lang>.
 import { state, on, rectOf } from './core.js';
-import { sensitive, masked, maskSelector } from './mask.js';
+import { hides, maskSelector } from './mask.js';
 
 export const EN = {
   region: 'Co-browse', id: 'Session ID', exit: 'End co-browsing', connecting: 'Connecting…',
@@ -61,8 +61,6 @@ h2{font-size:19px;font-weight:700;margin-bottom:8px}p{margin-bottom:12px}
 .mk{position:fixed;width:40px;height:40px;margin:-20px 0 0 -20px;border:4px solid #dc2626;border-radius:50%;pointer-events:none;animation:mk 1.2s ease-out forwards}@keyframes mk{from{transform:scale(.4)}60%{opacity:1}to{transform:scale(1.4);opacity:0}}
 .ol{position:fixed;border:2px dashed #7c3aed;border-radius:5px;pointer-events:none}.tip{position:fixed;padding:3px 8px;border-radius:6px;background:#5b21b6;color:#fff;font-size:12px;pointer-events:none}`;
 
-/** Masked by default whatever the rules (mask.js), for the customer's outlines. */
-const MASKED = 'input[type=password],[autocomplete~=cc-number i],[autocomplete~=cc-csc i],[autocomplete~=one-time-code i]';
 
 export async function mount(api, opts) {
   const lang = (opts.lang || document.documentElement.lang || 'en').slice(0, 2).toLowerCase();
@@ -119,7 +117,7 @@ export async function mount(api, opts) {
   function outlines() {
     const l = [];
     if (live()) {
-      if (search || !state.capturing) try { search = false; document.querySelectorAll([maskSelector(), MASKED].join()).forEach((e) => marked.add(e)); } catch {}
+      if (search || !state.capturing) try { search = false; document.querySelectorAll(maskSelector()).forEach((e) => marked.add(e)); } catch {}
       for (const el of marked) {
         if (!el.isConnected) { marked.delete(el); continue; }
         const r = rectOf(el);
@@ -205,7 +203,7 @@ export async function mount(api, opts) {
   });
 
   // ---- masked fields: tooltip on hover, a notice on focus ----
-  const isMasked = (el) => el && el.nodeType === 1 && (/^(input|textarea|select)$/.test(el.localName) ? sensitive(el) : masked(el));
+  const isMasked = (el) => el && el.nodeType === 1 && hides(el);
   document.addEventListener('mouseover', (e) => {
     const el = e.composedPath()[0];
     if (!live() || !isMasked(el)) return void (tip.hidden = true);
