@@ -806,6 +806,21 @@ mod tests {
     }
 
     #[test]
+    fn secret_params_from_a_list_or_a_comma_separated_variable_and_checked() {
+        figment::Jail::expect_with(|jail| {
+            let load = || Config::load(&Overrides::default()).map_err(|e| e.to_string());
+            assert!(load()?.privacy.secret_params.contains(&"token".to_string()));
+            jail.set_env("COBROWSE_PRIVACY__SECRET_PARAMS", "token, voucher_id");
+            assert_eq!(load()?.privacy.secret_params, ["token", "voucher_id"]);
+            jail.set_env("COBROWSE_PRIVACY__SECRET_PARAMS", r#"["pin"]"#);
+            assert_eq!(load()?.privacy.secret_params, ["pin"]);
+            jail.set_env("COBROWSE_PRIVACY__SECRET_PARAMS", r#"["a|b"]"#);
+            assert!(load().unwrap_err().contains("privacy.secret_params"));
+            Ok(())
+        });
+    }
+
+    #[test]
     fn redis_is_one_url_or_a_cluster() {
         figment::Jail::expect_with(|jail| {
             let load = || Config::load(&Overrides::default()).map_err(|e| e.to_string());
