@@ -296,13 +296,14 @@ impl Conn {
     }
 
     /// Answers a customer's `page`: the DOM restrictions of its new URL, by the same
-    /// rule sets as at connect (unreadable rule sets: the default masking only).
+    /// rule sets as at connect (unreadable rule sets: the default masking only), matched
+    /// against the URL as the session keeps it (secret parameters masked), as at connect.
     async fn tell_rules(&self, url: &str) {
         let sets = self.app.store.rule_sets().await.unwrap_or_else(|e| {
             tracing::error!(error = %e, "could not read rule sets; default masking only");
             vec![]
         });
-        let rules = crate::store::rules_for(&sets, url);
+        let rules = crate::store::rules_for(&sets, &self.app.live.privacy.mask(url));
         self.reply(&ServerMsg::Rules { url, rules: &rules });
     }
 
