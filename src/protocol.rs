@@ -456,6 +456,23 @@ mod tests {
     }
 
     #[test]
+    fn rules_answer_a_page_with_its_url() {
+        let rules = Rules {
+            mask: vec![".secret".into()],
+            ..Rules::default()
+        };
+        let json = ServerMsg::Rules {
+            url: "https://shop.example/spa/checkout",
+            rules: &rules,
+        }
+        .to_json();
+        assert_eq!(
+            json,
+            r#"{"v":1,"t":"rules","url":"https://shop.example/spa/checkout","rules":{"mask":[".secret"],"disable":[],"block":[]}}"#
+        );
+    }
+
+    #[test]
     fn long_page_fields_are_cut_on_a_char_boundary() {
         let p = PageMsg {
             url: "é".repeat(2000),

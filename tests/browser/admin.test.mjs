@@ -183,7 +183,7 @@ test('admin: a rule set made in the form masks what it names in the next session
   assert.deepEqual(hello.rules, { mask: ['#holder', 'input[name="iban"]', 'p[data-testid="balance"]'], disable: [], block: ['div.note'] });
   assert.ok(texts.some((t) => t.includes('visible-nickname')) && texts.some((t) => t.includes('SECRET-ITEM-45')), 'what no rule names does travel');
   for (const t of texts) for (const s of SECRETS) assert.ok(!t.includes(s), `"${s}" left the browser in: ${t.slice(0, 200)}`);
-  assert.equal(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.getElementById('holder').value), '•'.repeat('-TYPEDSECRET-LIVE-46SECRET-HOLDER-42'.length));
+  assert.equal(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.getElementById('holder').value), '••••••••', 'masked: filled, of no telling length');
   assert.ok(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.querySelector('div[data-cb-blocked]')), 'the note is a blocked box');
 
   // Versioned: a change shows who changed what.
