@@ -439,7 +439,7 @@ test('a crafted snapshot and crafted changes (never from our script): nothing ru
 });
 
 test('CSS: every URL the browser would fetch is found, however it is spelt (no browser needed)', async () => {
-  const { rewriteCssUrls } = await import('../../web/customer/css-urls.js');
+  const { rewriteCssUrls } = await import('../../web/agent/css-urls.js');
   const P = (u) => 'P:' + u;
   /** [css, the URLs the browser fetches from it] */
   const cases = [

@@ -4,7 +4,7 @@
 // request leaves for the customer's site (resources go through our /proxy). The page's
 // CSP (index.html) is the second lock.
 
-import { rewriteCssUrls, cssString } from '../customer/css-urls.js';
+import { rewriteCssUrls, cssString } from './css-urls.js';
 
 const HTML = 'http://www.w3.org/1999/xhtml', SVG = 'http://www.w3.org/2000/svg', MATH = 'http://www.w3.org/1998/Math/MathML';
 const NS = { xlink: 'http://www.w3.org/1999/xlink', xml: 'http://www.w3.org/XML/1998/namespace', xmlns: 'http://www.w3.org/2000/xmlns/' };

@@ -1,9 +1,8 @@
 // Sheets as the CSSOM has them: CSS-in-JS uses insertRule(), never the <style> text.
 import { emit } from './core.js';
-import { rewriteCssUrls } from './css-urls.js';
 
-/** CSS that may hold a URL: url() (also spelt with escapes), image-set() and @import strings. */
-const MAY_FETCH = /url\(|\\|image|src\(|cross-fade|@import/i;
+/** url() as the CSSOM writes it (`url("…")`, escapes decoded, image-set() strings as url()s). */
+const URL_RE = /url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)'"]*?))\s*\)/g;
 
 /** URLs already resolved, `base + '\n' + url` → absolute: pages repeat a few (an image per card), and parsing was a tenth of a snapshot. */
 const done = new Map();
@@ -21,10 +20,14 @@ export function abs(u, base) {
   return r;
 }
 /**
- * Absolute URLs in CSS, wherever the browser would find one (css-urls.js): the agent must
- * never resolve against its own page, and sends only absolute URLs through its proxy.
+ * Absolute URLs in CSS, so that the agent never resolves against its own page. Sheets come
+ * from the CSSOM, which writes every URL the browser fetches as `url("…")`; a URL spelt
+ * otherwise in raw text (a style attribute) is one the agent's rebuild drops
+ * (web/agent/css-urls.js), never one it fetches.
  */
-export const absCss = (css, base) => (MAY_FETCH.test(css) ? rewriteCssUrls(css, (u) => abs(u, base)) : css);
+export const absCss = (css, base) => (css.includes('url(')
+  ? css.replace(URL_RE, (m, a, b, c) => 'url("' + abs(a ?? b ?? c, base).replace(/"/g, '\\"') + '")')
+  : css);
 
 /** A readable sheet's text, @imports inlined; throws if cross-origin. */
 export function sheetText(sh, base) {

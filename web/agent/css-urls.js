@@ -1,9 +1,9 @@
 // Every URL a piece of CSS can make the browser fetch, found as the browser's own tokenizer
 // (CSS Syntax 3) finds it, and replaced. A regular expression for `url(` misses what the
 // browser does not: `\75 rl(…)` and `u\rl(…)` are url() tokens too, and image-set(),
-// -webkit-image-set() and @import take plain strings. Shared by the customer's capture
-// (web/customer/styles.js makes them absolute) and the agent's rebuild (web/agent/mirror.js
-// sends them through the proxy, or drops them): both must see the same URLs.
+// -webkit-image-set() and @import take plain strings. The agent's rebuild (mirror.js) sends
+// what it finds through the proxy, or drops it, whoever wrote the CSS: the customer's capture
+// only makes URLs absolute as the CSSOM writes them, and a hostile page writes what it likes.
 //
 // Comments, strings elsewhere and everything else are copied as they are; escapes are decoded
 // only to recognise names, never rewritten (`.\31 23` stays a class named "123").
