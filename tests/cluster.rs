@@ -213,6 +213,8 @@ async fn concurrent_creations_get_unique_ids(kind: RedisKind) {
         3,
         &[
             ("COBROWSE_LIMITS__SESSIONS_PER_MINUTE_PER_IP", "1000000"),
+            // Thousands of customers from one address, closing as fast as they open.
+            ("COBROWSE_CONNECTIONS__PER_IP", "1000000"),
             // Every session stays live (no agent, customer gone) until the end.
             ("COBROWSE_TIMEOUTS__JOIN", "10m"),
             ("COBROWSE_TIMEOUTS__CUSTOMER_GRACE", "10m"),
