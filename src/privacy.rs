@@ -55,9 +55,16 @@ impl SecretParams {
         SecretParams(names.iter().map(|n| n.to_ascii_lowercase()).collect())
     }
 
+    /// A name as written or percent-decoded (`%74oken` is the `token` a server reads).
     fn is_secret(&self, name: &str) -> bool {
+        let decoded = url::form_urlencoded::parse(name.as_bytes())
+            .next()
+            .map(|(k, _)| k.to_ascii_lowercase())
+            .unwrap_or_default();
         let name = name.to_ascii_lowercase();
-        self.0.iter().any(|n| name.contains(n.as_str()))
+        self.0
+            .iter()
+            .any(|n| name.contains(n.as_str()) || decoded.contains(n.as_str()))
     }
 
     /// `url` with the value of every secret `name=value` that follows a delimiter replaced
@@ -106,6 +113,14 @@ mod tests {
         assert_eq!(
             p.mask("https://shop.example/#/checkout?card=4111&step=2"),
             "https://shop.example/#/checkout?card=***&step=2"
+        );
+    }
+
+    #[test]
+    fn percent_encoded_names_are_read_as_the_site_reads_them() {
+        assert_eq!(
+            defaults().mask("https://shop.example/?%74oken=abc&p%61ssword=x&q=1"),
+            "https://shop.example/?%74oken=***&p%61ssword=***&q=1"
         );
     }
 

@@ -165,6 +165,7 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         shutdown,
         demo: Default::default(),
         proxy,
+        page_rules: Default::default(),
     });
 
     let router = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();

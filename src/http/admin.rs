@@ -533,6 +533,7 @@ async fn create_rule_set(
         .store
         .create_rule_set(&name, &pattern, &rules, &by, now_ms())
         .await?;
+    app.page_rules.forget();
     tracing::info!(rule_set = %set.name, version = set.version, by = %by, "rule set created");
     Ok((StatusCode::CREATED, Json(json!({ "rule_set": set }))).into_response())
 }
@@ -568,6 +569,7 @@ async fn update_rule_set(
         .store
         .update_rule_set(id, version, &name, &pattern, &rules, &by, now_ms())
         .await?;
+    app.page_rules.forget();
     tracing::info!(rule_set = %set.name, version = set.version, by = %by, "rule set changed");
     Ok(Json(json!({ "rule_set": set })))
 }
@@ -586,6 +588,7 @@ async fn delete_rule_set(
     app.store
         .delete_rule_set(id, q.version, &by, now_ms())
         .await?;
+    app.page_rules.forget();
     tracing::info!(rule_set = id, by = %by, "rule set deleted");
     Ok(Json(json!({ "deleted": id })))
 }
@@ -888,6 +891,7 @@ async fn editor_save(State(app): State<AppState>, headers: HeaderMap, bytes: Byt
             };
             match saved {
                 Ok(set) => {
+                    app.page_rules.forget();
                     tracing::info!(rule_set = %set.name, version = set.version, by = %by, "rule set saved from the visual editor");
                     let applies = url_matches(&set.url_pattern, &grant.url);
                     return Ok::<_, Failure>(Json(json!({ "rule_set": set, "pattern_matches_page": applies })));

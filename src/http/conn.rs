@@ -299,11 +299,12 @@ impl Conn {
     /// rule sets as at connect (unreadable rule sets: the default masking only), matched
     /// against the URL as the session keeps it (secret parameters masked), as at connect.
     async fn tell_rules(&self, url: &str) {
-        let sets = self.app.store.rule_sets().await.unwrap_or_else(|e| {
-            tracing::error!(error = %e, "could not read rule sets; default masking only");
-            vec![]
-        });
-        let rules = crate::store::rules_for(&sets, &self.app.live.privacy.mask(url));
+        let masked = self.app.live.privacy.mask(url);
+        let rules = self
+            .app
+            .page_rules
+            .for_url(self.app.store.as_ref(), &masked)
+            .await;
         self.reply(&ServerMsg::Rules { url, rules: &rules });
     }
 

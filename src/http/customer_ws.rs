@@ -22,7 +22,6 @@ use crate::session::{
     Event, Interaction, Refusal, Role, Session, State as SessionState, token_hash_matches,
     token_matches,
 };
-use crate::store::rules_for;
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -134,11 +133,8 @@ async fn open(
     app.live.hub.attached(id, Role::Customer, peer);
     let gauge = super::ops::ConnectionGauge::new(Role::Customer);
 
-    let rule_sets = app.store.rule_sets().await.unwrap_or_else(|e| {
-        tracing::error!(error = %e, "could not read rule sets; default masking only");
-        vec![]
-    });
-    let rules = rules_for(&rule_sets, &admitted.session.page.url);
+    let url = &admitted.session.page.url;
+    let rules = app.page_rules.for_url(app.store.as_ref(), url).await;
     let hello = ServerMsg::session(&admitted.session, admitted.token.as_deref())
         .for_site(&rules, &origins)
         .to_json();

@@ -13,6 +13,7 @@ mod error;
 mod headers;
 mod minify;
 mod ops;
+mod page_rules;
 mod proxy;
 
 use std::net::IpAddr;
@@ -54,6 +55,7 @@ pub struct App {
     pub proxy: proxy::Proxy,
     /// Sign-in cookies carry `Secure` when people reach us over HTTPS.
     pub https: bool,
+    pub page_rules: page_rules::PageRules,
 }
 
 pub struct Limiters {

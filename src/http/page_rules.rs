@@ -1,0 +1,43 @@
+//! The DOM restrictions a customer's page gets. A customer connection asks for them when it
+//! opens and at every change of URL, which a single-page app makes often and a hostile
+//! client as often as its message rate allows: the rule sets are read from the store at
+//! most once per `FRESH` on each node, and a change made on this node is seen at once
+//! (on another node, within `FRESH`).
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::store::{RuleSet, Rules, Store, rules_for};
+
+const FRESH: Duration = Duration::from_secs(1);
+
+#[derive(Default)]
+pub struct PageRules {
+    read: Mutex<Option<(Instant, Arc<Vec<RuleSet>>)>>,
+}
+
+impl PageRules {
+    /// The rules for `url`; the default masking only if the rule sets cannot be read.
+    pub async fn for_url(&self, store: &dyn Store, url: &str) -> Rules {
+        rules_for(&self.sets(store).await, url)
+    }
+
+    async fn sets(&self, store: &dyn Store) -> Arc<Vec<RuleSet>> {
+        if let Some((at, sets)) = self.read.lock().expect("page rules lock").as_ref()
+            && at.elapsed() < FRESH
+        {
+            return sets.clone();
+        }
+        let sets = Arc::new(store.rule_sets().await.unwrap_or_else(|e| {
+            tracing::error!(error = %e, "could not read rule sets; default masking only");
+            vec![]
+        }));
+        *self.read.lock().expect("page rules lock") = Some((Instant::now(), sets.clone()));
+        sets
+    }
+
+    /// After a rule set changed here: the next page reads them again.
+    pub fn forget(&self) {
+        *self.read.lock().expect("page rules lock") = None;
+    }
+}
