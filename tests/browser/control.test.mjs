@@ -238,16 +238,25 @@ test('submit: the agent can never submit (button, its child, its label, typeless
   await collectNotes(a);
   await writeMode(c, a);
   const n0 = (await submissions()).length;
+  /** Does one agent action and waits for its refusal, so that each is told (and named if not). */
+  const refused = async (what, act) => {
+    const before = await a.evaluate(() => window.notes.filter((n) => n === 'submit').length);
+    await act();
+    await until(a, (n) => window.notes.filter((x) => x === 'submit').length > n, before)
+      .catch(() => assert.fail(`no submit refusal told for ${what}: ${before} before`));
+  };
   await agentClick(a, '#name');
   await a.keyboard.type('Mallory');
-  await a.keyboard.press('Enter');
-  for (const s of ['#submit', '#submit-child', '#submit-label', '#typed', '#isubmit', '#iimage', '#outside']) await agentClick(a, s);
+  await refused('Enter in a field', () => a.keyboard.press('Enter'));
+  for (const s of ['#submit', '#submit-child', '#submit-label', '#typed', '#isubmit', '#iimage', '#outside']) {
+    await refused(s, () => agentClick(a, s));
+  }
   // Keyboard activation of a focused submit button.
   await c.evaluate(() => document.getElementById('typed').focus());
   await until(c, () => document.activeElement.id === 'typed');
   await a.locator('#overlay').focus();
-  await a.keyboard.press('Enter');
-  await a.keyboard.press(' ');
+  await refused('Enter on a submit button', () => a.keyboard.press('Enter'));
+  await refused('Space on a submit button', () => a.keyboard.press(' '));
   await agentClick(a, '#plain');
   await until(c, () => document.getElementById('plains').textContent === '1', null, 5000);
   await until(a, () => window.notes.filter((n) => n === 'submit').length >= 10);
