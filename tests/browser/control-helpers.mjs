@@ -2,10 +2,7 @@
 // over the mirrored view, write mode through the customer's consent dialog, the customer's
 // built-in UI (in its shadow root: Playwright's CSS locators pierce open shadow roots), and a
 // raw agent speaking the protocol.
-import { createRequire } from 'node:module';
-import { waitFor } from './harness.mjs';
-
-const { ws: WS } = createRequire(import.meta.url)('playwright-core/lib/utilsBundle');
+import { waitFor, rawSocket } from './harness.mjs';
 
 /**
  * Agent-page coordinates of the centre of an element of the mirrored view. An element outside
@@ -93,30 +90,7 @@ export async function droppedInputs(server) {
 
 /** An agent client speaking the raw protocol (Authorization: Bearer <jwt>): `send`, `messages`, `next(pred)`. */
 export function rawAgent(server, id, token) {
-  const ws = new WS(server.replace(/^http/, 'ws') + '/ws/agent?v=1&session=' + id, { headers: { Authorization: 'Bearer ' + token } });
-  const messages = [], waiters = [];
-  let seq = 0;
-  ws.on('message', (d, binary) => {
-    if (binary) return;
-    const m = JSON.parse(d.toString());
-    messages.push(m);
-    for (const w of waiters.slice()) if (w.pred(m)) waiters.splice(waiters.indexOf(w), 1), w.res(m);
-  });
-  return {
-    messages,
-    open: new Promise((res, rej) => { ws.on('open', res); ws.on('error', rej); }),
-    send: (t, o = {}) => ws.send(JSON.stringify({ v: 1, t, s: ++seq, ...o })),
-    next(pred, timeout = 5000) {
-      const found = messages.find(pred);
-      if (found) return Promise.resolve(found);
-      return new Promise((res, rej) => {
-        const w = { pred, res };
-        waiters.push(w);
-        setTimeout(() => { const i = waiters.indexOf(w); if (i >= 0) waiters.splice(i, 1), rej(new Error('no such message; got ' + messages.map((m) => m.t).join(','))); }, timeout);
-      });
-    },
-    close: () => ws.close(),
-  };
+  return rawSocket(server, '/ws/agent?v=1&session=' + id, { Authorization: 'Bearer ' + token });
 }
 
 /** The customer script's id of an element (capture must be running). */

@@ -356,16 +356,17 @@ export async function screensMatch(customer, agent, { threshold = 0.005, timeout
 }
 
 /**
- * A customer client speaking the raw protocol, as a hostile or compromised site can: whatever
- * our customer script would never send reaches the agent console this way (the server relays
- * page content without reading it). `start()` creates a session and resolves its id;
- * `joined()` waits for the agent; `send(t, o)` a text message, `binary(kind, payload)` a binary
- * frame, `snapshot(data, meta)` a full snapshot (deflate-raw chunks, then the `snapshot`
- * message; `meta.raw`: chunks already compressed, as a bomb is; `meta.json`: the text to send).
+ * A WebSocket to the server speaking the raw protocol, for clients our own code would never
+ * be: `messages` (text ones, parsed), `open`, `next(pred, timeout)` (the first message that
+ * matches, already come or to come), `send(t, o)` with the envelope, `binary(kind, payload)`
+ * with its header, `close()`.
+ * @param {string} server @param {string} path @param {Record<string, string>} headers
  */
-export function rawCustomer(h, { url = h.origin + '/raw.html', title = 'Raw customer' } = {}) {
-  const ws = new WS(h.server.replace(/^http/, 'ws') + '/ws/customer?v=1', { headers: { Origin: h.origin } });
+export function rawSocket(server, path, headers) {
+  const ws = new WS(server.replace(/^http/, 'ws') + path, { headers });
+  /** @type {any[]} */
   const messages = [];
+  /** @type {{pred: (m: any) => boolean, res: (m: any) => void}[]} */
   const waiters = [];
   let seq = 0;
   ws.on('message', (d, binary) => {
@@ -395,6 +396,21 @@ export function rawCustomer(h, { url = h.origin + '/raw.html', title = 'Raw cust
     head.writeUInt32BE(++seq, 2);
     ws.send(Buffer.concat([head, payload]), { binary: true });
   };
+  return { messages, open, next, send, binary, close: () => ws.close() };
+}
+
+/**
+ * A customer client speaking the raw protocol, as a hostile or compromised site can: whatever
+ * our customer script would never send reaches the agent console this way (the server relays
+ * page content without reading it). `start()` creates a session and resolves its id;
+ * `joined()` waits for the agent; `send(t, o)` a text message, `binary(kind, payload)` a binary
+ * frame, `snapshot(data, meta)` a full snapshot (deflate-raw chunks, then the `snapshot`
+ * message; `meta.raw`: chunks already compressed, as a bomb is; `meta.json`: the text to send).
+ */
+export function rawCustomer(h, { url = h.origin + '/raw.html', title = 'Raw customer' } = {}) {
+  const path = '/ws/customer?v=1';
+  const socket = rawSocket(h.server, path, { Origin: h.origin });
+  const { messages, open, next, send, binary, close } = socket;
   return {
     messages, next, send, binary,
     async start() {
@@ -410,6 +426,6 @@ export function rawCustomer(h, { url = h.origin + '/raw.html', title = 'Raw cust
       for (let o = 0; o < z.length; o += chunk) binary(1, z.subarray(o, o + chunk)), n++;
       send('snapshot', { n, z: 'deflate-raw', url, title, w, h: vh, ...meta });
     },
-    close: () => ws.close(),
+    close,
   };
 }
