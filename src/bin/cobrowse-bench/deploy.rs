@@ -107,8 +107,8 @@ impl Deployment {
     }
 
     /// `cobrowse serve` on a port of its own, with a data directory of its
-    /// own, the shared secret, and the per-IP limits lifted: every session
-    /// comes from 127.0.0.1.
+    /// own, the shared secret, and the per-IP limits lifted (connections too):
+    /// every session comes from 127.0.0.1.
     fn cobrowse(
         &mut self,
         bin: &Path,
@@ -123,7 +123,8 @@ impl Deployment {
                 "COBROWSE_LIMITS__JOIN_ATTEMPTS_PER_MINUTE_PER_IP",
                 "100000000",
             )
-            .env("COBROWSE_LIMITS__SESSIONS_PER_MINUTE_PER_IP", "100000000");
+            .env("COBROWSE_LIMITS__SESSIONS_PER_MINUTE_PER_IP", "100000000")
+            .env("COBROWSE_CONNECTIONS__PER_IP", "100000000");
         if let Some(url) = redis {
             cmd.env("COBROWSE_REDIS", url);
         }
