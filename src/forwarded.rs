@@ -43,8 +43,9 @@ impl IpRange {
     }
 }
 
-/// Whether the first `prefix` of `bits` bits of `a` and `b` agree.
-fn same_prefix(a: u128, b: u128, prefix: u8, bits: u8) -> bool {
+/// Whether the first `prefix` of `bits` bits of `a` and `b` agree (`bits`: 32 for IPv4
+/// addresses widened to `u128`, 128 for IPv6).
+pub(crate) fn same_prefix(a: u128, b: u128, prefix: u8, bits: u8) -> bool {
     let host_bits = u32::from(bits - prefix);
     a.checked_shr(host_bits).unwrap_or(0) == b.checked_shr(host_bits).unwrap_or(0)
 }

@@ -13,6 +13,8 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
+use crate::forwarded::same_prefix;
+
 /// An address (or a name resolving only to addresses) the server must not connect to.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0} is a private, loopback or otherwise internal address")]
@@ -83,12 +85,6 @@ fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
         return Some(Ipv4Addr::from((bits >> 80) as u32));
     }
     None
-}
-
-/// Whether the first `prefix` of `bits` bits of `a` and `b` agree.
-fn same_prefix(a: u128, b: u128, prefix: u8, bits: u8) -> bool {
-    let host_bits = u32::from(bits - prefix);
-    a.checked_shr(host_bits).unwrap_or(0) == b.checked_shr(host_bits).unwrap_or(0)
 }
 
 /// The check for one kind of outgoing request: private addresses refused, except for the

@@ -298,12 +298,11 @@ impl Conn {
     /// Answers a customer's `page`: the DOM restrictions of its new URL, by the same
     /// rule sets as at connect (unreadable rule sets: the default masking only), matched
     /// against the URL as the session keeps it (secret parameters masked), as at connect.
-    async fn tell_rules(&self, url: &str) {
-        let masked = self.app.live.privacy.mask(url);
+    async fn tell_rules(&self, url: &str, masked: &str) {
         let rules = self
             .app
             .page_rules
-            .for_url(self.app.store.as_ref(), &masked)
+            .for_url(self.app.store.as_ref(), masked)
             .await;
         self.reply(&ServerMsg::Rules { url, rules: &rules });
     }
@@ -389,22 +388,23 @@ impl Conn {
                 };
                 // Every tab is told its new URL's rules, shown or not: the script sends
                 // nothing of that URL until they come (a tab shown later starts from them).
-                self.tell_rules(&page.url).await;
+                let url = self.app.live.privacy.mask(&page.url);
+                self.tell_rules(&page.url, &url).await;
                 if !self.link.is_shown_customer(self.peer) {
                     return Flow::Go;
                 }
                 let page = page.into_page();
-                // The agent gets the page as history keeps it (secret parameters masked
-                // here too), not as the connection wrote it.
-                let url = self.app.live.privacy.mask(&page.url);
-                let mut relayed = serde_json::json!({
-                    "v": protocol::VERSION, "t": "page", "url": url, "title": page.title,
-                });
-                if let Some(seq) = seq {
-                    relayed["s"] = seq.into();
-                }
+                let title = page.title.clone();
                 let flow = self.ask(Event::Page(page)).await;
                 if self.link.is_active() {
+                    // The agent gets the page as history keeps it (secret parameters
+                    // masked), not as the connection wrote it.
+                    let mut relayed = serde_json::json!({
+                        "v": protocol::VERSION, "t": "page", "url": url, "title": title,
+                    });
+                    if let Some(seq) = seq {
+                        relayed["s"] = seq.into();
+                    }
                     self.relay(Message::Text(relayed.to_string().into()), len);
                 }
                 flow
