@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { canon, diff, keepShots, screensMatch, waitFor } from './harness.mjs';
+import { canon, diff, keepShots, pixelDiff, waitFor } from './harness.mjs';
 import { viewPoint, writeMode } from './control-helpers.mjs';
 
 /**
@@ -88,6 +88,10 @@ function hand(page, box, choose) {
       await page.mouse.down();
       await page.mouse.move(a.x + 3, a.y + 3, { steps: 2 });
       await page.mouse.move(b.x, b.y, { steps: 12 });
+      // A hand settles before it lets go (SortableJS, say, reorders on a later dragover than the first one there).
+      await new Promise((res) => setTimeout(res, 100));
+      await page.mouse.move(b.x, b.y + 2);
+      await page.mouse.move(b.x, b.y);
       await page.mouse.up();
     },
     type: (/** @type {string} */ text) => page.keyboard.type(text, { delay: 15 }),
@@ -163,7 +167,7 @@ const truthy = (/** @type {Function} */ fn) => `!!(${fn})()`;
 /** Waits until the customer's page shows what a step should have done; names the step if not. */
 async function reached(c, w, mode, name, until) {
   try {
-    await waitFor(c, truthy(until), null, 4000);
+    await waitFor(c, truthy(until), null, 3000);
   } catch {
     throw Object.assign(new Error(`${w.name} (${mode}): after "${name}" the page never showed ${String(until)}`), { task: true });
   }
@@ -190,13 +194,29 @@ async function converge(c, a, timeout) {
   }
 }
 
+/**
+ * Screenshots the customer's viewport and the agent's view until they match (harness.mjs
+ * `screensMatch`, but the customer's caret is left as it is: hiding it sets a style on every
+ * field for the picture, changes the page would send to the view in the middle of a task).
+ */
+async function screens(c, a, timeout) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const customerPng = await c.screenshot({ animations: 'disabled', caret: 'initial', style: '[data-cobrowse-ui]{visibility:hidden!important}' });
+    const r = await a.locator('iframe.cb-view').boundingBox();
+    const clip = { x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width), height: Math.round(r.height) };
+    const agentPng = await a.screenshot({ animations: 'disabled', caret: 'initial', clip, style: '#overlay{display:none!important}' });
+    const d = pixelDiff(customerPng, agentPng);
+    if (d.ratio <= PIXELS || Date.now() > end) return { ...d, customerPng, agentPng };
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}
+
 /** The agent's view equals the customer's page (DOM and pixels); an error naming the step if not. */
 async function sameView(c, a, label, shot) {
   const dom = await converge(c, a, 5000);
   if (!dom.equal) return new Error(`${label}: the view's DOM differs from the page's\n${diff(dom.customer, dom.agent)}`);
-  const px = await screensMatch(c, a, { threshold: PIXELS });
-  // screensMatch hides the console's overlay for its picture; the agent's hand needs it back.
-  await a.evaluate(() => document.querySelectorAll('style').forEach((s) => s.textContent.startsWith('#overlay{display:none') && s.remove()));
+  const px = await screens(c, a, 5000);
   if (px.ratio > PIXELS) {
     keepShots(shot, px);
     return new Error(`${label}: ${(px.ratio * 100).toFixed(2)} % of the view's pixels differ from the page's (over ${PIXELS * 100} %${px.why ? ', ' + px.why : ''}; /tmp/cobrowse-shots/${shot}-*.png)`);

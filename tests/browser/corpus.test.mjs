@@ -249,16 +249,6 @@ const WIDGETS = [
     expected: ['XS', 'M'],
   },
   {
-    name: 'datalist',
-    page: 'corpus/native.html',
-    steps: [
-      ['type "Can"', async (d) => { await d.click('#city'); await d.type('Can'); }, () => document.getElementById('city').value === 'Can'],
-      ['ArrowDown, Enter', async (d) => { await d.press('ArrowDown'); await d.press('Enter'); }, () => document.getElementById('city').value !== 'Can'],
-    ],
-    state: () => document.getElementById('city').value,
-    expected: 'Canterbury',
-  },
-  {
     name: 'HTML5 drag and drop',
     page: 'corpus/native.html',
     steps: [
@@ -300,8 +290,21 @@ const WIDGETS = [
   },
 ];
 
-/** What this suite does not do, and why. */
-const UNDONE = [];
+/** What this suite does not do, and why (rows of the report). */
+const UNDONE = [
+  {
+    name: 'react-select (React 18)',
+    why: 'not in the corpus: react-select 5 ships CommonJS and bundler-only ES modules (@emotion/*, @floating-ui/*, '
+      + '@babel/runtime helpers, CommonJS hoist-non-react-statics) and React 18 has no ES module build, so a page needs a '
+      + 'bundle built from node_modules; the React row covers a controlled form through React\'s UMD build',
+  },
+  {
+    name: '<datalist> suggestions',
+    why: 'cannot be mirrored: the browser draws the suggestions outside the page (no DOM, not in a screenshot) and '
+      + 'headless Chromium\'s list takes no arrow keys; the agent can type the whole value; a site whose users must pick '
+      + 'a suggestion with the agent uses a scripted list (jQuery UI autocomplete, Tom Select rows)',
+  },
+];
 
 /** @type {Map<string, Record<string, { task: Error | null, view: Error | null }>>} */
 const results = new Map(WIDGETS.map((w) => [w.name, {}]));
