@@ -169,7 +169,8 @@ async function reached(c, w, mode, name, until) {
   try {
     await waitFor(c, truthy(until), null, 3000);
   } catch {
-    throw Object.assign(new Error(`${w.name} (${mode}): after "${name}" the page never showed ${String(until)}`), { task: true });
+    const now = JSON.stringify(await c.evaluate(w.state).catch(() => '?'));
+    throw Object.assign(new Error(`${w.name} (${mode}): after "${name}" the page never showed ${String(until)} (state: ${now})`), { task: true });
   }
 }
 
@@ -196,8 +197,8 @@ async function converge(c, a, timeout) {
 
 /**
  * Screenshots the customer's viewport and the agent's view until they match (harness.mjs
- * `screensMatch`, but the customer's caret is left as it is: hiding it sets a style on every
- * field for the picture, changes the page would send to the view in the middle of a task).
+ * `screensMatch`, but both carets are left as they are: hiding them sets a style on every field
+ * for the picture, changes the page would send to the view in the middle of a task).
  */
 async function screens(c, a, timeout) {
   const end = Date.now() + timeout;
@@ -205,7 +206,8 @@ async function screens(c, a, timeout) {
     const customerPng = await c.screenshot({ animations: 'disabled', caret: 'initial', style: '[data-cobrowse-ui]{visibility:hidden!important}' });
     const r = await a.locator('iframe.cb-view').boundingBox();
     const clip = { x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width), height: Math.round(r.height) };
-    const agentPng = await a.screenshot({ animations: 'disabled', caret: 'initial', clip, style: '#overlay{display:none!important}' });
+    // The console's overlay is made transparent, not hidden: hiding it would take the agent's keyboard focus away.
+    const agentPng = await a.screenshot({ animations: 'disabled', caret: 'initial', clip, style: '#overlay{opacity:0!important}' });
     const d = pixelDiff(customerPng, agentPng);
     if (d.ratio <= PIXELS || Date.now() > end) return { ...d, customerPng, agentPng };
     await new Promise((res) => setTimeout(res, 250));
