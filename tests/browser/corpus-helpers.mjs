@@ -277,10 +277,11 @@ const START = '<!-- corpus:start -->', END = '<!-- corpus:end -->';
  */
 export function writeReport(results, undone) {
   const mark = (r) => (!r ? '–' : !r.task && !r.view ? '✓' : '✗');
-  const first = (r) => (r && (r.task || r.view) ? (r.task || r.view).message.split('\n')[0].replace(/\|/g, '\\|') : '');
+  // The message's first line without the widget's name, which the row already gives.
+  const first = (name, r) => (r && (r.task || r.view) ? (r.task || r.view).message.split('\n')[0].replace(name + ' ', '').replace(/\|/g, '\\|') : '');
   const rows = [...results].map(([name, r]) => {
     const customer = !r.mirrored ? '–' : r.mirrored.task ? '✗' : '✓';
-    const why = [first(r.mirrored), first(r.driven)].filter(Boolean).join('<br>');
+    const why = [first(name, r.mirrored), first(name, r.driven)].filter(Boolean).join('<br>');
     return `| ${name} | ${customer} | ${mark(r.mirrored)} | ${mark(r.driven)} | ${why} |`;
   });
   for (const u of undone) rows.push(`| ${u.name} | – | – | – | ${u.why} |`);

@@ -129,6 +129,17 @@ const WIDGETS = [
     expected: { policy: 'AB-123', amount: '250.50', urgent: true, kind: 'home' },
   },
   {
+    name: 'react-select (React 18)',
+    page: 'corpus/react-select.html',
+    ready: () => document.querySelector('.rs__control'),
+    steps: [
+      ['type "Can"', async (d) => { await d.click('.rs__control'); await d.type('Can'); }, () => document.querySelector('.rs__option--is-focused')?.textContent === 'Canada'],
+      ['Enter', (d) => d.press('Enter'), () => !document.querySelector('.rs__menu')],
+    ],
+    state: () => JSON.parse(document.getElementById('state').textContent),
+    expected: { value: 'CA', label: 'Canada' },
+  },
+  {
     name: 'Vue v-model form',
     page: 'corpus/vue.html',
     ready: () => document.getElementById('state').textContent.startsWith('{'),
@@ -293,13 +304,7 @@ const WIDGETS = [
 /** What this suite does not do, and why (rows of the report). */
 const UNDONE = [
   {
-    name: 'react-select (React 18)',
-    why: 'not in the corpus: react-select 5 ships CommonJS and bundler-only ES modules (@emotion/*, @floating-ui/*, '
-      + '@babel/runtime helpers, CommonJS hoist-non-react-statics) and React 18 has no ES module build, so a page needs a '
-      + 'bundle built from node_modules; the React row covers a controlled form through React\'s UMD build',
-  },
-  {
-    name: '<datalist> suggestions',
+    name: '`<datalist>` suggestions',
     why: 'cannot be mirrored: the browser draws the suggestions outside the page (no DOM, not in a screenshot) and '
       + 'headless Chromium\'s list takes no arrow keys; the agent can type the whole value; a site whose users must pick '
       + 'a suggestion with the agent uses a scripted list (jQuery UI autocomplete, Tom Select rows)',
