@@ -121,8 +121,8 @@ function batch(recs) {
     const i = ids.get(t);
     if (i < start && t.isConnected) tx.push([i, ctxOf(t.parentNode).m ? maskText(t.data) : t.data]);
   }
-  // Forget what the agent forgets.
-  for (const n of rem) if (!moved.has(n)) purge(n);
+  // Forget what the agent forgets: not a node that went with a new parent (ids given again above).
+  for (const n of rem) if (!moved.has(n) && !(ids.get(n) >= start)) purge(n);
   if (rem.size) sweep();
   if (!(r.length || a.length || at.length || tx.length)) return;
   let body = '';
