@@ -214,10 +214,37 @@ async function screens(c, a, timeout) {
   }
 }
 
-/** The agent's view equals the customer's page (DOM and pixels); an error naming the step if not. */
+/**
+ * The text selected on the page, or in the view (run in the page: no closures). In a focused text
+ * field its selected part; the view marks the customer's focus with `data-cb-focus`.
+ * @param {{ agent: boolean }} arg
+ */
+function selectedIn({ agent }) {
+  const w = agent ? window.cobrowseAgent.mirror.frame.contentWindow : window;
+  const f = agent ? w.document.querySelector('[data-cb-focus]') : document.activeElement;
+  if (f && (f.localName === 'textarea' || (f.localName === 'input' && f.selectionStart !== null))) {
+    return f.value.slice(f.selectionStart, f.selectionEnd);
+  }
+  return w.getSelection().toString();
+}
+
+/** Waits until the view shows the page's selection; returns both. */
+async function sameSelection(c, a, timeout) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const customer = await c.evaluate(selectedIn, { agent: false });
+    const agent = await a.evaluate(selectedIn, { agent: true });
+    if (customer === agent || Date.now() > end) return { customer, agent };
+    await new Promise((res) => setTimeout(res, 150));
+  }
+}
+
+/** The agent's view equals the customer's page (DOM, selection and pixels); an error naming the step if not. */
 async function sameView(c, a, label, shot) {
   const dom = await converge(c, a, 5000);
   if (!dom.equal) return new Error(`${label}: the view's DOM differs from the page's\n${diff(dom.customer, dom.agent)}`);
+  const sel = await sameSelection(c, a, 3000);
+  if (sel.customer !== sel.agent) return new Error(`${label}: the page's selection is ${JSON.stringify(sel.customer)}, the view's ${JSON.stringify(sel.agent)}`);
   const px = await screens(c, a, 5000);
   if (px.ratio > PIXELS) {
     keepShots(shot, px);

@@ -304,6 +304,17 @@ const WIDGETS = [
 /** What this suite does not do, and why (rows of the report). */
 const UNDONE = [
   {
+    name: 'CSS-only `:hover` menu',
+    why: 'cannot be driven: no script can make `:hover` match, so a menu that opens on `li:hover > ul` alone opens for '
+      + 'the customer\'s mouse and never for the agent\'s (the view shows either\'s hover); a site opens it on '
+      + '`:focus-within` too, or on `mouseenter` (the hover menu row), which keyboards and the agent can reach',
+  },
+  {
+    name: '`<input type=color>` picker',
+    why: 'not in the corpus: the browser\'s colour picker is drawn outside the page (no DOM, not in a screenshot), so '
+      + 'neither the customer\'s real input here nor the mirrored view can show it; only the resulting value is mirrored',
+  },
+  {
     name: '`<datalist>` suggestions',
     why: 'cannot be mirrored: the browser draws the suggestions outside the page (no DOM, not in a screenshot) and '
       + 'headless Chromium\'s list takes no arrow keys; the agent can type the whole value; a site whose users must pick '
