@@ -447,7 +447,7 @@ export class Mirror {
     d.getSelection().removeAllRanges();
     const el = m.i && this.nodes.get(m.i), a = at(m.a), f = at(m.f);
     try { // offsets come from the customer's page: out of range, nothing is shown
-      if (el && el.setSelectionRange) el.setSelectionRange(+m.s, +m.e);
+      if (el && el.setSelectionRange && Array.isArray(m.r)) el.setSelectionRange(+m.r[0], +m.r[1]);
       else if (a && f && a.ownerDocument === f.ownerDocument) a.ownerDocument.getSelection().setBaseAndExtent(a, +m.a[1], f, +m.f[1]);
     } catch {}
   }

@@ -101,14 +101,14 @@ function fieldState(el) {
 }
 
 /**
- * The customer's selection as the agent's view can show it: in a field (`i`, `s`, `e`) or in the
+ * The customer's selection as the agent's view can show it: in a field (`i`, `r`: [start, end]) or in the
  * page (`a`, `f`: [text node id, offset]); `{}` for none. Nothing in a masked field or region.
  */
 function selection() {
   const el = deepActive(), ids = mirror.ids;
   if (el && isField(el)) {
     const s = el.selectionStart, e = el.selectionEnd;
-    return ids.get(el) && s !== e && s !== null && !sensitive(el) ? { i: ids.get(el), s, e } : {};
+    return ids.get(el) && s !== e && s !== null && !sensitive(el) ? { i: ids.get(el), r: [s, e] } : {};
   }
   const sel = getSelection(), end = (n, o) => !masked(n) && ids.get(n) && [ids.get(n), o];
   const a = sel && !sel.isCollapsed && end(sel.anchorNode, sel.anchorOffset), f = a && end(sel.focusNode, sel.focusOffset);

@@ -407,7 +407,7 @@ function press(el, m) {
   };
   const tf = textField(el) && !el.readOnly && !el.disabled, ce = el.isContentEditable;
   // Refusals come before any event: the page must not react to what the agent may not do.
-  if (k !== 'Tab' && k !== 'Escape' && (tf || ce || el.localName === 'select' || isRange(el)) && hides(el)) return 'masked';
+  if (k !== 'Tab' && k !== 'Escape' && (ce || /^(input|textarea|select)$/.test(el.localName)) && hides(el)) return 'masked';
   const act = activates(el, k);
   if (act) {
     const r = activation(el);
@@ -532,6 +532,13 @@ function host(el) {
   return el;
 }
 
+/** A scroller with nothing focusable inside is a stop of its own, so that the keyboard can scroll it. */
+function scrollStop(el) {
+  if (el.scrollHeight <= el.clientHeight && el.scrollWidth <= el.clientWidth) return false;
+  const s = getComputedStyle(el);
+  return /(auto|scroll)/.test(s.overflowX + s.overflowY) && ![...el.querySelectorAll('*')].some((n) => n.tabIndex >= 0);
+}
+
 /** What a person can reach with Tab, in the page's order: positive `tabindex` first, then the
  * document's order (through open shadow roots); one stop per radio group. */
 function tabbables(d) {
@@ -539,12 +546,13 @@ function tabbables(d) {
   const walk = (root) => {
     for (const el of root.querySelectorAll('*')) {
       if (el.shadowRoot) walk(el.shadowRoot);
-      if (el.tabIndex < 0 || el.disabled || el.closest('[inert],[data-cobrowse-ui]')) continue;
+      if ((el.tabIndex < 0 && !scrollStop(el)) || el.disabled || el.closest('[inert],[data-cobrowse-ui]')) continue;
       if (el.checkVisibility ? !el.checkVisibility({ visibilityProperty: true }) : !el.getClientRects().length) continue;
       all.push(el);
     }
   };
   walk(d);
+  const order = (el) => (el.tabIndex > 0 ? el.tabIndex : 1e9);
   const radios = all.filter((el) => el.localName === 'input' && el.type === 'radio' && el.name);
   const stop = (el) => {
     const group = radios.filter((r) => r.name === el.name && r.form === el.form);
@@ -553,7 +561,7 @@ function tabbables(d) {
   return all
     .filter((el) => !radios.includes(el) || stop(el))
     .map((el, i) => [el, i])
-    .sort(([a, i], [b, j]) => (a.tabIndex || 1e9) - (b.tabIndex || 1e9) || i - j)
+    .sort(([a, i], [b, j]) => order(a) - order(b) || i - j)
     .map(([el]) => el);
 }
 
