@@ -42,7 +42,7 @@ export function requirements() {
 }
 
 /** Test-only npm packages the fixture pages may import as ES modules (`/npm/<package>/…`). */
-const NPM = /^\/npm\/(preact|htm)\//;
+const NPM = /^\/npm\/(preact|htm|bootstrap|bootstrap-icons|@fortawesome\/fontawesome-free|@fontsource\/inter|@picocss\/pico)\//;
 
 /** Serves tests/browser/fixtures (and NPM); `{{SERVER}}`, `{{ORIGIN}}` and `{{OTHER}}` in HTML/CSS are filled in. */
 function fixtureServer(vars) {

@@ -1,0 +1,99 @@
+// What the customer's browser applies is what the agent's applies, construct by construct:
+// shorthands holding var(), @font-face relative to its sheet (unicode-range, font-display),
+// @layer (statement and blocks, in order), @container, nesting, @property, @supports, @media,
+// @import with layer() and supports(), ::marker, <details> markers, mask-image, image-set(),
+// ::before content and icon fonts. Each probe of fixtures/pages/constructs.html has the same
+// computed style on both sides (URLs compared once the proxy is undone), and the agent's view
+// has loaded the same web font faces as the customer's page.
+import { test, after, before } from 'node:test';
+import assert from 'node:assert/strict';
+import { setup, requirements, converge, diff, waitFor } from './harness.mjs';
+
+const skip = requirements();
+let h;
+before(async () => { if (!skip) h = await setup(); });
+after(async () => { if (h) await h.close(); });
+
+const FONT = ['font-family', 'font-weight', 'font-style', 'font-size', 'line-height'];
+/** Probe → [pseudo-element or '', computed properties that must be equal]. */
+const PROBES = {
+  'font-var': ['', FONT],
+  'font-whole': ['', FONT],
+  'inline-var': ['', FONT],
+  override: ['', FONT],
+  'style-override': ['', FONT],
+  border: ['', ['border-top-width', 'border-left-width', 'border-left-style', 'border-left-color']],
+  bg: ['', ['background-image', 'background-size', 'background-repeat']],
+  margin: ['', ['margin-top', 'margin-bottom', 'margin-left']],
+  fontface: ['', FONT],
+  layer: ['', ['color']],
+  container: ['', ['color']],
+  'nest-inner': ['', ['color']],
+  'nest-b': ['', ['text-decoration-line']],
+  property: ['', ['rotate', '--probe-angle']],
+  supports: ['', ['display', 'grid-template-columns']],
+  media: ['', ['padding-left']],
+  import: ['', ['color', 'border-left-color', 'border-left-width']],
+  'import-no': ['', ['color']],
+  marker: ['::marker', ['color', 'content']],
+  'summary-closed': ['::marker', ['color', 'content', 'display']],
+  'summary-open': ['::marker', ['color', 'content']],
+  mask: ['', ['mask-image', 'mask-size', 'mask-position', 'mask-repeat']],
+  mask2: ['', ['mask-image', 'mask-size']],
+  imageset: ['', ['background-image', 'background-size']],
+  before: ['::before', ['content', 'color']],
+  fa: ['::before', ['content', ...FONT]],
+  'fa-brand': ['::before', ['content', ...FONT]],
+  icon: ['::before', ['content', ...FONT]],
+};
+
+/**
+ * Computed styles of the probes in a document (the agent's: its view), proxy URLs undone, and
+ * the font faces that document has loaded. Runs in the page (no closures).
+ */
+function styles({ probes, agent }) {
+  const doc = agent ? window.cobrowseAgent.mirror.frame.contentDocument : document;
+  const unproxy = (v) => v.replace(/https?:\/\/[^/"]+\/proxy\?url=([^&"]*)[^"]*/g, (m, u) => decodeURIComponent(u));
+  const out = {};
+  for (const [id, [pseudo, props]] of Object.entries(probes)) {
+    const el = doc.getElementById(id);
+    if (!el) { out[id] = 'missing'; continue; }
+    const cs = doc.defaultView.getComputedStyle(el, pseudo || null);
+    out[id] = Object.fromEntries(props.map((p) => [p, unproxy(cs.getPropertyValue(p))]));
+  }
+  const faces = [];
+  doc.fonts.forEach((f) => { if (f.status === 'loaded') faces.push(`${f.family} ${f.weight} ${f.style}`); });
+  return { probes: out, faces: faces.sort() };
+}
+
+test('css: every construct of constructs.html computes the same in the agent view', { skip }, async () => {
+  const c = await h.customer('pages/constructs.html');
+  const id = await h.start(c);
+  const a = await h.agent(id);
+  try {
+    const r = await converge(c, a);
+    assert.ok(r.equal, 'DOM differs\n' + diff(r.customer, r.agent));
+    await c.evaluate(() => document.fonts.ready);
+    const want = await c.evaluate(styles, { probes: PROBES, agent: false });
+    assert.ok(want.faces.some((f) => f.startsWith('Probe Inter 700')), 'the customer page loads its web font: ' + want.faces);
+    let got;
+    try {
+      await waitFor(a, async (w) => {
+        const doc = window.cobrowseAgent.mirror.frame.contentDocument;
+        await doc.fonts.ready;
+        const faces = [];
+        doc.fonts.forEach((f) => { if (f.status === 'loaded') faces.push(`${f.family} ${f.weight} ${f.style}`); });
+        return faces.sort().join('\n') === w;
+      }, want.faces.join('\n'), 8000);
+    } catch {} // the comparison below names what differs
+    got = await a.evaluate(styles, { probes: PROBES, agent: true });
+    const bad = Object.keys(PROBES).filter((k) => JSON.stringify(want.probes[k]) !== JSON.stringify(got.probes[k]));
+    const show = (k) => `${k}:\n  customer ${JSON.stringify(want.probes[k])}\n  agent    ${JSON.stringify(got.probes[k])}`;
+    assert.deepEqual(bad, [], 'computed styles differ:\n' + bad.map(show).join('\n'));
+    assert.deepEqual(got.faces, want.faces, 'the agent view loaded other font faces than the customer page');
+  } finally {
+    await c.evaluate(() => window.Cobrowse.stop()).catch(() => {});
+    await c.context().close();
+    await a.context().close();
+  }
+});
