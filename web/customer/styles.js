@@ -29,28 +29,67 @@ export const absCss = (css, base) => (css.includes('url(')
   ? css.replace(URL_RE, (m, a, b, c) => 'url("' + abs(a ?? b ?? c, base).replace(/"/g, '\\"') + '")')
   : css);
 
-/** A readable sheet's text, @imports inlined; throws if cross-origin. */
+/**
+ * Whether CSSOM text lost declarations: a shorthand holding var() that a later longhand of its
+ * rule overrides in part is written as longhands without values (`font-style: ;`), which
+ * apply nothing when parsed again.
+ */
+const lossy = (css) => /[{;]\s*[a-z][a-z-]*: ;/.test(css);
+
+/** An imported sheet's text under its @import's media, supports() and layer. */
+function imported(r, css) {
+  const m = r.media && r.media.mediaText;
+  if (r.layerName != null) css = '@layer ' + r.layerName + '{' + css + '}';
+  if (r.supportsText) css = '@supports (' + r.supportsText + '){' + css + '}';
+  return m ? '@media ' + m + '{' + css + '}' : css;
+}
+
+/**
+ * A readable sheet's text, readable @imports inlined; throws if cross-origin. An @import that
+ * cannot be inlined (cross-origin, or lossy) stays one, put first as CSS requires: the agent
+ * imports it through the proxy, which serves the sheet as the site wrote it.
+ */
 export function sheetText(sh, base) {
   const b = sh.href || base;
+  let head = '';
   let s = '';
   for (const r of sh.cssRules) {
-    if (r.styleSheet) {
+    if ('styleSheet' in r) {
       try {
-        const inner = sheetText(r.styleSheet, b), m = r.media && r.media.mediaText;
-        s += m ? '@media ' + m + '{' + inner + '}' : inner;
-        continue;
+        const inner = sheetText(r.styleSheet, b);
+        if (!lossy(inner)) {
+          s += imported(r, inner);
+          continue;
+        }
       } catch {}
+      head += r.cssText + '\n';
+      continue;
     }
     s += r.cssText + '\n';
   }
-  return absCss(s, b);
+  return absCss(head + s, b);
 }
 
-/** CSS of a <style> or readable <link>; null if unreadable or not loaded. */
+/** The rules of a list as text, @imports left out (a constructed sheet has none). */
+const own = (rules) => Array.from(rules, (r) => ('styleSheet' in r ? '' : r.cssText)).join('\n');
+
+/**
+ * CSS of a <style> or readable <link>; null if unreadable or not loaded. When the CSSOM text is
+ * lossy, a <style> whose text still parses into its rules (no script changed them) sends that
+ * text, and a <link> is sent as unreadable: the agent imports it through the proxy.
+ */
 export function cssOf(el) {
   const sh = el.sheet;
-  if (!sh) return el.localName === 'style' ? absCss(el.textContent, el.baseURI) : null;
-  try { return sheetText(sh, el.baseURI); } catch { return null; }
+  const style = el.localName === 'style';
+  if (!sh) return style ? absCss(el.textContent, el.baseURI) : null;
+  try {
+    const t = sheetText(sh, el.baseURI);
+    if (!lossy(t)) return t;
+    if (!style) return null;
+    const parsed = new CSSStyleSheet();
+    parsed.replaceSync(el.textContent);
+    return own(parsed.cssRules) === own(sh.cssRules) ? absCss(el.textContent, el.baseURI) : t;
+  } catch { return null; }
 }
 
 /** Adopted sheets: ids, and texts still to send. */
