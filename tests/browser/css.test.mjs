@@ -7,7 +7,8 @@
 // has loaded the same web font faces as the customer's page.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, requirements, converge, diff, waitFor } from './harness.mjs';
+import { setup, requirements, converge, diff } from './harness.mjs';
+import { faces } from './fonts.mjs';
 
 const skip = requirements();
 let h;
@@ -47,10 +48,7 @@ const PROBES = {
   icon: ['::before', ['content', ...FONT]],
 };
 
-/**
- * Computed styles of the probes in a document (the agent's: its view), proxy URLs undone, and
- * the font faces that document has loaded. Runs in the page (no closures).
- */
+/** Computed styles of the probes in a document (the agent's: its view), proxy URLs undone. */
 function styles({ probes, agent }) {
   const doc = agent ? window.cobrowseAgent.mirror.frame.contentDocument : document;
   const unproxy = (v) => v.replace(/https?:\/\/[^/"]+\/proxy\?url=([^&"]*)[^"]*/g, (m, u) => decodeURIComponent(u));
@@ -61,9 +59,7 @@ function styles({ probes, agent }) {
     const cs = doc.defaultView.getComputedStyle(el, pseudo || null);
     out[id] = Object.fromEntries(props.map((p) => [p, unproxy(cs.getPropertyValue(p))]));
   }
-  const faces = [];
-  doc.fonts.forEach((f) => { if (f.status === 'loaded') faces.push(`${f.family} ${f.weight} ${f.style}`); });
-  return { probes: out, faces: faces.sort() };
+  return out;
 }
 
 test('css: every construct of constructs.html computes the same in the agent view', { skip }, async () => {
@@ -73,24 +69,14 @@ test('css: every construct of constructs.html computes the same in the agent vie
   try {
     const r = await converge(c, a);
     assert.ok(r.equal, 'DOM differs\n' + diff(r.customer, r.agent));
-    await c.evaluate(() => document.fonts.ready);
+    const f = await faces(c, a);
+    assert.ok(f.customer.some((x) => x.startsWith('Probe Inter 700')), 'the customer page loads its web font: ' + f.customer);
     const want = await c.evaluate(styles, { probes: PROBES, agent: false });
-    assert.ok(want.faces.some((f) => f.startsWith('Probe Inter 700')), 'the customer page loads its web font: ' + want.faces);
-    let got;
-    try {
-      await waitFor(a, async (w) => {
-        const doc = window.cobrowseAgent.mirror.frame.contentDocument;
-        await doc.fonts.ready;
-        const faces = [];
-        doc.fonts.forEach((f) => { if (f.status === 'loaded') faces.push(`${f.family} ${f.weight} ${f.style}`); });
-        return faces.sort().join('\n') === w;
-      }, want.faces.join('\n'), 8000);
-    } catch {} // the comparison below names what differs
-    got = await a.evaluate(styles, { probes: PROBES, agent: true });
-    const bad = Object.keys(PROBES).filter((k) => JSON.stringify(want.probes[k]) !== JSON.stringify(got.probes[k]));
-    const show = (k) => `${k}:\n  customer ${JSON.stringify(want.probes[k])}\n  agent    ${JSON.stringify(got.probes[k])}`;
+    const got = await a.evaluate(styles, { probes: PROBES, agent: true });
+    const bad = Object.keys(PROBES).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(got[k]));
+    const show = (k) => `${k}:\n  customer ${JSON.stringify(want[k])}\n  agent    ${JSON.stringify(got[k])}`;
     assert.deepEqual(bad, [], 'computed styles differ:\n' + bad.map(show).join('\n'));
-    assert.deepEqual(got.faces, want.faces, 'the agent view loaded other font faces than the customer page');
+    assert.deepEqual(f.agent, f.customer, 'the agent view loaded other font faces than the customer page');
   } finally {
     await c.evaluate(() => window.Cobrowse.stop()).catch(() => {});
     await c.context().close();
