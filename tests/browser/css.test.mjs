@@ -26,6 +26,8 @@ const PROBES = {
   border: ['', ['border-top-width', 'border-left-width', 'border-left-style', 'border-left-color']],
   bg: ['', ['background-image', 'background-size', 'background-repeat']],
   margin: ['', ['margin-top', 'margin-bottom', 'margin-left']],
+  js: ['', FONT],
+  adopted: ['', ['border-top-width', 'border-top-style', 'border-top-color', 'border-bottom-width']],
   fontface: ['', FONT],
   layer: ['', ['color']],
   container: ['', ['color']],
@@ -62,6 +64,20 @@ function styles({ probes, agent }) {
   return out;
 }
 
+/** Asserts that every probe computes the same on both sides (in 5 s), naming those that do not. */
+async function same(c, a, phase) {
+  const end = Date.now() + 5000;
+  for (;;) {
+    const want = await c.evaluate(styles, { probes: PROBES, agent: false });
+    const got = await a.evaluate(styles, { probes: PROBES, agent: true });
+    const bad = Object.keys(PROBES).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(got[k]));
+    if (!bad.length) return;
+    const show = (k) => `${k}:\n  customer ${JSON.stringify(want[k])}\n  agent    ${JSON.stringify(got[k])}`;
+    if (Date.now() > end) assert.fail(`computed styles differ (${phase}):\n` + bad.map(show).join('\n'));
+    await new Promise((r) => setTimeout(r, 150));
+  }
+}
+
 test('css: every construct of constructs.html computes the same in the agent view', { skip }, async () => {
   const c = await h.customer('pages/constructs.html');
   const id = await h.start(c);
@@ -71,12 +87,11 @@ test('css: every construct of constructs.html computes the same in the agent vie
     assert.ok(r.equal, 'DOM differs\n' + diff(r.customer, r.agent));
     const f = await faces(c, a);
     assert.ok(f.customer.some((x) => x.startsWith('Probe Inter 700')), 'the customer page loads its web font: ' + f.customer);
-    const want = await c.evaluate(styles, { probes: PROBES, agent: false });
-    const got = await a.evaluate(styles, { probes: PROBES, agent: true });
-    const bad = Object.keys(PROBES).filter((k) => JSON.stringify(want[k]) !== JSON.stringify(got[k]));
-    const show = (k) => `${k}:\n  customer ${JSON.stringify(want[k])}\n  agent    ${JSON.stringify(got[k])}`;
-    assert.deepEqual(bad, [], 'computed styles differ:\n' + bad.map(show).join('\n'));
     assert.deepEqual(f.agent, f.customer, 'the agent view loaded other font faces than the customer page');
+    await same(c, a, 'load');
+    // CSS-in-JS and a constructed sheet, written while the session is live.
+    await c.evaluate(() => window.fixtureChanges());
+    await same(c, a, 'changed');
   } finally {
     await c.evaluate(() => window.Cobrowse.stop()).catch(() => {});
     await c.context().close();

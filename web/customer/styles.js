@@ -29,6 +29,24 @@ export const absCss = (css, base) => (css.includes('url(')
   ? css.replace(URL_RE, (m, a, b, c) => 'url("' + abs(a ?? b ?? c, base).replace(/"/g, '\\"') + '")')
   : css);
 
+/** What the page wrote through insertRule() or replace(Sync)(), by rule or sheet. */
+const written = new WeakMap();
+
+/** The rules of a list as text, @imports left out (a constructed sheet has none). */
+const own = (rules) => Array.from(rules, (r) => ('styleSheet' in r ? '' : r.cssText)).join('\n');
+
+/**
+ * `text`, the page's own spelling of `rules`, if it still parses into them (no script changed
+ * them since); else `t`, their CSSOM text.
+ * @param {string | undefined} text @param {ArrayLike<CSSRule>} rules @param {string} t
+ */
+function asWritten(text, rules, t) {
+  if (typeof text !== 'string') return t;
+  const parsed = new CSSStyleSheet();
+  parsed.replaceSync(text);
+  return own(parsed.cssRules) === own(rules) ? text : t;
+}
+
 /**
  * Whether CSSOM text lost declarations: a shorthand holding var() that a later longhand of its
  * rule overrides in part is written as longhands without values (`font-style: ;`), which
@@ -65,18 +83,16 @@ export function sheetText(sh, base) {
       head += r.cssText + '\n';
       continue;
     }
-    s += r.cssText + '\n';
+    const t = r.cssText;
+    s += (lossy(t) ? asWritten(written.get(r), [r], t) : t) + '\n';
   }
   return absCss(head + s, b);
 }
 
-/** The rules of a list as text, @imports left out (a constructed sheet has none). */
-const own = (rules) => Array.from(rules, (r) => ('styleSheet' in r ? '' : r.cssText)).join('\n');
-
 /**
  * CSS of a <style> or readable <link>; null if unreadable or not loaded. When the CSSOM text is
- * lossy, a <style> whose text still parses into its rules (no script changed them) sends that
- * text, and a <link> is sent as unreadable: the agent imports it through the proxy.
+ * lossy, a <style> sends its own text if that still parses into its rules, and a <link> is
+ * sent as unreadable: the agent imports it through the proxy, which serves it as written.
  */
 export function cssOf(el) {
   const sh = el.sheet;
@@ -85,10 +101,7 @@ export function cssOf(el) {
   try {
     const t = sheetText(sh, el.baseURI);
     if (!lossy(t)) return t;
-    if (!style) return null;
-    const parsed = new CSSStyleSheet();
-    parsed.replaceSync(el.textContent);
-    return own(parsed.cssRules) === own(sh.cssRules) ? absCss(el.textContent, el.baseURI) : t;
+    return style ? absCss(asWritten(el.textContent, sh.cssRules, t), el.baseURI) : null;
   } catch { return null; }
 }
 
@@ -117,7 +130,12 @@ export function adopted(root) {
 export function takeSheets() {
   if (!pending.size) return null;
   const o = {};
-  for (const [i, sh] of pending) { try { o[i] = sheetText(sh, document.baseURI); } catch { o[i] = ''; } }
+  for (const [i, sh] of pending) {
+    try {
+      const t = sheetText(sh, document.baseURI);
+      o[i] = lossy(t) ? absCss(asWritten(written.get(sh), sh.cssRules, t), document.baseURI) : t;
+    } catch { o[i] = ''; }
+  }
   pending.clear();
   return o;
 }
@@ -129,12 +147,23 @@ export function hook(win) {
   hooked.add(win);
   const wrap = (P, names, sheetOf) => P && names.forEach((n) => {
     const f = P[n];
-    if (typeof f === 'function') P[n] = function (...a) { const r = f.apply(this, a); emit('sheet', sheetOf(this)); return r; };
+    if (typeof f !== 'function') return;
+    P[n] = function (...a) {
+      const r = f.apply(this, a);
+      if (n === 'insertRule') written.set(this.cssRules[r], String(a[0]));
+      if (n === 'replaceSync') written.set(this, String(a[0]));
+      emit('sheet', sheetOf(this));
+      return r;
+    };
   });
   wrap(win.CSSStyleSheet.prototype, ['insertRule', 'deleteRule', 'replaceSync', 'addRule', 'removeRule'], (t) => t);
   wrap(win.CSSGroupingRule && win.CSSGroupingRule.prototype, ['insertRule', 'deleteRule'], (t) => t.parentStyleSheet);
   const rep = win.CSSStyleSheet.prototype.replace;
-  if (rep) win.CSSStyleSheet.prototype.replace = function (t) { return rep.call(this, t).then((r) => (emit('sheet', this), r)); };
+  if (rep) {
+    win.CSSStyleSheet.prototype.replace = function (t) {
+      return rep.call(this, t).then((r) => (written.set(this, String(t)), emit('sheet', this), r));
+    };
+  }
   for (const P of [win.Document.prototype, win.ShadowRoot.prototype]) {
     const d = Object.getOwnPropertyDescriptor(P, 'adoptedStyleSheets');
     if (d && d.set) Object.defineProperty(P, 'adoptedStyleSheets', { ...d, set(v) { d.set.call(this, v); emit('adopt', this); } });
