@@ -7,7 +7,7 @@
 // has loaded the same web font faces as the customer's page.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, requirements, converge, diff } from './harness.mjs';
+import { setup, requirements, converge, diff, waitFor } from './harness.mjs';
 import { faces } from './fonts.mjs';
 
 const skip = requirements();
@@ -45,6 +45,7 @@ const PROBES = {
   mask2: ['', ['mask-image', 'mask-size']],
   imageset: ['', ['background-image', 'background-size']],
   before: ['::before', ['content', 'color']],
+  hover: ['', ['color']],
   fa: ['::before', ['content', ...FONT]],
   'fa-brand': ['::before', ['content', ...FONT]],
   icon: ['::before', ['content', ...FONT]],
@@ -89,6 +90,11 @@ test('css: every construct of constructs.html computes the same in the agent vie
     assert.ok(f.customer.some((x) => x.startsWith('Probe Inter 700')), 'the customer page loads its web font: ' + f.customer);
     assert.deepEqual(f.agent, f.customer, 'the agent view loaded other font faces than the customer page');
     await same(c, a, 'load');
+    // The agent's :hover emulation holds in a sheet that had a lossy rule.
+    await c.hover('#hover');
+    await waitFor(a, () => window.cobrowseAgent.mirror.frame.contentDocument.querySelector('#hover[data-cb-hover]'), null, 5000);
+    await same(c, a, 'hovered');
+    await c.mouse.move(1, 1);
     // CSS-in-JS and a constructed sheet, written while the session is live.
     await c.evaluate(() => window.fixtureChanges());
     await same(c, a, 'changed');

@@ -29,11 +29,11 @@ export const absCss = (css, base) => (css.includes('url(')
   ? css.replace(URL_RE, (m, a, b, c) => 'url("' + abs(a ?? b ?? c, base).replace(/"/g, '\\"') + '")')
   : css);
 
-/** What the page wrote through insertRule() or replace(Sync)(), by rule or sheet. */
+/** What the page wrote through insertRule() or replace(Sync)(), by rule or sheet; a <link>'s file (null while fetched). */
 const written = new WeakMap();
 
 /** The rules of a list as text, @imports left out (a constructed sheet has none). */
-const own = (rules) => Array.from(rules, (r) => ('styleSheet' in r ? '' : r.cssText)).join('\n');
+const own = (rules) => Array.from(rules).filter((r) => !('styleSheet' in r)).map((r) => r.cssText).join('\n');
 
 /**
  * `text`, the page's own spelling of `rules`, if it still parses into them (no script changed
@@ -91,8 +91,8 @@ export function sheetText(sh, base) {
 
 /**
  * CSS of a <style> or readable <link>; null if unreadable or not loaded. When the CSSOM text is
- * lossy, a <style> sends its own text if that still parses into its rules, and a <link> is
- * sent as unreadable: the agent imports it through the proxy, which serves it as written.
+ * lossy, a <style> sends its own text if that still parses into its rules, and a <link> the
+ * text of its file, fetched: unreadable until then, the agent imports it through the proxy.
  */
 export function cssOf(el) {
   const sh = el.sheet;
@@ -101,8 +101,24 @@ export function cssOf(el) {
   try {
     const t = sheetText(sh, el.baseURI);
     if (!lossy(t)) return t;
-    return style ? absCss(asWritten(el.textContent, sh.cssRules, t), el.baseURI) : null;
+    if (style) return absCss(asWritten(el.textContent, sh.cssRules, t), el.baseURI);
+    if (!written.has(sh)) fetchText(sh);
+    const w = asWritten(written.get(sh), sh.cssRules, null);
+    return w === null ? null : absCss(w, sh.href);
   } catch { return null; }
+}
+
+/**
+ * Fetches a sheet's file once (from the browser's cache, most often), then has its element's
+ * CSS sent again. The agent's view imports a sheet through the proxy only without our :hover
+ * and :focus emulation.
+ */
+function fetchText(sh) {
+  written.set(sh, null);
+  fetch(sh.href, { cache: 'force-cache' })
+    .then((r) => (r.ok ? r.text() : null))
+    .then((t) => { if (t !== null) written.set(sh, t), emit('sheet', sh); })
+    .catch(() => {});
 }
 
 /** Adopted sheets: ids, and texts still to send. */
