@@ -29,11 +29,13 @@ export const absCss = (css, base) => (css.includes('url(')
   ? css.replace(URL_RE, (m, a, b, c) => 'url("' + abs(a ?? b ?? c, base).replace(/"/g, '\\"') + '")')
   : css);
 
-/** What the page wrote through insertRule() or replace(Sync)(), by rule or sheet; a <link>'s file (null while fetched). */
+/** What the page wrote by rule or sheet (insertRule, replace, replaceSync); a <link>'s file (null while fetched). */
 const written = new WeakMap();
 
 /** The rules of a list as text, @imports left out (a constructed sheet has none). */
-const own = (rules) => Array.from(rules).filter((r) => !('styleSheet' in r)).map((r) => r.cssText).join('\n');
+const own = (rules) => Array.from(rules).filter((r) => !('styleSheet' in r))
+  .map((r) => r.cssText)
+  .join('\n');
 
 /**
  * `text`, the page's own spelling of `rules`, if it still parses into them (no script changed
@@ -110,8 +112,8 @@ export function cssOf(el) {
 
 /**
  * Fetches a sheet's file once (from the browser's cache, most often), then has its element's
- * CSS sent again. The agent's view imports a sheet through the proxy only without our :hover
- * and :focus emulation.
+ * CSS sent again: a sheet the agent imports through the proxy misses its :hover and :focus
+ * emulation.
  */
 function fetchText(sh) {
   written.set(sh, null);
