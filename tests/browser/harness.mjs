@@ -41,8 +41,8 @@ export function requirements() {
   return false;
 }
 
-/** Test-only npm packages the fixture pages may import as ES modules (`/npm/<package>/…`). */
-const NPM = /^\/npm\/(preact|htm)\//;
+/** Test-only npm packages the fixture pages may load (`/npm/<package>/…`): ES modules, stylesheets, fonts. */
+const NPM = /^\/npm\/(preact|htm|bootstrap|bootstrap-icons|@fortawesome\/fontawesome-free|@fontsource\/inter|@picocss\/pico)\//;
 
 /** Serves tests/browser/fixtures (and NPM); `{{SERVER}}`, `{{ORIGIN}}` and `{{OTHER}}` in HTML/CSS are filled in. */
 function fixtureServer(vars) {
