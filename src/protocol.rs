@@ -87,7 +87,8 @@ pub const CUSTOMER_CONTENT: &[&str] = &[
 ];
 pub const AGENT_RELAY: &[&str] = &["pointer", "mark", "resync"];
 pub const AGENT_INPUT: &[&str] = &[
-    "click", "dblclick", "key", "type", "select", "check", "scroll", "navigate",
+    "click", "dblclick", "down", "move", "up", "key", "type", "select", "check", "set", "scroll",
+    "navigate",
 ];
 
 pub fn classify(role: Role, t: &str) -> Option<Kind> {

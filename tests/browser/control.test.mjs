@@ -179,7 +179,7 @@ async function inputs(c) {
   return [
     { t: 'click', i: btn }, { t: 'dblclick', i: btn }, { t: 'key', i: name, key: 'Backspace' }, { t: 'type', i: name, text: 'intruder' },
     { t: 'select', i: size, x: [0] }, { t: 'check', i: agree, c: 1 }, { t: 'scroll', i: box, dx: 0, dy: 200 }, { t: 'navigate', url: 'control2.html' },
-    { t: 'click', i: same },
+    { t: 'click', i: same }, { t: 'down', i: btn }, { t: 'up', i: btn }, { t: 'set', i: name, val: 'intruder' },
   ];
 }
 /** What the agent's inputs would have changed on control.html. */

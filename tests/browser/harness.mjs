@@ -41,8 +41,8 @@ export function requirements() {
   return false;
 }
 
-/** Test-only npm packages the fixture pages may import as ES modules (`/npm/<package>/…`). */
-const NPM = /^\/npm\/(preact|htm|jquery|jquery-ui|bootstrap|react|react-dom|vue|flatpickr|nouislider|sortablejs|quill|tom-select|codemirror|@codemirror\/[\w-]+|@lezer\/[\w-]+|@marijn\/find-cluster-break|style-mod|w3c-keyname|crelt|react-select|@emotion\/[\w-]+|@babel\/runtime|@floating-ui\/[\w-]+|stylis|memoize-one|use-isomorphic-layout-effect|hoist-non-react-statics|react-is)\//;
+/** Test-only npm packages the fixture pages may load (`/npm/<package>/…`): ES modules, stylesheets, fonts. */
+const NPM = /^\/npm\/(preact|htm|bootstrap|bootstrap-icons|@fortawesome\/fontawesome-free|@fontsource\/inter|@picocss\/pico|jquery|jquery-ui|react|react-dom|vue|flatpickr|nouislider|sortablejs|quill|tom-select|codemirror|@codemirror\/[\w-]+|@lezer\/[\w-]+|@marijn\/find-cluster-break|style-mod|w3c-keyname|crelt|react-select|@emotion\/[\w-]+|@babel\/runtime|@floating-ui\/[\w-]+|stylis|memoize-one|use-isomorphic-layout-effect|hoist-non-react-statics|react-is)\//;
 
 /** Serves tests/browser/fixtures (and NPM); `{{SERVER}}`, `{{ORIGIN}}` and `{{OTHER}}` in HTML/CSS are filled in. */
 function fixtureServer(vars) {

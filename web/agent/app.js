@@ -577,6 +577,7 @@ function customer(m) {
       case 'viewport': mirror.size(m.w, m.h); ui.viewport(m.w, m.h); fit(); break;
       case 'focus': mirror.focus(m.i); break;
       case 'hover': mirror.hover(m.i); break;
+      case 'selection': mirror.select(m); break;
       case 'media': mirror.media(m.l); break;
       case 'pointer': pointer(m); break;
     }

@@ -1,8 +1,10 @@
 // The agent's hand on the customer's page. Over the mirrored view it captures the agent's
 // pointer (sent as an element of the view and an offset in it, once per animation frame) and
 // clicks: in pointer mode a click is a `mark` (a red circle on the customer's page); in write
-// mode clicks, double clicks, typing, keys, <select> choices, checkboxes, wheel scrolling and
-// navigation are sent as input messages (docs/protocol.md) that the customer's script replays.
+// mode the pointer's moves (hover), clicks of every button, drags (press, moves, release),
+// double clicks, typing, keys, <select> choices, checkboxes, values picked for date, time, color
+// and datalist fields, wheel scrolling and navigation are sent as input messages
+// (docs/protocol.md) that the customer's script replays.
 // Nothing here acts on the customer's page: the customer's script decides (and may refuse,
 // telling us why in a `notice`, shown here as a toast).
 //
@@ -13,8 +15,10 @@
 //   control.navigate('back' | 'forward' | 'reload' | url)
 //   control.place(m)        // where a customer `pointer` message points, in the view's pixels
 
-/** Keys sent as `key` (others with one character are typed text). */
-const KEYS = new Set(['Enter', 'Tab', 'Backspace', 'Delete', 'Escape', 'ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End', 'PageUp', 'PageDown']);
+/** Keys that are never sent: modifiers alone, and what a keyboard layout is still composing. */
+const UNSENT = /^(Shift|Control|Alt|AltGraph|Meta|CapsLock|NumLock|ScrollLock|Fn|FnLock|Dead|Process|Unidentified|Compose)$/;
+/** Fields whose value is picked from the console's own control: the view cannot open the browser's picker. */
+const PICKED = /^(date|time|datetime-local|month|week|color)$/;
 /** Why an action did nothing, by the code the server or the customer's script gives. */
 const NOTICE_WORDS = {
   not_allowed: 'Write mode is off: the customer has not given you control.',
@@ -29,7 +33,7 @@ const NOTICE_WORDS = {
 /** For a code outside the table: the customer's page may be hostile, its text is never shown. */
 const NOTICE_UNKNOWN = 'The customer\'s page did not carry out that action.';
 /** Input types the customer's script may name in `re` (docs/protocol.md). */
-const INPUT_TYPES = /^(click|dblclick|key|type|select|check|scroll|navigate)$/;
+const INPUT_TYPES = /^(click|dblclick|down|move|up|key|type|select|check|set|scroll|navigate)$/;
 
 /**
  * The console's own words for a customer's `notice`, and the notice reduced to known values.
@@ -154,22 +158,65 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
   // ---- events over the view (captured before app.js's own overlay handlers, which they replace) ----
   const box = overlay.parentNode;
   let move = null, frame = 0, last = '', sentInput = 0, wheel = null, text = '';
+  /** The key of each character of `text`: [code, keyCode, shift], or null for pasted text. */
+  let keys = [];
+  /** The agent's press on the view: a click unless it moves, then a drag (down, moves, up). */
+  let held = null, dragged = false;
   const input = (t, o) => { sentInput = Date.now(); send(t, o); };
   const tick = () => {
     frame = 0;
-    if (move) { const m = at(move).msg, s = JSON.stringify(m); move = null; if (s !== last) last = s, send('pointer', m); }
+    if (move) {
+      const m = at(move).msg, s = JSON.stringify(m);
+      move = null;
+      if (s !== last) {
+        last = s;
+        // In write mode the pointer hovers the customer's page (its cursor shows there too).
+        if (control.mode === 'write' && m.i) send('move', held && held.drag ? { ...m, b: held.b } : m);
+        else send('pointer', m);
+      }
+    }
     if (wheel) { const w = wheel; wheel = null; input('scroll', { ...(w.i ? { i: w.i } : {}), dx: Math.round(w.dx), dy: Math.round(w.dy) }); }
     flushText();
   };
   const soon = () => frame || (frame = requestAnimationFrame(tick));
-  const flushText = () => { if (text) { const t = text; text = ''; input('type', { text: t }); } };
+  const flushText = () => {
+    if (!text) return;
+    const t = text, k = keys;
+    text = '';
+    keys = [];
+    input('type', k.some(Boolean) ? { text: t, k } : { text: t });
+  };
   const mine = (e) => e.target === overlay || overlay.contains(e.target);
   const take = (type, f, opts) => box.addEventListener(type, (e) => { if (mine(e) && !picker.contains(e.target)) { e.stopPropagation(); f(e); } }, { capture: true, ...opts });
 
-  take('mousemove', (e) => { move = e; soon(); });
-  take('mousedown', () => overlay.focus({ preventScroll: true }));
+  take('mousedown', (e) => {
+    overlay.focus({ preventScroll: true });
+    dragged = false;
+    const { msg } = at(e);
+    held = control.mode === 'write' && e.button === 0 && msg.i ? { x: e.clientX, y: e.clientY, msg, b: e.button, drag: false } : null;
+  });
+  take('mousemove', (e) => {
+    if (held && !held.drag && Math.hypot(e.clientX - held.x, e.clientY - held.y) > 3) {
+      held.drag = true;
+      flushText();
+      input('down', { ...held.msg, b: held.b });
+    }
+    move = e;
+    soon();
+  });
+  // A drag may end outside the view: its release is heard wherever it happens.
+  addEventListener('mouseup', (e) => {
+    const h = held;
+    held = null;
+    if (!h || !h.drag) return;
+    if (move) tick(); // the last move, then the release where it happened
+    const { msg } = at(e);
+    input('up', { ...msg, b: h.b });
+    dragged = true;
+  }, true);
   take('click', (e) => {
     picker.hidden = true;
+    if (dragged) return void (dragged = false); // the click that ends a drag: the customer's page makes its own
     const { target, msg } = at(e);
     if (control.mode !== 'write') { send('mark', msg); return ring(e); }
     flushText();
@@ -178,6 +225,13 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     if (sel) return choose(sel, e);
     if (target.localName === 'input' && /^(checkbox|radio)$/.test(target.type)) return input('check', { ...msg, c: target.type === 'radio' ? 1 : +!target.checked });
     input('click', { ...msg, d: e.detail || 1 });
+    if (target.localName === 'input' && (PICKED.test(target.type) || target.list)) pick(target, e);
+  });
+  take('contextmenu', (e) => {
+    if (control.mode !== 'write') return;
+    e.preventDefault();
+    const { msg } = at(e);
+    if (msg.i) input('click', { ...msg, b: 2 });
   });
   take('dblclick', (e) => { if (control.mode === 'write') { const { msg } = at(e); if (msg.i) input('dblclick', msg); } });
   take('wheel', (e) => {
@@ -188,20 +242,26 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     soon();
   }, { passive: false });
   overlay.addEventListener('keydown', (e) => {
-    if (control.mode !== 'write' || e.isComposing) return;
+    if (control.mode !== 'write' || e.isComposing || UNSENT.test(e.key)) return;
     const mod = e.ctrlKey || e.metaKey;
     if (mod && /^[vcx]$/i.test(e.key)) return; // paste arrives as a paste event; copy stays local
-    if (e.key.length === 1 && !mod && !e.altKey) { text += e.key; soon(); }
-    else if (KEYS.has(e.key) || (mod && /^a$/i.test(e.key))) {
-      flushText();
-      input('key', { key: e.key, code: e.code, ...(e.shiftKey ? { shift: 1 } : {}), ...(e.altKey ? { alt: 1 } : {}), ...(e.ctrlKey ? { ctrl: 1 } : {}), ...(e.metaKey ? { meta: 1 } : {}) });
-    } else return;
     e.preventDefault();
+    if (e.key.length === 1 && !mod && !e.altKey) {
+      text += e.key;
+      keys.push([e.code, e.keyCode, +e.shiftKey]);
+      return soon();
+    }
+    flushText();
+    const flags = { shift: e.shiftKey, alt: e.altKey, ctrl: e.ctrlKey, meta: e.metaKey, loc: e.location, rep: e.repeat };
+    const set = Object.fromEntries(Object.entries(flags).filter(([, v]) => v).map(([k, v]) => [k, +v]));
+    input('key', { key: e.key, code: e.code, kc: e.keyCode, ...set });
   });
   overlay.addEventListener('paste', (e) => {
     if (control.mode !== 'write') return;
     e.preventDefault();
-    text += e.clipboardData.getData('text/plain');
+    const pasted = e.clipboardData.getData('text/plain');
+    text += pasted;
+    keys.push(...Array.from(pasted, () => null));
     soon();
   });
 
@@ -221,20 +281,43 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
   const picker = document.createElement('div');
   picker.className = 'cbc-picker'; picker.hidden = true; picker.setAttribute('role', 'listbox');
   document.body.append(picker);
-  /** A <select> cannot open in the view: its options are offered here, the choice is sent. */
-  function choose(sel, e) {
-    const i = mirror.ids.get(sel);
-    picker.replaceChildren(...Array.from(sel.options, (o, k) => {
-      const b = document.createElement('button');
-      b.type = 'button'; b.textContent = o.label || o.text; b.disabled = o.disabled;
-      b.setAttribute('role', 'option'); b.setAttribute('aria-selected', String(o.selected));
-      b.onclick = () => { picker.hidden = true; overlay.focus(); input('select', { i, x: [k] }); };
-      return b;
-    }));
+  /** Opens the picker by the view's point `e` with `items`, focusing the chosen one. */
+  function offer(e, items) {
+    picker.replaceChildren(...items);
     picker.style.left = Math.min(e.clientX, innerWidth - 180) + 'px';
     picker.style.top = Math.min(e.clientY, innerHeight - 100) + 'px';
     picker.hidden = false;
     (picker.querySelector('[aria-selected=true]') || picker.firstChild)?.focus();
+  }
+  const option = (label, selected, disabled, f) => {
+    const b = document.createElement('button');
+    b.type = 'button'; b.textContent = label; b.disabled = disabled;
+    b.setAttribute('role', 'option'); b.setAttribute('aria-selected', String(selected));
+    b.onclick = () => f(b);
+    return b;
+  };
+  /** A <select> cannot open in the view: its options are offered here, the choice is sent (several for `multiple`). */
+  function choose(sel, e) {
+    const i = mirror.ids.get(sel), chosen = new Set(Array.from(sel.options).flatMap((o, k) => (o.selected ? [k] : [])));
+    picker.setAttribute('aria-multiselectable', String(sel.multiple));
+    offer(e, Array.from(sel.options, (o, k) => option(o.label || o.text, o.selected, o.disabled, (b) => {
+      if (!sel.multiple) return (picker.hidden = true), overlay.focus(), input('select', { i, x: [k] });
+      if (!chosen.delete(k)) chosen.add(k);
+      b.setAttribute('aria-selected', String(chosen.has(k)));
+      input('select', { i, x: [...chosen].sort((a, b) => a - b) });
+    })));
+  }
+  /** Date, time and color fields get the console's own control of that type; a field with a datalist, its suggestions. */
+  function pick(field, e) {
+    const i = mirror.ids.get(field);
+    const done = (val) => { picker.hidden = true; overlay.focus(); input('set', { i, val }); };
+    picker.removeAttribute('aria-multiselectable');
+    if (!PICKED.test(field.type)) return offer(e, Array.from(field.list.options, (o) => option(o.label || o.value, false, o.disabled, () => done(o.value))));
+    const f = document.createElement('input'), ok = option('Set', false, false, () => done(f.value));
+    f.type = field.type; f.value = field.value; f.min = field.min; f.max = field.max; f.step = field.step;
+    f.setAttribute('aria-label', field.getAttribute('aria-label') || 'Value for the customer\'s field');
+    f.onkeydown = (k) => k.key === 'Enter' && done(f.value);
+    offer(e, [f, ok]);
   }
   picker.addEventListener('keydown', (e) => { if (e.key === 'Escape') picker.hidden = true, overlay.focus(); });
   const toastBox = document.createElement('div');

@@ -440,6 +440,17 @@ export class Mirror {
   }
   hover(id) { this.mark('hover', id, ['data-cb-hover'], ['data-cb-hover']); }
   focus(id) { this.mark('focus', id, ['data-cb-focus', 'data-cb-focus-within'], ['data-cb-focus-within']); }
+  /** The customer's selection (FORMAT.md `selection`): a field's range, or a range of the page's text. */
+  select(m) {
+    const d = this.frame && this.frame.contentDocument, at = (p) => Array.isArray(p) && this.nodes.get(p[0]);
+    if (!d) return;
+    d.getSelection().removeAllRanges();
+    const el = m.i && this.nodes.get(m.i), a = at(m.a), f = at(m.f);
+    try { // offsets come from the customer's page: out of range, nothing is shown
+      if (el && el.setSelectionRange && Array.isArray(m.r)) el.setSelectionRange(+m.r[0], +m.r[1]);
+      else if (a && f && a.ownerDocument === f.ownerDocument) a.ownerDocument.getSelection().setBaseAndExtent(a, +m.a[1], f, +m.f[1]);
+    } catch {}
+  }
 
   /** Style changes: sheet texts of <style>/<link>, constructed sheets, adopted lists. */
   style(m) {

@@ -2,18 +2,20 @@
 // canvas). Handlers only mark; one flush reads the current state, masks it, sends it.
 import { state, send, sendBinary, emit, rectOf, frameXY } from './core.js';
 import { mirror } from './serialize.js';
-import { sensitive, maskValue, isField } from './mask.js';
+import { sensitive, maskValue, isField, masked } from './mask.js';
 
 const fields = new Set(), scrolls = new Set(), media = new Set();
 /** Canvases to picture (≤ 2/s), and signatures of the last pictures sent. */
 export const canvases = new Set();
 let sigs = new WeakMap();
 let timer = 0, frame = 0, hoverEl = null, hoverId = -1, focusId = -1, focusDirty = false, ptr = null, vp = '';
+/** The selection as last sent (its message's JSON), and whether it may have changed since. */
+let selSent = '', selDirty = false;
 
 /** Forgets the previous capture (ids restart with each snapshot). */
 export function reset() {
   fields.clear(); scrolls.clear(); media.clear(); canvases.clear();
-  sigs = new WeakMap(); hoverId = focusId = -1; focusDirty = true; vp = innerWidth + 'x' + innerHeight;
+  sigs = new WeakMap(); hoverId = focusId = -1; focusDirty = selDirty = true; selSent = ''; vp = innerWidth + 'x' + innerHeight;
 }
 const soon = (ms = 0) => timer || (timer = setTimeout(flush, ms));
 /** The pointer goes at the next animation frame: one position per frame is all the agent's view can show. */
@@ -58,11 +60,12 @@ function handle(e) {
     case 'mouseover': hoverEl = t; return soon(30);
     case 'mousemove': ptr = { ...topXY(e), t }; return nextFrame();
     case 'resize': return soon(100);
+    case 'selectionchange': selDirty = true; return soon(50);
     default: if (t.localName === 'video' || t.localName === 'audio') media.add(t); // play, pause, seeked…
   }
   soon();
 }
-const EVENTS = ['input', 'change', 'scroll', 'focusin', 'focusout', 'mouseover', 'mousemove', 'play', 'pause', 'seeked', 'ratechange', 'volumechange'];
+const EVENTS = ['input', 'change', 'scroll', 'focusin', 'focusout', 'mouseover', 'mousemove', 'selectionchange', 'play', 'pause', 'seeked', 'ratechange', 'volumechange'];
 const opts = { capture: true, passive: true };
 /** Listens on a document or shadow root (scroll, change… do not leave shadow roots). */
 export function attach(root) {
@@ -97,6 +100,21 @@ function fieldState(el) {
   return { v: el.value };
 }
 
+/**
+ * The customer's selection as the agent's view can show it: in a field (`i`, `r`: [start, end]) or in the
+ * page (`a`, `f`: [text node id, offset]); `{}` for none. Nothing in a masked field or region.
+ */
+function selection() {
+  const el = deepActive(), ids = mirror.ids;
+  if (el && isField(el)) {
+    const s = el.selectionStart, e = el.selectionEnd;
+    return ids.get(el) && s !== e && s !== null && !sensitive(el) ? { i: ids.get(el), r: [s, e] } : {};
+  }
+  const sel = getSelection(), end = (n, o) => !masked(n) && ids.get(n) && [ids.get(n), o];
+  const a = sel && !sel.isCollapsed && end(sel.anchorNode, sel.anchorOffset), f = a && end(sel.focusNode, sel.focusOffset);
+  return f ? { a, f } : {};
+}
+
 /** Sends what is dirty; pending mutations first (`preflush`) so ids are known. */
 export function flush() {
   clearTimeout(timer); timer = 0;
@@ -118,6 +136,11 @@ export function flush() {
   const v = innerWidth + 'x' + innerHeight;
   if (v !== vp) { vp = v; send('viewport', { w: innerWidth, h: innerHeight }); }
   if (focusDirty) { focusDirty = false; const i = idUp(deepActive()); if (i !== focusId) send('focus', { i: (focusId = i) }); }
+  if (selDirty) {
+    selDirty = false;
+    const s = selection(), j = JSON.stringify(s);
+    if (j !== selSent) { selSent = j; send('selection', s); }
+  }
   if (hoverEl) { const i = idUp(hoverEl); hoverEl = null; if (i !== hoverId) send('hover', { i: (hoverId = i) }); }
   if (ptr && !frame) { // only from the frame callback: a flush for other state between frames waits for it
     // The element under the pointer and the offset in its box: the agent's view places the cursor

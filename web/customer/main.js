@@ -73,12 +73,13 @@ function ui() {
 }
 
 /** Agent input: replayed only if this customer granted write mode itself (the server's lock is the other). */
-const INPUT = ['click', 'dblclick', 'key', 'type', 'select', 'check', 'scroll', 'navigate'];
+const INPUT = ['click', 'dblclick', 'down', 'move', 'up', 'key', 'type', 'select', 'check', 'set', 'scroll', 'navigate'];
 export const allowed = () => state.granted && state.mode === 'write' && state.status === 'active' && !state.paused;
 /** Tells the agent why an action did nothing, by code: the console has the words (web/agent/control.js). */
 export const refuse = (m, code) => send('notice', { code, re: m.t, ...(m.i ? { i: m.i } : {}) });
 function input(m) {
-  if (!allowed()) return refuse(m, 'not_allowed');
+  if (m.t === 'move') capture().then((c) => emit('agentPointer', c.locate(m))); // in write mode the agent's pointer moves this way
+  if (!allowed()) return m.t === 'move' || refuse(m, 'not_allowed');
   // One chain: actions are replayed in the order the agent made them, even while replay.js loads.
   replayLoad = (replayLoad || import('./replay.js')).then((r) => (r.run(m), r));
 }
