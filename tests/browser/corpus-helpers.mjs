@@ -49,14 +49,24 @@ function boxIn({ target, agent }) {
 }
 
 /**
+ * How each side picks what the view cannot open (the browser draws a `<select>`'s list and a date
+ * field's calendar outside the page): `choose` one option of a `<select>`, `chooseMany` the
+ * options of a `<select multiple>`, `setDate` a date field's value (`yyyy-mm-dd`).
+ * @typedef {{
+ *   choose: (sel: string, label: string) => Promise<void>,
+ *   chooseMany: (sel: string, labels: string[]) => Promise<void>,
+ *   setDate: (sel: string, value: string) => Promise<void>,
+ * }} Pickers
+ */
+
+/**
  * A hand on `page`: the mouse and keyboard of that page at the targets' places in it.
- * `box(target)` finds a target there; `choose(sel, label)` picks an option of a `<select>` as a
- * person does on that side.
+ * `box(target)` finds a target there; `pickers` are that side's ways of picking values.
  * @param {import('playwright-core').Page} page
  * @param {(t: Target) => Promise<Box>} box
- * @param {(sel: string, label: string) => Promise<void>} choose
+ * @param {Pickers} pickers
  */
-function hand(page, box, choose) {
+function hand(page, box, pickers) {
   /** A point of a target: `fx`, `fy` are fractions of its box (0.5: the centre). */
   const at = async (/** @type {Target} */ t, fx = 0.5, fy = 0.5) => {
     const b = await box(t);
@@ -64,7 +74,7 @@ function hand(page, box, choose) {
   };
   return {
     at,
-    choose,
+    ...pickers,
     /** @param {Target} t @param {{ fx?: number, fy?: number, button?: 'left' | 'right', modifiers?: string[] }} o */
     async click(t, o = {}) {
       const p = await at(t, o.fx, o.fy);
@@ -120,7 +130,20 @@ export function customerDriver(c) {
     for (let i = from; i !== to; i += Math.sign(to - from)) await c.keyboard.press(to > from ? 'ArrowDown' : 'ArrowUp');
     await c.keyboard.press('Enter');
   };
-  const self = hand(c, box, choose);
+  // A listbox: a click on the first option, Ctrl+click on the others.
+  const chooseMany = async (/** @type {string} */ sel, /** @type {string[]} */ labels) => {
+    for (const [k, label] of labels.entries()) {
+      const n = await c.evaluate(([s, l]) => [...document.querySelector(s).options].findIndex((o) => o.text === l) + 1, [sel, label]);
+      await self.click(`${sel} option:nth-child(${n})`, { modifiers: k ? ['Control'] : [] });
+    }
+  };
+  // A date field is typed into, segment by segment from the first (month, day, year in en-US).
+  const setDate = async (/** @type {string} */ sel, /** @type {string} */ value) => {
+    const [y, m, d] = value.split('-');
+    await self.click(sel, { fx: 0.1 });
+    await c.keyboard.type(m + d + y, { delay: 15 });
+  };
+  const self = hand(c, box, { choose, chooseMany, setDate });
   return self;
 }
 
@@ -142,7 +165,25 @@ export function agentDriver(a) {
     await a.mouse.click(p.x, p.y);
     await a.locator('.cbc-picker button', { hasText: label }).first().click({ timeout: 3000 });
   };
-  const self = hand(a, box, choose);
+  // The console's list of a <select multiple> toggles each option it is given; Escape closes it.
+  const chooseMany = async (/** @type {string} */ sel, /** @type {string[]} */ labels) => {
+    const p = await self.at(sel);
+    await a.mouse.click(p.x, p.y);
+    for (const label of labels) await a.locator('.cbc-picker button', { hasText: label }).first().click({ timeout: 3000 });
+    await a.keyboard.press('Escape');
+  };
+  // The console offers a date field of its own by the view's: typed into, then Set.
+  const setDate = async (/** @type {string} */ sel, /** @type {string} */ value) => {
+    const [y, m, d] = value.split('-');
+    const p = await self.at(sel);
+    await a.mouse.click(p.x, p.y);
+    const field = a.locator('.cbc-picker input[type=date]');
+    const b = await field.boundingBox({ timeout: 3000 });
+    await a.mouse.click(b.x + 8, b.y + b.height / 2);
+    await a.keyboard.type(m + d + y, { delay: 15 });
+    await a.locator('.cbc-picker button', { hasText: 'Set' }).click({ timeout: 3000 });
+  };
+  const self = hand(a, box, { choose, chooseMany, setDate });
   return self;
 }
 
