@@ -315,9 +315,10 @@ const UNDONE = [
   },
   {
     name: '`<datalist>` suggestions',
-    why: 'cannot be mirrored: the browser draws the suggestions outside the page (no DOM, not in a screenshot) and '
-      + 'headless Chromium\'s list takes no arrow keys; the agent can type the whole value; a site whose users must pick '
-      + 'a suggestion with the agent uses a scripted list (jQuery UI autocomplete, Tom Select rows)',
+    why: 'not in the corpus: the browser draws the suggestions outside the page (no DOM, not in a screenshot) and '
+      + 'headless Chromium\'s list takes no arrow keys, so the customer\'s half of the task cannot be done here; the '
+      + 'agent picks from the console\'s list of the field\'s options; a scripted list (jQuery UI autocomplete, Tom '
+      + 'Select) is shown in the view as it opens',
   },
 ];
 
