@@ -1,6 +1,7 @@
 // Test harness for the browser tests: the real server (child process), a second origin
-// serving the fixture pages (as a customer's website would), headless Chromium, and the
-// helpers that compare the customer's page with the agent's rebuilt view.
+// serving the fixture pages (as a customer's website would), headless Chromium (and the
+// customer in Firefox ESR with CUSTOMER_BROWSER=firefox), and the helpers that compare the
+// customer's page with the agent's rebuilt view.
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { chromium } from 'playwright-core';
+import { FIREFOX, firefoxContext, launchFirefox } from './firefox.mjs';
 
 const { ws: WS } = createRequire(import.meta.url)('playwright-core/lib/utilsBundle');
 
@@ -19,6 +21,11 @@ const FIXTURES = path.join(ROOT, 'tests/browser/fixtures');
 const BIN = path.join(ROOT, 'target/debug/cobrowse');
 const CHROMIUM = '/usr/bin/chromium';
 export const CUSTOMER_VIEWPORT = { width: 800, height: 600 };
+/** The customer's browser: `chromium`, or `firefox` (env CUSTOMER_BROWSER; the agent is always in Chromium). */
+export const CUSTOMER_BROWSER = process.env.CUSTOMER_BROWSER || 'chromium';
+const IN_FIREFOX = CUSTOMER_BROWSER === 'firefox';
+/** A test's `skip` when it cannot run with the customer in Firefox: `reason` then, else false. */
+export const notInFirefox = (reason) => IN_FIREFOX && `customer in Firefox: ${reason}`;
 
 /** Runs a `cobrowse` command on a data directory (`input` on its stdin); its output, trimmed. */
 export function cli(dataDir, env, args, input) {
@@ -26,14 +33,17 @@ export function cli(dataDir, env, args, input) {
 }
 
 /**
- * Whether the tests can run here. Without Chromium they are skipped locally but FAIL
- * under CI (env CI set), so that a missing install never passes silently.
+ * Whether the tests can run here. Without Chromium (or Firefox ESR, when the customer is in
+ * Firefox) they are skipped locally but FAIL under CI (env CI set), so that a missing install
+ * never passes silently.
  */
 export function requirements() {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI) throw new Error(`${CHROMIUM} is missing (CI): install Debian's chromium package`);
-    return `${CHROMIUM} is missing`;
+  for (const [exe, pkg] of [[CHROMIUM, 'chromium'], ...(IN_FIREFOX ? [[FIREFOX, 'firefox-esr']] : [])]) {
+    if (existsSync(exe)) continue;
+    if (process.env.CI) throw new Error(`${exe} is missing (CI): install Debian's ${pkg} package`);
+    return `${exe} is missing`;
   }
+  if (!['chromium', 'firefox'].includes(CUSTOMER_BROWSER)) throw new Error(`CUSTOMER_BROWSER=${CUSTOMER_BROWSER}: chromium or firefox`);
   if (!existsSync(BIN)) {
     if (process.env.CI) throw new Error(`${BIN} is missing: run cargo build first`);
     return `${BIN} is missing (cargo build)`;
@@ -107,6 +117,7 @@ export async function setup(opts = {}) {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--headless', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu', '--font-render-hinting=none', ...(opts.browserArgs || [])],
   });
+  const firefox = IN_FIREFOX ? await launchFirefox() : null;
   let n = 0;
   const h = {
     server, origin, other, fixtureHits: fx.hits, browser, dataDir, proc, env, log,
@@ -116,14 +127,20 @@ export async function setup(opts = {}) {
     },
     /** Runs a `cobrowse` command on this server's data directory. */
     cli: (args, input) => cli(dataDir, env, args, input),
-    /** Opens a fixture page as the customer (own browser context; `opts`: its options, and `onPage`). */
+    /**
+     * Opens a fixture page (or a full URL) as the customer, in CUSTOMER_BROWSER (own browser
+     * context; `opts`: its options, and `onPage`). In Firefox only `viewport` of the context
+     * options applies (the profile grants the clipboard).
+     */
     async customer(fixture, opts = {}) {
       const { onPage, ...ctxOpts } = opts; // onPage(page): before the fixture loads (e.g. a frame tap)
-      const ctx = await browser.newContext({ viewport: CUSTOMER_VIEWPORT, deviceScaleFactor: 1, ...ctxOpts });
+      const viewport = ctxOpts.viewport || CUSTOMER_VIEWPORT;
+      const ctx = firefox ? await firefoxContext(firefox.browser, viewport)
+        : await browser.newContext({ viewport, deviceScaleFactor: 1, ...ctxOpts });
       const page = await ctx.newPage();
       page.on('pageerror', (e) => console.log('[customer pageerror]', e.message));
       if (onPage) await onPage(page);
-      await page.goto(`${origin}/${fixture}`);
+      await page.goto(/^https?:/.test(fixture) ? fixture : `${origin}/${fixture}`);
       await waitFor(page, () => window.Cobrowse && window.Cobrowse.v === 1, null, 10000);
       return page;
     },
@@ -147,6 +164,7 @@ export async function setup(opts = {}) {
       return Object.assign(page, { requests, csp });
     },
     async close() {
+      if (firefox) await firefox.close();
       await browser.close().catch(() => {});
       const gone = new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
       proc.kill('SIGTERM');
@@ -173,16 +191,13 @@ export async function waitFor(page, fn, arg, timeout = 5000) {
 }
 
 /**
- * Records a page's WebSocket frames through CDP (what really leaves the browser): `texts()`
- * yields every text frame it sent, with the compressed snapshot chunks joined and inflated
- * (so that a masked value can be searched for); `received` the text frames it got.
+ * Records a page's WebSocket frames: through CDP in Chromium (what really leaves the browser),
+ * as the page hands them to its socket in Firefox (firefox.mjs). `texts()` yields every text
+ * frame it sent, with the compressed snapshot chunks joined and inflated (so that a masked
+ * value can be searched for); `received` the text frames it got.
  */
 export async function tap(page) {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Network.enable');
-  const frames = [], received = [];
-  cdp.on('Network.webSocketFrameSent', (e) => frames.push(e.response));
-  cdp.on('Network.webSocketFrameReceived', (e) => e.response.opcode === 1 && received.push(e.response.payloadData));
+  const { frames, received } = page.tap ? await page.tap() : await cdpTap(page);
   return {
     frames,
     received,
@@ -204,6 +219,16 @@ export async function tap(page) {
       return out;
     },
   };
+}
+
+/** CDP's frame events (Chromium): `{opcode, payloadData}` sent, and the text received. */
+async function cdpTap(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const frames = [], received = [];
+  cdp.on('Network.webSocketFrameSent', (e) => frames.push(e.response));
+  cdp.on('Network.webSocketFrameReceived', (e) => e.response.opcode === 1 && received.push(e.response.payloadData));
+  return { frames, received };
 }
 
 /**

@@ -1,0 +1,259 @@
+// The customer's page in Firefox ESR (Debian's firefox-esr, never downloaded), driven over
+// WebDriver BiDi with puppeteer-core, behind the part of Playwright's Page API the suites use
+// on customer pages: the same test code then runs with the customer in either browser
+// (`CUSTOMER_BROWSER=firefox`, harness.mjs). The agent console stays in Chromium.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import puppeteer from 'puppeteer-core';
+
+export const FIREFOX = '/usr/bin/firefox-esr';
+
+/**
+ * Preferences of the test profile: no connection leaves the machine. Every service that would
+ * call home is off, and a dead proxy on loopback catches anything left (Firefox never sends
+ * 127.0.0.1 or localhost through a proxy).
+ */
+const PREFS = {
+  'toolkit.telemetry.enabled': false,
+  'toolkit.telemetry.unified': false,
+  'toolkit.telemetry.archive.enabled': false,
+  'toolkit.telemetry.server': '',
+  'datareporting.policy.dataSubmissionEnabled': false,
+  'datareporting.healthreport.uploadEnabled': false,
+  'app.update.auto': false,
+  'app.update.disabledForTesting': true,
+  'app.normandy.enabled': false,
+  'extensions.update.enabled': false,
+  'extensions.systemAddon.update.enabled': false,
+  'extensions.blocklist.enabled': false,
+  'network.captive-portal-service.enabled': false,
+  'network.connectivity-service.enabled': false,
+  'captivedetect.canonicalURL': '',
+  'browser.safebrowsing.malware.enabled': false,
+  'browser.safebrowsing.phishing.enabled': false,
+  'browser.safebrowsing.downloads.enabled': false,
+  'browser.safebrowsing.downloads.remote.enabled': false,
+  'browser.safebrowsing.blockedURIs.enabled': false,
+  'browser.safebrowsing.provider.mozilla.updateURL': '',
+  'browser.safebrowsing.provider.google4.updateURL': '',
+  'services.settings.server': 'http://127.0.0.1:9/v1',
+  'browser.region.network.url': '',
+  'browser.region.update.enabled': false,
+  'browser.search.update': false,
+  'media.gmp-manager.url': '',
+  'media.gmp-manager.updateEnabled': false,
+  'dom.push.enabled': false,
+  'dom.push.connection.enabled': false,
+  'network.trr.mode': 5,
+  'network.dns.disablePrefetch': true,
+  'network.prefetch-next': false,
+  'network.http.speculative-parallel-limit': 0,
+  'browser.newtabpage.enabled': false,
+  'network.proxy.type': 1,
+  'network.proxy.http': '127.0.0.1',
+  'network.proxy.http_port': 9,
+  'network.proxy.ssl': '127.0.0.1',
+  'network.proxy.ssl_port': 9,
+  'network.proxy.socks': '127.0.0.1',
+  'network.proxy.socks_port': 9,
+  'network.proxy.socks_remote_dns': true,
+  'network.proxy.allow_hijacking_localhost': false,
+  // The suites paste with navigator.clipboard as Chromium's clipboard permissions allow.
+  'dom.events.testing.asyncClipboard': true,
+};
+
+/** Launches headless Firefox ESR on a fresh profile; `close()` also removes the profile. */
+export async function launchFirefox() {
+  const profile = mkdtempSync(path.join(tmpdir(), 'cobrowse-firefox-'));
+  const browser = await puppeteer.launch({
+    browser: 'firefox', protocol: 'webDriverBiDi', executablePath: FIREFOX, headless: true,
+    userDataDir: profile, extraPrefsFirefox: PREFS,
+  });
+  return {
+    browser,
+    async close() {
+      await browser.close().catch(() => {});
+      rmSync(profile, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Playwright's key names (`ControlOrMeta+V`) as puppeteer's, one list per chord. */
+const chord = (key) => (key.length > 1 && key.includes('+') ? key.split('+') : [key]).map((k) => (k === 'ControlOrMeta' ? 'Control' : k));
+
+/**
+ * In the page: the elements matching `sel` in the document and in every open shadow root
+ * (Playwright's CSS locators pierce them), whose text matches `text` ({source, flags} or
+ * a substring), when given.
+ */
+function deepFind(sel, text) {
+  const out = [];
+  const walk = (root) => {
+    out.push(...root.querySelectorAll(sel));
+    for (const el of root.querySelectorAll('*')) if (el.shadowRoot) walk(el.shadowRoot);
+  };
+  walk(document);
+  if (!text) return out;
+  const re = typeof text === 'string' ? null : new RegExp(text.source, text.flags);
+  return out.filter((el) => (re ? re.test(el.textContent.trim()) : el.textContent.includes(text)));
+}
+
+/** A locator's `hasText` as it can cross into the page. */
+const textArg = (t) => (t instanceof RegExp ? { source: t.source, flags: t.flags } : t ?? null);
+
+/** Playwright's `Locator`, the part the suites use, over deepFind. */
+function locator(page, sel, opts = {}) {
+  const text = textArg(opts.hasText);
+  const found = `(${deepFind})(${JSON.stringify(sel)}, ${JSON.stringify(text)})`;
+  const all = () => page.evaluate(`${found}.length`);
+  /** The first match, waited for as Playwright's actions do (visible, 5 s). */
+  const first = async (timeout = 5000) => {
+    const end = Date.now() + timeout;
+    for (;;) {
+      const h = await page.evaluateHandle(`(() => {
+        const el = ${found}[0];
+        return el && el.checkVisibility({ visibilityProperty: true }) ? el : null;
+      })()`).catch(() => null);
+      const el = h && h.asElement();
+      if (el) return el;
+      if (Date.now() > end) throw new Error(`locator ${sel} ${opts.hasText || ''}: no visible match in ${timeout} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  return {
+    waitFor: async (o = {}) => { await first(o.timeout); },
+    click: async () => (await first()).click(),
+    focus: async () => (await first()).focus(),
+    textContent: async () => (await first()).evaluate((e) => e.textContent),
+    getAttribute: async (name) => (await first()).evaluate((e, n) => e.getAttribute(n), name),
+    isVisible: async () => !!(await first(0).catch(() => null)),
+    boundingBox: async () => (await first()).boundingBox(),
+    count: all,
+    filter: (f) => locator(page, sel, { ...opts, ...f }),
+  };
+}
+
+/**
+ * Records the page's WebSocket frames as it hands them to the socket, in the shape of CDP's
+ * (`{opcode, payloadData}`, binary ones base64): BiDi has no WebSocket frame events.
+ */
+async function tapSocket(page) {
+  const frames = [], received = [];
+  await page.exposeFunction('__cobrowseTap', (dir, opcode, payloadData) => {
+    if (dir === 'out') frames.push({ opcode, payloadData });
+    else if (opcode === 1) received.push(payloadData);
+  });
+  await page.evaluateOnNewDocument(() => {
+    const tap = window.__cobrowseTap;
+    const b64 = (d) => {
+      const u = d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+      let s = '';
+      for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000));
+      return btoa(s);
+    };
+    const send = WebSocket.prototype.send;
+    WebSocket.prototype.send = function (d) {
+      if (typeof d === 'string') tap('out', 1, d);
+      else tap('out', 2, b64(d));
+      if (!this.__tapped) {
+        this.__tapped = true;
+        this.addEventListener('message', (e) => typeof e.data === 'string' && tap('in', 1, e.data));
+      }
+      return send.call(this, d);
+    };
+  });
+  return { frames, received };
+}
+
+/**
+ * A puppeteer (BiDi) page dressed as the Playwright Page the suites use on customer pages.
+ * `ctx`: its `{browserContext, pages}`; `opts.viewport` as Playwright's.
+ */
+export async function firefoxPage(ctx, viewport) {
+  const page = await ctx.browserContext.newPage();
+  await page.setViewport({ ...viewport, deviceScaleFactor: 1 });
+  const kb = page.keyboard;
+  const p = {
+    browser: 'firefox',
+    raw: page,
+    goto: (url) => page.goto(url),
+    reload: () => page.reload(),
+    url: () => page.url(),
+    async waitForURL(re, { timeout = 10000 } = {}) {
+      const end = Date.now() + timeout;
+      while (!re.test(page.url())) {
+        if (Date.now() > end) throw new Error(`timed out waiting for the URL ${re}: ${page.url()}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      await page.waitForFunction(() => document.readyState !== 'loading', { timeout }).catch(() => {});
+    },
+    evaluate: (fn, arg) => page.evaluate(fn, arg),
+    click: (sel) => locator(page, sel).click(),
+    focus: (sel) => locator(page, sel).focus(),
+    hover: async (sel) => (await page.waitForSelector(sel)).hover(),
+    async type(sel, text, o) {
+      await page.focus(sel);
+      await p.keyboard.type(text, o);
+    },
+    async fill(sel, v) {
+      await page.$eval(sel, (e) => { e.focus(); e.select ? e.select() : null; });
+      await kb.press('Delete');
+      await kb.type(v);
+    },
+    inputValue: (sel) => page.$eval(sel, (e) => e.value),
+    locator: (sel, o) => locator(page, sel, o),
+    keyboard: {
+      type: (text, o) => kb.type(text, o),
+      async press(key) {
+        const keys = chord(key);
+        for (const k of keys.slice(0, -1)) await kb.down(k);
+        await kb.press(keys[keys.length - 1]);
+        for (const k of keys.slice(0, -1).reverse()) await kb.up(k);
+      },
+      down: (k) => kb.down(chord(k)[0]),
+      up: (k) => kb.up(chord(k)[0]),
+    },
+    mouse: page.mouse,
+    /**
+     * Playwright's `screenshot` options as the comparisons use them: `style` applied for the
+     * shot (in an element of the co-browse UI's kind, which is never mirrored), animations
+     * and transitions stopped, the caret hidden.
+     */
+    async screenshot({ style = '' } = {}) {
+      const css = '*,*::before,*::after{animation:none!important;transition:none!important;caret-color:transparent!important}' + style;
+      await page.evaluate((c) => {
+        const s = document.createElement('style');
+        s.setAttribute('data-cobrowse-ui', '');
+        s.id = '__shot';
+        s.textContent = c;
+        document.documentElement.append(s);
+      }, css);
+      try {
+        return Buffer.from(await page.screenshot({ type: 'png' }));
+      } finally {
+        await page.evaluate(() => document.getElementById('__shot')?.remove());
+      }
+    },
+    bringToFront: () => page.bringToFront(),
+    close: () => page.close(),
+    context: () => ({
+      close: () => ctx.close(),
+      newPage: () => ctx.newPage(),
+    }),
+    tap: () => tapSocket(page),
+    on: (ev, f) => page.on(ev === 'pageerror' ? 'pageerror' : ev, f),
+  };
+  return p;
+}
+
+/** A fresh Firefox browser context, like Playwright's: `newPage()` yields adapted pages. */
+export async function firefoxContext(browser, viewport) {
+  const browserContext = await browser.createBrowserContext();
+  const ctx = {
+    browserContext,
+    newPage: () => firefoxPage(ctx, viewport),
+    close: () => browserContext.close().catch(() => {}),
+  };
+  return ctx;
+}
