@@ -342,15 +342,33 @@ export function diff(a, b, ctx = 3) {
   return `first difference at line ${i + 1}:\n--- customer\n${x.slice(Math.max(0, i - ctx), i + ctx).join('\n')}\n--- agent\n${y.slice(Math.max(0, i - ctx), i + ctx).join('\n')}`;
 }
 
-/** Fraction of pixels that differ by more than `tol` in any channel; sizes must match. */
-export function pixelDiff(pngA, pngB, tol = 40) {
+/**
+ * Fraction of pixels that differ by more than `tol` in any channel; sizes must match. With
+ * `shift`, a pixel differs only when no pixel within `shift` px of it in the other picture
+ * matches (both ways): two engines place the same glyphs a pixel apart.
+ */
+export function pixelDiff(pngA, pngB, tol = 40, shift = 0) {
   const a = PNG.sync.read(pngA), b = PNG.sync.read(pngB);
   if (a.width !== b.width || a.height !== b.height) return { ratio: 1, why: `sizes ${a.width}x${a.height} vs ${b.width}x${b.height}` };
+  const { width: w, height: hh } = a;
+  const near = (p, i, q, j) => Math.abs(p[i] - q[j]) <= tol && Math.abs(p[i + 1] - q[j + 1]) <= tol && Math.abs(p[i + 2] - q[j + 2]) <= tol;
+  /** Whether pixel (x, y) of `p` has a match in `q` within `shift`. */
+  const matched = (p, q, x, y) => {
+    for (let dy = -shift; dy <= shift; dy++) {
+      for (let dx = -shift; dx <= shift; dx++) {
+        const u = x + dx, v = y + dy;
+        if (u >= 0 && v >= 0 && u < w && v < hh && near(p, (y * w + x) * 4, q, (v * w + u) * 4)) return true;
+      }
+    }
+    return false;
+  };
   let bad = 0;
-  for (let i = 0; i < a.data.length; i += 4) {
-    if (Math.abs(a.data[i] - b.data[i]) > tol || Math.abs(a.data[i + 1] - b.data[i + 1]) > tol || Math.abs(a.data[i + 2] - b.data[i + 2]) > tol) bad++;
+  for (let y = 0; y < hh; y++) {
+    for (let x = 0; x < w; x++) {
+      if (!matched(a.data, b.data, x, y) || (shift && !matched(b.data, a.data, x, y))) bad++;
+    }
   }
-  return { ratio: bad / (a.width * a.height), bad };
+  return { ratio: bad / (w * hh), bad };
 }
 
 /** Leaves a failed comparison's pictures (`screensMatch`'s) in /tmp/cobrowse-shots as `<name>-customer.png`, `<name>-agent.png`. */
@@ -361,8 +379,14 @@ export function keepShots(name, shots) {
   writeFileSync(path.join(dir, name + '-agent.png'), shots.agentPng);
 }
 
+/**
+ * How far apart (px) the same text may be drawn by the customer's Firefox and the agent's
+ * Chromium: their fonts' rasterization and baselines differ by a pixel or so.
+ */
+export const ENGINE_SHIFT = IN_FIREFOX ? 2 : 0;
+
 /** Screenshots the customer's viewport and the agent's frame until they match (images arrive through the proxy). */
-export async function screensMatch(customer, agent, { threshold = 0.005, timeout = 5000, tol } = {}) {
+export async function screensMatch(customer, agent, { threshold = 0.005, timeout = 5000, tol, shift = ENGINE_SHIFT } = {}) {
   const end = Date.now() + timeout;
   await agent.addStyleTag({ content: '#overlay{display:none!important}' });
   for (;;) {
@@ -373,8 +397,8 @@ export async function screensMatch(customer, agent, { threshold = 0.005, timeout
     // (its view never has the focus).
     const c = await customer.screenshot({ animations: 'disabled', caret: 'hide', style: '[data-cobrowse-ui]{visibility:hidden!important}' });
     const r = await agent.locator('iframe.cb-view').boundingBox();
-    const a = await agent.screenshot({ animations: 'disabled', clip: { x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width), height: Math.round(r.height) } });
-    const d = pixelDiff(c, a, tol);
+    const a = await agent.screenshot({ animations: 'disabled', caret: 'initial', clip: { x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width), height: Math.round(r.height) } });
+    const d = pixelDiff(c, a, tol, shift);
     if (d.ratio <= threshold || Date.now() > end) return { ...d, customerPng: c, agentPng: a };
     await new Promise((r) => setTimeout(r, 250));
   }
