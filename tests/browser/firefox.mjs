@@ -188,7 +188,15 @@ export async function firefoxPage(ctx, viewport) {
       }
       await page.waitForFunction(() => document.readyState !== 'loading', { timeout }).catch(() => {});
     },
-    evaluate: (fn, arg) => page.evaluate(fn, arg),
+    /** As Playwright's: a node comes back as a truthy stand-in (puppeteer's would be undefined). */
+    async evaluate(fn, arg) {
+      const h = await page.evaluateHandle(fn, arg);
+      try {
+        return h.asElement() ? 'ref: <Node>' : await h.jsonValue();
+      } finally {
+        h.dispose().catch(() => {});
+      }
+    },
     click: (sel) => locator(page, sel).click(),
     focus: (sel) => locator(page, sel).focus(),
     hover: async (sel) => (await page.waitForSelector(sel)).hover(),
