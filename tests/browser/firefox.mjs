@@ -249,7 +249,7 @@ export async function firefoxPage(ctx, viewport) {
       close: () => ctx.close(),
       newPage: () => ctx.newPage(),
     }),
-    tap: () => tapSocket(page),
+    socketFrames: () => tapSocket(page),
     on: (ev, f) => page.on(ev === 'pageerror' ? 'pageerror' : ev, f),
   };
   return p;

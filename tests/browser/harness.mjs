@@ -197,7 +197,7 @@ export async function waitFor(page, fn, arg, timeout = 5000) {
  * value can be searched for); `received` the text frames it got.
  */
 export async function tap(page) {
-  const { frames, received } = page.tap ? await page.tap() : await cdpTap(page);
+  const { frames, received } = page.socketFrames ? await page.socketFrames() : await cdpTap(page);
   return {
     frames,
     received,
