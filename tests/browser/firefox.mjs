@@ -83,41 +83,49 @@ export async function launchFirefox() {
 const chord = (key) => (key.length > 1 && key.includes('+') ? key.split('+') : [key]).map((k) => (k === 'ControlOrMeta' ? 'Control' : k));
 
 /**
- * In the page: the elements matching `sel` in the document and in every open shadow root
- * (Playwright's CSS locators pierce them), whose text matches `text` ({source, flags} or
- * a substring), when given.
+ * In the page: the elements a chain of `{sel, text}` steps finds, each step within the
+ * previous one's elements, searching their open shadow roots too (Playwright's CSS locators
+ * pierce them); `text` ({source, flags}, or a substring, case-insensitive) filters on the
+ * whitespace-normalized text, as Playwright's `hasText`.
  */
-function deepFind(sel, text) {
-  const out = [];
-  const walk = (root) => {
-    out.push(...root.querySelectorAll(sel));
-    for (const el of root.querySelectorAll('*')) if (el.shadowRoot) walk(el.shadowRoot);
-  };
-  walk(document);
-  if (!text) return out;
-  const re = typeof text === 'string' ? null : new RegExp(text.source, text.flags);
-  return out.filter((el) => (re ? re.test(el.textContent.trim()) : el.textContent.includes(text)));
+function deepFind(steps) {
+  let scopes = [document];
+  for (const { sel, text } of steps) {
+    const out = new Set();
+    const walk = (root) => {
+      for (const el of root.querySelectorAll(sel)) out.add(el);
+      if (root.shadowRoot) walk(root.shadowRoot);
+      for (const el of root.querySelectorAll('*')) if (el.shadowRoot) walk(el.shadowRoot);
+    };
+    scopes.forEach(walk);
+    const re = text && typeof text === 'object' ? new RegExp(text.source, text.flags) : null;
+    const has = (el) => {
+      const t = el.textContent.replace(/\s+/g, ' ').trim();
+      return re ? re.test(t) : t.toLowerCase().includes(text.toLowerCase());
+    };
+    scopes = [...out].filter((el) => !text || has(el));
+  }
+  return scopes;
 }
 
 /** A locator's `hasText` as it can cross into the page. */
 const textArg = (t) => (t instanceof RegExp ? { source: t.source, flags: t.flags } : t ?? null);
 
-/** Playwright's `Locator`, the part the suites use, over deepFind. */
-function locator(page, sel, opts = {}) {
-  const text = textArg(opts.hasText);
-  const found = `(${deepFind})(${JSON.stringify(sel)}, ${JSON.stringify(text)})`;
-  const all = () => page.evaluate(`${found}.length`);
-  /** The first match, waited for as Playwright's actions do (visible, 5 s). */
-  const first = async (timeout = 5000) => {
+/** Playwright's `Locator`, the part the suites use, over deepFind (`steps`: the chain so far). */
+function locator(page, steps) {
+  const found = `(${deepFind})(${JSON.stringify(steps)})`;
+  const what = steps.map((s) => s.sel + (s.text ? ` (${JSON.stringify(s.text)})` : '')).join(' >> ');
+  /** The first match, waited for as Playwright's actions do (visible, or only there, 5 s). */
+  const first = async (timeout = 5000, visible = true) => {
     const end = Date.now() + timeout;
     for (;;) {
       const h = await page.evaluateHandle(`(() => {
         const el = ${found}[0];
-        return el && el.checkVisibility({ visibilityProperty: true }) ? el : null;
+        return el && (${!visible} || el.checkVisibility({ visibilityProperty: true })) ? el : null;
       })()`).catch(() => null);
       const el = h && h.asElement();
       if (el) return el;
-      if (Date.now() > end) throw new Error(`locator ${sel} ${opts.hasText || ''}: no visible match in ${timeout} ms`);
+      if (Date.now() > end) throw new Error(`locator ${what}: no ${visible ? 'visible ' : ''}match in ${timeout} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };
@@ -125,12 +133,14 @@ function locator(page, sel, opts = {}) {
     waitFor: async (o = {}) => { await first(o.timeout); },
     click: async () => (await first()).click(),
     focus: async () => (await first()).focus(),
-    textContent: async () => (await first()).evaluate((e) => e.textContent),
-    getAttribute: async (name) => (await first()).evaluate((e, n) => e.getAttribute(n), name),
+    textContent: async () => (await first(5000, false)).evaluate((e) => e.textContent),
+    getAttribute: async (name) => (await first(5000, false)).evaluate((e, n) => e.getAttribute(n), name),
     isVisible: async () => !!(await first(0).catch(() => null)),
     boundingBox: async () => (await first()).boundingBox(),
-    count: all,
-    filter: (f) => locator(page, sel, { ...opts, ...f }),
+    count: () => page.evaluate(`${found}.length`),
+    allTextContents: () => page.evaluate(`${found}.map((e) => e.textContent)`),
+    filter: (f) => locator(page, [...steps.slice(0, -1), { ...steps[steps.length - 1], text: textArg(f.hasText) }]),
+    locator: (sel, o = {}) => locator(page, [...steps, { sel, text: textArg(o.hasText) }]),
   };
 }
 
@@ -197,8 +207,8 @@ export async function firefoxPage(ctx, viewport) {
         h.dispose().catch(() => {});
       }
     },
-    click: (sel) => locator(page, sel).click(),
-    focus: (sel) => locator(page, sel).focus(),
+    click: (sel) => locator(page, [{ sel }]).click(),
+    focus: (sel) => locator(page, [{ sel }]).focus(),
     hover: async (sel) => (await page.waitForSelector(sel)).hover(),
     async type(sel, text, o) {
       await page.focus(sel);
@@ -210,7 +220,7 @@ export async function firefoxPage(ctx, viewport) {
       await kb.type(v);
     },
     inputValue: (sel) => page.$eval(sel, (e) => e.value),
-    locator: (sel, o) => locator(page, sel, o),
+    locator: (sel, o = {}) => locator(page, [{ sel, text: textArg(o.hasText) }]),
     keyboard: {
       type: (text, o) => kb.type(text, o),
       async press(key) {
