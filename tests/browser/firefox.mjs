@@ -37,7 +37,8 @@ const PREFS = {
   'browser.safebrowsing.blockedURIs.enabled': false,
   'browser.safebrowsing.provider.mozilla.updateURL': '',
   'browser.safebrowsing.provider.google4.updateURL': '',
-  'services.settings.server': 'http://127.0.0.1:9/v1',
+  // Honoured by a release build only under MOZ_DISABLE_NONLOCAL_CONNECTIONS (see launchFirefox).
+  'services.settings.server': 'data:,#remote-settings-dummy/v1',
   'browser.region.network.url': '',
   'browser.region.update.enabled': false,
   'browser.search.update': false,
@@ -69,6 +70,9 @@ export async function launchFirefox() {
   const browser = await puppeteer.launch({
     browser: 'firefox', protocol: 'webDriverBiDi', executablePath: FIREFOX, headless: true,
     userDataDir: profile, extraPrefsFirefox: PREFS,
+    // Firefox's own switch for test runs: no connection to an address that is not local (and a
+    // release build then takes the remote-settings server from the profile).
+    env: { ...process.env, MOZ_DISABLE_NONLOCAL_CONNECTIONS: '1' },
   });
   return {
     browser,
