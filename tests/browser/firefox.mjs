@@ -239,22 +239,30 @@ export async function firefoxPage(ctx, viewport) {
     mouse: page.mouse,
     /**
      * Playwright's `screenshot` options as the comparisons use them: `style` applied for the
-     * shot (in an element of the co-browse UI's kind, which is never mirrored), animations
-     * and transitions stopped, the caret hidden.
+     * shot (in an element of the co-browse UI's kind, which is never mirrored), the caret
+     * hidden, and animations as `animations: 'disabled'` has them: finite ones finished,
+     * infinite ones at their start for the shot.
      */
     async screenshot({ style = '' } = {}) {
-      const css = '*,*::before,*::after{animation:none!important;transition:none!important;caret-color:transparent!important}' + style;
-      await page.evaluate((c) => {
+      await page.evaluate((css) => {
         const s = document.createElement('style');
         s.setAttribute('data-cobrowse-ui', '');
         s.id = '__shot';
-        s.textContent = c;
+        s.textContent = '*{caret-color:transparent!important}' + css;
         document.documentElement.append(s);
-      }, css);
+        window.__shotPaused = [];
+        for (const a of document.getAnimations()) {
+          if (a.effect.getComputedTiming().endTime === Infinity) a.cancel(), window.__shotPaused.push(a);
+          else a.finish();
+        }
+      }, style);
       try {
         return Buffer.from(await page.screenshot({ type: 'png' }));
       } finally {
-        await page.evaluate(() => document.getElementById('__shot')?.remove());
+        await page.evaluate(() => {
+          document.getElementById('__shot')?.remove();
+          for (const a of window.__shotPaused || []) a.play();
+        });
       }
     },
     bringToFront: () => page.bringToFront(),
