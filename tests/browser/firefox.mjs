@@ -189,19 +189,20 @@ export async function firefoxPage(ctx, viewport) {
   await page.setViewport({ ...viewport, deviceScaleFactor: 1 });
   const kb = page.keyboard;
   const p = {
-    browser: 'firefox',
-    raw: page,
     goto: (url) => page.goto(url),
     reload: () => page.reload(),
     url: () => page.url(),
-    async waitForURL(re, { timeout = 10000 } = {}) {
+    /** As Playwright's: `want` a URL, RegExp or predicate of the URL; then the page's load. */
+    async waitForURL(want, { timeout = 10000 } = {}) {
       const end = Date.now() + timeout;
-      while (!re.test(page.url())) {
-        if (Date.now() > end) throw new Error(`timed out waiting for the URL ${re}: ${page.url()}`);
+      const ok = (u) => (typeof want === 'string' ? u === want : want instanceof RegExp ? want.test(u) : want(new URL(u)));
+      while (!ok(page.url())) {
+        if (Date.now() > end) throw new Error(`timed out waiting for the URL ${want}: ${page.url()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
-      await page.waitForFunction(() => document.readyState !== 'loading', { timeout }).catch(() => {});
+      await page.waitForFunction(() => document.readyState === 'complete', { timeout }).catch(() => {});
     },
+    setViewportSize: (size) => page.setViewport({ ...size, deviceScaleFactor: 1 }),
     /** As Playwright's: a node comes back as a truthy stand-in (puppeteer's would be undefined). */
     async evaluate(fn, arg) {
       const h = await page.evaluateHandle(fn, arg);
