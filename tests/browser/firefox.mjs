@@ -181,8 +181,8 @@ async function tapSocket(page) {
 }
 
 /**
- * A puppeteer (BiDi) page dressed as the Playwright Page the suites use on customer pages.
- * `ctx`: its `{browserContext, pages}`; `opts.viewport` as Playwright's.
+ * A puppeteer (BiDi) page dressed as the Playwright Page the suites use on customer pages,
+ * in `ctx` (firefoxContext's), at `viewport` ({width, height}) and device scale 1.
  */
 export async function firefoxPage(ctx, viewport) {
   const page = await ctx.browserContext.newPage();
@@ -219,11 +219,6 @@ export async function firefoxPage(ctx, viewport) {
       await page.focus(sel);
       await p.keyboard.type(text, o);
     },
-    async fill(sel, v) {
-      await page.$eval(sel, (e) => { e.focus(); e.select ? e.select() : null; });
-      await kb.press('Delete');
-      await kb.type(v);
-    },
     inputValue: (sel) => page.$eval(sel, (e) => e.value),
     locator: (sel, o = {}) => locator(page, [{ sel, text: textArg(o.hasText) }]),
     keyboard: {
@@ -234,10 +229,11 @@ export async function firefoxPage(ctx, viewport) {
         await kb.press(keys[keys.length - 1]);
         for (const k of keys.slice(0, -1).reverse()) await kb.up(k);
       },
-      down: (k) => kb.down(chord(k)[0]),
-      up: (k) => kb.up(chord(k)[0]),
     },
-    mouse: page.mouse,
+    mouse: {
+      move: (x, y, o) => page.mouse.move(x, y, o),
+      wheel: (deltaX, deltaY) => page.mouse.wheel({ deltaX, deltaY }),
+    },
     /**
      * Playwright's `screenshot` options as the comparisons use them: `style` applied for the
      * shot (in an element of the co-browse UI's kind, which is never mirrored), the caret
@@ -273,7 +269,7 @@ export async function firefoxPage(ctx, viewport) {
       newPage: () => ctx.newPage(),
     }),
     socketFrames: () => tapSocket(page),
-    on: (ev, f) => page.on(ev === 'pageerror' ? 'pageerror' : ev, f),
+    on: (ev, f) => page.on(ev, f),
   };
   return p;
 }
