@@ -6,7 +6,7 @@
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { setup, requirements, waitFor } from './harness.mjs';
+import { setup, requirements, waitFor, notInFirefox } from './harness.mjs';
 import { agentClick, toolbarHas, noticeHas, agentMode } from './control-helpers.mjs';
 
 const skip = requirements();
@@ -40,14 +40,7 @@ async function joinTyped(a, spaced) {
 }
 const ui = (page, sel) => page.locator('[data-cobrowse-ui]').locator(sel);
 const agentNotice = (a) => a.evaluate(() => [document.getElementById('state').dataset.state, document.getElementById('notice-h').textContent, document.getElementById('notice-p').textContent].join(' | '));
-async function demo(pathname = '/demo/', viewport = { width: 1000, height: 760 }) {
-  const ctx = await h.browser.newContext({ viewport, deviceScaleFactor: 1 });
-  const c = await ctx.newPage();
-  c.on('pageerror', (e) => console.log('[customer pageerror]', e.message));
-  await c.goto(h.server + pathname);
-  await waitFor(c, () => window.Cobrowse && window.Cobrowse.v === 1);
-  return c;
-}
+const demo = (pathname = '/demo/', viewport = { width: 1000, height: 760 }) => h.customer(h.server + pathname, { viewport });
 
 test('newcomer path on the demo: "browse with you", the ID read out, the agent signs in with the console\'s form, types the ID, joins, asks for control with the button, fills a field, follows to the next page; the customer ends, and the reverse', { skip }, async () => {
   const c = await demo();
@@ -340,7 +333,7 @@ test('reloads: within the grace period the session resumes; past it, it has ende
   await c.context().close(); await a.context().close();
 });
 
-test('size: the customer script as served (gzip), per page load, per session, in full', { skip }, async () => {
+test('size: the customer script as served (gzip), per page load, per session, in full', { skip: skip || notInFirefox('the bytes served are the same for every browser') }, async () => {
   // Raw bytes on the wire (fetch() would hand back the inflated body).
   const size = (p) => new Promise((res, rej) => http.get(h.server + p, { headers: { 'accept-encoding': 'gzip' } }, (r) => {
     let n = 0;
