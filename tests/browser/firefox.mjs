@@ -232,6 +232,8 @@ export async function firefoxPage(ctx, viewport) {
     },
     mouse: {
       move: (x, y, o) => page.mouse.move(x, y, o),
+      down: (o = {}) => page.mouse.down(o),
+      up: (o = {}) => page.mouse.up(o),
       wheel: (deltaX, deltaY) => page.mouse.wheel({ deltaX, deltaY }),
     },
     /**
