@@ -276,10 +276,7 @@ test('submit: the agent can never submit (button, its child, its label, typeless
 });
 
 test('submit on the demo shop: place order (checkout) and the typeless sign-in button are the customer\'s only', { skip }, async () => {
-  const ctx = await h.browser.newContext({ viewport: { width: 1000, height: 800 } });
-  const c = await ctx.newPage();
-  await c.goto(h.server + '/demo/signin.html');
-  await waitFor(c, () => window.Cobrowse && window.Cobrowse.v === 1);
+  const c = await h.customer(h.server + '/demo/signin.html', { viewport: { width: 1000, height: 800 } });
   const id = await h.start(c);
   const a = await h.agent(id);
   a.customer = c;
@@ -311,7 +308,7 @@ test('submit on the demo shop: place order (checkout) and the typeless sign-in b
   await c.waitForURL(/thanks\.html\?form=checkout/);
   assert.equal((await submissions()).length, n0 + 1);
   await c.evaluate(() => window.Cobrowse.stop());
-  await ctx.close(); await a.context().close();
+  await c.context().close(); await a.context().close();
 });
 
 test('consent: deny, no answer (timed out), allow, then revoke in the middle of the agent\'s typing; both sides show the mode', { skip }, async () => {

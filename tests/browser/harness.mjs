@@ -1,6 +1,7 @@
 // Test harness for the browser tests: the real server (child process), a second origin
-// serving the fixture pages (as a customer's website would), headless Chromium, and the
-// helpers that compare the customer's page with the agent's rebuilt view.
+// serving the fixture pages (as a customer's website would), headless Chromium (and the
+// customer in Firefox ESR with CUSTOMER_BROWSER=firefox), and the helpers that compare the
+// customer's page with the agent's rebuilt view.
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
@@ -11,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { PNG } from 'pngjs';
 import { chromium } from 'playwright-core';
+import { FIREFOX, firefoxContext, launchFirefox } from './firefox.mjs';
 
 const { ws: WS } = createRequire(import.meta.url)('playwright-core/lib/utilsBundle');
 
@@ -19,6 +21,11 @@ const FIXTURES = path.join(ROOT, 'tests/browser/fixtures');
 const BIN = path.join(ROOT, 'target/debug/cobrowse');
 const CHROMIUM = '/usr/bin/chromium';
 export const CUSTOMER_VIEWPORT = { width: 800, height: 600 };
+/** The customer's browser: `chromium`, or `firefox` (env CUSTOMER_BROWSER; the agent is always in Chromium). */
+export const CUSTOMER_BROWSER = process.env.CUSTOMER_BROWSER || 'chromium';
+const IN_FIREFOX = CUSTOMER_BROWSER === 'firefox';
+/** A test's `skip` when it cannot run with the customer in Firefox: `reason` then, else false. */
+export const notInFirefox = (reason) => IN_FIREFOX && `customer in Firefox: ${reason}`;
 
 /** Runs a `cobrowse` command on a data directory (`input` on its stdin); its output, trimmed. */
 export function cli(dataDir, env, args, input) {
@@ -26,14 +33,17 @@ export function cli(dataDir, env, args, input) {
 }
 
 /**
- * Whether the tests can run here. Without Chromium they are skipped locally but FAIL
- * under CI (env CI set), so that a missing install never passes silently.
+ * Whether the tests can run here. Without Chromium (or Firefox ESR, when the customer is in
+ * Firefox) they are skipped locally but FAIL under CI (env CI set), so that a missing install
+ * never passes silently.
  */
 export function requirements() {
-  if (!existsSync(CHROMIUM)) {
-    if (process.env.CI) throw new Error(`${CHROMIUM} is missing (CI): install Debian's chromium package`);
-    return `${CHROMIUM} is missing`;
+  for (const [exe, pkg] of [[CHROMIUM, 'chromium'], ...(IN_FIREFOX ? [[FIREFOX, 'firefox-esr']] : [])]) {
+    if (existsSync(exe)) continue;
+    if (process.env.CI) throw new Error(`${exe} is missing (CI): install Debian's ${pkg} package`);
+    return `${exe} is missing`;
   }
+  if (!['chromium', 'firefox'].includes(CUSTOMER_BROWSER)) throw new Error(`CUSTOMER_BROWSER=${CUSTOMER_BROWSER}: chromium or firefox`);
   if (!existsSync(BIN)) {
     if (process.env.CI) throw new Error(`${BIN} is missing: run cargo build first`);
     return `${BIN} is missing (cargo build)`;
@@ -107,6 +117,7 @@ export async function setup(opts = {}) {
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--headless', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu', '--font-render-hinting=none', ...(opts.browserArgs || [])],
   });
+  const firefox = IN_FIREFOX ? await launchFirefox() : null;
   let n = 0;
   const h = {
     server, origin, other, fixtureHits: fx.hits, browser, dataDir, proc, env, log,
@@ -116,14 +127,20 @@ export async function setup(opts = {}) {
     },
     /** Runs a `cobrowse` command on this server's data directory. */
     cli: (args, input) => cli(dataDir, env, args, input),
-    /** Opens a fixture page as the customer (own browser context; `opts`: its options, and `onPage`). */
+    /**
+     * Opens a fixture page (or a full URL) as the customer, in CUSTOMER_BROWSER (own browser
+     * context; `opts`: its options, and `onPage`). In Firefox only `viewport` of the context
+     * options applies (the profile grants the clipboard).
+     */
     async customer(fixture, opts = {}) {
       const { onPage, ...ctxOpts } = opts; // onPage(page): before the fixture loads (e.g. a frame tap)
-      const ctx = await browser.newContext({ viewport: CUSTOMER_VIEWPORT, deviceScaleFactor: 1, ...ctxOpts });
+      const viewport = ctxOpts.viewport || CUSTOMER_VIEWPORT;
+      const ctx = firefox ? await firefoxContext(firefox.browser, viewport)
+        : await browser.newContext({ viewport, deviceScaleFactor: 1, ...ctxOpts });
       const page = await ctx.newPage();
       page.on('pageerror', (e) => console.log('[customer pageerror]', e.message));
       if (onPage) await onPage(page);
-      await page.goto(`${origin}/${fixture}`);
+      await page.goto(/^https?:/.test(fixture) ? fixture : `${origin}/${fixture}`);
       await waitFor(page, () => window.Cobrowse && window.Cobrowse.v === 1, null, 10000);
       return page;
     },
@@ -147,6 +164,7 @@ export async function setup(opts = {}) {
       return Object.assign(page, { requests, csp });
     },
     async close() {
+      if (firefox) await firefox.close();
       await browser.close().catch(() => {});
       const gone = new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
       proc.kill('SIGTERM');
@@ -173,16 +191,13 @@ export async function waitFor(page, fn, arg, timeout = 5000) {
 }
 
 /**
- * Records a page's WebSocket frames through CDP (what really leaves the browser): `texts()`
- * yields every text frame it sent, with the compressed snapshot chunks joined and inflated
- * (so that a masked value can be searched for); `received` the text frames it got.
+ * Records a page's WebSocket frames: through CDP in Chromium (what really leaves the browser),
+ * as the page hands them to its socket in Firefox (firefox.mjs). `texts()` yields every text
+ * frame it sent, with the compressed snapshot chunks joined and inflated (so that a masked
+ * value can be searched for); `received` the text frames it got.
  */
 export async function tap(page) {
-  const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Network.enable');
-  const frames = [], received = [];
-  cdp.on('Network.webSocketFrameSent', (e) => frames.push(e.response));
-  cdp.on('Network.webSocketFrameReceived', (e) => e.response.opcode === 1 && received.push(e.response.payloadData));
+  const { frames, received } = page.socketFrames ? await page.socketFrames() : await cdpTap(page);
   return {
     frames,
     received,
@@ -204,6 +219,16 @@ export async function tap(page) {
       return out;
     },
   };
+}
+
+/** CDP's frame events (Chromium): `{opcode, payloadData}` sent, and the text received. */
+async function cdpTap(page) {
+  const cdp = await page.context().newCDPSession(page);
+  await cdp.send('Network.enable');
+  const frames = [], received = [];
+  cdp.on('Network.webSocketFrameSent', (e) => frames.push(e.response));
+  cdp.on('Network.webSocketFrameReceived', (e) => e.response.opcode === 1 && received.push(e.response.payloadData));
+  return { frames, received };
 }
 
 /**
@@ -317,15 +342,33 @@ export function diff(a, b, ctx = 3) {
   return `first difference at line ${i + 1}:\n--- customer\n${x.slice(Math.max(0, i - ctx), i + ctx).join('\n')}\n--- agent\n${y.slice(Math.max(0, i - ctx), i + ctx).join('\n')}`;
 }
 
-/** Fraction of pixels that differ by more than `tol` in any channel; sizes must match. */
-export function pixelDiff(pngA, pngB, tol = 40) {
+/**
+ * Fraction of pixels that differ by more than `tol` in any channel; sizes must match. With
+ * `shift`, a pixel differs only when no pixel within `shift` px of it in the other picture
+ * matches (both ways): two engines place the same glyphs a pixel apart.
+ */
+export function pixelDiff(pngA, pngB, tol = 40, shift = 0) {
   const a = PNG.sync.read(pngA), b = PNG.sync.read(pngB);
   if (a.width !== b.width || a.height !== b.height) return { ratio: 1, why: `sizes ${a.width}x${a.height} vs ${b.width}x${b.height}` };
+  const { width: w, height: hh } = a;
+  const near = (p, i, q, j) => Math.abs(p[i] - q[j]) <= tol && Math.abs(p[i + 1] - q[j + 1]) <= tol && Math.abs(p[i + 2] - q[j + 2]) <= tol;
+  /** Whether pixel (x, y) of `p` has a match in `q` within `shift`. */
+  const matched = (p, q, x, y) => {
+    for (let dy = -shift; dy <= shift; dy++) {
+      for (let dx = -shift; dx <= shift; dx++) {
+        const u = x + dx, v = y + dy;
+        if (u >= 0 && v >= 0 && u < w && v < hh && near(p, (y * w + x) * 4, q, (v * w + u) * 4)) return true;
+      }
+    }
+    return false;
+  };
   let bad = 0;
-  for (let i = 0; i < a.data.length; i += 4) {
-    if (Math.abs(a.data[i] - b.data[i]) > tol || Math.abs(a.data[i + 1] - b.data[i + 1]) > tol || Math.abs(a.data[i + 2] - b.data[i + 2]) > tol) bad++;
+  for (let y = 0; y < hh; y++) {
+    for (let x = 0; x < w; x++) {
+      if (!matched(a.data, b.data, x, y) || (shift && !matched(b.data, a.data, x, y))) bad++;
+    }
   }
-  return { ratio: bad / (a.width * a.height), bad };
+  return { ratio: bad / (w * hh), bad };
 }
 
 /** Leaves a failed comparison's pictures (`screensMatch`'s) in /tmp/cobrowse-shots as `<name>-customer.png`, `<name>-agent.png`. */
@@ -336,8 +379,14 @@ export function keepShots(name, shots) {
   writeFileSync(path.join(dir, name + '-agent.png'), shots.agentPng);
 }
 
+/**
+ * How far apart (px) the same text may be drawn by the customer's Firefox and the agent's
+ * Chromium: their fonts' rasterization and baselines differ by a pixel or so.
+ */
+export const ENGINE_SHIFT = IN_FIREFOX ? 2 : 0;
+
 /** Screenshots the customer's viewport and the agent's frame until they match (images arrive through the proxy). */
-export async function screensMatch(customer, agent, { threshold = 0.005, timeout = 5000, tol } = {}) {
+export async function screensMatch(customer, agent, { threshold = 0.005, timeout = 5000, tol, shift = ENGINE_SHIFT } = {}) {
   const end = Date.now() + timeout;
   await agent.addStyleTag({ content: '#overlay{display:none!important}' });
   for (;;) {
@@ -348,8 +397,8 @@ export async function screensMatch(customer, agent, { threshold = 0.005, timeout
     // (its view never has the focus).
     const c = await customer.screenshot({ animations: 'disabled', caret: 'hide', style: '[data-cobrowse-ui]{visibility:hidden!important}' });
     const r = await agent.locator('iframe.cb-view').boundingBox();
-    const a = await agent.screenshot({ animations: 'disabled', clip: { x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width), height: Math.round(r.height) } });
-    const d = pixelDiff(c, a, tol);
+    const a = await agent.screenshot({ animations: 'disabled', caret: 'initial', clip: { x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width), height: Math.round(r.height) } });
+    const d = pixelDiff(c, a, tol, shift);
     if (d.ratio <= threshold || Date.now() > end) return { ...d, customerPng: c, agentPng: a };
     await new Promise((r) => setTimeout(r, 250));
   }

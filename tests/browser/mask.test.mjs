@@ -5,7 +5,7 @@
 // elements are placeholders of the same size.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, requirements, converge, diff, waitFor, tap, CUSTOMER_VIEWPORT } from './harness.mjs';
+import { setup, requirements, converge, diff, tap } from './harness.mjs';
 
 const skip = requirements();
 let h;
@@ -34,11 +34,8 @@ const boxes = (agent) => {
 const SECRETS = ['SECRET', '4111111111111111', '5500005555555559', '987', '123456'];
 
 test('masking: no masked value leaves the browser (typed, pasted, set by code, toggled)', { skip }, async () => {
-  const ctx = await h.browser.newContext({ viewport: CUSTOMER_VIEWPORT, permissions: ['clipboard-read', 'clipboard-write'] });
-  const c = await ctx.newPage();
-  const wire = await tap(c);
-  await c.goto(h.origin + '/mask.html');
-  await waitFor(c, () => window.Cobrowse && window.Cobrowse.v === 1);
+  let wire;
+  const c = await h.customer('mask.html', { permissions: ['clipboard-read', 'clipboard-write'], onPage: async (p) => { wire = await tap(p); } });
   await c.evaluate(() => { window.maskedSeen = []; window.Cobrowse.on('maskedElement', (el) => window.maskedSeen.push(el.id || el.localName)); });
   // Before any agent: typed while idle, so the snapshot must mask them.
   await c.type('#pw2', 'IdleTypedSECRET11');
@@ -104,5 +101,5 @@ test('masking: no masked value leaves the browser (typed, pasted, set by code, t
   // The masked fields are shown as masked: bullets, always as many (the length is not told).
   assert.equal(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.getElementById('pw2').value), '••••••••');
   await c.evaluate(() => window.Cobrowse.stop());
-  await ctx.close(); await a.context().close();
+  await c.context().close(); await a.context().close();
 });

@@ -7,7 +7,7 @@
 // mode sending the new kinds of input at masked, submit and non-settable targets.
 import { test, after, before } from 'node:test';
 import assert from 'node:assert/strict';
-import { setup, requirements, waitFor } from './harness.mjs';
+import { setup, requirements, waitFor, CUSTOMER_BROWSER } from './harness.mjs';
 import { viewPoint, agentClick, writeMode, collectNotes, rawAgent, idOf } from './control-helpers.mjs';
 
 const skip = requirements();
@@ -182,14 +182,17 @@ test('pointer: buttons, click counts and coordinates as a real mouse gives them;
 });
 
 test('pointer: drags move a range input, reorder an HTML5 drag-and-drop list as a real drag does, select text; the wheel scrolls an inner scroller', { skip }, async () => {
-  const real = await h.customer('replay.html');
-  const [from, to] = await real.evaluate(() => ['dA', 'dC'].map((id) => { const r = document.getElementById(id).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }));
-  await real.mouse.move(...from);
-  await real.mouse.down();
-  await real.mouse.move(to[0], to[1], { steps: 5 });
-  await real.mouse.up();
-  const wantOrder = await real.evaluate(() => [...document.querySelectorAll('#dnd li')].map((l) => l.id).join());
-  assert.equal(wantOrder, 'dB,dC,dA', 'a real drag reorders the list');
+  const wantOrder = 'dB,dC,dA';
+  if (CUSTOMER_BROWSER === 'chromium') { // (WebDriver BiDi's mouse makes no native drag and drop in Firefox)
+    const real = await h.customer('replay.html');
+    const [from, to] = await real.evaluate(() => ['dA', 'dC'].map((id) => { const r = document.getElementById(id).getBoundingClientRect(); return [r.x + r.width / 2, r.y + r.height / 2]; }));
+    await real.mouse.move(...from);
+    await real.mouse.down();
+    await real.mouse.move(to[0], to[1], { steps: 5 });
+    await real.mouse.up();
+    assert.equal(await real.evaluate(() => [...document.querySelectorAll('#dnd li')].map((l) => l.id).join()), wantOrder, 'a real drag reorders the list');
+    await done(real);
+  }
 
   const { c, a } = await driven();
   const drag = async (x0, y0, x1, y1) => {
@@ -221,7 +224,7 @@ test('pointer: drags move a range input, reorder an HTML5 drag-and-drop list as 
   await a.mouse.wheel(0, 120);
   await until(c, () => document.getElementById('scroller').scrollTop > 0);
   assert.equal(await c.evaluate(() => scrollY), y0, 'the page itself did not scroll');
-  await done(real, c, a);
+  await done(c, a);
 });
 
 test('fields: date and color from the console\'s picker, several options of a select multiple, a datalist suggestion, bold in rich text', { skip }, async () => {

@@ -97,9 +97,11 @@ const BLOCKED_BG = 'repeating-linear-gradient(45deg,#d5d5d5 0 6px,#e8e8e8 6px 12
  * Agent-only rules, adopted first in every document and shadow root of the view, at zero
  * specificity so the page's own rules win. Scripting is off in the view, so a <canvas>
  * would show its fallback content: it is drawn as a box with the customer's picture as
- * background instead.
+ * background instead. The view never has the focus, so the customer's selection would be
+ * painted in the inactive colours: it gets the active ones.
  */
-const BASE = ':where(canvas){display:inline-block;width:attr(width px,300px);height:attr(height px,150px);background:no-repeat 0 0/100% 100%;font-size:0;overflow:hidden}:where(canvas)>*{display:none}';
+const BASE = ':where(canvas){display:inline-block;width:attr(width px,300px);height:attr(height px,150px);background:no-repeat 0 0/100% 100%;font-size:0;overflow:hidden}:where(canvas)>*{display:none}'
+  + '::selection{background-color:Highlight;color:HighlightText}';
 
 export class Mirror {
   /**

@@ -24,9 +24,15 @@
   window.Cobrowse = stub;
   // The administrator's visual restrictions editor: #cobrowse-editor=<one-time token>, then kept for this tab.
   var ed; try { ed = /[#&]cobrowse-editor=/.test(location.hash) || sessionStorage.getItem('cobrowse:editor'); } catch (e) {}
-  if (ed) import(origin + '/customer/editor.js').then(function (m) { m.open(origin); }, function (e) { console.error('cobrowse: could not load the editor', e); });
-  var files = ['core', 'mask', 'main']; // the rest (capture, UI, replay) is loaded when a session needs it
-  Promise.all(files.map(function (f) { return import(origin + '/customer/' + f + '.js'); })).then(
-    function (m) { m[m.length - 1].init(origin, q, s, scrolled); },
-    function (e) { console.error('cobrowse: could not load', e); q.forEach(function (c) { c[3](e); }); });
+  var load = function () {
+    if (ed) import(origin + '/customer/editor.js').then(function (m) { m.open(origin); }, function (e) { console.error('cobrowse: could not load the editor', e); });
+    var files = ['core', 'mask', 'main']; // the rest (capture, UI, replay) is loaded when a session needs it
+    Promise.all(files.map(function (f) { return import(origin + '/customer/' + f + '.js'); })).then(
+      function (m) { m[m.length - 1].init(origin, q, s, scrolled); },
+      function (e) { console.error('cobrowse: could not load', e); q.forEach(function (c) { c[3](e); }); });
+  };
+  // In Firefox and Safari the first module load ends the page's import maps (a later
+  // <script type="importmap"> is ignored, and the site's own modules fail): the page is parsed first.
+  if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', load);
+  else load();
 })();

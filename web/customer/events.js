@@ -74,6 +74,8 @@ export function attach(root) {
 }
 // A timer set just before the customer leaves the page may never run: what is dirty goes now.
 // (The page's only: a frame's, as it is removed, would take records before the removal is known.)
+// Firefox closes the socket before pagehide: beforeunload is the last moment it is open there.
+addEventListener('beforeunload', flush);
 addEventListener('pagehide', flush);
 
 const hooked = new WeakSet();

@@ -222,8 +222,10 @@ function concat(parts) {
  */
 function packer() {
   const parts = [];
-  if (typeof CompressionStream !== 'function') return { z: 0, put: (b) => parts.push(b), end: async () => concat(parts) };
-  const cs = new CompressionStream('deflate-raw'), wr = cs.writable.getWriter(), rd = cs.readable.getReader();
+  let cs;
+  // Absent before Safari 16.4 and Firefox 113; without deflate-raw (a throw) before Chromium 103.
+  try { cs = new CompressionStream('deflate-raw'); } catch { return { z: 0, put: (b) => parts.push(b), end: async () => concat(parts) }; }
+  const wr = cs.writable.getWriter(), rd = cs.readable.getReader();
   const read = (async () => { for (let r; !(r = await rd.read()).done;) parts.push(r.value); })();
   return { z: 'deflate-raw', put: (b) => wr.write(b), end: async () => (wr.close(), await read, concat(parts)) };
 }
