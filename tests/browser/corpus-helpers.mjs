@@ -358,7 +358,7 @@ export function writeReport(results, undone) {
     '',
     '`CORPUS_REPORT=1 node --test --test-concurrency=1 tests/browser/corpus.test.mjs` writes this table.',
     '"customer": the customer\'s own real input did the task; "mirrored": meanwhile the agent\'s view',
-    `equalled the page (DOM and pixels, ≤ ${PIXELS * 100} % differing) after every step; "driven": the agent`,
+    `equalled the page (DOM, selection and pixels, ≤ ${PIXELS * 100} % differing) after every step; "driven": the agent`,
     'did the task through the console in write mode, the view equal to the page throughout.',
     '',
     '| widget | customer | mirrored | driven by the agent | first failure |',
