@@ -271,7 +271,7 @@ export function canon(opt) {
       if (agent) {
         if (n.startsWith('data-cb-')) {
           const orig = n.slice(8);
-          if (!['hover', 'focus', 'focus-within', 'masked', 'undef', 'blocked', 'link', 'inline', 'canvas'].includes(orig)) raw.push([orig, v]);
+          if (!['hover', 'focus', 'focus-within', 'focus-visible', 'masked', 'undef', 'blocked', 'link', 'inline', 'canvas'].includes(orig)) raw.push([orig, v]);
           continue;
         }
         if (el.hasAttribute('data-cb-' + n)) continue;

@@ -575,7 +575,7 @@ function customer(m) {
       case 'input': mirror.input(m.l); break;
       case 'scroll': mirror.scroll(m.l); break;
       case 'viewport': mirror.size(m.w, m.h); ui.viewport(m.w, m.h); fit(); break;
-      case 'focus': mirror.focus(m.i); break;
+      case 'focus': mirror.focus(m.i, m.fv === 1); break;
       case 'hover': mirror.hover(m.i); break;
       case 'selection': mirror.select(m); break;
       case 'media': mirror.media(m.l); break;

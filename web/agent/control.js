@@ -316,7 +316,7 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     const f = document.createElement('input'), ok = option('Set', false, false, () => done(f.value));
     f.type = field.type; f.value = field.value; f.min = field.min; f.max = field.max; f.step = field.step;
     f.setAttribute('aria-label', field.getAttribute('aria-label') || 'Value for the customer\'s field');
-    f.onkeydown = (k) => k.key === 'Enter' && done(f.value);
+    f.onkeydown = (k) => { if (k.key === 'Enter') done(f.value); };
     offer(e, [f, ok]);
   }
   picker.addEventListener('keydown', (e) => { if (e.key === 'Escape') picker.hidden = true, overlay.focus(); });

@@ -87,7 +87,7 @@ const DEAD = /^(script|noscript|object|embed|applet|portal|frameset)$/i;
 const DROP = /^(srcdoc|http-equiv|autofocus|autoplay|ping|nonce|action|formaction|target|formtarget|manifest|lowsrc|dynsrc|codebase|archive|classid|xml:base|integrity|allow|download)$/;
 /** Attributes that make the agent's browser fetch something: rewritten to the proxy. */
 const FETCH = /^(src|poster|background|data)$/;
-const PSEUDO = { hover: '[data-cb-hover]', 'focus-within': '[data-cb-focus-within]', 'focus-visible': '[data-cb-focus]', focus: '[data-cb-focus]', defined: ':not([data-cb-undef])' };
+const PSEUDO = { hover: '[data-cb-hover]', 'focus-within': '[data-cb-focus-within]', 'focus-visible': '[data-cb-focus-visible]', focus: '[data-cb-focus]', defined: ':not([data-cb-undef])' };
 /** The dynamic pseudo-classes we emulate (not `(hover)` media queries). */
 const PSEUDO_RE = /(?<!\(\s*(?:any-)?hover\s*):(hover|focus-within|focus-visible|focus|defined)(?![\w-])/gi;
 /** Attribute values the CSS rewriter must see on SVG elements: presentation attributes take url(), spelt with escapes too. */
@@ -441,7 +441,11 @@ export class Mirror {
     function el(n, a) { n.setAttribute(a, ''); l.push([n, a]); }
   }
   hover(id) { this.mark('hover', id, ['data-cb-hover'], ['data-cb-hover']); }
-  focus(id) { this.mark('focus', id, ['data-cb-focus', 'data-cb-focus-within'], ['data-cb-focus-within']); }
+  /** `visible`: the customer's browser shows the focus ring (`:focus-visible`). */
+  focus(id, visible) {
+    const self = ['data-cb-focus', 'data-cb-focus-within', ...(visible ? ['data-cb-focus-visible'] : [])];
+    this.mark('focus', id, self, ['data-cb-focus-within']);
+  }
   /** The customer's selection (FORMAT.md `selection`): a field's range, or a range of the page's text. */
   select(m) {
     const d = this.frame && this.frame.contentDocument, at = (p) => Array.isArray(p) && this.nodes.get(p[0]);

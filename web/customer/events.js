@@ -137,7 +137,12 @@ export function flush() {
   if (sl.length) send('scroll', { l: sl });
   const v = innerWidth + 'x' + innerHeight;
   if (v !== vp) { vp = v; send('viewport', { w: innerWidth, h: innerHeight }); }
-  if (focusDirty) { focusDirty = false; const i = idUp(deepActive()); if (i !== focusId) send('focus', { i: (focusId = i) }); }
+  if (focusDirty) {
+    // Whether the focus ring shows (`:focus-visible`): not after a click, yes after a key.
+    focusDirty = false;
+    const a = deepActive(), i = idUp(a), fv = a && a.matches(':focus-visible') ? 1 : 0;
+    if (i + ':' + fv !== focusId) send('focus', { i, fv }), (focusId = i + ':' + fv);
+  }
   if (selDirty) {
     selDirty = false;
     const s = selection(), j = JSON.stringify(s);

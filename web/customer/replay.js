@@ -228,10 +228,14 @@ function focusAt(el, p) {
   }
 }
 
-/** A range input's value under a point, as a press or a drag on its track sets it. */
+/**
+ * A range input's value under a point, as a press or a drag on its track sets it: the thumb's
+ * centre travels the track less the thumb (16 px wide as browsers draw it).
+ */
 function slide(el, p) {
   const r = el.getBoundingClientRect(), min = +el.min || 0, max = el.max === '' ? 100 : +el.max;
-  const f = Math.max(0, Math.min(1, (p.clientX - r.left) / (r.width || 1)));
+  const thumb = Math.min(16, r.width);
+  const f = Math.max(0, Math.min(1, (p.clientX - r.left - thumb / 2) / (r.width - thumb || 1)));
   setValue(el, String(min + f * (max - min)), false); // the browser snaps it to the step
 }
 
