@@ -5,7 +5,7 @@
 // mode ("driven"); after every step the agent's view must equal the page, and at the end the
 // widget's state must be the expected one. CORPUS_REPORT=1 writes the results into README.md.
 import { test, after, before } from 'node:test';
-import { setup, requirements } from './harness.mjs';
+import { setup, requirements, notInFirefox } from './harness.mjs';
 import { perform, writeReport } from './corpus-helpers.mjs';
 
 const skip = requirements();
@@ -21,6 +21,7 @@ const WIDGETS = [
   {
     name: 'jQuery UI autocomplete',
     page: 'corpus/jquery-ui.html',
+    nativeControls: true,
     ready: () => window.$ && $('#country').autocomplete('instance'),
     steps: [
       ['type "Can"', async (d) => { await d.click('#country'); await d.type('Can'); }, () => $('.ui-autocomplete').is(':visible')],
@@ -33,6 +34,7 @@ const WIDGETS = [
   {
     name: 'jQuery UI datepicker',
     page: 'corpus/jquery-ui.html',
+    nativeControls: true,
     ready: () => window.$ && $('#depart').hasClass('hasDatepicker'),
     steps: [
       ['open', (d) => d.click('#depart'), () => $('#ui-datepicker-div').is(':visible')],
@@ -44,6 +46,7 @@ const WIDGETS = [
   {
     name: 'jQuery UI slider',
     page: 'corpus/jquery-ui.html',
+    nativeControls: true,
     ready: () => window.$ && $('#slider').slider('instance'),
     steps: [
       ['drag the handle to 70', (d) => d.drag(['#slider .ui-slider-handle'], ['#slider', 0.7]), () => $('#slider').slider('value') === 70],
@@ -54,6 +57,7 @@ const WIDGETS = [
   {
     name: 'jQuery UI sortable',
     page: 'corpus/jquery-ui.html',
+    nativeControls: true,
     ready: () => window.$ && $('#trip').sortable('instance'),
     steps: [
       ['drag Italy below Spain', (d) => d.drag(['#trip li:nth-child(1)'], ['#trip li:nth-child(3)', 0.5, 0.9]), () => $('#trip li').first().text() === 'France'],
@@ -64,6 +68,7 @@ const WIDGETS = [
   {
     name: 'jQuery UI dialog',
     page: 'corpus/jquery-ui.html',
+    nativeControls: true,
     ready: () => window.$ && $('#terms').dialog('instance'),
     steps: [
       ['open', (d) => d.click('#terms-open'), () => $('#terms').dialog('isOpen')],
@@ -118,6 +123,7 @@ const WIDGETS = [
   {
     name: 'React controlled form',
     page: 'corpus/react.html',
+    nativeControls: true,
     ready: () => document.getElementById('r-policy'),
     steps: [
       ['policy number', async (d) => { await d.click('#r-policy'); await d.type('ab-123'); }, () => JSON.parse(document.getElementById('state').textContent).policy === 'AB-123'],
@@ -142,6 +148,7 @@ const WIDGETS = [
   {
     name: 'Vue v-model form',
     page: 'corpus/vue.html',
+    nativeControls: true,
     ready: () => document.getElementById('state').textContent.startsWith('{'),
     steps: [
       ['name', async (d) => { await d.click('#v-name'); await d.type('Ada Lovelace'); }, () => JSON.parse(document.getElementById('state').textContent).name === 'Ada Lovelace'],
@@ -223,6 +230,7 @@ const WIDGETS = [
   {
     name: 'hover menu (mouseenter)',
     page: 'corpus/native.html',
+    nativeControls: true,
     steps: [
       ['hover Products', (d) => d.hover('#menu-top'), () => document.getElementById('submenu').classList.contains('open')],
       ['pick Loans', (d) => d.click('#m-loans'), () => document.getElementById('picked').textContent === 'Loans'],
@@ -233,6 +241,7 @@ const WIDGETS = [
   {
     name: 'input type=range',
     page: 'corpus/native.html',
+    nativeControls: true,
     steps: [
       // Chromium's thumb is 16 px wide: value v sits at 8 px + v % of the rest.
       ['drag the thumb to 70', (d) => d.drag(['#rng', (8 + 0.2 * 284) / 300], ['#rng', (8 + 0.7 * 284) / 300]), () => document.getElementById('rng').value === '70'],
@@ -243,6 +252,7 @@ const WIDGETS = [
   {
     name: 'input type=date',
     page: 'corpus/native.html',
+    nativeControls: true,
     steps: [
       ['set May 15, 2026', (d) => d.setDate('#when', '2026-05-15'), () => document.getElementById('when').value === '2026-05-15'],
     ],
@@ -252,6 +262,7 @@ const WIDGETS = [
   {
     name: 'select multiple',
     page: 'corpus/native.html',
+    nativeControls: true,
     steps: [
       ['choose XS and M', (d) => d.chooseMany('#sizes', ['XS', 'M']), () => document.getElementById('sizes').selectedOptions.length === 2],
     ],
@@ -261,6 +272,8 @@ const WIDGETS = [
   {
     name: 'HTML5 drag and drop',
     page: 'corpus/native.html',
+    nativeControls: true,
+    nativeDrag: true,
     steps: [
       ['drag Shoes after Scarf', (d) => d.drag(['#bag li:nth-child(1)'], ['#bag li:nth-child(3)', 0.8]), () => document.querySelector('#bag li').textContent === 'Hat'],
     ],
@@ -270,6 +283,7 @@ const WIDGETS = [
   {
     name: 'right-click menu',
     page: 'corpus/native.html',
+    nativeControls: true,
     steps: [
       ['right-click the order', (d) => d.click('#order-1', { button: 'right' }), () => document.getElementById('ctx').classList.contains('open')],
       ['Cancel order', (d) => d.click('#ctx-cancel'), () => !document.getElementById('ctx').classList.contains('open')],
@@ -280,6 +294,7 @@ const WIDGETS = [
   {
     name: 'double-click to edit, Enter (keyCode)',
     page: 'corpus/native.html',
+    nativeControls: true,
     steps: [
       ['double-click the quantity', (d) => d.dblclick('#qty'), () => document.querySelector('#qty input') === document.activeElement],
       ['type 3, Enter', async (d) => { await d.type('3'); await d.press('Enter'); }, () => !document.querySelector('#qty input')],
@@ -290,6 +305,7 @@ const WIDGETS = [
   {
     name: 'jQuery keypress (e.which)',
     page: 'corpus/native.html',
+    nativeControls: true,
     ready: () => window.$,
     steps: [
       ['type', async (d) => { await d.click('#legacy'); await d.type('shoes'); }, () => document.getElementById('legacy').value === 'shoes'],
@@ -327,7 +343,10 @@ const results = new Map(WIDGETS.map((w) => [w.name, {}]));
 
 for (const w of WIDGETS) {
   for (const mode of /** @type {const} */ (['mirrored', 'driven'])) {
-    test(`${w.name}: ${mode}`, { skip }, async () => {
+    // WebDriver BiDi's mouse makes no native drag and drop in Firefox: the customer's own drag
+    // cannot be played there (the agent's, replayed by our script, is driven in both browsers).
+    const noDrag = mode === 'mirrored' && w.nativeDrag && notInFirefox('no native drag and drop from WebDriver BiDi\'s mouse');
+    test(`${w.name}: ${mode}`, { skip: skip || noDrag }, async () => {
       const r = await perform(h, w, mode);
       results.get(w.name)[mode] = r;
       if (r.task) throw r.task;

@@ -223,6 +223,8 @@ export async function firefoxPage(ctx, viewport) {
     locator: (sel, o = {}) => locator(page, [{ sel, text: textArg(o.hasText) }]),
     keyboard: {
       type: (text, o) => kb.type(text, o),
+      down: (key) => kb.down(chord(key)[0]),
+      up: (key) => kb.up(chord(key)[0]),
       async press(key) {
         const keys = chord(key);
         for (const k of keys.slice(0, -1)) await kb.down(k);
@@ -234,6 +236,8 @@ export async function firefoxPage(ctx, viewport) {
       move: (x, y, o) => page.mouse.move(x, y, o),
       down: (o = {}) => page.mouse.down(o),
       up: (o = {}) => page.mouse.up(o),
+      click: (x, y, o = {}) => page.mouse.click(x, y, { button: o.button || 'left', count: o.clickCount || 1 }),
+      dblclick: (x, y) => page.mouse.click(x, y, { count: 2 }),
       wheel: (deltaX, deltaY) => page.mouse.wheel({ deltaX, deltaY }),
     },
     /**
