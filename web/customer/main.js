@@ -123,7 +123,11 @@ export function init(origin, queue, script, scrolled) {
     emit('agentJoined', { agent: m.agent, reconnect: !!m.reconnect });
   });
   on('msg:presence', (m) => m.role === 'agent' && emit(m.connected ? 'agentJoined' : 'agentLeft', { agent: state.agent, reconnect: true }));
-  on('msg:mode', (m) => { takeBack(m); emit('modeChanged', { mode: m.mode, cause: m.cause }); });
+  on('msg:mode', (m) => {
+    takeBack(m);
+    if (m.mode !== 'write' && replayLoad) replayLoad.then((r) => r.forget());
+    emit('modeChanged', { mode: m.mode, cause: m.cause });
+  });
   on('msg:control', (m) => emit(m.state === 'requested' ? 'controlRequested' : 'controlAnswered', { state: m.state, expiresInMs: m.expires_in_ms || 0 }));
   on('msg:pointer', (m) => capture().then((c) => emit('agentPointer', c.locate(m))));
   on('msg:mark', (m) => capture().then((c) => emit('agentMark', c.locate(m))));

@@ -695,6 +695,11 @@ for (const f of ['submit', 'requestSubmit']) {
   };
 }
 
+/** Write mode ended: a press under way ends with it (the next grant starts with none). */
+export function forget() {
+  pressed = null;
+}
+
 /** Replays one agent input message (after checking the lock again: it may have closed meanwhile). */
 export function run(m) {
   if (!allowed()) return m.t === 'move' ? undefined : refuse(m, 'not_allowed');
