@@ -193,7 +193,8 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     overlay.focus({ preventScroll: true });
     dragged = false;
     const { msg } = at(e);
-    held = control.mode === 'write' && e.button === 0 && msg.i ? { x: e.clientX, y: e.clientY, msg, b: e.button, drag: false } : null;
+    const left = control.mode === 'write' && e.button === 0 && msg.i;
+    held = left ? { x: e.clientX, y: e.clientY, msg, b: e.button, drag: false } : null;
   });
   take('mousemove', (e) => {
     if (held && !held.drag && Math.hypot(e.clientX - held.x, e.clientY - held.y) > 3) {
@@ -312,7 +313,10 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     const i = mirror.ids.get(field);
     const done = (val) => { picker.hidden = true; overlay.focus(); input('set', { i, val }); };
     picker.removeAttribute('aria-multiselectable');
-    if (!PICKED.test(field.type)) return offer(e, Array.from(field.list.options, (o) => option(o.label || o.value, false, o.disabled, () => done(o.value))));
+    if (!PICKED.test(field.type)) {
+      const suggestions = Array.from(field.list.options, (o) => option(o.label || o.value, false, o.disabled, () => done(o.value)));
+      return offer(e, suggestions);
+    }
     const f = document.createElement('input'), ok = option('Set', false, false, () => done(f.value));
     f.type = field.type; f.value = field.value; f.min = field.min; f.max = field.max; f.step = field.step;
     f.setAttribute('aria-label', field.getAttribute('aria-label') || 'Value for the customer\'s field');

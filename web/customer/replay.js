@@ -211,7 +211,9 @@ function hover(el, p) {
 /** Focus as a mouse press gives it: the nearest focusable ancestor (caret at the point), else nothing. */
 function focusAt(el, p) {
   let f = el;
-  while (f && !(f.isContentEditable || f.hasAttribute('tabindex') || (f.tabIndex >= 0 && !f.disabled && f.localName !== 'label'))) f = up(f);
+  const focusable = (n) => n.isContentEditable || n.hasAttribute('tabindex')
+    || (n.tabIndex >= 0 && !n.disabled && n.localName !== 'label');
+  while (f && !focusable(f)) f = up(f);
   const a = deepActive();
   if (!f) return a && a.blur && a.blur();
   if (f.isContentEditable) {
@@ -366,7 +368,8 @@ function scroller(el, dx, dy) {
   for (let n = el; n && n.nodeType === 1; n = up(n)) {
     if (n === n.ownerDocument.documentElement || n === n.ownerDocument.body) break;
     const s = getComputedStyle(n);
-    const can = (o, size, client, pos, d) => /(auto|scroll|overlay)/.test(o) && size > client && (d > 0 ? pos + client < size : pos > 0);
+    const can = (o, size, client, pos, d) => /(auto|scroll|overlay)/.test(o) && size > client
+      && (d > 0 ? pos + client < size : pos > 0);
     if ((dy && can(s.overflowY, n.scrollHeight, n.clientHeight, n.scrollTop, dy))
       || (dx && can(s.overflowX, n.scrollWidth, n.clientWidth, n.scrollLeft, dx))) return n;
   }
@@ -394,9 +397,14 @@ function keyCode(k, kc) {
 }
 
 /** Whether the key acts on the element as a click would (buttons, links, boxes, summaries). */
-const activates = (el, k) => (k === 'Enter' && /^(button|a|area|summary)$/.test(el.localName) && !(el.localName === 'a' && !el.hasAttribute('href')))
-  || (k === 'Enter' && el.localName === 'input' && /^(button|reset|submit|image)$/.test(el.type))
-  || (k === ' ' && (/^(button|summary)$/.test(el.localName) || (el.localName === 'input' && /^(button|reset|submit|image|checkbox|radio)$/.test(el.type))));
+function activates(el, k) {
+  const t = el.localName, input = t === 'input';
+  if (k === 'Enter') {
+    return /^(button|area|summary)$/.test(t) || (t === 'a' && el.hasAttribute('href'))
+      || (input && /^(button|reset|submit|image)$/.test(el.type));
+  }
+  return k === ' ' && (/^(button|summary)$/.test(t) || (input && /^(button|reset|submit|image|checkbox|radio)$/.test(el.type)));
+}
 
 /**
  * One key (a `key` message, or a character of a `type` message as the key that typed it):
