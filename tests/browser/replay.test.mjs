@@ -29,6 +29,23 @@ async function driven() {
   await writeMode(c, a);
   return { c, a };
 }
+/** A customer page in write mode with a raw agent (the protocol spoken directly) on it. */
+async function rawDriven() {
+  const c = await h.customer('replay.html');
+  const raw = rawAgent(h.server, await h.start(c), h.token());
+  await raw.open;
+  await raw.next((m) => m.t === 'snapshot', 10000);
+  /** The raw agent asks for write mode, the customer allows it. */
+  const grant = async () => {
+    raw.send('request_control');
+    const allow = c.locator('[data-part=consent] button', { hasText: /^Allow$/ });
+    await allow.waitFor({ timeout: 5000 });
+    await allow.click();
+    await until(c, () => window.Cobrowse.session.mode === 'write');
+  };
+  await grant();
+  return { c, raw, grant };
+}
 async function done(...pages) {
   for (const p of pages) await p.context().close();
 }
@@ -260,16 +277,7 @@ test('fields: date and color from the console\'s picker, several options of a se
 });
 
 test('attack: a raw agent in write mode sends the new kinds of input at masked, submit and unsettable targets: nothing happens, each refusal is told', { skip }, async () => {
-  const c = await h.customer('replay.html');
-  const id = await h.start(c);
-  const raw = rawAgent(h.server, id, h.token());
-  await raw.open;
-  await raw.next((m) => m.t === 'snapshot', 10000);
-  raw.send('request_control');
-  const allow = c.locator('[data-part=consent] button', { hasText: /^Allow$/ });
-  await allow.waitFor({ timeout: 5000 });
-  await allow.click();
-  await until(c, () => window.Cobrowse.session.mode === 'write');
+  const { c, raw } = await rawDriven();
   await c.evaluate(() => {
     window.drops = [];
     document.addEventListener('dragover', (e) => e.preventDefault()); // the page accepts drops anywhere
@@ -319,19 +327,7 @@ test('attack: a raw agent in write mode sends the new kinds of input at masked, 
 });
 
 test('pointer: a press under way ends with write mode: after a new grant the agent\'s moves hover, they do not drag', { skip }, async () => {
-  const c = await h.customer('replay.html');
-  const id = await h.start(c);
-  const raw = rawAgent(h.server, id, h.token());
-  await raw.open;
-  await raw.next((m) => m.t === 'snapshot', 10000);
-  const grant = async () => {
-    raw.send('request_control');
-    const allow = c.locator('[data-part=consent] button', { hasText: /^Allow$/ });
-    await allow.waitFor({ timeout: 5000 });
-    await allow.click();
-    await until(c, () => window.Cobrowse.session.mode === 'write');
-  };
-  await grant();
+  const { c, raw, grant } = await rawDriven();
   const r = await idOf(c, '#r');
   const at = (f) => ({ i: r, ox: 200 * f, oy: 5, w: 200, h: 10 });
   raw.send('down', { ...at(0.1), b: 0 });
