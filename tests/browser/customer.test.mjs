@@ -230,6 +230,8 @@ test('disableBuiltInUI: a site\'s own UI drives the JS API (start, events, conse
   // The choice holds on the next page of the site (the session resumes without built-in UI).
   await c.reload();
   await until(c, () => /sessionResumed/.test(document.getElementById('my-log').textContent), null, 10000);
+  // The server tells the resumed page that the agent is there; a stop before it would race it.
+  await until(c, () => /agentJoined/.test(document.getElementById('my-log').textContent));
   await c.click('#my-stop');
   await until(c, () => /sessionEnded customer_exit/.test(document.getElementById('my-log').textContent));
   const logged = (await c.locator('#my-log li').allTextContents()).map((l) => l.split(' ')[0]).filter((l) => l !== 'maskedElement');
