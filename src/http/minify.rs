@@ -55,7 +55,10 @@ mod tests {
         assert!(out.len() < src.len() / 2, "{out}");
         assert!(!out.contains("head") && !out.contains("why") && !out.contains("second"));
         assert!(out.contains("total") && out.contains("label"), "{out}");
-        assert!(out.contains("a  /* b */"), "what is inside a literal is kept: {out}");
+        assert!(
+            out.contains("a  /* b */"),
+            "what is inside a literal is kept: {out}"
+        );
     }
 
     #[test]
