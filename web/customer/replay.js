@@ -176,7 +176,7 @@ let over = null;
 /**
  * The press under way between `down` and `up`: where it started, the button, whether the page
  * let its default happen (`free`), and what the drag does: a slider, a selection, a drag and drop.
- * @type {null | {el: Element, p: ReturnType<typeof point>, button: number, free: boolean,
+ * @type {null | {el: Element, p: ReturnType<typeof point>, button: number, down: boolean, free: boolean,
  *   moved?: boolean, range?: boolean, field?: {el: any, anchor: number}, text?: boolean,
  *   dnd?: {src: Element, dt: DataTransfer, at: Element | null, drop: boolean}}}
  */
@@ -217,7 +217,7 @@ function focusAt(el, p) {
   const a = deepActive();
   if (!f) return a && a.blur && a.blur();
   if (f.isContentEditable) {
-    while (f.parentElement && f.parentElement.isContentEditable) f = f.parentElement;
+    f = host(f);
     if (a !== f) f.focus();
     const c = caretAt(el.ownerDocument, p);
     if (c && f.contains(c.node)) el.ownerDocument.getSelection().collapse(c.node, c.offset);
@@ -247,7 +247,11 @@ function draggable(el) {
   return null;
 }
 
-/** Press: pointerdown, mousedown, focus (and the caret at the point), contextmenu for the right button. */
+/**
+ * Press: pointerdown, mousedown, focus (and the caret or the selection at the point), contextmenu
+ * for the right button. Returns the press: what a drag of it would move (a slider, a field's
+ * selection, the text selection).
+ */
 function pressAt(el, p, button, detail) {
   hover(el, p);
   const o = { ...p, button, buttons: buttonsOf(button), detail };
@@ -255,16 +259,22 @@ function pressAt(el, p, button, detail) {
   fire(el, 'mousemove', { ...o, button: 0, buttons: 0, detail: 0 });
   const down = fire(el, 'pointerdown', pointerOf(o));
   const free = down && fire(el, 'mousedown', o);
+  /** @type {NonNullable<typeof pressed>} */
+  const pr = { el, p, button, down, free };
   if (free && button === 0) {
     focusAt(el, p);
-    if (isRange(el)) slide(el, p);
-    else if (!textField(el) && !el.isContentEditable && !draggable(el) && getComputedStyle(el).userSelect !== 'none') {
-      const c = caretAt(el.ownerDocument, p); // a press on text puts the selection there
+    if (isRange(el)) {
+      pr.range = true;
+      slide(el, p);
+    } else if (textField(el)) pr.field = { el, anchor: el.selectionStart };
+    else if (!draggable(el) && getComputedStyle(el).userSelect !== 'none') {
+      pr.text = true;
+      const c = !el.isContentEditable && caretAt(el.ownerDocument, p); // a press on text puts the selection there
       if (c) el.ownerDocument.getSelection().collapse(c.node, c.offset);
     }
   }
   if (button === 2) fire(el, 'contextmenu', o);
-  return { down, free };
+  return pr;
 }
 
 /** Release: pointerup, mouseup, then the click (or auxclick) on what the press and release share. */
@@ -285,19 +295,13 @@ function releaseAt(el, p, pr, detail) {
 
 /** A whole click: press and release on one element, `detail` the click count. */
 function click(el, m, detail = 1) {
-  const p = point(el, m), button = +m.b || 0;
-  const pr = { el, button, ...pressAt(el, p, button, detail) };
-  return releaseAt(el, p, pr, detail);
+  const p = point(el, m);
+  return releaseAt(el, p, pressAt(el, p, +m.b || 0, detail), detail);
 }
 
 /** The start of a press that the agent moves before releasing (a drag). */
 function down(el, m) {
-  const p = point(el, m), button = +m.b || 0, { down, free } = pressAt(el, p, button, 1);
-  pressed = { el, p, button, down, free };
-  if (!free || button !== 0) return;
-  if (isRange(el)) pressed.range = true;
-  else if (textField(el)) pressed.field = { el, anchor: el.selectionStart };
-  else pressed.text = !draggable(el) && getComputedStyle(el).userSelect !== 'none';
+  pressed = pressAt(el, point(el, m), +m.b || 0, 1);
 }
 
 /** A drag and drop begins: refused from a masked element (its data would leave with the drop). */
