@@ -331,7 +331,7 @@ test('pointer: a press under way ends with write mode: after a new grant the age
   const r = await idOf(c, '#r');
   const at = (f) => ({ i: r, ox: 200 * f, oy: 5, w: 200, h: 10 });
   raw.send('down', { ...at(0.1), b: 0 });
-  raw.send('move', { ...at(0.3), b: 1 });
+  raw.send('move', at(0.3));
   await until(c, () => +document.getElementById('r').value > 15);
   const was = await c.evaluate(() => document.getElementById('r').value);
   await c.evaluate(() => window.Cobrowse.revokeControl());

@@ -171,7 +171,7 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
       if (s !== last) {
         last = s;
         // In write mode the pointer hovers the customer's page (its cursor shows there too).
-        if (control.mode === 'write' && m.i) send('move', held && held.drag ? { ...m, b: held.b } : m);
+        if (control.mode === 'write' && m.i) send('move', m);
         else send('pointer', m);
       }
     }
@@ -194,13 +194,13 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     dragged = false;
     const { msg } = at(e);
     const left = control.mode === 'write' && e.button === 0 && msg.i;
-    held = left ? { x: e.clientX, y: e.clientY, msg, b: e.button, drag: false } : null;
+    held = left ? { x: e.clientX, y: e.clientY, msg, drag: false } : null;
   });
   take('mousemove', (e) => {
     if (held && !held.drag && Math.hypot(e.clientX - held.x, e.clientY - held.y) > 3) {
       held.drag = true;
       flushText();
-      input('down', { ...held.msg, b: held.b });
+      input('down', held.msg); // a left press: the only one the console drags with
     }
     move = e;
     soon();
@@ -212,7 +212,7 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     if (!h || !h.drag) return;
     if (move) tick(); // the last move, then the release where it happened
     const { msg } = at(e);
-    input('up', { ...msg, b: h.b });
+    input('up', msg);
     dragged = true;
   }, true);
   take('click', (e) => {

@@ -8,14 +8,16 @@ const fields = new Set(), scrolls = new Set(), media = new Set();
 /** Canvases to picture (≤ 2/s), and signatures of the last pictures sent. */
 export const canvases = new Set();
 let sigs = new WeakMap();
-let timer = 0, frame = 0, hoverEl = null, hoverId = -1, focusId = -1, focusDirty = false, ptr = null, vp = '';
+let timer = 0, frame = 0, hoverEl = null, hoverId = -1, focusDirty = false, ptr = null, vp = '';
+/** The focus as last sent: `id:fv`. */
+let focusId = '';
 /** The selection as last sent (its message's JSON), and whether it may have changed since. */
 let selSent = '', selDirty = false;
 
 /** Forgets the previous capture (ids restart with each snapshot). */
 export function reset() {
   fields.clear(); scrolls.clear(); media.clear(); canvases.clear();
-  sigs = new WeakMap(); hoverId = focusId = -1; focusDirty = selDirty = true; selSent = ''; vp = innerWidth + 'x' + innerHeight;
+  sigs = new WeakMap(); hoverId = -1; focusId = ''; focusDirty = selDirty = true; selSent = ''; vp = innerWidth + 'x' + innerHeight;
 }
 const soon = (ms = 0) => timer || (timer = setTimeout(flush, ms));
 /** The pointer goes at the next animation frame: one position per frame is all the agent's view can show. */
