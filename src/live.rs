@@ -7,7 +7,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::json;
 
 use crate::history::Recorder;
-use crate::hub::{Changed, Hub, HubError, Out, Tombstone};
+use crate::hub::{Changed, FrameRouting, HubError, Out, SessionState, Tombstone};
 use crate::metrics as m;
 use crate::privacy::SecretParams;
 use crate::protocol::{ServerMsg, close, end_message};
@@ -25,7 +25,8 @@ pub fn now_ms() -> Millis {
 }
 
 pub struct Live {
-    pub hub: Arc<dyn Hub>,
+    pub sessions: Arc<dyn SessionState>,
+    pub routing: Arc<dyn FrameRouting>,
     pub recorder: Recorder,
     pub webhooks: Webhooks,
     pub timeouts: Timeouts,
@@ -59,7 +60,7 @@ impl Live {
         let now = now_ms();
         page.url = self.privacy.mask(&page.url);
         let (created, session) = self
-            .hub
+            .sessions
             .create(interaction, page, self.timeouts, now)
             .await?;
         let (interaction_id, channel) = match &session.interaction {
@@ -88,7 +89,7 @@ impl Live {
     /// connection first, then calls [`Live::carry_out`], so the customer's first
     /// snapshot (sent on `joined`) always finds the agent there.
     pub async fn join(&self, id: SessionId, agent: &str) -> Result<Changed, HubError> {
-        self.hub.join(id, agent, now_ms()).await
+        self.sessions.join(id, agent, now_ms()).await
     }
 
     pub async fn apply(&self, id: SessionId, mut event: Event) -> Result<Changed, HubError> {
@@ -96,7 +97,7 @@ impl Live {
         if let Event::Page(page) = &mut event {
             page.url = self.privacy.mask(&page.url);
         }
-        let changed = self.hub.apply(id, event, now_ms()).await?;
+        let changed = self.sessions.apply(id, event, now_ms()).await?;
         self.carry_out(&changed);
         Ok(changed)
     }
@@ -104,7 +105,7 @@ impl Live {
     /// Ends every live session bound to a chat or call; returns their IDs.
     pub async fn end_interaction(&self, interaction_id: &str) -> Result<Vec<SessionId>, HubError> {
         let mut ended = Vec::new();
-        for id in self.hub.bound_to(interaction_id).await? {
+        for id in self.sessions.bound_to(interaction_id).await? {
             if self.apply(id, Event::InteractionEnded).await.is_ok() {
                 ended.push(id);
             }
@@ -113,7 +114,7 @@ impl Live {
     }
 
     pub async fn tick(&self) -> Result<(), HubError> {
-        for changed in self.hub.tick(now_ms()).await? {
+        for changed in self.sessions.tick(now_ms()).await? {
             self.carry_out(&changed);
         }
         Ok(())
@@ -122,11 +123,11 @@ impl Live {
     /// Ends every live session when this node's memory is about to go; with
     /// a shared hub, sessions live on and their parties reconnect elsewhere.
     pub async fn shutdown(&self) {
-        if self.hub.shared() {
+        if self.sessions.shared() {
             self.recorder.flush().await;
             return;
         }
-        if let Ok(sessions) = self.hub.live().await {
+        if let Ok(sessions) = self.sessions.live().await {
             for s in sessions {
                 let _ = self.apply(s.id, Event::Shutdown).await;
             }
@@ -135,7 +136,8 @@ impl Live {
     }
 
     fn tell(&self, session: &Session, to: Role, msg: &ServerMsg) {
-        self.hub.notify(session.id, to, Out::text(msg.to_json()));
+        self.routing
+            .notify(session.id, to, Out::text(msg.to_json()));
     }
 
     fn tell_both(&self, session: &Session, msg: &ServerMsg) {
@@ -146,7 +148,7 @@ impl Live {
     pub fn carry_out(&self, (session, effects): &Changed) {
         // Every change of state or mode comes with an effect; activity alone has none.
         if !effects.is_empty() {
-            self.hub.sync(session);
+            self.routing.sync(session);
         }
         let now = now_ms();
         for effect in effects {
@@ -244,7 +246,7 @@ impl Live {
         let message = end_message(reason);
         // How long was "too long", for the words the customer is shown.
         let after_ms = (reason == EndReason::Inactivity).then_some(session.timeouts.inactivity);
-        self.hub.remember_end(
+        self.sessions.remember_end(
             session.id,
             Tombstone {
                 token_hash: session.token_hash.clone(),
@@ -262,7 +264,7 @@ impl Live {
             },
         );
         for role in [Role::Customer, Role::Agent] {
-            self.hub
+            self.routing
                 .notify(session.id, role, Out::Close(close::ENDED, message.into()));
         }
         self.recorder.record(

@@ -14,7 +14,7 @@ use crate::auth::{self, Origins, Tokens, hash_password, random_secret, sha256_he
 use crate::config::{Config, ensure_data_dir};
 use crate::history::Recorder;
 use crate::http::{self, App, AppState, Limiters};
-use crate::hub::{Hub, LocalHub, RedisHub};
+use crate::hub::{FrameRouting, LocalHub, RedisHub, SessionState};
 use crate::listener;
 use crate::live::{Live, now_ms};
 use crate::ratelimit::{Backoff, Keyed};
@@ -125,14 +125,21 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         config.webhook_delivery.clone(),
     )
     .context("webhook client")?;
-    let hub: Arc<dyn Hub> = match &config.redis {
-        Some(url) => RedisHub::connect(url, config.limits.publish_backlog_bytes)
-            .await
-            .context("connecting to Redis")?,
-        None => Arc::new(LocalHub::new()),
+    let (sessions, routing): (Arc<dyn SessionState>, Arc<dyn FrameRouting>) = match &config.redis {
+        Some(url) => {
+            let hub = RedisHub::connect(url, config.limits.publish_backlog_bytes)
+                .await
+                .context("connecting to Redis")?;
+            (hub.clone(), hub)
+        }
+        None => {
+            let hub = Arc::new(LocalHub::new());
+            (hub.clone(), hub)
+        }
     };
     let live = Live {
-        hub,
+        sessions,
+        routing,
         recorder,
         webhooks,
         timeouts: config.timeouts(),

@@ -245,7 +245,7 @@ async fn concurrent_creations_get_unique_ids(kind: RedisKind) {
     ids.sort();
     ids.dedup();
     assert_eq!(ids.len(), CREATIONS);
-    use cobrowse::hub::Hub;
+    use cobrowse::hub::SessionState;
     let hub = cobrowse::hub::RedisHub::connect(&c.redis.config(), usize::MAX)
         .await
         .unwrap();

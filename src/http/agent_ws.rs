@@ -73,9 +73,9 @@ async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Who, session: 
     let (id, peer) = (open.conn.id, open.conn.peer);
     // Every join counted a connection; every end uncounts one, replaced or not.
     open.conn.link.detach_agent(peer);
-    app.live.hub.detached(id, Role::Agent, peer);
+    app.live.routing.detached(id, Role::Agent, peer);
     let _ = app.live.apply(id, Event::AgentDisconnected).await;
-    app.live.hub.release(id);
+    app.live.routing.release(id);
 }
 
 /// Checks who the agent is, joins the session and attaches the connection.
@@ -121,8 +121,8 @@ async fn open(
         }
     };
     let peer = next_peer_id();
-    let link = app.live.hub.link(id);
-    app.live.hub.subscribed(id).await;
+    let link = app.live.routing.link(id);
+    app.live.routing.subscribed(id).await;
     let (sink, stream) = ws.split();
     let out = outbox(app, sink);
     if let Some(older) = link.attach_agent(peer, out.clone()) {
@@ -132,7 +132,7 @@ async fn open(
     app.live.carry_out(&changed);
     let session = changed.0;
     link.sync(&session);
-    app.live.hub.attached(id, Role::Agent, peer);
+    app.live.routing.attached(id, Role::Agent, peer);
     let gauge = super::ops::ConnectionGauge::new(Role::Agent);
     let hello = ServerMsg::session(&session, None).to_json();
     let conn = Conn::new(app.clone(), Role::Agent, id, peer, link, out);

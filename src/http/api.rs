@@ -72,7 +72,7 @@ fn parse_id(id: &str) -> ApiResult<SessionId> {
 }
 
 async fn list_sessions(_: Operator, State(app): State<AppState>) -> ApiResult<Json<Value>> {
-    let mut sessions = app.live.hub.live().await?;
+    let mut sessions = app.live.sessions.live().await?;
     sessions.sort_by_key(|s| s.created_at);
     Ok(Json(
         json!({ "sessions": sessions.iter().map(public_json).collect::<Vec<_>>() }),
@@ -87,7 +87,7 @@ async fn read_session(
     let id = parse_id(&id)?;
     let session = app
         .live
-        .hub
+        .sessions
         .get(id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such live session"))?;

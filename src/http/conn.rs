@@ -254,7 +254,12 @@ impl Conn {
         let to = self.role.other();
         let msg = own_small(msg);
         let at = Instant::now();
-        match self.app.live.hub.relay(&self.link, to, Out::Frame(msg, at)) {
+        match self
+            .app
+            .live
+            .routing
+            .relay(&self.link, to, Out::Frame(msg, at))
+        {
             Sent::Written => {
                 self.sample(at);
                 self.counted(len);

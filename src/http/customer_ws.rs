@@ -120,17 +120,17 @@ async fn open(
     };
     let id = admitted.session.id;
     let peer = next_peer_id();
-    let link = app.live.hub.link(id);
-    app.live.hub.subscribed(id).await;
+    let link = app.live.routing.link(id);
+    app.live.routing.subscribed(id).await;
     // An agent may have joined on another node before this one heard the session.
-    if let Ok(Some(now)) = app.live.hub.get(id).await {
+    if let Ok(Some(now)) = app.live.sessions.get(id).await {
         admitted.session = now;
     }
     let (sink, stream) = ws.split();
     let out = outbox(app, sink);
     link.attach_customer(peer, out.clone(), paused);
     link.sync(&admitted.session);
-    app.live.hub.attached(id, Role::Customer, peer);
+    app.live.routing.attached(id, Role::Customer, peer);
     let gauge = super::ops::ConnectionGauge::new(Role::Customer);
 
     let url = &admitted.session.page.url;
@@ -157,18 +157,18 @@ fn paused() -> crate::hub::Out {
 }
 
 async fn leave(app: &AppState, id: crate::session::SessionId, peer: crate::hub::PeerId) {
-    let link = app.live.hub.link(id);
+    let link = app.live.routing.link(id);
     if link.detach_customer(peer) && link.is_active() {
         // Another tab of the site is now the one shown: it starts from a snapshot.
-        app.live.hub.relay(
+        app.live.routing.relay(
             &link,
             Role::Customer,
             crate::hub::Out::text(ServerMsg::Resync.to_json()),
         );
     }
-    app.live.hub.detached(id, Role::Customer, peer);
+    app.live.routing.detached(id, Role::Customer, peer);
     let _ = app.live.apply(id, Event::CustomerDisconnected).await;
-    app.live.hub.release(id);
+    app.live.routing.release(id);
 }
 
 /// Why a first message was not admitted: the `error` code, close code and words.
@@ -312,11 +312,11 @@ async fn admit(
             if !app.limits.resume_failures_per_ip.has_room(&ip) {
                 return Err(resume_limited().into());
             }
-            let hub = &app.live.hub;
+            let sessions = &app.live.sessions;
             // Both lookups whatever the ID, and one answer for a wrong token and an
             // unknown ID: nothing tells a live session from one that never was.
-            let live = hub.get(msg.id).await.map_err(Refused::unavailable)?;
-            let tomb = hub.end_of(msg.id, now_ms()).await.ok().flatten();
+            let live = sessions.get(msg.id).await.map_err(Refused::unavailable)?;
+            let tomb = sessions.end_of(msg.id, now_ms()).await.ok().flatten();
             let ended_lately = tomb.filter(|t| token_hash_matches(&t.token_hash, &msg.token));
             match (live, ended_lately) {
                 (Some(session), _) if token_matches(&session, &msg.token) => {}

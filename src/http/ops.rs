@@ -17,7 +17,7 @@ pub async fn healthz() -> &'static str {
 /// Ready when storage and the live-session hub both answer.
 pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
     let store = app.store.ping().await.map_err(|e| e.to_string());
-    let hub = app.live.hub.ready().await.map_err(|e| e.to_string());
+    let hub = app.live.sessions.ready().await.map_err(|e| e.to_string());
     let ok = store.is_ok() && hub.is_ok() && !*app.shutdown.borrow();
     let status = if ok {
         StatusCode::OK
@@ -33,7 +33,7 @@ pub async fn readyz(State(app): State<AppState>) -> impl IntoResponse {
 }
 
 pub async fn metrics(State(app): State<AppState>) -> impl IntoResponse {
-    if let Ok(sessions) = app.live.hub.live().await {
+    if let Ok(sessions) = app.live.sessions.live().await {
         let count = |state| sessions.iter().filter(|s| s.state == state).count() as f64;
         metrics::gauge!(m::SESSIONS, "state" => "idle").set(count(SessionState::Idle));
         metrics::gauge!(m::SESSIONS, "state" => "active").set(count(SessionState::Active));

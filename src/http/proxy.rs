@@ -82,7 +82,7 @@ pub async fn get(
         .map_err(|_| ApiError::not_found("no such session"))?;
     let session = app
         .live
-        .hub
+        .sessions
         .get(id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such session"))?;

@@ -5,7 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{Changed, Hub, Link, Links, Out, PeerId, Result, Sent, TOMBSTONE_KEPT_MS, Tombstone};
+use super::{
+    Changed, FrameRouting, Link, Links, Out, PeerId, Result, Sent, SessionState, TOMBSTONE_KEPT_MS,
+    Tombstone,
+};
 use crate::session::{
     Created, Event, Interaction, Millis, Page, Registry, Role, Session, SessionId, Timeouts,
 };
@@ -44,7 +47,7 @@ pub fn deliver_notice(link: &Link, to: Role, out: Out) {
 }
 
 #[async_trait]
-impl Hub for LocalHub {
+impl SessionState for LocalHub {
     async fn create(
         &self,
         interaction: Option<Interaction>,
@@ -106,6 +109,13 @@ impl Hub for LocalHub {
             .map(|(tomb, _)| tomb.clone()))
     }
 
+    fn shared(&self) -> bool {
+        false
+    }
+}
+
+#[async_trait]
+impl FrameRouting for LocalHub {
     fn link(&self, id: SessionId) -> Arc<Link> {
         self.links.get_or_create_with(id, || {})
     }
@@ -133,8 +143,4 @@ impl Hub for LocalHub {
     fn attached(&self, _: SessionId, _: Role, _: PeerId) {}
 
     fn detached(&self, _: SessionId, _: Role, _: PeerId) {}
-
-    fn shared(&self) -> bool {
-        false
-    }
 }

@@ -1,6 +1,7 @@
-//! Live routing: where live sessions are kept and how frames reach the
-//! parties. One trait, two places: in this process (the embedded default) or
-//! Redis (several nodes). Everything above it is the same code either way.
+//! Live sessions: where they are kept (`SessionState`) and how frames reach
+//! the parties (`FrameRouting`). Two places implement both: this process
+//! (`LocalHub`, the embedded default) and Redis (`RedisHub`, several nodes).
+//! Everything above is the same code either way.
 
 mod link;
 mod local;
@@ -51,8 +52,10 @@ pub struct Tombstone {
 /// away for long, whatever ended the session.
 pub const TOMBSTONE_KEPT_MS: Millis = 60 * 60 * 1000;
 
+/// Where live sessions are kept: the session rules applied under one lock
+/// (this process's or Redis's), deadlines fired once, ends remembered.
 #[async_trait]
-pub trait Hub: Send + Sync + 'static {
+pub trait SessionState: Send + Sync + 'static {
     /// A new idle session with an ID unique among live sessions.
     async fn create(
         &self,
@@ -75,7 +78,14 @@ pub trait Hub: Send + Sync + 'static {
     fn remember_end(&self, id: SessionId, tomb: Tombstone, now: Millis);
     /// The end of a session that ended within `TOMBSTONE_KEPT_MS`.
     async fn end_of(&self, id: SessionId, now: Millis) -> Result<Option<Tombstone>>;
+    /// Whether live sessions outlive this node (other nodes carry them on).
+    fn shared(&self) -> bool;
+}
 
+/// How frames reach the parties: this node's connections to each session,
+/// and (with Redis) the other nodes'. Nothing here changes a session.
+#[async_trait]
+pub trait FrameRouting: Send + Sync + 'static {
     /// This node's connections to a session; created when first asked for.
     fn link(&self, id: SessionId) -> Arc<Link>;
     /// Returns once frames and notices for the session, sent from any node,
@@ -94,6 +104,4 @@ pub trait Hub: Send + Sync + 'static {
     /// node can count it gone if this one dies.
     fn attached(&self, id: SessionId, role: Role, peer: PeerId);
     fn detached(&self, id: SessionId, role: Role, peer: PeerId);
-    /// Whether live sessions outlive this node (other nodes carry them on).
-    fn shared(&self) -> bool;
 }

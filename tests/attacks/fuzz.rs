@@ -176,7 +176,13 @@ async fn hostile_party_keeps_the_session(role: Role, cases: u32) {
         hostile.send(json!({"t": "ping"})).await;
         // Whatever became of the hostile connection, the other party's session holds.
         tokio::time::sleep(Duration::from_millis(50)).await;
-        let session = srv.app().live.hub.get(id.parse().unwrap()).await.unwrap();
+        let session = srv
+            .app()
+            .live
+            .sessions
+            .get(id.parse().unwrap())
+            .await
+            .unwrap();
         let state = session.map(|s| s.state);
         assert_eq!(state, Some(State::Active), "case {case}: {frames:?}");
         other.send(json!({"t": "ping"})).await;

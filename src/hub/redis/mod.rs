@@ -37,7 +37,8 @@ use self::conn::{Batch, Conn};
 use self::wire::Frame;
 use super::local::deliver_notice;
 use super::{
-    Changed, Hub, HubError, Link, Links, Out, PeerId, Result, Sent, TOMBSTONE_KEPT_MS, Tombstone,
+    Changed, FrameRouting, HubError, Link, Links, Out, PeerId, Result, Sent, SessionState,
+    TOMBSTONE_KEPT_MS, Tombstone,
 };
 use crate::config::RedisConfig;
 use crate::protocol::{ServerMsg, close};
@@ -452,7 +453,7 @@ fn member(id: SessionId, role: Role, peer: PeerId) -> String {
 }
 
 #[async_trait]
-impl Hub for RedisHub {
+impl SessionState for RedisHub {
     async fn create(
         &self,
         interaction: Option<Interaction>,
@@ -620,6 +621,13 @@ impl Hub for RedisHub {
             .map_err(HubError::Unavailable)
     }
 
+    fn shared(&self) -> bool {
+        true
+    }
+}
+
+#[async_trait]
+impl FrameRouting for RedisHub {
     fn link(&self, id: SessionId) -> Arc<Link> {
         // Subscribed as the link is made, so that a later `subscribed` waits for it.
         self.links
@@ -671,10 +679,6 @@ impl Hub for RedisHub {
 
     fn detached(&self, id: SessionId, role: Role, peer: PeerId) {
         self.send(Command::Unregister(member(id, role, peer)));
-    }
-
-    fn shared(&self) -> bool {
-        true
     }
 }
 
