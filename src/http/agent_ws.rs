@@ -14,10 +14,10 @@ use super::conn::{Conn, Open, outbox, refuse};
 use super::customer_ws::sized;
 use super::{AppState, client_ip};
 use crate::auth::Identity;
-use crate::hub::{HubError, Out, next_peer_id};
+use crate::hub::{Attachment, HubError, Out};
 use crate::metrics as m;
 use crate::protocol::{ServerMsg, close, refusal_close_code};
-use crate::session::{Event, Role, SessionId};
+use crate::session::{Role, SessionId};
 
 #[derive(Deserialize)]
 pub struct JoinQuery {
@@ -66,16 +66,9 @@ type Who = Result<Identity, crate::auth::AuthError>;
 async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Who, session: String) {
     // Boxed: the handshake's state is freed once relaying starts instead of
     // sizing the task that lives as long as the connection.
-    let Some(mut open) = Box::pin(open(&app, socket, ip, who, session)).await else {
-        return;
-    };
-    open.serve().await;
-    let (id, peer) = (open.conn.id, open.conn.peer);
-    // Every join counted a connection; every end uncounts one, replaced or not.
-    open.conn.link.detach_agent(peer);
-    app.live.routing.detached(id, Role::Agent, peer);
-    let _ = app.live.apply(id, Event::AgentDisconnected).await;
-    app.live.routing.release(id);
+    if let Some(open) = Box::pin(open(&app, socket, ip, who, session)).await {
+        open.serve().await;
+    }
 }
 
 /// Checks who the agent is, joins the session and attaches the connection.
@@ -120,21 +113,18 @@ async fn open(
             return None;
         }
     };
-    let peer = next_peer_id();
-    let link = app.live.routing.link(id);
-    app.live.routing.subscribed(id).await;
+    let attachment = Attachment::open(app.live.routing.clone(), id, Role::Agent).await;
     let (sink, stream) = ws.split();
     let out = outbox(app, sink);
-    if let Some(older) = link.attach_agent(peer, out.clone()) {
+    if let Some(older) = attachment.link.attach_agent(attachment.peer, out.clone()) {
         let why = "this session was opened in another window";
         older.push(Out::Close(close::CONFLICT, why.into()), 0);
     }
     app.live.carry_out(&changed);
     let session = changed.0;
-    link.sync(&session);
-    app.live.routing.attached(id, Role::Agent, peer);
+    attachment.link.sync(&session);
     let gauge = super::ops::ConnectionGauge::new(Role::Agent);
     let hello = ServerMsg::session(&session, None).to_json();
-    let conn = Conn::new(app.clone(), Role::Agent, id, peer, link, out);
+    let conn = Conn::new(app.clone(), attachment, out);
     Some(Open::new(conn, stream, hello, gauge))
 }

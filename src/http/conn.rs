@@ -12,11 +12,11 @@ use metrics::{Counter, Histogram};
 
 use super::AppState;
 use super::ops::ConnectionGauge;
-use crate::hub::{Capacity, HubError, Link, Out, Outbox, PeerId, Queued, Sent, WsSink};
+use crate::hub::{Attachment, Capacity, HubError, Out, Outbox, Queued, Sent, WsSink};
 use crate::metrics as m;
 use crate::protocol::{self, Kind, PageMsg, ServerMsg, close};
 use crate::ratelimit::Bucket;
-use crate::session::{Event, Role, SessionId};
+use crate::session::{Event, Role};
 
 const PING_EVERY: Duration = Duration::from_secs(25);
 /// A connection silent this long (not even a pong) is dead.
@@ -87,8 +87,10 @@ impl Open {
         }
     }
 
-    /// Says hello, then relays until the connection ends.
-    pub async fn serve(&mut self) {
+    /// Says hello, relays until the connection ends, then lets go of the
+    /// session: this node's routing first (the attachment's drop), so that the
+    /// session's change for the party leaving is not routed back to it.
+    pub async fn serve(mut self) {
         let hello = std::mem::take(&mut self.hello);
         if self
             .conn
@@ -99,6 +101,14 @@ impl Open {
         {
             self.conn.run(&mut self.stream).await;
         }
+        let app = self.conn.app.clone();
+        let (id, role) = (self.conn.at.id, self.conn.at.role);
+        drop(self);
+        let left = match role {
+            Role::Customer => Event::CustomerDisconnected,
+            Role::Agent => Event::AgentDisconnected,
+        };
+        let _ = app.live.apply(id, left).await;
     }
 }
 
@@ -109,10 +119,8 @@ pub enum Flow {
 
 pub struct Conn {
     pub app: AppState,
-    pub role: Role,
-    pub id: SessionId,
-    pub peer: PeerId,
-    pub link: Arc<Link>,
+    /// Where the connection is attached; detached when the connection is dropped.
+    pub at: Attachment,
     out: Arc<Outbox>,
     bucket: Bucket,
     /// Frames written, for sampling their latency.
@@ -197,21 +205,11 @@ fn too_big(e: &axum::Error) -> bool {
 }
 
 impl Conn {
-    pub fn new(
-        app: AppState,
-        role: Role,
-        id: SessionId,
-        peer: PeerId,
-        link: Arc<Link>,
-        out: Arc<Outbox>,
-    ) -> Self {
+    pub fn new(app: AppState, at: Attachment, out: Arc<Outbox>) -> Self {
         let burst = f64::from(app.config.limits.max_messages_per_second) * 2.0;
         Conn {
             app,
-            role,
-            id,
-            peer,
-            link,
+            at,
             out,
             bucket: Bucket::full(burst, Instant::now()),
             sent: 0,
@@ -230,7 +228,7 @@ impl Conn {
 
     /// Applies an event the party asked for; a refusal is told to it, not fatal.
     async fn ask(&self, event: Event) -> Flow {
-        match self.app.live.apply(self.id, event).await {
+        match self.app.live.apply(self.at.id, event).await {
             Ok(_) => Flow::Go,
             Err(HubError::Refused(r)) => {
                 self.error(r.code(), &r.to_string());
@@ -246,19 +244,19 @@ impl Conn {
     async fn activity(&mut self) {
         if self.last_activity.elapsed() >= ACTIVITY_EVERY {
             self.last_activity = Instant::now();
-            let _ = self.app.live.apply(self.id, Event::Activity).await;
+            let _ = self.app.live.apply(self.at.id, Event::Activity).await;
         }
     }
 
     fn relay(&mut self, msg: Message, len: usize) {
-        let to = self.role.other();
+        let to = self.at.role.other();
         let msg = own_small(msg);
         let at = Instant::now();
         match self
             .app
             .live
             .routing
-            .relay(&self.link, to, Out::Frame(msg, at))
+            .relay(&self.at.link, to, Out::Frame(msg, at))
         {
             Sent::Written => {
                 self.sample(at);
@@ -331,10 +329,10 @@ impl Conn {
 
     /// Content may flow only once an agent is in, and only from the tab shown.
     fn content_allowed(&self) -> Result<bool, &'static str> {
-        if !self.link.is_active() {
+        if !self.at.link.is_active() {
             return Err("no agent has joined yet: nothing of the page may be sent");
         }
-        Ok(self.role == Role::Agent || self.link.is_shown_customer(self.peer))
+        Ok(self.at.role == Role::Agent || self.at.link.is_shown_customer(self.at.peer))
     }
 
     fn refused_early(&mut self, why: &'static str) -> Flow {
@@ -352,7 +350,7 @@ impl Conn {
             return flow;
         }
         let len = text.len();
-        let (kind, seq, snapshot) = match protocol::parse_text(self.role, &text) {
+        let (kind, seq, snapshot) = match protocol::parse_text(self.at.role, &text) {
             Ok((kind, envelope)) => (kind, envelope.s, envelope.t == "snapshot"),
             Err(e) => return self.protocol_error(e),
         };
@@ -368,7 +366,7 @@ impl Conn {
                 self.reply(&ServerMsg::Pong);
                 Flow::Go
             }
-            Kind::Exit => self.ask(Event::Exit(self.role)).await,
+            Kind::Exit => self.ask(Event::Exit(self.at.role)).await,
             Kind::InteractionEnd => self.ask(Event::InteractionEnded).await,
             Kind::ControlGrant => self.ask(Event::GrantControl).await,
             Kind::ControlDeny => self.ask(Event::DenyControl).await,
@@ -376,9 +374,10 @@ impl Conn {
             Kind::RequestControl => self.ask(Event::RequestControl).await,
             Kind::Tab => {
                 if self
+                    .at
                     .link
-                    .focus_customer(self.peer, || Out::text(ServerMsg::Paused.to_json()))
-                    && self.link.is_active()
+                    .focus_customer(self.at.peer, || Out::text(ServerMsg::Paused.to_json()))
+                    && self.at.link.is_active()
                 {
                     // The newly shown tab starts capturing with a full snapshot.
                     self.reply(&ServerMsg::Resync);
@@ -395,13 +394,13 @@ impl Conn {
                 // nothing of that URL until they come (a tab shown later starts from them).
                 let url = self.app.live.privacy.mask(&page.url);
                 self.tell_rules(&page.url, &url).await;
-                if !self.link.is_shown_customer(self.peer) {
+                if !self.at.link.is_shown_customer(self.at.peer) {
                     return Flow::Go;
                 }
                 let page = page.into_page();
                 let title = page.title.clone();
                 let flow = self.ask(Event::Page(page)).await;
-                if self.link.is_active() {
+                if self.at.link.is_active() {
                     // The agent gets the page as history keeps it (secret parameters
                     // masked), not as the connection wrote it.
                     let mut relayed = serde_json::json!({
@@ -429,7 +428,7 @@ impl Conn {
                 }
             },
             Kind::Input => {
-                if !self.link.is_write() {
+                if !self.at.link.is_write() {
                     self.app.relay.input_dropped.increment(1);
                     self.error(
                         "not_allowed",
@@ -448,7 +447,7 @@ impl Conn {
         if let Some(flow) = self.over_rate() {
             return flow;
         }
-        if let Err(e) = protocol::parse_binary(self.role, &bytes) {
+        if let Err(e) = protocol::parse_binary(self.at.role, &bytes) {
             return self.protocol_error(e);
         }
         match self.content_allowed() {

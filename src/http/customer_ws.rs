@@ -12,7 +12,7 @@ use futures_util::StreamExt;
 
 use super::conn::{Conn, Open, outbox, refuse, say_and_close};
 use super::{AppState, client_ip};
-use crate::hub::{HubError, Tombstone, next_peer_id};
+use crate::hub::{Attachment, HubError, Tombstone};
 use crate::interactions;
 use crate::live::now_ms;
 use crate::protocol::{
@@ -77,11 +77,9 @@ async fn customer(
 ) {
     // Boxed: the handshake's state is freed once relaying starts instead of
     // sizing the task that lives as long as the connection.
-    let Some(mut open) = Box::pin(open(&app, socket, ip, &site, origins)).await else {
-        return;
-    };
-    open.serve().await;
-    leave(&app, open.conn.id, open.conn.peer).await;
+    if let Some(open) = Box::pin(open(&app, socket, ip, &site, origins)).await {
+        open.serve().await;
+    }
 }
 
 /// Admits the customer and attaches its connection to the session.
@@ -119,18 +117,17 @@ async fn open(
         }
     };
     let id = admitted.session.id;
-    let peer = next_peer_id();
-    let link = app.live.routing.link(id);
-    app.live.routing.subscribed(id).await;
+    let attachment = Attachment::open(app.live.routing.clone(), id, Role::Customer).await;
     // An agent may have joined on another node before this one heard the session.
     if let Ok(Some(now)) = app.live.sessions.get(id).await {
         admitted.session = now;
     }
     let (sink, stream) = ws.split();
     let out = outbox(app, sink);
-    link.attach_customer(peer, out.clone(), paused);
-    link.sync(&admitted.session);
-    app.live.routing.attached(id, Role::Customer, peer);
+    attachment
+        .link
+        .attach_customer(attachment.peer, out.clone(), paused);
+    attachment.link.sync(&admitted.session);
     let gauge = super::ops::ConnectionGauge::new(Role::Customer);
 
     let url = &admitted.session.page.url;
@@ -138,7 +135,7 @@ async fn open(
     let hello = ServerMsg::session(&admitted.session, admitted.token.as_deref())
         .for_site(&rules, &origins)
         .to_json();
-    let conn = Conn::new(app.clone(), Role::Customer, id, peer, link, out);
+    let conn = Conn::new(app.clone(), attachment, out);
     if admitted.token.is_none() && admitted.session.state == SessionState::Active {
         // A reload or next page while an agent watches: show it from scratch
         // (queued, so it follows the hello).
@@ -154,21 +151,6 @@ async fn open(
 /// Told to the tab that stops being the one shown to the agent.
 fn paused() -> crate::hub::Out {
     crate::hub::Out::text(ServerMsg::Paused.to_json())
-}
-
-async fn leave(app: &AppState, id: crate::session::SessionId, peer: crate::hub::PeerId) {
-    let link = app.live.routing.link(id);
-    if link.detach_customer(peer) && link.is_active() {
-        // Another tab of the site is now the one shown: it starts from a snapshot.
-        app.live.routing.relay(
-            &link,
-            Role::Customer,
-            crate::hub::Out::text(ServerMsg::Resync.to_json()),
-        );
-    }
-    app.live.routing.detached(id, Role::Customer, peer);
-    let _ = app.live.apply(id, Event::CustomerDisconnected).await;
-    app.live.routing.release(id);
 }
 
 /// Why a first message was not admitted: the `error` code, close code and words.

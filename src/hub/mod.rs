@@ -3,6 +3,7 @@
 //! (`LocalHub`, the embedded default) and Redis (`RedisHub`, several nodes).
 //! Everything above is the same code either way.
 
+mod attachment;
 mod link;
 mod local;
 mod outbox;
@@ -19,6 +20,7 @@ use crate::session::{
     SessionId, Timeouts,
 };
 
+pub use attachment::Attachment;
 pub use link::{Link, Links, PeerId, next_peer_id};
 pub use local::LocalHub;
 pub use outbox::{Capacity, Out, Outbox, Queued, Sent, WsSink};
