@@ -220,11 +220,13 @@ fn main() -> Result<()> {
     })
 }
 
-/// The source tree: where cargo ran us from, else where we were built from.
+/// The repository: two levels above this crate's manifest, where cargo ran
+/// us from, else where we were built from.
 fn source_dir() -> PathBuf {
-    std::env::var_os("CARGO_MANIFEST_DIR")
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+    manifest.join("../..")
 }
 
 async fn prepare_cobrowse(args: &LoadArgs) -> Result<PathBuf> {
@@ -238,7 +240,7 @@ async fn prepare_cobrowse(args: &LoadArgs) -> Result<PathBuf> {
             "bench: warning: this bench is not a release build; its own overhead will distort the figures"
         );
     }
-    // `cargo run --bin cobrowse-bench` builds only the bench: make sure the
+    // `cargo run -p cobrowse-bench` builds only the bench: make sure the
     // server next to it is current, or the run would measure stale code.
     if !args.no_build
         && let Some(cargo) = std::env::var_os("CARGO")
