@@ -249,7 +249,7 @@ const mirror = new Mirror($('stage'), (u) => location.origin + '/proxy?url=' + e
 const trace = [];
 const note = (x) => { trace.push(x); if (trace.length > 60) trace.shift(); };
 window.cobrowseAgent = {
-  mirror, trace, drop: 0, snapshots: 0,
+  mirror, trace, snapshots: 0,
   /** Why each refused snapshot or change was refused (tests, debugging). */
   refused: [],
   requestResync: () => { resyncAt = 0; resync('asked'); },
@@ -287,7 +287,6 @@ function connect() {
   s.onmessage = (e) => {
     if (ws !== s) return;
     note(typeof e.data === 'string' ? e.data.slice(0, 100) : 'binary ' + e.data.byteLength);
-    if (window.cobrowseAgent.drop > 0 && /"s":/.test(e.data)) return void window.cobrowseAgent.drop--; // tests: simulate a lost message
     if (typeof e.data === 'string') { let m; try { m = JSON.parse(e.data); } catch { return; } receive(m); }
     else binary(new Uint8Array(e.data));
   };
