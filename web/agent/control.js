@@ -9,7 +9,7 @@
 // telling us why in a `notice`, shown here as a toast).
 //
 //   import { attachControl } from './control.js';
-//   const control = attachControl({ mirror, overlay: $('overlay'), send });
+//   const control = attachControl({ mirror, overlay: $('overlay'), transport });
 //   control.mode            // 'pointer' | 'write'
 //   control.on('mode' | 'notice' | 'control', fn)
 //   control.navigate('back' | 'forward' | 'reload' | url)
@@ -51,9 +51,11 @@ export function noticeOf(m) {
 }
 
 /**
- * @param {{mirror: import('./mirror.js').Mirror, overlay?: HTMLElement, send: (t: string, o?: object) => void, toasts?: boolean}} o
+ * @param {{mirror: import('./mirror.js').Mirror, overlay?: HTMLElement, transport: import('./transport.js').Transport, toasts?: boolean}} o
  */
-export function attachControl({ mirror, overlay = document.getElementById('overlay'), send, toasts = true }) {
+export function attachControl({ mirror, overlay = document.getElementById('overlay'), transport, toasts = true }) {
+  /** @param {string} t @param {object} [o] */
+  const send = (t, o) => transport.send(t, o);
   const subs = {};
   const emit = (ev, x) => (subs[ev] || []).forEach((f) => { try { f(x); } catch (e) { console.error(e); } });
   const control = {
@@ -64,31 +66,20 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     place,
   };
 
-  // ---- the server's and the customer's messages, heard on the console's own socket ----
-  // (app.js owns the socket; this listens beside it instead of needing a hook there.)
-  const hear = (e) => {
-    if (typeof e.data !== 'string' || !/^\{"v":1,"t":"(session|mode|control|ended|notice|error)"/.test(e.data)) return;
-    let m;
-    try { m = JSON.parse(e.data); } catch { return; }
-    if (m.t === 'session' || m.t === 'mode') setMode(m.mode);
-    else if (m.t === 'ended') setMode('pointer');
-    else if (m.t === 'control') emit('control', m);
-    // The customer's script refusing is its second lock: not_allowed from it means it never granted control.
-    else if (m.t === 'notice') {
-      const n = noticeOf(m);
-      emit('notice', n);
-      toast(n.words);
-    }
-    else if (m.t === 'error' && m.code === 'not_allowed' && sentInput && Date.now() - sentInput < 3000) toast(NOTICE_WORDS.not_allowed);
-  };
-  const Native = window.WebSocket;
-  if (!Native.cbTapped) {
-    window.WebSocket = class extends Native {
-      constructor(u, p) { super(u, p); if (/\/ws\/agent/.test(String(u))) this.addEventListener('message', (e) => taps.forEach((f) => f(e))); }
-    };
-    window.WebSocket.cbTapped = taps;
-  }
-  (window.WebSocket.cbTapped || taps).push(hear);
+  // ---- the server's and the customer's messages ----
+  transport.on('session', (m) => setMode(m.mode));
+  transport.on('mode', (m) => setMode(m.mode));
+  transport.on('ended', () => setMode('pointer'));
+  transport.on('control', (m) => emit('control', m));
+  // The customer's script refusing is its second lock: not_allowed from it means it never granted control.
+  transport.on('notice', (m) => {
+    const n = noticeOf(m);
+    emit('notice', n);
+    toast(n.words);
+  });
+  transport.on('error', (m) => {
+    if (m.code === 'not_allowed' && sentInput && Date.now() - sentInput < 3000) toast(NOTICE_WORDS.not_allowed);
+  });
 
   function setMode(m) {
     m = m === 'write' ? 'write' : 'pointer';
@@ -339,4 +330,3 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
   overlay.dataset.mode = 'pointer';
   return control;
 }
-const taps = [];
