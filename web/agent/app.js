@@ -6,6 +6,10 @@ import { attachControl } from './control.js';
 import { Transport } from './transport.js';
 
 const $ = (id) => document.getElementById(id);
+/** @type {(id: string) => HTMLInputElement} */
+const $input = (id) => /** @type {HTMLInputElement} */ ($(id));
+/** @type {(id: string) => HTMLButtonElement} */
+const $button = (id) => /** @type {HTMLButtonElement} */ ($(id));
 const params = new URLSearchParams(location.search);
 const fragment = new URLSearchParams(location.hash.slice(1));
 const spaced = (id) => String(id).replace(/(\d{3})(?=\d)/g, '$1 ');
@@ -86,7 +90,7 @@ function showSignin(error) {
   ui.screen('signin');
   ui.field('signin-error', error);
   $('sid').textContent = S.id ? spaced(S.id) : '';
-  setTimeout(() => (error && $('signin-name').value ? $('signin-password') : $('signin-name')).focus());
+  setTimeout(() => (error && $input('signin-name').value ? $('signin-password') : $('signin-name')).focus());
 }
 
 function showJoin(error) {
@@ -94,8 +98,8 @@ function showJoin(error) {
   $('sid').textContent = '';
   ui.field('join-error', error);
   $('join-id').setAttribute('aria-invalid', error ? 'true' : 'false');
-  $('join-submit').disabled = false;
-  setTimeout(() => { $('join-id').focus(); $('join-id').select(); });
+  $button('join-submit').disabled = false;
+  setTimeout(() => { $('join-id').focus(); $input('join-id').select(); });
 }
 
 // ---- sign-in ----
@@ -126,13 +130,13 @@ function signInError(r, what) {
 
 $('signin-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const name = $('signin-name').value.trim(), password = $('signin-password').value;
+  const name = $input('signin-name').value.trim(), password = $input('signin-password').value;
   if (!name || !password) return ui.field('signin-error', 'Enter your name and password.');
-  $('signin-submit').disabled = true;
+  $button('signin-submit').disabled = true;
   const r = await post('/auth/login', { name, password });
-  $('signin-submit').disabled = false;
-  if (!r.ok) { $('signin-password').value = ''; return showSignin(signInError(r, 'password')); }
-  $('signin-password').value = '';
+  $button('signin-submit').disabled = false;
+  if (!r.ok) { $input('signin-password').value = ''; return showSignin(signInError(r, 'password')); }
+  $input('signin-password').value = '';
   signedIn(r.data);
   ui.clear();
   afterSignIn();
@@ -167,7 +171,7 @@ function parseId(text) {
 $('join-form').addEventListener('submit', (e) => {
   e.preventDefault();
   if (transport.active) return; // a join is on its way
-  const [id, error] = parseId($('join-id').value);
+  const [id, error] = parseId($input('join-id').value);
   if (!id) return showJoin(error);
   join(id);
 });
@@ -177,8 +181,8 @@ function join(id) {
   S.id = id; S.joined = false; S.ended = false;
   S.mode = 'pointer'; S.control = '';
   history.replaceState(null, '', location.pathname + '?session=' + id);
-  $('join-id').value = spaced(id);
-  $('join-submit').disabled = true;
+  $input('join-id').value = spaced(id);
+  $button('join-submit').disabled = true;
   ui.clear();
   ui.field('join-error', '');
   $('sid').textContent = spaced(id);
@@ -195,7 +199,7 @@ function leave(state, stateText, heading, text) {
   history.replaceState(null, '', location.pathname);
   ui.state(state, stateText);
   showJoin();
-  $('join-id').value = '';
+  $input('join-id').value = '';
   ui.notice(heading, text);
 }
 
@@ -243,23 +247,29 @@ function howLong(ms) {
 const transport = new Transport({ maxSnapshotBytes: LIMITS.bytes, wantsSnapshot: () => S.joined && S.customerIn });
 
 const mirror = new Mirror($('stage'), (u) => location.origin + '/proxy?url=' + encodeURIComponent(u) + '&session=' + encodeURIComponent(S.id));
-window.cobrowseAgent = {
+
+// Write mode: control.js turns the agent's clicks, typing and scrolling over the view into input
+// messages and pointer-mode clicks into marks, drawing the agent's own ring.
+const control = attachControl({ mirror, overlay: $('overlay'), transport });
+
+/** The console as a page that embeds it (an agent desktop) or a debugger sees it: `window.cobrowseAgent`. */
+const api = {
   /** The rebuilt view, and the last messages seen (debugging). */
   mirror, trace: transport.trace,
   /** Snapshots shown so far. */
   snapshots: 0,
   /** Why each refused snapshot or change was refused (debugging). */
-  refused: [],
+  /** @type {string[]} */ refused: [],
   /** Asks the customer's page for a fresh snapshot now. */
   requestResync: () => transport.resyncNow('asked'),
+  /** Asks the customer for write mode; false when not connected. */
+  requestControl: () => transport.send('request_control'),
+  /** The agent's hand on the view (control.js): its mode, notices, navigation. */
+  control,
   /** Where the console stands (tests, the agent desktop). */
   get session() { return { id: S.id, joined: S.joined, mode: S.mode, control: S.control, customer: S.customerIn, agent: S.me && S.me.name }; },
 };
-
-// Write mode: control.js turns the agent's clicks, typing and scrolling over the view into input
-// messages and pointer-mode clicks into marks, drawing the agent's own ring.
-const control = attachControl({ mirror, overlay: $('overlay'), transport });
-Object.assign(window.cobrowseAgent, { requestControl: () => transport.send('request_control'), control });
+Object.assign(window, { cobrowseAgent: api });
 
 let work = Promise.resolve();
 /** Keeps the order of application even when a step is asynchronous (decompression). */
@@ -304,7 +314,7 @@ function closed(e) {
  * LIMITS.bytes: a hostile page can send a small "zip bomb" that would inflate to gigabytes and
  * take the console's tab down. (Fed whole, a DecompressionStream inflates a chunk at once: 64 KiB
  * can become 64 MiB before we could look.)
- * @param {Uint8Array[]} parts
+ * @param {Uint8Array<ArrayBuffer>[]} parts
  * @param {string|0} z
  */
 async function inflate(parts, z) {
@@ -348,8 +358,8 @@ async function inflate(parts, z) {
  */
 function refuse(e) {
   console.warn('cobrowse: refused,', e.message);
-  window.cobrowseAgent.refused.push(e.message);
-  if (window.cobrowseAgent.refused.length > 20) window.cobrowseAgent.refused.shift();
+  api.refused.push(e.message);
+  if (api.refused.length > 20) api.refused.shift();
   const mib = Math.round(LIMITS.bytes / (1 << 20));
   ui.notice('The customer\'s page could not be shown', `It sent more than this console accepts (over ${mib} MiB once unpacked, ${LIMITS.nodes.toLocaleString('en')} elements or ${LIMITS.depth} levels deep), so it was refused. The view shows the page as it last was; a fresh copy will be asked for in a little while.`);
   transport.resync('refused: ' + e.message);
@@ -369,7 +379,7 @@ async function build(parts, m) {
     if (e instanceof Refused) return refuse(e);
     throw e;
   }
-  window.cobrowseAgent.snapshots++;
+  api.snapshots++;
   $('wrap').hidden = false;
   $('wrap').classList.remove('stale');
   $('waiting').hidden = true;
@@ -390,7 +400,7 @@ function setMode(mode) {
 
 let countdown = 0;
 function controlButton() {
-  const b = $('request');
+  const b = $button('request');
   clearInterval(countdown);
   if (S.mode === 'write') { b.disabled = true; b.textContent = 'You have control'; return; }
   if (S.control === 'pending') {
@@ -490,8 +500,8 @@ function receive(m) {
 for (const t of ['session', 'presence', 'control', 'mode', 'ended', 'service', 'error']) transport.on(t, receive);
 
 transport.on('page', (m) => ui.page(m.url, m.title));
-/** A change of the customer's page, in sequence. @param {import('./transport.js').Message} m */
-transport.on('change', (m) => {
+// A change of the customer's page, in sequence.
+transport.on('change', (/** @type {import('./transport.js').Message} */ m) => {
   queue(() => {
     switch (m.t) {
       case 'mutation': mirror.mutate(m); break;
@@ -556,8 +566,7 @@ function hideCursor() { ptrMsg = null; $('cursor').hidden = true; }
 
 $('request').addEventListener('click', () => {
   if (S.mode === 'write' || S.control === 'pending') return;
-  const ask = window.cobrowseAgent.requestControl;
-  const sent = typeof ask === 'function' ? ask() !== false : transport.send('request_control');
+  const sent = api.requestControl();
   if (!sent) return controlNote('Not connected: try again when the connection is back.', 'bad');
   controlNote('Asking the customer…', 'info');
 });

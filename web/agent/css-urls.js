@@ -116,7 +116,7 @@ export function rewriteCssUrls(css, fn) {
   let i = 0;
   /** Per open parenthesis: whether strings directly in it are URLs. */
   const parens = [];
-  /** In an @import prelude (strings are URLs) or an @namespace one (nothing is). */
+  /** In an `@import` prelude (strings are URLs) or an `@namespace` one (nothing is). */
   let atRule = '';
   /** Brace depth of the custom property being read (its value ends at `;` or a `}` at it), or -1. */
   let custom = -1;

@@ -11,10 +11,12 @@
 
 /** A message on the wire: the envelope and the payload beside it. */
 /** @typedef {{v?: number, t: string, s?: number, [field: string]: any}} Message */
+/** A message the customer sent, relayed: it carries its sequence number. */
+/** @typedef {Message & {s: number}} Relayed */
 /** How a connection ended: its close code, and the last `error` the server sent on it. */
 /** @typedef {{code: number, error: Message | null}} Closed */
 /** A complete snapshot: its message and its chunks, in order. */
-/** @typedef {{m: Message, parts: Uint8Array[]}} Snapshot */
+/** @typedef {{m: Message, parts: Uint8Array<ArrayBuffer>[]}} Snapshot */
 
 /** No snapshot asked for again sooner than this after the last ask. */
 const RESYNC_GAP_MS = 5000;
@@ -51,7 +53,7 @@ export class Transport {
     this.waitSince = Date.now();
     this.resyncAt = 0;
     /** Chunks of the next snapshot, `[s, bytes]`, and their size. */
-    /** @type {[number, Uint8Array][]} */
+    /** @type {[number, Uint8Array<ArrayBuffer>][]} */
     this.chunks = [];
     this.chunkBytes = 0;
     // A snapshot that does not come (lost, or sent before we were attached) is asked for again.
@@ -59,7 +61,7 @@ export class Transport {
       const late = Date.now() - this.waitSince > SNAPSHOT_WAIT_MS;
       if (this.waiting && wantsSnapshot() && late) this.resync('no snapshot yet');
     }, 1000);
-    setInterval(() => this.isOpen() && this.ws.send('{"v":1,"t":"ping"}'), PING_MS);
+    setInterval(() => this.openSocket()?.send('{"v":1,"t":"ping"}'), PING_MS);
   }
 
   /**
@@ -89,8 +91,9 @@ export class Transport {
     return this.ws !== null;
   }
 
-  isOpen() {
-    return this.ws !== null && this.ws.readyState === WebSocket.OPEN;
+  /** The connection when it is open, else null. @returns {WebSocket | null} */
+  openSocket() {
+    return this.ws && this.ws.readyState === WebSocket.OPEN ? this.ws : null;
   }
 
   /** Connects to session `id` afresh (backoff and joined state forgotten). @param {string} id */
@@ -133,8 +136,9 @@ export class Transport {
    * @param {object} [fields]
    */
   send(t, fields = {}) {
-    if (!this.isOpen()) return false;
-    this.ws.send(JSON.stringify({ v: 1, t, s: ++this.sent, ...fields }));
+    const ws = this.openSocket();
+    if (!ws) return false;
+    ws.send(JSON.stringify({ v: 1, t, s: ++this.sent, ...fields }));
     return true;
   }
 
@@ -212,7 +216,7 @@ export class Transport {
       if (m.t === 'error') this.lastError = m;
       return this.emit(m.t, m);
     }
-    if (m.t === 'snapshot') return this.snapshot(m);
+    if (m.t === 'snapshot') return this.snapshot(/** @type {Relayed} */ (m));
     if (m.t === 'page') {
       this.last = m.s;
       return this.emit('page', m);
@@ -235,7 +239,7 @@ export class Transport {
     return true;
   }
 
-  /** A binary frame (docs/protocol.md): a snapshot chunk, or a canvas picture. @param {Uint8Array} b */
+  /** A binary frame (docs/protocol.md): a snapshot chunk, or a canvas picture. @param {Uint8Array<ArrayBuffer>} b */
   binary(b) {
     if (b.length < 6 || b[0] !== 1) return;
     const s = new DataView(b.buffer, b.byteOffset).getUint32(2);
@@ -269,7 +273,7 @@ export class Transport {
   /**
    * A `snapshot` message: its chunks and the sequence are taken at once, as it arrives, so that
    * the changes right behind it count from it even while an earlier step is still applied.
-   * @param {Message} m
+   * @param {Relayed} m
    */
   snapshot(m) {
     const run = this.chunks.slice(-m.n);
