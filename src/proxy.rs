@@ -12,6 +12,8 @@ use bytes::Bytes;
 use crate::auth::Origins;
 use crate::netguard::Guard;
 
+mod css_urls;
+
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum ProxyError {
     #[error("only absolute http(s) URLs can be loaded")]
@@ -115,45 +117,11 @@ pub fn served_type(content_type: &str, url: &url::Url) -> Option<String> {
     Some(font.to_string())
 }
 
-/// Rewrites `url(…)` and `@import "…"` in a stylesheet to absolute URLs
-/// (against `base`) wrapped by `wrap`, so the agent's browser asks us for them.
+/// Rewrites every URL a stylesheet can make the browser fetch (`css_urls`) to an absolute
+/// URL (against `base`) wrapped by `wrap`, so the agent's browser asks us for them; data:
+/// URLs and fragments stay as they are, any other scheme becomes `about:invalid`.
 pub fn rewrite_css(css: &str, base: &url::Url, wrap: impl Fn(&str) -> String) -> String {
-    let mut out = String::with_capacity(css.len() + 64);
-    let mut rest = css;
-    loop {
-        let next_url = rest.find("url(");
-        let next_import = rest.find("@import");
-        let (at, is_import) = match (next_url, next_import) {
-            (None, None) => break,
-            (Some(u), Some(i)) if i < u => (i, true),
-            (Some(u), _) => (u, false),
-            (None, Some(i)) => (i, true),
-        };
-        if is_import {
-            out.push_str(&rest[..at + 7]);
-            rest = &rest[at + 7..];
-            let trimmed = rest.trim_start();
-            let quote = trimmed.chars().next().filter(|c| *c == '"' || *c == '\'');
-            if let Some(q) = quote
-                && let Some(end) = trimmed[1..].find(q)
-            {
-                out.push_str(&rest[..rest.len() - trimmed.len()]);
-                let target = &trimmed[1..1 + end];
-                out.push_str(&format!("\"{}\"", absolute(base, target, &wrap)));
-                rest = &trimmed[end + 2..];
-            }
-            continue;
-        }
-        out.push_str(&rest[..at + 4]);
-        rest = &rest[at + 4..];
-        let Some(close) = rest.find(')') else { break };
-        let inner = rest[..close].trim();
-        let target = inner.trim_matches(|c| c == '"' || c == '\'');
-        out.push_str(&format!("\"{}\"", absolute(base, target, &wrap)));
-        rest = &rest[close..];
-    }
-    out.push_str(rest);
-    out
+    css_urls::rewrite_css_urls(css, |target, _| absolute(base, target, &wrap))
 }
 
 fn absolute(base: &url::Url, target: &str, wrap: &impl Fn(&str) -> String) -> String {
@@ -302,7 +270,7 @@ mod tests {
     #[test]
     fn stylesheet_urls_come_back_through_the_proxy() {
         let base = url::Url::parse("https://shop.example/css/site.css").unwrap();
-        let css = r#"@import 'theme.css'; a{background:url(../img/a.png)} b{background:url( "data:image/png;base64,xx" )} @font-face{src:url('/f.woff2')}"#;
+        let css = r#"@import 'theme.css'; a{background:url(../img/a.png)} b{background:url( "data:image/png;base64,xx" )} @font-face{src:url('/f.woff2')} c{background:\75 rl(c.png)}"#;
         let out = rewrite_css(css, &base, |u| format!("/proxy?url={u}"));
         assert!(
             out.contains(r#"@import "/proxy?url=https://shop.example/css/theme.css""#),
@@ -312,7 +280,14 @@ mod tests {
             out.contains(r#"url("/proxy?url=https://shop.example/img/a.png")"#),
             "{out}"
         );
-        assert!(out.contains(r#"url("data:image/png;base64,xx")"#), "{out}");
+        assert!(
+            out.contains(r#"url( "data:image/png;base64,xx" )"#),
+            "a URL kept keeps its spelling: {out}"
+        );
+        assert!(
+            out.contains(r#"url("/proxy?url=https://shop.example/css/c.png")"#),
+            "an escaped url() is one too: {out}"
+        );
         assert!(
             out.contains(r#"url("/proxy?url=https://shop.example/f.woff2")"#),
             "{out}"

@@ -3,8 +3,13 @@
 // and every end. Wire format: docs/protocol.md; page content: web/customer/FORMAT.md.
 import { Mirror, Refused, LIMITS } from './mirror.js';
 import { attachControl } from './control.js';
+import { Transport } from './transport.js';
 
 const $ = (id) => document.getElementById(id);
+/** @type {(id: string) => HTMLInputElement} */
+const $input = (id) => /** @type {HTMLInputElement} */ ($(id));
+/** @type {(id: string) => HTMLButtonElement} */
+const $button = (id) => /** @type {HTMLButtonElement} */ ($(id));
 const params = new URLSearchParams(location.search);
 const fragment = new URLSearchParams(location.hash.slice(1));
 const spaced = (id) => String(id).replace(/(\d{3})(?=\d)/g, '$1 ');
@@ -16,7 +21,7 @@ const S = {
   /** The server accepted us into the session (a `session` message came). */ joined: false,
   ended: false, mode: 'pointer',
   /** Write-mode request: '' | 'pending'. */ control: '',
-  customerIn: false, lastError: null, tries: 0,
+  customerIn: false,
 };
 
 // ---- words ----
@@ -85,7 +90,7 @@ function showSignin(error) {
   ui.screen('signin');
   ui.field('signin-error', error);
   $('sid').textContent = S.id ? spaced(S.id) : '';
-  setTimeout(() => (error && $('signin-name').value ? $('signin-password') : $('signin-name')).focus());
+  setTimeout(() => (error && $input('signin-name').value ? $('signin-password') : $('signin-name')).focus());
 }
 
 function showJoin(error) {
@@ -93,8 +98,8 @@ function showJoin(error) {
   $('sid').textContent = '';
   ui.field('join-error', error);
   $('join-id').setAttribute('aria-invalid', error ? 'true' : 'false');
-  $('join-submit').disabled = false;
-  setTimeout(() => { $('join-id').focus(); $('join-id').select(); });
+  $button('join-submit').disabled = false;
+  setTimeout(() => { $('join-id').focus(); $input('join-id').select(); });
 }
 
 // ---- sign-in ----
@@ -125,13 +130,13 @@ function signInError(r, what) {
 
 $('signin-form').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const name = $('signin-name').value.trim(), password = $('signin-password').value;
+  const name = $input('signin-name').value.trim(), password = $input('signin-password').value;
   if (!name || !password) return ui.field('signin-error', 'Enter your name and password.');
-  $('signin-submit').disabled = true;
+  $button('signin-submit').disabled = true;
   const r = await post('/auth/login', { name, password });
-  $('signin-submit').disabled = false;
-  if (!r.ok) { $('signin-password').value = ''; return showSignin(signInError(r, 'password')); }
-  $('signin-password').value = '';
+  $button('signin-submit').disabled = false;
+  if (!r.ok) { $input('signin-password').value = ''; return showSignin(signInError(r, 'password')); }
+  $input('signin-password').value = '';
   signedIn(r.data);
   ui.clear();
   afterSignIn();
@@ -165,24 +170,24 @@ function parseId(text) {
 
 $('join-form').addEventListener('submit', (e) => {
   e.preventDefault();
-  if (ws) return; // a join is on its way
-  const [id, error] = parseId($('join-id').value);
+  if (transport.active) return; // a join is on its way
+  const [id, error] = parseId($input('join-id').value);
   if (!id) return showJoin(error);
   join(id);
 });
 $('join-id').addEventListener('input', () => { ui.field('join-error', ''); $('join-id').setAttribute('aria-invalid', 'false'); });
 
 function join(id) {
-  S.id = id; S.joined = false; S.ended = false; S.tries = 0; S.lastError = null;
+  S.id = id; S.joined = false; S.ended = false;
   S.mode = 'pointer'; S.control = '';
   history.replaceState(null, '', location.pathname + '?session=' + id);
-  $('join-id').value = spaced(id);
-  $('join-submit').disabled = true;
+  $input('join-id').value = spaced(id);
+  $button('join-submit').disabled = true;
   ui.clear();
   ui.field('join-error', '');
   $('sid').textContent = spaced(id);
   ui.state('connecting', 'Joining…');
-  connect();
+  transport.open(id);
 }
 
 /** Leaves the session view for the ID field, with the reason in the notice. */
@@ -190,11 +195,11 @@ function leave(state, stateText, heading, text) {
   remember('');
   clearView();
   S.id = ''; S.joined = false; S.control = ''; S.reconnecting = false;
-  if (ws) { const s = ws; ws = null; try { s.close(); } catch {} }
+  transport.close();
   history.replaceState(null, '', location.pathname);
   ui.state(state, stateText);
   showJoin();
-  $('join-id').value = '';
+  $input('join-id').value = '';
   ui.notice(heading, text);
 }
 
@@ -239,69 +244,51 @@ function howLong(ms) {
 
 // ---- the connection ----
 
-let ws = null, mySeq = 0;
-/** Sequence check of the customer's messages: deltas count only after a snapshot, and a gap means resync. */
-let last = 0, waiting = true, waitSince = Date.now(), resyncAt = 0, chunks = [], chunkBytes = 0;
-let work = Promise.resolve();
+const transport = new Transport({ maxSnapshotBytes: LIMITS.bytes, wantsSnapshot: () => S.joined && S.customerIn });
 
 const mirror = new Mirror($('stage'), (u) => location.origin + '/proxy?url=' + encodeURIComponent(u) + '&session=' + encodeURIComponent(S.id));
-/** For tests and debugging: the mirror and the last messages seen. */
-const trace = [];
-const note = (x) => { trace.push(x); if (trace.length > 60) trace.shift(); };
-window.cobrowseAgent = {
-  mirror, trace, drop: 0, snapshots: 0,
-  /** Why each refused snapshot or change was refused (tests, debugging). */
-  refused: [],
-  requestResync: () => { resyncAt = 0; resync('asked'); },
-  /** Where the console stands (tests, the agent desktop). */
-  get session() { return { id: S.id, joined: S.joined, mode: S.mode, control: S.control, customer: S.customerIn, agent: S.me && S.me.name }; },
-};
 
 // Write mode: control.js turns the agent's clicks, typing and scrolling over the view into input
 // messages and pointer-mode clicks into marks, drawing the agent's own ring.
-const control = attachControl({ mirror, overlay: $('overlay'), send });
-Object.assign(window.cobrowseAgent, { requestControl: () => send('request_control'), control });
+const control = attachControl({ mirror, overlay: $('overlay'), transport });
 
-/** Sends `{v, t, s, ...o}` on the session's connection. */
-function send(t, o = {}) {
-  if (ws && ws.readyState === 1) { ws.send(JSON.stringify({ v: 1, t, s: ++mySeq, ...o })); return true; }
-  return false;
-}
-/** Asks the customer for a fresh snapshot and ignores deltas until it comes. */
-function resync(why) {
-  if (!waiting) waiting = true, (waitSince = Date.now());
-  if (Date.now() - resyncAt < 5000) return;
-  resyncAt = Date.now();
-  console.warn('cobrowse: resync,', why);
-  send('resync');
-}
-mirror.onMissing = (e) => (e instanceof Refused ? refuse(e) : resync(e.message));
-// A snapshot that does not come (lost, or sent before we were attached) is asked for again.
-setInterval(() => waiting && S.joined && S.customerIn && Date.now() - waitSince > 4000 && resync('no snapshot yet'), 1000);
-setInterval(() => ws && ws.readyState === 1 && ws.send('{"v":1,"t":"ping"}'), 25000);
+/** The console as a page that embeds it (an agent desktop) or a debugger sees it: `window.cobrowseAgent`. */
+const api = {
+  /** The rebuilt view, and the last messages seen (debugging). */
+  mirror, trace: transport.trace,
+  /** Snapshots shown so far. */
+  snapshots: 0,
+  /** Why each refused snapshot or change was refused (debugging). */
+  /** @type {string[]} */ refused: [],
+  /** Asks the customer's page for a fresh snapshot now. */
+  requestResync: () => transport.resyncNow('asked'),
+  /** Asks the customer for write mode; false when not connected. */
+  requestControl: () => transport.send('request_control'),
+  /** The agent's hand on the view (control.js): its mode, notices, navigation. */
+  control,
+  /** Where the console stands (tests, the agent desktop). */
+  get session() { return { id: S.id, joined: S.joined, mode: S.mode, control: S.control, customer: S.customerIn, agent: S.me && S.me.name }; },
+};
+Object.assign(window, { cobrowseAgent: api });
 
-function connect() {
-  const s = (ws = new WebSocket(location.origin.replace(/^http/, 'ws') + '/ws/agent?v=1&session=' + encodeURIComponent(S.id)));
-  s.binaryType = 'arraybuffer';
-  mySeq = 0; waiting = true; waitSince = Date.now(); chunks = []; S.lastError = null;
-  s.onmessage = (e) => {
-    if (ws !== s) return;
-    note(typeof e.data === 'string' ? e.data.slice(0, 100) : 'binary ' + e.data.byteLength);
-    if (window.cobrowseAgent.drop > 0 && /"s":/.test(e.data)) return void window.cobrowseAgent.drop--; // tests: simulate a lost message
-    if (typeof e.data === 'string') { let m; try { m = JSON.parse(e.data); } catch { return; } receive(m); }
-    else binary(new Uint8Array(e.data));
-  };
-  s.onclose = (e) => { if (ws === s) closed(e); };
-}
+let work = Promise.resolve();
+/** Keeps the order of application even when a step is asynchronous (decompression). */
+const queue = (f) => (work = work.then(f).catch((e) => { console.error(e); transport.resync(String(e)); }));
 
+mirror.onMissing = (e) => (e instanceof Refused ? refuse(e) : transport.resync(e.message));
+transport.on('close', closed);
+transport.on('oversize', (bytes) => refuse(new Refused('snapshot too large: over ' + bytes + ' bytes compressed')));
+transport.on('canvas', ({ id, bytes }) => queue(() => mirror.canvas(id, bytes)));
+transport.on('snapshot', ({ m, parts }) => queue(() => build(parts, m)));
+
+/** @param {import('./transport.js').Closed} e */
 function closed(e) {
-  ws = null;
   if (S.ended || !S.id) return;
-  const err = S.lastError;
+  const err = e.error;
   const code = (err && err.code && err.code !== 'not_allowed' && err.code) || CLOSE_CODES[e.code];
   if (!S.joined && !S.reconnecting) {
     if (code && code !== 'unavailable') return refused(code, err && err.message);
-    if (S.tries++ < 3) { const id = S.id; return setTimeout(() => S.id === id && !S.joined && !ws && connect(), 400 * S.tries); }
+    if (transport.retry()) return;
     return refused('unavailable', 'The co-browse server could not be reached.');
   }
   // In the session: some closes are final, the rest are network trouble (reconnect; the agent grace period covers it).
@@ -319,58 +306,7 @@ function closed(e) {
   $('wrap').classList.add('stale');
   ui.state('connecting', e.code === 1001 ? 'Server restarting…' : 'Reconnecting…');
   $('presence').textContent = 'connection lost';
-  const delay = Math.min(8000, 500 * 2 ** S.tries++);
-  const id = S.id;
-  setTimeout(() => { if (S.id === id && !ws) connect(); }, delay);
-}
-
-/** Checks `s` continuity; returns whether a delta may be applied. */
-function inSeq(s) {
-  const ok = s === last + 1;
-  last = s;
-  if (waiting) return false;
-  if (!ok) { resync('gap before ' + s); return false; }
-  return true;
-}
-
-function binary(b) {
-  if (b.length < 6 || b[0] !== 1) return;
-  const s = new DataView(b.buffer, b.byteOffset).getUint32(2), kind = b[1], p = b.subarray(6);
-  if (kind === 1) {
-    // Chunks of the next snapshot: kept as one contiguous run until its `snapshot` message,
-    // and not without end (compressed, a snapshot is smaller than its inflated bound).
-    if (chunks.length && chunks[chunks.length - 1][0] !== s - 1) chunks = [], (chunkBytes = 0);
-    chunkBytes += p.length;
-    if (chunkBytes > LIMITS.bytes) {
-      if (chunks.length) refuse(new Refused('snapshot too large: over ' + LIMITS.bytes + ' bytes compressed'));
-      chunks = [];
-      last = s;
-      return;
-    }
-    chunks.push([s, p]);
-    last = s;
-    return;
-  }
-  if (kind === 2 && inSeq(s)) {
-    const id = new DataView(p.buffer, p.byteOffset).getUint32(0);
-    queue(() => mirror.canvas(id, p.subarray(4)));
-  }
-}
-/** Keeps the order of application even when a step is asynchronous (decompression). */
-const queue = (f) => (work = work.then(f).catch((e) => { console.error(e); resync(String(e)); }));
-
-/**
- * A `snapshot` message: its chunks and the sequence are taken at once, as it arrives, so that the
- * changes right behind it count from it even while an earlier step is still being applied.
- */
-function snapshot(m) {
-  const run = chunks.slice(-m.n);
-  chunks = [];
-  chunkBytes = 0;
-  if (run.length !== m.n || (run.length && run[run.length - 1][0] !== m.s - 1)) return resync('snapshot chunks missing');
-  last = m.s;
-  waiting = false;
-  queue(() => build(run, m));
+  transport.retry();
 }
 
 /**
@@ -378,7 +314,7 @@ function snapshot(m) {
  * LIMITS.bytes: a hostile page can send a small "zip bomb" that would inflate to gigabytes and
  * take the console's tab down. (Fed whole, a DecompressionStream inflates a chunk at once: 64 KiB
  * can become 64 MiB before we could look.)
- * @param {Uint8Array[]} parts
+ * @param {Uint8Array<ArrayBuffer>[]} parts
  * @param {string|0} z
  */
 async function inflate(parts, z) {
@@ -422,19 +358,19 @@ async function inflate(parts, z) {
  */
 function refuse(e) {
   console.warn('cobrowse: refused,', e.message);
-  window.cobrowseAgent.refused.push(e.message);
-  if (window.cobrowseAgent.refused.length > 20) window.cobrowseAgent.refused.shift();
+  api.refused.push(e.message);
+  if (api.refused.length > 20) api.refused.shift();
   const mib = Math.round(LIMITS.bytes / (1 << 20));
   ui.notice('The customer\'s page could not be shown', `It sent more than this console accepts (over ${mib} MiB once unpacked, ${LIMITS.nodes.toLocaleString('en')} elements or ${LIMITS.depth} levels deep), so it was refused. The view shows the page as it last was; a fresh copy will be asked for in a little while.`);
-  resync('refused: ' + e.message);
-  resyncAt = Date.now() + 25000;
+  transport.resync('refused: ' + e.message);
+  transport.holdResync(25000);
 }
 
 /** Decodes a snapshot's chunks and replaces the view with it. */
-async function build(run, m) {
+async function build(parts, m) {
   let data;
   try {
-    const text = await inflate(run.map((c) => c[1]), m.z);
+    const text = await inflate(parts, m.z);
     data = JSON.parse(text);
     if (!S.joined) return;
     mirror.snapshot(data, m);
@@ -443,7 +379,7 @@ async function build(run, m) {
     if (e instanceof Refused) return refuse(e);
     throw e;
   }
-  window.cobrowseAgent.snapshots++;
+  api.snapshots++;
   $('wrap').hidden = false;
   $('wrap').classList.remove('stale');
   $('waiting').hidden = true;
@@ -464,7 +400,7 @@ function setMode(mode) {
 
 let countdown = 0;
 function controlButton() {
-  const b = $('request');
+  const b = $button('request');
   clearInterval(countdown);
   if (S.mode === 'write') { b.disabled = true; b.textContent = 'You have control'; return; }
   if (S.control === 'pending') {
@@ -496,7 +432,7 @@ function customerPresence(connected) {
     if ($('wrap').hidden) waitingFor('The customer\'s page is not connected right now (reloading or changing page)…');
     else $('wrap').classList.add('stale');
   } else {
-    waiting = true; waitSince = Date.now();
+    transport.expectSnapshot();
     ui.state('waiting', 'Waiting for page…');
     if ($('wrap').hidden) waitingFor('Waiting for the customer\'s page…');
   }
@@ -506,12 +442,11 @@ function waitingFor(text) {
   $('waiting-p').textContent = text;
 }
 
-/** Messages of the server itself (they carry no `s`). */
+/** Messages of the server itself. @param {import('./transport.js').Message} m */
 function receive(m) {
-  if (m.s !== undefined && m.t !== 'pong') return customer(m);
   switch (m.t) {
     case 'session': {
-      S.joined = true; S.tries = 0;
+      S.joined = true;
       remember(S.id);
       const again = S.reconnecting; S.reconnecting = false;
       ui.screen('session');
@@ -556,18 +491,17 @@ function receive(m) {
       break;
     case 'error':
       console.warn('cobrowse server error', m);
-      S.lastError = m;
       if (S.joined && m.code !== 'not_allowed') controlNote(m.message || m.code, 'bad');
       else if (S.joined && m.code === 'not_allowed' && S.mode === 'pointer') controlNote('Only the customer can act on the page in pointer mode: request control first.', 'bad');
       break;
   }
 }
 
-/** Messages relayed from the customer (they carry `s`). */
-function customer(m) {
-  if (m.t === 'snapshot') return snapshot(m);
-  if (m.t === 'page') { last = m.s; return ui.page(m.url, m.title); }
-  if (!inSeq(m.s)) return;
+for (const t of ['session', 'presence', 'control', 'mode', 'ended', 'service', 'error']) transport.on(t, receive);
+
+transport.on('page', (m) => ui.page(m.url, m.title));
+// A change of the customer's page, in sequence.
+transport.on('change', (/** @type {import('./transport.js').Message} */ m) => {
   queue(() => {
     switch (m.t) {
       case 'mutation': mirror.mutate(m); break;
@@ -582,7 +516,7 @@ function customer(m) {
       case 'pointer': pointer(m); break;
     }
   });
-}
+});
 
 // ---- the view: scaled to fit, the customer's pointer, the agent's pointer and marks ----
 
@@ -606,7 +540,6 @@ function clearView() {
   $('wrap').classList.remove('stale');
   hideCursor();
   $('waiting').hidden = true;
-  chunks = []; waiting = true;
 }
 
 /** The customer's latest `pointer` message not drawn yet, and the frame that will draw it. */
@@ -633,15 +566,14 @@ function hideCursor() { ptrMsg = null; $('cursor').hidden = true; }
 
 $('request').addEventListener('click', () => {
   if (S.mode === 'write' || S.control === 'pending') return;
-  const ask = window.cobrowseAgent.requestControl;
-  const sent = typeof ask === 'function' ? ask() !== false : send('request_control');
+  const sent = api.requestControl();
   if (!sent) return controlNote('Not connected: try again when the connection is back.', 'bad');
   controlNote('Asking the customer…', 'info');
 });
 
 $('exit').addEventListener('click', () => {
   // The server ends the session and answers `ended` (agent_exit); without a connection we let go here.
-  if (!send('exit')) { S.ended = true; ended('agent_exit', 'You left the session. The customer will be told when the connection grace period has passed.'); }
+  if (!transport.send('exit')) { S.ended = true; ended('agent_exit', 'You left the session. The customer will be told when the connection grace period has passed.'); }
 });
 
 // ---- start ----

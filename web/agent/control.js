@@ -9,11 +9,18 @@
 // telling us why in a `notice`, shown here as a toast).
 //
 //   import { attachControl } from './control.js';
-//   const control = attachControl({ mirror, overlay: $('overlay'), send });
+//   const control = attachControl({ mirror, overlay: $('overlay'), transport });
 //   control.mode            // 'pointer' | 'write'
 //   control.on('mode' | 'notice' | 'control', fn)
 //   control.navigate('back' | 'forward' | 'reload' | url)
 //   control.place(m)        // where a customer `pointer` message points, in the view's pixels
+
+/**
+ * Where the agent points: the customer-viewport point, and when it is over an element of the
+ * view, that element's id, the offset in it and its size (the customer's page may lay it out
+ * otherwise).
+ * @typedef {{x: number, y: number, i?: number, ox?: number, oy?: number, w?: number, h?: number}} Point
+ */
 
 /** Keys that are never sent: modifiers alone, and what a keyboard layout is still composing. */
 const UNSENT = /^(Shift|Control|Alt|AltGraph|Meta|CapsLock|NumLock|ScrollLock|Fn|FnLock|Dead|Process|Unidentified|Compose)$/;
@@ -43,17 +50,19 @@ const INPUT_TYPES = /^(click|dblclick|down|move|up|key|type|select|check|set|scr
  */
 export function noticeOf(m) {
   const known = typeof m.code === 'string' && Object.hasOwn(NOTICE_WORDS, m.code);
-  const code = known ? m.code : 'unknown';
+  const code = known ? /** @type {string} */ (m.code) : 'unknown';
   const key = code === 'not_allowed' ? 'refused' : code;
   const words = known ? NOTICE_WORDS[key] : NOTICE_UNKNOWN;
-  const re = typeof m.re === 'string' && INPUT_TYPES.test(m.re) ? m.re : undefined;
+  const re = typeof m.re === 'string' && INPUT_TYPES.test(m.re) ? /** @type {string} */ (m.re) : undefined;
   return re ? { code, re, words } : { code, words };
 }
 
 /**
- * @param {{mirror: import('./mirror.js').Mirror, overlay?: HTMLElement, send: (t: string, o?: object) => void, toasts?: boolean}} o
+ * @param {{mirror: import('./mirror.js').Mirror, overlay?: HTMLElement, transport: import('./transport.js').Transport, toasts?: boolean}} o
  */
-export function attachControl({ mirror, overlay = document.getElementById('overlay'), send, toasts = true }) {
+export function attachControl({ mirror, overlay = document.getElementById('overlay'), transport, toasts = true }) {
+  /** @param {string} t @param {object} [o] */
+  const send = (t, o) => transport.send(t, o);
   const subs = {};
   const emit = (ev, x) => (subs[ev] || []).forEach((f) => { try { f(x); } catch (e) { console.error(e); } });
   const control = {
@@ -64,31 +73,20 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     place,
   };
 
-  // ---- the server's and the customer's messages, heard on the console's own socket ----
-  // (app.js owns the socket; this listens beside it instead of needing a hook there.)
-  const hear = (e) => {
-    if (typeof e.data !== 'string' || !/^\{"v":1,"t":"(session|mode|control|ended|notice|error)"/.test(e.data)) return;
-    let m;
-    try { m = JSON.parse(e.data); } catch { return; }
-    if (m.t === 'session' || m.t === 'mode') setMode(m.mode);
-    else if (m.t === 'ended') setMode('pointer');
-    else if (m.t === 'control') emit('control', m);
-    // The customer's script refusing is its second lock: not_allowed from it means it never granted control.
-    else if (m.t === 'notice') {
-      const n = noticeOf(m);
-      emit('notice', n);
-      toast(n.words);
-    }
-    else if (m.t === 'error' && m.code === 'not_allowed' && sentInput && Date.now() - sentInput < 3000) toast(NOTICE_WORDS.not_allowed);
-  };
-  const Native = window.WebSocket;
-  if (!Native.cbTapped) {
-    window.WebSocket = class extends Native {
-      constructor(u, p) { super(u, p); if (/\/ws\/agent/.test(String(u))) this.addEventListener('message', (e) => taps.forEach((f) => f(e))); }
-    };
-    window.WebSocket.cbTapped = taps;
-  }
-  (window.WebSocket.cbTapped || taps).push(hear);
+  // ---- the server's and the customer's messages ----
+  transport.on('session', (m) => setMode(m.mode));
+  transport.on('mode', (m) => setMode(m.mode));
+  transport.on('ended', () => setMode('pointer'));
+  transport.on('control', (m) => emit('control', m));
+  // The customer's script refusing is its second lock: not_allowed from it means it never granted control.
+  transport.on('notice', (m) => {
+    const n = noticeOf(m);
+    emit('notice', n);
+    toast(n.words);
+  });
+  transport.on('error', (m) => {
+    if (m.code === 'not_allowed' && sentInput && Date.now() - sentInput < 3000) toast(NOTICE_WORDS.not_allowed);
+  });
 
   function setMode(m) {
     m = m === 'write' ? 'write' : 'pointer';
@@ -120,10 +118,11 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
       for (let k = 0; el && k < 20; k++) {
         const sr = el.shadowRoot, inner = sr && sr.elementFromPoint(x, y);
         if (inner && inner !== el) { el = inner; continue; }
-        if (/^i?frame$/.test(el.localName) && el.contentDocument) {
+        const frameEl = /** @type {HTMLIFrameElement} */ (el);
+        if (/^i?frame$/.test(el.localName) && frameEl.contentDocument) {
           const r = el.getBoundingClientRect();
           x -= r.left + el.clientLeft; y -= r.top + el.clientTop;
-          d = el.contentDocument;
+          d = frameEl.contentDocument;
           const next = d.elementFromPoint(x, y);
           if (!next) break;
           el = next;
@@ -131,24 +130,29 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
         }
         break;
       }
-      while (el && !mirror.ids.has(el)) el = el.parentElement || (el.parentNode && el.parentNode.host) || null;
+      while (el && !mirror.ids.has(el)) el = el.parentElement || (el.parentNode && /** @type {ShadowRoot} */ (el.parentNode).host) || null;
       if (!el) return null;
       const r = el.getBoundingClientRect(), n = (v) => Math.round(v * 10) / 10;
       return { el, i: mirror.ids.get(el), ox: n(x - r.left), oy: n(y - r.top), w: n(r.width), h: n(r.height) };
     } finally { if (was) f.setAttribute('inert', ''); }
   }
-  /** Message fields for a point: the element and offset, plus the raw point as a fallback. */
+  /**
+   * Message fields for a point: the element and offset, plus the raw point as a fallback.
+   * @param {MouseEvent} e
+   * @returns {{target: Element | null, msg: Point}}
+   */
   function at(e) {
     const p = xy(e), t = hit(p.x, p.y), o = { x: Math.round(p.x), y: Math.round(p.y) };
     return t ? { target: t.el, msg: { ...o, i: t.i, ox: t.ox, oy: t.oy, w: t.w, h: t.h } } : { target: null, msg: o };
   }
   /** Where a customer `pointer` message points in the view (element + offset when we have it). */
   function place(m) {
-    const el = m.i && mirror.nodes.get(m.i);
-    if (!el || el.nodeType !== 1 || !el.isConnected) return { x: Math.round(+m.x || 0), y: Math.round(+m.y || 0) };
+    const node = m.i && mirror.nodes.get(m.i);
+    if (!node || node.nodeType !== 1 || !node.isConnected) return { x: Math.round(+m.x || 0), y: Math.round(+m.y || 0) };
+    const el = /** @type {Element} */ (node);
     const r = el.getBoundingClientRect(), k = (a, b, c) => (b > 0 ? (a * c) / b : a);
     let x = r.left + k(+m.ox || 0, m.w, r.width), y = r.top + k(+m.oy || 0, m.h, r.height);
-    for (let w = el.ownerDocument.defaultView; w && w.frameElement && w.frameElement !== mirror.frame; w = w.parent) {
+    for (let w = /** @type {Window} */ (el.ownerDocument.defaultView); w && w.frameElement && w.frameElement !== mirror.frame; w = w.parent) {
       const b = w.frameElement.getBoundingClientRect();
       x += b.left + w.frameElement.clientLeft; y += b.top + w.frameElement.clientTop;
     }
@@ -186,8 +190,9 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     keys = [];
     input('type', k.some(Boolean) ? { text: t, k } : { text: t });
   };
-  const mine = (e) => e.target === overlay || overlay.contains(e.target);
-  const take = (type, f, opts) => box.addEventListener(type, (e) => { if (mine(e) && !picker.contains(e.target)) { e.stopPropagation(); f(e); } }, { capture: true, ...opts });
+  /** @param {Event} e */
+  const mine = (e) => e.target === overlay || overlay.contains(/** @type {Node} */ (e.target));
+  const take = (type, f, opts) => box.addEventListener(type, (e) => { if (mine(e) && !picker.contains(/** @type {Node} */ (e.target))) { e.stopPropagation(); f(e); } }, { capture: true, ...opts });
 
   take('mousedown', (e) => {
     overlay.focus({ preventScroll: true });
@@ -224,9 +229,10 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     if (!target || !msg.i) return;
     const sel = target.closest('select') || (target.localName === 'option' && target.parentElement.closest('select'));
     if (sel) return choose(sel, e);
-    if (target.localName === 'input' && /^(checkbox|radio)$/.test(target.type)) return input('check', { ...msg, c: target.type === 'radio' ? 1 : +!target.checked });
+    const field = target.localName === 'input' ? /** @type {HTMLInputElement} */ (target) : null;
+    if (field && /^(checkbox|radio)$/.test(field.type)) return input('check', { ...msg, c: field.type === 'radio' ? 1 : +!field.checked });
     input('click', { ...msg, d: e.detail || 1 });
-    if (target.localName === 'input' && (PICKED.test(target.type) || target.list)) pick(target, e);
+    if (field && (PICKED.test(field.type) || field.list)) pick(field, e);
   });
   take('contextmenu', (e) => {
     if (control.mode !== 'write') return;
@@ -288,7 +294,7 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
     picker.style.left = Math.min(e.clientX, innerWidth - 180) + 'px';
     picker.style.top = Math.min(e.clientY, innerHeight - 100) + 'px';
     picker.hidden = false;
-    (picker.querySelector('[aria-selected=true]') || picker.firstChild)?.focus();
+    /** @type {HTMLElement} */ (picker.querySelector('[aria-selected=true]') || picker.firstChild)?.focus();
   }
   const option = (label, selected, disabled, f) => {
     const b = document.createElement('button');
@@ -339,4 +345,3 @@ export function attachControl({ mirror, overlay = document.getElementById('overl
   overlay.dataset.mode = 'pointer';
   return control;
 }
-const taps = [];

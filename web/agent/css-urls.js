@@ -4,6 +4,8 @@
 // -webkit-image-set() and @import take plain strings. The agent's rebuild (mirror.js) sends
 // what it finds through the proxy, or drops it, whoever wrote the CSS: the customer's capture
 // only makes URLs absolute as the CSSOM writes them, and a hostile page writes what it likes.
+// The server rewrites the stylesheets it proxies by the same rules (src/proxy/css_urls.rs):
+// both run the vectors of tests/fixtures/css-urls.json.
 //
 // Comments, strings elsewhere and everything else are copied as they are; escapes are decoded
 // only to recognise names, never rewritten (`.\31 23` stays a class named "123").
@@ -114,7 +116,7 @@ export function rewriteCssUrls(css, fn) {
   let i = 0;
   /** Per open parenthesis: whether strings directly in it are URLs. */
   const parens = [];
-  /** In an @import prelude (strings are URLs) or an @namespace one (nothing is). */
+  /** In an `@import` prelude (strings are URLs) or an `@namespace` one (nothing is). */
   let atRule = '';
   /** Brace depth of the custom property being read (its value ends at `;` or a `}` at it), or -1. */
   let custom = -1;

@@ -120,6 +120,7 @@ export class Mirror {
     /** Canvas pictures: id → blob URL, and the agent sheet of each document. */
     this.pics = new Map(); this.bases = new Map();
     /** Called with an Error when an operation names a node we do not have: the caller asks for a resync. */
+    /** @type {(e: Error) => void} */
     this.onMissing = () => {};
     setInterval(() => this.applyScroll(), 300);
   }
@@ -354,7 +355,8 @@ export class Mirror {
       for (const id of m.r || []) { const n = this.get(id); n.parentNode && n.parentNode.removeChild(n); gone.push(n); }
       for (const op of m.a || []) {
         const p = this.get(op[0]), b = op[1] ? this.get(op[1]) : null;
-        if (p.localName === 'style') continue; // see build(): no raw text into sheets
+        const el = p.nodeType === 1 ? /** @type {Element} */ (p) : null;
+        if (el && el.localName === 'style') continue; // see build(): no raw text into sheets
         let n;
         if (op.length === 3) {
           n = this.get(op[2]);
@@ -363,22 +365,22 @@ export class Mirror {
         else {
           measure(op[3], depthOf(p), LIMITS.nodes - this.nodes.size);
           this.next = op[2];
-          const el = p.nodeType === 1 ? p : null;
           n = this.build(op[3], p.ownerDocument || p, el ? el.namespaceURI : HTML, !!el && el.localName === 'foreignObject');
         }
         p.insertBefore(n, b);
       }
       for (const [id, name, v, md] of m.at || []) {
-        const el = this.get(id);
+        const el = /** @type {Element} */ (this.get(id));
         if (el.localName === 'dialog' && name === 'open') {
-          if (v === null) { try { el.close(); } catch {} el.removeAttribute('open'); }
-          else if (md) { if (!el.open) try { el.showModal(); } catch {} }
-          else if (!el.open) el.setAttribute('open', '');
+          const dialog = /** @type {HTMLDialogElement} */ (el);
+          if (v === null) { try { dialog.close(); } catch {} dialog.removeAttribute('open'); }
+          else if (md) { if (!dialog.open) try { dialog.showModal(); } catch {} }
+          else if (!dialog.open) dialog.setAttribute('open', '');
           continue;
         }
         this.attr(el, name, v);
       }
-      for (const [id, t] of m.tx || []) this.get(id).data = t;
+      for (const [id, t] of m.tx || []) /** @type {CharacterData} */ (this.get(id)).data = t;
       for (const [id, base, x] of m.f || []) {
         const el = this.get(id);
         measure(x, depthOf(el), LIMITS.nodes - this.nodes.size);
@@ -421,8 +423,9 @@ export class Mirror {
     for (const [id, [x, y]] of this.want) {
       const n = this.nodes.get(id);
       if (!n) continue;
-      if (n.nodeType === 9) { const w = n.defaultView; if (w && (w.scrollX !== x || w.scrollY !== y)) w.scrollTo(x, y); }
-      else if (n.scrollLeft !== x || n.scrollTop !== y) n.scrollLeft = x, (n.scrollTop = y);
+      if (n.nodeType === 9) { const w = /** @type {Document} */ (n).defaultView; if (w && (w.scrollX !== x || w.scrollY !== y)) w.scrollTo(x, y); continue; }
+      const e = /** @type {Element} */ (n);
+      if (e.scrollLeft !== x || e.scrollTop !== y) e.scrollLeft = x, (e.scrollTop = y);
     }
   }
 
@@ -433,11 +436,13 @@ export class Mirror {
     let n = this.nodes.get(id), first = true;
     while (n) {
       if (n.nodeType === 1) {
-        for (const a of first ? self : up) el(n, a);
+        for (const a of first ? self : up) el(/** @type {Element} */ (n), a);
         first = false;
       }
-      n = n.parentNode || n.host || (n.nodeType === 9 && n.defaultView && n.defaultView.frameElement) || null;
+      const d = n.nodeType === 9 ? /** @type {Document} */ (n) : null;
+      n = n.parentNode || /** @type {ShadowRoot} */ (n).host || (d && d.defaultView && d.defaultView.frameElement) || null;
     }
+    /** @param {Element} n @param {string} a */
     function el(n, a) { n.setAttribute(a, ''); l.push([n, a]); }
   }
   hover(id) { this.mark('hover', id, ['data-cb-hover'], ['data-cb-hover']); }
@@ -451,7 +456,7 @@ export class Mirror {
     const d = this.frame && this.frame.contentDocument, at = (p) => Array.isArray(p) && this.nodes.get(p[0]);
     if (!d) return;
     d.getSelection().removeAllRanges();
-    const el = m.i && this.nodes.get(m.i), a = at(m.a), f = at(m.f);
+    const el = m.i && /** @type {HTMLInputElement} */ (this.nodes.get(m.i)), a = at(m.a), f = at(m.f);
     try { // offsets come from the customer's page: out of range, nothing is shown
       if (el && el.setSelectionRange && Array.isArray(m.r)) el.setSelectionRange(+m.r[0], +m.r[1]);
       else if (a && f && a.ownerDocument === f.ownerDocument) a.ownerDocument.getSelection().setBaseAndExtent(a, +m.a[1], f, +m.f[1]);
@@ -461,7 +466,7 @@ export class Mirror {
   /** Style changes: sheet texts of <style>/<link>, constructed sheets, adopted lists. */
   style(m) {
     for (const [id, text] of m.css || []) {
-      const el = this.nodes.get(id);
+      const el = /** @type {Element} */ (this.nodes.get(id));
       if (el && el.nodeType === 1) { if (el.hasAttribute('data-cb-link')) el.setAttribute('data-cb-inline', ''); el.textContent = this.css(text); }
     }
     for (const k in m.sh || {}) {
@@ -503,7 +508,7 @@ export class Mirror {
   /** Media follow the customer's play state (muted: the agent never hears the page). */
   media(l) {
     for (const [id, paused, t, muted] of l) {
-      const el = this.nodes.get(id);
+      const el = /** @type {HTMLMediaElement} */ (this.nodes.get(id));
       if (!el || !el.play) continue;
       el.muted = true; void muted;
       if (Math.abs(el.currentTime - t) > 0.5) try { el.currentTime = t; } catch {}
@@ -512,7 +517,7 @@ export class Mirror {
   }
   /** A canvas picture (binary kind 2): becomes the background of our canvas box. */
   canvas(id, bytes) {
-    const el = this.nodes.get(id);
+    const el = /** @type {Element} */ (this.nodes.get(id));
     if (!el || el.localName !== 'canvas') return;
     const old = this.pics.get(id);
     this.pics.set(id, URL.createObjectURL(new Blob([bytes], { type: 'image/webp' })));
