@@ -21,6 +21,10 @@ macro_rules! on_both {
         mod one_redis {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    any(missing_redis, missing_postgres),
+                    ignore = "needs Redis and PostgreSQL (scripts/test installs them)"
+                )]
                 async fn $scenario() {
                     super::$scenario(super::RedisKind::One).await
                 }
@@ -29,6 +33,10 @@ macro_rules! on_both {
         mod redis_cluster {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[cfg_attr(
+                    any(missing_redis, missing_postgres),
+                    ignore = "needs Redis and PostgreSQL (scripts/test installs them)"
+                )]
                 async fn $scenario() {
                     super::$scenario(super::RedisKind::Cluster).await
                 }
@@ -56,9 +64,9 @@ struct Cluster {
 }
 
 impl Cluster {
-    fn start(kind: RedisKind, n: usize, extra: &[(&str, &str)]) -> Option<Cluster> {
-        let redis = SharedRedis::start(kind)?;
-        let pg = Postgres::start()?;
+    fn start(kind: RedisKind, n: usize, extra: &[(&str, &str)]) -> Cluster {
+        let redis = SharedRedis::start(kind);
+        let pg = Postgres::start();
         let mut env = vec![
             ("COBROWSE_AUTH__JWT_SECRET", SECRET.to_string()),
             ("COBROWSE_TIMEOUTS__TICK", "100ms".to_string()),
@@ -99,9 +107,7 @@ impl OnNode for At {
 }
 
 async fn customer_and_agent_on_different_nodes_work_as_on_one(kind: RedisKind) {
-    let Some(c) = Cluster::start(kind, 3, &[]) else {
-        return;
-    };
+    let c = Cluster::start(kind, 3, &[]);
     let (n1, n2) = (c.at(0), c.at(1));
     let (mut customer, id, _) = n1.customer().await;
     let mut agent = n2.agent(&id, "alice").await;
@@ -130,13 +136,11 @@ async fn customer_and_agent_on_different_nodes_work_as_on_one(kind: RedisKind) {
 }
 
 async fn two_agents_racing_on_two_nodes_exactly_one_wins(kind: RedisKind) {
-    let Some(c) = Cluster::start(
+    let c = Cluster::start(
         kind,
         3,
         &[("COBROWSE_LIMITS__JOIN_ATTEMPTS_PER_MINUTE_PER_IP", "10000")],
-    ) else {
-        return;
-    };
+    );
     for round in 0..15 {
         let (_customer, id, _) = c.at(0).customer().await;
         let (n2, n3) = (c.at(1), c.at(2));
@@ -165,9 +169,7 @@ async fn outcomes(racers: [common::Client; 2]) -> Vec<String> {
 }
 
 async fn an_agent_holds_one_session_across_the_cluster(kind: RedisKind) {
-    let Some(c) = Cluster::start(kind, 2, &[]) else {
-        return;
-    };
+    let c = Cluster::start(kind, 2, &[]);
     let (_c1, id1, _) = c.at(0).customer().await;
     let (_c2, id2, _) = c.at(1).customer().await;
     let mut first = c.at(0).agent(&id1, "dana").await;
@@ -186,9 +188,7 @@ async fn an_agent_holds_one_session_across_the_cluster(kind: RedisKind) {
 }
 
 async fn one_agent_racing_into_two_sessions_on_two_nodes_gets_one(kind: RedisKind) {
-    let Some(c) = Cluster::start(kind, 2, &[]) else {
-        return;
-    };
+    let c = Cluster::start(kind, 2, &[]);
     for round in 0..15 {
         let (_c1, id1, _) = c.at(0).customer().await;
         let (_c2, id2, _) = c.at(1).customer().await;
@@ -208,7 +208,7 @@ async fn one_agent_racing_into_two_sessions_on_two_nodes_gets_one(kind: RedisKin
 async fn concurrent_creations_get_unique_ids(kind: RedisKind) {
     const CREATIONS: usize = 10_000;
     const AT_ONCE: usize = 300;
-    let Some(c) = Cluster::start(
+    let c = Cluster::start(
         kind,
         3,
         &[
@@ -219,9 +219,7 @@ async fn concurrent_creations_get_unique_ids(kind: RedisKind) {
             ("COBROWSE_TIMEOUTS__JOIN", "10m"),
             ("COBROWSE_TIMEOUTS__CUSTOMER_GRACE", "10m"),
         ],
-    ) else {
-        return;
-    };
+    );
     let nodes: Vec<std::sync::Arc<At>> = (0..3).map(|i| std::sync::Arc::new(c.at(i))).collect();
     let gate = std::sync::Arc::new(tokio::sync::Semaphore::new(AT_ONCE));
     let started = Instant::now();
@@ -256,7 +254,7 @@ async fn each_timeout_fires_once_across_three_nodes(kind: RedisKind) {
     let (hook, seen) = common::webhook_receiver().await;
     let secret = "webhook-secret-0123456789";
     let hooks = format!(r#"[{{url="{hook}",secret="{secret}"}}]"#);
-    let Some(c) = Cluster::start(
+    let c = Cluster::start(
         kind,
         3,
         &[
@@ -264,9 +262,7 @@ async fn each_timeout_fires_once_across_three_nodes(kind: RedisKind) {
             ("COBROWSE_WEBHOOKS", &hooks),
             ("COBROWSE_WEBHOOK_DELIVERY__ALLOW_PRIVATE", "true"),
         ],
-    ) else {
-        return;
-    };
+    );
     let mut customers = Vec::new();
     for i in 0..12 {
         customers.push(c.at(i % 3).customer().await);
@@ -324,9 +320,7 @@ async fn killing_the_node_that_holds_both_parties_loses_nothing(kind: RedisKind)
         ("COBROWSE_TIMEOUTS__CUSTOMER_GRACE", "8s"),
         ("COBROWSE_TIMEOUTS__AGENT_GRACE", "8s"),
     ];
-    let Some(mut c) = Cluster::start(kind, 3, &env) else {
-        return;
-    };
+    let mut c = Cluster::start(kind, 3, &env);
     let (n1, n2, n3) = (c.at(0), c.at(1), c.at(2));
     let (mut customer, id, token) = n1.customer().await;
     let mut agent = n1.agent(&id, "erin").await;
@@ -373,10 +367,8 @@ async fn killing_the_node_that_holds_both_parties_loses_nothing(kind: RedisKind)
 /// back. On a cluster, the master that holds the session goes away (a partial
 /// outage counts as an outage: the node cannot serve every session).
 async fn redis_going_away_is_told_and_recovered_from(kind: RedisKind) {
-    let Some(mut redis) = SharedRedis::keeping_data(kind) else {
-        return;
-    };
-    let Some(pg) = Postgres::start() else { return };
+    let mut redis = SharedRedis::keeping_data(kind);
+    let pg = Postgres::start();
     let env = [
         redis.env(),
         ("COBROWSE_DATABASE", pg.url()),
@@ -429,10 +421,12 @@ async fn redis_going_away_is_told_and_recovered_from(kind: RedisKind) {
 /// so their parties are told and let go rather than relaying on in a session
 /// that no rule, lock or timeout covers any more.
 #[tokio::test]
+#[cfg_attr(
+    any(missing_redis, missing_postgres),
+    ignore = "needs Redis and PostgreSQL (scripts/test installs them)"
+)]
 async fn redis_restarting_empty_lets_go_of_the_sessions_it_forgot() {
-    let Some(mut c) = Cluster::start(RedisKind::One, 2, &[]) else {
-        return;
-    };
+    let mut c = Cluster::start(RedisKind::One, 2, &[]);
     let (n1, n2) = (c.at(0), c.at(1));
     let (mut customer, id, _) = n1.customer().await;
     let mut agent = n2.agent(&id, "hana").await;
@@ -465,14 +459,16 @@ async fn redis_restarting_empty_lets_go_of_the_sessions_it_forgot() {
 /// rather than queueing without bound, and relays again once Redis catches up
 /// (the agent sees a sequence gap and asks for a fresh snapshot).
 #[tokio::test]
+#[cfg_attr(
+    any(missing_redis, missing_postgres),
+    ignore = "needs Redis and PostgreSQL (scripts/test installs them)"
+)]
 async fn a_node_redis_falls_behind_drops_frames_past_its_backlog() {
-    let Some(mut c) = Cluster::start(
+    let mut c = Cluster::start(
         RedisKind::One,
         2,
         &[("COBROWSE_LIMITS__PUBLISH_BACKLOG_BYTES", "1048576")],
-    ) else {
-        return;
-    };
+    );
     let (n1, n2) = (c.at(0), c.at(1));
     let (mut customer, id, _) = n1.customer().await;
     let mut agent = n2.agent(&id, "pia").await;
@@ -526,8 +522,12 @@ async fn a_node_redis_falls_behind_drops_frames_past_its_backlog() {
 /// drops the frames past its queue's bytes and counts them; the customer is
 /// never held up.
 #[tokio::test]
+#[cfg_attr(
+    any(missing_redis, missing_postgres),
+    ignore = "needs Redis and PostgreSQL (scripts/test installs them)"
+)]
 async fn frames_to_a_receiver_that_stops_reading_on_another_node_are_dropped_and_counted() {
-    let Some(c) = Cluster::start(
+    let c = Cluster::start(
         RedisKind::One,
         2,
         &[
@@ -535,9 +535,7 @@ async fn frames_to_a_receiver_that_stops_reading_on_another_node_are_dropped_and
             ("COBROWSE_LIMITS__MAX_MESSAGE_BYTES", "1048576"),
             ("COBROWSE_LIMITS__MAX_MESSAGES_PER_SECOND", "10000"),
         ],
-    ) else {
-        return;
-    };
+    );
     let (n1, n2) = (c.at(0), c.at(1));
     let (mut customer, id, _) = n1.customer().await;
     let mut agent = n2.agent(&id, "quinn").await;
@@ -553,9 +551,7 @@ async fn frames_to_a_receiver_that_stops_reading_on_another_node_are_dropped_and
 /// The end is kept in Redis: the customer's next page, served by a third
 /// node, learns that the agent left while it loaded.
 async fn a_customer_back_on_another_node_is_told_why_the_session_ended(kind: RedisKind) {
-    let Some(c) = Cluster::start(kind, 3, &[]) else {
-        return;
-    };
+    let c = Cluster::start(kind, 3, &[]);
     let (n1, n2, n3) = (c.at(0), c.at(1), c.at(2));
     let (customer, id, token) = n1.customer().await;
     let mut agent = n2.agent(&id, "ivan").await;
@@ -591,10 +587,12 @@ async fn ready(at: &At, code: u16) -> bool {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    any(missing_redis, missing_postgres),
+    ignore = "needs Redis and PostgreSQL (scripts/test installs them)"
+)]
 async fn the_command_line_manages_accounts_in_the_shared_database() {
-    let Some(c) = Cluster::start(RedisKind::One, 2, &[]) else {
-        return;
-    };
+    let c = Cluster::start(RedisKind::One, 2, &[]);
     let pg = c._pg.url();
     let dir = tempfile::tempdir().unwrap();
     let mut add = std::process::Command::new(common::nodes::BIN)
