@@ -19,8 +19,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -29,10 +28,10 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth_routes::{Credential, identify};
+use super::caller::{Actor, Admin, Credential, EDITOR_PREFIX};
 use super::error::ApiError;
 use crate::auth::{
-    AuthError, Origins, hash_password, hashing, new_api_key, random_secret, sha256_hex, valid_name,
+    AuthError, hash_password, hashing, new_api_key, random_secret, sha256_hex, valid_name,
 };
 use crate::config::normalize_origin;
 use crate::live::now_ms;
@@ -45,7 +44,6 @@ use crate::store::{
 pub const EDITOR_LINK_TTL_MS: u64 = 10 * 60_000;
 /// How long the overlay may save once opened.
 pub const EDITOR_SESSION_TTL_MS: u64 = 30 * 60_000;
-const EDITOR_PREFIX: &str = "cbe_";
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -134,84 +132,6 @@ fn forbidden(message: impl Into<String>) -> ApiError {
 
 fn unauthorized(message: impl Into<String>) -> ApiError {
     ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
-}
-
-// ---- who is calling ----
-
-/// A signed-in administrator (cookie). API keys and editor tokens are refused.
-pub struct Admin(pub String);
-
-/// An administrator or an API key: who changed a rule set.
-pub struct Actor(pub String);
-
-const KEY_REFUSED: &str = "API keys cannot manage accounts, API keys, webhooks or the visual editor: sign in as an administrator";
-const EDITOR_REFUSED: &str = "an editor token only saves rules from the visual editor's overlay";
-
-/// Changes made with a cookie must come from our own pages.
-pub(super) fn same_origin_change(parts: &Parts) -> std::result::Result<(), ApiError> {
-    if matches!(parts.method, Method::GET | Method::HEAD) {
-        return Ok(());
-    }
-    let origin = super::header(&parts.headers, header::ORIGIN);
-    let host = super::header(&parts.headers, header::HOST);
-    match origin {
-        Some(o) if !Origins::new(&[]).allows(o, host) => Err(forbidden(
-            "changes with a sign-in cookie must come from the admin console's own origin",
-        )),
-        _ => Ok(()),
-    }
-}
-
-async fn person(
-    parts: &Parts,
-    app: &AppState,
-    credential: Credential,
-) -> std::result::Result<String, ApiError> {
-    let who = identify(app, &credential).await?;
-    if who.role != AccountRole::Admin {
-        return Err(AuthError::NotAdmin.into());
-    }
-    if matches!(credential, Credential::Cookie(_)) {
-        same_origin_change(parts)?;
-    }
-    Ok(who.name)
-}
-
-impl axum::extract::FromRequestParts<AppState> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &AppState,
-    ) -> std::result::Result<Self, Self::Rejection> {
-        match Credential::from_headers(&parts.headers) {
-            Credential::None => Err(AuthError::Missing.into()),
-            Credential::Bearer(k) if k.starts_with("cbk_") => Err(forbidden(KEY_REFUSED)),
-            Credential::Bearer(k) if k.starts_with(EDITOR_PREFIX) => Err(forbidden(EDITOR_REFUSED)),
-            other => Ok(Admin(person(parts, app, other).await?)),
-        }
-    }
-}
-
-impl axum::extract::FromRequestParts<AppState> for Actor {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        app: &AppState,
-    ) -> std::result::Result<Self, Self::Rejection> {
-        match Credential::from_headers(&parts.headers) {
-            Credential::None => Err(AuthError::Missing.into()),
-            Credential::Bearer(k) if k.starts_with("cbk_") => {
-                match app.store.api_key(&sha256_hex(&k)).await? {
-                    Some(key) => Ok(Actor(format!("api-key:{}", key.name))),
-                    None => Err(AuthError::BadToken("unknown or revoked API key".into()).into()),
-                }
-            }
-            Credential::Bearer(k) if k.starts_with(EDITOR_PREFIX) => Err(forbidden(EDITOR_REFUSED)),
-            other => Ok(Actor(person(parts, app, other).await?)),
-        }
-    }
 }
 
 /// Reads a JSON body; anything else (forms, text) is refused, which also keeps

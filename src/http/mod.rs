@@ -6,6 +6,7 @@ mod agent_ws;
 mod api;
 mod assets;
 mod auth_routes;
+mod caller;
 mod conn;
 mod customer_ws;
 mod demo;
