@@ -188,9 +188,7 @@ pub async fn link(State(app): State<AppState>, Query(q): Query<LinkQuery>) -> Ap
         .take_login_link(&sha256_hex(&q.t), now_ms())
         .await?
     else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+        return Err(ApiError::unauthorized(
             "this sign-in link was used or has expired",
         ));
     };

@@ -15,7 +15,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 
 use super::AppState;
 use super::error::ApiError;
@@ -194,25 +194,21 @@ fn same_origin_change(parts: &Parts) -> Result<(), ApiError> {
     let origin = super::header(&parts.headers, header::ORIGIN);
     let host = super::header(&parts.headers, header::HOST);
     match origin {
-        Some(o) if !Origins::new(&[]).allows(o, host) => Err(forbidden(
+        Some(o) if !Origins::new(&[]).allows(o, host) => Err(ApiError::forbidden(
             "changes with a sign-in cookie must come from the admin console's own origin",
         )),
         _ => Ok(()),
     }
 }
 
-fn forbidden(message: &str) -> ApiError {
-    ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
-}
-
 /// Refuses an editor token (and an API key too, with `keys_too`) before it is
 /// checked at all, where a route never takes one.
 fn refuse(credential: &Credential, keys_too: bool) -> Result<(), ApiError> {
     if keys_too && credential.bearer_with(API_KEY_PREFIX) {
-        return Err(forbidden(KEY_REFUSED));
+        return Err(ApiError::forbidden(KEY_REFUSED));
     }
     if credential.bearer_with(EDITOR_PREFIX) {
-        return Err(forbidden(EDITOR_REFUSED));
+        return Err(ApiError::forbidden(EDITOR_REFUSED));
     }
     Ok(())
 }
