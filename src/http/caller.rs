@@ -16,6 +16,7 @@
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
+use cookie::Cookie;
 
 use super::AppState;
 use super::error::ApiError;
@@ -47,21 +48,16 @@ impl Credential {
         {
             return Credential::Bearer(bearer.trim().to_string());
         }
-        for cookies in headers
+        headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
-        {
-            for pair in cookies.split(';') {
-                if let Some((name, value)) = pair.trim().split_once('=')
-                    && name == COOKIE
-                    && !value.is_empty()
-                {
-                    return Credential::Cookie(value.to_string());
-                }
-            }
-        }
-        Credential::None
+            .flat_map(Cookie::split_parse)
+            .flatten()
+            .find(|c| c.name() == COOKIE && !c.value().is_empty())
+            .map_or(Credential::None, |c| {
+                Credential::Cookie(c.value().to_string())
+            })
     }
 
     fn bearer_with(&self, prefix: &str) -> bool {

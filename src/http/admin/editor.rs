@@ -3,12 +3,18 @@
 //! saves rules with it, cross-origin (CORS for these two routes only).
 
 use axum::Json;
+use axum::Router;
 use axum::body::Bytes;
+use axum::extract::Request;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
+use std::time::Duration;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::body;
 use crate::auth::{random_secret, sha256_hex};
@@ -136,39 +142,44 @@ fn site_origin(app: &AppState, headers: &HeaderMap) -> Option<String> {
         .flatten()
 }
 
-fn cors(app: &AppState, headers: &HeaderMap, mut response: Response) -> Response {
-    if let Some(origin) = site_origin(app, headers) {
-        let h = response.headers_mut();
-        h.insert(
-            header::ACCESS_CONTROL_ALLOW_ORIGIN,
-            HeaderValue::from_str(&origin).expect("origins are ASCII"),
-        );
-        h.insert(header::VARY, HeaderValue::from_static("Origin"));
-    }
-    response
+/// CORS for the overlay on the site's pages: the site origins the script may
+/// run on (`allowed_origins`, and the server's own), for these routes only.
+pub(super) fn cross_origin_routes(app: &AppState) -> Router<AppState> {
+    let site = app.clone();
+    let cors = CorsLayer::new()
+        .allow_origin(AllowOrigin::predicate(move |origin, parts| {
+            let host = crate::http::header(&parts.headers, header::HOST);
+            origin
+                .to_str()
+                .is_ok_and(|o| site.site_origins.allows(o, host))
+        }))
+        .allow_methods([Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(Duration::from_secs(600))
+        .vary([header::ORIGIN]);
+    Router::new()
+        .route("/editor/open", post(open))
+        .route("/editor/rules", post(save))
+        .layer(cors)
+        .layer(middleware::from_fn_with_state(app.clone(), preflight))
 }
 
-pub(super) async fn preflight(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    if site_origin(&app, &headers).is_none() {
+/// A preflight from an origin that may not use the editor is refused outright
+/// rather than answered without CORS headers; an allowed one has no content.
+async fn preflight(State(app): State<AppState>, request: Request, next: Next) -> Response {
+    if request.method() != Method::OPTIONS {
+        return next.run(request).await;
+    }
+    if site_origin(&app, request.headers()).is_none() {
         return (
             StatusCode::FORBIDDEN,
             "this origin may not use the visual editor",
         )
             .into_response();
     }
-    let response = (
-        StatusCode::NO_CONTENT,
-        [
-            (header::ACCESS_CONTROL_ALLOW_METHODS, "POST"),
-            (
-                header::ACCESS_CONTROL_ALLOW_HEADERS,
-                "authorization, content-type",
-            ),
-            (header::ACCESS_CONTROL_MAX_AGE, "600"),
-        ],
-    )
-        .into_response();
-    cors(&app, &headers, response)
+    let mut response = next.run(request).await;
+    *response.status_mut() = StatusCode::NO_CONTENT;
+    response
 }
 
 /// The editor grant behind a request's bearer token, checked against the page's origin and its administrator.
@@ -221,36 +232,32 @@ pub(super) async fn editor_grant(
     }
 }
 
-pub(super) async fn open(State(app): State<AppState>, headers: HeaderMap) -> Response {
-    let result = async {
-        let link = editor_grant(&app, &headers, EditorTokenKind::Link).await?;
-        let token = format!("{EDITOR_PREFIX}{}", random_secret(&mut rand::rng()));
-        let session = EditorToken {
-            token_hash: sha256_hex(&token),
-            kind: EditorTokenKind::Session,
-            expires_at: now_ms() + EDITOR_SESSION_TTL_MS,
-            ..link
-        };
-        app.store.add_editor_token(&session).await?;
-        let current = app
-            .store
-            .rule_sets()
-            .await?
-            .into_iter()
-            .find(|s| s.name == session.rule_set);
-        Ok::<_, ApiError>(Json(json!({
-            "token": token,
-            "expires_at": session.expires_at,
-            "account": session.account,
-            "url": session.url,
-            "rule_set": session.rule_set,
-            "url_pattern": current.as_ref().map_or(&session.url_pattern, |s| &s.url_pattern),
-            "rules": current.as_ref().map(|s| s.rules.clone()).unwrap_or_default(),
-            "version": current.as_ref().map(|s| s.version),
-        })))
-    }
-    .await;
-    cors(&app, &headers, result.into_response())
+async fn open(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+    let link = editor_grant(&app, &headers, EditorTokenKind::Link).await?;
+    let token = format!("{EDITOR_PREFIX}{}", random_secret(&mut rand::rng()));
+    let session = EditorToken {
+        token_hash: sha256_hex(&token),
+        kind: EditorTokenKind::Session,
+        expires_at: now_ms() + EDITOR_SESSION_TTL_MS,
+        ..link
+    };
+    app.store.add_editor_token(&session).await?;
+    let current = app
+        .store
+        .rule_sets()
+        .await?
+        .into_iter()
+        .find(|s| s.name == session.rule_set);
+    Ok(Json(json!({
+        "token": token,
+        "expires_at": session.expires_at,
+        "account": session.account,
+        "url": session.url,
+        "rule_set": session.rule_set,
+        "url_pattern": current.as_ref().map_or(&session.url_pattern, |s| &s.url_pattern),
+        "rules": current.as_ref().map(|s| s.rules.clone()).unwrap_or_default(),
+        "version": current.as_ref().map(|s| s.version),
+    })))
 }
 
 #[derive(Deserialize)]
@@ -280,50 +287,68 @@ fn merged(current: &Rules, add: &Rules, remove: &Rules) -> Rules {
     })
 }
 
-pub(super) async fn save(
+async fn save(
     State(app): State<AppState>,
     headers: HeaderMap,
     bytes: Bytes,
-) -> Response {
-    let result = async {
-        let grant = editor_grant(&app, &headers, EditorTokenKind::Session).await?;
-        let save: EditorSave = body(&headers, &bytes)?;
-        rules::check_rules(&rules::normalize(&save.add))?;
-        let by = format!("{} (visual editor)", grant.account);
-        // Read, merge, write at that version; someone saving in between makes us merge again.
-        for _ in 0..3 {
-            let current = app.store.rule_sets().await?.into_iter().find(|s| s.name == grant.rule_set);
-            let base = current.as_ref().map(|s| s.rules.clone()).unwrap_or_default();
-            let rules = merged(&base, &save.add, &save.remove);
-            let pattern = save
-                .url_pattern
-                .as_deref()
-                .map(str::trim)
-                .filter(|p| !p.is_empty())
-                .map(str::to_string)
-                .or_else(|| current.as_ref().map(|s| s.url_pattern.clone()))
-                .unwrap_or_else(|| grant.url_pattern.clone());
-            rules::check_rule_set(&grant.rule_set, &pattern, &rules)?;
-            let now = now_ms();
-            let saved = match &current {
-                Some(set) => app.store.update_rule_set(set.id, set.version, &set.name, &pattern, &rules, &by, now).await,
-                None => app.store.create_rule_set(&grant.rule_set, &pattern, &rules, &by, now).await,
-            };
-            match saved {
-                Ok(set) => {
-                    app.page_rules.forget();
-                    tracing::info!(rule_set = %set.name, version = set.version, by = %by, "rule set saved from the visual editor");
-                    let applies = url_matches(&set.url_pattern, &grant.url);
-                    return Ok::<_, ApiError>(Json(json!({ "rule_set": set, "pattern_matches_page": applies })));
-                }
-                Err(StoreError::Conflict(_) | StoreError::Exists(_)) => continue,
-                Err(e) => return Err(e.into()),
+) -> ApiResult<Json<Value>> {
+    let grant = editor_grant(&app, &headers, EditorTokenKind::Session).await?;
+    let save: EditorSave = body(&headers, &bytes)?;
+    rules::check_rules(&rules::normalize(&save.add))?;
+    let by = format!("{} (visual editor)", grant.account);
+    // Read, merge, write at that version; someone saving in between makes us merge again.
+    for _ in 0..3 {
+        let current = app
+            .store
+            .rule_sets()
+            .await?
+            .into_iter()
+            .find(|s| s.name == grant.rule_set);
+        let base = current
+            .as_ref()
+            .map(|s| s.rules.clone())
+            .unwrap_or_default();
+        let rules = merged(&base, &save.add, &save.remove);
+        let pattern = save
+            .url_pattern
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(str::to_string)
+            .or_else(|| current.as_ref().map(|s| s.url_pattern.clone()))
+            .unwrap_or_else(|| grant.url_pattern.clone());
+        rules::check_rule_set(&grant.rule_set, &pattern, &rules)?;
+        let now = now_ms();
+        let saved = match &current {
+            Some(set) => {
+                app.store
+                    .update_rule_set(set.id, set.version, &set.name, &pattern, &rules, &by, now)
+                    .await
             }
+            None => {
+                app.store
+                    .create_rule_set(&grant.rule_set, &pattern, &rules, &by, now)
+                    .await
+            }
+        };
+        match saved {
+            Ok(set) => {
+                app.page_rules.forget();
+                tracing::info!(rule_set = %set.name, version = set.version, by = %by, "rule set saved from the visual editor");
+                let applies = url_matches(&set.url_pattern, &grant.url);
+                return Ok(Json(
+                    json!({ "rule_set": set, "pattern_matches_page": applies }),
+                ));
+            }
+            Err(StoreError::Conflict(_) | StoreError::Exists(_)) => continue,
+            Err(e) => return Err(e.into()),
         }
-        Err(ApiError::new(StatusCode::CONFLICT, "conflict", "the rule set keeps changing under us: try again"))
     }
-    .await;
-    cors(&app, &headers, result.into_response())
+    Err(ApiError::new(
+        StatusCode::CONFLICT,
+        "conflict",
+        "the rule set keeps changing under us: try again",
+    ))
 }
 
 #[cfg(test)]

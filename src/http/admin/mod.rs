@@ -32,7 +32,7 @@ mod editor;
 mod rule_sets;
 mod webhooks;
 
-pub fn routes() -> Router<AppState> {
+pub fn routes(app: &AppState) -> Router<AppState> {
     Router::new()
         .route("/accounts", get(accounts::list).post(accounts::add))
         .route("/accounts/{name}/disable", post(accounts::disable))
@@ -52,14 +52,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/rule-sets/{id}/versions", get(rule_sets::versions))
         .route("/editor", post(editor::start).delete(editor::stop))
-        .route(
-            "/editor/open",
-            post(editor::open).options(editor::preflight),
-        )
-        .route(
-            "/editor/rules",
-            post(editor::save).options(editor::preflight),
-        )
+        .merge(editor::cross_origin_routes(app))
 }
 
 /// Reads a JSON body; anything else (forms, text) is refused, which also keeps
