@@ -1,14 +1,13 @@
 //! Accounts of agents and administrators: adding, disabling, passwords.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::body;
+use super::JsonBody;
 use crate::auth::{hash_password, hashing, valid_name};
 use crate::http::AppState;
 use crate::http::caller::Admin;
@@ -22,7 +21,7 @@ pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Jso
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewAccount {
+pub(super) struct NewAccount {
     name: String,
     password: String,
     #[serde(default = "agent_role")]
@@ -36,10 +35,8 @@ fn agent_role() -> AccountRole {
 pub(super) async fn add(
     Admin(by): Admin,
     State(app): State<AppState>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    JsonBody(new): JsonBody<NewAccount>,
 ) -> ApiResult<Response> {
-    let new: NewAccount = body(&headers, &bytes)?;
     if !valid_name(&new.name) {
         return Err(ApiError::bad_request(
             "account names are 1-64 letters, digits and . _ - @",
@@ -104,7 +101,7 @@ pub(super) async fn enable(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewPassword {
+pub(super) struct NewPassword {
     password: String,
 }
 
@@ -112,10 +109,8 @@ pub(super) async fn reset_password(
     Admin(by): Admin,
     State(app): State<AppState>,
     Path(name): Path<String>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    JsonBody(p): JsonBody<NewPassword>,
 ) -> ApiResult<Json<Value>> {
-    let p: NewPassword = body(&headers, &bytes)?;
     let hash = hashing(move || hash_password(&p.password)).await?;
     app.store.set_password(&name, &hash).await?;
     tracing::info!(account = %name, by = %by, "password reset");

@@ -1,14 +1,13 @@
 //! API keys for machines: created once shown, listed by prefix, revoked.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::body;
+use super::JsonBody;
 use crate::auth::{new_api_key, sha256_hex};
 use crate::http::AppState;
 use crate::http::caller::Admin;
@@ -21,17 +20,15 @@ pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Jso
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewKey {
+pub(super) struct NewKey {
     name: String,
 }
 
 pub(super) async fn create(
     Admin(by): Admin,
     State(app): State<AppState>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    JsonBody(new): JsonBody<NewKey>,
 ) -> ApiResult<Response> {
-    let new: NewKey = body(&headers, &bytes)?;
     let name = new.name.trim();
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         return Err(ApiError::bad_request(

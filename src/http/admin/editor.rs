@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use super::body;
+use super::{JsonBody, body};
 use crate::auth::{random_secret, sha256_hex};
 use crate::config::normalize_origin;
 use crate::http::AppState;
@@ -33,7 +33,7 @@ const EDITOR_SESSION_TTL_MS: u64 = 30 * 60_000;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StartEditor {
+pub(super) struct StartEditor {
     /// The page of the site to open in editor mode.
     url: String,
     /// The rule set to save into (created on first save); defaults from the URL.
@@ -58,9 +58,8 @@ pub(super) async fn start(
     Admin(by): Admin,
     State(app): State<AppState>,
     headers: HeaderMap,
-    bytes: Bytes,
+    JsonBody(start): JsonBody<StartEditor>,
 ) -> ApiResult<Response> {
-    let start: StartEditor = body(&headers, &bytes)?;
     let mut page = url::Url::parse(start.url.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())

@@ -19,7 +19,9 @@
 
 use axum::Router;
 use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde::de::DeserializeOwned;
 
@@ -55,11 +57,35 @@ pub fn routes(app: &AppState) -> Router<AppState> {
         .merge(editor::cross_origin_routes(app))
 }
 
-/// Reads a JSON body; anything else (forms, text) is refused, which also keeps
-/// other sites from posting here without a CORS preflight.
+/// A JSON body; anything else (forms, text) is refused, which also keeps other
+/// sites from posting here without a CORS preflight.
+pub(super) struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
+    type Rejection = Response;
+
+    async fn from_request(request: Request, app: &S) -> Result<Self, Response> {
+        let json = sends_json(request.headers());
+        let bytes = Bytes::from_request(request, app)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        parse(json, &bytes)
+            .map(JsonBody)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
+/// The JSON body of a request whose credential had to be checked before it is read.
 pub(super) fn body<T: DeserializeOwned>(headers: &HeaderMap, bytes: &Bytes) -> Result<T, ApiError> {
-    let json = super::header(headers, header::CONTENT_TYPE)
-        .is_some_and(|c| c.trim_start().starts_with("application/json"));
+    parse(sends_json(headers), bytes)
+}
+
+fn sends_json(headers: &HeaderMap) -> bool {
+    super::header(headers, header::CONTENT_TYPE)
+        .is_some_and(|c| c.trim_start().starts_with("application/json"))
+}
+
+fn parse<T: DeserializeOwned>(json: bool, bytes: &[u8]) -> Result<T, ApiError> {
     if !json {
         return Err(ApiError::new(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,

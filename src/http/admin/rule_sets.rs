@@ -1,14 +1,13 @@
 //! DOM restriction rule sets: validated, versioned, changed only at the version edited.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::body;
+use super::JsonBody;
 use crate::http::AppState;
 use crate::http::caller::Actor;
 use crate::http::error::{ApiError, ApiResult};
@@ -42,7 +41,7 @@ pub(super) async fn list(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct RuleSetBody {
+pub(super) struct RuleSetBody {
     name: String,
     url_pattern: String,
     #[serde(default)]
@@ -63,10 +62,9 @@ fn checked(b: RuleSetBody) -> std::result::Result<(String, String, Rules, Option
 pub(super) async fn create(
     Actor(by): Actor,
     State(app): State<AppState>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    JsonBody(input): JsonBody<RuleSetBody>,
 ) -> ApiResult<Response> {
-    let (name, pattern, rules, _) = checked(body(&headers, &bytes)?)?;
+    let (name, pattern, rules, _) = checked(input)?;
     let set = app
         .store
         .create_rule_set(&name, &pattern, &rules, &by, now_ms())
@@ -93,10 +91,9 @@ pub(super) async fn update(
     Actor(by): Actor,
     State(app): State<AppState>,
     Path(id): Path<i64>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    JsonBody(input): JsonBody<RuleSetBody>,
 ) -> ApiResult<Json<Value>> {
-    let (name, pattern, rules, version) = checked(body(&headers, &bytes)?)?;
+    let (name, pattern, rules, version) = checked(input)?;
     let Some(version) = version else {
         return Err(ApiError::bad_request(
             "send the version you edited (\"version\"), so that nobody's change is lost",

@@ -1,14 +1,13 @@
 //! Webhook endpoints added at runtime, and what was delivered to them.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::body;
+use super::JsonBody;
 use crate::auth::random_secret;
 use crate::http::AppState;
 use crate::http::caller::Admin;
@@ -29,7 +28,7 @@ pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Jso
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewWebhook {
+pub(super) struct NewWebhook {
     url: String,
     #[serde(default)]
     secret: Option<String>,
@@ -38,10 +37,8 @@ struct NewWebhook {
 pub(super) async fn add(
     Admin(by): Admin,
     State(app): State<AppState>,
-    headers: HeaderMap,
-    bytes: Bytes,
+    JsonBody(new): JsonBody<NewWebhook>,
 ) -> ApiResult<Response> {
-    let new: NewWebhook = body(&headers, &bytes)?;
     let url = url::Url::parse(new.url.trim())
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
