@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde::Deserialize;
 
-use super::auth_routes::{Credential, identify};
+use super::caller::{Credential, identify};
 use super::conn::{Conn, Open, outbox, refuse};
 use super::customer_ws::sized;
 use super::{AppState, client_ip};

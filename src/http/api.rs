@@ -10,11 +10,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::AppState;
-use super::auth_routes::{Credential, identify};
+use super::caller::Operator;
 use super::error::{ApiError, ApiResult};
-use crate::auth::{AuthError, sha256_hex};
 use crate::session::{EndReason, Event, Millis, SessionId, public_json};
-use crate::store::{AccountRole, HistoryFilter};
+use crate::store::HistoryFilter;
 
 const OPENAPI: &str = include_str!("openapi.json");
 
@@ -27,39 +26,6 @@ pub fn routes() -> Router<AppState> {
         .route("/interactions/{id}/end", post(end_interaction))
         .route("/history", get(list_history))
         .route("/history/{key}", get(read_history))
-}
-
-/// An API key or a signed-in administrator.
-pub struct Operator;
-
-impl axum::extract::FromRequestParts<AppState> for Operator {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        app: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        match Credential::from_headers(&parts.headers) {
-            Credential::Bearer(key) if key.starts_with("cbk_") => {
-                match app.store.api_key(&sha256_hex(&key)).await? {
-                    Some(_) => Ok(Operator),
-                    None => Err(AuthError::BadToken("unknown or revoked API key".into()).into()),
-                }
-            }
-            Credential::None => Err(AuthError::Missing.into()),
-            other => {
-                let cookie = matches!(other, Credential::Cookie(_));
-                match identify(app, &other).await?.role {
-                    AccountRole::Agent => Err(AuthError::NotAdmin.into()),
-                    // A cookie rides along on cross-site requests: changes must come from our pages.
-                    AccountRole::Admin if cookie => {
-                        super::admin::same_origin_change(parts).map(|_| Operator)
-                    }
-                    AccountRole::Admin => Ok(Operator),
-                }
-            }
-        }
-    }
 }
 
 async fn openapi() -> impl IntoResponse {

@@ -11,110 +11,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::json;
 
+use super::caller::{COOKIE, Credential, Person, identify};
 use super::error::{ApiError, ApiResult};
 use super::{AppState, client_ip};
 use crate::auth::{AuthError, Identity, new_sign_in_token, sha256_hex, verify_password};
 use crate::live::now_ms;
 use crate::store::{AccountRole, SignIn};
-
-pub const COOKIE: &str = "cobrowse_agent";
-
-/// What a request presents to prove who sends it.
-pub enum Credential {
-    None,
-    Cookie(String),
-    Bearer(String),
-}
-
-impl Credential {
-    pub fn from_headers(headers: &HeaderMap) -> Credential {
-        if let Some(bearer) =
-            super::header(headers, header::AUTHORIZATION).and_then(|v| v.strip_prefix("Bearer "))
-        {
-            return Credential::Bearer(bearer.trim().to_string());
-        }
-        for cookies in headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-        {
-            for pair in cookies.split(';') {
-                if let Some((name, value)) = pair.trim().split_once('=')
-                    && name == COOKIE
-                    && !value.is_empty()
-                {
-                    return Credential::Cookie(value.to_string());
-                }
-            }
-        }
-        Credential::None
-    }
-}
-
-/// Checks a person's cookie or agent-desktop token, and that the account (if
-/// the server has one by that name) is not disabled.
-pub async fn identify(app: &AppState, credential: &Credential) -> Result<Identity, AuthError> {
-    let who = match credential {
-        Credential::None => return Err(AuthError::Missing),
-        Credential::Cookie(c) => signed_in_as(app, c).await?,
-        Credential::Bearer(t) => app.tokens.check_agent_token(t)?,
-    };
-    match app.store.account(&who.name).await {
-        Ok(Some(account)) if account.disabled => Err(AuthError::Disabled),
-        Ok(Some(account)) => Ok(Identity {
-            name: account.name,
-            role: account.role.min_with(who.role),
-        }),
-        // Agent desktops vouch for their own agents (directly, or through the
-        // cookie traded for their token); administrators need a local account.
-        Ok(None) if who.role == AccountRole::Agent => Ok(who),
-        Ok(None) => Err(AuthError::BadToken("unknown account".into())),
-        Err(e) => Err(AuthError::BadToken(format!(
-            "cannot check the account now: {e}"
-        ))),
-    }
-}
-
-/// Who a cookie's handle signed in, while the store still has that sign-in.
-async fn signed_in_as(app: &AppState, cookie: &str) -> Result<Identity, AuthError> {
-    match app.store.sign_in(&sha256_hex(cookie), now_ms()).await {
-        Ok(Some(s)) => Ok(Identity {
-            name: s.account,
-            role: s.role,
-        }),
-        Ok(None) => Err(AuthError::BadToken("signed out or expired".into())),
-        Err(e) => Err(AuthError::BadToken(format!(
-            "cannot check the sign-in now: {e}"
-        ))),
-    }
-}
-
-impl AccountRole {
-    /// The lesser of two roles: a token never raises what the account allows.
-    fn min_with(self, other: AccountRole) -> AccountRole {
-        if self == AccountRole::Admin && other == AccountRole::Admin {
-            AccountRole::Admin
-        } else {
-            AccountRole::Agent
-        }
-    }
-}
-
-/// A signed-in person, taken from the request's cookie or bearer token.
-pub struct Person(pub Identity);
-
-impl axum::extract::FromRequestParts<AppState> for Person {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        app: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Person(
-            identify(app, &Credential::from_headers(&parts.headers)).await?,
-        ))
-    }
-}
 
 /// Where a sign-in cookie may travel, by who holds it and how the server is set up.
 ///
@@ -286,9 +188,7 @@ pub async fn link(State(app): State<AppState>, Query(q): Query<LinkQuery>) -> Ap
         .take_login_link(&sha256_hex(&q.t), now_ms())
         .await?
     else {
-        return Err(ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
+        return Err(ApiError::unauthorized(
             "this sign-in link was used or has expired",
         ));
     };

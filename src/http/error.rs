@@ -7,6 +7,7 @@ use serde_json::json;
 
 use crate::auth::AuthError;
 use crate::hub::HubError;
+use crate::rules::RuleError;
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -15,6 +16,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// For a refused rule: the field and value it is about, and why.
+    pub rule: Option<RuleError>,
 }
 
 impl ApiError {
@@ -23,6 +26,7 @@ impl ApiError {
             status,
             code,
             message: message.into(),
+            rule: None,
         }
     }
 
@@ -34,6 +38,14 @@ impl ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     pub fn too_many(message: impl Into<String>) -> Self {
         ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", message)
     }
@@ -41,8 +53,13 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": { "code": self.code, "message": self.message } });
-        (self.status, Json(body)).into_response()
+        let mut error = json!({ "code": self.code, "message": self.message });
+        if let Some(rule) = self.rule {
+            error["field"] = json!(rule.field);
+            error["value"] = json!(rule.value);
+            error["why"] = json!(rule.message);
+        }
+        (self.status, Json(json!({ "error": error }))).into_response()
     }
 }
 
@@ -67,6 +84,9 @@ impl From<StoreError> for ApiError {
                 "exists",
                 format!("{what} already exists"),
             ),
+            StoreError::Conflict(message) => {
+                ApiError::new(StatusCode::CONFLICT, "conflict", message)
+            }
             other => {
                 tracing::error!(error = %other, "store failure");
                 ApiError::new(
@@ -75,6 +95,15 @@ impl From<StoreError> for ApiError {
                     "storage is unavailable, try again",
                 )
             }
+        }
+    }
+}
+
+impl From<RuleError> for ApiError {
+    fn from(e: RuleError) -> Self {
+        ApiError {
+            rule: Some(e.clone()),
+            ..ApiError::new(StatusCode::BAD_REQUEST, "invalid_rule", e.to_string())
         }
     }
 }

@@ -6,6 +6,7 @@ mod agent_ws;
 mod api;
 mod assets;
 mod auth_routes;
+mod caller;
 mod conn;
 mod customer_ws;
 mod demo;
@@ -86,7 +87,7 @@ pub fn router(app: AppState) -> Router {
         .route("/auth/link", get(auth_routes::link))
         .route("/auth/me", get(auth_routes::me))
         .nest("/api/v1", api::routes())
-        .nest("/api/v1/admin", admin::routes())
+        .nest("/api/v1/admin", admin::routes(&app))
         .merge(demo::routes())
         // The customer modules come gzipped ahead (assets.rs); the rest per request.
         .merge(assets::routes().layer(tower_http::compression::CompressionLayer::new()))

@@ -12,7 +12,7 @@ use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
 
 use super::AppState;
-use super::auth_routes::Person;
+use super::caller::Person;
 use super::error::{ApiError, ApiResult};
 use crate::netguard;
 use crate::proxy::{Cache, Policy, ProxyError, rewrite_css, served_type, site_ttl};
