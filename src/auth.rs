@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::config::normalize_origin;
 use crate::session::Millis;
-use crate::store::AccountRole;
+use crate::domain::account::AccountRole;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {

@@ -8,10 +8,10 @@ use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
 
 use cobrowse::auth::{hash_password, new_api_key, sha256_hex, valid_name};
+use cobrowse::clock::now_ms;
 use cobrowse::config::{Config, LogFormat, Overrides};
-use cobrowse::live::now_ms;
+use cobrowse::domain::account::AccountRole;
 use cobrowse::server::{self, Ground};
-use cobrowse::store::AccountRole;
 
 #[derive(Parser)]
 #[command(

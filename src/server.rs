@@ -11,14 +11,16 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::{self, Origins, Tokens, hash_password, random_secret, sha256_hex};
+use crate::clock::now_ms;
 use crate::config::{Config, ensure_data_dir};
+use crate::domain::account::AccountRole;
 use crate::history::Recorder;
 use crate::http::{self, App, AppState, Limiters};
 use crate::hub::{Hub, LocalHub, RedisHub};
 use crate::listener;
-use crate::live::{Live, now_ms};
+use crate::live::Live;
 use crate::ratelimit::{Backoff, Keyed};
-use crate::store::{AccountRole, SqlStore, Store};
+use crate::store::{SqlStore, Store};
 use crate::webhooks::Webhooks;
 
 /// The store and secret every command works with, server or CLI.

@@ -34,12 +34,14 @@ use super::error::ApiError;
 use crate::auth::{
     AuthError, Origins, hash_password, hashing, new_api_key, random_secret, sha256_hex, valid_name,
 };
+use crate::clock::now_ms;
 use crate::config::normalize_origin;
-use crate::live::now_ms;
+use crate::domain::account::AccountRole;
+use crate::domain::editor_grant::{EditorToken, EditorTokenKind};
+use crate::domain::rule_set::{RuleSet, Rules, rules_for};
+use crate::domain::url_pattern::url_matches;
 use crate::rules::{self, RuleError};
-use crate::store::{
-    AccountRole, EditorToken, EditorTokenKind, RuleSet, Rules, StoreError, rules_for, url_matches,
-};
+use crate::store::StoreError;
 
 /// How long an administrator has to open the site after starting the editor.
 pub const EDITOR_LINK_TTL_MS: u64 = 10 * 60_000;

@@ -13,8 +13,9 @@ use super::AppState;
 use super::auth_routes::{Credential, identify};
 use super::error::{ApiError, ApiResult};
 use crate::auth::{AuthError, sha256_hex};
+use crate::domain::account::AccountRole;
+use crate::domain::session_history::HistoryFilter;
 use crate::session::{EndReason, Event, Millis, SessionId, public_json};
-use crate::store::{AccountRole, HistoryFilter};
 
 const OPENAPI: &str = include_str!("openapi.json");
 

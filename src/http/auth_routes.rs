@@ -14,8 +14,8 @@ use serde_json::json;
 use super::error::{ApiError, ApiResult};
 use super::{AppState, client_ip};
 use crate::auth::{AuthError, Identity, new_sign_in_token, sha256_hex, verify_password};
-use crate::live::now_ms;
-use crate::store::{AccountRole, SignIn};
+use crate::clock::now_ms;
+use crate::domain::account::{AccountRole, SignIn};
 
 pub const COOKIE: &str = "cobrowse_agent";
 

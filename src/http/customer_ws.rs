@@ -12,9 +12,9 @@ use futures_util::StreamExt;
 
 use super::conn::{Conn, Open, outbox, refuse, say_and_close};
 use super::{AppState, client_ip};
+use crate::clock::now_ms;
 use crate::hub::{HubError, Tombstone, next_peer_id};
 use crate::interactions;
-use crate::live::now_ms;
 use crate::protocol::{
     self, CreateMsg, InteractionMsg, Kind, ResumeMsg, ServerMsg, close, end_message,
 };

@@ -10,7 +10,15 @@ use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 
-use super::*;
+use super::{Result, Store, StoreError};
+use crate::domain::account::{Account, AccountRole, ApiKey, SignIn};
+use crate::domain::editor_grant::{EditorToken, EditorTokenKind};
+use crate::domain::rule_set::{RuleSet, RuleSetVersion, Rules};
+use crate::domain::session_history::{
+    HistoryDetail, HistoryEvent, HistoryFilter, HistorySummary, TimedEvent,
+};
+use crate::domain::webhook::{Delivery, Webhook};
+use crate::session::Millis;
 
 #[derive(Clone)]
 pub struct SqlStore {
@@ -58,11 +66,15 @@ impl SqlStore {
     }
 }
 
+fn role(role: &str) -> Result<AccountRole> {
+    AccountRole::parse(role).ok_or_else(|| StoreError::Corrupt(format!("account role {role:?}")))
+}
+
 fn account(row: &AnyRow) -> Result<Account> {
     Ok(Account {
         name: row.try_get("name")?,
         password_hash: row.try_get("password_hash")?,
-        role: AccountRole::parse(row.try_get::<&str, _>("role")?)?,
+        role: role(row.try_get("role")?)?,
         disabled: row.try_get::<i64, _>("disabled")? != 0,
         created_at: row.try_get::<i64, _>("created_at")? as Millis,
     })
@@ -72,7 +84,7 @@ fn sign_in(row: &AnyRow) -> Result<SignIn> {
     Ok(SignIn {
         token_hash: row.try_get("token_hash")?,
         account: row.try_get("account")?,
-        role: AccountRole::parse(row.try_get::<&str, _>("role")?)?,
+        role: role(row.try_get("role")?)?,
         created_at: row.try_get::<i64, _>("created_at")? as Millis,
         expires_at: row.try_get::<i64, _>("expires_at")? as Millis,
     })
@@ -114,11 +126,9 @@ fn rule_set(row: &AnyRow) -> Result<RuleSet> {
 }
 
 fn editor_token(row: &AnyRow) -> Result<EditorToken> {
-    let kind = match row.try_get::<&str, _>("kind")? {
-        "link" => EditorTokenKind::Link,
-        "session" => EditorTokenKind::Session,
-        other => return Err(StoreError::Corrupt(format!("editor token kind {other:?}"))),
-    };
+    let kind: &str = row.try_get("kind")?;
+    let kind = EditorTokenKind::parse(kind)
+        .ok_or_else(|| StoreError::Corrupt(format!("editor token kind {kind:?}")))?;
     Ok(EditorToken {
         token_hash: row.try_get("token_hash")?,
         kind,

@@ -417,7 +417,7 @@ impl RedisHub {
 
 impl RedisHub {
     async fn reannounce(&self) {
-        let now = crate::live::now_ms();
+        let now = crate::clock::now_ms();
         for link in self.links.all() {
             let (customers, agent) = link.peer_ids();
             for peer in customers {
