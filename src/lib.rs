@@ -18,6 +18,7 @@ pub mod protocol;
 pub mod proxy;
 pub mod ratelimit;
 pub mod rules;
+pub mod secret;
 pub mod server;
 pub mod session;
 pub mod store;

@@ -123,7 +123,7 @@ async fn api_key(srv: &TestServer, name: &str) -> String {
     let key = cobrowse::auth::new_api_key(&mut rand::rng());
     srv.app()
         .store
-        .add_api_key(name, &cobrowse::auth::sha256_hex(&key), &key[..8], 0)
+        .add_api_key(name, &cobrowse::secret::sha256_hex(&key), &key[..8], 0)
         .await
         .unwrap();
     key
@@ -590,7 +590,7 @@ async fn assert_stored_hashed(srv: &TestServer, key: &str) {
         .unwrap();
     assert_eq!(rows.len(), 1);
     let hash: String = rows[0].get("key_hash");
-    assert_eq!(hash, cobrowse::auth::sha256_hex(key));
+    assert_eq!(hash, cobrowse::secret::sha256_hex(key));
     assert_eq!(rows[0].get::<String, _>("prefix"), &key[..8]);
     for column in ["name", "key_hash", "prefix"] {
         assert!(

@@ -14,7 +14,7 @@ async fn api_key(srv: &common::TestServer) -> String {
     let key = cobrowse::auth::new_api_key(&mut rand::rng());
     srv.app()
         .store
-        .add_api_key("test", &cobrowse::auth::sha256_hex(&key), &key[..8], 0)
+        .add_api_key("test", &cobrowse::secret::sha256_hex(&key), &key[..8], 0)
         .await
         .unwrap();
     key

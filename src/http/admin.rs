@@ -31,9 +31,7 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth_routes::{Credential, identify};
 use super::error::ApiError;
-use crate::auth::{
-    AuthError, Origins, hash_password, hashing, new_api_key, random_secret, sha256_hex, valid_name,
-};
+use crate::auth::{AuthError, Origins, hash_password, hashing, new_api_key, valid_name};
 use crate::clock::now_ms;
 use crate::config::normalize_origin;
 use crate::domain::account::AccountRole;
@@ -41,6 +39,7 @@ use crate::domain::editor_grant::{EditorToken, EditorTokenKind};
 use crate::domain::rule_set::{RuleSet, Rules, rules_for};
 use crate::domain::url_pattern::url_matches;
 use crate::rules::{self, RuleError};
+use crate::secret::{random_secret, sha256_hex};
 use crate::store::StoreError;
 
 /// How long an administrator has to open the site after starting the editor.

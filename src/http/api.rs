@@ -12,9 +12,10 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::auth_routes::{Credential, identify};
 use super::error::{ApiError, ApiResult};
-use crate::auth::{AuthError, sha256_hex};
+use crate::auth::AuthError;
 use crate::domain::account::AccountRole;
 use crate::domain::session_history::HistoryFilter;
+use crate::secret::sha256_hex;
 use crate::session::{EndReason, Event, Millis, SessionId, public_json};
 
 const OPENAPI: &str = include_str!("openapi.json");

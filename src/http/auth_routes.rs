@@ -13,9 +13,10 @@ use serde_json::json;
 
 use super::error::{ApiError, ApiResult};
 use super::{AppState, client_ip};
-use crate::auth::{AuthError, Identity, new_sign_in_token, sha256_hex, verify_password};
+use crate::auth::{AuthError, Identity, new_sign_in_token, verify_password};
 use crate::clock::now_ms;
 use crate::domain::account::{AccountRole, SignIn};
+use crate::secret::sha256_hex;
 
 pub const COOKIE: &str = "cobrowse_agent";
 

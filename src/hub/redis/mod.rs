@@ -41,9 +41,9 @@ use super::{
 };
 use crate::config::RedisConfig;
 use crate::protocol::{ServerMsg, close};
+use crate::secret::{random_secret, sha256_hex};
 use crate::session::{
-    Created, Event, Interaction, Millis, Outcome, Page, Refusal, Role, Session, SessionId,
-    Timeouts, hash_token, new_token,
+    Created, Event, Interaction, Millis, Outcome, Page, Refusal, Role, Session, SessionId, Timeouts,
 };
 
 const LIVE: &str = "cb:live";
@@ -464,12 +464,12 @@ impl Hub for RedisHub {
         if !self.healthy.load(Ordering::Relaxed) {
             return Err(HubError::Unavailable("Redis is unreachable".into()));
         }
-        let token = new_token(&mut rand::rng());
+        let token = random_secret(&mut rand::rng());
         for _ in 0..CAS_ATTEMPTS {
             let id = SessionId::random(&mut rand::rng());
             let session = Session::new(
                 id,
-                hash_token(&token),
+                sha256_hex(&token),
                 interaction.clone(),
                 page.clone(),
                 timeouts,
