@@ -2,6 +2,7 @@
 //! One trait, so the embedded SQLite and a shared PostgreSQL serve the same code.
 //! Live sessions are not here: they belong to the hub.
 
+mod rows;
 mod sql;
 
 use crate::domain::account::{Account, AccountRole, ApiKey, SignIn};
