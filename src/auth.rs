@@ -9,11 +9,10 @@ use argon2::password_hash::{
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::config::normalize_origin;
+use crate::domain::account::AccountRole;
 use crate::session::Millis;
-use crate::store::AccountRole;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum AuthError {
@@ -213,16 +212,6 @@ pub fn new_sign_in_token(rng: &mut impl Rng) -> String {
 pub fn new_api_key(rng: &mut impl Rng) -> String {
     let bytes: [u8; 20] = rng.random();
     format!("cbk_{}", hex::encode(bytes))
-}
-
-/// Keys and link tokens are kept only as hashes: a stolen database holds no credential.
-pub fn sha256_hex(s: &str) -> String {
-    hex::encode(Sha256::digest(s.as_bytes()))
-}
-
-pub fn random_secret(rng: &mut impl Rng) -> String {
-    let bytes: [u8; 32] = rng.random();
-    hex::encode(bytes)
 }
 
 /// Account names: short, printable, no spaces (they appear in URLs and logs).

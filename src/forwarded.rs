@@ -9,6 +9,7 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 use std::str::FromStr;
 
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 /// A setting that is neither an address nor a CIDR range.
@@ -22,32 +23,14 @@ pub struct BadRange(String, &'static str);
 /// `10.0.0.1`, `10.0.0.0/8`, `::1`, `fd00::/8`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct IpRange {
-    net: IpAddr,
-    prefix: u8,
-}
+pub struct IpRange(IpNet);
 
 impl IpRange {
     /// Whether `ip` falls in the range. An IPv4 client seen on an IPv6
     /// socket (`::ffff:10.0.0.1`) counts as the IPv4 address it is.
     pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.net, ip.to_canonical()) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                same_prefix(u32::from(net).into(), u32::from(ip).into(), self.prefix, 32)
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                same_prefix(u128::from(net), u128::from(ip), self.prefix, 128)
-            }
-            _ => false,
-        }
+        self.0.contains(&ip.to_canonical())
     }
-}
-
-/// Whether the first `prefix` of `bits` bits of `a` and `b` agree (`bits`: 32 for IPv4
-/// addresses widened to `u128`, 128 for IPv6).
-pub(crate) fn same_prefix(a: u128, b: u128, prefix: u8, bits: u8) -> bool {
-    let host_bits = u32::from(bits - prefix);
-    a.checked_shr(host_bits).unwrap_or(0) == b.checked_shr(host_bits).unwrap_or(0)
 }
 
 impl FromStr for IpRange {
@@ -61,43 +44,29 @@ impl FromStr for IpRange {
             Some((addr, prefix)) => (addr, Some(prefix)),
             None => (s.trim(), None),
         };
-        let net: IpAddr = addr.parse().map_err(|_| bad(""))?;
-        let bits = if net.is_ipv4() { 32 } else { 128 };
-        let prefix = match prefix {
-            None => bits,
-            Some(p) => match p.parse::<u8>() {
-                Ok(p) if p <= bits => p,
-                _ => return Err(bad(": the prefix length is out of range")),
-            },
+        let addr: IpAddr = addr.parse().map_err(|_| bad(""))?;
+        let net = match prefix {
+            None => IpNet::from(addr),
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .and_then(|p| IpNet::new(addr, p).ok())
+                .ok_or_else(|| bad(": the prefix length is out of range"))?,
         };
-        if !host_bits_clear(net, prefix) {
+        if net.network() != addr {
             return Err(bad(": it has bits set below the mask"));
         }
-        Ok(IpRange { net, prefix })
+        Ok(IpRange(net))
     }
-}
-
-/// Whether every bit of `ip` below the first `prefix` is zero.
-fn host_bits_clear(ip: IpAddr, prefix: u8) -> bool {
-    let (bits, width) = match ip {
-        IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),
-        IpAddr::V6(v6) => (u128::from(v6), 128),
-    };
-    let host = u32::from(width - prefix);
-    bits.checked_shr(host)
-        .and_then(|n| n.checked_shl(host))
-        .unwrap_or(0)
-        == bits
 }
 
 /// As written back (`config check`): one address plain, a range with its prefix.
 impl fmt::Display for IpRange {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let whole = if self.net.is_ipv4() { 32 } else { 128 };
-        if self.prefix == whole {
-            write!(f, "{}", self.net)
+        if self.0.prefix_len() == self.0.max_prefix_len() {
+            write!(f, "{}", self.0.addr())
         } else {
-            write!(f, "{}/{}", self.net, self.prefix)
+            write!(f, "{}", self.0)
         }
     }
 }

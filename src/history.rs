@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use tokio::sync::{mpsc, oneshot};
 
+use crate::domain::session_history::HistoryEvent;
 use crate::session::{Millis, Session};
-use crate::store::{HistoryEvent, Store};
+use crate::store::Store;
 
 /// The history row of one session: its ID alone is reused after it ends.
 pub fn key(session: &Session) -> String {

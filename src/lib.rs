@@ -1,7 +1,9 @@
 //! cobrowse: live co-browsing for contact centers. See README.md and docs/.
 
 pub mod auth;
+pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod forwarded;
 pub mod history;
 pub mod http;
@@ -16,6 +18,7 @@ pub mod protocol;
 pub mod proxy;
 pub mod ratelimit;
 pub mod rules;
+pub mod secret;
 pub mod server;
 pub mod session;
 pub mod store;

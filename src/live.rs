@@ -2,10 +2,11 @@
 //! history, fires webhooks, counts. The hub decides nothing; the rules do.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
 
+use crate::clock::now_ms;
+use crate::domain::session_history::HistoryEvent;
 use crate::history::Recorder;
 use crate::hub::{Changed, FrameRouting, HubError, Out, SessionState, Tombstone};
 use crate::metrics as m;
@@ -15,14 +16,7 @@ use crate::session::{
     ControlOutcome, Created, Effect, EndReason, Event, Interaction, Millis, Mode, Page, Role,
     Session, SessionId, Timeouts, public_json,
 };
-use crate::store::HistoryEvent;
 use crate::webhooks::Webhooks;
-
-pub fn now_ms() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as Millis)
-}
 
 pub struct Live {
     pub sessions: Arc<dyn SessionState>,

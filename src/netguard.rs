@@ -13,58 +13,62 @@
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
-use crate::forwarded::same_prefix;
+use ipnet::{Ipv4Net, Ipv6Net};
 
 /// An address (or a name resolving only to addresses) the server must not connect to.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 #[error("{0} is a private, loopback or otherwise internal address")]
 pub struct Blocked(pub String);
 
+const fn net4(net: Ipv4Addr, prefix: u8) -> Ipv4Net {
+    Ipv4Net::new_assert(net, prefix)
+}
+
+const fn net6(net: Ipv6Addr, prefix: u8) -> Ipv6Net {
+    Ipv6Net::new_assert(net, prefix)
+}
+
 /// IPv4 ranges that are not the public internet (IANA's special-purpose registry).
-const V4_BLOCKED: &[(Ipv4Addr, u8)] = &[
-    (Ipv4Addr::new(0, 0, 0, 0), 8),       // "this network"
-    (Ipv4Addr::new(10, 0, 0, 0), 8),      // private
-    (Ipv4Addr::new(100, 64, 0, 0), 10),   // shared address space (carrier-grade NAT)
-    (Ipv4Addr::new(127, 0, 0, 0), 8),     // loopback
-    (Ipv4Addr::new(169, 254, 0, 0), 16),  // link-local, cloud metadata
-    (Ipv4Addr::new(172, 16, 0, 0), 12),   // private
-    (Ipv4Addr::new(192, 0, 0, 0), 24),    // IETF protocol assignments
-    (Ipv4Addr::new(192, 0, 2, 0), 24),    // documentation (TEST-NET-1)
-    (Ipv4Addr::new(192, 88, 99, 0), 24),  // 6to4 relay anycast
-    (Ipv4Addr::new(192, 168, 0, 0), 16),  // private
-    (Ipv4Addr::new(198, 18, 0, 0), 15),   // benchmarking
-    (Ipv4Addr::new(198, 51, 100, 0), 24), // documentation (TEST-NET-2)
-    (Ipv4Addr::new(203, 0, 113, 0), 24),  // documentation (TEST-NET-3)
-    (Ipv4Addr::new(224, 0, 0, 0), 4),     // multicast
-    (Ipv4Addr::new(240, 0, 0, 0), 4),     // reserved, and 255.255.255.255 (broadcast)
+const V4_BLOCKED: &[Ipv4Net] = &[
+    net4(Ipv4Addr::new(0, 0, 0, 0), 8),       // "this network"
+    net4(Ipv4Addr::new(10, 0, 0, 0), 8),      // private
+    net4(Ipv4Addr::new(100, 64, 0, 0), 10),   // shared address space (carrier-grade NAT)
+    net4(Ipv4Addr::new(127, 0, 0, 0), 8),     // loopback
+    net4(Ipv4Addr::new(169, 254, 0, 0), 16),  // link-local, cloud metadata
+    net4(Ipv4Addr::new(172, 16, 0, 0), 12),   // private
+    net4(Ipv4Addr::new(192, 0, 0, 0), 24),    // IETF protocol assignments
+    net4(Ipv4Addr::new(192, 0, 2, 0), 24),    // documentation (TEST-NET-1)
+    net4(Ipv4Addr::new(192, 88, 99, 0), 24),  // 6to4 relay anycast
+    net4(Ipv4Addr::new(192, 168, 0, 0), 16),  // private
+    net4(Ipv4Addr::new(198, 18, 0, 0), 15),   // benchmarking
+    net4(Ipv4Addr::new(198, 51, 100, 0), 24), // documentation (TEST-NET-2)
+    net4(Ipv4Addr::new(203, 0, 113, 0), 24),  // documentation (TEST-NET-3)
+    net4(Ipv4Addr::new(224, 0, 0, 0), 4),     // multicast
+    net4(Ipv4Addr::new(240, 0, 0, 0), 4),     // reserved, and 255.255.255.255 (broadcast)
 ];
 
 /// IPv6 ranges that are not the public internet. The ranges that embed an IPv4 address
 /// (mapped, NAT64, 6to4) are judged by that address instead: see `embedded_v4`.
-const V6_BLOCKED: &[(Ipv6Addr, u8)] = &[
-    (Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0), 96), // unspecified, loopback, IPv4-compatible
-    (Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48), // local-use NAT64
-    (Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64), // discard-only
-    (Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23), // IETF protocol assignments, Teredo
-    (Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32), // documentation
-    (Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20), // documentation
-    (Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7), // unique local
-    (Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10), // link-local
-    (Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10), // site-local (deprecated)
-    (Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8), // multicast
+const V6_BLOCKED: &[Ipv6Net] = &[
+    net6(Ipv6Addr::new(0, 0, 0, 0, 0, 0, 0, 0), 96), // unspecified, loopback, IPv4-compatible
+    net6(Ipv6Addr::new(0x64, 0xff9b, 1, 0, 0, 0, 0, 0), 48), // local-use NAT64
+    net6(Ipv6Addr::new(0x100, 0, 0, 0, 0, 0, 0, 0), 64), // discard-only
+    net6(Ipv6Addr::new(0x2001, 0, 0, 0, 0, 0, 0, 0), 23), // IETF protocol assignments, Teredo
+    net6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0), 32), // documentation
+    net6(Ipv6Addr::new(0x3fff, 0, 0, 0, 0, 0, 0, 0), 20), // documentation
+    net6(Ipv6Addr::new(0xfc00, 0, 0, 0, 0, 0, 0, 0), 7), // unique local
+    net6(Ipv6Addr::new(0xfe80, 0, 0, 0, 0, 0, 0, 0), 10), // link-local
+    net6(Ipv6Addr::new(0xfec0, 0, 0, 0, 0, 0, 0, 0), 10), // site-local (deprecated)
+    net6(Ipv6Addr::new(0xff00, 0, 0, 0, 0, 0, 0, 0), 8), // multicast
 ];
 
 /// Whether the server must not connect to `ip` on someone else's say-so.
 pub fn is_private(ip: IpAddr) -> bool {
     match ip {
-        IpAddr::V4(v4) => V4_BLOCKED.iter().any(|&(net, prefix)| {
-            same_prefix(u32::from(net).into(), u32::from(v4).into(), prefix, 32)
-        }),
+        IpAddr::V4(v4) => V4_BLOCKED.iter().any(|net| net.contains(&v4)),
         IpAddr::V6(v6) => match embedded_v4(v6) {
             Some(v4) => is_private(IpAddr::V4(v4)),
-            None => V6_BLOCKED
-                .iter()
-                .any(|&(net, prefix)| same_prefix(u128::from(net), u128::from(v6), prefix, 128)),
+            None => V6_BLOCKED.iter().any(|net| net.contains(&v6)),
         },
     }
 }
@@ -73,18 +77,18 @@ pub fn is_private(ip: IpAddr) -> bool {
 /// address: IPv4-mapped (`::ffff:a.b.c.d`), NAT64 (`64:ff9b::a.b.c.d`) and 6to4
 /// (`2002:AABB:CCDD::/48`). `64:ff9b::127.0.0.1` is loopback behind a NAT64 gateway.
 fn embedded_v4(v6: Ipv6Addr) -> Option<Ipv4Addr> {
+    const NAT64: Ipv6Net = net6(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0), 96);
+    const SIX_TO_FOUR: Ipv6Net = net6(Ipv6Addr::new(0x2002, 0, 0, 0, 0, 0, 0, 0), 16);
     let bits = u128::from(v6);
-    let low32 = Ipv4Addr::from(bits as u32);
     if let Some(mapped) = v6.to_ipv4_mapped() {
-        return Some(mapped);
+        Some(mapped)
+    } else if NAT64.contains(&v6) {
+        Some(Ipv4Addr::from(bits as u32))
+    } else if SIX_TO_FOUR.contains(&v6) {
+        Some(Ipv4Addr::from((bits >> 80) as u32))
+    } else {
+        None
     }
-    if bits >> 32 == u128::from(Ipv6Addr::new(0x64, 0xff9b, 0, 0, 0, 0, 0, 0)) >> 32 {
-        return Some(low32);
-    }
-    if v6.segments()[0] == 0x2002 {
-        return Some(Ipv4Addr::from((bits >> 80) as u32));
-    }
-    None
 }
 
 /// The check for one kind of outgoing request: private addresses refused, except for the

@@ -8,10 +8,10 @@ use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
+use crate::domain::rule_set::Rules;
 use crate::session::{
     ControlOutcome, EndReason, Mode, Page, Refusal, Role, Session, SessionId, State,
 };
-use crate::store::Rules;
 
 pub const VERSION: u32 = 1;
 

@@ -18,7 +18,7 @@
 
 use serde::Serialize;
 
-use crate::store::Rules;
+use crate::domain::rule_set::Rules;
 
 pub const MAX_SELECTOR_LEN: usize = 512;
 pub const MAX_SELECTORS_PER_LIST: usize = 200;

@@ -10,15 +10,18 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::auth::{self, Origins, Tokens, hash_password, random_secret, sha256_hex};
+use crate::auth::{Origins, Tokens, hash_password};
+use crate::clock::now_ms;
 use crate::config::{Config, ensure_data_dir};
+use crate::domain::account::AccountRole;
 use crate::history::Recorder;
 use crate::http::{self, App, AppState, Limiters};
 use crate::hub::{FrameRouting, LocalHub, RedisHub, SessionState};
 use crate::listener;
-use crate::live::{Live, now_ms};
+use crate::live::Live;
 use crate::ratelimit::{Backoff, Keyed};
-use crate::store::{AccountRole, SqlStore, Store};
+use crate::secret::{random_secret, sha256_hex};
+use crate::store::{SqlStore, Store};
 use crate::webhooks::Webhooks;
 
 /// The store and secret every command works with, server or CLI.
@@ -296,7 +299,7 @@ pub async fn bootstrap(ground: &Ground) -> anyhow::Result<Vec<(String, String)>>
 
 /// A one-time sign-in link for an account, valid for an hour.
 pub async fn login_link(ground: &Ground, url: &str, account: &str) -> anyhow::Result<String> {
-    let token = auth::random_secret(&mut rand::rng());
+    let token = random_secret(&mut rand::rng());
     ground
         .store
         .add_login_link(&sha256_hex(&token), account, now_ms() + 3_600_000)

@@ -20,10 +20,11 @@ use sha2::Sha256;
 use tokio::sync::{Semaphore, mpsc};
 
 use crate::config::{WebhookConfig, WebhookDelivery};
+use crate::domain::webhook::Delivery;
 use crate::metrics as m;
 use crate::netguard::{self, Guard};
 use crate::session::Millis;
-use crate::store::{Delivery, Store};
+use crate::store::Store;
 
 /// Header carrying `t=<unix seconds>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
 pub const SIGNATURE_HEADER: &str = "x-cobrowse-signature";

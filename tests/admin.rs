@@ -88,7 +88,7 @@ impl Call<'_> {
     }
 }
 
-async fn account(srv: &TestServer, name: &str, role: cobrowse::store::AccountRole) {
+async fn account(srv: &TestServer, name: &str, role: cobrowse::domain::account::AccountRole) {
     srv.add_account(name, "correct horse", role).await;
 }
 
@@ -115,7 +115,7 @@ async fn login(srv: &TestServer, name: &str, password: &str) -> Option<Cred> {
 }
 
 async fn admin(srv: &TestServer, name: &str) -> Cred {
-    account(srv, name, cobrowse::store::AccountRole::Admin).await;
+    account(srv, name, cobrowse::domain::account::AccountRole::Admin).await;
     login(srv, name, "correct horse").await.unwrap()
 }
 
@@ -123,7 +123,7 @@ async fn api_key(srv: &TestServer, name: &str) -> String {
     let key = cobrowse::auth::new_api_key(&mut rand::rng());
     srv.app()
         .store
-        .add_api_key(name, &cobrowse::auth::sha256_hex(&key), &key[..8], 0)
+        .add_api_key(name, &cobrowse::secret::sha256_hex(&key), &key[..8], 0)
         .await
         .unwrap();
     key
@@ -246,7 +246,7 @@ async fn no_admin_route_opens_to_anyone_but_an_administrator() {
     let srv = server().await;
     let call = Call { srv: &srv };
     let root = admin(&srv, "root").await;
-    account(&srv, "alice", cobrowse::store::AccountRole::Agent).await;
+    account(&srv, "alice", cobrowse::domain::account::AccountRole::Agent).await;
     let agent_password = login(&srv, "alice", "correct horse").await.unwrap();
     let traded = srv
         .http()
@@ -590,7 +590,7 @@ async fn assert_stored_hashed(srv: &TestServer, key: &str) {
         .unwrap();
     assert_eq!(rows.len(), 1);
     let hash: String = rows[0].get("key_hash");
-    assert_eq!(hash, cobrowse::auth::sha256_hex(key));
+    assert_eq!(hash, cobrowse::secret::sha256_hex(key));
     assert_eq!(rows[0].get::<String, _>("prefix"), &key[..8]);
     for column in ["name", "key_hash", "prefix"] {
         assert!(
@@ -751,7 +751,7 @@ async fn webhooks_are_added_listed_without_secrets_and_removed() {
     // Deliveries are listed, newest first.
     let store = &srv.app().store;
     for (i, status) in ["failed", "delivered"].into_iter().enumerate() {
-        let d = cobrowse::store::Delivery {
+        let d = cobrowse::domain::webhook::Delivery {
             url: "https://crm.example/hook".into(),
             event: "session.ended".into(),
             status: status.into(),

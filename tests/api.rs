@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
-use cobrowse::live::now_ms;
+use cobrowse::clock::now_ms;
 use common::start;
 use serde_json::{Value, json};
 
@@ -14,7 +14,7 @@ async fn api_key(srv: &common::TestServer) -> String {
     let key = cobrowse::auth::new_api_key(&mut rand::rng());
     srv.app()
         .store
-        .add_api_key("test", &cobrowse::auth::sha256_hex(&key), &key[..8], 0)
+        .add_api_key("test", &cobrowse::secret::sha256_hex(&key), &key[..8], 0)
         .await
         .unwrap();
     key
@@ -293,7 +293,12 @@ async fn sign_in_with_password_link_and_agent_token() {
     let hash = cobrowse::auth::hash_password("correct horse").unwrap();
     srv.app()
         .store
-        .add_account("root", &hash, cobrowse::store::AccountRole::Admin, 0)
+        .add_account(
+            "root",
+            &hash,
+            cobrowse::domain::account::AccountRole::Admin,
+            0,
+        )
         .await
         .unwrap();
     let client = srv.http();

@@ -292,7 +292,7 @@ async fn each_timeout_fires_once_across_three_nodes(kind: RedisKind) {
         .unwrap();
     use cobrowse::store::Store;
     for id in &unique {
-        let filter = cobrowse::store::HistoryFilter {
+        let filter = cobrowse::domain::session_history::HistoryFilter {
             limit: 1000,
             ..Default::default()
         };
@@ -308,7 +308,12 @@ async fn each_timeout_fires_once_across_three_nodes(kind: RedisKind) {
         let ends: Vec<_> = detail
             .events
             .iter()
-            .filter(|e| matches!(e.event, cobrowse::store::HistoryEvent::Ended { .. }))
+            .filter(|e| {
+                matches!(
+                    e.event,
+                    cobrowse::domain::session_history::HistoryEvent::Ended { .. }
+                )
+            })
             .collect();
         assert_eq!(ends.len(), 1, "session {id}: {ends:?}");
         assert_eq!(detail.summary.end_reason.as_deref(), Some("join_timeout"));

@@ -5,10 +5,11 @@ mod common;
 
 use std::time::Duration;
 
+use cobrowse::clock::now_ms;
 use cobrowse::config::Config;
+use cobrowse::domain::session_history::HistoryEvent;
 use cobrowse::forwarded::IpRange;
-use cobrowse::live::now_ms;
-use cobrowse::store::{HistoryEvent, Store};
+use cobrowse::store::Store;
 use common::{Client, Got, TestServer, start};
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;

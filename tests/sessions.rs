@@ -147,7 +147,7 @@ async fn unauthenticated_and_forged_agents_are_refused() {
     assert_eq!(none.closed().await.0, 4001);
     let forged = cobrowse::auth::Tokens::new(b"not the server's secret, not at all").agent_token(
         "mallory",
-        cobrowse::live::now_ms(),
+        cobrowse::clock::now_ms(),
         60_000,
     );
     let mut bad = srv.connect_agent(&id, Some(&forged), None).await;
@@ -166,7 +166,12 @@ async fn disabled_accounts_cannot_join() {
     let srv = start(|_| {}).await;
     let store = &srv.app().store;
     store
-        .add_account("carol", "x", cobrowse::store::AccountRole::Agent, 0)
+        .add_account(
+            "carol",
+            "x",
+            cobrowse::domain::account::AccountRole::Agent,
+            0,
+        )
         .await
         .unwrap();
     store.set_disabled("carol", true).await.unwrap();

@@ -12,8 +12,8 @@ use serde_json::{Value, json};
 use super::AppState;
 use super::caller::Operator;
 use super::error::{ApiError, ApiResult};
+use crate::domain::session_history::HistoryFilter;
 use crate::session::{EndReason, Event, Millis, SessionId, public_json};
-use crate::store::HistoryFilter;
 
 const OPENAPI: &str = include_str!("openapi.json");
 

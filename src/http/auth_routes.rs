@@ -14,9 +14,10 @@ use serde_json::json;
 use super::caller::{COOKIE, Credential, Person, identify};
 use super::error::{ApiError, ApiResult};
 use super::{AppState, client_ip};
-use crate::auth::{AuthError, Identity, new_sign_in_token, sha256_hex, verify_password};
-use crate::live::now_ms;
-use crate::store::{AccountRole, SignIn};
+use crate::auth::{AuthError, Identity, new_sign_in_token, verify_password};
+use crate::clock::now_ms;
+use crate::domain::account::{AccountRole, SignIn};
+use crate::secret::sha256_hex;
 
 /// Where a sign-in cookie may travel, by who holds it and how the server is set up.
 ///

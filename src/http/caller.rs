@@ -20,9 +20,10 @@ use cookie::Cookie;
 
 use super::AppState;
 use super::error::ApiError;
-use crate::auth::{AuthError, Identity, Origins, sha256_hex};
-use crate::live::now_ms;
-use crate::store::AccountRole;
+use crate::auth::{AuthError, Identity, Origins};
+use crate::clock::now_ms;
+use crate::domain::account::AccountRole;
+use crate::secret::sha256_hex;
 
 /// The sign-in cookie's name.
 pub const COOKIE: &str = "cobrowse_agent";

@@ -12,15 +12,15 @@ use futures_util::StreamExt;
 
 use super::conn::{Conn, Open, outbox, refuse, say_and_close};
 use super::{AppState, client_ip};
+use crate::clock::now_ms;
 use crate::hub::{Attachment, HubError, Tombstone};
 use crate::interactions;
-use crate::live::now_ms;
 use crate::protocol::{
     self, CreateMsg, InteractionMsg, Kind, ResumeMsg, ServerMsg, close, end_message,
 };
+use crate::secret::hash_matches;
 use crate::session::{
-    Event, Interaction, Refusal, Role, Session, State as SessionState, token_hash_matches,
-    token_matches,
+    Event, Interaction, Refusal, Role, Session, State as SessionState, token_matches,
 };
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -299,7 +299,7 @@ async fn admit(
             // unknown ID: nothing tells a live session from one that never was.
             let live = sessions.get(msg.id).await.map_err(Refused::unavailable)?;
             let tomb = sessions.end_of(msg.id, now_ms()).await.ok().flatten();
-            let ended_lately = tomb.filter(|t| token_hash_matches(&t.token_hash, &msg.token));
+            let ended_lately = tomb.filter(|t| hash_matches(&t.token_hash, &msg.token));
             match (live, ended_lately) {
                 (Some(session), _) if token_matches(&session, &msg.token) => {}
                 (None, Some(tomb)) => return Err(NotAdmitted::Ended(tomb)),

@@ -11,7 +11,7 @@ use axum::{Form, Json, Router};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
-use crate::live::now_ms;
+use crate::clock::now_ms;
 use crate::session::Millis;
 
 const KEPT: usize = 200;

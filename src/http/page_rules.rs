@@ -7,7 +7,8 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::store::{RuleSet, Rules, Store, rules_for};
+use crate::domain::rule_set::{RuleSet, Rules, rules_for};
+use crate::store::Store;
 
 const FRESH: Duration = Duration::from_secs(1);
 

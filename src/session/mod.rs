@@ -11,7 +11,7 @@ pub use machine::{
     ControlOutcome, Effect, EndReason, Event, Interaction, MAX_TABS, Millis, Mode, Outcome,
     PAGES_PER_MINUTE, Page, Refusal, Role, Session, State, Timeouts,
 };
-pub use registry::{Created, Registry, hash_token, new_token, token_hash_matches, token_matches};
+pub use registry::{Created, Registry, token_matches};
 pub use view::public_json;
 
 #[cfg(test)]

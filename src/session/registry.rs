@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 
 use rand::Rng;
-use sha2::{Digest, Sha256};
 
 use super::SessionId;
 use super::machine::{
     Effect, Event, Interaction, Millis, Outcome, Page, Refusal, Session, Timeouts,
 };
+use crate::secret::{hash_matches, random_secret, sha256_hex};
 
 /// What the customer gets back once: the ID to read out and the secret token
 /// that alone lets it act as the customer (reconnect, next page, exit).
@@ -20,29 +20,9 @@ pub struct Created {
     pub token: String,
 }
 
-/// A fresh customer secret: 32 random bytes, hex.
-pub fn new_token(rng: &mut impl Rng) -> String {
-    let bytes: [u8; 32] = rng.random();
-    hex::encode(bytes)
-}
-
-pub fn hash_token(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
-
+/// Whether `token` is the customer's secret of this session.
 pub fn token_matches(session: &Session, token: &str) -> bool {
-    token_hash_matches(&session.token_hash, token)
-}
-
-/// Compares in constant time so the token cannot be guessed byte by byte.
-pub fn token_hash_matches(hash: &str, token: &str) -> bool {
-    let given = hash_token(token);
-    given.len() == hash.len()
-        && given
-            .bytes()
-            .zip(hash.bytes())
-            .fold(0u8, |acc, (a, b)| acc | (a ^ b))
-            == 0
+    hash_matches(&session.token_hash, token)
 }
 
 #[derive(Default)]
@@ -66,10 +46,10 @@ impl Registry {
                 break id;
             }
         };
-        let token = new_token(rng);
+        let token = random_secret(rng);
         self.sessions.insert(
             id,
-            Session::new(id, hash_token(&token), interaction, page, timeouts, now),
+            Session::new(id, sha256_hex(&token), interaction, page, timeouts, now),
         );
         Created { id, token }
     }

@@ -7,10 +7,22 @@ use std::path::Path;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyPool, Row};
+use sqlx::AnyPool;
+use sqlx::any::AnyPoolOptions;
 
-use super::*;
+use super::rows::{
+    AccountRow, ApiKeyRow, DeliveryRow, EditorTokenRow, EventRow, LoginLinkRow, RuleSetRow,
+    RuleSetVersionRow, SignInRow, SummaryRow, WebhookRow,
+};
+use super::{Result, Store, StoreError};
+use crate::domain::account::{Account, AccountRole, ApiKey, SignIn};
+use crate::domain::editor_grant::EditorToken;
+use crate::domain::rule_set::{RuleSet, RuleSetVersion, Rules};
+use crate::domain::session_history::{
+    HistoryDetail, HistoryEvent, HistoryFilter, HistorySummary, TimedEvent,
+};
+use crate::domain::webhook::{Delivery, Webhook};
+use crate::session::Millis;
 
 #[derive(Clone)]
 pub struct SqlStore {
@@ -58,26 +70,6 @@ impl SqlStore {
     }
 }
 
-fn account(row: &AnyRow) -> Result<Account> {
-    Ok(Account {
-        name: row.try_get("name")?,
-        password_hash: row.try_get("password_hash")?,
-        role: AccountRole::parse(row.try_get::<&str, _>("role")?)?,
-        disabled: row.try_get::<i64, _>("disabled")? != 0,
-        created_at: row.try_get::<i64, _>("created_at")? as Millis,
-    })
-}
-
-fn sign_in(row: &AnyRow) -> Result<SignIn> {
-    Ok(SignIn {
-        token_hash: row.try_get("token_hash")?,
-        account: row.try_get("account")?,
-        role: AccountRole::parse(row.try_get::<&str, _>("role")?)?,
-        created_at: row.try_get::<i64, _>("created_at")? as Millis,
-        expires_at: row.try_get::<i64, _>("expires_at")? as Millis,
-    })
-}
-
 /// Ends every sign-in of an account, in the transaction that changed it.
 async fn end_sign_ins(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str) -> Result<()> {
     sqlx::query("DELETE FROM sign_ins WHERE account = $1")
@@ -85,50 +77,6 @@ async fn end_sign_ins(tx: &mut sqlx::Transaction<'_, sqlx::Any>, account: &str) 
         .execute(&mut **tx)
         .await?;
     Ok(())
-}
-
-fn api_key(row: &AnyRow) -> Result<ApiKey> {
-    Ok(ApiKey {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        prefix: row.try_get("prefix")?,
-        created_at: row.try_get::<i64, _>("created_at")? as Millis,
-        revoked_at: row
-            .try_get::<Option<i64>, _>("revoked_at")?
-            .map(|t| t as Millis),
-    })
-}
-
-fn rule_set(row: &AnyRow) -> Result<RuleSet> {
-    let rules: String = row.try_get("rules")?;
-    Ok(RuleSet {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        url_pattern: row.try_get("url_pattern")?,
-        rules: serde_json::from_str(&rules)
-            .map_err(|e| StoreError::Corrupt(format!("rules: {e}")))?,
-        version: row.try_get("version")?,
-        updated_by: row.try_get("updated_by")?,
-        updated_at: row.try_get::<i64, _>("updated_at")? as Millis,
-    })
-}
-
-fn editor_token(row: &AnyRow) -> Result<EditorToken> {
-    let kind = match row.try_get::<&str, _>("kind")? {
-        "link" => EditorTokenKind::Link,
-        "session" => EditorTokenKind::Session,
-        other => return Err(StoreError::Corrupt(format!("editor token kind {other:?}"))),
-    };
-    Ok(EditorToken {
-        token_hash: row.try_get("token_hash")?,
-        kind,
-        account: row.try_get("account")?,
-        origin: row.try_get("origin")?,
-        url: row.try_get("url")?,
-        rule_set: row.try_get("rule_set")?,
-        url_pattern: row.try_get("url_pattern")?,
-        expires_at: row.try_get::<i64, _>("expires_at")? as Millis,
-    })
 }
 
 /// Keeps a rule set's new state (or its deletion) as a version: who, when, what.
@@ -154,33 +102,6 @@ async fn record_version(
     Ok(())
 }
 
-fn summary(row: &AnyRow) -> Result<HistorySummary> {
-    let ms = |c: &str| -> Result<Option<Millis>> {
-        Ok(row.try_get::<Option<i64>, _>(c)?.map(|t| t as Millis))
-    };
-    Ok(HistorySummary {
-        key: row.try_get("key")?,
-        session_id: row.try_get("session_id")?,
-        created_at: row.try_get::<i64, _>("created_at")? as Millis,
-        activated_at: ms("activated_at")?,
-        ended_at: ms("ended_at")?,
-        end_reason: row.try_get("end_reason")?,
-        agent: row.try_get("agent")?,
-        interaction_id: row.try_get("interaction_id")?,
-        channel: row.try_get("channel")?,
-        first_url: row.try_get("first_url")?,
-    })
-}
-
-fn webhook(row: &AnyRow) -> Result<Webhook> {
-    Ok(Webhook {
-        id: row.try_get("id")?,
-        url: row.try_get("url")?,
-        secret: row.try_get("secret")?,
-        created_at: row.try_get::<i64, _>("created_at")? as Millis,
-    })
-}
-
 fn not_found_unless_changed(result: sqlx::any::AnyQueryResult, what: String) -> Result<()> {
     if result.rows_affected() == 0 {
         Err(StoreError::NotFound(what))
@@ -196,18 +117,16 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 impl SqlStore {
     /// After a conditional change matched no row: gone, or changed by someone else?
     async fn why_not_changed(&self, id: i64, version: i64) -> StoreError {
-        let row = sqlx::query("SELECT version FROM rule_sets WHERE id = $1 AND deleted = 0")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await;
-        match row {
+        let now: std::result::Result<Option<i64>, _> =
+            sqlx::query_scalar("SELECT version FROM rule_sets WHERE id = $1 AND deleted = 0")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await;
+        match now {
             Ok(None) => StoreError::NotFound(format!("rule set {id}")),
-            Ok(Some(r)) => match r.try_get::<i64, _>("version") {
-                Ok(now) => StoreError::Conflict(format!(
-                    "rule set {id} was changed by someone else (it is at version {now}, you edited version {version}): reload it and apply your change again"
-                )),
-                Err(e) => e.into(),
-            },
+            Ok(Some(now)) => StoreError::Conflict(format!(
+                "rule set {id} was changed by someone else (it is at version {now}, you edited version {version}): reload it and apply your change again"
+            )),
             Err(e) => e.into(),
         }
     }
@@ -247,18 +166,18 @@ impl Store for SqlStore {
     }
 
     async fn account(&self, name: &str) -> Result<Option<Account>> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE name = $1")
+        let row: Option<AccountRow> = sqlx::query_as("SELECT * FROM accounts WHERE name = $1")
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(account).transpose()
+        row.map(Account::try_from).transpose()
     }
 
     async fn accounts(&self) -> Result<Vec<Account>> {
-        let rows = sqlx::query("SELECT * FROM accounts ORDER BY name")
+        let rows: Vec<AccountRow> = sqlx::query_as("SELECT * FROM accounts ORDER BY name")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(account).collect()
+        rows.into_iter().map(Account::try_from).collect()
     }
 
     async fn set_disabled(&self, name: &str, disabled: bool) -> Result<()> {
@@ -308,12 +227,13 @@ impl Store for SqlStore {
     }
 
     async fn sign_in(&self, token_hash: &str, now: Millis) -> Result<Option<SignIn>> {
-        let row = sqlx::query("SELECT * FROM sign_ins WHERE token_hash = $1 AND expires_at >= $2")
-            .bind(token_hash)
-            .bind(now as i64)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(sign_in).transpose()
+        let row: Option<SignInRow> =
+            sqlx::query_as("SELECT * FROM sign_ins WHERE token_hash = $1 AND expires_at >= $2")
+                .bind(token_hash)
+                .bind(now as i64)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(SignIn::try_from).transpose()
     }
 
     async fn remove_sign_in(&self, token_hash: &str) -> Result<()> {
@@ -342,7 +262,7 @@ impl Store for SqlStore {
     }
 
     async fn take_login_link(&self, token_hash: &str, now: Millis) -> Result<Option<String>> {
-        let row = sqlx::query(
+        let row: Option<LoginLinkRow> = sqlx::query_as(
             "DELETE FROM login_links WHERE token_hash = $1 RETURNING account, expires_at",
         )
         .bind(token_hash)
@@ -352,12 +272,9 @@ impl Store for SqlStore {
             .bind(now as i64)
             .execute(&self.pool)
             .await?;
-        Ok(match row {
-            Some(row) if row.try_get::<i64, _>("expires_at")? as Millis >= now => {
-                Some(row.try_get("account")?)
-            }
-            _ => None,
-        })
+        Ok(row
+            .filter(|link| link.expires_at as Millis >= now)
+            .map(|link| link.account))
     }
 
     async fn add_api_key(
@@ -367,29 +284,30 @@ impl Store for SqlStore {
         prefix: &str,
         now: Millis,
     ) -> Result<ApiKey> {
-        let row = sqlx::query("INSERT INTO api_keys (name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4) RETURNING *")
+        let row: ApiKeyRow = sqlx::query_as("INSERT INTO api_keys (name, key_hash, prefix, created_at) VALUES ($1, $2, $3, $4) RETURNING *")
             .bind(name)
             .bind(key_hash)
             .bind(prefix)
             .bind(now as i64)
             .fetch_one(&self.pool)
             .await?;
-        api_key(&row)
+        Ok(row.into())
     }
 
     async fn api_key(&self, key_hash: &str) -> Result<Option<ApiKey>> {
-        let row = sqlx::query("SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
-            .bind(key_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(api_key).transpose()
+        let row: Option<ApiKeyRow> =
+            sqlx::query_as("SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL")
+                .bind(key_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.map(ApiKey::from))
     }
 
     async fn api_keys(&self) -> Result<Vec<ApiKey>> {
-        let rows = sqlx::query("SELECT * FROM api_keys ORDER BY id")
+        let rows: Vec<ApiKeyRow> = sqlx::query_as("SELECT * FROM api_keys ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(api_key).collect()
+        Ok(rows.into_iter().map(ApiKey::from).collect())
     }
 
     async fn revoke_api_key(&self, id: i64, now: Millis) -> Result<()> {
@@ -403,18 +321,20 @@ impl Store for SqlStore {
     }
 
     async fn rule_sets(&self) -> Result<Vec<RuleSet>> {
-        let rows = sqlx::query("SELECT * FROM rule_sets WHERE deleted = 0 ORDER BY name")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(rule_set).collect()
+        let rows: Vec<RuleSetRow> =
+            sqlx::query_as("SELECT * FROM rule_sets WHERE deleted = 0 ORDER BY name")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(RuleSet::try_from).collect()
     }
 
     async fn rule_set(&self, id: i64) -> Result<Option<RuleSet>> {
-        let row = sqlx::query("SELECT * FROM rule_sets WHERE id = $1 AND deleted = 0")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
-        row.as_ref().map(rule_set).transpose()
+        let row: Option<RuleSetRow> =
+            sqlx::query_as("SELECT * FROM rule_sets WHERE id = $1 AND deleted = 0")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(RuleSet::try_from).transpose()
     }
 
     async fn create_rule_set(
@@ -428,7 +348,7 @@ impl Store for SqlStore {
         let json = serde_json::to_string(rules).expect("rules serialize");
         let mut tx = self.pool.begin().await?;
         // A deleted set of the same name comes back (its versions continue); one in force is left alone.
-        let row = sqlx::query(
+        let row: Option<RuleSetRow> = sqlx::query_as(
             "INSERT INTO rule_sets (name, url_pattern, rules, version, updated_by, updated_at) VALUES ($1, $2, $3, 1, $4, $5)
              ON CONFLICT(name) DO UPDATE SET url_pattern = excluded.url_pattern, rules = excluded.rules, deleted = 0,
                version = rule_sets.version + 1, updated_by = excluded.updated_by, updated_at = excluded.updated_at
@@ -445,7 +365,7 @@ impl Store for SqlStore {
         let Some(row) = row else {
             return Err(StoreError::Exists(format!("rule set {name:?}")));
         };
-        let set = rule_set(&row)?;
+        let set = RuleSet::try_from(row)?;
         record_version(&mut tx, &set, false).await?;
         tx.commit().await?;
         Ok(set)
@@ -463,7 +383,7 @@ impl Store for SqlStore {
     ) -> Result<RuleSet> {
         let json = serde_json::to_string(rules).expect("rules serialize");
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
+        let row: Option<RuleSetRow> = sqlx::query_as(
             "UPDATE rule_sets SET name = $1, url_pattern = $2, rules = $3, version = version + 1, updated_by = $4, updated_at = $5
              WHERE id = $6 AND version = $7 AND deleted = 0 RETURNING *",
         )
@@ -481,7 +401,7 @@ impl Store for SqlStore {
             drop(tx);
             return Err(self.why_not_changed(id, version).await);
         };
-        let set = rule_set(&row)?;
+        let set = RuleSet::try_from(row)?;
         record_version(&mut tx, &set, false).await?;
         tx.commit().await?;
         Ok(set)
@@ -495,7 +415,7 @@ impl Store for SqlStore {
         now: Millis,
     ) -> Result<()> {
         let mut tx = self.pool.begin().await?;
-        let row = sqlx::query(
+        let row: Option<RuleSetRow> = sqlx::query_as(
             "UPDATE rule_sets SET deleted = 1, version = version + 1, updated_by = $1, updated_at = $2
              WHERE id = $3 AND deleted = 0 AND ($4 IS NULL OR version = $4) RETURNING *",
         )
@@ -509,33 +429,19 @@ impl Store for SqlStore {
             drop(tx);
             return Err(self.why_not_changed(id, version.unwrap_or(-1)).await);
         };
-        record_version(&mut tx, &rule_set(&row)?, true).await?;
+        record_version(&mut tx, &RuleSet::try_from(row)?, true).await?;
         tx.commit().await?;
         Ok(())
     }
 
     async fn rule_set_versions(&self, id: i64) -> Result<Vec<RuleSetVersion>> {
-        let rows = sqlx::query(
+        let rows: Vec<RuleSetVersionRow> = sqlx::query_as(
             "SELECT * FROM rule_set_versions WHERE rule_set_id = $1 ORDER BY version DESC",
         )
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter()
-            .map(|r| {
-                let rules: String = r.try_get("rules")?;
-                Ok(RuleSetVersion {
-                    version: r.try_get("version")?,
-                    name: r.try_get("name")?,
-                    url_pattern: r.try_get("url_pattern")?,
-                    rules: serde_json::from_str(&rules)
-                        .map_err(|e| StoreError::Corrupt(format!("rules: {e}")))?,
-                    changed_by: r.try_get("changed_by")?,
-                    changed_at: r.try_get::<i64, _>("changed_at")? as Millis,
-                    deleted: r.try_get::<i64, _>("deleted")? != 0,
-                })
-            })
-            .collect()
+        rows.into_iter().map(RuleSetVersion::try_from).collect()
     }
 
     async fn add_editor_token(&self, t: &EditorToken) -> Result<()> {
@@ -557,7 +463,7 @@ impl Store for SqlStore {
     }
 
     async fn take_editor_link(&self, token_hash: &str, now: Millis) -> Result<Option<EditorToken>> {
-        let row = sqlx::query(
+        let row: Option<EditorTokenRow> = sqlx::query_as(
             "DELETE FROM editor_tokens WHERE token_hash = $1 AND kind = 'link' RETURNING *",
         )
         .bind(token_hash)
@@ -567,19 +473,19 @@ impl Store for SqlStore {
             .bind(now as i64)
             .execute(&self.pool)
             .await?;
-        match row.as_ref().map(editor_token).transpose()? {
+        match row.map(EditorToken::try_from).transpose()? {
             Some(t) if t.expires_at >= now => Ok(Some(t)),
             _ => Ok(None),
         }
     }
 
     async fn editor_session(&self, token_hash: &str, now: Millis) -> Result<Option<EditorToken>> {
-        let row = sqlx::query("SELECT * FROM editor_tokens WHERE token_hash = $1 AND kind = 'session' AND expires_at >= $2")
+        let row: Option<EditorTokenRow> = sqlx::query_as("SELECT * FROM editor_tokens WHERE token_hash = $1 AND kind = 'session' AND expires_at >= $2")
             .bind(token_hash)
             .bind(now as i64)
             .fetch_optional(&self.pool)
             .await?;
-        row.as_ref().map(editor_token).transpose()
+        row.map(EditorToken::try_from).transpose()
     }
 
     async fn remove_editor_tokens(&self, account: &str) -> Result<u64> {
@@ -660,7 +566,7 @@ impl Store for SqlStore {
     }
 
     async fn history(&self, f: &HistoryFilter) -> Result<Vec<HistorySummary>> {
-        let rows = sqlx::query(
+        let rows: Vec<SummaryRow> = sqlx::query_as(
             "SELECT * FROM session_history
              WHERE ($1 IS NULL OR created_at >= $1) AND ($2 IS NULL OR created_at < $2)
                AND ($3 IS NULL OR agent = $3) AND ($4 IS NULL OR end_reason = $4)
@@ -673,34 +579,29 @@ impl Store for SqlStore {
         .bind(i64::from(f.limit.clamp(1, 1000)))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(summary).collect()
+        Ok(rows.into_iter().map(HistorySummary::from).collect())
     }
 
     async fn history_detail(&self, key: &str) -> Result<Option<HistoryDetail>> {
-        let Some(row) = sqlx::query("SELECT * FROM session_history WHERE key = $1")
-            .bind(key)
-            .fetch_optional(&self.pool)
-            .await?
+        let Some(row): Option<SummaryRow> =
+            sqlx::query_as("SELECT * FROM session_history WHERE key = $1")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?
         else {
             return Ok(None);
         };
-        let rows = sqlx::query(
+        let rows: Vec<EventRow> = sqlx::query_as(
             "SELECT at, detail FROM session_events WHERE history_key = $1 ORDER BY at, id",
         )
         .bind(key)
         .fetch_all(&self.pool)
         .await?;
-        let mut events = Vec::with_capacity(rows.len());
-        for r in &rows {
-            let detail: String = r.try_get("detail")?;
-            let event = serde_json::from_str(&detail)
-                .map_err(|e| StoreError::Corrupt(format!("event: {e}")))?;
-            events.push(TimedEvent {
-                at: r.try_get::<i64, _>("at")? as Millis,
-                event,
-            });
-        }
-        Ok(Some(HistoryDetail::from_events(summary(&row)?, events)))
+        let events = rows
+            .into_iter()
+            .map(TimedEvent::try_from)
+            .collect::<Result<_>>()?;
+        Ok(Some(HistoryDetail::from_events(row.into(), events)))
     }
 
     async fn purge_history(&self, before: Millis) -> Result<u64> {
@@ -712,14 +613,14 @@ impl Store for SqlStore {
     }
 
     async fn webhooks(&self) -> Result<Vec<Webhook>> {
-        let rows = sqlx::query("SELECT * FROM webhooks ORDER BY id")
+        let rows: Vec<WebhookRow> = sqlx::query_as("SELECT * FROM webhooks ORDER BY id")
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(webhook).collect()
+        Ok(rows.into_iter().map(Webhook::from).collect())
     }
 
     async fn add_webhook(&self, url: &str, secret: &str, now: Millis) -> Result<Webhook> {
-        let row = sqlx::query(
+        let row: WebhookRow = sqlx::query_as(
             "INSERT INTO webhooks (url, secret, created_at) VALUES ($1, $2, $3) RETURNING *",
         )
         .bind(url)
@@ -727,7 +628,7 @@ impl Store for SqlStore {
         .bind(now as i64)
         .fetch_one(&self.pool)
         .await?;
-        webhook(&row)
+        Ok(row.into())
     }
 
     async fn remove_webhook(&self, id: i64) -> Result<()> {
@@ -755,21 +656,11 @@ impl Store for SqlStore {
     }
 
     async fn deliveries(&self, limit: u32) -> Result<Vec<Delivery>> {
-        let rows = sqlx::query("SELECT * FROM webhook_deliveries ORDER BY id DESC LIMIT $1")
-            .bind(i64::from(limit.clamp(1, 1000)))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(Delivery {
-                    url: r.try_get("url")?,
-                    event: r.try_get("event")?,
-                    status: r.try_get("status")?,
-                    attempts: r.try_get::<i64, _>("attempts")? as u32,
-                    error: r.try_get("error")?,
-                    at: r.try_get::<i64, _>("at")? as Millis,
-                })
-            })
-            .collect()
+        let rows: Vec<DeliveryRow> =
+            sqlx::query_as("SELECT * FROM webhook_deliveries ORDER BY id DESC LIMIT $1")
+                .bind(i64::from(limit.clamp(1, 1000)))
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.into_iter().map(Delivery::from).collect())
     }
 }

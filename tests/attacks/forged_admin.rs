@@ -51,7 +51,7 @@ async fn me(srv: &TestServer, cookie: &str) -> u16 {
     get_with_cookie(srv, "/auth/me", cookie).await
 }
 
-async fn add(srv: &TestServer, name: &str, role: cobrowse::store::AccountRole) {
+async fn add(srv: &TestServer, name: &str, role: cobrowse::domain::account::AccountRole) {
     srv.add_account(name, "correct horse", role).await;
 }
 
@@ -77,7 +77,7 @@ fn cookie_of(r: &reqwest::Response) -> String {
 #[tokio::test]
 async fn the_desktop_secret_cannot_forge_an_administrator_cookie() {
     let srv = server(|_| {}).await;
-    add(&srv, "admin", cobrowse::store::AccountRole::Admin).await;
+    add(&srv, "admin", cobrowse::domain::account::AccountRole::Admin).await;
     let now = now_s();
     for (what, claims) in [
         (
@@ -108,7 +108,7 @@ async fn the_desktop_secret_cannot_forge_an_administrator_cookie() {
 #[tokio::test]
 async fn a_desktop_token_traded_for_a_cookie_stays_an_agent() {
     let srv = server(|_| {}).await;
-    add(&srv, "admin", cobrowse::store::AccountRole::Admin).await;
+    add(&srv, "admin", cobrowse::domain::account::AccountRole::Admin).await;
     let now = now_s();
     let token = hs256(
         &json!({"sub": "admin", "aud": "cobrowse-agent", "iat": now, "exp": now + 3600}),
@@ -135,8 +135,8 @@ async fn a_desktop_token_traded_for_a_cookie_stays_an_agent() {
 #[tokio::test]
 async fn a_cookie_ends_at_sign_out_password_change_and_disable() {
     let srv = server(|_| {}).await;
-    add(&srv, "root", cobrowse::store::AccountRole::Admin).await;
-    add(&srv, "alice", cobrowse::store::AccountRole::Agent).await;
+    add(&srv, "root", cobrowse::domain::account::AccountRole::Admin).await;
+    add(&srv, "alice", cobrowse::domain::account::AccountRole::Agent).await;
     let root = sign_in(&srv, "root").await;
 
     // Sign-out: the cookie a thief copied before is dead too.
@@ -166,7 +166,7 @@ async fn a_cookie_ends_at_sign_out_password_change_and_disable() {
     assert_eq!(me(&srv, &before).await, 401, "password changed");
 
     // Disabling stops them at once (saying why), and enabling again does not bring them back.
-    add(&srv, "bob", cobrowse::store::AccountRole::Agent).await;
+    add(&srv, "bob", cobrowse::domain::account::AccountRole::Agent).await;
     let bob = sign_in(&srv, "bob").await;
     for (action, status) in [("disable", 403), ("enable", 401)] {
         let r = srv
@@ -191,7 +191,7 @@ async fn a_cookie_ends_at_sign_out_password_change_and_disable() {
 #[tokio::test]
 async fn a_cookie_is_a_random_handle_not_a_token_a_desktop_could_make() {
     let srv = server(|_| {}).await;
-    add(&srv, "alice", cobrowse::store::AccountRole::Agent).await;
+    add(&srv, "alice", cobrowse::domain::account::AccountRole::Agent).await;
     let cookie = sign_in(&srv, "alice").await;
     assert_eq!(
         cookie.matches('.').count(),

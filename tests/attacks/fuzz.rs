@@ -130,14 +130,14 @@ proptest! {
         prefix in "[a-z:/.]{0,20}",
     ) {
         let _ = cobrowse::rules::check_url_pattern(&pattern);
-        let _ = cobrowse::store::url_matches(&pattern, &url);
-        prop_assert!(cobrowse::store::url_matches("*", &url));
+        let _ = cobrowse::domain::url_pattern::url_matches(&pattern, &url);
+        prop_assert!(cobrowse::domain::url_pattern::url_matches("*", &url));
         let (starts, longer) = (format!("{prefix}*"), format!("{prefix}{url}"));
-        prop_assert!(cobrowse::store::url_matches(&starts, &longer));
+        prop_assert!(cobrowse::domain::url_pattern::url_matches(&starts, &longer));
         if !url.contains('*') {
             let more = format!("{url}x");
-            prop_assert!(cobrowse::store::url_matches(&url, &url));
-            prop_assert!(!cobrowse::store::url_matches(&url, &more));
+            prop_assert!(cobrowse::domain::url_pattern::url_matches(&url, &url));
+            prop_assert!(!cobrowse::domain::url_pattern::url_matches(&url, &more));
         }
     }
 }

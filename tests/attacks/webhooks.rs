@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use axum::routing::post;
 use cobrowse::config::WebhookConfig;
-use cobrowse::store::Delivery;
+use cobrowse::domain::webhook::Delivery;
 use serde_json::json;
 
 use super::common::{TestServer, start, webhook_receiver};
@@ -27,7 +27,7 @@ fn emit(srv: &TestServer, n: usize) {
     for i in 0..n {
         srv.app().live.webhooks.emit(
             "session.created",
-            cobrowse::live::now_ms(),
+            cobrowse::clock::now_ms(),
             json!({"session": {"id": format!("{i:09}")}}),
         );
     }

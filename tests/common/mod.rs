@@ -80,7 +80,7 @@ impl TestServer {
         &self,
         name: &str,
         password: &str,
-        role: cobrowse::store::AccountRole,
+        role: cobrowse::domain::account::AccountRole,
     ) {
         let hash = cobrowse::auth::hash_password(password).unwrap();
         self.app()
@@ -98,7 +98,7 @@ impl TestServer {
 impl At {
     pub fn agent_token(&self, name: &str) -> String {
         self.tokens
-            .agent_token(name, cobrowse::live::now_ms(), 3_600_000)
+            .agent_token(name, cobrowse::clock::now_ms(), 3_600_000)
     }
 
     /// Opens a customer connection from `origin` (the server's own by default).

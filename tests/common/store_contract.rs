@@ -1,7 +1,12 @@
 //! One test body for every store backend, so they cannot drift apart.
 
+use cobrowse::domain::account::AccountRole;
+use cobrowse::domain::editor_grant::{EditorToken, EditorTokenKind};
+use cobrowse::domain::rule_set::Rules;
+use cobrowse::domain::session_history::{HistoryEvent, HistoryFilter};
+use cobrowse::domain::webhook::Delivery;
 use cobrowse::session::Millis;
-use cobrowse::store::*;
+use cobrowse::store::{Store, StoreError};
 
 pub async fn check(store: &dyn Store) {
     store.ping().await.unwrap();

@@ -9,11 +9,11 @@ use serde_json::{Value, json};
 
 use super::JsonBody;
 use crate::auth::{hash_password, hashing, valid_name};
+use crate::clock::now_ms;
+use crate::domain::account::AccountRole;
 use crate::http::AppState;
 use crate::http::caller::Admin;
 use crate::http::error::{ApiError, ApiResult};
-use crate::live::now_ms;
-use crate::store::AccountRole;
 
 pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "accounts": app.store.accounts().await? })))

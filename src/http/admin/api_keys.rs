@@ -8,11 +8,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::JsonBody;
-use crate::auth::{new_api_key, sha256_hex};
+use crate::auth::new_api_key;
+use crate::clock::now_ms;
 use crate::http::AppState;
 use crate::http::caller::Admin;
 use crate::http::error::{ApiError, ApiResult};
-use crate::live::now_ms;
+use crate::secret::sha256_hex;
 
 pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<Value>> {
     Ok(Json(json!({ "api_keys": app.store.api_keys().await? })))

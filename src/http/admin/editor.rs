@@ -17,14 +17,20 @@ use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use super::{JsonBody, body};
-use crate::auth::{random_secret, sha256_hex};
+use crate::clock::now_ms;
 use crate::config::normalize_origin;
+use crate::domain::account::AccountRole;
+use crate::domain::editor_grant::EditorToken;
+use crate::domain::editor_grant::EditorTokenKind;
+use crate::domain::rule_set::Rules;
+use crate::domain::url_pattern::url_matches;
 use crate::http::AppState;
 use crate::http::caller::{Admin, Credential, EDITOR_PREFIX};
 use crate::http::error::{ApiError, ApiResult};
-use crate::live::now_ms;
 use crate::rules::{self, RuleError};
-use crate::store::{AccountRole, EditorToken, EditorTokenKind, Rules, StoreError, url_matches};
+use crate::secret::random_secret;
+use crate::secret::sha256_hex;
+use crate::store::StoreError;
 
 /// How long an administrator has to open the site after starting the editor.
 const EDITOR_LINK_TTL_MS: u64 = 10 * 60_000;

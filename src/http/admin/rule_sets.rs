@@ -8,12 +8,15 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::JsonBody;
+use crate::clock::now_ms;
+use crate::domain::rule_set::RuleSet;
+use crate::domain::rule_set::Rules;
+use crate::domain::rule_set::rules_for;
+use crate::domain::url_pattern::url_matches;
 use crate::http::AppState;
 use crate::http::caller::Actor;
 use crate::http::error::{ApiError, ApiResult};
-use crate::live::now_ms;
 use crate::rules::{self, RuleError};
-use crate::store::{RuleSet, Rules, rules_for, url_matches};
 
 #[derive(Deserialize)]
 pub(super) struct RuleSetQuery {

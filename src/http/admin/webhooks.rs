@@ -8,11 +8,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::JsonBody;
-use crate::auth::random_secret;
+use crate::clock::now_ms;
 use crate::http::AppState;
 use crate::http::caller::Admin;
 use crate::http::error::{ApiError, ApiResult};
-use crate::live::now_ms;
+use crate::secret::random_secret;
 
 pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<Value>> {
     let configured: Vec<Value> = app

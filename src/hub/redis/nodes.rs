@@ -69,7 +69,7 @@ impl RedisHub {
     }
 
     async fn reannounce(&self) {
-        let now = crate::live::now_ms();
+        let now = crate::clock::now_ms();
         for link in self.links.all() {
             let (customers, agent) = link.peer_ids();
             for peer in customers {

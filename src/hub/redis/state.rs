@@ -11,9 +11,9 @@ use super::conn::Batch;
 use super::keys::{LIVE, agent_key, deadline, interaction_key, session_key, tombstone_key};
 use super::{RedisHub, unavailable};
 use crate::hub::{Changed, HubError, Result, SessionState, TOMBSTONE_KEPT_MS, Tombstone};
+use crate::secret::{random_secret, sha256_hex};
 use crate::session::{
     Created, Event, Interaction, Millis, Outcome, Page, Refusal, Session, SessionId, Timeouts,
-    hash_token, new_token,
 };
 
 const CAS_ATTEMPTS: usize = 64;
@@ -179,12 +179,12 @@ impl SessionState for RedisHub {
         if !self.healthy.load(Ordering::Relaxed) {
             return Err(HubError::Unavailable("Redis is unreachable".into()));
         }
-        let token = new_token(&mut rand::rng());
+        let token = random_secret(&mut rand::rng());
         for _ in 0..CAS_ATTEMPTS {
             let id = SessionId::random(&mut rand::rng());
             let session = Session::new(
                 id,
-                hash_token(&token),
+                sha256_hex(&token),
                 interaction.clone(),
                 page.clone(),
                 timeouts,
