@@ -80,11 +80,11 @@ impl Cluster {
         }
         env.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
         let nodes = (0..n).map(|_| Node::start_with(&flags, &env)).collect();
-        Some(Cluster {
+        Cluster {
             nodes,
             redis,
             _pg: pg,
-        })
+        }
     }
 
     fn at(&self, i: usize) -> At {
