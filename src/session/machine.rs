@@ -108,7 +108,7 @@ pub enum ControlOutcome {
     Revoked,
 }
 
-/// The configurable clocks of a session (PRODUCT.md "Defaults").
+/// The configurable clocks of a session (docs/sessions.md, "Defaults").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Timeouts {
     pub join: Millis,

@@ -1,4 +1,4 @@
-//! The session rules of PRODUCT.md "Sessions", as pure code: no I/O, no clock.
+//! The session rules of docs/sessions.md, as pure code: no I/O, no clock.
 //! Networking, storage and time stand around it (see `crate::hub`).
 
 mod id;
