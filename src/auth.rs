@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::normalize_origin;
 use crate::domain::account::AccountRole;
+use crate::secret::random_secret;
 use crate::session::Millis;
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -204,8 +205,7 @@ impl Tokens {
 
 /// A new sign-in cookie's value: `cbs_` and 64 hex digits, random; the store keeps its hash.
 pub fn new_sign_in_token(rng: &mut impl Rng) -> String {
-    let bytes: [u8; 32] = rng.random();
-    format!("cbs_{}", hex::encode(bytes))
+    format!("cbs_{}", random_secret(rng))
 }
 
 /// A new API key, shown once: `cbk_` and 40 hex digits.
