@@ -243,7 +243,7 @@ fn skip(s: &[u8], mut i: usize) -> usize {
     loop {
         let start = i;
         while i < n
-            && !(is_name(s[i]) && !s[i].is_ascii_digit())
+            && (s[i].is_ascii_digit() || !is_name(s[i]))
             && !matches!(
                 s[i],
                 b'\\' | b'"' | b'\'' | b'/' | b'(' | b')' | b'{' | b'}' | b';' | b'@'
