@@ -8,6 +8,8 @@ use axum::Json;
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
+use cookie::time::Duration;
+use cookie::{Cookie, SameSite};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -30,12 +32,29 @@ use crate::secret::sha256_hex;
 /// console is never framed (`frame-ancestors 'self'`) and a desktop's token
 /// only ever makes an agent, so their rights never need a cross-site request.
 /// Without an embedding origin nothing needs to cross sites: `Strict`.
-fn cookie_attributes(https: bool, embedded: bool, role: AccountRole) -> &'static str {
-    match (https, embedded && role == AccountRole::Agent) {
-        (true, true) => "SameSite=None; Secure; Partitioned",
-        (true, false) => "SameSite=Strict; Secure",
-        (false, _) => "SameSite=Strict",
-    }
+fn sign_in_cookie(
+    https: bool,
+    embedded: bool,
+    role: AccountRole,
+    value: &str,
+    max_age: u64,
+) -> Cookie<'static> {
+    let crosses_sites = https && embedded && role == AccountRole::Agent;
+    let same_site = if crosses_sites {
+        SameSite::None
+    } else {
+        SameSite::Strict
+    };
+    Cookie::build((COOKIE, value.to_owned()))
+        .path("/")
+        .http_only(true)
+        .max_age(Duration::seconds(
+            i64::try_from(max_age).unwrap_or(i64::MAX),
+        ))
+        .same_site(same_site)
+        .secure(https)
+        .partitioned(crosses_sites)
+        .build()
 }
 
 /// Whether the agent console is set up to be framed by other origins.
@@ -44,9 +63,8 @@ fn embeddable(app: &AppState) -> bool {
 }
 
 fn set_cookie(app: &AppState, value: &str, max_age: u64, role: AccountRole) -> HeaderValue {
-    let attributes = cookie_attributes(app.https, embeddable(app), role);
-    let cookie = format!("{COOKIE}={value}; Path=/; HttpOnly; Max-Age={max_age}; {attributes}");
-    HeaderValue::from_str(&cookie).expect("cookie is ASCII")
+    let cookie = sign_in_cookie(app.https, embeddable(app), role, value, max_age);
+    HeaderValue::from_str(&cookie.to_string()).expect("cookie is ASCII")
 }
 
 /// Keeps a new sign-in for `who` and hands its handle over as the cookie.
@@ -230,23 +248,31 @@ mod tests {
     #[test]
     fn only_agents_cookies_cross_sites_and_only_over_https_with_an_embedding_origin() {
         use AccountRole::{Admin, Agent};
-        // (HTTPS, an embedding origin, who) → the cookie's attributes.
+        // (HTTPS, an embedding origin, who) → SameSite, Secure, Partitioned.
         let cases = [
-            ((true, true, Agent), "SameSite=None; Secure; Partitioned"),
-            ((true, false, Agent), "SameSite=Strict; Secure"),
+            ((true, true, Agent), (SameSite::None, true, true)),
+            ((true, false, Agent), (SameSite::Strict, true, false)),
             // Browsers refuse SameSite=None and Partitioned without Secure.
-            ((false, true, Agent), "SameSite=Strict"),
-            ((false, false, Agent), "SameSite=Strict"),
+            ((false, true, Agent), (SameSite::Strict, false, false)),
+            ((false, false, Agent), (SameSite::Strict, false, false)),
             // Administrators' cookies never leave our own site.
-            ((true, true, Admin), "SameSite=Strict; Secure"),
-            ((false, true, Admin), "SameSite=Strict"),
+            ((true, true, Admin), (SameSite::Strict, true, false)),
+            ((false, true, Admin), (SameSite::Strict, false, false)),
         ];
         for ((https, embedded, role), expected) in cases {
-            let got = cookie_attributes(https, embedded, role);
+            let c = sign_in_cookie(https, embedded, role, "handle", 60);
+            let got = (
+                c.same_site().unwrap(),
+                c.secure().unwrap_or(false),
+                c.partitioned().unwrap_or(false),
+            );
             assert_eq!(
                 got, expected,
                 "https {https}, embedded {embedded}, {role:?}"
             );
+            assert_eq!(c.http_only(), Some(true));
+            assert_eq!(c.path(), Some("/"));
+            assert_eq!(c.max_age(), Some(Duration::seconds(60)));
         }
     }
 }
