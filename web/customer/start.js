@@ -13,7 +13,9 @@ const CSS = `.big{font-size:34px;font-weight:700;letter-spacing:.08em;text-align
  */
 export function mount({ api, opts, h, t, dialog, region, show }) {
   region.append(h('style', {}, CSS));
-  let idDlg = null, idBig, idSt;
+  let idDlg = null,
+    idBig,
+    idSt;
   function fillId() {
     idBig.textContent = state.session ? state.session.spaced || state.session.id : t('starting');
     idSt.textContent = state.session ? t('startWait') : '';
@@ -22,9 +24,19 @@ export function mount({ api, opts, h, t, dialog, region, show }) {
     if (!idDlg) {
       idBig = h('p.big', { 'aria-label': t('id') });
       idSt = h('p.sm', { 'aria-live': 'polite' });
-      idDlg = dialog('cb-id-h', h('h2', { id: 'cb-id-h' }, t('startTitle')), h('p', {}, t('startText')), idBig, idSt,
-        h('div.row', {}, h('button', { type: 'button', onclick: () => (idDlg.close(), api.stop()) }, t('cancel')),
-          h('button.p', { type: 'button', onclick: () => idDlg.close() }, t('close'))));
+      idDlg = dialog(
+        'cb-id-h',
+        h('h2', { id: 'cb-id-h' }, t('startTitle')),
+        h('p', {}, t('startText')),
+        idBig,
+        idSt,
+        h(
+          'div.row',
+          {},
+          h('button', { type: 'button', onclick: () => (idDlg.close(), api.stop()) }, t('cancel')),
+          h('button.p', { type: 'button', onclick: () => idDlg.close() }, t('close')),
+        ),
+      );
       idDlg.dataset.part = 'id-dialog';
     }
     fillId();
@@ -33,18 +45,54 @@ export function mount({ api, opts, h, t, dialog, region, show }) {
 
   let ln = null;
   if (opts.launcher) {
-    const o = opts.launcher, menu = h('div.menu', { role: 'menu', hidden: '', id: 'cb-menu' });
-    const close = () => { menu.hidden = true; btn.setAttribute('aria-expanded', 'false'); };
-    const item = (text, f, href) => menu.append(h(href ? 'a' : 'button', { role: 'menuitem', ...(href ? { href } : { type: 'button' }), onclick: () => (close(), f && f()) }, text));
-    if (o.chat) item(t('chat'), () => (typeof o.chat === 'function' ? o.chat() : document.querySelector(o.chat)?.click()));
-    if (o.call) item(t('call') + ' ' + o.call, null, 'tel:' + String(o.call).replace(/[^\d+]/g, ''));
+    const o = opts.launcher,
+      menu = h('div.menu', { role: 'menu', hidden: '', id: 'cb-menu' });
+    const close = () => {
+      menu.hidden = true;
+      btn.setAttribute('aria-expanded', 'false');
+    };
+    const item = (text, f, href) =>
+      menu.append(
+        h(
+          href ? 'a' : 'button',
+          {
+            role: 'menuitem',
+            ...(href ? { href } : { type: 'button' }),
+            onclick: () => (close(), f && f()),
+          },
+          text,
+        ),
+      );
+    if (o.chat)
+      item(t('chat'), () =>
+        typeof o.chat === 'function' ? o.chat() : document.querySelector(o.chat)?.click(),
+      );
+    if (o.call)
+      item(t('call') + ' ' + o.call, null, 'tel:' + String(o.call).replace(/[^\d+]/g, ''));
     item(t('browse'), () => api.showId());
-    const btn = h('button.p', { type: 'button', 'aria-haspopup': 'menu', 'aria-expanded': 'false', 'aria-controls': 'cb-menu',
-      onclick: () => { const open = menu.hidden; menu.hidden = !open; btn.setAttribute('aria-expanded', String(open)); open && menu.firstChild.focus(); } }, t('help'));
+    const btn = h(
+      'button.p',
+      {
+        type: 'button',
+        'aria-haspopup': 'menu',
+        'aria-expanded': 'false',
+        'aria-controls': 'cb-menu',
+        onclick: () => {
+          const open = menu.hidden;
+          menu.hidden = !open;
+          btn.setAttribute('aria-expanded', String(open));
+          open && menu.firstChild.focus();
+        },
+      },
+      t('help'),
+    );
     ln = h('div.ln', { 'data-part': 'launcher' }, menu, btn);
     ln.classList.toggle('left', o.side === 'left');
     ln.style[o.side === 'left' ? 'left' : 'right'] = '16px';
-    ln.addEventListener('keydown', (e) => e.key === 'Escape' && !menu.hidden && (close(), btn.focus()));
+    ln.addEventListener(
+      'keydown',
+      (e) => e.key === 'Escape' && !menu.hidden && (close(), btn.focus()),
+    );
     region.append(ln);
   }
 
@@ -56,6 +104,8 @@ export function mount({ api, opts, h, t, dialog, region, show }) {
       if (idDlg && idDlg.open) fillId();
     },
     /** The agent joined, or the session ended: the ID is no longer needed. */
-    close() { if (idDlg) idDlg.close(); },
+    close() {
+      if (idDlg) idDlg.close();
+    },
   };
 }

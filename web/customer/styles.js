@@ -13,7 +13,11 @@ export function abs(u, base) {
   const k = base + '\n' + u;
   let r = done.get(k);
   if (r === undefined) {
-    try { r = new URL(t, base).href; } catch { r = u; }
+    try {
+      r = new URL(t, base).href;
+    } catch {
+      r = u;
+    }
     if (done.size >= 4096) done.clear();
     done.set(k, r);
   }
@@ -25,17 +29,23 @@ export function abs(u, base) {
  * otherwise in raw text (a style attribute) is one the agent's rebuild drops
  * (web/agent/css-urls.js), never one it fetches.
  */
-export const absCss = (css, base) => (css.includes('url(')
-  ? css.replace(URL_RE, (m, a, b, c) => 'url("' + abs(a ?? b ?? c, base).replace(/"/g, '\\"') + '")')
-  : css);
+export const absCss = (css, base) =>
+  css.includes('url(')
+    ? css.replace(
+        URL_RE,
+        (_m, a, b, c) => 'url("' + abs(a ?? b ?? c, base).replace(/"/g, '\\"') + '")',
+      )
+    : css;
 
 /** What the page wrote by rule or sheet (insertRule, replace, replaceSync); a <link>'s file (null while fetched). */
 const written = new WeakMap();
 
 /** The rules of a list as text, @imports left out (a constructed sheet has none). */
-const own = (rules) => Array.from(rules).filter((r) => !('styleSheet' in r))
-  .map((r) => r.cssText)
-  .join('\n');
+const own = (rules) =>
+  Array.from(rules)
+    .filter((r) => !('styleSheet' in r))
+    .map((r) => r.cssText)
+    .join('\n');
 
 /**
  * `text`, the page's own spelling of `rules`, if it still parses into them (no script changed
@@ -107,7 +117,9 @@ export function cssOf(el) {
     if (!written.has(sh)) fetchText(sh);
     const w = asWritten(written.get(sh), sh.cssRules, null);
     return w === null ? null : absCss(w, sh.href);
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -119,17 +131,25 @@ function fetchText(sh) {
   written.set(sh, null);
   fetch(sh.href, { cache: 'force-cache' })
     .then((r) => (r.ok ? r.text() : null))
-    .then((t) => { if (t !== null) written.set(sh, t), emit('sheet', sh); })
+    .then((t) => {
+      if (t !== null) written.set(sh, t), emit('sheet', sh);
+    })
     .catch(() => {});
 }
 
 /** Adopted sheets: ids, and texts still to send. */
-let ids = new WeakMap(), next = 1;
+let ids = new WeakMap(),
+  next = 1;
 /** @type {Map<number, CSSStyleSheet>} */
 export const pending = new Map();
 /** Roots with adopted sheets → ids sent (polled: the array changes in place). */
 export const adoptRoots = new Map();
-export function reset() { ids = new WeakMap(); next = 1; pending.clear(); adoptRoots.clear(); }
+export function reset() {
+  ids = new WeakMap();
+  next = 1;
+  pending.clear();
+  adoptRoots.clear();
+}
 export const sheetId = (sh) => ids.get(sh);
 
 /** Adopted sheet ids of a root, or 0. */
@@ -152,7 +172,9 @@ export function takeSheets() {
     try {
       const t = sheetText(sh, document.baseURI);
       o[i] = lossy(t) ? absCss(asWritten(written.get(sh), sh.cssRules, t), document.baseURI) : t;
-    } catch { o[i] = ''; }
+    } catch {
+      o[i] = '';
+    }
   }
   pending.clear();
   return o;
@@ -163,19 +185,29 @@ const hooked = new WeakSet();
 export function hook(win) {
   if (hooked.has(win)) return;
   hooked.add(win);
-  const wrap = (P, names, sheetOf) => P && names.forEach((n) => {
-    const f = P[n];
-    if (typeof f !== 'function') return;
-    P[n] = function (...a) {
-      const r = f.apply(this, a);
-      if (n === 'insertRule') written.set(this.cssRules[r], String(a[0]));
-      if (n === 'replaceSync') written.set(this, String(a[0]));
-      emit('sheet', sheetOf(this));
-      return r;
-    };
-  });
-  wrap(win.CSSStyleSheet.prototype, ['insertRule', 'deleteRule', 'replaceSync', 'addRule', 'removeRule'], (t) => t);
-  wrap(win.CSSGroupingRule && win.CSSGroupingRule.prototype, ['insertRule', 'deleteRule'], (t) => t.parentStyleSheet);
+  const wrap = (P, names, sheetOf) =>
+    P &&
+    names.forEach((n) => {
+      const f = P[n];
+      if (typeof f !== 'function') return;
+      P[n] = function (...a) {
+        const r = f.apply(this, a);
+        if (n === 'insertRule') written.set(this.cssRules[r], String(a[0]));
+        if (n === 'replaceSync') written.set(this, String(a[0]));
+        emit('sheet', sheetOf(this));
+        return r;
+      };
+    });
+  wrap(
+    win.CSSStyleSheet.prototype,
+    ['insertRule', 'deleteRule', 'replaceSync', 'addRule', 'removeRule'],
+    (t) => t,
+  );
+  wrap(
+    win.CSSGroupingRule && win.CSSGroupingRule.prototype,
+    ['insertRule', 'deleteRule'],
+    (t) => t.parentStyleSheet,
+  );
   const rep = win.CSSStyleSheet.prototype.replace;
   if (rep) {
     win.CSSStyleSheet.prototype.replace = function (t) {
@@ -184,6 +216,13 @@ export function hook(win) {
   }
   for (const P of [win.Document.prototype, win.ShadowRoot.prototype]) {
     const d = Object.getOwnPropertyDescriptor(P, 'adoptedStyleSheets');
-    if (d && d.set) Object.defineProperty(P, 'adoptedStyleSheets', { ...d, set(v) { d.set.call(this, v); emit('adopt', this); } });
+    if (d && d.set)
+      Object.defineProperty(P, 'adoptedStyleSheets', {
+        ...d,
+        set(v) {
+          d.set.call(this, v);
+          emit('adopt', this);
+        },
+      });
   }
 }
