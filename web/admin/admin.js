@@ -2,6 +2,7 @@
 // visual editor), accounts, API keys and webhooks. Plain ES module, no build step. Everything
 // it shows comes from /api/v1 (see /api/v1/openapi.json); the server decides who may do what.
 
+/** The element with this id: an input, a table, a dialog… as the caller knows. @returns {any} */
 const $ = (id) => document.getElementById(id);
 const spaced = (id) => String(id).replace(/(\d{3})(?=\d)/g, '$1 ');
 
@@ -159,7 +160,8 @@ function screen(name) {
   $('forbidden').hidden = name !== 'forbidden';
   $('nav').hidden = name !== 'app';
   $('who').hidden = !me;
-  for (const p of document.querySelectorAll('[data-panel]')) {
+  const panels = /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('[data-panel]'));
+  for (const p of panels) {
     p.hidden = name !== 'app' || p.dataset.panel !== current;
   }
   if (name === 'signin') setTimeout(() => $('signin-name').focus());
@@ -315,8 +317,8 @@ function dayStart(value, plusDays = 0) {
 }
 async function loadHistory() {
   const q = new URLSearchParams({ limit: '200' });
-  if ($('h-from').value) q.set('from', dayStart($('h-from').value));
-  if ($('h-to').value) q.set('to', dayStart($('h-to').value, 1));
+  if ($('h-from').value) q.set('from', String(dayStart($('h-from').value)));
+  if ($('h-to').value) q.set('to', String(dayStart($('h-to').value, 1)));
   if ($('h-agent').value.trim()) q.set('agent', $('h-agent').value.trim());
   if ($('h-reason').value) q.set('reason', $('h-reason').value);
   const r = await api('GET', '/api/v1/history?' + q);
@@ -579,7 +581,8 @@ function openRuleSet(set) {
   $('rs-as-json').setAttribute('aria-selected', 'false');
   fillForm(set || { name: '', url_pattern: '', rules: {} });
   showError('rs-error', '');
-  for (const t of document.querySelectorAll('#rs-table tr')) {
+  const rows = /** @type {NodeListOf<HTMLElement>} */ (document.querySelectorAll('#rs-table tr'));
+  for (const t of rows) {
     t.classList.toggle('selected', !!set && t.dataset.ruleSet === set.name);
   }
   for (const id of ['rs-mask', 'rs-disable', 'rs-block', 'rs-name', 'rs-pattern'])

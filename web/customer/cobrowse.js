@@ -5,7 +5,9 @@
    data-cobrowse-servers="https://node1.example https://node2.example" (no load balancer). */
 (() => {
   if (window.Cobrowse) return;
-  var s = document.currentScript || document.querySelector('script[src*="cobrowse.js"]');
+  var s = /** @type {HTMLScriptElement} */ (
+    document.currentScript || document.querySelector('script[src*="cobrowse.js"]')
+  );
   var origin = new URL(s.src, location.href).origin,
     q = [];
   // Closed shadow roots are kept from now on, so that components built before the modules arrive are mirrored too.

@@ -183,6 +183,7 @@ function open() {
   // With a list of nodes (data-cobrowse-servers), each attempt goes to the next one, from a first
   // picked by time (spreads the load); without, to the script's own server.
   const l = state.servers,
+    /** @type {WebSocket & {ka?: ReturnType<typeof setInterval>, in?: boolean}} */
     s = (ws = new WebSocket(
       (l ? l[(pick + tries) % l.length] : state.origin).replace(/^http/, 'ws') + '/ws/customer?v=1',
     ));

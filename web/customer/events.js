@@ -62,6 +62,7 @@ function elUp(n) {
 }
 /** Focused element, through shadow roots and same-origin frames. */
 export function deepActive(d = document) {
+  /** @type {any} */
   let a = d.activeElement;
   for (;;) {
     if (a && a.shadowRoot && a.shadowRoot.activeElement) a = a.shadowRoot.activeElement;

@@ -3,7 +3,7 @@
 import { connect, emit, exit, off, on, persist, saved, send, state } from './core.js';
 import { guard, setRules } from './mask.js';
 
-/** @type {Promise<import('./core.js').Session>|null} */
+/** The session being started or resumed. @type {Promise<unknown>|null} */
 let starting = null;
 /** Built-in UI options: disableBuiltInUI, strings, lang, position ('bottom' | 'top'), launcher {chat, call, side}. */
 const opts = { strings: {}, lang: '' };
@@ -245,7 +245,8 @@ export function init(origin, queue, script, scrolled) {
   document.addEventListener(
     'click',
     (e) => {
-      const t = e.target && e.target.closest && e.target.closest('[data-cobrowse-start]');
+      const el = /** @type {any} */ (e.target);
+      const t = el && el.closest && el.closest('[data-cobrowse-start]');
       if (!t) return;
       e.preventDefault();
       api.showId().catch((err) => console.error('cobrowse: could not start', err));

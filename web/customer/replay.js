@@ -90,6 +90,7 @@ function activation(el) {
   return why(el, checkable(el) || isRange(el)) || (c && c !== el ? why(c, checkable(c)) : '');
 }
 
+/** @type {[RegExp, string][]} */
 const EVENT = [
   [/^pointer/, 'PointerEvent'],
   [/^key/, 'KeyboardEvent'],
@@ -237,10 +238,12 @@ function hover(el, p) {
     to = chain(el);
   const left = from.filter((n) => !to.includes(n)),
     entered = to.filter((n) => !from.includes(n)).reverse();
-  for (const [prefix, make] of [
+  /** @type {[string, (o: object) => object][]} */
+  const kinds = [
     ['pointer', pointerOf],
-    ['mouse', (/** @type {object} */ o) => o],
-  ]) {
+    ['mouse', (o) => o],
+  ];
+  for (const [prefix, make] of kinds) {
     if (was) {
       fire(was, prefix + 'out', make({ ...p, relatedTarget: el }));
       for (const n of left)

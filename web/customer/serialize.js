@@ -53,6 +53,7 @@ export function nodeOf(id) {
   index = new Map();
   built = mirror.next;
   builtFor = mirror.ids;
+  /** @type {any[]} */
   const st = [document];
   while (st.length) {
     const x = st.pop(),

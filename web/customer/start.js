@@ -8,7 +8,7 @@ const CSS = `.big{font-size:34px;font-weight:700;letter-spacing:.08em;text-align
 .menu{display:grid;gap:2px;padding:6px;background:#fff;border-radius:12px;box-shadow:0 6px 24px #0004;min-width:200px}.menu>*{background:none;text-align:left;border-radius:8px}.menu>:hover{background:#eef2f6}`;
 
 /**
- * @param {{api: object, opts: {launcher?: {side?: string, chat?: string|Function, call?: string}},
+ * @param {{api: {stop: Function, showId: Function}, opts: {launcher?: {side?: string, chat?: string|Function, call?: string}},
  *   h: Function, t: Function, dialog: Function, region: HTMLElement, show: Function}} ui
  */
 export function mount({ api, opts, h, t, dialog, region, show }) {
@@ -65,7 +65,9 @@ export function mount({ api, opts, h, t, dialog, region, show }) {
       );
     if (o.chat)
       item(t('chat'), () =>
-        typeof o.chat === 'function' ? o.chat() : document.querySelector(o.chat)?.click(),
+        typeof o.chat === 'function'
+          ? o.chat()
+          : /** @type {HTMLElement | null} */ (document.querySelector(o.chat))?.click(),
       );
     if (o.call)
       item(t('call') + ' ' + o.call, null, 'tel:' + String(o.call).replace(/[^\d+]/g, ''));

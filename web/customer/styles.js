@@ -66,7 +66,7 @@ function asWritten(text, rules, t) {
  */
 const lossy = (css) => /[{;]\s*[a-z][a-z-]*: ;/.test(css);
 
-/** An imported sheet's text under its @import's media, supports() and layer. */
+/** An imported sheet's text under the media, supports() and layer of the rule that imports it. */
 function imported(r, css) {
   const m = r.media && r.media.mediaText;
   if (r.layerName != null) css = '@layer ' + r.layerName + '{' + css + '}';
@@ -75,8 +75,8 @@ function imported(r, css) {
 }
 
 /**
- * A readable sheet's text, readable @imports inlined; throws if cross-origin. An @import that
- * cannot be inlined (cross-origin, or lossy) stays one, put first as CSS requires: the agent
+ * A readable sheet's text, readable imported sheets inlined; throws if cross-origin. An import
+ * rule that cannot be inlined (cross-origin, or lossy) stays one, put first as CSS requires: the agent
  * imports it through the proxy, which serves the sheet as the site wrote it.
  */
 export function sheetText(sh, base) {

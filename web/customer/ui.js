@@ -317,7 +317,7 @@ export async function mount(api, opts) {
   document.addEventListener(
     'mouseover',
     (e) => {
-      const el = e.composedPath()[0];
+      const el = /** @type {Element} */ (e.composedPath()[0]);
       if (!live() || !isMasked(el)) return void (tip.hidden = true);
       const r = el.getBoundingClientRect();
       tip.hidden = false;

@@ -77,6 +77,7 @@ root.innerHTML = `
     aria-controls="chat-panel">Chat with us</button>`;
 document.body.append(root);
 
+/** @returns {any} the element (a button, an input…) with this id in the chat box */
 const el = (id) => root.querySelector(`#${id}`);
 const [panel, log, toggle, input, share, end, again, form] = [
   'chat-panel',
@@ -140,7 +141,7 @@ el('chat-minimize').addEventListener('click', () => {
   setOpen(false);
   toggle.focus();
 });
-panel.addEventListener('keydown', (e) => {
+panel.addEventListener('keydown', (/** @type {KeyboardEvent} */ e) => {
   if (e.key === 'Escape') {
     setOpen(false);
     toggle.focus();

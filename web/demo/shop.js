@@ -339,7 +339,8 @@ const pages = {
 
 // The footer's "Browse with you" link is handled by /cobrowse.js; without it, stay put.
 document.addEventListener('click', (e) => {
-  if (e.target.closest('[data-cobrowse-start]') && !window.Cobrowse) e.preventDefault();
+  if (/** @type {Element} */ (e.target).closest('[data-cobrowse-start]') && !window.Cobrowse)
+    e.preventDefault();
 });
 document.addEventListener('cart:change', updateCartCount);
 window.addEventListener('storage', (e) => {
