@@ -1,4 +1,4 @@
-// Pointer mode and write mode (issue 4), in real headless Chromium against the real server:
+// Pointer mode and write mode, in real headless Chromium against the real server:
 // every write-mode action changes the customer's page as a real user's would (also on a page
 // whose inputs a UI framework controls); in pointer mode nothing the agent sends does anything,
 // at the server (dropped and counted) and, with the server bypassed, in the customer's script;

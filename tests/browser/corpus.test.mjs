@@ -1,4 +1,4 @@
-// The widget corpus (issue 14): widely used UI libraries, each on a small page of its own as a
+// The widget corpus: widely used UI libraries, each on a small page of its own as a
 // bank's, an insurer's or a shop's site would use it (fixtures/corpus/, the libraries served
 // from node_modules). Each widget's task is done twice on fresh pages: by the customer with real
 // input while the agent watches ("mirrored"), and by the agent through the console in write

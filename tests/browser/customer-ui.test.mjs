@@ -1,4 +1,4 @@
-// The customer's built-in UI and JS API (issue 5), in real headless Chromium against the real
+// The customer's built-in UI and JS API, in real headless Chromium against the real
 // server: the notices of a session (agent joined, write mode given and taken back), a site
 // whose CSS does its worst against the UI, Spanish and German (page lang, the script tag's
 // data-cobrowse-lang, the lang option), `Cobrowse.session` before and after a session, and

@@ -1,4 +1,4 @@
-// The customer's experience (issue 5), in real headless Chromium against the real server: the
+// The customer's experience, in real headless Chromium against the real server: the
 // newcomer's whole path on the demo shop, the chat box, the help launcher, the built-in UI
 // (toolbar, dialogs, notices, masked fields, keyboard, ARIA, phone size, languages, strings),
 // a site's own UI through the JS API (disableBuiltInUI), several tabs, reloads, and the size

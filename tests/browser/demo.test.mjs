@@ -1,4 +1,4 @@
-// The demo shop (issue 5) as served by the server, in real headless Chromium: its pages load
+// The demo shop as served by the server, in real headless Chromium: its pages load
 // cleanly with their content, and its privacy defaults hold on the demo itself: the password,
 // card number and CVC, and what the account page marks data-cobrowse-mask, never leave the
 // customer's browser (every frame it sends is searched), and the agent cannot use the button

@@ -1,4 +1,4 @@
-// Write-mode navigation stays on the site's allowed origins (issue 4): the server tells the
+// Write-mode navigation stays on the site's allowed origins: the server tells the
 // customer's script the configured `allowed_origins` (and its own origin) with the session,
 // and the script lets an agent's link click or navigation go to the page's own origin or one
 // of those, and refuses any other (and javascript: URLs), telling the agent why. The fixture

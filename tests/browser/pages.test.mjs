@@ -29,7 +29,7 @@ after(async () => {
     console.log('\npixels differing (> tolerance), agent view vs customer page:\n' + table(rows));
 });
 
-/** Share of pixels that may differ (the bar). */
+/** Share of pixels that may differ: a view that looks the same to a person, not a pixel copy. */
 const THRESHOLD = 0.005;
 /** page → what it is built with (for the table). */
 const PAGES = {

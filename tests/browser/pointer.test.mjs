@@ -1,4 +1,4 @@
-// Both pointers (issue 4): each side's pointer is placed on the other side by element and
+// Both pointers: each side's pointer is placed on the other side by element and
 // offset, so it lands on the same thing even when the customer's page and the agent's view
 // differ in scroll position and viewport size; both are labelled; the customer's pointer is
 // sent at most once per animation frame and the console draws it at most once per frame.

@@ -1,4 +1,4 @@
-// Input replay, complete (issue 14): what the agent does through the console in write mode
+// Input replay, complete: what the agent does through the console in write mode
 // reaches the customer's page with every property a real keyboard and mouse give, compared
 // with the customer's own real input (Playwright) on the same page: legacy key codes, the
 // page's tab order, caret and selection keys, pointer buttons, click counts and coordinates,
