@@ -119,6 +119,11 @@ const RELAYED = new Set([
 ]);
 
 const raw = (m) => ws && ws.readyState === 1 && ws.send(m);
+/** Agent input is replayed only if this customer granted write mode itself (the server's lock is the other). */
+export const allowed = () =>
+  state.granted && state.mode === 'write' && state.status === 'active' && !state.paused;
+/** Tells the agent why an action did nothing, by code: the console has the words (web/agent/control.js). */
+export const refuse = (m, code) => send('notice', { code, re: m.t, ...(m.i ? { i: m.i } : {}) });
 /** Sends `{v, t, s?, ...o}` (`o` may be ready JSON members); content only while capturing. */
 export function send(t, o = {}) {
   if (!RELAYED.has(t)) return raw(JSON.stringify({ v: 1, t, ...o }));

@@ -1,6 +1,18 @@
 // The page's JS API (window.Cobrowse), the session's life across pages and tabs, the write-mode
 // lock, and the lazy parts: the built-in UI (ui.js) and the replay of agent actions (replay.js).
-import { connect, emit, exit, off, on, persist, saved, send, state } from './core.js';
+import {
+  allowed,
+  connect,
+  emit,
+  exit,
+  off,
+  on,
+  persist,
+  refuse,
+  saved,
+  send,
+  state,
+} from './core.js';
 import { guard, setRules } from './mask.js';
 
 /** The session being started or resumed. @type {Promise<unknown>|null} */
@@ -100,7 +112,7 @@ function ui() {
     .catch((e) => console.error('cobrowse: UI', e)));
 }
 
-/** Agent input: replayed only if this customer granted write mode itself (the server's lock is the other). */
+/** Agent input (the server's AGENT_INPUT in src/protocol.rs). */
 const INPUT = [
   'click',
   'dblclick',
@@ -115,10 +127,6 @@ const INPUT = [
   'scroll',
   'navigate',
 ];
-export const allowed = () =>
-  state.granted && state.mode === 'write' && state.status === 'active' && !state.paused;
-/** Tells the agent why an action did nothing, by code: the console has the words (web/agent/control.js). */
-export const refuse = (m, code) => send('notice', { code, re: m.t, ...(m.i ? { i: m.i } : {}) });
 function input(m) {
   if (m.t === 'move') capture().then((c) => emit('agentPointer', c.locate(m))); // in write mode the agent's pointer moves this way
   if (!allowed()) return m.t === 'move' || refuse(m, 'not_allowed');

@@ -12,9 +12,8 @@
 // that jQuery-era code switches on, `location`, `repeat`, modifiers: as the agent's own keyboard
 // gave them), keypress for characters and Enter, then the key's default action unless the page
 // cancelled it. Values through the native setter, with the events a person's edit fires.
-import { state } from './core.js';
+import { allowed, refuse, state } from './core.js';
 import { deepActive } from './events.js';
-import { allowed, refuse } from './main.js';
 import { hides, noControl } from './mask.js';
 import { nodeOf } from './serialize.js';
 
