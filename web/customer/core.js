@@ -100,7 +100,10 @@ let held = null;
 let first = null,
   onSession = null;
 
-/** Relayed messages carry `s`; control ones do not (they would make gaps). */
+/**
+ * Relayed messages carry `s`; control ones do not (they would make gaps). `page` and the server's
+ * CUSTOMER_CONTENT (src/protocol.rs), kept equal by tests/web_protocol.rs.
+ */
 const RELAYED = new Set([
   'page',
   'snapshot',

@@ -112,7 +112,7 @@ function ui() {
     .catch((e) => console.error('cobrowse: UI', e)));
 }
 
-/** Agent input (the server's AGENT_INPUT in src/protocol.rs). */
+/** Agent input: the server's AGENT_INPUT (src/protocol.rs), kept equal by tests/web_protocol.rs. */
 const INPUT = [
   'click',
   'dblclick',
