@@ -784,7 +784,10 @@ test('CSS: every URL the browser would fetch is found, however it is spelt (no b
   ];
   for (const [css, want] of cases) {
     const got = [];
-    const out = rewriteCssUrls(css, (u) => (got.push(u), proxied(u)));
+    const out = rewriteCssUrls(css, (u) => {
+      got.push(u);
+      return proxied(u);
+    });
     assert.deepEqual(got, want, css);
     for (const u of want) assert.ok(out.includes('"' + proxied(u) + '"'), out);
   }

@@ -288,9 +288,10 @@ export async function firefoxPage(ctx, viewport) {
         document.documentElement.append(s);
         window.__shotPaused = [];
         for (const a of document.getAnimations()) {
-          if (a.effect.getComputedTiming().endTime === Infinity)
-            a.cancel(), window.__shotPaused.push(a);
-          else a.finish();
+          if (a.effect.getComputedTiming().endTime === Infinity) {
+            a.cancel();
+            window.__shotPaused.push(a);
+          } else a.finish();
         }
       }, style);
       try {

@@ -129,7 +129,10 @@ export async function startServer(env) {
     const on = (d) => {
       log += d;
       const m = /listening on (https?:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) clearTimeout(t), resolve(m[1]);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[1]);
+      }
     };
     proc.stdout.on('data', on);
     proc.stderr.on('data', on);
@@ -598,7 +601,11 @@ export function rawSocket(server, path, headers) {
     if (binary) return;
     const m = JSON.parse(d.toString());
     messages.push(m);
-    for (const w of waiters.slice()) if (w.pred(m)) waiters.splice(waiters.indexOf(w), 1), w.res(m);
+    for (const w of waiters.slice())
+      if (w.pred(m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.res(m);
+      }
   });
   const open = new Promise((res, rej) => {
     ws.on('open', res);
@@ -612,9 +619,10 @@ export function rawSocket(server, path, headers) {
       waiters.push(w);
       setTimeout(() => {
         const i = waiters.indexOf(w);
-        if (i >= 0)
-          waiters.splice(i, 1),
-            rej(new Error('no such message; got ' + messages.map((m) => m.t).join(',')));
+        if (i >= 0) {
+          waiters.splice(i, 1);
+          rej(new Error('no such message; got ' + messages.map((m) => m.t).join(',')));
+        }
       }, timeout);
     });
   };
@@ -656,7 +664,10 @@ export function rawCustomer(h, { url = h.origin + '/raw.html', title = 'Raw cust
     snapshot(data, { w = 800, h: vh = 600, raw = null, json = null, chunk = 65536, ...meta } = {}) {
       const z = raw || deflateRawSync(Buffer.from(json ?? JSON.stringify(data)));
       let n = 0;
-      for (let o = 0; o < z.length; o += chunk) binary(1, z.subarray(o, o + chunk)), n++;
+      for (let o = 0; o < z.length; o += chunk) {
+        binary(1, z.subarray(o, o + chunk));
+        n++;
+      }
       send('snapshot', { n, z: 'deflate-raw', url, title, w, h: vh, ...meta });
     },
     close,

@@ -39,7 +39,10 @@ function snapshots(frames) {
       if (b[1] === 1) chunks.push(b.subarray(6));
     } else {
       const m = JSON.parse(f.payloadData);
-      if (m.t === 'snapshot') out.push({ n: m.n, z: m.z, chunks }), (chunks = []);
+      if (m.t === 'snapshot') {
+        out.push({ n: m.n, z: m.z, chunks });
+        chunks = [];
+      }
     }
   }
   return out;

@@ -35,7 +35,10 @@ export const state = {
 /** @type {Record<string, Function[]>} */
 const subs = {};
 /** Subscribes; returns the unsubscribe function. */
-export const on = (ev, fn) => ((subs[ev] ||= []).push(fn), () => off(ev, fn));
+export const on = (ev, fn) => {
+  (subs[ev] ||= []).push(fn);
+  return () => off(ev, fn);
+};
 export const off = (ev, fn) => {
   const l = subs[ev] || [],
     i = l.lastIndexOf(fn);
@@ -234,7 +237,10 @@ function receive(m) {
       if (state.mode !== 'write') state.granted = false;
       persist();
       first = { t: 'resume', id: state.session.id, token: state.token };
-      if (onSession) onSession[0](state.session), (onSession = null);
+      if (onSession) {
+        onSession[0](state.session);
+        onSession = null;
+      }
       status(state.status);
       break;
     }
@@ -266,7 +272,11 @@ function receive(m) {
       break;
     // Redis away (several nodes): shown as connecting until the service is back.
     case 'service':
-      status(m.available ? was || state.status : ((was = state.status), 'connecting'));
+      if (m.available) status(was || state.status);
+      else {
+        was = state.status;
+        status('connecting');
+      }
       break;
   }
   emit('msg:' + m.t, m);
@@ -281,7 +291,10 @@ function end(reason, message, afterMs) {
   clearTimeout(timer);
   status('ended');
   emit('ended', state.ended);
-  if (onSession) onSession[1](new Error(message || reason)), (onSession = null);
+  if (onSession) {
+    onSession[1](new Error(message || reason));
+    onSession = null;
+  }
   try {
     ws && ws.close();
   } catch {}

@@ -668,8 +668,10 @@ class Editor {
       );
     };
     // What the rule set already restricts on this page (refreshed twice a second, not every frame).
-    if (!this.forceAt || performance.now() - this.forceAt > 500)
-      (this.forceAt = performance.now()), (this.inForce = this.restricted());
+    if (!this.forceAt || performance.now() - this.forceAt > 500) {
+      this.forceAt = performance.now();
+      this.inForce = this.restricted();
+    }
     for (const [e, k] of this.inForce)
       if (e !== this.selected && !(this.matched || []).includes(e))
         put(e, 'rule ' + k, k === 'disable' ? 'disabled' : k === 'block' ? 'blocked' : 'masked');

@@ -229,7 +229,10 @@ export function flush() {
     const a = deepActive(),
       i = idUp(a),
       fv = a && a.matches(':focus-visible') ? 1 : 0;
-    if (i + ':' + fv !== focusId) send('focus', { i, fv }), (focusId = i + ':' + fv);
+    if (i + ':' + fv !== focusId) {
+      send('focus', { i, fv });
+      focusId = i + ':' + fv;
+    }
   }
   if (selDirty) {
     selDirty = false;
@@ -274,7 +277,10 @@ export function flush() {
 export function track(el) {
   if (el.localName === 'canvas') canvases.add(el);
   else if (el.localName === 'video' || el.localName === 'audio') {
-    if (!el.paused || el.currentTime) media.add(el), soon();
+    if (!el.paused || el.currentTime) {
+      media.add(el);
+      soon();
+    }
   }
 }
 

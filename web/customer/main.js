@@ -39,7 +39,10 @@ function configure(o = {}) {
   if (o.lang) opts.lang = o.lang;
   if (o.position) opts.position = o.position;
   if (o.launcher) opts.launcher = { ...opts.launcher, ...o.launcher };
-  if ('disableBuiltInUI' in o) (state.ui = !o.disableBuiltInUI), persist();
+  if ('disableBuiltInUI' in o) {
+    state.ui = !o.disableBuiltInUI;
+    persist();
+  }
   if (state.ui && (opts.launcher || live())) ui();
 }
 
@@ -73,7 +76,10 @@ async function start(o = {}) {
 
 /** Ends the session (the customer's exit); afterwards there is no session (`Cobrowse.session` is null). */
 async function stop() {
-  if (live() || starting) exit(), (state.session = null);
+  if (live() || starting) {
+    exit();
+    state.session = null;
+  }
 }
 /** The chat or call the session belongs to has ended: so does the session (reason interaction_ended). */
 async function endInteraction() {
@@ -103,7 +109,11 @@ let uiLoad = null,
   replayLoad = null,
   capLoad = null;
 /** Capture (mutations, serializer, styles, events) is loaded once a session is live. */
-const capture = () => (capLoad ||= import('./mutations.js').then((m) => (m.ready(), m)));
+const capture = () =>
+  (capLoad ||= import('./mutations.js').then((m) => {
+    m.ready();
+    return m;
+  }));
 /** Loads the built-in UI once (never with disableBuiltInUI). */
 function ui() {
   if (!state.ui) return null;
@@ -131,7 +141,10 @@ function input(m) {
   if (m.t === 'move') capture().then((c) => emit('agentPointer', c.locate(m))); // in write mode the agent's pointer moves this way
   if (!allowed()) return m.t === 'move' || refuse(m, 'not_allowed');
   // One chain: actions are replayed in the order the agent made them, even while replay.js loads.
-  replayLoad = (replayLoad || import('./replay.js')).then((r) => (r.run(m), r));
+  replayLoad = (replayLoad || import('./replay.js')).then((r) => {
+    r.run(m);
+    return r;
+  });
 }
 
 const api = {
@@ -206,7 +219,11 @@ export function init(origin, queue, script, scrolled) {
   on('msg:mark', (m) => capture().then((c) => emit('agentMark', c.locate(m))));
   for (const t of INPUT) on('msg:' + t, input);
   on('ended', (e) => emit('sessionEnded', e));
-  on('status', () => live() && (capture(), state.ui && ui()));
+  on('status', () => {
+    if (!live()) return;
+    capture();
+    if (state.ui) ui();
+  });
 
   // Site options first (queued `configure` calls, data- attributes), then the saved session.
   const d = (script && script.dataset) || {};

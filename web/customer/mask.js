@@ -62,7 +62,11 @@ export const blocked = (el) => el.matches(blockSel);
 export const maskValue = (v) => (v ? '••••••••' : '');
 export const maskText = (t) => t.replace(/\S/g, '•');
 /** Tells plug-ins (toolbar, site UI) once per element that it is hidden. */
-export const announce = (el) => told.has(el) || (told.add(el), emit('maskedElement', el));
+export const announce = (el) => {
+  if (told.has(el)) return;
+  told.add(el);
+  emit('maskedElement', el);
+};
 
 const guarded = new WeakSet();
 /** From load on (even idle), notes password fields before a type change can reveal them. */

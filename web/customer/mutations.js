@@ -52,7 +52,10 @@ const isSheet = (n) =>
   n.localName === 'style' || (n.localName === 'link' && /\bstylesheet\b/i.test(n.rel));
 function onLoad(e) {
   const t = e.composedPath()[0];
-  if (state.capturing && t.localName === 'link') dirtyStyles.add(t), soonStyles();
+  if (state.capturing && t.localName === 'link') {
+    dirtyStyles.add(t);
+    soonStyles();
+  }
 }
 
 /** Called by the serializer on roots (observe, listen) and special elements. */
@@ -75,7 +78,10 @@ const hooks = {
       try {
         realm(n.contentWindow);
       } catch {}
-      if (!frames.has(n)) frames.add(n), n.addEventListener('load', () => reframe(n));
+      if (!frames.has(n)) {
+        frames.add(n);
+        n.addEventListener('load', () => reframe(n));
+      }
     } else if (!masked) ev.track(n);
   },
 };
@@ -223,8 +229,10 @@ function sweep() {
   for (const [d, mo] of observers) {
     const w = d.defaultView,
       f = w && w.frameElement;
-    if (d !== document && (!f || !f.isConnected || f.contentDocument !== d))
-      mo.disconnect(), observers.delete(d);
+    if (d !== document && (!f || !f.isConnected || f.contentDocument !== d)) {
+      mo.disconnect();
+      observers.delete(d);
+    }
   }
 }
 
@@ -296,7 +304,10 @@ on('sheet', (sh) => {
   soonStyles();
 });
 on('adopt', (root) => {
-  if (state.capturing) dirtyRoots.add(root), soonStyles();
+  if (state.capturing) {
+    dirtyRoots.add(root);
+    soonStyles();
+  }
 });
 
 /** Yields to the event loop between slices. */
@@ -315,7 +326,10 @@ const CHUNK = 64 * 1024 - 6;
 function concat(parts) {
   const b = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) b.set(p, o), (o += p.length);
+  for (const p of parts) {
+    b.set(p, o);
+    o += p.length;
+  }
   return b;
 }
 /**
@@ -342,7 +356,11 @@ function packer() {
   return {
     z: 'deflate-raw',
     put: (b) => wr.write(b),
-    end: async () => (wr.close(), await read, concat(parts)),
+    end: async () => {
+      wr.close();
+      await read;
+      return concat(parts);
+    },
   };
 }
 /** The next snapshot's packer, made ahead when the page is idle: making one was a tenth of a small page's snapshot. */
@@ -440,7 +458,10 @@ function warmUp() {
   makeSpare();
   const b = document.implementation.createHTMLDocument('').body;
   b.innerHTML = '<p class=a>b <a href=/c>d</a><input value=e></p>'.repeat(60);
-  for (let k = 0; k < 10 && !state.capturing; k++) serialize(b, {}), resetMirror();
+  for (let k = 0; k < 10 && !state.capturing; k++) {
+    serialize(b, {});
+    resetMirror();
+  }
 }
 /** Loaded once a session is live, before an agent joins: readies the first snapshot. */
 export function ready() {

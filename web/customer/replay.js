@@ -371,7 +371,10 @@ function dragStart(pr) {
   if (hides(src)) return 'masked';
   const dt = new src.ownerDocument.defaultView.DataTransfer();
   pr.dnd = { src, dt, at: null, drop: false };
-  if (!fire(src, 'dragstart', { ...pr.p, dataTransfer: dt })) return ((pr.dnd = undefined), '');
+  if (!fire(src, 'dragstart', { ...pr.p, dataTransfer: dt })) {
+    pr.dnd = undefined;
+    return '';
+  }
   fire(pr.el, 'pointercancel', pointerOf({ ...pr.p, buttons: 0 }));
   return '';
 }
@@ -390,12 +393,21 @@ function dragOver(el, p, d) {
 function move(el, m) {
   const p = point(el, m),
     pr = pressed;
-  if (pr && pr.dnd) return (dragOver(el, p, pr.dnd), '');
+  if (pr && pr.dnd) {
+    dragOver(el, p, pr.dnd);
+    return '';
+  }
   if (pr && !pr.moved && Math.hypot(p.clientX - pr.p.clientX, p.clientY - pr.p.clientY) > 3) {
     pr.moved = true; // a drag starts once, or never for this press
     const r = dragStart(pr);
-    if (r) return ((pressed = null), r);
-    if (pr.dnd) return (dragOver(el, p, pr.dnd), '');
+    if (r) {
+      pressed = null;
+      return r;
+    }
+    if (pr.dnd) {
+      dragOver(el, p, pr.dnd);
+      return '';
+    }
   }
   hover(el, p);
   const buttons = pr ? buttonsOf(pr.button) : 0;
@@ -754,7 +766,10 @@ const ACT = {
     return activation(el) || click(el, m, +m.d || 1);
   },
   down(m, el) {
-    return activation(el) || (down(el, m), '');
+    const refused = activation(el);
+    if (refused) return refused;
+    down(el, m);
+    return '';
   },
   move: (m, el) => move(el, m),
   up: (m, el) => release(el, m),
@@ -811,7 +826,8 @@ const ACT = {
     if (t.length > 64 && textField(el)) {
       // a paste: one edit
       if (hides(el)) return 'masked';
-      return (edit(el, t, 'insertFromPaste'), '');
+      edit(el, t, 'insertFromPaste');
+      return '';
     }
     // `k`: the key of each character as the agent's console saw it ([code, keyCode, shift]).
     const keys = Array.isArray(m.k) ? m.k : [];
@@ -829,7 +845,10 @@ const ACT = {
   navigate(m) {
     const to = m.to,
       nav = window.navigation;
-    if (to === 'reload') return (location.reload(), '');
+    if (to === 'reload') {
+      location.reload();
+      return '';
+    }
     if (to === 'back' || to === 'forward') {
       // The Navigation API lists this site's entries only: anything else is off the site.
       const can = nav
@@ -838,10 +857,13 @@ const ACT = {
           : nav.canGoForward
         : to === 'back' && document.referrer.startsWith(location.origin + '/');
       if (!can) return 'history';
-      return (to === 'back' ? history.back() : history.forward(), '');
+      if (to === 'back') history.back();
+      else history.forward();
+      return '';
     }
     if (!onSite(m.url)) return 'origin';
-    return (location.assign(new URL(m.url, location.href).href), '');
+    location.assign(new URL(m.url, location.href).href);
+    return '';
   },
 };
 
@@ -849,7 +871,11 @@ const ACT = {
 addEventListener(
   'submit',
   (e) => {
-    if (busy) e.preventDefault(), e.stopImmediatePropagation(), refuse(busy, 'submit');
+    if (busy) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      refuse(busy, 'submit');
+    }
   },
   true,
 );

@@ -33,7 +33,17 @@ export function mount({ api, opts, h, t, dialog, region, show }) {
         h(
           'div.row',
           {},
-          h('button', { type: 'button', onclick: () => (idDlg.close(), api.stop()) }, t('cancel')),
+          h(
+            'button',
+            {
+              type: 'button',
+              onclick: () => {
+                idDlg.close();
+                api.stop();
+              },
+            },
+            t('cancel'),
+          ),
           h('button.p', { type: 'button', onclick: () => idDlg.close() }, t('close')),
         ),
       );
@@ -58,7 +68,10 @@ export function mount({ api, opts, h, t, dialog, region, show }) {
           {
             role: 'menuitem',
             ...(href ? { href } : { type: 'button' }),
-            onclick: () => (close(), f && f()),
+            onclick: () => {
+              close();
+              if (f) f();
+            },
           },
           text,
         ),
@@ -91,10 +104,11 @@ export function mount({ api, opts, h, t, dialog, region, show }) {
     ln = h('div.ln', { 'data-part': 'launcher' }, menu, btn);
     ln.classList.toggle('left', o.side === 'left');
     ln.style[o.side === 'left' ? 'left' : 'right'] = '16px';
-    ln.addEventListener(
-      'keydown',
-      (e) => e.key === 'Escape' && !menu.hidden && (close(), btn.focus()),
-    );
+    ln.addEventListener('keydown', (e) => {
+      if (e.key !== 'Escape' || menu.hidden) return;
+      close();
+      btn.focus();
+    });
     region.append(ln);
   }
 

@@ -132,7 +132,10 @@ function fetchText(sh) {
   fetch(sh.href, { cache: 'force-cache' })
     .then((r) => (r.ok ? r.text() : null))
     .then((t) => {
-      if (t !== null) written.set(sh, t), emit('sheet', sh);
+      if (t !== null) {
+        written.set(sh, t);
+        emit('sheet', sh);
+      }
     })
     .catch(() => {});
 }
@@ -158,7 +161,11 @@ export function adopted(root) {
   if (!l || !l.length) return 0;
   const r = Array.from(l, (sh) => {
     let i = ids.get(sh);
-    if (!i) ids.set(sh, (i = next++)), pending.set(i, sh);
+    if (!i) {
+      i = next++;
+      ids.set(sh, i);
+      pending.set(i, sh);
+    }
     return i;
   });
   adoptRoots.set(root, r.join());
@@ -211,7 +218,11 @@ export function hook(win) {
   const rep = win.CSSStyleSheet.prototype.replace;
   if (rep) {
     win.CSSStyleSheet.prototype.replace = function (t) {
-      return rep.call(this, t).then((r) => (written.set(this, String(t)), emit('sheet', this), r));
+      return rep.call(this, t).then((r) => {
+        written.set(this, String(t));
+        emit('sheet', this);
+        return r;
+      });
     };
   }
   for (const P of [win.Document.prototype, win.ShadowRoot.prototype]) {

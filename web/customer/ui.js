@@ -184,7 +184,10 @@ export async function mount(api, opts) {
         s = r
           ? `left:${r.left - 3}px;top:${r.top - 3}px;width:${r.width + 6}px;height:${r.height + 6}px`
           : '';
-      if (b.box !== s) (b.box = b.style.cssText = s), show(b, r);
+      if (b.box !== s) {
+        b.box = b.style.cssText = s;
+        show(b, r);
+      }
     });
   }
   let olWait = 0;
@@ -331,7 +334,10 @@ export async function mount(api, opts) {
     'focusin',
     (e) => {
       const el = e.composedPath()[0];
-      if (live() && isMasked(el) && !told.has(el)) told.add(el), notice(t('maskedFocus'));
+      if (live() && isMasked(el) && !told.has(el)) {
+        told.add(el);
+        notice(t('maskedFocus'));
+      }
     },
     true,
   );
@@ -358,7 +364,10 @@ export async function mount(api, opts) {
   }
   const closeId = () => points && points.then((p) => p.close());
   later('agentJoined', (a) => {
-    if (!a.reconnect) notice(t('joined')), closeId();
+    if (!a.reconnect) {
+      notice(t('joined'));
+      closeId();
+    }
   });
   later('agentLeft', () => {
     notice(t('left'));
