@@ -1,9 +1,9 @@
-// Accessibility, checked by axe-core against WCAG 2.1 A and AA: every screen of the agent
-// console (sign-in, the ID field, a refusal, a live session mirrored, the customer away, after
-// leaving), every section of the admin console (sign-in, no access, each tab), every page of the
-// demo shop (its launcher menu and chat box open too), and the customer's built-in UI in its shadow root (toolbar, notices, the ID dialog,
-// the consent dialog, write mode, the end notice). A serious or critical violation fails, listed by rule, element and
-// summary.
+// Accessibility, checked by axe-core against WCAG 2.1 A and AA: every screen of the agent console
+// (sign-in, the ID field, a refusal, a live session mirrored, the customer away, after leaving),
+// every section of the admin console (sign-in, no access, each tab), every page of the demo shop
+// (its launcher menu and chat box open too), and the customer's built-in UI in its shadow root
+// (toolbar, notices, the ID dialog, the consent dialog, write mode, the end notice). A serious or
+// critical violation fails, listed by rule, element and summary.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';

@@ -128,7 +128,8 @@ test('editor: selectors picked on the page mask, block and disable in the next s
     ],
   );
   assert.equal(await site.evaluate(() => window.paid), 0, 'picking never clicked the page');
-  // The selector is editable; its count follows, matches are highlighted, a broken one cannot be added.
+  // The selector is editable; its count follows, matches are highlighted, a broken one cannot be
+  // added.
   await pick(site, '.list li:first-child');
   await site.fill('#cbe-selector', 'ul.list li');
   await waitFor(site, () =>
@@ -247,7 +248,8 @@ test('editor: selectors picked on the page mask, block and disable in the next s
     ),
     'the avatar is a blocked box',
   );
-  // Disabled control: in write mode the agent's click on #pay does nothing; on another field it does.
+  // Disabled control: in write mode the agent's click on #pay does nothing; on another field it
+  // does.
   await c.evaluate(() => {
     window.paid = 0;
     window.nickFocused = false;

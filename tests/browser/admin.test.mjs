@@ -290,7 +290,8 @@ test('admin: a rule set made in the form masks what it names in the next session
     /restrict\.html\*\s*3\s*0\s*1\s*v1/,
   );
 
-  // The next session on that page: the rules arrive with the session, and nothing they name leaves the page.
+  // The next session on that page: the rules arrive with the session, and nothing they name leaves
+  // the page.
   const { c, a, texts, hello } = await sessionOnRestrictPage();
   assert.deepEqual(hello.rules, {
     mask: ['#holder', 'input[name="iban"]', 'p[data-testid="balance"]'],
@@ -453,7 +454,8 @@ test('admin: the server refuses every selector Chromium refuses (and, beyond tho
       !r.server || r.browser,
       `the server accepted ${JSON.stringify(r.s)}, which Chromium refuses`,
     );
-    // Chromium closes what is left open at the end (error recovery); we refuse unbalanced brackets and quotes.
+    // Chromium closes what is left open at the end (error recovery); we refuse unbalanced brackets
+    // and quotes.
     if (r.browser && !r.server)
       assert.match(
         r.why,
@@ -612,7 +614,10 @@ test("admin: the history filters by date (from and to, whole days in the browser
   await c.evaluate(() => window.Cobrowse.stop());
   const p = await adminPage('#history');
   const ours = p.locator('#history-table tbody tr', { hasText: spaced(id) });
-  /** Filters from `from` to `to` (day offsets, or null for none); returns the query the console sent. */
+  /**
+   * Filters from `from` to `to` (day offsets, or null for none); returns the query the console
+   * sent.
+   */
   const filter = async (from, to) => {
     await p.fill('#h-from', from === null ? '' : await day(p, from));
     await p.fill('#h-to', to === null ? '' : await day(p, to));
@@ -773,7 +778,8 @@ test('admin: recent webhook deliveries, made to a real receiver, are listed with
   await p.fill('#wh-secret', 'a receiver secret of ours');
   await p.click('#wh-form button[type=submit]');
   await p.locator('#wh-table tbody tr', { hasText: hook.url }).waitFor({ timeout: 5000 });
-  // A session starts: session.created goes out, refused once (500), delivered on the second attempt.
+  // A session starts: session.created goes out, refused once (500), delivered on the second
+  // attempt.
   const c = await h.customer('base.html');
   const id = await h.start(c);
   for (

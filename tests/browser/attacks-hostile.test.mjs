@@ -143,7 +143,9 @@ test("a hostile customer's notices, title, URL and viewport never become markup 
   await a.context().close();
 });
 
-/** `size` bytes of JSON-looking text deflated (streamed: the bomb is never whole in memory here). */
+/**
+ * `size` bytes of JSON-looking text deflated (streamed: the bomb is never whole in memory here).
+ */
 function bomb(size) {
   return new Promise((resolve, reject) => {
     const z = createDeflateRaw({ level: 9 });
@@ -315,7 +317,8 @@ function viewState() {
     scriptUrls: all
       .filter((e) =>
         attrs(e).some((x) =>
-          // biome-ignore lint/suspicious/noControlCharactersInRegex: the browser drops control characters from a URL, so must the check
+          // A browser drops control characters from a URL, so must the check.
+          // biome-ignore lint/suspicious/noControlCharactersInRegex: see above
           /^\s*(javascript|vbscript|data:text\/html)/i.test(x.value.replace(/[\x00-\x20]/g, '')),
         ),
       )
@@ -334,7 +337,8 @@ function viewState() {
     frameUrls: wins
       .map((w) => w && w.location.href)
       .filter((u) => u && !/^(about:|http:\/\/127\.0\.0\.1:\d+\/agent\/)/.test(u)),
-    // The view and every frame in it: sandboxed, same origin only (no scripts, forms, pop-ups, navigation).
+    // The view and every frame in it: sandboxed, same origin only (no scripts, forms, pop-ups,
+    // navigation).
     sandboxes: [
       window.cobrowseAgent.mirror.frame,
       ...all.filter((e) => /^i?frame$/.test(e.localName)),
@@ -411,7 +415,8 @@ for (const [fixture, tags] of Object.entries(CORPUS)) {
     const url = a.url();
     await new Promise((r) => setTimeout(r, 1000));
     await c.evaluate(() => window.fixtureChanges());
-    await new Promise((r) => setTimeout(r, 1500)); // every load, animation or navigation had its time
+    // every load, animation or navigation had its time
+    await new Promise((r) => setTimeout(r, 1500));
     const s = await a.evaluate(viewState);
     assert.deepEqual(s.pwned, [], 'a script ran');
     assert.deepEqual(dialogs, [], 'a dialog opened');

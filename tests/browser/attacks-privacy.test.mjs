@@ -172,12 +172,14 @@ test('attack: a single-page app moves to a masked route (pushState, replaceState
     document.getElementById('co').textContent = 'Checkout, step 2';
   });
   await viewHas(a, '#co', /step 2/);
-  // Back (popstate: the home route), forward (popstate: the checkout, rendered by the page's handler).
+  // Back (popstate: the home route), forward (popstate: the checkout, rendered by the page's
+  // handler).
   await c.evaluate(() => history.back());
   await viewHas(a, '#home', /Welcome/);
   await c.evaluate(() => history.forward());
   await viewHas(a, '#co', /^Checkout$/);
-  // A hash route: home by pushState, then the fragment (hashchange) with the checkout in the same task.
+  // A hash route: home by pushState, then the fragment (hashchange) with the checkout in the same
+  // task.
   await c.evaluate(() => {
     history.pushState({}, '', '/spa.html');
     render('home');
@@ -220,7 +222,8 @@ test('attack: a single-page app moves to a masked route (pushState, replaceState
     'PopSECRET45',
     'HashSECRET46',
   ]);
-  // Fail closed: from a `page` naming a new URL until the server's `rules` for it, no content leaves.
+  // Fail closed: from a `page` naming a new URL until the server's `rules` for it, no content
+  // leaves.
   let url = rec.list.find((f) => f.out && (f.t === 'create' || f.t === 'resume')).m.url,
     waiting = null,
     answered = 0;
@@ -271,7 +274,10 @@ const CHOICES = [
   'HiddenCodeSECRET67',
   'HiddenAttrSECRET68',
 ];
-/** In the page's URL: masked by the server (one implementation, trusting no client) before the agent or history gets it. */
+/**
+ * In the page's URL: masked by the server (one implementation, trusting no client) before the agent
+ * or history gets it.
+ */
 const URL_SECRETS = [
   'TokSECRET70',
   'FragSECRET71',

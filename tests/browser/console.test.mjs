@@ -28,7 +28,8 @@ before(async () => {
   otherDeskOrigin = `http://localhost:${desk.address().port}`;
   process.env.COBROWSE_AGENT_ORIGINS = JSON.stringify([deskOrigin]);
   process.env.COBROWSE_TIMEOUTS__CONTROL_ANSWER = '2s';
-  // Every test here joins from 127.0.0.1: the per-IP join limit would be reached before the per-agent one.
+  // Every test here joins from 127.0.0.1: the per-IP join limit would be reached before the
+  // per-agent one.
   process.env.COBROWSE_LIMITS__JOIN_ATTEMPTS_PER_MINUTE_PER_IP = '1000';
   h = await setup();
 });
@@ -94,7 +95,8 @@ test('console: sign in with an account, join by a typed ID with spaces, see the 
   const c = await h.customer('forms.html');
   const id = await h.start(c);
   const p = await consolePage();
-  // The console asks the server who is signed in before it shows the form: that may end after `load`.
+  // The console asks the server who is signed in before it shows the form: that may end after
+  // `load`.
   await waitFor(
     p,
     () => document.getElementById('state').dataset.state !== 'connecting',
@@ -501,7 +503,8 @@ test("console: connection states: the customer away while changing page, the age
     10000,
   );
   assert.equal((await connection(p)).stale, false);
-  // The agent's own connection drops: "connection lost", reconnecting; the customer is told the agent is away.
+  // The agent's own connection drops: "connection lost", reconnecting; the customer is told the
+  // agent is away.
   p.hold();
   await p.drop(1011);
   await waitFor(

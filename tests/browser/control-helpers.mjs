@@ -123,7 +123,10 @@ export async function droppedInputs(server) {
   return m ? +m[1] : 0;
 }
 
-/** An agent client speaking the raw protocol (Authorization: Bearer <jwt>): `send`, `messages`, `next(pred)`. */
+/**
+ * An agent client speaking the raw protocol (Authorization: Bearer <jwt>): `send`, `messages`,
+ * `next(pred)`.
+ */
 export function rawAgent(server, id, token) {
   return rawSocket(server, '/ws/agent?v=1&session=' + id, { Authorization: 'Bearer ' + token });
 }

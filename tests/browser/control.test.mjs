@@ -72,7 +72,8 @@ test('write mode: clicks, typing, keys, select, checkbox, radio, contenteditable
   await a.mouse.dblclick(d.x, d.y);
   await until(c, () => document.getElementById('dbls').textContent === '1');
 
-  // Typing with Backspace, then Tab to the next field (change fires on leaving, as after real typing).
+  // Typing with Backspace, then Tab to the next field (change fires on leaving, as after real
+  // typing).
   await agentClick(a, '#name');
   await a.keyboard.type('Ada Lovelacx');
   await a.keyboard.press('Backspace');
@@ -126,7 +127,8 @@ test('write mode: clicks, typing, keys, select, checkbox, radio, contenteditable
   await c.evaluate(() => window.scrollTo(0, 0));
   await until(a, () => window.cobrowseAgent.mirror.frame.contentWindow.scrollY === 0);
 
-  // What the agent may not do: masked fields, disabled control (attribute and rule set), links off the site.
+  // What the agent may not do: masked fields, disabled control (attribute and rule set), links off
+  // the site.
   await agentClick(a, '#secret');
   await a.keyboard.type('zz');
   await agentClick(a, '#mcb');

@@ -88,7 +88,10 @@ function hand(page, box, pickers) {
   return {
     at,
     ...pickers,
-    /** @param {Target} t @param {{ fx?: number, fy?: number, button?: 'left' | 'right', modifiers?: string[] }} o */
+    /**
+     * @param {Target} t
+     * @param {{ fx?: number, fy?: number, button?: 'left' | 'right', modifiers?: string[] }} o
+     */
     async click(t, o = {}) {
       const p = await at(t, o.fx, o.fy);
       for (const m of o.modifiers || []) await page.keyboard.down(m);
@@ -114,7 +117,8 @@ function hand(page, box, pickers) {
       await page.mouse.down();
       await page.mouse.move(a.x + 3, a.y + 3, { steps: 2 });
       await page.mouse.move(b.x, b.y, { steps: 12 });
-      // A hand settles before it lets go (SortableJS, say, reorders on a later dragover than the first one there).
+      // A hand settles before it lets go (SortableJS, say, reorders on a later dragover than the
+      // first one there).
       await new Promise((res) => setTimeout(res, 100));
       await page.mouse.move(b.x, b.y + 2);
       await page.mouse.move(b.x, b.y);
@@ -219,7 +223,8 @@ export function agentDriver(a) {
  * @property {string} name
  * @property {string} page fixture page
  * @property {boolean} [nativeControls] the page shows the browser's own form controls (text
- *   fields, selects, sliders, date fields) unstyled: compared in pixels with a Chromium customer only
+ *   fields, selects, sliders, date fields) unstyled: compared in pixels with a Chromium customer
+ * only
  * @property {boolean} [nativeDrag] the customer's task is an HTML5 drag and drop
  * @property {() => unknown} [ready] true in the page once the widget is built
  * @property {[string, (d: Driver) => Promise<void>, (() => unknown)?][]} steps what to do, and
@@ -231,7 +236,9 @@ export function agentDriver(a) {
 /** Pixel tolerance of the view against the customer's page (fraction of differing pixels). */
 export const PIXELS = 0.005;
 
-/** A page function as an expression of whether it returns something truthy (an element, an object…). */
+/**
+ * A page function as an expression of whether it returns something truthy (an element, an object…).
+ */
 const truthy = (/** @type {Function} */ fn) => `!!(${fn})()`;
 
 /** Waits until the customer's page shows what a step should have done; names the step if not. */
@@ -263,7 +270,10 @@ async function canonical(c, a) {
   return { customer, agent, equal: customer === agent };
 }
 
-/** Waits until the view's canonical DOM equals the page's (harness.mjs `converge`, attributes sorted). */
+/**
+ * Waits until the view's canonical DOM equals the page's (harness.mjs `converge`, attributes
+ * sorted).
+ */
 async function converge(c, a, timeout) {
   const end = Date.now() + timeout;
   for (;;) {
@@ -293,14 +303,16 @@ async function screens(c, a, timeout) {
       width: Math.round(r.width),
       height: Math.round(r.height),
     };
-    // The console's overlay is made transparent, not hidden: hiding it would take the agent's keyboard focus away.
+    // The console's overlay is made transparent, not hidden: hiding it would take the agent's
+    // keyboard focus away.
     const agentPng = await a.screenshot({
       animations: 'disabled',
       caret: 'initial',
       clip,
       style: '#overlay{opacity:0!important}',
     });
-    const d = pixelDiff(customerPng, agentPng, 40, ENGINE_SHIFT); // glyphs a pixel or two apart across engines
+    // glyphs a pixel or two apart across engines
+    const d = pixelDiff(customerPng, agentPng, 40, ENGINE_SHIFT);
     if (d.ratio <= PIXELS || Date.now() > end) return { ...d, customerPng, agentPng };
     await new Promise((res) => setTimeout(res, 250));
   }
@@ -423,8 +435,10 @@ const START = '<!-- corpus:start -->',
 /**
  * Writes the results as a table between the corpus markers of README.md (kept where they are,
  * else appended in a section of their own).
- * @param {Map<string, { mirrored?: { task: Error | null, view: Error | null }, driven?: { task: Error | null, view: Error | null } }>} results
- * @param {{ name: string, why: string }[]} undone rows for what the suite cannot do, with the reason
+ * @param {Map<string, { mirrored?: { task: Error | null, view: Error | null },
+ *   driven?: { task: Error | null, view: Error | null } }>} results
+ * @param {{ name: string, why: string }[]} undone rows for what the suite cannot do, with the
+ *   reason
  */
 export function writeReport(results, undone) {
   const mark = (r) => (!r ? '–' : !r.task && !r.view ? '✓' : '✗');

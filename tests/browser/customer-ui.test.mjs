@@ -54,7 +54,10 @@ test('notices: an agent joined, write mode given ("can now click and type"), wri
   await close(c, a);
 });
 
-/** What the customer sees of an element of the UI: its box, whether it is the topmost thing at its centre, some computed style. */
+/**
+ * What the customer sees of an element of the UI: its box, whether it is the topmost thing at its
+ * centre, some computed style.
+ */
 const seen = (c, sel) =>
   c.evaluate((s) => {
     const host = document.querySelector('[data-cobrowse-ui]'),

@@ -269,7 +269,8 @@ test('built-in UI: toolbar and dialogs by keyboard and ARIA, masked fields outli
     'exit sits next to the ID',
   );
   assert.equal((await ui(c, '[role=status]').count()) >= 1, true);
-  // The agent joins; the masked password is outlined, with a tooltip, and focusing it says the agent can't see it.
+  // The agent joins; the masked password is outlined, with a tooltip, and focusing it says the
+  // agent can't see it.
   const a = await h.agent(id);
   await until(c, () => window.Cobrowse.session.state === 'active');
   await until(c, () =>
@@ -579,7 +580,8 @@ test('size: the customer script as served (gzip), per page load, per session, in
         })
         .on('error', rej),
     );
-  // Each stage: the modules it loads first and everything they import statically, not counted before.
+  // Each stage: the modules it loads first and everything they import statically, not counted
+  // before.
   const entries = {
     load: ['/cobrowse.js', '/customer/main.js'],
     session: ['/customer/mutations.js', '/customer/ui.js'],
@@ -619,7 +621,8 @@ test('size: the customer script as served (gzip), per page load, per session, in
   assert.ok(kb.load <= 25, 'what every page loads stays within 25 KB');
   // The budget is for all of it: capture, masking, control and the built-in UI. Complete input
   // replay and stylesheets sent as written took it from 25 KB to 26 KB, with a real minifier and
-  // zopfli; one file per stage instead of one per module would bring it to about 24 KB (printed below).
+  // zopfli; one file per stage instead of one per module would bring it to about 24 KB (printed
+  // below).
   assert.ok(
     kb.load + kb.session + kb.write <= 26,
     `the whole customer script stays within 26 KB: ${(kb.load + kb.session + kb.write).toFixed(2)} KB`,

@@ -16,7 +16,9 @@ import { cli, requirements, setup, startServer, waitFor } from './harness.mjs';
 
 const PASSWORD = 'correct horse battery';
 
-/** Whether openssl (to make the test certificate) is here; missing fails under CI, as Chromium does. */
+/**
+ * Whether openssl (to make the test certificate) is here; missing fails under CI, as Chromium does.
+ */
 function opensslMissing() {
   try {
     execFileSync('openssl', ['version'], { stdio: 'ignore' });
@@ -114,7 +116,8 @@ before(async () => {
       COBROWSE_TLS__KEY: tls.key,
       COBROWSE_AGENT_ORIGINS: JSON.stringify([desk.origin]),
     },
-    // Third-party cookies blocked, as more and more browsers do: only a partitioned cookie works in the frame.
+    // Third-party cookies blocked, as more and more browsers do: only a partitioned cookie works in
+    // the frame.
     browserArgs: [tls.trust, '--test-third-party-cookie-phaseout'],
   });
   h.cli(['agent', 'add', 'root', '--admin'], PASSWORD + '\n');
@@ -125,7 +128,10 @@ after(async () => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** Opens the desktop page framing `src`; returns the page and, once it has loaded, the console's frame. */
+/**
+ * Opens the desktop page framing `src`; returns the page and, once it has loaded, the console's
+ * frame.
+ */
 async function framed(deskOrigin, src) {
   const ctx = await h.browser.newContext({ viewport: { width: 1200, height: 900 } });
   const d = await ctx.newPage();
@@ -183,7 +189,8 @@ test('embed: over HTTPS, an agent desktop of another site frames the console, wh
     null,
     5000,
   );
-  // This browser keeps no ordinary third-party cookie in the frame: the sign-in works because it is partitioned.
+  // This browser keeps no ordinary third-party cookie in the frame: the sign-in works because it is
+  // partitioned.
   const kept = await f.evaluate(() => {
     // biome-ignore lint/suspicious/noDocumentCookie: the test is whether document.cookie keeps them
     document.cookie = 'plain=1; Path=/; SameSite=None; Secure';
@@ -203,7 +210,8 @@ test('embed: over HTTPS, an agent desktop of another site frames the console, wh
     },
     { sameSite: 'None', secure: true, httpOnly: true, partitionKey: 'https://localhost' },
   );
-  // Exit from inside the frame: the customer is told; signing out there removes the partitioned cookie.
+  // Exit from inside the frame: the customer is told; signing out there removes the partitioned
+  // cookie.
   const ended = c.evaluate(() => new Promise((r) => window.Cobrowse.on('sessionEnded', r)));
   await f.click('#exit');
   assert.equal((await ended).reason, 'agent_exit');
@@ -254,7 +262,8 @@ test("embed: an administrator's cookie stays SameSite=Strict; without an embeddi
     h.server,
   );
   assert.match(agent.headers['set-cookie'][0], /; SameSite=None; Secure; Partitioned$/);
-  // Signing out clears both forms (a partitioned cookie is only cleared by a partitioned Set-Cookie).
+  // Signing out clears both forms (a partitioned cookie is only cleared by a partitioned
+  // Set-Cookie).
   const out = await postJson(tls, h.server + '/auth/logout', {}, h.server);
   assert.deepEqual(
     out.headers['set-cookie'].map((x) =>

@@ -29,7 +29,10 @@ const FIXTURES = path.join(ROOT, 'tests/browser/fixtures');
 const BIN = path.join(ROOT, 'target/debug/cobrowse');
 const CHROMIUM = '/usr/bin/chromium';
 export const CUSTOMER_VIEWPORT = { width: 800, height: 600 };
-/** The customer's browser: `chromium`, or `firefox` (env CUSTOMER_BROWSER; the agent is always in Chromium). */
+/**
+ * The customer's browser: `chromium`, or `firefox` (env CUSTOMER_BROWSER; the agent is always in
+ * Chromium).
+ */
 export const CUSTOMER_BROWSER = process.env.CUSTOMER_BROWSER || 'chromium';
 const IN_FIREFOX = CUSTOMER_BROWSER === 'firefox';
 /** A test's `skip` when it cannot run with the customer in Firefox: `reason` then, else false. */
@@ -68,11 +71,17 @@ export function requirements() {
   return false;
 }
 
-/** Test-only npm packages the fixture pages may load (`/npm/<package>/…`): ES modules, stylesheets, fonts. */
+/**
+ * Test-only npm packages the fixture pages may load (`/npm/<package>/…`): ES modules, stylesheets,
+ * fonts.
+ */
 const NPM =
   /^\/npm\/(preact|htm|bootstrap|bootstrap-icons|@fortawesome\/fontawesome-free|@fontsource\/inter|@picocss\/pico|jquery|jquery-ui|react|react-dom|vue|flatpickr|nouislider|sortablejs|quill|tom-select|codemirror|@codemirror\/[\w-]+|@lezer\/[\w-]+|@marijn\/find-cluster-break|style-mod|w3c-keyname|crelt|react-select|@emotion\/[\w-]+|@babel\/runtime|@floating-ui\/[\w-]+|stylis|memoize-one|use-isomorphic-layout-effect|hoist-non-react-statics|react-is)\//;
 
-/** Serves tests/browser/fixtures (and NPM); `{{SERVER}}`, `{{ORIGIN}}` and `{{OTHER}}` in HTML/CSS are filled in. */
+/**
+ * Serves tests/browser/fixtures (and NPM); `{{SERVER}}`, `{{ORIGIN}}` and `{{OTHER}}` in HTML/CSS
+ * are filled in.
+ */
 function fixtureServer(vars) {
   const types = {
     html: 'text/html',
@@ -197,7 +206,8 @@ export async function setup(opts = {}) {
      * options applies (the profile grants the clipboard).
      */
     async customer(fixture, opts = {}) {
-      const { onPage, ...ctxOpts } = opts; // onPage(page): before the fixture loads (e.g. a frame tap)
+      // onPage(page): before the fixture loads (e.g. a frame tap)
+      const { onPage, ...ctxOpts } = opts;
       const viewport = ctxOpts.viewport || CUSTOMER_VIEWPORT;
       const ctx = firefox
         ? await firefoxContext(firefox.browser, viewport)
@@ -211,7 +221,10 @@ export async function setup(opts = {}) {
     },
     /** Starts a session from the customer page; returns its 9-digit id. */
     start: (page, opts) => page.evaluate((o) => window.Cobrowse.start(o).then((s) => s.id), opts),
-    /** Opens the agent view on a session (own browser context; `opts.onContext(ctx)` first) and waits for the first snapshot. */
+    /**
+     * Opens the agent view on a session (own browser context; `opts.onContext(ctx)` first) and
+     * waits for the first snapshot.
+     */
     async agent(id, opts = {}) {
       const ctx = await browser.newContext({
         viewport: { width: 1000, height: 800 },
@@ -254,7 +267,8 @@ export async function setup(opts = {}) {
       const gone = new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
       proc.kill('SIGTERM');
       fx.srv.close();
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]); // it writes its data directory until it exits
+      // it writes its data directory until it exits
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -425,12 +439,14 @@ export function canon(opt) {
     if (n.nodeType === 3) {
       const p = n.parentNode;
       if (agent || !p || !hid(p)) return n.data;
-      // A masked option's label or textarea's text is not sent at all; other masked text as bullets.
+      // A masked option's label or textarea's text is not sent at all; other masked text as
+      // bullets.
       return /^(option|textarea)$/.test(p.localName) ? null : n.data.replace(/\S/g, '•');
     }
     if (n.nodeType !== 1) return null;
     let t = n.localName;
-    // Not shown by design: scripts and noscript (never sent), plug-ins and framesets (inert placeholders in the view).
+    // Not shown by design: scripts and noscript (never sent), plug-ins and framesets (inert
+    // placeholders in the view).
     if (
       /^(script|noscript)$/.test(t) ||
       n.hasAttribute('data-cobrowse-ui') ||
@@ -441,7 +457,8 @@ export function canon(opt) {
     if (agent ? n.hasAttribute('data-cb-blocked') : n.matches(blockSel)) return { t, a: {}, c: [] };
     const o = { t, a: attrs(n), c: [] };
     if (agent && t === 'link') delete o.a.inline;
-    // Masked: a value of one length, and no choice shown (what a masked box or option shows is not compared).
+    // Masked: a value of one length, and no choice shown (what a masked box or option shows is not
+    // compared).
     const m = hid(n);
     if (t === 'input' || t === 'textarea') {
       if (n.type === 'checkbox' || n.type === 'radio') {
@@ -476,7 +493,10 @@ export function canon(opt) {
   return kids(root);
 }
 
-/** Waits until the agent's view equals the customer's page (canonical forms); returns both for assertions. */
+/**
+ * Waits until the agent's view equals the customer's page (canonical forms); returns both for
+ * assertions.
+ */
 export async function converge(customer, agent, timeout = 5000, rules = {}) {
   const end = Date.now() + timeout;
   let c, a;
@@ -533,7 +553,10 @@ export function pixelDiff(pngA, pngB, tol = 40, shift = 0) {
   return { ratio: bad / (w * hh), bad };
 }
 
-/** Leaves a failed comparison's pictures (`screensMatch`'s) in /tmp/cobrowse-shots as `<name>-customer.png`, `<name>-agent.png`. */
+/**
+ * Leaves a failed comparison's pictures (`screensMatch`'s) in /tmp/cobrowse-shots as
+ * `<name>-customer.png`, `<name>-agent.png`.
+ */
 export function keepShots(name, shots) {
   const dir = '/tmp/cobrowse-shots';
   mkdirSync(dir, { recursive: true });
@@ -547,7 +570,10 @@ export function keepShots(name, shots) {
  */
 export const ENGINE_SHIFT = IN_FIREFOX ? 2 : 0;
 
-/** Screenshots the customer's viewport and the agent's frame until they match (images arrive through the proxy). */
+/**
+ * Screenshots the customer's viewport and the agent's frame until they match (images arrive through
+ * the proxy).
+ */
 export async function screensMatch(
   customer,
   agent,

@@ -78,7 +78,8 @@ test('large page: 50k nodes, no long task, chunked and compressed, consistent un
   assert.ok(nodes >= 50000, `the page has ${nodes} nodes`);
   const wire = await tap(c);
   const id = await h.start(c);
-  await new Promise((r) => setTimeout(r, 300)); // let the page settle: only the capture runs from here
+  // let the page settle: only the capture runs from here
+  await new Promise((r) => setTimeout(r, 300));
   await c.evaluate(watch);
   const a = await h.agent(id);
   await new Promise((r) => setTimeout(r, 300));
@@ -122,7 +123,8 @@ test('large page: 50k nodes, no long task, chunked and compressed, consistent un
   await new Promise((r) => setTimeout(r, 500));
   await c.evaluate(() => window.churn(false));
   const ours = await c.evaluate(() => window.ourScripts);
-  // Long frames were seen (the page's layout), so the instrument was on; ours were not among the long ones.
+  // Long frames were seen (the page's layout), so the instrument was on; ours were not among the
+  // long ones.
   assert.ok(
     (await c.evaluate(() => window.frames)) > 0,
     'the long-animation-frame instrument saw the churn',

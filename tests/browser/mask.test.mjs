@@ -30,7 +30,10 @@ after(async () => {
   if (h) await h.close();
 });
 
-/** `[width, height]` of each blocked element (customer) or of each placeholder (agent's view), in page order. */
+/**
+ * `[width, height]` of each blocked element (customer) or of each placeholder (agent's view), in
+ * page order.
+ */
 const boxes = (agent) => {
   const d = agent ? window.cobrowseAgent.mirror.frame.contentDocument : document;
   return Array.from(

@@ -33,7 +33,10 @@ async function inWriteMode() {
   await writeMode(c, a);
   return { c, a };
 }
-/** The agent leaves (the customer's page has gone to another origin, where the session does not follow). */
+/**
+ * The agent leaves (the customer's page has gone to another origin, where the session does not
+ * follow).
+ */
 const leave = async (c, a) => {
   await a.evaluate(() => document.getElementById('exit').click());
   await c.context().close();

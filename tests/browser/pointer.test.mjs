@@ -16,7 +16,9 @@ after(async () => {
   if (h) await h.close();
 });
 
-/** The customer page's drawing of the agent's pointer: position (from its transform), label, shown. */
+/**
+ * The customer page's drawing of the agent's pointer: position (from its transform), label, shown.
+ */
 const agentPtr = (c) =>
   c.evaluate(() => {
     const p = document.querySelector('[data-cobrowse-ui]').shadowRoot.querySelector('.ptr');
@@ -55,7 +57,10 @@ const customerBox = (c) =>
     const r = document.getElementById('target').getBoundingClientRect();
     return { left: r.left, top: r.top, width: r.width, height: r.height };
   });
-/** #target's box in the agent's view (frame pixels), and how the view is scaled and placed on the agent's screen. */
+/**
+ * #target's box in the agent's view (frame pixels), and how the view is scaled and placed on the
+ * agent's screen.
+ */
 const viewBox = (a) =>
   a.evaluate(() => {
     const f = window.cobrowseAgent.mirror.frame,
@@ -144,7 +149,8 @@ test('pointers: each lands on the same element and offset on the other side desp
     near(q, wantVX, wantVY),
     `customer cursor at ${q.x},${q.y} (shown: ${q.shown}); want ${wantVX},${wantVY}`,
   );
-  // The cursor sits in the overlay, which covers the view's frame: the same point of the frame is #target.
+  // The cursor sits in the overlay, which covers the view's frame: the same point of the frame is
+  // #target.
   const under = await a.evaluate((pt) => {
     const f = window.cobrowseAgent.mirror.frame,
       o = document.getElementById('overlay').getBoundingClientRect(),
@@ -209,7 +215,8 @@ test("pointers: the customer's goes at most once per animation frame, and the co
     `one pointer message per frame with moves: ${sent.length} for ${frames} frames`,
   );
 
-  // Console side: 30 pointer messages as fast as the customer can send them; each draw is stamped with its frame.
+  // Console side: 30 pointer messages as fast as the customer can send them; each draw is stamped
+  // with its frame.
   await waitFor(a, () => !document.getElementById('cursor').hidden, null, 5000);
   await a.evaluate(() => {
     window.draws = [];

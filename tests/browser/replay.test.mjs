@@ -29,7 +29,10 @@ after(async () => {
 
 const until = (page, fn, arg, ms = 10000) => waitFor(page, fn, arg, ms);
 const MODIFIERS = /^(Shift|Control|Alt|Meta)$/;
-/** The key events logged by replay.html, without modifier keys alone (the console does not send them). */
+/**
+ * The key events logged by replay.html, without modifier keys alone (the console does not send
+ * them).
+ */
 const keyLog = (c) =>
   c.evaluate(
     (mods) => window.log.filter((l) => /^key/.test(l[0]) && !new RegExp(mods).test(l[2])),
@@ -404,7 +407,8 @@ test('attack: a raw agent in write mode sends the new kinds of input at masked, 
   const { c, raw } = await rawDriven();
   await c.evaluate(() => {
     window.drops = [];
-    document.addEventListener('dragover', (e) => e.preventDefault()); // the page accepts drops anywhere
+    // the page accepts drops anywhere
+    document.addEventListener('dragover', (e) => e.preventDefault());
     document.addEventListener('drop', (e) => window.drops.push(e.target.id), true);
     window.dragstarts = [];
     document.addEventListener('dragstart', (e) => window.dragstarts.push(e.target.id), true);
@@ -476,7 +480,8 @@ test("pointer: a press under way ends with write mode: after a new grant the age
   await until(c, () => window.Cobrowse.session.mode === 'pointer');
   await grant();
   raw.send('move', at(0.9));
-  raw.send('click', { i: await idOf(c, '#pad') }); // a later action, so that the move was replayed before we look
+  // a later action, so that the move was replayed before we look
+  raw.send('click', { i: await idOf(c, '#pad') });
   await until(c, () => window.log.some((l) => l[0] === 'click' && l[1] === 'pad'));
   assert.equal(await c.evaluate(() => document.getElementById('r').value), was);
   raw.close();
@@ -484,7 +489,8 @@ test("pointer: a press under way ends with write mode: after a new grant the age
 });
 
 // A Firefox page's frame recorder (firefox.mjs) did not show the selection messages that reached
-// the agent: until that is understood the test runs with a Chromium customer, whose frames CDP sees.
+// the agent: until that is understood the test runs with a Chromium customer, whose frames CDP
+// sees.
 const noFirefoxTap = notInFirefox(
   'its recorded frames lacked the selection messages the agent got',
 );

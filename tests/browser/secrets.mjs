@@ -10,7 +10,10 @@ import assert from 'node:assert/strict';
 /** Browser context options the paste needs. */
 export const CLIPBOARD = { permissions: ['clipboard-read', 'clipboard-write'] };
 
-/** In the page (sent as source): plants the fields once the frames have loaded; returns the number of places. */
+/**
+ * In the page (sent as source): plants the fields once the frames have loaded; returns the number
+ * of places.
+ */
 export async function plant() {
   const loaded = (f) => {
     try {
@@ -93,7 +96,10 @@ export async function exercise(page) {
   });
 }
 
-/** Asserts that no secret is in any text the page sent (`texts`: tap's), nor in the agent's view (`agentView`: its canon). */
+/**
+ * Asserts that no secret is in any text the page sent (`texts`: tap's), nor in the agent's view
+ * (`agentView`: its canon).
+ */
 export function noSecrets(texts, agentView, what) {
   assert.ok(
     texts.some((t) => t.includes('"t":"snapshot"')) && texts.length > 5,

@@ -63,7 +63,8 @@ test('idle: nothing of the page is sent before an agent joins, all of it once on
   await c.mouse.wheel(0, 200);
   await sleep(1500); // past every timer of the capture (styles, canvases: 500 ms)
   const idle = wire.frames.slice();
-  // Only the session's own messages: create (with the URL and title the server records), keep-alives, tab focus.
+  // Only the session's own messages: create (with the URL and title the server records),
+  // keep-alives, tab focus.
   const kinds = idle.map(kind);
   assert.deepEqual(
     kinds.filter((k) => !['create', 'ping', 'tab', 'page'].includes(k)),
@@ -153,7 +154,8 @@ test('canvas: pictures are sent at most twice a second while the canvas changes 
 }, async () => {
   const { c, wire, a } = await watched('canvas.html');
   try {
-    await waitFor(a, () => window.cobrowseAgent.mirror.pics.size > 0, null, 5000); // the first picture is shown
+    // the first picture is shown
+    await waitFor(a, () => window.cobrowseAgent.mirror.pics.size > 0, null, 5000);
     const from = wire.frames.length;
     const drawn = await c.evaluate(async () => {
       const cv = document.getElementById('cv'),

@@ -6,7 +6,10 @@
 const $ = (id) => document.getElementById(id);
 const spaced = (id) => String(id).replace(/(\d{3})(?=\d)/g, '$1 ');
 
-/** `h('td', {class: 'x', onclick}, 'text', child…)`: a small DOM builder (text is never parsed as HTML). */
+/**
+ * `h('td', {class: 'x', onclick}, 'text', child…)`: a small DOM builder (text is never parsed as
+ * HTML).
+ */
 function h(tag, attrs, ...kids) {
   const el = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs || {})) {

@@ -10,7 +10,8 @@
   );
   var origin = new URL(s.src, location.href).origin,
     q = [];
-  // Closed shadow roots are kept from now on, so that components built before the modules arrive are mirrored too.
+  // Closed shadow roots are kept from now on, so that components built before the modules arrive
+  // are mirrored too.
   var closed = new WeakMap(),
     att = Element.prototype.attachShadow;
   Element.prototype.attachShadow = function (o) {
@@ -52,7 +53,8 @@
     };
   };
   window.Cobrowse = stub;
-  // The administrator's visual restrictions editor: #cobrowse-editor=<one-time token>, then kept for this tab.
+  // The administrator's visual restrictions editor: #cobrowse-editor=<one-time token>, then kept
+  // for this tab.
   var ed;
   try {
     ed = /[#&]cobrowse-editor=/.test(location.hash) || sessionStorage.getItem('cobrowse:editor');
@@ -67,7 +69,8 @@
           console.error('cobrowse: could not load the editor', e);
         },
       );
-    var files = ['core', 'mask', 'main']; // the rest (capture, UI, replay) is loaded when a session needs it
+    // the rest (capture, UI, replay) is loaded when a session needs it
+    var files = ['core', 'mask', 'main'];
     Promise.all(files.map((f) => import(origin + '/customer/' + f + '.js'))).then(
       (m) => {
         m[m.length - 1].init(origin, q, s, scrolled);
@@ -80,8 +83,8 @@
       },
     );
   };
-  // In Firefox and Safari the first module load ends the page's import maps (a later
-  // <script type="importmap"> is ignored, and the site's own modules fail): the page is parsed first.
+  // In Firefox and Safari the first module load ends the page's import maps (a later <script
+  // type="importmap"> is ignored, and the site's own modules fail): the page is parsed first.
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', load);
   else load();
 })();

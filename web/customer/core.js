@@ -5,31 +5,44 @@
 
 /** Shared state. `status`: off | connecting | idle | active | ended. */
 export const state = {
-  /** @type {string} the server's origin, from the loader's script URL */ origin: '',
+  /** @type {string} the server's origin, from the loader's script URL */
+  origin: '',
   // servers (string[], set only by data-cobrowse-servers): the nodes to connect to, in turn.
-  /** @type {Session|null} */ session: null,
+  /** @type {Session|null} */
+  session: null,
   token: '',
   status: 'off',
   mode: 'pointer',
   capturing: false,
-  /** Write mode as this customer granted it (the second lock), kept across pages. */ granted: false,
-  /** A write-mode request awaits an answer; this tab is not the one shown; built-in UI on. */ pending: false,
+  /** Write mode as this customer granted it (the second lock), kept across pages. */
+  granted: false,
+  /** A write-mode request awaits an answer; this tab is not the one shown; built-in UI on. */
+  pending: false,
   paused: false,
   ui: true,
   agent: '',
   agentIn: false,
-  /** @type {{mask:string[], disable:string[], block:string[]}} */ rules: {
+  /** @type {{mask:string[], disable:string[], block:string[]}} */
+  rules: {
     mask: [],
     disable: [],
     block: [],
   },
-  /** @type {string[]} other origins write-mode navigation may go to (the site's allowed origins, the server's) */ origins:
-    [],
+  /**
+   * @type {string[]} other origins write-mode navigation may go to (the site's allowed origins,
+   *   the server's)
+   */
+  origins: [],
   tab: '',
-  /** @type {WeakSet<EventTarget>|null} elements scrolled since the loader ran; null: not known (any may be) */ scrolled:
-    null,
-  /** The URL whose rules are applied: content is sent only while the page is there. */ at: '',
-  /** The URL last told to the server in `create`/`resume`. */ sent: '',
+  /**
+   * @type {WeakSet<EventTarget>|null} elements scrolled since the loader ran; null: not known
+   *   (any may be)
+   */
+  scrolled: null,
+  /** The URL whose rules are applied: content is sent only while the page is there. */
+  at: '',
+  /** The URL last told to the server in `create`/`resume`. */
+  sent: '',
 };
 
 /** @type {Record<string, Function[]>} */
@@ -76,7 +89,10 @@ const save = (v) => {
     v ? store.setItem(KEY, JSON.stringify(v)) : store.removeItem(KEY);
   } catch {}
 };
-/** Keeps what the next page needs: the session, whether this customer granted write mode, the UI choice. */
+/**
+ * Keeps what the next page needs: the session, whether this customer granted write mode, the UI
+ * choice.
+ */
 export const persist = () =>
   state.session &&
   state.status !== 'ended' &&
@@ -125,10 +141,16 @@ const RELAYED = new Set([
 ]);
 
 const raw = (m) => ws && ws.readyState === 1 && ws.send(m);
-/** Agent input is replayed only if this customer granted write mode itself (the server's lock is the other). */
+/**
+ * Agent input is replayed only if this customer granted write mode itself (the server's lock is the
+ * other).
+ */
 export const allowed = () =>
   state.granted && state.mode === 'write' && state.status === 'active' && !state.paused;
-/** Tells the agent why an action did nothing, by code: the console has the words (web/agent/control.js). */
+/**
+ * Tells the agent why an action did nothing, by code: the console has the words
+ * (web/agent/control.js).
+ */
 export const refuse = (m, code) => send('notice', { code, re: m.t, ...(m.i ? { i: m.i } : {}) });
 /** Sends `{v, t, s?, ...o}` (`o` may be ready JSON members); content only while capturing. */
 export function send(t, o = {}) {
@@ -202,7 +224,8 @@ function open() {
   seq = 0;
   s.onopen = () => raw(JSON.stringify({ v: 1, ...page(), tab: state.tab, ...first }));
   clearInterval(s.ka);
-  s.ka = setInterval(() => raw('{"v":1,"t":"ping"}'), 25000); // keeps idle connections through proxies
+  // keeps idle connections through proxies
+  s.ka = setInterval(() => raw('{"v":1,"t":"ping"}'), 25000);
   s.onmessage = (e) => {
     let m;
     try {
@@ -282,7 +305,10 @@ function receive(m) {
   emit('msg:' + m.t, m);
 }
 
-/** The session is over: `afterMs` is the timeout that ran out (inactivity), for the customer's words. */
+/**
+ * The session is over: `afterMs` is the timeout that ran out (inactivity), for the customer's
+ * words.
+ */
 function end(reason, message, afterMs) {
   if (state.status === 'ended') return;
   state.ended = { reason, message, ...(afterMs ? { afterMs } : {}) };

@@ -19,7 +19,9 @@ const HINTS = {
 };
 /** Characters the server refuses in a selector, even quoted (style-sheet and markup injection). */
 const REFUSED = /[{};<]/;
-/** Data attributes tried first, in this order: test hooks and field names are the stablest handles. */
+/**
+ * Data attributes tried first, in this order: test hooks and field names are the stablest handles.
+ */
 const DATA_FIRST = [
   'data-testid',
   'data-test',
@@ -95,7 +97,10 @@ function load() {
 
 const quote = (v) => '"' + v.replace(/["\\]/g, '\\$&').replace(/\n/g, '\\a ') + '"';
 const tagOf = (el) => CSS.escape(el.localName);
-/** Ids a framework generated (React useId, Ember, MUI, long numbers, UUIDs) change between page loads. */
+/**
+ * Ids a framework generated (React useId, Ember, MUI, long numbers, UUIDs) change between page
+ * loads.
+ */
 const generatedId = (v) =>
   /\d{4,}|^(ember|ext-gen|ui-id-|mui-|react-|rc_|radix-|headlessui-)|:|^[a-f0-9-]{16,}$/i.test(v);
 /** Classes made by CSS-in-JS tools, or state classes, are poor handles. */

@@ -37,7 +37,10 @@ export function reset() {
   vp = innerWidth + 'x' + innerHeight;
 }
 const soon = (ms = 0) => timer || (timer = setTimeout(flush, ms));
-/** The pointer goes at the next animation frame: one position per frame is all the agent's view can show. */
+/**
+ * The pointer goes at the next animation frame: one position per frame is all the agent's view can
+ * show.
+ */
 const nextFrame = () =>
   frame ||
   (frame = requestAnimationFrame(() => {
@@ -163,7 +166,10 @@ export function hook(win) {
   set(win.HTMLOptionElement.prototype, ['selected']);
 }
 
-/** A field's state as sent. Masked: a value of one length, whatever the kind (a select's or a box's choice is never told). */
+/**
+ * A field's state as sent. Masked: a value of one length, whatever the kind (a select's or a box's
+ * choice is never told).
+ */
 function fieldState(el) {
   if (el.type === 'file') return null;
   if (sensitive(el)) return { v: maskValue(el.value) };
@@ -174,7 +180,8 @@ function fieldState(el) {
 }
 
 /**
- * The customer's selection as the agent's view can show it: in a field (`i`, `r`: [start, end]) or in the
+ * The customer's selection as the agent's view can show it: in a field (`i`, `r`: [start, end]) or
+ * in the
  * page (`a`, `f`: [text node id, offset]); `{}` for none. Nothing in a masked field or region.
  */
 function selection() {

@@ -17,10 +17,16 @@ import { guard, setRules } from './mask.js';
 
 /** The session being started or resumed. @type {Promise<unknown>|null} */
 let starting = null;
-/** Built-in UI options: disableBuiltInUI, strings, lang, position ('bottom' | 'top'), launcher {chat, call, side}. */
+/**
+ * Built-in UI options: disableBuiltInUI, strings, lang, position ('bottom' | 'top'), launcher
+ * {chat, call, side}.
+ */
 const opts = { strings: {}, lang: '' };
 const live = () => state.session && state.status !== 'ended' && state.status !== 'off';
-/** `Cobrowse.session`: null before any session and after stop(); an ended one stays readable until the next start. */
+/**
+ * `Cobrowse.session`: null before any session and after stop(); an ended one stays readable until
+ * the next start.
+ */
 const pub = () =>
   state.session && {
     id: state.session.id,
@@ -48,7 +54,8 @@ function configure(o = {}) {
 
 /**
  * Starts a session (or returns the live one, e.g. resumed from the previous page).
- * @param {{interaction?: {id: string, channel?: string}, disableBuiltInUI?: boolean, strings?: object, lang?: string, showId?: boolean}} [o]
+ * @param {{interaction?: {id: string, channel?: string}, disableBuiltInUI?: boolean,
+ *   strings?: object, lang?: string, showId?: boolean}} [o]
  * @returns {Promise<{id: string, spaced: string}>}
  */
 async function start(o = {}) {
@@ -74,14 +81,20 @@ async function start(o = {}) {
   return pub();
 }
 
-/** Ends the session (the customer's exit); afterwards there is no session (`Cobrowse.session` is null). */
+/**
+ * Ends the session (the customer's exit); afterwards there is no session (`Cobrowse.session` is
+ * null).
+ */
 async function stop() {
   if (live() || starting) {
     exit();
     state.session = null;
   }
 }
-/** The chat or call the session belongs to has ended: so does the session (reason interaction_ended). */
+/**
+ * The chat or call the session belongs to has ended: so does the session (reason
+ * interaction_ended).
+ */
 async function endInteraction() {
   if (live()) send('interaction_end');
 }
@@ -90,7 +103,8 @@ async function endInteraction() {
 function answerControl(yes) {
   if (!state.pending || !live()) return false;
   state.pending = false;
-  // The lock opens before the server hears it: nothing is replayed that this customer did not allow.
+  // The lock opens before the server hears it: nothing is replayed that this customer did not
+  // allow.
   state.granted = !!yes;
   persist();
   send(yes ? 'control_grant' : 'control_deny');
@@ -138,7 +152,8 @@ const INPUT = [
   'navigate',
 ];
 function input(m) {
-  if (m.t === 'move') capture().then((c) => emit('agentPointer', c.locate(m))); // in write mode the agent's pointer moves this way
+  // in write mode the agent's pointer moves this way
+  if (m.t === 'move') capture().then((c) => emit('agentPointer', c.locate(m)));
   if (!allowed()) return m.t === 'move' || refuse(m, 'not_allowed');
   // One chain: actions are replayed in the order the agent made them, even while replay.js loads.
   replayLoad = (replayLoad || import('./replay.js')).then((r) => {
@@ -156,7 +171,8 @@ const api = {
   answerControl,
   revokeControl,
   /** Subscribes to sessionStarted, sessionResumed, agentJoined, agentLeft, modeChanged, controlRequested,
-   *  controlAnswered, sessionEnded, maskedElement, agentPointer, agentMark, status; returns the unsubscribe. */
+   *  controlAnswered, sessionEnded, maskedElement, agentPointer, agentMark, status; returns the
+   * unsubscribe. */
   on: (ev, fn) => on(ev, fn),
   off,
   /** Shows the built-in start point: the session ID to read out (starts a session if needed). */
@@ -178,8 +194,12 @@ export function init(origin, queue, script, scrolled) {
   state.scrolled = scrolled;
   guard(window); // password fields are noted from the start, before a type change can hide them
   window.Cobrowse = api;
-  // The server says write mode, but this customer did not grant it (e.g. storage cleared): take it back.
-  /** Applies the server's rules for `url`: content of that URL may be sent again (core.js `send`). Whether the URL is another. */
+  // The server says write mode, but this customer did not grant it (e.g. storage cleared): take it
+  // back.
+  /**
+   * Applies the server's rules for `url`: content of that URL may be sent again (core.js `send`).
+   * Whether the URL is another.
+   */
   const rules = (r, url) => {
     const was = state.at;
     setRules((state.rules = r));

@@ -11,7 +11,10 @@ let maskSel = '',
   blockSel = '',
   noControlSel = '';
 
-/** The page's own attribute and the rule set's selectors: parsable ones only, as one bad rule must not break capture. */
+/**
+ * The page's own attribute and the rule set's selectors: parsable ones only, as one bad rule must
+ * not break capture.
+ */
 const rule = (name, l) =>
   [
     '[data-cobrowse-' + name + ']',
@@ -32,11 +35,16 @@ export function setRules(r) {
   noControlSel = rule('no-control', r.disable);
 }
 setRules({});
-/** Elements the agent may not use (write mode): data-cobrowse-no-control and the rules' `disable`. */
+/**
+ * Elements the agent may not use (write mode): data-cobrowse-no-control and the rules' `disable`.
+ */
 export const noControl = () => noControlSel;
 
 export const masks = (el) => el.matches(maskSel);
-/** The selector of masked elements (rules and fields masked by default included), for the customer's outline. */
+/**
+ * The selector of masked elements (rules and fields masked by default included), for the customer's
+ * outline.
+ */
 export const maskSelector = () => maskSel + ',' + SENSITIVE;
 /** Inside a masked region (through shadow roots and frames)? */
 export function masked(n) {
@@ -44,7 +52,10 @@ export function masked(n) {
     if (n.nodeType === 1 && n.matches(maskSel)) return true;
   return false;
 }
-/** Field whose value is never sent: password (even after a type change), card/OTP, hidden, masked (`inMask`, if the caller knows). */
+/**
+ * Field whose value is never sent: password (even after a type change), card/OTP, hidden, masked
+ * (`inMask`, if the caller knows).
+ */
 export function sensitive(el, inMask) {
   if (el.type === 'password') pw.add(el);
   return pw.has(el) || el.type === 'hidden' || el.matches(SENSITIVE) || (inMask ?? masked(el));

@@ -319,7 +319,10 @@ const tick = () =>
         c.port1.onmessage = r;
         c.port2.postMessage(0);
       });
-/** The server keeps each connection's buffers at its largest frame: chunks stay small (a 16 MiB snapshot is 256, within the rate limit's burst). */
+/**
+ * The server keeps each connection's buffers at its largest frame: chunks stay small (a 16 MiB
+ * snapshot is 256, within the rate limit's burst).
+ */
 const CHUNK = 64 * 1024 - 6;
 
 /** One array of the bytes in `parts`. */
@@ -363,7 +366,10 @@ function packer() {
     },
   };
 }
-/** The next snapshot's packer, made ahead when the page is idle: making one was a tenth of a small page's snapshot. */
+/**
+ * The next snapshot's packer, made ahead when the page is idle: making one was a tenth of a small
+ * page's snapshot.
+ */
 let spare = null;
 const idle = (f) => (globalThis.requestIdleCallback || setTimeout)(f);
 const makeSpare = () => {
@@ -393,7 +399,8 @@ export async function start() {
   const w = new Walker(hooks).add(document, null, { n: HTML, m: false }, true);
   snapping = true;
   put('{"d":');
-  // A slice is 8 ms with its deflating (the same task: see packer); the walk gets what the last deflating left.
+  // A slice is 8 ms with its deflating (the same task: see packer); the walk gets what the last
+  // deflating left.
   for (let walk = 8; !w.run(performance.now() + walk); ) {
     const t = performance.now();
     await put(w.take());

@@ -28,11 +28,15 @@ const up = (n) =>
 
 /** `sel` matched by the element or an ancestor (through shadow roots and frames). */
 function within(el, sel) {
-  for (let n = el; n; n = up(n)) if (n.matches(sel)) return n; // selectors: ours, or rules checked by setRules
+  // selectors: ours, or rules checked by setRules
+  for (let n = el; n; n = up(n)) if (n.matches(sel)) return n;
   return null;
 }
 
-/** The submit control an activation of `el` would press: submit buttons, their children, their labels. */
+/**
+ * The submit control an activation of `el` would press: submit buttons, their children, their
+ * labels.
+ */
 function submitter(el) {
   for (let n = el; n; n = up(n)) {
     const t = n.localName;
@@ -75,7 +79,10 @@ function onSite(url) {
   }
 }
 
-/** A link the agent activates must stay on the site; an SVG link's `href` (or `xlink:href`) is an SVGAnimatedString. */
+/**
+ * A link the agent activates must stay on the site; an SVG link's `href` (or `xlink:href`) is an
+ * SVGAnimatedString.
+ */
 function offSite(el) {
   const a = within(el, 'a,area');
   return !!a && !onSite(a.href.baseVal ?? a.href); // no href: '', this page
@@ -163,7 +170,10 @@ function later(el) {
   );
 }
 
-/** A new value set as the browser's own UI sets it (a picker, a slider): the native setter, input, change. */
+/**
+ * A new value set as the browser's own UI sets it (a picker, a slider): the native setter, input,
+ * change.
+ */
 function setValue(el, v, change = true) {
   if (el.value === v) return;
   valueSetter(el).call(el, v);
@@ -202,7 +212,8 @@ let over = null;
 /**
  * The press under way between `down` and `up`: where it started, the button, whether the page
  * let its default happen (`free`), and what the drag does: a slider, a selection, a drag and drop.
- * @type {null | {el: Element, p: ReturnType<typeof point>, button: number, down: boolean, free: boolean,
+ * @type {null | {el: Element, p: ReturnType<typeof point>, button: number, down: boolean,
+ *   free: boolean,
  *   moved?: boolean, range?: boolean, field?: {el: any, anchor: number}, text?: boolean,
  *   dnd?: {src: Element, dt: DataTransfer, at: Element | null, drop: boolean}}}
  */
@@ -228,7 +239,10 @@ const chain = (el) => {
   return l;
 };
 
-/** Moves the agent's pointer onto `el`: out and leave on what it leaves, over and enter on what it enters. */
+/**
+ * Moves the agent's pointer onto `el`: out and leave on what it leaves, over and enter on what it
+ * enters.
+ */
 function hover(el, p) {
   if (over === el) return;
   const was = over && over.isConnected && over.ownerDocument === el.ownerDocument ? over : null;
@@ -262,7 +276,10 @@ function hover(el, p) {
   }
 }
 
-/** Focus as a mouse press gives it: the nearest focusable ancestor (caret at the point), else nothing. */
+/**
+ * Focus as a mouse press gives it: the nearest focusable ancestor (caret at the point), else
+ * nothing.
+ */
 function focusAt(el, p) {
   let f = el;
   const focusable = (n) =>
@@ -301,7 +318,9 @@ function slide(el, p) {
   setValue(el, String(min + f * (max - min)), false); // the browser snaps it to the step
 }
 
-/** The element a drag of `el` would carry: the nearest draggable one (`draggable`, links, images). */
+/**
+ * The element a drag of `el` would carry: the nearest draggable one (`draggable`, links, images).
+ */
 function draggable(el) {
   for (let n = el; n && n.nodeType === 1; n = n.parentElement) if (n.draggable) return n;
   return null;
@@ -329,7 +348,8 @@ function pressAt(el, p, button, detail) {
     } else if (textField(el)) pr.field = { el, anchor: el.selectionStart };
     else if (!draggable(el) && getComputedStyle(el).userSelect !== 'none') {
       pr.text = true;
-      const c = !el.isContentEditable && caretAt(el.ownerDocument, p); // a press on text puts the selection there
+      // a press on text puts the selection there
+      const c = !el.isContentEditable && caretAt(el.ownerDocument, p);
       if (c) el.ownerDocument.getSelection().collapse(c.node, c.offset);
     }
   }
@@ -337,7 +357,9 @@ function pressAt(el, p, button, detail) {
   return pr;
 }
 
-/** Release: pointerup, mouseup, then the click (or auxclick) on what the press and release share. */
+/**
+ * Release: pointerup, mouseup, then the click (or auxclick) on what the press and release share.
+ */
 function releaseAt(el, p, pr, detail) {
   hover(el, p);
   const o = { ...p, button: pr.button, buttons: 0, detail };
@@ -386,7 +408,8 @@ function dragOver(el, p, d) {
     d.at = el;
   }
   fire(d.src, 'drag', { ...p, dataTransfer: d.dt });
-  d.drop = !fire(el, 'dragover', { ...p, dataTransfer: d.dt }); // a page accepts a drop by cancelling dragover
+  // a page accepts a drop by cancelling dragover
+  d.drop = !fire(el, 'dragover', { ...p, dataTransfer: d.dt });
 }
 
 /** The pointer moves: hover, or the press under way drags (slider, selection, drag and drop). */
@@ -445,7 +468,9 @@ function release(el, m) {
   return r;
 }
 
-/** The element scrolled by a wheel or a scrolling key over `el`: the nearest that can move that way. */
+/**
+ * The element scrolled by a wheel or a scrolling key over `el`: the nearest that can move that way.
+ */
 function scroller(el, dx, dy) {
   for (let n = el; n && n.nodeType === 1; n = up(n)) {
     if (n === n.ownerDocument.documentElement || n === n.ownerDocument.body) break;
@@ -461,7 +486,9 @@ function scroller(el, dx, dy) {
   return el.ownerDocument.defaultView;
 }
 
-/** A wheel over `el`: the event at the agent's point, then the scroll unless the page cancelled it. */
+/**
+ * A wheel over `el`: the event at the agent's point, then the scroll unless the page cancelled it.
+ */
 function wheel(el, m) {
   const dx = +m.dx || 0,
     dy = +m.dy || 0;
@@ -679,7 +706,10 @@ function host(el) {
   return el;
 }
 
-/** A scroller with nothing focusable inside is a stop of its own, so that the keyboard can scroll it. */
+/**
+ * A scroller with nothing focusable inside is a stop of its own, so that the keyboard can scroll
+ * it.
+ */
 function scrollStop(el) {
   if (el.scrollHeight <= el.clientHeight && el.scrollWidth <= el.clientWidth) return false;
   const s = getComputedStyle(el);
@@ -755,7 +785,10 @@ function keyTarget(m) {
   return el;
 }
 
-/** Fields whose value the agent sets from its console's own picker: no keyboard path reaches them in the view. */
+/**
+ * Fields whose value the agent sets from its console's own picker: no keyboard path reaches them in
+ * the view.
+ */
 const PICKED = /^(date|time|datetime-local|month|week|color|range)$/;
 const settable = (el) =>
   el.localName === 'input' && (PICKED.test(el.type) || (textField(el) && el.list));
@@ -893,7 +926,9 @@ export function forget() {
   pressed = null;
 }
 
-/** Replays one agent input message (after checking the lock again: it may have closed meanwhile). */
+/**
+ * Replays one agent input message (after checking the lock again: it may have closed meanwhile).
+ */
 export function run(m) {
   if (!allowed()) return m.t === 'move' ? undefined : refuse(m, 'not_allowed');
   const f = ACT[m.t];
@@ -905,10 +940,12 @@ export function run(m) {
       : m.t === 'key' || m.t === 'type'
         ? keyTarget(m)
         : m.i && nodeOf(m.i);
-  if (m.t === 'move' && (!el || el.nodeType !== 1)) return; // over nothing of the page: nothing to tell
+  // over nothing of the page: nothing to tell
+  if (m.t === 'move' && (!el || el.nodeType !== 1)) return;
   if (!el || (el.nodeType !== 1 && m.t !== 'navigate' && m.t !== 'scroll'))
     return refuse(m, 'gone');
-  if (el.nodeType === 1 && within(el, '[data-cobrowse-ui]')) return refuse(m, 'disabled'); // our own UI is the customer's only
+  // our own UI is the customer's only
+  if (el.nodeType === 1 && within(el, '[data-cobrowse-ui]')) return refuse(m, 'disabled');
   busy = m;
   try {
     const r = f(m, el.nodeType === 9 ? el.documentElement : el);

@@ -45,7 +45,10 @@ export const idOf = (n) => mirror.ids.get(n);
 let index = new Map(),
   built = -1,
   builtFor = null;
-/** Node of an id (control replay, pointers): a walk of the page on a miss, at most once per change of ids. */
+/**
+ * Node of an id (control replay, pointers): a walk of the page on a miss, at most once per change
+ * of ids.
+ */
 export function nodeOf(id) {
   const n = index.get(id);
   if (n && mirror.ids.get(n) === id) return n;
@@ -138,13 +141,17 @@ export function attrValue(el, name, v, m) {
   if (name === 'srcset' || name === 'imagesrcset')
     return v.replace(/(^|,)(\s*)([^\s,]+)/g, (_m, c, w, u) => c + w + abs(u, el.baseURI));
   if (URLA.has(name)) return abs(v, el.baseURI);
-  if (name === 'style') return absCss(v, el.baseURI); // absCss finds escaped url(), image-set() strings
+  // absCss finds escaped url(), image-set() strings
+  if (name === 'style') return absCss(v, el.baseURI);
   return v;
 }
 /** Marks the next node popped from a Walker's stack as the first of its list (no comma). */
 const FIRST = {},
   NONE = [];
-/** Elements the `el` hook is told of: what changes beyond the DOM (frames' documents, pictures, play state). */
+/**
+ * Elements the `el` hook is told of: what changes beyond the DOM (frames' documents, pictures, play
+ * state).
+ */
 const WATCHED = new Set(['iframe', 'frame', 'canvas', 'video', 'audio']);
 
 /**
@@ -160,7 +167,10 @@ export class Walker {
     this.st = [];
     this.start = mirror.next;
     this.first = false;
-    /** Elements scrolled since the loader ran (null: any may be); only those have a scroll position to read. */
+    /**
+     * Elements scrolled since the loader ran (null: any may be); only those have a scroll position
+     * to read.
+     */
     this.scrolled = state.scrolled;
   }
   /** Queues a node, written first (no comma) if `first`. */
@@ -248,7 +258,8 @@ export class Walker {
     }
     let a = '';
     for (let i = 0; i < an.length; i++) {
-      // getAttribute lowercases on HTML elements: a mixed-case name set by setAttributeNS reads by index.
+      // getAttribute lowercases on HTML elements: a mixed-case name set by setAttributeNS reads by
+      // index.
       const name = an[i],
         raw = n.getAttribute(name) ?? n.attributes[i].value;
       const v = attrValue(n, name, raw, m);

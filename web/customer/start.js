@@ -8,7 +8,8 @@ const CSS = `.big{font-size:34px;font-weight:700;letter-spacing:.08em;text-align
 .menu{display:grid;gap:2px;padding:6px;background:#fff;border-radius:12px;box-shadow:0 6px 24px #0004;min-width:200px}.menu>*{background:none;text-align:left;border-radius:8px}.menu>:hover{background:#eef2f6}`;
 
 /**
- * @param {{api: {stop: Function, showId: Function}, opts: {launcher?: {side?: string, chat?: string|Function, call?: string}},
+ * @param {{api: {stop: Function, showId: Function},
+ *   opts: {launcher?: {side?: string, chat?: string|Function, call?: string}},
  *   h: Function, t: Function, dialog: Function, region: HTMLElement, show: Function}} ui
  */
 export function mount({ api, opts, h, t, dialog, region, show }) {
@@ -114,7 +115,10 @@ export function mount({ api, opts, h, t, dialog, region, show }) {
 
   return {
     showId,
-    /** With the toolbar (`live`: a session is on): the launcher steps aside, the ID dialog follows the session. */
+    /**
+     * With the toolbar (`live`: a session is on): the launcher steps aside, the ID dialog follows
+     * the session.
+     */
     paint(live) {
       if (ln) show(ln, !live);
       if (idDlg && idDlg.open) fillId();

@@ -4,7 +4,10 @@ import { emit } from './core.js';
 /** url() as the CSSOM writes it (`url("…")`, escapes decoded, image-set() strings as url()s). */
 const URL_RE = /url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)'"]*?))\s*\)/g;
 
-/** URLs already resolved, `base + '\n' + url` → absolute: pages repeat a few (an image per card), and parsing was a tenth of a snapshot. */
+/**
+ * URLs already resolved, `base + '\n' + url` → absolute: pages repeat a few (an image per card),
+ * and parsing was a tenth of a snapshot.
+ */
 const done = new Map();
 /** Absolute URL; fragments, data: and the like stay as they are. */
 export function abs(u, base) {
@@ -37,7 +40,10 @@ export const absCss = (css, base) =>
       )
     : css;
 
-/** What the page wrote by rule or sheet (insertRule, replace, replaceSync); a <link>'s file (null while fetched). */
+/**
+ * What the page wrote by rule or sheet (insertRule, replace, replaceSync); a <link>'s file (null
+ * while fetched).
+ */
 const written = new WeakMap();
 
 /** The rules of a list as text, @imports left out (a constructed sheet has none). */
@@ -76,7 +82,8 @@ function imported(r, css) {
 
 /**
  * A readable sheet's text, readable imported sheets inlined; throws if cross-origin. An import
- * rule that cannot be inlined (cross-origin, or lossy) stays one, put first as CSS requires: the agent
+ * rule that cannot be inlined (cross-origin, or lossy) stays one, put first as CSS requires: the
+ * agent
  * imports it through the proxy, which serves the sheet as the site wrote it.
  */
 export function sheetText(sh, base) {

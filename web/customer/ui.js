@@ -57,7 +57,10 @@ export const EN = {
 };
 const LANGS = ['fr', 'es', 'de'];
 
-/** "10 minutes", "5 seconds", "1 hour" in the UI's language: Intl knows the unit names, no table per language. */
+/**
+ * "10 minutes", "5 seconds", "1 hour" in the UI's language: Intl knows the unit names, no table per
+ * language.
+ */
 export function duration(ms, lang) {
   const s = Math.round(ms / 1000);
   const [n, unit] =
@@ -125,7 +128,8 @@ export async function mount(api, opts) {
   root.append(style, region);
   const put = () => host.isConnected || document.documentElement.append(host);
   put();
-  new MutationObserver(put).observe(document.documentElement, { childList: true }); // a site that replaces <body> keeps us
+  // a site that replaces <body> keeps us
+  new MutationObserver(put).observe(document.documentElement, { childList: true });
 
   // ---- toolbar ----
   const id = h('span.id', { role: 'text' }),
@@ -379,7 +383,9 @@ export async function mount(api, opts) {
     ask && ask.close();
     if (c.state !== 'allowed') notice(t(c.state === 'timed_out' ? 'timedOut' : 'denied'));
   });
-  /** The end in plain words; an inactivity end says how long ({time}, from the server's after_ms). */
+  /**
+   * The end in plain words; an inactivity end says how long ({time}, from the server's after_ms).
+   */
   const endWords = (e) =>
     t(e.reason in EN ? e.reason : 'refused', { time: e.afterMs ? duration(e.afterMs, lang) : '…' });
   const ended = (e) => {
@@ -389,7 +395,8 @@ export async function mount(api, opts) {
     paint();
   };
   later('sessionEnded', ended);
-  if (state.status === 'ended' && state.ended) ended(state.ended); // e.g. a page opened after the session ended
+  // e.g. a page opened after the session ended
+  if (state.status === 'ended' && state.ended) ended(state.ended);
   if (state.pending && live()) consent(0);
   paint();
   return { showId: () => start().then((p) => p.showId()), notice };
