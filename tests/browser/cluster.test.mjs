@@ -2,36 +2,54 @@
 // customer and the agent is killed (SIGKILL); both reconnect through the balancer to
 // another node, the session resumes, and the agent's view matches the customer's page
 // again, including what the customer typed after the crash.
-import { test, after, before } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import os from 'node:os';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import path from 'node:path';
+import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { requirements, startServer, cli, converge, diff, waitFor, CUSTOMER_VIEWPORT } from './harness.mjs';
+import {
+  CUSTOMER_VIEWPORT,
+  cli,
+  converge,
+  diff,
+  requirements,
+  startServer,
+  waitFor,
+} from './harness.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SECRET = 'browser-cluster-secret-0123456789abcdef';
 
 function redisMissing() {
-  try { execFileSync('redis-server', ['--version']); return false; } catch {
-    if (process.env.CI) throw new Error('redis-server is missing (CI): run scripts/test, which installs it');
+  try {
+    execFileSync('redis-server', ['--version']);
+    return false;
+  } catch {
+    if (process.env.CI)
+      throw new Error('redis-server is missing (CI): run scripts/test, which installs it');
     return 'redis-server is missing';
   }
 }
 /** The newest PostgreSQL's programs, if installed (Debian's layout). */
 function postgresBin() {
   const root = '/usr/lib/postgresql';
-  const bins = existsSync(root) ? readdirSync(root).sort().map((v) => path.join(root, v, 'bin')) : [];
+  const bins = existsSync(root)
+    ? readdirSync(root)
+        .sort()
+        .map((v) => path.join(root, v, 'bin'))
+    : [];
   return bins.reverse().find((b) => existsSync(path.join(b, 'initdb'))) || null;
 }
 function postgresMissing() {
   if (postgresBin()) return false;
-  if (process.env.CI) throw new Error('PostgreSQL is missing (CI): run scripts/test, which installs it');
+  if (process.env.CI)
+    throw new Error('PostgreSQL is missing (CI): run scripts/test, which installs it');
   return 'PostgreSQL is missing';
 }
 const skip = requirements() || redisMissing() || postgresMissing();
@@ -73,15 +91,28 @@ async function startPostgres() {
   return { url: `postgres://cobrowse@127.0.0.1:${port}/postgres`, stop };
 }
 
-const freePort = () => new Promise((r) => { const s = net.createServer().listen(0, '127.0.0.1', () => { const p = s.address().port; s.close(() => r(p)); }); });
+const freePort = () =>
+  new Promise((r) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = s.address().port;
+      s.close(() => r(p));
+    });
+  });
 
 function waitPort(port, ms = 20000) {
   const end = Date.now() + ms;
   return new Promise((resolve, reject) => {
     const tryOnce = () => {
       const s = net.connect(port, '127.0.0.1');
-      s.on('connect', () => { s.destroy(); resolve(); });
-      s.on('error', () => (Date.now() > end ? reject(new Error('port ' + port + ' never opened')) : setTimeout(tryOnce, 100)));
+      s.on('connect', () => {
+        s.destroy();
+        resolve();
+      });
+      s.on('error', () =>
+        Date.now() > end
+          ? reject(new Error('port ' + port + ' never opened'))
+          : setTimeout(tryOnce, 100),
+      );
     };
     tryOnce();
   });
@@ -97,7 +128,9 @@ function balancer(backends) {
       let linked = false;
       up.once('connect', () => {
         linked = true;
-        client.pipe(up); up.pipe(client); client.resume();
+        client.pipe(up);
+        up.pipe(client);
+        client.resume();
         up.on('close', () => client.destroy());
         client.on('close', () => up.destroy());
         client.on('error', () => up.destroy());
@@ -108,7 +141,16 @@ function balancer(backends) {
   });
 }
 
-let redis, startRedis, postgres, nodes = [], lb, lbUrl, site, siteOrigin, browser, dirs = [];
+let redis,
+  startRedis,
+  postgres,
+  nodes = [],
+  lb,
+  lbUrl,
+  site,
+  siteOrigin,
+  browser,
+  dirs = [];
 
 async function startNode(env) {
   const { url, proc, dataDir } = await startServer(env);
@@ -116,13 +158,18 @@ async function startNode(env) {
   return { proc, port: Number(new URL(url).port), dir: dataDir };
 }
 /** A signed-in agent token, made in `node`'s data directory (any node accepts it: one secret). */
-const agentToken = (node, name) => cli(node.dir, { ...process.env, COBROWSE_AUTH__JWT_SECRET: SECRET }, ['token', 'agent', name]);
+const agentToken = (node, name) =>
+  cli(node.dir, { ...process.env, COBROWSE_AUTH__JWT_SECRET: SECRET }, ['token', 'agent', name]);
 
 before(async () => {
   if (skip) return;
   const redisPort = await freePort();
   startRedis = async () => {
-    redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    redis = spawn(
+      'redis-server',
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
     await waitPort(redisPort);
   };
   await startRedis();
@@ -132,7 +179,14 @@ before(async () => {
     let body = readFileSync(path.join(ROOT, 'tests/browser/fixtures/forms.html'), 'utf8');
     // /forms.html?nodes=P,Q: the script tag names the nodes itself, no balancer.
     const nodes = new URL(req.url, 'http://x').searchParams.get('nodes');
-    if (nodes) body = body.replace('src="{{SERVER}}/cobrowse.js"', `src="{{SERVER}}/cobrowse.js" data-cobrowse-servers="${nodes.split(',').map((p) => 'http://127.0.0.1:' + p).join(' ')}"`);
+    if (nodes)
+      body = body.replace(
+        'src="{{SERVER}}/cobrowse.js"',
+        `src="{{SERVER}}/cobrowse.js" data-cobrowse-servers="${nodes
+          .split(',')
+          .map((p) => 'http://127.0.0.1:' + p)
+          .join(' ')}"`,
+      );
     body = body.replace(/\{\{SERVER\}\}/g, lbUrl);
     res.writeHead(200, { 'content-type': 'text/html' });
     res.end(body);
@@ -156,7 +210,14 @@ before(async () => {
   await new Promise((r) => lb.listen(lbPort, '127.0.0.1', r));
   browser = await chromium.launch({
     executablePath: '/usr/bin/chromium',
-    args: ['--no-sandbox', '--headless', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu'],
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--disable-gpu',
+    ],
   });
 });
 
@@ -165,18 +226,24 @@ after(async () => {
   for (const n of nodes) n.proc.kill('SIGKILL');
   redis?.kill('SIGKILL');
   postgres?.stop();
-  lb?.close(); site?.close();
+  lb?.close();
+  site?.close();
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
 });
 
-test('cluster: kill -9 of the node holding both parties; the session resumes and nothing typed is lost', { skip }, async () => {
+test('cluster: kill -9 of the node holding both parties; the session resumes and nothing typed is lost', {
+  skip,
+}, async () => {
   const cctx = await browser.newContext({ viewport: CUSTOMER_VIEWPORT, deviceScaleFactor: 1 });
   const c = await cctx.newPage();
   await c.goto(siteOrigin + '/forms.html');
   await waitFor(c, () => window.Cobrowse && window.Cobrowse.v === 1, null, 10000);
   const id = await c.evaluate(() => window.Cobrowse.start().then((s) => s.id));
   const token = agentToken(nodes[0], 'cluster-agent');
-  const actx = await browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
+  const actx = await browser.newContext({
+    viewport: { width: 1000, height: 800 },
+    deviceScaleFactor: 1,
+  });
   const a = await actx.newPage();
   await a.goto(`${lbUrl}/agent/?session=${id}#token=${token}`);
   await waitFor(a, () => document.getElementById('state').dataset.state === 'live', null, 15000);
@@ -189,7 +256,14 @@ test('cluster: kill -9 of the node holding both parties; the session resumes and
   const killed = Date.now();
   // The customer keeps typing while the connection is down and after.
   await c.locator('#e').pressSequentially('typed after the crash', { delay: 20 });
-  await waitFor(a, (n) => window.cobrowseAgent.snapshots > n && document.getElementById('state').dataset.state === 'live', before, 15000);
+  await waitFor(
+    a,
+    (n) =>
+      window.cobrowseAgent.snapshots > n &&
+      document.getElementById('state').dataset.state === 'live',
+    before,
+    15000,
+  );
   const resumedIn = Date.now() - killed;
   assert.ok(resumedIn < 5000, `the session resumed in ${resumedIn} ms`);
   console.log(`# resumed on another node ${resumedIn} ms after the kill`);
@@ -198,10 +272,13 @@ test('cluster: kill -9 of the node holding both parties; the session resumes and
   assert.ok(r.equal, diff(r.customer, r.agent));
   assert.match(r.agent, /typed after the crash/);
   assert.match(r.agent, /and more, on the new node/);
-  await cctx.close(); await actx.close();
+  await cctx.close();
+  await actx.close();
 });
 
-test('cluster: a customer naming the nodes itself (no balancer) and an agent on another node; its node dies, it moves to the next; Redis away then back empty: both told', { skip }, async () => {
+test('cluster: a customer naming the nodes itself (no balancer) and an agent on another node; its node dies, it moves to the next; Redis away then back empty: both told', {
+  skip,
+}, async () => {
   const [n1, n2] = [nodes[1], nodes[2]];
   const cctx = await browser.newContext({ viewport: CUSTOMER_VIEWPORT, deviceScaleFactor: 1 });
   const c = await cctx.newPage();
@@ -209,7 +286,12 @@ test('cluster: a customer naming the nodes itself (no balancer) and an agent on 
   await c.addInitScript(() => {
     const Native = window.WebSocket;
     window.__sockets = [];
-    window.WebSocket = class extends Native { constructor(u, p) { super(u, p); window.__sockets.push(String(u)); } };
+    window.WebSocket = class extends Native {
+      constructor(u, p) {
+        super(u, p);
+        window.__sockets.push(String(u));
+      }
+    };
   });
   await c.goto(`${siteOrigin}/forms.html?nodes=${n1.port},${n2.port}`);
   await waitFor(c, () => window.Cobrowse && window.Cobrowse.v === 1, null, 10000);
@@ -218,7 +300,10 @@ test('cluster: a customer naming the nodes itself (no balancer) and an agent on 
   const [mine, other] = port === n1.port ? [n1, n2] : [n2, n1];
   assert.ok([n1.port, n2.port].includes(port), `the customer is on a listed node (${port})`);
   const token = agentToken(other, 'list-agent');
-  const actx = await browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
+  const actx = await browser.newContext({
+    viewport: { width: 1000, height: 800 },
+    deviceScaleFactor: 1,
+  });
   const a = await actx.newPage();
   // The agent on the other node: every frame between them crosses Redis.
   await a.goto(`http://127.0.0.1:${other.port}/agent/?session=${id}#token=${token}`);
@@ -230,8 +315,17 @@ test('cluster: a customer naming the nodes itself (no balancer) and an agent on 
   mine.proc.kill('SIGKILL');
   const killed = Date.now();
   await c.locator('#e').pressSequentially(' and after', { delay: 20 });
-  await waitFor(c, (p) => window.Cobrowse.session.state === 'active' && Number(new URL(window.__sockets.at(-1)).port) === p, other.port, 10000);
-  console.log(`# the customer moved to the next listed node ${Date.now() - killed} ms after the kill`);
+  await waitFor(
+    c,
+    (p) =>
+      window.Cobrowse.session.state === 'active' &&
+      Number(new URL(window.__sockets.at(-1)).port) === p,
+    other.port,
+    10000,
+  );
+  console.log(
+    `# the customer moved to the next listed node ${Date.now() - killed} ms after the kill`,
+  );
   assert.ok(Date.now() - killed < 5000, 'resumed within 5 s');
   r = await converge(c, a, 8000);
   assert.ok(r.equal, diff(r.customer, r.agent));
@@ -241,16 +335,34 @@ test('cluster: a customer naming the nodes itself (no balancer) and an agent on 
   // gone, and both are told so rather than left in a session no rule covers.
   redis.kill('SIGKILL');
   await waitFor(c, () => window.Cobrowse.session.state === 'connecting', null, 10000);
-  await waitFor(a, () => /interrupted|trouble/i.test(document.getElementById('control-note').textContent), null, 10000);
+  await waitFor(
+    a,
+    () => /interrupted|trouble/i.test(document.getElementById('control-note').textContent),
+    null,
+    10000,
+  );
   await startRedis();
-  const ended = await waitFor(c, () => window.Cobrowse.session.state === 'ended' && window.Cobrowse.session, null, 15000);
+  const ended = await waitFor(
+    c,
+    () => window.Cobrowse.session.state === 'ended' && window.Cobrowse.session,
+    null,
+    15000,
+  );
   assert.ok(ended);
-  await waitFor(a, () => document.getElementById('notice-h').textContent === 'The session was lost', null, 15000);
+  await waitFor(
+    a,
+    () => document.getElementById('notice-h').textContent === 'The session was lost',
+    null,
+    15000,
+  );
   assert.equal(await a.evaluate(() => document.getElementById('state').dataset.state), 'ended');
-  const words = await c.evaluate(() => document.querySelector('[data-cobrowse-ui]').shadowRoot.textContent);
+  const words = await c.evaluate(
+    () => document.querySelector('[data-cobrowse-ui]').shadowRoot.textContent,
+  );
   assert.match(words, /co-browse service restarted/i);
   // A new session works on the healed cluster.
   const again = await c.evaluate(() => window.Cobrowse.start().then((s) => s.id));
   assert.match(again, /^\d{9}$/);
-  await cctx.close(); await actx.close();
+  await cctx.close();
+  await actx.close();
 });

@@ -2,10 +2,11 @@
 // then back to the ID field. Timeouts are short here (inactivity 3 s, grace periods 1 s) so
 // that the timed ends happen during the test; a second server is shut down for server_shutdown.
 // (join_timeout ends a session no agent ever joined: no console can be there to see it.)
-import { test, after, before } from 'node:test';
+
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
-import { setup, requirements, startServer, cli, waitFor } from './harness.mjs';
+import { after, before, test } from 'node:test';
+import { cli, requirements, setup, startServer, waitFor } from './harness.mjs';
 
 const skip = requirements();
 let h;
@@ -17,14 +18,17 @@ before(async () => {
   process.env.COBROWSE_LIMITS__JOIN_ATTEMPTS_PER_MINUTE_PER_IP = '1000';
   h = await setup();
 });
-after(async () => { if (h) await h.close(); });
+after(async () => {
+  if (h) await h.close();
+});
 
-const shown = (a) => a.evaluate(() => ({
-  state: document.getElementById('state').dataset.state,
-  h: document.getElementById('notice-h').textContent,
-  p: document.getElementById('notice-p').textContent,
-  join: !document.getElementById('join').hidden,
-}));
+const shown = (a) =>
+  a.evaluate(() => ({
+    state: document.getElementById('state').dataset.state,
+    h: document.getElementById('notice-h').textContent,
+    p: document.getElementById('notice-p').textContent,
+    join: !document.getElementById('join').hidden,
+  }));
 /** Waits for the console to show the end, and checks it is back at the ID field. */
 async function endShown(a, heading, words) {
   await waitFor(a, (hd) => document.getElementById('notice-h').textContent === hd, heading, 10000);
@@ -41,7 +45,15 @@ async function live(fixture = 'base.html', opts) {
   const a = await h.agent(id);
   return { c, a, id };
 }
-const close = (...pages) => Promise.all(pages.map((p) => p.context().close().catch(() => {})));
+const close = (...pages) =>
+  Promise.all(
+    pages.map((p) =>
+      p
+        .context()
+        .close()
+        .catch(() => {}),
+    ),
+  );
 
 test('ends: the customer exits', { skip }, async () => {
   const { c, a } = await live();
@@ -67,7 +79,10 @@ test('ends: the chat or call ends (page API)', { skip }, async () => {
 test('ends: the contact center ends it (REST API)', { skip }, async () => {
   const { c, a, id } = await live();
   const key = h.cli(['apikey', 'create', 'ends-test']);
-  const r = await fetch(`${h.server}/api/v1/sessions/${id}/end`, { method: 'POST', headers: { authorization: 'Bearer ' + key } });
+  const r = await fetch(`${h.server}/api/v1/sessions/${id}/end`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer ' + key },
+  });
   assert.equal(r.status, 200);
   await endShown(a, 'Ended by the contact center', /ended by the contact center/i);
   await close(c, a);
@@ -86,7 +101,9 @@ test('ends: the customer leaves (page closed past the grace period)', { skip }, 
   await close(c, a);
 });
 
-test('ends: the agent is gone past the grace period; the console says so when it comes back', { skip }, async () => {
+test('ends: the agent is gone past the grace period; the console says so when it comes back', {
+  skip,
+}, async () => {
   const { c, a } = await live();
   const ended = c.evaluate(() => new Promise((r) => window.Cobrowse.on('sessionEnded', r)));
   await a.goto('about:blank');

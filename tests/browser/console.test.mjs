@@ -2,10 +2,11 @@
 // typed ID, every refusal in plain words, write-mode requests through allowed / revoked /
 // denied / timed out, exit, embedding in an allowed agent desktop, keyboard-only use, and the
 // connection states (the customer away between pages, the console's own connection lost and back).
-import { test, after, before } from 'node:test';
+
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import { setup, requirements, waitFor } from './harness.mjs';
+import { after, before, test } from 'node:test';
+import { requirements, setup, waitFor } from './harness.mjs';
 
 const skip = requirements();
 const PASSWORD = 'correct horse battery';
@@ -18,24 +19,39 @@ before(async () => {
   desk = http.createServer((req, res) => {
     const u = new URL(req.url, 'http://x');
     res.writeHead(200, { 'content-type': 'text/html' });
-    res.end(`<!DOCTYPE html><title>Agent desktop</title><h1>Desk</h1><iframe id="cb" style="width:1000px;height:700px" src="${u.searchParams.get('src')}"></iframe>`);
+    res.end(
+      `<!DOCTYPE html><title>Agent desktop</title><h1>Desk</h1><iframe id="cb" style="width:1000px;height:700px" src="${u.searchParams.get('src')}"></iframe>`,
+    );
   });
   await new Promise((r) => desk.listen(0, '127.0.0.1', r));
   deskOrigin = `http://127.0.0.1:${desk.address().port}`;
   otherDeskOrigin = `http://localhost:${desk.address().port}`;
   process.env.COBROWSE_AGENT_ORIGINS = JSON.stringify([deskOrigin]);
   process.env.COBROWSE_TIMEOUTS__CONTROL_ANSWER = '2s';
-  // Every test here joins from 127.0.0.1: the per-IP join limit would be reached before the per-agent one.
+  // Every test here joins from 127.0.0.1: the per-IP join limit would be reached before the
+  // per-agent one.
   process.env.COBROWSE_LIMITS__JOIN_ATTEMPTS_PER_MINUTE_PER_IP = '1000';
   h = await setup();
 });
-after(async () => { if (h) await h.close(); if (desk) desk.close(); });
+after(async () => {
+  if (h) await h.close();
+  if (desk) desk.close();
+});
 
 const account = (name) => h.cli(['agent', 'add', name], PASSWORD + '\n');
 const spaced = (id) => id.replace(/(\d{3})(?=\d)/g, '$1 ');
 const state = (p) => p.evaluate(() => document.getElementById('state').dataset.state);
-const notice = (p) => p.evaluate(() => ({ h: document.getElementById('notice-h').textContent, p: document.getElementById('notice-p').textContent, shown: !document.getElementById('notice').hidden }));
-const visible = (p, id) => p.evaluate((i) => { const e = document.getElementById(i); return !!e && !e.hidden && e.offsetParent !== null; }, id);
+const notice = (p) =>
+  p.evaluate(() => ({
+    h: document.getElementById('notice-h').textContent,
+    p: document.getElementById('notice-p').textContent,
+    shown: !document.getElementById('notice').hidden,
+  }));
+const visible = (p, id) =>
+  p.evaluate((i) => {
+    const e = document.getElementById(i);
+    return !!e && !e.hidden && e.offsetParent !== null;
+  }, id);
 const focused = (p) => p.evaluate(() => document.activeElement && document.activeElement.id);
 
 async function consolePage(url = '/agent/') {
@@ -56,23 +72,41 @@ async function join(p, text) {
   await p.fill('#join-id', text);
   await p.press('#join-id', 'Enter');
 }
-const live = (p) => waitFor(p, () => document.getElementById('state').dataset.state === 'live', null, 15000);
+const live = (p) =>
+  waitFor(p, () => document.getElementById('state').dataset.state === 'live', null, 15000);
 const refusedWith = async (p, heading) => {
-  await waitFor(p, (hd) => document.getElementById('state').dataset.state === 'error' && document.getElementById('notice-h').textContent === hd, heading, 10000);
+  await waitFor(
+    p,
+    (hd) =>
+      document.getElementById('state').dataset.state === 'error' &&
+      document.getElementById('notice-h').textContent === hd,
+    heading,
+    10000,
+  );
   assert.ok(await visible(p, 'join'), 'back at the ID field');
   return notice(p);
 };
 const close = (...pages) => Promise.all(pages.map((p) => p.context().close()));
 
-test('console: sign in with an account, join by a typed ID with spaces, see the page, exit', { skip }, async () => {
+test('console: sign in with an account, join by a typed ID with spaces, see the page, exit', {
+  skip,
+}, async () => {
   account('alice');
   const c = await h.customer('forms.html');
   const id = await h.start(c);
   const p = await consolePage();
-  // The console asks the server who is signed in before it shows the form: that may end after `load`.
-  await waitFor(p, () => document.getElementById('state').dataset.state !== 'connecting', null, 5000);
+  // The console asks the server who is signed in before it shows the form: that may end after
+  // `load`.
+  await waitFor(
+    p,
+    () => document.getElementById('state').dataset.state !== 'connecting',
+    null,
+    5000,
+  );
   assert.equal(await state(p), 'signin');
-  await waitFor(p, () => document.activeElement && document.activeElement.id, null, 2000).catch(() => {}); // focused at the next task
+  await waitFor(p, () => document.activeElement && document.activeElement.id, null, 2000).catch(
+    () => {},
+  ); // focused at the next task
   assert.equal(await focused(p), 'signin-name', 'the name field has the focus');
   await signIn(p, 'alice', 'wrong password');
   await waitFor(p, () => !document.getElementById('signin-error').hidden);
@@ -91,22 +125,40 @@ test('console: sign in with an account, join by a typed ID with spaces, see the 
   assert.equal(await p.locator('#vp').textContent(), '800 × 600');
   assert.equal(await p.locator('#presence').textContent(), 'connected');
   assert.equal(await p.locator('#mode').textContent(), 'Pointer mode');
-  assert.ok(await visible(p, 'request') && await visible(p, 'exit'));
+  assert.ok((await visible(p, 'request')) && (await visible(p, 'exit')));
   assert.ok(new URL(p.url()).search === '?session=' + id, 'the address joins again after a reload');
   // The view fills the space, scaled to fit, never above 100 %.
-  const box = await p.locator('#wrap').boundingBox(), main = await p.locator('#main').boundingBox();
-  assert.ok(box.width <= main.width && box.height <= main.height && box.width > 0.6 * Math.min(main.width, 800), JSON.stringify({ box, main }));
+  const box = await p.locator('#wrap').boundingBox(),
+    main = await p.locator('#main').boundingBox();
+  assert.ok(
+    box.width <= main.width &&
+      box.height <= main.height &&
+      box.width > 0.6 * Math.min(main.width, 800),
+    JSON.stringify({ box, main }),
+  );
   // The customer's pointer.
   await c.mouse.move(120, 80);
   await waitFor(p, () => !document.getElementById('cursor').hidden, null, 5000);
   // The customer's page changes title: the console follows.
-  await c.evaluate(() => { document.title = 'Forms, step 2'; });
-  await waitFor(p, () => document.getElementById('title').textContent === 'Forms, step 2', null, 5000);
+  await c.evaluate(() => {
+    document.title = 'Forms, step 2';
+  });
+  await waitFor(
+    p,
+    () => document.getElementById('title').textContent === 'Forms, step 2',
+    null,
+    5000,
+  );
   // Exit: the customer is told, the console is back at the ID field.
   const ended = c.evaluate(() => new Promise((r) => window.Cobrowse.on('sessionEnded', r)));
   await p.click('#exit');
   assert.equal((await ended).reason, 'agent_exit');
-  await waitFor(p, () => document.getElementById('state').dataset.state === 'ended' && !document.getElementById('join').hidden);
+  await waitFor(
+    p,
+    () =>
+      document.getElementById('state').dataset.state === 'ended' &&
+      !document.getElementById('join').hidden,
+  );
   assert.equal((await notice(p)).h, 'You left the session');
   assert.equal(new URL(p.url()).search, '', 'the ended session is gone from the address');
   assert.equal(await focused(p), 'join-id');
@@ -114,19 +166,32 @@ test('console: sign in with an account, join by a typed ID with spaces, see the 
   await close(c, p);
 });
 
-test('console: an agent-desktop token in the fragment signs in, never lingers, and ?session= joins at once', { skip }, async () => {
+test('console: an agent-desktop token in the fragment signs in, never lingers, and ?session= joins at once', {
+  skip,
+}, async () => {
   const c = await h.customer('base.html');
   const id = await h.start(c);
   const p = await consolePage(`/agent/?session=${id}#token=${h.token('desk-agent')}`);
   await live(p);
   assert.ok(!p.url().includes('token'), 'the token is gone from the address bar: ' + p.url());
   const me = await p.evaluate(() => fetch('/auth/me').then((r) => r.json()));
-  assert.deepEqual(me, { name: 'desk-agent', role: 'agent' }, 'the token was traded for the sign-in cookie');
+  assert.deepEqual(
+    me,
+    { name: 'desk-agent', role: 'agent' },
+    'the token was traded for the sign-in cookie',
+  );
   await c.evaluate(() => window.Cobrowse.stop());
   await waitFor(p, () => document.getElementById('state').dataset.state === 'ended');
   // A bad token: the sign-in form, with why.
   const q = await consolePage(`/agent/?session=${id}#token=not.a.token`);
-  await waitFor(q, () => !document.getElementById('signin').hidden && document.getElementById('state').dataset.state === 'error', null, 5000);
+  await waitFor(
+    q,
+    () =>
+      !document.getElementById('signin').hidden &&
+      document.getElementById('state').dataset.state === 'error',
+    null,
+    5000,
+  );
   assert.match((await notice(q)).p, /token .* was refused/i);
   assert.ok(!q.url().includes('token'));
   // Not signed in, with a session in the address: asked to sign in for it; then it joins.
@@ -135,14 +200,20 @@ test('console: an agent-desktop token in the fragment signs in, never lingers, a
   const id2 = await h.start(c2);
   const r = await consolePage(`/agent/?session=${id2}`);
   await waitFor(r, () => !document.getElementById('signin').hidden, null, 5000);
-  assert.deepEqual(await notice(r), { h: 'Not signed in', p: `Sign in to join session ${spaced(id2)}.`, shown: true });
+  assert.deepEqual(await notice(r), {
+    h: 'Not signed in',
+    p: `Sign in to join session ${spaced(id2)}.`,
+    shown: true,
+  });
   await signIn(r, 'erin');
   await live(r);
   await c2.evaluate(() => window.Cobrowse.stop());
   await close(c, p, q, r, c2);
 });
 
-test('console: every refusal in plain words (ID format, no such session, has an agent, in another session, too many attempts, signed out)', { skip }, async () => {
+test('console: every refusal in plain words (ID format, no such session, has an agent, in another session, too many attempts, signed out)', {
+  skip,
+}, async () => {
   const p = await consolePage(`/agent/#token=${h.token('fran')}`);
   // Typed wrong: told before anything is sent.
   await join(p, '123 456 78');
@@ -202,16 +273,24 @@ test('console: every refusal in plain words (ID format, no such session, has an 
   await close(p, c, other, c2, fran, c3, g, k);
 });
 
-test('console: request control through allowed, revoked, denied and no answer', { skip }, async () => {
+test('console: request control through allowed, revoked, denied and no answer', {
+  skip,
+}, async () => {
   const c = await h.customer('forms.html');
   const id = await h.start(c);
   const a = await h.agent(id);
   const note = () => a.locator('#control-note').textContent();
-  const asked = () => waitFor(c, () => window.Cobrowse.session && window.Cobrowse.session.controlPending, null, 5000);
+  const asked = () =>
+    waitFor(c, () => window.Cobrowse.session && window.Cobrowse.session.controlPending, null, 5000);
   // Allowed.
   await a.click('#request');
   await asked();
-  await waitFor(a, () => /Waiting for the customer/.test(document.getElementById('request').textContent) && document.getElementById('request').disabled);
+  await waitFor(
+    a,
+    () =>
+      /Waiting for the customer/.test(document.getElementById('request').textContent) &&
+      document.getElementById('request').disabled,
+  );
   assert.match(await note(), /customer is asked/);
   await c.evaluate(() => window.Cobrowse.answerControl(true));
   await waitFor(a, () => document.getElementById('mode').dataset.mode === 'write');
@@ -234,13 +313,20 @@ test('console: request control through allowed, revoked, denied and no answer', 
   // No answer (2 s here): a deny.
   await a.click('#request');
   await asked();
-  await waitFor(a, () => /did not answer in time/.test(document.getElementById('control-note').textContent), null, 8000);
+  await waitFor(
+    a,
+    () => /did not answer in time/.test(document.getElementById('control-note').textContent),
+    null,
+    8000,
+  );
   assert.ok(!(await a.locator('#request').isDisabled()));
   await c.evaluate(() => window.Cobrowse.stop());
   await close(c, a);
 });
 
-test('console: embedded in an allowed agent desktop it works; another origin cannot frame it', { skip }, async () => {
+test('console: embedded in an allowed agent desktop it works; another origin cannot frame it', {
+  skip,
+}, async () => {
   const c = await h.customer('base.html');
   const id = await h.start(c);
   const csp = await (await fetch(h.server + '/agent/')).headers.get('content-security-policy');
@@ -251,9 +337,18 @@ test('console: embedded in an allowed agent desktop it works; another origin can
   await d.goto(`${deskOrigin}/desk.html?src=${encodeURIComponent(src)}`);
   let frame;
   await waitFor(d, () => true);
-  for (let i = 0; i < 50 && !frame; i++) { frame = d.frames().find((f) => f.url().startsWith(h.server + '/agent/')); if (!frame) await new Promise((r) => setTimeout(r, 100)); }
-  assert.ok(frame, 'the console loaded in the desktop\'s frame');
-  await waitFor(frame, () => document.getElementById('state') && document.getElementById('state').dataset.state === 'live', null, 15000);
+  for (let i = 0; i < 50 && !frame; i++) {
+    frame = d.frames().find((f) => f.url().startsWith(h.server + '/agent/'));
+    if (!frame) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(frame, "the console loaded in the desktop's frame");
+  await waitFor(
+    frame,
+    () =>
+      document.getElementById('state') && document.getElementById('state').dataset.state === 'live',
+    null,
+    15000,
+  );
   await frame.click('#exit');
   await waitFor(frame, () => document.getElementById('state').dataset.state === 'ended');
   // The same desktop page on an origin that is not in agent_origins: the browser refuses the frame.
@@ -261,8 +356,14 @@ test('console: embedded in an allowed agent desktop it works; another origin can
   await e.goto(`${otherDeskOrigin}/desk.html?src=${encodeURIComponent(h.server + '/agent/')}`);
   await new Promise((r) => setTimeout(r, 1000));
   const blocked = e.frames().find((f) => f !== e.mainFrame());
-  const loaded = blocked ? await blocked.evaluate(() => !!document.getElementById('state')).catch(() => false) : false;
-  assert.equal(loaded, false, 'frame-ancestors kept the console out of a desktop that is not allowed');
+  const loaded = blocked
+    ? await blocked.evaluate(() => !!document.getElementById('state')).catch(() => false)
+    : false;
+  assert.equal(
+    loaded,
+    false,
+    'frame-ancestors kept the console out of a desktop that is not allowed',
+  );
   await close(c, d);
 });
 
@@ -276,7 +377,12 @@ test('console: keyboard only: sign in, join, request control, exit', { skip }, a
   await p.keyboard.press('Tab');
   await p.keyboard.type(PASSWORD);
   await p.keyboard.press('Enter');
-  await waitFor(p, () => document.activeElement && document.activeElement.id === 'join-id', null, 5000);
+  await waitFor(
+    p,
+    () => document.activeElement && document.activeElement.id === 'join-id',
+    null,
+    5000,
+  );
   await p.keyboard.type(spaced(id));
   await p.keyboard.press('Enter');
   await live(p);
@@ -289,15 +395,28 @@ test('console: keyboard only: sign in, join, request control, exit', { skip }, a
     assert.fail(`${target} cannot be reached with the Tab key`);
   };
   await tabTo('request');
-  assert.ok(await p.evaluate(() => getComputedStyle(document.activeElement).outlineStyle !== 'none'), 'the focus is visible');
+  assert.ok(
+    await p.evaluate(() => getComputedStyle(document.activeElement).outlineStyle !== 'none'),
+    'the focus is visible',
+  );
   await p.keyboard.press('Enter');
-  await waitFor(c, () => window.Cobrowse.session && window.Cobrowse.session.controlPending, null, 5000);
+  await waitFor(
+    c,
+    () => window.Cobrowse.session && window.Cobrowse.session.controlPending,
+    null,
+    5000,
+  );
   await c.evaluate(() => window.Cobrowse.answerControl(false));
   await tabTo('exit');
   const ended = c.evaluate(() => new Promise((r) => window.Cobrowse.on('sessionEnded', r)));
   await p.keyboard.press('Enter');
   assert.equal((await ended).reason, 'agent_exit');
-  await waitFor(p, () => document.activeElement && document.activeElement.id === 'join-id', null, 5000);
+  await waitFor(
+    p,
+    () => document.activeElement && document.activeElement.id === 'join-id',
+    null,
+    5000,
+  );
   await close(c, p);
 });
 
@@ -326,49 +445,106 @@ async function routedConsole(url) {
       await server.close();
       await ws.close({ code, reason: 'dropped by the test' });
     },
-    hold() { let open; gate = { promise: new Promise((r) => (open = r)), open }; },
-    release() { gate.open(); gate = null; },
+    hold() {
+      let open;
+      gate = { promise: new Promise((r) => (open = r)), open };
+    },
+    release() {
+      gate.open();
+      gate = null;
+    },
     sockets: () => routes.length,
   });
 }
 /** What the console says of the connection: state, its words, the presence line, a stale view. */
-const connection = (p) => p.evaluate(() => ({
-  state: document.getElementById('state').dataset.state,
-  text: document.getElementById('state').textContent,
-  presence: document.getElementById('presence').textContent,
-  stale: document.getElementById('wrap').classList.contains('stale'),
-}));
+const connection = (p) =>
+  p.evaluate(() => ({
+    state: document.getElementById('state').dataset.state,
+    text: document.getElementById('state').textContent,
+    presence: document.getElementById('presence').textContent,
+    stale: document.getElementById('wrap').classList.contains('stale'),
+  }));
 
-test('console: connection states: the customer away while changing page, the agent\'s own connection lost and back', { skip }, async () => {
+test("console: connection states: the customer away while changing page, the agent's own connection lost and back", {
+  skip,
+}, async () => {
   const c = await h.customer('forms.html');
   const id = await h.start(c);
   const p = await routedConsole(`/agent/?session=${id}#token=${h.token('connie')}`);
   await live(p);
-  assert.deepEqual(await connection(p), { state: 'live', text: 'Live', presence: 'connected', stale: false });
+  assert.deepEqual(await connection(p), {
+    state: 'live',
+    text: 'Live',
+    presence: 'connected',
+    stale: false,
+  });
   // The customer's page goes (a reload or the next page): "away", the view kept but stale.
   await c.goto('about:blank');
-  await waitFor(p, () => document.getElementById('presence').textContent.startsWith('away'), null, 5000);
-  assert.deepEqual(await connection(p), { state: 'waiting', text: 'Customer away', presence: 'away (reloading or changing page)', stale: true });
+  await waitFor(
+    p,
+    () => document.getElementById('presence').textContent.startsWith('away'),
+    null,
+    5000,
+  );
+  assert.deepEqual(await connection(p), {
+    state: 'waiting',
+    text: 'Customer away',
+    presence: 'away (reloading or changing page)',
+    stale: true,
+  });
   assert.ok(await p.locator('#cursor').isHidden(), 'no customer pointer while away');
   await c.goto(h.origin + '/forms.html');
-  await waitFor(p, () => document.getElementById('presence').textContent === 'connected' && document.getElementById('state').dataset.state === 'live', null, 10000);
+  await waitFor(
+    p,
+    () =>
+      document.getElementById('presence').textContent === 'connected' &&
+      document.getElementById('state').dataset.state === 'live',
+    null,
+    10000,
+  );
   assert.equal((await connection(p)).stale, false);
-  // The agent's own connection drops: "connection lost", reconnecting; the customer is told the agent is away.
+  // The agent's own connection drops: "connection lost", reconnecting; the customer is told the
+  // agent is away.
   p.hold();
   await p.drop(1011);
-  await waitFor(p, () => document.getElementById('presence').textContent === 'connection lost', null, 5000);
-  assert.deepEqual(await connection(p), { state: 'connecting', text: 'Reconnecting…', presence: 'connection lost', stale: true });
-  await waitFor(c, () => window.Cobrowse.session && window.Cobrowse.session.agentConnected === false, null, 5000);
+  await waitFor(
+    p,
+    () => document.getElementById('presence').textContent === 'connection lost',
+    null,
+    5000,
+  );
+  assert.deepEqual(await connection(p), {
+    state: 'connecting',
+    text: 'Reconnecting…',
+    presence: 'connection lost',
+    stale: true,
+  });
+  await waitFor(
+    c,
+    () => window.Cobrowse.session && window.Cobrowse.session.agentConnected === false,
+    null,
+    5000,
+  );
   // It comes back by itself, into the same session, with a fresh view.
   p.release();
   await live(p);
-  assert.deepEqual(await connection(p), { state: 'live', text: 'Live', presence: 'connected', stale: false });
+  assert.deepEqual(await connection(p), {
+    state: 'live',
+    text: 'Live',
+    presence: 'connected',
+    stale: false,
+  });
   assert.equal(await p.locator('#sid').textContent(), spaced(id));
   await waitFor(c, () => window.Cobrowse.session.agentConnected === true, null, 5000);
   // The server going away (1001) reads as a restart, and is reconnected from too.
   p.hold();
   await p.drop(1001);
-  await waitFor(p, () => document.getElementById('state').textContent === 'Server restarting…', null, 5000);
+  await waitFor(
+    p,
+    () => document.getElementById('state').textContent === 'Server restarting…',
+    null,
+    5000,
+  );
   assert.equal((await connection(p)).presence, 'connection lost');
   p.release();
   await live(p);

@@ -2,7 +2,7 @@
 // over the mirrored view, write mode through the customer's consent dialog, the customer's
 // built-in UI (in its shadow root: Playwright's CSS locators pierce open shadow roots), and a
 // raw agent speaking the protocol.
-import { waitFor, rawSocket } from './harness.mjs';
+import { rawSocket, waitFor } from './harness.mjs';
 
 /**
  * Agent-page coordinates of the centre of an element of the mirrored view. An element outside
@@ -10,18 +10,37 @@ import { waitFor, rawSocket } from './harness.mjs';
  * and the view follows, as it would for a real agent asking the customer to scroll.
  */
 export async function viewPoint(a, sel) {
-  const get = () => a.evaluate((s) => {
-    const f = window.cobrowseAgent.mirror.frame, el = f.contentDocument.querySelector(s);
-    if (!el) return null;
-    const r = el.getBoundingClientRect(), fr = f.getBoundingClientRect(), k = fr.width / f.offsetWidth;
-    const inside = r.top >= 0 && r.bottom <= f.offsetHeight && r.left >= 0 && r.right <= f.offsetWidth;
-    return { x: fr.left + (r.left + r.width / 2) * k, y: fr.top + (r.top + r.height / 2) * k, inside };
-  }, sel);
+  const get = () =>
+    a.evaluate((s) => {
+      const f = window.cobrowseAgent.mirror.frame,
+        el = f.contentDocument.querySelector(s);
+      if (!el) return null;
+      const r = el.getBoundingClientRect(),
+        fr = f.getBoundingClientRect(),
+        k = fr.width / f.offsetWidth;
+      const inside =
+        r.top >= 0 && r.bottom <= f.offsetHeight && r.left >= 0 && r.right <= f.offsetWidth;
+      return {
+        x: fr.left + (r.left + r.width / 2) * k,
+        y: fr.top + (r.top + r.height / 2) * k,
+        inside,
+      };
+    }, sel);
   let p = await get();
   if (p && !p.inside && a.customer) {
-    const want = await a.customer.evaluate((s) => { document.querySelector(s).scrollIntoView({ block: 'center' }); return [scrollX, scrollY]; }, sel);
-    await waitFor(a, (w) => { const v = window.cobrowseAgent.mirror.frame.contentWindow; return Math.abs(v.scrollX - w[0]) <= 2 && Math.abs(v.scrollY - w[1]) <= 2; }, want, 3000)
-      .catch(() => {}); // a view that cannot scroll that far (shorter page) is used as it is
+    const want = await a.customer.evaluate((s) => {
+      document.querySelector(s).scrollIntoView({ block: 'center' });
+      return [scrollX, scrollY];
+    }, sel);
+    await waitFor(
+      a,
+      (w) => {
+        const v = window.cobrowseAgent.mirror.frame.contentWindow;
+        return Math.abs(v.scrollX - w[0]) <= 2 && Math.abs(v.scrollY - w[1]) <= 2;
+      },
+      want,
+      3000,
+    ).catch(() => {}); // a view that cannot scroll that far (shorter page) is used as it is
     await new Promise((r) => setTimeout(r, 50));
     p = await get();
   }
@@ -35,10 +54,13 @@ export async function agentClick(a, sel, opts = {}) {
 }
 
 /** The customer's toolbar text as shown (hidden parts left out), or '' when hidden. */
-export const toolbar = (c) => c.evaluate(() => {
-  const h = document.querySelector('[data-cobrowse-ui]'), b = h && h.shadowRoot.querySelector('[data-part=toolbar]');
-  return b && !b.hidden ? b.innerText.replace(/\s+/g, ' ') : '';
-});
+export const toolbar = (c) =>
+  c.evaluate(() => {
+    const h = document.querySelector('[data-cobrowse-ui]'),
+      b = h && h.shadowRoot.querySelector('[data-part=toolbar]');
+    // biome-ignore lint/performance/useDomNodeTextContent: the text as shown, without hidden parts
+    return b && !b.hidden ? b.innerText.replace(/\s+/g, ' ') : '';
+  });
 /** Waits until the toolbar text matches (the UI draws at the next frame); returns it. */
 export async function toolbarHas(c, re, timeout = 5000) {
   const end = Date.now() + timeout;
@@ -50,10 +72,11 @@ export async function toolbarHas(c, re, timeout = 5000) {
   }
 }
 /** Texts of the customer's notices. */
-export const notices = (c) => c.evaluate(() => {
-  const h = document.querySelector('[data-cobrowse-ui]');
-  return h ? [...h.shadowRoot.querySelectorAll('.n span')].map((n) => n.textContent) : [];
-});
+export const notices = (c) =>
+  c.evaluate(() => {
+    const h = document.querySelector('[data-cobrowse-ui]');
+    return h ? [...h.shadowRoot.querySelectorAll('.n span')].map((n) => n.textContent) : [];
+  });
 /** Waits until one of the customer's notices matches. */
 export async function noticeHas(c, re, timeout = 5000) {
   const end = Date.now() + timeout;
@@ -75,11 +98,23 @@ export async function writeMode(c, a) {
   await allow.click();
   await waitFor(a, () => window.cobrowseAgent.control.mode === 'write', null, 5000);
   await waitFor(c, () => window.Cobrowse.session.mode === 'write', null, 5000);
-  await waitFor(c, () => { const h = document.querySelector('[data-cobrowse-ui]'); return !h || !h.shadowRoot.querySelector('[data-part=toolbar] .rv').hidden; }, null, 5000);
+  await waitFor(
+    c,
+    () => {
+      const h = document.querySelector('[data-cobrowse-ui]');
+      return !h || !h.shadowRoot.querySelector('[data-part=toolbar] .rv').hidden;
+    },
+    null,
+    5000,
+  );
 }
 
 /** Collects the customer's notices (refusals) on the agent page: `window.notes`. */
-export const collectNotes = (a) => a.evaluate(() => { window.notes = []; window.cobrowseAgent.control.on('notice', (n) => window.notes.push(n.code)); });
+export const collectNotes = (a) =>
+  a.evaluate(() => {
+    window.notes = [];
+    window.cobrowseAgent.control.on('notice', (n) => window.notes.push(n.code));
+  });
 
 /** `cobrowse_agent_input_dropped_total` from /metrics. */
 export async function droppedInputs(server) {
@@ -88,10 +123,17 @@ export async function droppedInputs(server) {
   return m ? +m[1] : 0;
 }
 
-/** An agent client speaking the raw protocol (Authorization: Bearer <jwt>): `send`, `messages`, `next(pred)`. */
+/**
+ * An agent client speaking the raw protocol (Authorization: Bearer <jwt>): `send`, `messages`,
+ * `next(pred)`.
+ */
 export function rawAgent(server, id, token) {
   return rawSocket(server, '/ws/agent?v=1&session=' + id, { Authorization: 'Bearer ' + token });
 }
 
 /** The customer script's id of an element (capture must be running). */
-export const idOf = (c, sel) => c.evaluate((s) => window.Cobrowse._.capture().then((m) => m.idOf(document.querySelector(s))), sel);
+export const idOf = (c, sel) =>
+  c.evaluate(
+    (s) => window.Cobrowse._.capture().then((m) => m.idOf(document.querySelector(s))),
+    sel,
+  );

@@ -7,8 +7,16 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { canon, CUSTOMER_BROWSER, diff, ENGINE_SHIFT, keepShots, pixelDiff, waitFor } from './harness.mjs';
 import { viewPoint, writeMode } from './control-helpers.mjs';
+import {
+  CUSTOMER_BROWSER,
+  canon,
+  diff,
+  ENGINE_SHIFT,
+  keepShots,
+  pixelDiff,
+  waitFor,
+} from './harness.mjs';
 
 /**
  * What a step aims at: a selector, or `{ sel, text }` for a piece of text in that element (a
@@ -45,7 +53,12 @@ function boxIn({ target, agent }) {
   if (!f) return { x: r.left, y: r.top, width: r.width, height: r.height };
   const fr = f.getBoundingClientRect();
   const k = fr.width / f.offsetWidth;
-  return { x: fr.left + r.left * k, y: fr.top + r.top * k, width: r.width * k, height: r.height * k };
+  return {
+    x: fr.left + r.left * k,
+    y: fr.top + r.top * k,
+    width: r.width * k,
+    height: r.height * k,
+  };
 }
 
 /**
@@ -75,7 +88,10 @@ function hand(page, box, pickers) {
   return {
     at,
     ...pickers,
-    /** @param {Target} t @param {{ fx?: number, fy?: number, button?: 'left' | 'right', modifiers?: string[] }} o */
+    /**
+     * @param {Target} t
+     * @param {{ fx?: number, fy?: number, button?: 'left' | 'right', modifiers?: string[] }} o
+     */
     async click(t, o = {}) {
       const p = await at(t, o.fx, o.fy);
       for (const m of o.modifiers || []) await page.keyboard.down(m);
@@ -91,14 +107,18 @@ function hand(page, box, pickers) {
       await page.mouse.move(p.x, p.y, { steps: 5 });
     },
     /** Press on one point, move in steps to another, release: `[target, fx?, fy?]` each. */
-    async drag(/** @type {[Target, number?, number?]} */ from, /** @type {[Target, number?, number?]} */ to) {
+    async drag(
+      /** @type {[Target, number?, number?]} */ from,
+      /** @type {[Target, number?, number?]} */ to,
+    ) {
       const a = await at(...from);
       const b = await at(...to);
       await page.mouse.move(a.x, a.y);
       await page.mouse.down();
       await page.mouse.move(a.x + 3, a.y + 3, { steps: 2 });
       await page.mouse.move(b.x, b.y, { steps: 12 });
-      // A hand settles before it lets go (SortableJS, say, reorders on a later dragover than the first one there).
+      // A hand settles before it lets go (SortableJS, say, reorders on a later dragover than the
+      // first one there).
       await new Promise((res) => setTimeout(res, 100));
       await page.mouse.move(b.x, b.y + 2);
       await page.mouse.move(b.x, b.y);
@@ -121,21 +141,28 @@ export function customerDriver(c) {
   };
   // The native list of a <select> opens on a click and is walked with the arrow keys.
   const choose = async (/** @type {string} */ sel, /** @type {string} */ label) => {
-    const [from, to] = await c.evaluate(([s, l]) => {
-      const el = document.querySelector(s);
-      return [el.selectedIndex, [...el.options].findIndex((o) => o.text === l)];
-    }, [sel, label]);
+    const [from, to] = await c.evaluate(
+      ([s, l]) => {
+        const el = document.querySelector(s);
+        return [el.selectedIndex, [...el.options].findIndex((o) => o.text === l)];
+      },
+      [sel, label],
+    );
     // (Firefox draws the open list outside the page, where WebDriver BiDi's keys do not go: its
     // closed select is walked with the arrows instead, as a keyboard user does.)
     if (CUSTOMER_BROWSER === 'firefox') await c.focus(sel);
     else await c.mouse.click((await self.at(sel)).x, (await self.at(sel)).y);
-    for (let i = from; i !== to; i += Math.sign(to - from)) await c.keyboard.press(to > from ? 'ArrowDown' : 'ArrowUp');
+    for (let i = from; i !== to; i += Math.sign(to - from))
+      await c.keyboard.press(to > from ? 'ArrowDown' : 'ArrowUp');
     if (CUSTOMER_BROWSER !== 'firefox') await c.keyboard.press('Enter');
   };
   // A listbox: a click on the first option, Ctrl+click on the others.
   const chooseMany = async (/** @type {string} */ sel, /** @type {string[]} */ labels) => {
     for (const [k, label] of labels.entries()) {
-      const n = await c.evaluate(([s, l]) => [...document.querySelector(s).options].findIndex((o) => o.text === l) + 1, [sel, label]);
+      const n = await c.evaluate(
+        ([s, l]) => [...document.querySelector(s).options].findIndex((o) => o.text === l) + 1,
+        [sel, label],
+      );
       await self.click(`${sel} option:nth-child(${n})`, { modifiers: k ? ['Control'] : [] });
     }
   };
@@ -171,7 +198,8 @@ export function agentDriver(a) {
   const chooseMany = async (/** @type {string} */ sel, /** @type {string[]} */ labels) => {
     const p = await self.at(sel);
     await a.mouse.click(p.x, p.y);
-    for (const label of labels) await a.locator('.cbc-picker button', { hasText: label }).first().click({ timeout: 3000 });
+    for (const label of labels)
+      await a.locator('.cbc-picker button', { hasText: label }).first().click({ timeout: 3000 });
     await a.keyboard.press('Escape');
   };
   // The console offers a date field of its own by the view's: typed into, then Set.
@@ -195,7 +223,8 @@ export function agentDriver(a) {
  * @property {string} name
  * @property {string} page fixture page
  * @property {boolean} [nativeControls] the page shows the browser's own form controls (text
- *   fields, selects, sliders, date fields) unstyled: compared in pixels with a Chromium customer only
+ *   fields, selects, sliders, date fields) unstyled: compared in pixels with a Chromium customer
+ * only
  * @property {boolean} [nativeDrag] the customer's task is an HTML5 drag and drop
  * @property {() => unknown} [ready] true in the page once the widget is built
  * @property {[string, (d: Driver) => Promise<void>, (() => unknown)?][]} steps what to do, and
@@ -207,7 +236,9 @@ export function agentDriver(a) {
 /** Pixel tolerance of the view against the customer's page (fraction of differing pixels). */
 export const PIXELS = 0.005;
 
-/** A page function as an expression of whether it returns something truthy (an element, an object…). */
+/**
+ * A page function as an expression of whether it returns something truthy (an element, an object…).
+ */
 const truthy = (/** @type {Function} */ fn) => `!!(${fn})()`;
 
 /** Waits until the customer's page shows what a step should have done; names the step if not. */
@@ -216,7 +247,12 @@ async function reached(c, w, mode, name, until) {
     await waitFor(c, truthy(until), null, 3000);
   } catch {
     const now = JSON.stringify(await c.evaluate(w.state).catch(() => '?'));
-    throw Object.assign(new Error(`${w.name} (${mode}): after "${name}" the page never showed ${String(until)} (state: ${now})`), { task: true });
+    throw Object.assign(
+      new Error(
+        `${w.name} (${mode}): after "${name}" the page never showed ${String(until)} (state: ${now})`,
+      ),
+      { task: true },
+    );
   }
 }
 
@@ -225,13 +261,19 @@ async function reached(c, w, mode, name, until) {
  * attributes in name order: the order in which a page's script set them shows nowhere.
  */
 async function canonical(c, a) {
-  const sorted = (_k, v) => (v && typeof v === 'object' && !Array.isArray(v) && 'a' in v ? { ...v, a: Object.fromEntries(Object.entries(v.a).sort()) } : v);
+  const sorted = (_k, v) =>
+    v && typeof v === 'object' && !Array.isArray(v) && 'a' in v
+      ? { ...v, a: Object.fromEntries(Object.entries(v.a).sort()) }
+      : v;
   const customer = JSON.stringify(await c.evaluate(canon, { mode: 'customer' }), sorted, 1);
   const agent = JSON.stringify(await a.evaluate(canon, { mode: 'agent' }), sorted, 1);
   return { customer, agent, equal: customer === agent };
 }
 
-/** Waits until the view's canonical DOM equals the page's (harness.mjs `converge`, attributes sorted). */
+/**
+ * Waits until the view's canonical DOM equals the page's (harness.mjs `converge`, attributes
+ * sorted).
+ */
 async function converge(c, a, timeout) {
   const end = Date.now() + timeout;
   for (;;) {
@@ -249,12 +291,28 @@ async function converge(c, a, timeout) {
 async function screens(c, a, timeout) {
   const end = Date.now() + timeout;
   for (;;) {
-    const customerPng = await c.screenshot({ animations: 'disabled', caret: 'initial', style: '[data-cobrowse-ui]{visibility:hidden!important}' });
+    const customerPng = await c.screenshot({
+      animations: 'disabled',
+      caret: 'initial',
+      style: '[data-cobrowse-ui]{visibility:hidden!important}',
+    });
     const r = await a.locator('iframe.cb-view').boundingBox();
-    const clip = { x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width), height: Math.round(r.height) };
-    // The console's overlay is made transparent, not hidden: hiding it would take the agent's keyboard focus away.
-    const agentPng = await a.screenshot({ animations: 'disabled', caret: 'initial', clip, style: '#overlay{opacity:0!important}' });
-    const d = pixelDiff(customerPng, agentPng, 40, ENGINE_SHIFT); // glyphs a pixel or two apart across engines
+    const clip = {
+      x: Math.round(r.x),
+      y: Math.round(r.y),
+      width: Math.round(r.width),
+      height: Math.round(r.height),
+    };
+    // The console's overlay is made transparent, not hidden: hiding it would take the agent's
+    // keyboard focus away.
+    const agentPng = await a.screenshot({
+      animations: 'disabled',
+      caret: 'initial',
+      clip,
+      style: '#overlay{opacity:0!important}',
+    });
+    // glyphs a pixel or two apart across engines
+    const d = pixelDiff(customerPng, agentPng, 40, ENGINE_SHIFT);
     if (d.ratio <= PIXELS || Date.now() > end) return { ...d, customerPng, agentPng };
     await new Promise((res) => setTimeout(res, 250));
   }
@@ -291,14 +349,22 @@ async function sameSelection(c, a, timeout) {
  */
 async function sameView(c, a, label, shot, pixels) {
   const dom = await converge(c, a, 5000);
-  if (!dom.equal) return new Error(`${label}: the view's DOM differs from the page's\n${diff(dom.customer, dom.agent)}`);
+  if (!dom.equal)
+    return new Error(
+      `${label}: the view's DOM differs from the page's\n${diff(dom.customer, dom.agent)}`,
+    );
   const sel = await sameSelection(c, a, 3000);
-  if (sel.customer !== sel.agent) return new Error(`${label}: the page's selection is ${JSON.stringify(sel.customer)}, the view's ${JSON.stringify(sel.agent)}`);
+  if (sel.customer !== sel.agent)
+    return new Error(
+      `${label}: the page's selection is ${JSON.stringify(sel.customer)}, the view's ${JSON.stringify(sel.agent)}`,
+    );
   if (!pixels) return null;
   const px = await screens(c, a, 5000);
   if (px.ratio > PIXELS) {
     keepShots(shot, px);
-    return new Error(`${label}: ${(px.ratio * 100).toFixed(2)} % of the view's pixels differ from the page's (over ${PIXELS * 100} %${px.why ? ', ' + px.why : ''}; /tmp/cobrowse-shots/${shot}-*.png)`);
+    return new Error(
+      `${label}: ${(px.ratio * 100).toFixed(2)} % of the view's pixels differ from the page's (over ${PIXELS * 100} %${px.why ? ', ' + px.why : ''}; /tmp/cobrowse-shots/${shot}-*.png)`,
+    );
   }
   return null;
 }
@@ -330,14 +396,30 @@ export async function perform(h, w, mode) {
         await act(d);
         if (until) await reached(c, w, mode, name, until);
       } catch (e) {
-        task = e.task ? e : new Error(`${w.name} (${mode}): "${name}" could not be done: ${e.message.split('\n')[0]}`);
+        task = e.task
+          ? e
+          : new Error(
+              `${w.name} (${mode}): "${name}" could not be done: ${e.message.split('\n')[0]}`,
+            );
         break;
       }
-      view ||= await sameView(c, a, `${w.name} (${mode}): after "${name}"`, `${slug}-${i + 1}`, pixels);
+      view ||= await sameView(
+        c,
+        a,
+        `${w.name} (${mode}): after "${name}"`,
+        `${slug}-${i + 1}`,
+        pixels,
+      );
     }
     if (!task) {
       const got = await c.evaluate(w.state);
-      try { assert.deepEqual(got, w.expected); } catch { task = new Error(`${w.name} (${mode}): the widget's state is ${JSON.stringify(got)}, not ${JSON.stringify(w.expected)}`); }
+      try {
+        assert.deepEqual(got, w.expected);
+      } catch {
+        task = new Error(
+          `${w.name} (${mode}): the widget's state is ${JSON.stringify(got)}, not ${JSON.stringify(w.expected)}`,
+        );
+      }
     }
     return { task, view };
   } finally {
@@ -347,18 +429,27 @@ export async function perform(h, w, mode) {
 }
 
 const README = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../README.md');
-const START = '<!-- corpus:start -->', END = '<!-- corpus:end -->';
+const START = '<!-- corpus:start -->',
+  END = '<!-- corpus:end -->';
 
 /**
  * Writes the results as a table between the corpus markers of README.md (kept where they are,
  * else appended in a section of their own).
- * @param {Map<string, { mirrored?: { task: Error | null, view: Error | null }, driven?: { task: Error | null, view: Error | null } }>} results
- * @param {{ name: string, why: string }[]} undone rows for what the suite cannot do, with the reason
+ * @param {Map<string, { mirrored?: { task: Error | null, view: Error | null },
+ *   driven?: { task: Error | null, view: Error | null } }>} results
+ * @param {{ name: string, why: string }[]} undone rows for what the suite cannot do, with the
+ *   reason
  */
 export function writeReport(results, undone) {
   const mark = (r) => (!r ? '–' : !r.task && !r.view ? '✓' : '✗');
   // The message's first line without the widget's name, which the row already gives.
-  const first = (name, r) => (r && (r.task || r.view) ? (r.task || r.view).message.split('\n')[0].replace(name + ' ', '').replace(/\|/g, '\\|') : '');
+  const first = (name, r) =>
+    r && (r.task || r.view)
+      ? (r.task || r.view).message
+          .split('\n')[0]
+          .replace(name + ' ', '')
+          .replace(/\|/g, '\\|')
+      : '';
   const rows = [...results].map(([name, r]) => {
     const customer = !r.mirrored ? '–' : r.mirrored.task ? '✗' : '✓';
     const why = [first(name, r.mirrored), first(name, r.driven)].filter(Boolean).join('<br>');
@@ -380,7 +471,11 @@ export function writeReport(results, undone) {
     END,
   ].join('\n');
   const text = readFileSync(README, 'utf8');
-  const i = text.indexOf(START), j = text.indexOf(END);
-  const out = i >= 0 && j > i ? text.slice(0, i) + table + text.slice(j + END.length) : text.trimEnd() + '\n\n## Widget corpus\n\n' + table + '\n';
+  const i = text.indexOf(START),
+    j = text.indexOf(END);
+  const out =
+    i >= 0 && j > i
+      ? text.slice(0, i) + table + text.slice(j + END.length)
+      : text.trimEnd() + '\n\n## Widget corpus\n\n' + table + '\n';
   writeFileSync(README, out);
 }

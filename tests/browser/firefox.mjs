@@ -68,8 +68,12 @@ const PREFS = {
 export async function launchFirefox() {
   const profile = mkdtempSync(path.join(tmpdir(), 'cobrowse-firefox-'));
   const browser = await puppeteer.launch({
-    browser: 'firefox', protocol: 'webDriverBiDi', executablePath: FIREFOX, headless: true,
-    userDataDir: profile, extraPrefsFirefox: PREFS,
+    browser: 'firefox',
+    protocol: 'webDriverBiDi',
+    executablePath: FIREFOX,
+    headless: true,
+    userDataDir: profile,
+    extraPrefsFirefox: PREFS,
     // Firefox's own switch for test runs: no connection to an address that is not local (and a
     // release build then takes the remote-settings server from the profile).
     env: { ...process.env, MOZ_DISABLE_NONLOCAL_CONNECTIONS: '1' },
@@ -84,7 +88,10 @@ export async function launchFirefox() {
 }
 
 /** Playwright's key names (`ControlOrMeta+V`) as puppeteer's, one list per chord. */
-const chord = (key) => (key.length > 1 && key.includes('+') ? key.split('+') : [key]).map((k) => (k === 'ControlOrMeta' ? 'Control' : k));
+const chord = (key) =>
+  (key.length > 1 && key.includes('+') ? key.split('+') : [key]).map((k) =>
+    k === 'ControlOrMeta' ? 'Control' : k,
+  );
 
 /**
  * In the page: the elements a chain of `{sel, text}` steps finds, each step within the
@@ -113,37 +120,49 @@ function deepFind(steps) {
 }
 
 /** A locator's `hasText` as it can cross into the page. */
-const textArg = (t) => (t instanceof RegExp ? { source: t.source, flags: t.flags } : t ?? null);
+const textArg = (t) => (t instanceof RegExp ? { source: t.source, flags: t.flags } : (t ?? null));
 
 /** Playwright's `Locator`, the part the suites use, over deepFind (`steps`: the chain so far). */
 function locator(page, steps) {
   const found = `(${deepFind})(${JSON.stringify(steps)})`;
-  const what = steps.map((s) => s.sel + (s.text ? ` (${JSON.stringify(s.text)})` : '')).join(' >> ');
+  const what = steps
+    .map((s) => s.sel + (s.text ? ` (${JSON.stringify(s.text)})` : ''))
+    .join(' >> ');
   /** The first match, waited for as Playwright's actions do (visible, or only there, 5 s). */
   const first = async (timeout = 5000, visible = true) => {
     const end = Date.now() + timeout;
     for (;;) {
-      const h = await page.evaluateHandle(`(() => {
+      const h = await page
+        .evaluateHandle(`(() => {
         const el = ${found}[0];
         return el && (${!visible} || el.checkVisibility({ visibilityProperty: true })) ? el : null;
-      })()`).catch(() => null);
+      })()`)
+        .catch(() => null);
       const el = h && h.asElement();
       if (el) return el;
-      if (Date.now() > end) throw new Error(`locator ${what}: no ${visible ? 'visible ' : ''}match in ${timeout} ms`);
+      if (Date.now() > end)
+        throw new Error(`locator ${what}: no ${visible ? 'visible ' : ''}match in ${timeout} ms`);
       await new Promise((r) => setTimeout(r, 100));
     }
   };
   return {
-    waitFor: async (o = {}) => { await first(o.timeout); },
+    waitFor: async (o = {}) => {
+      await first(o.timeout);
+    },
     click: async () => (await first()).click(),
     focus: async () => (await first()).focus(),
     textContent: async () => (await first(5000, false)).evaluate((e) => e.textContent),
-    getAttribute: async (name) => (await first(5000, false)).evaluate((e, n) => e.getAttribute(n), name),
+    getAttribute: async (name) =>
+      (await first(5000, false)).evaluate((e, n) => e.getAttribute(n), name),
     isVisible: async () => !!(await first(0).catch(() => null)),
     boundingBox: async () => (await first()).boundingBox(),
     count: () => page.evaluate(`${found}.length`),
     allTextContents: () => page.evaluate(`${found}.map((e) => e.textContent)`),
-    filter: (f) => locator(page, [...steps.slice(0, -1), { ...steps[steps.length - 1], text: textArg(f.hasText) }]),
+    filter: (f) =>
+      locator(page, [
+        ...steps.slice(0, -1),
+        { ...steps[steps.length - 1], text: textArg(f.hasText) },
+      ]),
     locator: (sel, o = {}) => locator(page, [...steps, { sel, text: textArg(o.hasText) }]),
   };
 }
@@ -153,7 +172,8 @@ function locator(page, steps) {
  * (`{opcode, payloadData}`, binary ones base64): BiDi has no WebSocket frame events.
  */
 async function tapSocket(page) {
-  const frames = [], received = [];
+  const frames = [],
+    received = [];
   await page.exposeFunction('__cobrowseTap', (dir, opcode, payloadData) => {
     if (dir === 'out') frames.push({ opcode, payloadData });
     else if (opcode === 1) received.push(payloadData);
@@ -161,9 +181,13 @@ async function tapSocket(page) {
   await page.evaluateOnNewDocument(() => {
     const tap = window.__cobrowseTap;
     const b64 = (d) => {
-      const u = d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+      const u =
+        d instanceof ArrayBuffer
+          ? new Uint8Array(d)
+          : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
       let s = '';
-      for (let i = 0; i < u.length; i += 0x8000) s += String.fromCharCode(...u.subarray(i, i + 0x8000));
+      for (let i = 0; i < u.length; i += 0x8000)
+        s += String.fromCharCode(...u.subarray(i, i + 0x8000));
       return btoa(s);
     };
     const send = WebSocket.prototype.send;
@@ -195,12 +219,20 @@ export async function firefoxPage(ctx, viewport) {
     /** As Playwright's: `want` a URL, RegExp or predicate of the URL; then the page's load. */
     async waitForURL(want, { timeout = 10000 } = {}) {
       const end = Date.now() + timeout;
-      const ok = (u) => (typeof want === 'string' ? u === want : want instanceof RegExp ? want.test(u) : want(new URL(u)));
+      const ok = (u) =>
+        typeof want === 'string'
+          ? u === want
+          : want instanceof RegExp
+            ? want.test(u)
+            : want(new URL(u));
       while (!ok(page.url())) {
-        if (Date.now() > end) throw new Error(`timed out waiting for the URL ${want}: ${page.url()}`);
+        if (Date.now() > end)
+          throw new Error(`timed out waiting for the URL ${want}: ${page.url()}`);
         await new Promise((r) => setTimeout(r, 50));
       }
-      await page.waitForFunction(() => document.readyState === 'complete', { timeout }).catch(() => {});
+      await page
+        .waitForFunction(() => document.readyState === 'complete', { timeout })
+        .catch(() => {});
     },
     setViewportSize: (size) => page.setViewport({ ...size, deviceScaleFactor: 1 }),
     /** As Playwright's: a node comes back as a truthy stand-in (puppeteer's would be undefined). */
@@ -236,7 +268,8 @@ export async function firefoxPage(ctx, viewport) {
       move: (x, y, o) => page.mouse.move(x, y, o),
       down: (o = {}) => page.mouse.down(o),
       up: (o = {}) => page.mouse.up(o),
-      click: (x, y, o = {}) => page.mouse.click(x, y, { button: o.button || 'left', count: o.clickCount || 1 }),
+      click: (x, y, o = {}) =>
+        page.mouse.click(x, y, { button: o.button || 'left', count: o.clickCount || 1 }),
       dblclick: (x, y) => page.mouse.click(x, y, { count: 2 }),
       wheel: (deltaX, deltaY) => page.mouse.wheel({ deltaX, deltaY }),
     },
@@ -255,8 +288,10 @@ export async function firefoxPage(ctx, viewport) {
         document.documentElement.append(s);
         window.__shotPaused = [];
         for (const a of document.getAnimations()) {
-          if (a.effect.getComputedTiming().endTime === Infinity) a.cancel(), window.__shotPaused.push(a);
-          else a.finish();
+          if (a.effect.getComputedTiming().endTime === Infinity) {
+            a.cancel();
+            window.__shotPaused.push(a);
+          } else a.finish();
         }
       }, style);
       try {

@@ -4,7 +4,9 @@
 export function loadedFaces(agent) {
   const doc = agent ? window.cobrowseAgent.mirror.frame.contentDocument : document;
   const faces = [];
-  doc.fonts.forEach((f) => { if (f.status === 'loaded') faces.push(`${f.family} ${f.weight} ${f.style}`); });
+  doc.fonts.forEach((f) => {
+    if (f.status === 'loaded') faces.push(`${f.family} ${f.weight} ${f.style}`);
+  });
   return faces.sort();
 }
 
@@ -18,7 +20,8 @@ export async function faces(customer, agent, timeout = 8000) {
   const end = Date.now() + timeout;
   for (;;) {
     const got = await agent.evaluate(loadedFaces, true);
-    if (got.join('\n') === want.join('\n') || Date.now() > end) return { customer: want, agent: got };
+    if (got.join('\n') === want.join('\n') || Date.now() > end)
+      return { customer: want, agent: got };
     await new Promise((r) => setTimeout(r, 150));
   }
 }

@@ -2,16 +2,24 @@
 // serving the fixture pages (as a customer's website would), headless Chromium (and the
 // customer in Firefox ESR with CUSTOMER_BROWSER=firefox), and the helpers that compare the
 // customer's page with the agent's rebuilt view.
-import { spawn, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
-import { PNG } from 'pngjs';
 import { chromium } from 'playwright-core';
+import { PNG } from 'pngjs';
 import { FIREFOX, firefoxContext, launchFirefox } from './firefox.mjs';
 
 const { ws: WS } = createRequire(import.meta.url)('playwright-core/lib/utilsBundle');
@@ -21,7 +29,10 @@ const FIXTURES = path.join(ROOT, 'tests/browser/fixtures');
 const BIN = path.join(ROOT, 'target/debug/cobrowse');
 const CHROMIUM = '/usr/bin/chromium';
 export const CUSTOMER_VIEWPORT = { width: 800, height: 600 };
-/** The customer's browser: `chromium`, or `firefox` (env CUSTOMER_BROWSER; the agent is always in Chromium). */
+/**
+ * The customer's browser: `chromium`, or `firefox` (env CUSTOMER_BROWSER; the agent is always in
+ * Chromium).
+ */
 export const CUSTOMER_BROWSER = process.env.CUSTOMER_BROWSER || 'chromium';
 const IN_FIREFOX = CUSTOMER_BROWSER === 'firefox';
 /** A test's `skip` when it cannot run with the customer in Firefox: `reason` then, else false. */
@@ -29,7 +40,12 @@ export const notInFirefox = (reason) => IN_FIREFOX && `customer in Firefox: ${re
 
 /** Runs a `cobrowse` command on a data directory (`input` on its stdin); its output, trimmed. */
 export function cli(dataDir, env, args, input) {
-  return execFileSync(BIN, [...args, '--data-dir', dataDir], { input, env: { ...env, COBROWSE_LOG: 'error' } }).toString().trim();
+  return execFileSync(BIN, [...args, '--data-dir', dataDir], {
+    input,
+    env: { ...env, COBROWSE_LOG: 'error' },
+  })
+    .toString()
+    .trim();
 }
 
 /**
@@ -38,12 +54,16 @@ export function cli(dataDir, env, args, input) {
  * never passes silently.
  */
 export function requirements() {
-  for (const [exe, pkg] of [[CHROMIUM, 'chromium'], ...(IN_FIREFOX ? [[FIREFOX, 'firefox-esr']] : [])]) {
+  for (const [exe, pkg] of [
+    [CHROMIUM, 'chromium'],
+    ...(IN_FIREFOX ? [[FIREFOX, 'firefox-esr']] : []),
+  ]) {
     if (existsSync(exe)) continue;
     if (process.env.CI) throw new Error(`${exe} is missing (CI): install Debian's ${pkg} package`);
     return `${exe} is missing`;
   }
-  if (!['chromium', 'firefox'].includes(CUSTOMER_BROWSER)) throw new Error(`CUSTOMER_BROWSER=${CUSTOMER_BROWSER}: chromium or firefox`);
+  if (!['chromium', 'firefox'].includes(CUSTOMER_BROWSER))
+    throw new Error(`CUSTOMER_BROWSER=${CUSTOMER_BROWSER}: chromium or firefox`);
   if (!existsSync(BIN)) {
     if (process.env.CI) throw new Error(`${BIN} is missing: run cargo build first`);
     return `${BIN} is missing (cargo build)`;
@@ -51,26 +71,55 @@ export function requirements() {
   return false;
 }
 
-/** Test-only npm packages the fixture pages may load (`/npm/<package>/…`): ES modules, stylesheets, fonts. */
-const NPM = /^\/npm\/(preact|htm|bootstrap|bootstrap-icons|@fortawesome\/fontawesome-free|@fontsource\/inter|@picocss\/pico|jquery|jquery-ui|react|react-dom|vue|flatpickr|nouislider|sortablejs|quill|tom-select|codemirror|@codemirror\/[\w-]+|@lezer\/[\w-]+|@marijn\/find-cluster-break|style-mod|w3c-keyname|crelt|react-select|@emotion\/[\w-]+|@babel\/runtime|@floating-ui\/[\w-]+|stylis|memoize-one|use-isomorphic-layout-effect|hoist-non-react-statics|react-is)\//;
+/**
+ * Test-only npm packages the fixture pages may load (`/npm/<package>/…`): ES modules, stylesheets,
+ * fonts.
+ */
+const NPM =
+  /^\/npm\/(preact|htm|bootstrap|bootstrap-icons|@fortawesome\/fontawesome-free|@fontsource\/inter|@picocss\/pico|jquery|jquery-ui|react|react-dom|vue|flatpickr|nouislider|sortablejs|quill|tom-select|codemirror|@codemirror\/[\w-]+|@lezer\/[\w-]+|@marijn\/find-cluster-break|style-mod|w3c-keyname|crelt|react-select|@emotion\/[\w-]+|@babel\/runtime|@floating-ui\/[\w-]+|stylis|memoize-one|use-isomorphic-layout-effect|hoist-non-react-statics|react-is)\//;
 
-/** Serves tests/browser/fixtures (and NPM); `{{SERVER}}`, `{{ORIGIN}}` and `{{OTHER}}` in HTML/CSS are filled in. */
+/**
+ * Serves tests/browser/fixtures (and NPM); `{{SERVER}}`, `{{ORIGIN}}` and `{{OTHER}}` in HTML/CSS
+ * are filled in.
+ */
 function fixtureServer(vars) {
-  const types = { html: 'text/html', css: 'text/css', js: 'text/javascript', mjs: 'text/javascript', svg: 'image/svg+xml', png: 'image/png', json: 'application/json', woff2: 'font/woff2' };
+  const types = {
+    html: 'text/html',
+    css: 'text/css',
+    js: 'text/javascript',
+    mjs: 'text/javascript',
+    svg: 'image/svg+xml',
+    png: 'image/png',
+    json: 'application/json',
+    woff2: 'font/woff2',
+  };
   const hits = [];
   const srv = http.createServer((req, res) => {
     const u = new URL(req.url, 'http://x');
     hits.push({ path: u.pathname, host: req.headers.host, ua: req.headers['user-agent'] || '' });
-    const npm = NPM.test(u.pathname), dir = npm ? path.join(ROOT, 'node_modules') : FIXTURES;
-    const file = path.join(dir, path.normalize(npm ? u.pathname.slice(4) : u.pathname).replace(/^([/\\])+/, ''));
-    if (!file.startsWith(dir) || !existsSync(file) || statSync(file).isDirectory()) { res.writeHead(404); return res.end('not found'); }
+    const npm = NPM.test(u.pathname),
+      dir = npm ? path.join(ROOT, 'node_modules') : FIXTURES;
+    const file = path.join(
+      dir,
+      path.normalize(npm ? u.pathname.slice(4) : u.pathname).replace(/^([/\\])+/, ''),
+    );
+    if (!file.startsWith(dir) || !existsSync(file) || statSync(file).isDirectory()) {
+      res.writeHead(404);
+      return res.end('not found');
+    }
     const ext = path.extname(file).slice(1);
     let body = readFileSync(file);
-    if (ext === 'html' || ext === 'css' || ext === 'js') body = body.toString().replace(/\{\{(\w+)\}\}/g, (m, k) => vars[k] ?? m);
-    res.writeHead(200, { 'content-type': types[ext] || 'application/octet-stream', 'cache-control': 'no-store' });
+    if (ext === 'html' || ext === 'css' || ext === 'js')
+      body = body.toString().replace(/\{\{(\w+)\}\}/g, (m, k) => vars[k] ?? m);
+    res.writeHead(200, {
+      'content-type': types[ext] || 'application/octet-stream',
+      'cache-control': 'no-store',
+    });
     res.end(body);
   });
-  return new Promise((r) => srv.listen(0, '127.0.0.1', () => r({ srv, hits, port: srv.address().port })));
+  return new Promise((r) =>
+    srv.listen(0, '127.0.0.1', () => r({ srv, hits, port: srv.address().port })),
+  );
 }
 
 /**
@@ -79,14 +128,20 @@ function fixtureServer(vars) {
  */
 export async function startServer(env) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'cobrowse-test-'));
-  const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const proc = spawn(BIN, ['serve', '--listen', '127.0.0.1:0', '--data-dir', dataDir], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   const url = await new Promise((resolve, reject) => {
     const t = setTimeout(() => reject(new Error('server did not start in 20 s:\n' + log)), 20000);
     const on = (d) => {
       log += d;
       const m = /listening on (https?:\/\/127\.0\.0\.1:\d+)/.exec(log);
-      if (m) clearTimeout(t), resolve(m[1]);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[1]);
+      }
     };
     proc.stdout.on('data', on);
     proc.stderr.on('data', on);
@@ -103,7 +158,8 @@ export async function startServer(env) {
 export async function setup(opts = {}) {
   const vars = {};
   const fx = await fixtureServer(vars);
-  const origin = `http://127.0.0.1:${fx.port}`, other = `http://localhost:${fx.port}`;
+  const origin = `http://127.0.0.1:${fx.port}`,
+    other = `http://localhost:${fx.port}`;
   const env = {
     ...process.env,
     COBROWSE_ALLOWED_ORIGINS: JSON.stringify([origin]),
@@ -115,12 +171,29 @@ export async function setup(opts = {}) {
   Object.assign(vars, { SERVER: server, ORIGIN: origin, OTHER: other });
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu', '--font-render-hinting=none', ...(opts.browserArgs || [])],
+    args: [
+      '--no-sandbox',
+      '--headless',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--no-first-run',
+      '--disable-gpu',
+      '--font-render-hinting=none',
+      ...(opts.browserArgs || []),
+    ],
   });
   const firefox = IN_FIREFOX ? await launchFirefox() : null;
   let n = 0;
   const h = {
-    server, origin, other, fixtureHits: fx.hits, browser, dataDir, proc, env, log,
+    server,
+    origin,
+    other,
+    fixtureHits: fx.hits,
+    browser,
+    dataDir,
+    proc,
+    env,
+    log,
     /** A signed-in agent token (each test uses its own agent: one session per agent). */
     token(name = 'agent' + ++n) {
       return cli(dataDir, env, ['token', 'agent', name]);
@@ -133,9 +206,11 @@ export async function setup(opts = {}) {
      * options applies (the profile grants the clipboard).
      */
     async customer(fixture, opts = {}) {
-      const { onPage, ...ctxOpts } = opts; // onPage(page): before the fixture loads (e.g. a frame tap)
+      // onPage(page): before the fixture loads (e.g. a frame tap)
+      const { onPage, ...ctxOpts } = opts;
       const viewport = ctxOpts.viewport || CUSTOMER_VIEWPORT;
-      const ctx = firefox ? await firefoxContext(firefox.browser, viewport)
+      const ctx = firefox
+        ? await firefoxContext(firefox.browser, viewport)
         : await browser.newContext({ viewport, deviceScaleFactor: 1, ...ctxOpts });
       const page = await ctx.newPage();
       page.on('pageerror', (e) => console.log('[customer pageerror]', e.message));
@@ -146,20 +221,43 @@ export async function setup(opts = {}) {
     },
     /** Starts a session from the customer page; returns its 9-digit id. */
     start: (page, opts) => page.evaluate((o) => window.Cobrowse.start(o).then((s) => s.id), opts),
-    /** Opens the agent view on a session (own browser context; `opts.onContext(ctx)` first) and waits for the first snapshot. */
+    /**
+     * Opens the agent view on a session (own browser context; `opts.onContext(ctx)` first) and
+     * waits for the first snapshot.
+     */
     async agent(id, opts = {}) {
-      const ctx = await browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
+      const ctx = await browser.newContext({
+        viewport: { width: 1000, height: 800 },
+        deviceScaleFactor: 1,
+      });
       if (opts.onContext) await opts.onContext(ctx); // e.g. request routes, before anything loads
       const page = await ctx.newPage();
-      const requests = [], csp = [];
+      const requests = [],
+        csp = [];
       ctx.on('request', (r) => requests.push(r.url()));
-      page.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) csp.push(m.text()); });
+      page.on('console', (m) => {
+        if (/Content Security Policy/i.test(m.text())) csp.push(m.text());
+      });
       page.on('pageerror', (e) => console.log('[agent pageerror]', e.message));
       const token = opts.token ?? h.token();
       await page.goto(`${server}/agent/?session=${id}${token ? '#token=' + token : ''}`);
       if (opts.wait !== false) {
-        try { await waitFor(page, () => document.getElementById('state').dataset.state === 'live', null, 15000); }
-        catch (e) { throw new Error(e.message + '\nagent saw:\n' + (await page.evaluate(() => window.cobrowseAgent && cobrowseAgent.trace.join('\n')).catch(() => '?'))); }
+        try {
+          await waitFor(
+            page,
+            () => document.getElementById('state').dataset.state === 'live',
+            null,
+            15000,
+          );
+        } catch (e) {
+          throw new Error(
+            e.message +
+              '\nagent saw:\n' +
+              (await page
+                .evaluate(() => window.cobrowseAgent && cobrowseAgent.trace.join('\n'))
+                .catch(() => '?')),
+          );
+        }
       }
       return Object.assign(page, { requests, csp });
     },
@@ -169,7 +267,8 @@ export async function setup(opts = {}) {
       const gone = new Promise((r) => (proc.exitCode !== null ? r() : proc.once('exit', r)));
       proc.kill('SIGTERM');
       fx.srv.close();
-      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]); // it writes its data directory until it exits
+      // it writes its data directory until it exits
+      await Promise.race([gone, new Promise((r) => setTimeout(r, 5000))]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -202,7 +301,8 @@ export async function tap(page) {
     frames,
     received,
     texts() {
-      const out = [], run = [];
+      const out = [],
+        run = [];
       for (const f of frames) {
         if (f.opcode === 1) {
           const m = JSON.parse(f.payloadData);
@@ -225,9 +325,13 @@ export async function tap(page) {
 async function cdpTap(page) {
   const cdp = await page.context().newCDPSession(page);
   await cdp.send('Network.enable');
-  const frames = [], received = [];
+  const frames = [],
+    received = [];
   cdp.on('Network.webSocketFrameSent', (e) => frames.push(e.response));
-  cdp.on('Network.webSocketFrameReceived', (e) => e.response.opcode === 1 && received.push(e.response.payloadData));
+  cdp.on(
+    'Network.webSocketFrameReceived',
+    (e) => e.response.opcode === 1 && received.push(e.response.payloadData),
+  );
   return { frames, received };
 }
 
@@ -249,29 +353,64 @@ export function canon(opt) {
   const abs = (u, base) => {
     const t = u.trim();
     if (!t || /^(#|data:|blob:|about:|javascript:|mailto:|tel:)/i.test(t)) return u;
-    try { return new URL(t, base).href; } catch { return u; }
+    try {
+      return new URL(t, base).href;
+    } catch {
+      return u;
+    }
   };
-  const cssUrls = (v, base) => v.replace(/url\(\s*["']?([^"')]*)["']?\s*\)/g, (m, u) => 'url(' + abs(unproxy(u), base) + ')');
-  const maskSel = '[data-cobrowse-mask]' + (mask ? ',' + mask : ''), blockSel = '[data-cobrowse-block]' + (block ? ',' + block : '');
-  const sensitive = (el) => el.type === 'password' || el.type === 'hidden' || el.hasAttribute('data-was-password') || /cc-number|cc-csc|one-time-code/.test(el.getAttribute('autocomplete') || '') || !!el.closest(maskSel);
+  const cssUrls = (v, base) =>
+    v.replace(/url\(\s*["']?([^"')]*)["']?\s*\)/g, (_m, u) => 'url(' + abs(unproxy(u), base) + ')');
+  const maskSel = '[data-cobrowse-mask]' + (mask ? ',' + mask : ''),
+    blockSel = '[data-cobrowse-block]' + (block ? ',' + block : '');
+  const sensitive = (el) =>
+    el.type === 'password' ||
+    el.type === 'hidden' ||
+    el.hasAttribute('data-was-password') ||
+    /cc-number|cc-csc|one-time-code/.test(el.getAttribute('autocomplete') || '') ||
+    !!el.closest(maskSel);
   const field = (el) => /^(input|textarea|select)$/.test(el.localName);
   /** A masked element, or in one (agent: marked by the view). */
   const hid = (n) => {
-    for (; n; n = n.parentNode || n.host) if (n.nodeType === 1 && (agent ? n.hasAttribute('data-cb-masked') : n.matches(maskSel) || (field(n) && sensitive(n)))) return true;
+    for (; n; n = n.parentNode || n.host)
+      if (
+        n.nodeType === 1 &&
+        (agent
+          ? n.hasAttribute('data-cb-masked')
+          : n.matches(maskSel) || (field(n) && sensitive(n)))
+      )
+        return true;
     return false;
   };
   /** What a masked element keeps of its attributes (serialize.js LAYOUT, FORMAT.md). */
-  const LAYOUT = /^(class|id|style|type|dir|hidden|slot|width|height|size|cols|rows|colspan|rowspan|multiple|disabled|readonly|open|popover)$/;
+  const LAYOUT =
+    /^(class|id|style|type|dir|hidden|slot|width|height|size|cols|rows|colspan|rowspan|multiple|disabled|readonly|open|popover)$/;
   function attrs(el) {
-    const o = {}, base = el.baseURI;
+    const o = {},
+      base = el.baseURI;
     const raw = [];
     for (const at of el.attributes) {
-      const n = at.name, v = at.value;
+      const n = at.name,
+        v = at.value;
       if (/^on/i.test(n) || n === 'data-was-password') continue;
       if (agent) {
         if (n.startsWith('data-cb-')) {
           const orig = n.slice(8);
-          if (!['hover', 'focus', 'focus-within', 'focus-visible', 'masked', 'undef', 'blocked', 'link', 'inline', 'canvas'].includes(orig)) raw.push([orig, v]);
+          if (
+            ![
+              'hover',
+              'focus',
+              'focus-within',
+              'focus-visible',
+              'masked',
+              'undef',
+              'blocked',
+              'link',
+              'inline',
+              'canvas',
+            ].includes(orig)
+          )
+            raw.push([orig, v]);
           continue;
         }
         if (el.hasAttribute('data-cb-' + n)) continue;
@@ -282,7 +421,14 @@ export function canon(opt) {
     const m = !agent && hid(el);
     for (let [n, v] of raw) {
       if (m && !LAYOUT.test(n)) continue;
-      if (n === 'srcset') v = v.split(',').map((c) => { const [u, ...d] = c.trim().split(/\s+/); return [abs(unproxy(u), base), ...d].join(' '); }).join(', ');
+      if (n === 'srcset')
+        v = v
+          .split(',')
+          .map((c) => {
+            const [u, ...d] = c.trim().split(/\s+/);
+            return [abs(unproxy(u), base), ...d].join(' ');
+          })
+          .join(', ');
       else if (URLA.test(n)) v = abs(unproxy(v), base);
       else if (n === 'style') v = cssUrls(v, base);
       o[n] = v;
@@ -293,36 +439,64 @@ export function canon(opt) {
     if (n.nodeType === 3) {
       const p = n.parentNode;
       if (agent || !p || !hid(p)) return n.data;
-      // A masked option's label or textarea's text is not sent at all; other masked text as bullets.
+      // A masked option's label or textarea's text is not sent at all; other masked text as
+      // bullets.
       return /^(option|textarea)$/.test(p.localName) ? null : n.data.replace(/\S/g, '•');
     }
     if (n.nodeType !== 1) return null;
     let t = n.localName;
-    // Not shown by design: scripts and noscript (never sent), plug-ins and framesets (inert placeholders in the view).
-    if (/^(script|noscript)$/.test(t) || n.hasAttribute('data-cobrowse-ui') || (!agent && /^(object|embed|applet|portal|frameset)$/.test(t))) return null;
+    // Not shown by design: scripts and noscript (never sent), plug-ins and framesets (inert
+    // placeholders in the view).
+    if (
+      /^(script|noscript)$/.test(t) ||
+      n.hasAttribute('data-cobrowse-ui') ||
+      (!agent && /^(object|embed|applet|portal|frameset)$/.test(t))
+    )
+      return null;
     if (agent && n.hasAttribute('data-cb-link')) t = 'link';
     if (agent ? n.hasAttribute('data-cb-blocked') : n.matches(blockSel)) return { t, a: {}, c: [] };
     const o = { t, a: attrs(n), c: [] };
     if (agent && t === 'link') delete o.a.inline;
-    // Masked: a value of one length, and no choice shown (what a masked box or option shows is not compared).
+    // Masked: a value of one length, and no choice shown (what a masked box or option shows is not
+    // compared).
     const m = hid(n);
     if (t === 'input' || t === 'textarea') {
-      if (n.type === 'checkbox' || n.type === 'radio') { if (!m) o.a[':checked'] = String(n.checked); }
-      else if (n.type !== 'file') o.a[':value'] = !agent && m && n.value ? '••••••••' : n.value;
+      if (n.type === 'checkbox' || n.type === 'radio') {
+        if (!m) o.a[':checked'] = String(n.checked);
+      } else if (n.type !== 'file') o.a[':value'] = !agent && m && n.value ? '••••••••' : n.value;
     }
     if (t === 'option' && !m) o.a[':selected'] = String(n.selected);
     if (t === 'dialog') o.a[':open'] = String(n.open);
-    if (t !== 'style' && t !== 'link') for (let c = n.firstChild; c; c = c.nextSibling) { const x = node(c); if (x !== null) o.c.push(x); }
+    if (t !== 'style' && t !== 'link')
+      for (let c = n.firstChild; c; c = c.nextSibling) {
+        const x = node(c);
+        if (x !== null) o.c.push(x);
+      }
     const sr = n.shadowRoot || (!agent && window.__closedRoots && window.__closedRoots.get(n));
     if (sr) o.s = kids(sr);
-    if (t === 'iframe') { try { const d = n.contentDocument; if (d && d.documentElement) o.f = kids(d); } catch {} }
+    if (t === 'iframe') {
+      try {
+        const d = n.contentDocument;
+        if (d && d.documentElement) o.f = kids(d);
+      } catch {}
+    }
     return o;
   }
-  function kids(r) { const l = []; for (let c = r.firstChild; c; c = c.nextSibling) { const x = node(c); if (x !== null) l.push(x); } return l; }
+  function kids(r) {
+    const l = [];
+    for (let c = r.firstChild; c; c = c.nextSibling) {
+      const x = node(c);
+      if (x !== null) l.push(x);
+    }
+    return l;
+  }
   return kids(root);
 }
 
-/** Waits until the agent's view equals the customer's page (canonical forms); returns both for assertions. */
+/**
+ * Waits until the agent's view equals the customer's page (canonical forms); returns both for
+ * assertions.
+ */
 export async function converge(customer, agent, timeout = 5000, rules = {}) {
   const end = Date.now() + timeout;
   let c, a;
@@ -336,7 +510,8 @@ export async function converge(customer, agent, timeout = 5000, rules = {}) {
 
 /** First differing lines of two texts, for readable failures. */
 export function diff(a, b, ctx = 3) {
-  const x = a.split('\n'), y = b.split('\n');
+  const x = a.split('\n'),
+    y = b.split('\n');
   let i = 0;
   while (i < x.length && x[i] === y[i]) i++;
   return `first difference at line ${i + 1}:\n--- customer\n${x.slice(Math.max(0, i - ctx), i + ctx).join('\n')}\n--- agent\n${y.slice(Math.max(0, i - ctx), i + ctx).join('\n')}`;
@@ -348,16 +523,23 @@ export function diff(a, b, ctx = 3) {
  * matches (both ways): two engines place the same glyphs a pixel apart.
  */
 export function pixelDiff(pngA, pngB, tol = 40, shift = 0) {
-  const a = PNG.sync.read(pngA), b = PNG.sync.read(pngB);
-  if (a.width !== b.width || a.height !== b.height) return { ratio: 1, why: `sizes ${a.width}x${a.height} vs ${b.width}x${b.height}` };
+  const a = PNG.sync.read(pngA),
+    b = PNG.sync.read(pngB);
+  if (a.width !== b.width || a.height !== b.height)
+    return { ratio: 1, why: `sizes ${a.width}x${a.height} vs ${b.width}x${b.height}` };
   const { width: w, height: hh } = a;
-  const near = (p, i, q, j) => Math.abs(p[i] - q[j]) <= tol && Math.abs(p[i + 1] - q[j + 1]) <= tol && Math.abs(p[i + 2] - q[j + 2]) <= tol;
+  const near = (p, i, q, j) =>
+    Math.abs(p[i] - q[j]) <= tol &&
+    Math.abs(p[i + 1] - q[j + 1]) <= tol &&
+    Math.abs(p[i + 2] - q[j + 2]) <= tol;
   /** Whether pixel (x, y) of `p` has a match in `q` within `shift`. */
   const matched = (p, q, x, y) => {
     for (let dy = -shift; dy <= shift; dy++) {
       for (let dx = -shift; dx <= shift; dx++) {
-        const u = x + dx, v = y + dy;
-        if (u >= 0 && v >= 0 && u < w && v < hh && near(p, (y * w + x) * 4, q, (v * w + u) * 4)) return true;
+        const u = x + dx,
+          v = y + dy;
+        if (u >= 0 && v >= 0 && u < w && v < hh && near(p, (y * w + x) * 4, q, (v * w + u) * 4))
+          return true;
       }
     }
     return false;
@@ -371,7 +553,10 @@ export function pixelDiff(pngA, pngB, tol = 40, shift = 0) {
   return { ratio: bad / (w * hh), bad };
 }
 
-/** Leaves a failed comparison's pictures (`screensMatch`'s) in /tmp/cobrowse-shots as `<name>-customer.png`, `<name>-agent.png`. */
+/**
+ * Leaves a failed comparison's pictures (`screensMatch`'s) in /tmp/cobrowse-shots as
+ * `<name>-customer.png`, `<name>-agent.png`.
+ */
 export function keepShots(name, shots) {
   const dir = '/tmp/cobrowse-shots';
   mkdirSync(dir, { recursive: true });
@@ -385,8 +570,15 @@ export function keepShots(name, shots) {
  */
 export const ENGINE_SHIFT = IN_FIREFOX ? 2 : 0;
 
-/** Screenshots the customer's viewport and the agent's frame until they match (images arrive through the proxy). */
-export async function screensMatch(customer, agent, { threshold = 0.005, timeout = 5000, tol, shift = ENGINE_SHIFT } = {}) {
+/**
+ * Screenshots the customer's viewport and the agent's frame until they match (images arrive through
+ * the proxy).
+ */
+export async function screensMatch(
+  customer,
+  agent,
+  { threshold = 0.005, timeout = 5000, tol, shift = ENGINE_SHIFT } = {},
+) {
   const end = Date.now() + timeout;
   await agent.addStyleTag({ content: '#overlay{display:none!important}' });
   for (;;) {
@@ -395,9 +587,22 @@ export async function screensMatch(customer, agent, { threshold = 0.005, timeout
     // agent mirrors; Playwright restoring the agent's own fields afterwards
     // could undo the mirrored restore, so the agent's caret is left alone
     // (its view never has the focus).
-    const c = await customer.screenshot({ animations: 'disabled', caret: 'hide', style: '[data-cobrowse-ui]{visibility:hidden!important}' });
+    const c = await customer.screenshot({
+      animations: 'disabled',
+      caret: 'hide',
+      style: '[data-cobrowse-ui]{visibility:hidden!important}',
+    });
     const r = await agent.locator('iframe.cb-view').boundingBox();
-    const a = await agent.screenshot({ animations: 'disabled', caret: 'initial', clip: { x: Math.round(r.x), y: Math.round(r.y), width: Math.round(r.width), height: Math.round(r.height) } });
+    const a = await agent.screenshot({
+      animations: 'disabled',
+      caret: 'initial',
+      clip: {
+        x: Math.round(r.x),
+        y: Math.round(r.y),
+        width: Math.round(r.width),
+        height: Math.round(r.height),
+      },
+    });
     const d = pixelDiff(c, a, tol, shift);
     if (d.ratio <= threshold || Date.now() > end) return { ...d, customerPng: c, agentPng: a };
     await new Promise((r) => setTimeout(r, 250));
@@ -422,9 +627,16 @@ export function rawSocket(server, path, headers) {
     if (binary) return;
     const m = JSON.parse(d.toString());
     messages.push(m);
-    for (const w of waiters.slice()) if (w.pred(m)) waiters.splice(waiters.indexOf(w), 1), w.res(m);
+    for (const w of waiters.slice())
+      if (w.pred(m)) {
+        waiters.splice(waiters.indexOf(w), 1);
+        w.res(m);
+      }
   });
-  const open = new Promise((res, rej) => { ws.on('open', res); ws.on('error', rej); });
+  const open = new Promise((res, rej) => {
+    ws.on('open', res);
+    ws.on('error', rej);
+  });
   const next = (pred, timeout = 10000) => {
     const found = messages.find(pred);
     if (found) return Promise.resolve(found);
@@ -433,7 +645,10 @@ export function rawSocket(server, path, headers) {
       waiters.push(w);
       setTimeout(() => {
         const i = waiters.indexOf(w);
-        if (i >= 0) waiters.splice(i, 1), rej(new Error('no such message; got ' + messages.map((m) => m.t).join(',')));
+        if (i >= 0) {
+          waiters.splice(i, 1);
+          rej(new Error('no such message; got ' + messages.map((m) => m.t).join(',')));
+        }
       }, timeout);
     });
   };
@@ -461,7 +676,10 @@ export function rawCustomer(h, { url = h.origin + '/raw.html', title = 'Raw cust
   const socket = rawSocket(h.server, path, { Origin: h.origin });
   const { messages, open, next, send, binary, close } = socket;
   return {
-    messages, next, send, binary,
+    messages,
+    next,
+    send,
+    binary,
     async start() {
       await open;
       send('create', { url, title, tab: 'raw-' + Math.random().toString(36).slice(2) });
@@ -472,7 +690,10 @@ export function rawCustomer(h, { url = h.origin + '/raw.html', title = 'Raw cust
     snapshot(data, { w = 800, h: vh = 600, raw = null, json = null, chunk = 65536, ...meta } = {}) {
       const z = raw || deflateRawSync(Buffer.from(json ?? JSON.stringify(data)));
       let n = 0;
-      for (let o = 0; o < z.length; o += chunk) binary(1, z.subarray(o, o + chunk)), n++;
+      for (let o = 0; o < z.length; o += chunk) {
+        binary(1, z.subarray(o, o + chunk));
+        n++;
+      }
       send('snapshot', { n, z: 'deflate-raw', url, title, w, h: vh, ...meta });
     },
     close,

@@ -4,15 +4,30 @@
 // fixture also gets masked fields in each of its places (document, shadow root, frames;
 // secrets.mjs), and no masked value is in any frame its page sends (CDP), from the first to
 // a fresh snapshot at the end.
-import { test, after, before } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { setup, requirements, converge, diff, screensMatch, keepShots, tap, waitFor, CUSTOMER_BROWSER } from './harness.mjs';
-import { CLIPBOARD, plant, typeWhileIdle, exercise, noSecrets } from './secrets.mjs';
+import { after, before, test } from 'node:test';
+import {
+  CUSTOMER_BROWSER,
+  converge,
+  diff,
+  keepShots,
+  requirements,
+  screensMatch,
+  setup,
+  tap,
+  waitFor,
+} from './harness.mjs';
+import { CLIPBOARD, exercise, noSecrets, plant, typeWhileIdle } from './secrets.mjs';
 
 const skip = requirements();
 let h;
-before(async () => { if (!skip) h = await setup(); });
-after(async () => { if (h) await h.close(); });
+before(async () => {
+  if (!skip) h = await setup();
+});
+after(async () => {
+  if (h) await h.close();
+});
 
 /**
  * fixture → options: pixel threshold (share of pixels), per-channel tolerance; `ownWidgets`:
@@ -35,24 +50,42 @@ const CASES = {
 async function check(c, a, name, phase, opts) {
   const r = await converge(c, a);
   assert.ok(r.equal, `${name} (${phase}): DOM differs\n` + diff(r.customer, r.agent));
-  await c.evaluate(() => document.activeElement && document.activeElement.blur && document.activeElement.blur());
+  await c.evaluate(
+    () => document.activeElement && document.activeElement.blur && document.activeElement.blur(),
+  );
   if (opts.ownWidgets && CUSTOMER_BROWSER !== 'chromium') return;
   const s = await screensMatch(c, a, opts);
   if (s.ratio > (opts.threshold ?? 0.005)) keepShots(`${name}-${phase}`, s);
-  assert.ok(s.ratio <= (opts.threshold ?? 0.005), `${name} (${phase}): screens differ on ${(s.ratio * 100).toFixed(2)}% of pixels ${s.why || ''} (see /tmp/cobrowse-shots)`);
+  assert.ok(
+    s.ratio <= (opts.threshold ?? 0.005),
+    `${name} (${phase}): screens differ on ${(s.ratio * 100).toFixed(2)}% of pixels ${s.why || ''} (see /tmp/cobrowse-shots)`,
+  );
 }
 
 for (const [name, opts] of Object.entries(CASES)) {
   test(`mirror: ${name}`, { skip }, async () => {
     let wire;
-    const c = await h.customer(name, { ...CLIPBOARD, onPage: async (p) => { wire = await tap(p); } });
-    assert.ok(await c.evaluate(plant) >= 1);
+    const c = await h.customer(name, {
+      ...CLIPBOARD,
+      onPage: async (p) => {
+        wire = await tap(p);
+      },
+    });
+    assert.ok((await c.evaluate(plant)) >= 1);
     await typeWhileIdle(c);
     const id = await h.start(c);
     const a = await h.agent(id);
     try {
       await check(c, a, name, 'load', opts);
-      assert.equal(await a.evaluate(() => window.cobrowseAgent.mirror.frame.contentDocument.querySelectorAll('[data-cobrowse-ui]').length), 0, 'the co-browse UI is never mirrored');
+      assert.equal(
+        await a.evaluate(
+          () =>
+            window.cobrowseAgent.mirror.frame.contentDocument.querySelectorAll('[data-cobrowse-ui]')
+              .length,
+        ),
+        0,
+        'the co-browse UI is never mirrored',
+      );
       await exercise(c);
       await c.evaluate(() => window.fixtureChanges && window.fixtureChanges());
       await check(c, a, name, 'changed', opts);

@@ -4,20 +4,32 @@
 // property, mask-image and ::before icons, web fonts relative to its sheet). The agent's view
 // must look like the customer's page, at the top and scrolled down (under 0.5 % of pixels
 // differing), with the same web font faces loaded. Prints the measured differences as a table.
-import { test, after, before } from 'node:test';
+
 import assert from 'node:assert/strict';
-import { setup, requirements, converge, diff, screensMatch, keepShots, waitFor } from './harness.mjs';
+import { after, before, test } from 'node:test';
 import { faces } from './fonts.mjs';
+import {
+  converge,
+  diff,
+  keepShots,
+  requirements,
+  screensMatch,
+  setup,
+  waitFor,
+} from './harness.mjs';
 
 const skip = requirements();
 let h;
-before(async () => { if (!skip) h = await setup(); });
+before(async () => {
+  if (!skip) h = await setup();
+});
 after(async () => {
   if (h) await h.close();
-  if (rows.length) console.log('\npixels differing (> tolerance), agent view vs customer page:\n' + table(rows));
+  if (rows.length)
+    console.log('\npixels differing (> tolerance), agent view vs customer page:\n' + table(rows));
 });
 
-/** Share of pixels that may differ (the issue's bar). */
+/** Share of pixels that may differ: a view that looks the same to a person, not a pixel copy. */
 const THRESHOLD = 0.005;
 /** page → what it is built with (for the table). */
 const PAGES = {
@@ -52,7 +64,11 @@ for (const [page, what] of Object.entries(PAGES)) {
       assert.ok(r.equal, `${page}: DOM differs\n` + diff(r.customer, r.agent));
       const f = await faces(c, a);
       assert.ok(f.customer.length > 0, `${page} loads web fonts`);
-      assert.deepEqual(f.agent, f.customer, `${page}: the agent view loaded other font faces than the customer page`);
+      assert.deepEqual(
+        f.agent,
+        f.customer,
+        `${page}: the agent view loaded other font faces than the customer page`,
+      );
       const name = page.replace(/^pages\/|\.html$/g, '');
       const top = await shot(c, a, name + '-top');
       const y = await c.evaluate(() => {
@@ -61,11 +77,22 @@ for (const [page, what] of Object.entries(PAGES)) {
         return scrollY;
       });
       assert.ok(y > 300, `${page} is long enough to scroll (${y} px)`);
-      await waitFor(a, (y) => window.cobrowseAgent.mirror.frame.contentWindow.scrollY === y, y, 5000);
+      await waitFor(
+        a,
+        (y) => window.cobrowseAgent.mirror.frame.contentWindow.scrollY === y,
+        y,
+        5000,
+      );
       const down = await shot(c, a, name + '-scrolled');
       rows.push([name, what, pct(top), pct(down)]);
-      assert.ok(top.ratio <= THRESHOLD, `${page} (top): ${pct(top)} of pixels differ ${top.why || ''} (see /tmp/cobrowse-shots)`);
-      assert.ok(down.ratio <= THRESHOLD, `${page} (scrolled): ${pct(down)} of pixels differ ${down.why || ''} (see /tmp/cobrowse-shots)`);
+      assert.ok(
+        top.ratio <= THRESHOLD,
+        `${page} (top): ${pct(top)} of pixels differ ${top.why || ''} (see /tmp/cobrowse-shots)`,
+      );
+      assert.ok(
+        down.ratio <= THRESHOLD,
+        `${page} (scrolled): ${pct(down)} of pixels differ ${down.why || ''} (see /tmp/cobrowse-shots)`,
+      );
     } finally {
       await c.evaluate(() => window.Cobrowse.stop()).catch(() => {});
       await c.context().close();

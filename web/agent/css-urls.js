@@ -20,7 +20,8 @@ const SPACE = /[ \t\n\r\f]/;
  * care about, and names neither followed by `(` or an escape nor starting with `--` (a custom
  * property, whose strings we look at).
  */
-const SKIP = /(?:[^a-zA-Z_\-\u0080-\uffff\\"'\/(){};@]+|(?!--)[a-zA-Z0-9_\-\u0080-\uffff]+(?![\\(a-zA-Z0-9_\-\u0080-\uffff]))+/y;
+const SKIP =
+  /(?:[^a-zA-Z_\-\u0080-\uffff\\"'\/(){};@]+|(?!--)[a-zA-Z0-9_\-\u0080-\uffff]+(?![\\(a-zA-Z0-9_\-\u0080-\uffff]))+/y;
 
 /**
  * An escape at `i` (`s[i]` is a backslash): its character and where it ends; null when the
@@ -80,10 +81,19 @@ function string(s, i) {
       v += s[j++];
       continue;
     }
-    if (s[j + 1] === '\n' || s[j + 1] === '\f') { j += 2; continue; }
-    if (s[j + 1] === '\r') { j += s[j + 2] === '\n' ? 3 : 2; continue; }
+    if (s[j + 1] === '\n' || s[j + 1] === '\f') {
+      j += 2;
+      continue;
+    }
+    if (s[j + 1] === '\r') {
+      j += s[j + 2] === '\n' ? 3 : 2;
+      continue;
+    }
     const e = escape(s, j);
-    if (!e) { j++; continue; }
+    if (!e) {
+      j++;
+      continue;
+    }
     v += e[0];
     j = e[1];
   }
@@ -91,7 +101,8 @@ function string(s, i) {
 }
 
 /** A URL as a CSS string: quotes, backslashes and newlines escaped. */
-export const cssString = (u) => '"' + u.replace(/["\\\n\r\f]/g, (c) => '\\' + c.charCodeAt(0).toString(16) + ' ') + '"';
+export const cssString = (u) =>
+  '"' + u.replace(/["\\\n\r\f]/g, (c) => '\\' + c.charCodeAt(0).toString(16) + ' ') + '"';
 
 /**
  * `css` with each URL the browser could fetch replaced by `fn(url, isImport)` (`url` decoded,
@@ -137,8 +148,10 @@ export function rewriteCssUrls(css, fn) {
       i = end < 0 ? s.length : end + 2;
     } else if (c === '"' || c === "'") {
       const [v, j] = string(s, i);
-      const isUrl = atRule === 'import' || (parens.length && parens[parens.length - 1])
-        || (custom >= 0 && /^\s*([a-z][a-z0-9+.-]*:|\/\/)/i.test(v));
+      const isUrl =
+        atRule === 'import' ||
+        (parens.length && parens[parens.length - 1]) ||
+        (custom >= 0 && /^\s*([a-z][a-z0-9+.-]*:|\/\/)/i.test(v));
       const u = isUrl && atRule !== 'namespace' ? fn(v.trim(), atRule === 'import') : null;
       if (u !== null && u !== v.trim()) put(i, j, cssString(u));
       i = j;
@@ -161,7 +174,8 @@ export function rewriteCssUrls(css, fn) {
       i = Math.max(j, i + 1);
     } else {
       const [v, j] = name(s, i);
-      if (j === i) { // a lone backslash
+      if (j === i) {
+        // a lone backslash
         i++;
         continue;
       }
@@ -188,7 +202,11 @@ export function rewriteCssUrls(css, fn) {
         while (k < s.length && s[k] !== ')') {
           if (s[k] === '\\') {
             const e = escape(s, k);
-            if (e) { u += e[0]; k = e[1]; continue; }
+            if (e) {
+              u += e[0];
+              k = e[1];
+              continue;
+            }
           }
           u += s[k++];
         }

@@ -82,7 +82,11 @@ export class Transport {
   /** @param {string} type @param {any} x */
   emit(type, x) {
     for (const fn of this.subs.get(type) || []) {
-      try { fn(x); } catch (e) { console.error(e); }
+      try {
+        fn(x);
+      } catch (e) {
+        console.error(e);
+      }
     }
   }
 
@@ -111,7 +115,9 @@ export class Transport {
     const s = this.ws;
     this.ws = null;
     if (s) {
-      try { s.close(); } catch {}
+      try {
+        s.close();
+      } catch {}
     }
   }
 
@@ -176,7 +182,10 @@ export class Transport {
   }
 
   connect() {
-    const url = location.origin.replace(/^http/, 'ws') + '/ws/agent?v=1&session=' + encodeURIComponent(this.id);
+    const url =
+      location.origin.replace(/^http/, 'ws') +
+      '/ws/agent?v=1&session=' +
+      encodeURIComponent(this.id);
     const s = new WebSocket(url);
     this.ws = s;
     s.binaryType = 'arraybuffer';
@@ -190,7 +199,11 @@ export class Transport {
       this.note(typeof e.data === 'string' ? e.data.slice(0, 100) : 'binary ' + e.data.byteLength);
       if (typeof e.data !== 'string') return this.binary(new Uint8Array(e.data));
       let m;
-      try { m = JSON.parse(e.data); } catch { return; }
+      try {
+        m = JSON.parse(e.data);
+      } catch {
+        return;
+      }
       this.message(m);
     };
     s.onclose = (e) => {

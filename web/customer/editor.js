@@ -13,14 +13,26 @@
 const KEY = 'cobrowse:editor';
 const LISTS = { mask: 'Mask', disable: 'Disable control', block: 'Block' };
 const HINTS = {
-  mask: 'Values and texts are replaced by • before they leave the customer\'s browser.',
-  disable: 'The agent\'s clicks and typing on it do nothing (the customer can always act).',
+  mask: "Values and texts are replaced by • before they leave the customer's browser.",
+  disable: "The agent's clicks and typing on it do nothing (the customer can always act).",
   block: 'Never sent: the agent sees a grey box of the same size.',
 };
 /** Characters the server refuses in a selector, even quoted (style-sheet and markup injection). */
 const REFUSED = /[{};<]/;
-/** Data attributes tried first, in this order: test hooks and field names are the stablest handles. */
-const DATA_FIRST = ['data-testid', 'data-test', 'data-test-id', 'data-qa', 'data-cy', 'data-field', 'data-name', 'data-id', 'data-role'];
+/**
+ * Data attributes tried first, in this order: test hooks and field names are the stablest handles.
+ */
+const DATA_FIRST = [
+  'data-testid',
+  'data-test',
+  'data-test-id',
+  'data-qa',
+  'data-cy',
+  'data-field',
+  'data-name',
+  'data-id',
+  'data-role',
+];
 
 let ui = null;
 
@@ -28,17 +40,36 @@ let ui = null;
 export async function open(origin) {
   if (ui) return ui;
   const m = /(?:^#|&)cobrowse-editor=([A-Za-z0-9_]+)/.exec(location.hash);
-  let grant = null, problem = '';
+  let grant = null,
+    problem = '';
   if (m) {
     // The token must not stay in the address bar (history, screenshots, shared links).
-    const rest = location.hash.slice(1).split('&').filter((p) => !p.startsWith('cobrowse-editor=')).join('&');
-    history.replaceState(history.state, '', location.pathname + location.search + (rest ? '#' + rest : ''));
+    const rest = location.hash
+      .slice(1)
+      .split('&')
+      .filter((p) => !p.startsWith('cobrowse-editor='))
+      .join('&');
+    history.replaceState(
+      history.state,
+      '',
+      location.pathname + location.search + (rest ? '#' + rest : ''),
+    );
     try {
-      const r = await fetch(origin + '/api/v1/admin/editor/open', { method: 'POST', mode: 'cors', credentials: 'omit', headers: { authorization: 'Bearer ' + m[1] } });
+      const r = await fetch(origin + '/api/v1/admin/editor/open', {
+        method: 'POST',
+        mode: 'cors',
+        credentials: 'omit',
+        headers: { authorization: 'Bearer ' + m[1] },
+      });
       const data = await r.json().catch(() => null);
       if (r.ok) grant = data;
-      else problem = (data && data.error && data.error.message) || 'The server refused the editor link (' + r.status + ').';
-    } catch { problem = 'The co-browse server could not be reached.'; }
+      else
+        problem =
+          (data && data.error && data.error.message) ||
+          'The server refused the editor link (' + r.status + ').';
+    } catch {
+      problem = 'The co-browse server could not be reached.';
+    }
     if (grant) save(grant);
   } else {
     grant = load();
@@ -48,7 +79,11 @@ export async function open(origin) {
   return ui;
 }
 
-function save(g) { try { sessionStorage.setItem(KEY, JSON.stringify(g)); } catch {} }
+function save(g) {
+  try {
+    sessionStorage.setItem(KEY, JSON.stringify(g));
+  } catch {}
+}
 function load() {
   try {
     const g = JSON.parse(sessionStorage.getItem(KEY) || 'null');
@@ -62,32 +97,55 @@ function load() {
 
 const quote = (v) => '"' + v.replace(/["\\]/g, '\\$&').replace(/\n/g, '\\a ') + '"';
 const tagOf = (el) => CSS.escape(el.localName);
-/** Ids a framework generated (React useId, Ember, MUI, long numbers, UUIDs) change between page loads. */
-const generatedId = (v) => /\d{4,}|^(ember|ext-gen|ui-id-|mui-|react-|rc_|radix-|headlessui-)|:|^[a-f0-9-]{16,}$/i.test(v);
+/**
+ * Ids a framework generated (React useId, Ember, MUI, long numbers, UUIDs) change between page
+ * loads.
+ */
+const generatedId = (v) =>
+  /\d{4,}|^(ember|ext-gen|ui-id-|mui-|react-|rc_|radix-|headlessui-)|:|^[a-f0-9-]{16,}$/i.test(v);
 /** Classes made by CSS-in-JS tools, or state classes, are poor handles. */
-const weakClass = (c) => /^(css|sc|jsx|emotion|svelte|tw)-|^_|[a-z0-9]{5,}_[a-z0-9]{3,}|\d{3,}|^(is-|has-)?(active|hover|focus|selected|open|visible|hidden|disabled|checked)$/i.test(c);
+const weakClass = (c) =>
+  /^(css|sc|jsx|emotion|svelte|tw)-|^_|[a-z0-9]{5,}_[a-z0-9]{3,}|\d{3,}|^(is-|has-)?(active|hover|focus|selected|open|visible|hidden|disabled|checked)$/i.test(
+    c,
+  );
 
 function matches(sel) {
-  try { return Array.from(document.querySelectorAll(sel)); } catch { return null; }
+  try {
+    return Array.from(document.querySelectorAll(sel));
+  } catch {
+    return null;
+  }
 }
-const only = (sel, el) => { const l = matches(sel); return !!l && l.length === 1 && l[0] === el; };
+const only = (sel, el) => {
+  const l = matches(sel);
+  return !!l && l.length === 1 && l[0] === el;
+};
 const usable = (sel) => sel && !REFUSED.test(sel) && matches(sel) !== null;
 
 /** The steadiest selector that names this element alone (or null). */
 function own(el) {
-  const tag = tagOf(el), tries = [];
+  const tag = tagOf(el),
+    tries = [];
   if (el.id && !generatedId(el.id)) tries.push('#' + CSS.escape(el.id));
   const name = el.getAttribute('name');
   if (name) tries.push(`${tag}[name=${quote(name)}]`);
-  const data = Array.from(el.attributes).filter((a) => a.name.startsWith('data-') && !a.name.startsWith('data-cobrowse') && a.value.length < 80);
-  data.sort((a, b) => (DATA_FIRST.indexOf(a.name) + 1 || 99) - (DATA_FIRST.indexOf(b.name) + 1 || 99));
-  for (const a of data) tries.push(a.value ? `${tag}[${a.name}=${quote(a.value)}]` : `${tag}[${a.name}]`);
+  const data = Array.from(el.attributes).filter(
+    (a) => a.name.startsWith('data-') && !a.name.startsWith('data-cobrowse') && a.value.length < 80,
+  );
+  data.sort(
+    (a, b) => (DATA_FIRST.indexOf(a.name) + 1 || 99) - (DATA_FIRST.indexOf(b.name) + 1 || 99),
+  );
+  for (const a of data)
+    tries.push(a.value ? `${tag}[${a.name}=${quote(a.value)}]` : `${tag}[${a.name}]`);
   // Attributes that name what the element is (not words shown to people, which get translated).
   for (const a of ['autocomplete', 'for', 'role', 'type']) {
     const v = el.getAttribute(a);
-    if (v && v.length < 80 && !(a === 'autocomplete' && /^(on|off)$/i.test(v))) tries.push(`${tag}[${a}=${quote(v)}]`);
+    if (v && v.length < 80 && !(a === 'autocomplete' && /^(on|off)$/i.test(v)))
+      tries.push(`${tag}[${a}=${quote(v)}]`);
   }
-  const classes = Array.from(el.classList).filter((c) => !weakClass(c)).map((c) => '.' + CSS.escape(c));
+  const classes = Array.from(el.classList)
+    .filter((c) => !weakClass(c))
+    .map((c) => '.' + CSS.escape(c));
   for (const c of classes) tries.push(tag + c);
   if (classes.length > 1) tries.push(tag + classes.slice(0, 3).join(''));
   for (const a of ['aria-label', 'placeholder', 'title', 'alt']) {
@@ -100,7 +158,10 @@ function own(el) {
 /** A handle for an ancestor used as context: an id, name or data attribute, unique or not. */
 function anchor(el) {
   if (el.id && !generatedId(el.id) && !REFUSED.test(el.id)) return '#' + CSS.escape(el.id);
-  for (const a of DATA_FIRST) { const v = el.getAttribute(a); if (v && !REFUSED.test(v)) return `${tagOf(el)}[${a}=${quote(v)}]`; }
+  for (const a of DATA_FIRST) {
+    const v = el.getAttribute(a);
+    if (v && !REFUSED.test(v)) return `${tagOf(el)}[${a}=${quote(v)}]`;
+  }
   const name = el.getAttribute('name');
   if (name && !REFUSED.test(name)) return `${tagOf(el)}[name=${quote(name)}]`;
   // A class that names this one element of the page will do as well.
@@ -120,7 +181,8 @@ export function selectorFor(el) {
   const mine = own(el);
   if (mine) return mine;
   const step = (n) => {
-    const tag = tagOf(n), p = n.parentElement;
+    const tag = tagOf(n),
+      p = n.parentElement;
     if (!p) return tag;
     const same = Array.from(p.children).filter((c) => c.localName === n.localName);
     return same.length > 1 ? `${tag}:nth-of-type(${same.indexOf(n) + 1})` : tag;
@@ -133,7 +195,8 @@ export function selectorFor(el) {
       const tries = [];
       const name = el.getAttribute('name');
       if (name && !REFUSED.test(name)) tries.push(`${a} ${tagOf(el)}[name=${quote(name)}]`);
-      for (const c of Array.from(el.classList).filter((c) => !weakClass(c))) tries.push(`${a} ${tagOf(el)}.${CSS.escape(c)}`);
+      for (const c of Array.from(el.classList).filter((c) => !weakClass(c)))
+        tries.push(`${a} ${tagOf(el)}.${CSS.escape(c)}`);
       tries.push(`${a} > ${[...steps].reverse().join(' > ')}`);
       const found = tries.find((t) => usable(t) && only(t, el));
       if (found) return found;
@@ -150,14 +213,23 @@ export function urlMatches(pattern, url) {
   if (!url.startsWith(parts[0])) return false;
   let rest = url.slice(parts[0].length);
   if (parts.length === 1) return rest === '';
-  for (const p of parts.slice(1, -1)) { const i = rest.indexOf(p); if (i < 0) return false; rest = rest.slice(i + p.length); }
+  for (const p of parts.slice(1, -1)) {
+    const i = rest.indexOf(p);
+    if (i < 0) return false;
+    rest = rest.slice(i + p.length);
+  }
   return rest.endsWith(parts[parts.length - 1]);
 }
 
 function defaultAction(el) {
-  if (/^(input|textarea|select)$/.test(el.localName) && !/^(submit|button|image|reset)$/.test(el.type)) return 'mask';
+  if (
+    /^(input|textarea|select)$/.test(el.localName) &&
+    !/^(submit|button|image|reset)$/.test(el.type)
+  )
+    return 'mask';
   if (el.isContentEditable) return 'mask';
-  if (/^(button|a)$/.test(el.localName) || /^(submit|button|image|reset)$/.test(el.type)) return 'disable';
+  if (/^(button|a)$/.test(el.localName) || /^(submit|button|image|reset)$/.test(el.type))
+    return 'disable';
   if (/^(img|video|canvas|iframe|picture|svg|object|embed)$/.test(el.localName)) return 'block';
   return 'mask';
 }
@@ -165,11 +237,16 @@ function defaultAction(el) {
 function describe(el) {
   let d = '<' + el.localName;
   if (el.id) d += ` id="${el.id}"`;
-  const name = el.getAttribute('name'); if (name) d += ` name="${name}"`;
+  const name = el.getAttribute('name');
+  if (name) d += ` name="${name}"`;
   if (el.type && el.localName === 'input') d += ` type="${el.type}"`;
-  if (!el.id && el.classList.length) d += ` class="${Array.from(el.classList).slice(0, 2).join(' ')}${el.classList.length > 2 ? ' …' : ''}"`;
+  if (!el.id && el.classList.length)
+    d += ` class="${Array.from(el.classList).slice(0, 2).join(' ')}${el.classList.length > 2 ? ' …' : ''}"`;
   d += '>';
-  const text = (el.localName === 'input' || el.localName === 'textarea') ? '' : (el.textContent || '').trim().replace(/\s+/g, ' ');
+  const text =
+    el.localName === 'input' || el.localName === 'textarea'
+      ? ''
+      : (el.textContent || '').trim().replace(/\s+/g, ' ');
   return text ? d + ' ' + (text.length > 40 ? text.slice(0, 40) + '…' : text) : d;
 }
 
@@ -258,27 +335,44 @@ function el(tag, attrs, ...kids) {
     else if (k === 'class') e.className = v;
     else e.setAttribute(k, v === true ? '' : v);
   }
-  for (const k of kids.flat()) if (k !== null && k !== undefined && k !== false) e.append(k instanceof Node ? k : String(k));
+  for (const k of kids.flat())
+    if (k !== null && k !== undefined && k !== false) e.append(k instanceof Node ? k : String(k));
   return e;
 }
 
 class Editor {
   constructor(origin, grant, problem) {
-    this.origin = origin; this.grant = grant || {};
+    this.origin = origin;
+    this.grant = grant || {};
     /** Selectors in the rule set (as last saved) and the changes not saved yet. */
     this.saved = { mask: [], disable: [], block: [], ...(this.grant.rules || {}) };
     this.add = { mask: [], disable: [], block: [] };
     this.remove = { mask: [], disable: [], block: [] };
-    this.picking = !problem; this.hovered = null; this.selected = null; this.action = 'mask';
-    this.host = el('div', { 'data-cobrowse-ui': '', 'data-cobrowse-editor': '', style: 'position:fixed;inset:0;z-index:2147483647;pointer-events:none' });
+    this.picking = !problem;
+    this.hovered = null;
+    this.selected = null;
+    this.action = 'mask';
+    this.host = el('div', {
+      'data-cobrowse-ui': '',
+      'data-cobrowse-editor': '',
+      style: 'position:fixed;inset:0;z-index:2147483647;pointer-events:none',
+    });
     this.root = this.host.attachShadow({ mode: 'open' });
     this.root.append(el('style', {}, CSS_TEXT));
     this.boxes = el('div', { class: 'boxes' });
     this.tip = el('div', { class: 'tip', hidden: true });
-    this.panel = el('div', { class: 'panel', role: 'dialog', 'aria-label': 'Co-browse restrictions editor', style: 'pointer-events:auto' });
+    this.panel = el('div', {
+      class: 'panel',
+      role: 'dialog',
+      'aria-label': 'Co-browse restrictions editor',
+      style: 'pointer-events:auto',
+    });
     this.root.append(this.boxes, this.tip, this.panel);
     document.documentElement.append(this.host);
-    if (problem) return this.failed(problem);
+    if (problem) {
+      this.failed(problem);
+      return;
+    }
     this.build();
     this.listen();
     this.frame();
@@ -286,53 +380,223 @@ class Editor {
 
   failed(problem) {
     this.panel.replaceChildren(
-      el('header', {}, el('strong', {}, 'Co-browse'), el('span', { class: 'tag' }, 'Editor'), el('span', { class: 'sp' }), el('button', { type: 'button', 'aria-label': 'Close the editor', onclick: () => this.close() }, '×')),
-      el('section', {}, el('div', { class: 'msg err', role: 'alert', id: 'cbe-problem' }, problem), el('p', { class: 'hint' }, 'Start the visual editor again from the admin console (DOM restrictions).')));
+      el(
+        'header',
+        {},
+        el('strong', {}, 'Co-browse'),
+        el('span', { class: 'tag' }, 'Editor'),
+        el('span', { class: 'sp' }),
+        el(
+          'button',
+          { type: 'button', 'aria-label': 'Close the editor', onclick: () => this.close() },
+          '×',
+        ),
+      ),
+      el(
+        'section',
+        {},
+        el('div', { class: 'msg err', role: 'alert', id: 'cbe-problem' }, problem),
+        el(
+          'p',
+          { class: 'hint' },
+          'Start the visual editor again from the admin console (DOM restrictions).',
+        ),
+      ),
+    );
   }
 
   build() {
     const g = this.grant;
-    this.patternInput = el('input', { type: 'text', id: 'cbe-pattern', value: g.url_pattern || '', spellcheck: 'false', 'aria-describedby': 'cbe-pattern-note', oninput: () => this.patternNote() });
-    this.pickButton = el('button', { type: 'button', class: 'btn', id: 'cbe-pick', onclick: () => this.setPicking(!this.picking) });
-    this.pickState = el('div', { class: 'pick' }, el('span', { class: 'dot' }), el('span', { id: 'cbe-pick-state' }));
-    this.selectorInput = el('input', { type: 'text', id: 'cbe-selector', spellcheck: 'false', 'aria-label': 'Selector', oninput: () => this.showMatches() });
-    this.count = el('div', { class: 'count', id: 'cbe-count', role: 'status', 'aria-live': 'polite' });
-    this.actionButtons = Object.fromEntries(Object.entries(LISTS).map(([k, label]) => [k, el('button', { type: 'button', 'data-action': k, id: 'cbe-action-' + k, 'aria-pressed': 'false', onclick: () => this.setAction(k) }, label)]));
+    this.patternInput = el('input', {
+      type: 'text',
+      id: 'cbe-pattern',
+      value: g.url_pattern || '',
+      spellcheck: 'false',
+      'aria-describedby': 'cbe-pattern-note',
+      oninput: () => this.patternNote(),
+    });
+    this.pickButton = el('button', {
+      type: 'button',
+      class: 'btn',
+      id: 'cbe-pick',
+      onclick: () => this.setPicking(!this.picking),
+    });
+    this.pickState = el(
+      'div',
+      { class: 'pick' },
+      el('span', { class: 'dot' }),
+      el('span', { id: 'cbe-pick-state' }),
+    );
+    this.selectorInput = el('input', {
+      type: 'text',
+      id: 'cbe-selector',
+      spellcheck: 'false',
+      'aria-label': 'Selector',
+      oninput: () => this.showMatches(),
+    });
+    this.count = el('div', {
+      class: 'count',
+      id: 'cbe-count',
+      role: 'status',
+      'aria-live': 'polite',
+    });
+    this.actionButtons = Object.fromEntries(
+      Object.entries(LISTS).map(([k, label]) => [
+        k,
+        el(
+          'button',
+          {
+            type: 'button',
+            'data-action': k,
+            id: 'cbe-action-' + k,
+            'aria-pressed': 'false',
+            onclick: () => this.setAction(k),
+          },
+          label,
+        ),
+      ]),
+    );
     this.hint = el('p', { class: 'hint', id: 'cbe-hint' });
     this.element = el('div', { class: 'el', id: 'cbe-element' });
-    this.selection = el('section', { id: 'cbe-selection', hidden: true },
-      el('h3', {}, 'Selected element'), this.element,
-      el('label', {}, 'Restriction'), el('div', { class: 'actions', role: 'group', 'aria-label': 'Restriction' }, Object.values(this.actionButtons)), this.hint,
-      el('label', { for: 'cbe-selector' }, 'Selector'), this.selectorInput, this.count,
-      el('div', { class: 'row end' },
-        el('button', { type: 'button', class: 'btn', id: 'cbe-parent', title: 'Select the parent element', onclick: () => this.select(this.selected && this.selected.parentElement !== document.documentElement ? this.selected.parentElement : this.selected) }, '↑ Parent'),
+    this.selection = el(
+      'section',
+      { id: 'cbe-selection', hidden: true },
+      el('h3', {}, 'Selected element'),
+      this.element,
+      el('label', {}, 'Restriction'),
+      el(
+        'div',
+        { class: 'actions', role: 'group', 'aria-label': 'Restriction' },
+        Object.values(this.actionButtons),
+      ),
+      this.hint,
+      el('label', { for: 'cbe-selector' }, 'Selector'),
+      this.selectorInput,
+      this.count,
+      el(
+        'div',
+        { class: 'row end' },
+        el(
+          'button',
+          {
+            type: 'button',
+            class: 'btn',
+            id: 'cbe-parent',
+            title: 'Select the parent element',
+            onclick: () =>
+              this.select(
+                this.selected && this.selected.parentElement !== document.documentElement
+                  ? this.selected.parentElement
+                  : this.selected,
+              ),
+          },
+          '↑ Parent',
+        ),
         el('button', { type: 'button', class: 'btn', onclick: () => this.deselect() }, 'Cancel'),
-        el('button', { type: 'button', class: 'btn primary', id: 'cbe-add', onclick: () => this.addRule() }, 'Add to rule set')));
+        el(
+          'button',
+          { type: 'button', class: 'btn primary', id: 'cbe-add', onclick: () => this.addRule() },
+          'Add to rule set',
+        ),
+      ),
+    );
     this.list = el('ul', { id: 'cbe-rules' });
-    this.saveButton = el('button', { type: 'button', class: 'btn primary', id: 'cbe-save', onclick: () => this.save() }, 'Save');
+    this.saveButton = el(
+      'button',
+      { type: 'button', class: 'btn primary', id: 'cbe-save', onclick: () => this.save() },
+      'Save',
+    );
     this.message = el('div', { id: 'cbe-message', role: 'status', 'aria-live': 'polite' });
     this.panel.replaceChildren(
-      el('header', {}, el('strong', {}, 'Co-browse'), el('span', { class: 'tag' }, 'Restrictions editor'), el('span', { class: 'sp' }),
-        el('button', { type: 'button', title: 'Move the panel to the other side', 'aria-label': 'Move the panel to the other side', onclick: () => this.panel.classList.toggle('left') }, '⇆'),
-        el('button', { type: 'button', title: 'Close the editor', 'aria-label': 'Close the editor', id: 'cbe-close', onclick: () => this.close() }, '×')),
-      el('section', {},
-        el('div', { class: 'meta' }, 'Rule set ', el('b', { id: 'cbe-set' }, g.rule_set || '?'), g.account ? ' · ' + g.account : ''),
-        el('label', { for: 'cbe-pattern' }, 'Applies to pages matching'), this.patternInput,
-        el('p', { class: 'hint', id: 'cbe-pattern-note' })),
-      el('section', {}, el('div', { class: 'row' }, this.pickState, el('span', { class: 'sp', style: 'flex:1' }), this.pickButton),
-        el('p', { class: 'hint' }, 'Point at an element and click to select it. ', el('kbd', {}, 'Esc'), ' cancels; pause picking to use the page normally.')),
+      el(
+        'header',
+        {},
+        el('strong', {}, 'Co-browse'),
+        el('span', { class: 'tag' }, 'Restrictions editor'),
+        el('span', { class: 'sp' }),
+        el(
+          'button',
+          {
+            type: 'button',
+            title: 'Move the panel to the other side',
+            'aria-label': 'Move the panel to the other side',
+            onclick: () => this.panel.classList.toggle('left'),
+          },
+          '⇆',
+        ),
+        el(
+          'button',
+          {
+            type: 'button',
+            title: 'Close the editor',
+            'aria-label': 'Close the editor',
+            id: 'cbe-close',
+            onclick: () => this.close(),
+          },
+          '×',
+        ),
+      ),
+      el(
+        'section',
+        {},
+        el(
+          'div',
+          { class: 'meta' },
+          'Rule set ',
+          el('b', { id: 'cbe-set' }, g.rule_set || '?'),
+          g.account ? ' · ' + g.account : '',
+        ),
+        el('label', { for: 'cbe-pattern' }, 'Applies to pages matching'),
+        this.patternInput,
+        el('p', { class: 'hint', id: 'cbe-pattern-note' }),
+      ),
+      el(
+        'section',
+        {},
+        el(
+          'div',
+          { class: 'row' },
+          this.pickState,
+          el('span', { class: 'sp', style: 'flex:1' }),
+          this.pickButton,
+        ),
+        el(
+          'p',
+          { class: 'hint' },
+          'Point at an element and click to select it. ',
+          el('kbd', {}, 'Esc'),
+          ' cancels; pause picking to use the page normally.',
+        ),
+      ),
       this.selection,
-      el('section', {}, el('h3', {}, 'Rules of this set'), this.list,
-        el('div', { class: 'row end' }, el('span', { class: 'muted small', id: 'cbe-pending', style: 'flex:1' }), this.saveButton), this.message));
+      el(
+        'section',
+        {},
+        el('h3', {}, 'Rules of this set'),
+        this.list,
+        el(
+          'div',
+          { class: 'row end' },
+          el('span', { class: 'muted small', id: 'cbe-pending', style: 'flex:1' }),
+          this.saveButton,
+        ),
+        this.message,
+      ),
+    );
     this.setPicking(true);
     this.patternNote();
     this.render();
   }
 
   patternNote() {
-    const p = this.patternInput.value.trim(), note = this.root.getElementById('cbe-pattern-note');
+    const p = this.patternInput.value.trim(),
+      note = this.root.getElementById('cbe-pattern-note');
     const ok = p && urlMatches(p, location.href);
-    note.textContent = !p ? 'A pattern is required: the whole page address, * for anything.' : ok ? 'This page matches: its next session gets these rules.' : 'This page does NOT match the pattern: the rules will not apply here.';
+    note.textContent = !p
+      ? 'A pattern is required: the whole page address, * for anything.'
+      : ok
+        ? 'This page matches: its next session gets these rules.'
+        : 'This page does NOT match the pattern: the rules will not apply here.';
     note.style.color = ok ? '' : '#8a5a0c';
     this.render();
   }
@@ -340,26 +604,54 @@ class Editor {
   setPicking(on) {
     this.picking = on;
     this.pickState.classList.toggle('off', !on);
-    this.root.getElementById('cbe-pick-state').textContent = on ? 'Picking elements' : 'Picking paused';
+    this.root.getElementById('cbe-pick-state').textContent = on
+      ? 'Picking elements'
+      : 'Picking paused';
     this.pickButton.textContent = on ? 'Pause' : 'Pick elements';
-    if (!on) { this.hovered = null; this.tip.hidden = true; }
+    if (!on) {
+      this.hovered = null;
+      this.tip.hidden = true;
+    }
   }
 
   listen() {
     const ours = (e) => e.composedPath().includes(this.host);
-    const swallow = (e) => { if (this.picking && !ours(e)) { e.preventDefault(); e.stopImmediatePropagation(); } };
+    const swallow = (e) => {
+      if (this.picking && !ours(e)) {
+        e.preventDefault();
+        e.stopImmediatePropagation();
+      }
+    };
     this.handlers = {
       mousemove: (e) => {
-        if (!this.picking || ours(e)) { this.hovered = null; this.tip.hidden = true; return; }
+        if (!this.picking || ours(e)) {
+          this.hovered = null;
+          this.tip.hidden = true;
+          return;
+        }
         const t = e.target && e.target.nodeType === 1 ? e.target : null;
-        if (t && t !== document.documentElement && t !== document.body) { this.hovered = t; this.pointer = [e.clientX, e.clientY]; }
-        else this.hovered = null;
+        if (t && t !== document.documentElement && t !== document.body) {
+          this.hovered = t;
+          this.pointer = [e.clientX, e.clientY];
+        } else this.hovered = null;
       },
-      click: (e) => { if (!this.picking || ours(e)) return; swallow(e); if (this.hovered) this.select(this.hovered); },
-      mousedown: swallow, mouseup: swallow, pointerdown: swallow, pointerup: swallow, dblclick: swallow, auxclick: swallow, submit: swallow, contextmenu: () => {},
+      click: (e) => {
+        if (!this.picking || ours(e)) return;
+        swallow(e);
+        if (this.hovered) this.select(this.hovered);
+      },
+      mousedown: swallow,
+      mouseup: swallow,
+      pointerdown: swallow,
+      pointerup: swallow,
+      dblclick: swallow,
+      auxclick: swallow,
+      submit: swallow,
+      contextmenu: () => {},
       keydown: (e) => {
         if (e.key !== 'Escape') return;
-        if (this.selected) this.deselect(); else if (this.picking) this.setPicking(false);
+        if (this.selected) this.deselect();
+        else if (this.picking) this.setPicking(false);
       },
     };
     for (const [t, f] of Object.entries(this.handlers)) addEventListener(t, f, true);
@@ -372,12 +664,24 @@ class Editor {
     const put = (target, cls, k) => {
       const r = target.getBoundingClientRect();
       if (!r.width && !r.height) return;
-      boxes.push(el('div', { class: 'box ' + cls, 'data-k': k, style: `left:${r.left - 2}px;top:${r.top - 2}px;width:${r.width + 4}px;height:${r.height + 4}px` }));
+      boxes.push(
+        el('div', {
+          class: 'box ' + cls,
+          'data-k': k,
+          style: `left:${r.left - 2}px;top:${r.top - 2}px;width:${r.width + 4}px;height:${r.height + 4}px`,
+        }),
+      );
     };
     // What the rule set already restricts on this page (refreshed twice a second, not every frame).
-    if (!this.forceAt || performance.now() - this.forceAt > 500) this.forceAt = performance.now(), this.inForce = this.restricted();
-    for (const [e, k] of this.inForce) if (e !== this.selected && !(this.matched || []).includes(e)) put(e, 'rule ' + k, k === 'disable' ? 'disabled' : k === 'block' ? 'blocked' : 'masked');
-    for (const m of (this.matched || []).slice(0, 300)) if (m !== this.selected) put(m, 'match ' + this.action);
+    if (!this.forceAt || performance.now() - this.forceAt > 500) {
+      this.forceAt = performance.now();
+      this.inForce = this.restricted();
+    }
+    for (const [e, k] of this.inForce)
+      if (e !== this.selected && !(this.matched || []).includes(e))
+        put(e, 'rule ' + k, k === 'disable' ? 'disabled' : k === 'block' ? 'blocked' : 'masked');
+    for (const m of (this.matched || []).slice(0, 300))
+      if (m !== this.selected) put(m, 'match ' + this.action);
     if (this.selected && this.selected.isConnected) put(this.selected, 'selected');
     if (this.hovered && this.hovered !== this.selected && this.picking) {
       put(this.hovered, 'hover');
@@ -416,28 +720,44 @@ class Editor {
   }
 
   deselect() {
-    this.selected = null; this.matched = [];
+    this.selected = null;
+    this.matched = [];
     this.selection.hidden = true;
     this.message.replaceChildren();
   }
 
   setAction(k) {
     this.action = k;
-    for (const [a, b] of Object.entries(this.actionButtons)) b.setAttribute('aria-pressed', String(a === k));
+    for (const [a, b] of Object.entries(this.actionButtons))
+      b.setAttribute('aria-pressed', String(a === k));
     this.hint.textContent = HINTS[k];
   }
 
   showMatches() {
     const sel = this.selectorInput.value.trim();
     const found = sel ? matches(sel) : [];
-    let text, cls = '';
-    if (!sel) { text = 'Type a selector.'; cls = 'none'; this.matched = []; }
-    else if (found === null) { text = 'Not a valid CSS selector.'; cls = 'bad'; this.matched = []; }
-    else if (REFUSED.test(sel)) { text = '{ } ; and < are not allowed in a selector.'; cls = 'bad'; this.matched = found; }
-    else {
+    let text,
+      cls = '';
+    if (!sel) {
+      text = 'Type a selector.';
+      cls = 'none';
+      this.matched = [];
+    } else if (found === null) {
+      text = 'Not a valid CSS selector.';
+      cls = 'bad';
+      this.matched = [];
+    } else if (REFUSED.test(sel)) {
+      text = '{ } ; and < are not allowed in a selector.';
+      cls = 'bad';
       this.matched = found;
-      const n = found.length, includes = this.selected ? found.includes(this.selected) : true;
-      text = n === 0 ? 'Matches no element on this page.' : `Matches ${n} element${n > 1 ? 's' : ''} on this page${n > 1 ? ', highlighted' : ''}.`;
+    } else {
+      this.matched = found;
+      const n = found.length,
+        includes = this.selected ? found.includes(this.selected) : true;
+      text =
+        n === 0
+          ? 'Matches no element on this page.'
+          : `Matches ${n} element${n > 1 ? 's' : ''} on this page${n > 1 ? ', highlighted' : ''}.`;
       if (n && !includes) text += ' (Not the selected one!)';
       cls = n === 0 || !includes ? 'none' : n > 1 ? 'many' : '';
     }
@@ -448,7 +768,8 @@ class Editor {
   }
 
   addRule() {
-    const sel = this.selectorInput.value.trim(), k = this.action;
+    const sel = this.selectorInput.value.trim(),
+      k = this.action;
     if (!sel || matches(sel) === null || REFUSED.test(sel)) return;
     const rm = this.remove[k].indexOf(sel);
     if (rm >= 0) this.remove[k].splice(rm, 1);
@@ -462,19 +783,56 @@ class Editor {
     const items = [];
     for (const k of Object.keys(LISTS)) {
       for (const s of [...this.saved[k], ...this.add[k]]) {
-        const isNew = this.add[k].includes(s), removed = this.remove[k].includes(s);
+        const isNew = this.add[k].includes(s),
+          removed = this.remove[k].includes(s);
         const n = (matches(s) || []).length;
-        items.push(el('li', { class: 'rule' + (isNew ? ' new' : '') + (removed ? ' removed' : ''), 'data-list': k, 'data-selector': s,
-          onmouseenter: () => { if (!this.selected) { this.matched = matches(s) || []; this.action = k; } },
-          onmouseleave: () => { if (!this.selected) this.matched = []; } },
-        el('span', { class: 'kind ' + k }, k), el('code', {}, s), el('span', { class: 'n', title: 'Elements it matches on this page' }, n + '×'),
-        el('button', { type: 'button', 'aria-label': (removed ? 'Keep ' : 'Remove ') + s, title: removed ? 'Keep it' : 'Remove it', onclick: () => this.toggle(k, s) }, removed ? '↺' : '×')));
+        items.push(
+          el(
+            'li',
+            {
+              class: 'rule' + (isNew ? ' new' : '') + (removed ? ' removed' : ''),
+              'data-list': k,
+              'data-selector': s,
+              onmouseenter: () => {
+                if (!this.selected) {
+                  this.matched = matches(s) || [];
+                  this.action = k;
+                }
+              },
+              onmouseleave: () => {
+                if (!this.selected) this.matched = [];
+              },
+            },
+            el('span', { class: 'kind ' + k }, k),
+            el('code', {}, s),
+            el('span', { class: 'n', title: 'Elements it matches on this page' }, n + '×'),
+            el(
+              'button',
+              {
+                type: 'button',
+                'aria-label': (removed ? 'Keep ' : 'Remove ') + s,
+                title: removed ? 'Keep it' : 'Remove it',
+                onclick: () => this.toggle(k, s),
+              },
+              removed ? '↺' : '×',
+            ),
+          ),
+        );
       }
     }
-    this.list.replaceChildren(...(items.length ? items : [el('li', { class: 'muted small' }, 'No rules yet: select an element to add one.')]));
-    const pending = Object.values(this.add).flat().length + Object.values(this.remove).flat().length;
+    this.list.replaceChildren(
+      ...(items.length
+        ? items
+        : [el('li', { class: 'muted small' }, 'No rules yet: select an element to add one.')]),
+    );
+    const pending =
+      Object.values(this.add).flat().length + Object.values(this.remove).flat().length;
     const patternChanged = this.patternInput.value.trim() !== (this.grant.url_pattern || '');
-    this.root.getElementById('cbe-pending').textContent = pending ? `${pending} unsaved change${pending > 1 ? 's' : ''}` : patternChanged ? 'Pattern changed' : 'All saved';
+    this.root.getElementById('cbe-pending').textContent = pending
+      ? `${pending} unsaved change${pending > 1 ? 's' : ''}`
+      : patternChanged
+        ? 'Pattern changed'
+        : 'All saved';
     this.saveButton.disabled = !pending && !patternChanged;
     this.forceAt = 0;
   }
@@ -482,46 +840,86 @@ class Editor {
   toggle(k, s) {
     const a = this.add[k].indexOf(s);
     if (a >= 0) this.add[k].splice(a, 1);
-    else { const r = this.remove[k].indexOf(s); r >= 0 ? this.remove[k].splice(r, 1) : this.remove[k].push(s); }
+    else {
+      const r = this.remove[k].indexOf(s);
+      r >= 0 ? this.remove[k].splice(r, 1) : this.remove[k].push(s);
+    }
     this.render();
   }
 
   async save() {
-    const body = { url_pattern: this.patternInput.value.trim(), add: this.add, remove: this.remove };
+    const body = {
+      url_pattern: this.patternInput.value.trim(),
+      add: this.add,
+      remove: this.remove,
+    };
     this.saveButton.disabled = true;
-    let r, data = null;
+    let r,
+      data = null;
     try {
       r = await fetch(this.origin + '/api/v1/admin/editor/rules', {
-        method: 'POST', mode: 'cors', credentials: 'omit',
-        headers: { authorization: 'Bearer ' + this.grant.token, 'content-type': 'application/json' },
+        method: 'POST',
+        mode: 'cors',
+        credentials: 'omit',
+        headers: {
+          authorization: 'Bearer ' + this.grant.token,
+          'content-type': 'application/json',
+        },
         body: JSON.stringify(body),
       });
       data = await r.json().catch(() => null);
-    } catch { r = null; }
-    const say = (cls, ...text) => this.message.replaceChildren(el('div', { class: 'msg ' + cls, role: cls === 'err' ? 'alert' : 'status' }, ...text));
+    } catch {
+      r = null;
+    }
+    const say = (cls, ...text) =>
+      this.message.replaceChildren(
+        el('div', { class: 'msg ' + cls, role: cls === 'err' ? 'alert' : 'status' }, ...text),
+      );
     if (!r || !r.ok) {
       const e = data && data.error;
       this.render();
-      if (e && e.code === 'invalid_rule') return say('err', `Not saved: ${e.field} “${e.value}” — ${e.why}`);
-      return say('err', 'Not saved: ' + (e ? e.message : r ? 'the server answered ' + r.status : 'the server could not be reached') + '.');
+      if (e && e.code === 'invalid_rule')
+        return say('err', `Not saved: ${e.field} “${e.value}” — ${e.why}`);
+      return say(
+        'err',
+        'Not saved: ' +
+          (e
+            ? e.message
+            : r
+              ? 'the server answered ' + r.status
+              : 'the server could not be reached') +
+          '.',
+      );
     }
     const set = data.rule_set;
     this.saved = { ...set.rules };
     this.add = { mask: [], disable: [], block: [] };
     this.remove = { mask: [], disable: [], block: [] };
-    this.grant = { ...this.grant, url_pattern: set.url_pattern, rules: set.rules, version: set.version };
+    this.grant = {
+      ...this.grant,
+      url_pattern: set.url_pattern,
+      rules: set.rules,
+      version: set.version,
+    };
     this.patternInput.value = set.url_pattern;
     save(this.grant);
     this.render();
     this.patternNote();
-    if (data.pattern_matches_page === false || !urlMatches(set.url_pattern, location.href)) say('warn', `Saved as version ${set.version}, but the pattern does not match this page.`);
-    else say('ok', `Saved “${set.name}” (version ${set.version}). The next co-browse session on matching pages gets these rules.`);
+    if (data.pattern_matches_page === false || !urlMatches(set.url_pattern, location.href))
+      say('warn', `Saved as version ${set.version}, but the pattern does not match this page.`);
+    else
+      say(
+        'ok',
+        `Saved “${set.name}” (version ${set.version}). The next co-browse session on matching pages gets these rules.`,
+      );
   }
 
   close() {
     for (const [t, f] of Object.entries(this.handlers || {})) removeEventListener(t, f, true);
     this.host.remove();
-    try { sessionStorage.removeItem(KEY); } catch {}
+    try {
+      sessionStorage.removeItem(KEY);
+    } catch {}
     ui = null;
   }
 }

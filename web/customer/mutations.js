@@ -2,25 +2,61 @@
 // removals (the agent only detaches), then insertions last-to-first before the next sibling
 // the agent has (a known node is a move; a new one goes whole, so its insides need no
 // records); both sides then forget detached nodes that were not re-inserted.
-import { state, on, emit, send, sendBinary, hold, release } from './core.js';
-import { HTML, mirror, reset as resetMirror, Walker, serialize, attrValue, ctxOf, shadowOf, hookShadow, shut } from './serialize.js';
-import * as st from './styles.js';
-import { guard, notePw, maskText, isField } from './mask.js';
+import { emit, hold, on, release, send, sendBinary, state } from './core.js';
 import * as ev from './events.js';
+import { guard, isField, maskText, notePw } from './mask.js';
+import {
+  attrValue,
+  ctxOf,
+  HTML,
+  hookShadow,
+  mirror,
+  reset as resetMirror,
+  serialize,
+  shadowOf,
+  shut,
+  Walker,
+} from './serialize.js';
+import * as st from './styles.js';
 
-const XLINK = 'http://www.w3.org/1999/xlink', XML = 'http://www.w3.org/XML/1998/namespace';
-const OPTS = { childList: true, subtree: true, attributes: true, characterData: true, attributeOldValue: true };
+const XLINK = 'http://www.w3.org/1999/xlink',
+  XML = 'http://www.w3.org/XML/1998/namespace';
+const OPTS = {
+  childList: true,
+  subtree: true,
+  attributes: true,
+  characterData: true,
+  attributeOldValue: true,
+};
 /** One observer per document: a removed frame's can be let go. */
 const observers = new Map();
-const frames = new WeakSet(), listened = new WeakSet();
-const dirtyStyles = new Set(), dirtyRoots = new Set();
-let epoch = 0, buffered = null, styleTimer = 0, tickTimer = 0, snapping = false;
+const frames = new WeakSet(),
+  listened = new WeakSet();
+const dirtyStyles = new Set(),
+  dirtyRoots = new Set();
+let epoch = 0,
+  buffered = null,
+  styleTimer = 0,
+  tickTimer = 0,
+  snapping = false;
 
 /** Hooks a window (page or same-origin frame) before its DOM is read. */
-export function realm(win) { guard(win); st.hook(win); ev.hook(win); hookShadow(win); }
+export function realm(win) {
+  guard(win);
+  st.hook(win);
+  ev.hook(win);
+  hookShadow(win);
+}
 
-const isSheet = (n) => n.localName === 'style' || (n.localName === 'link' && /\bstylesheet\b/i.test(n.rel));
-function onLoad(e) { const t = e.composedPath()[0]; if (state.capturing && t.localName === 'link') dirtyStyles.add(t), soonStyles(); }
+const isSheet = (n) =>
+  n.localName === 'style' || (n.localName === 'link' && /\bstylesheet\b/i.test(n.rel));
+function onLoad(e) {
+  const t = e.composedPath()[0];
+  if (state.capturing && t.localName === 'link') {
+    dirtyStyles.add(t);
+    soonStyles();
+  }
+}
 
 /** Called by the serializer on roots (observe, listen) and special elements. */
 const hooks = {
@@ -39,8 +75,13 @@ const hooks = {
   el(n, masked) {
     const t = n.localName;
     if (t === 'iframe' || t === 'frame') {
-      try { realm(n.contentWindow); } catch {}
-      if (!frames.has(n)) frames.add(n), n.addEventListener('load', () => reframe(n));
+      try {
+        realm(n.contentWindow);
+      } catch {}
+      if (!frames.has(n)) {
+        frames.add(n);
+        n.addEventListener('load', () => reframe(n));
+      }
     } else if (!masked) ev.track(n);
   },
 };
@@ -52,7 +93,12 @@ function onRecords(recs) {
 }
 /** A batch that fails would leave the view silently wrong: start over with a snapshot instead. */
 function process(recs) {
-  try { batch(recs); } catch (e) { console.error('cobrowse: capture error, resending the page', e); setTimeout(start); }
+  try {
+    batch(recs);
+  } catch (e) {
+    console.error('cobrowse: capture error, resending the page', e);
+    setTimeout(start);
+  }
 }
 /** Handles pending records now, before anything that refers to ids is sent. */
 export function flushRecords() {
@@ -67,53 +113,86 @@ function qname(t, r) {
   if (!r.attributeNamespace) return r.attributeName; // the usual case: no Attr node to make
   const a = t.getAttributeNodeNS(r.attributeNamespace, r.attributeName);
   if (a && a.prefix) return a.prefix + ':' + a.localName;
-  return r.attributeNamespace === XLINK ? 'xlink:' + r.attributeName : r.attributeNamespace === XML ? 'xml:' + r.attributeName : r.attributeName;
+  return r.attributeNamespace === XLINK
+    ? 'xlink:' + r.attributeName
+    : r.attributeNamespace === XML
+      ? 'xml:' + r.attributeName
+      : r.attributeName;
 }
 
 /** A batch of MutationRecords → one `mutation` message (FORMAT.md). */
 function batch(recs) {
-  const ids = mirror.ids, start = mirror.next;
-  const rem = new Set(), cand = [], attrs = new Map(), texts = new Set();
+  const ids = mirror.ids,
+    start = mirror.next;
+  const rem = new Set(),
+    cand = [],
+    attrs = new Map(),
+    texts = new Set();
   for (const r of recs) {
     const t = r.target;
     if (r.type === 'childList') {
-      if (isSheet(t)) { dirtyStyles.add(t); continue; }
+      if (isSheet(t)) {
+        dirtyStyles.add(t);
+        continue;
+      }
       if (!ids.has(t) || shut(t)) continue;
       for (const n of r.removedNodes) if (ids.has(n)) rem.add(n);
       for (const n of r.addedNodes) cand.push(n);
     } else if (r.type === 'attributes') {
-      if (r.attributeName === 'type' && r.oldValue && r.oldValue.toLowerCase() === 'password') notePw(t);
+      if (r.attributeName === 'type' && r.oldValue && r.oldValue.toLowerCase() === 'password')
+        notePw(t);
       if (!ids.has(t)) continue;
       let m = attrs.get(t);
       if (!m) attrs.set(t, (m = new Map()));
-      m.set(r.attributeNamespace ? r.attributeNamespace + ' ' + r.attributeName : r.attributeName, r);
+      m.set(
+        r.attributeNamespace ? r.attributeNamespace + ' ' + r.attributeName : r.attributeName,
+        r,
+      );
     } else if (t.parentNode && isSheet(t.parentNode)) dirtyStyles.add(t.parentNode);
     else if (ids.has(t)) texts.add(t);
   }
-  const r = [], a = [], at = [], tx = [], moved = new Set(), pend = new Set(cand);
+  const r = [],
+    a = [],
+    at = [],
+    tx = [],
+    moved = new Set(),
+    pend = new Set(cand);
   for (const n of rem) r.push(ids.get(n));
   for (let k = cand.length - 1; k >= 0; k--) {
     const n = cand[k];
     if (!pend.delete(n)) continue;
-    const p = n.parentNode, pid = p && ids.get(p), i = ids.get(n);
+    const p = n.parentNode,
+      pid = p && ids.get(p),
+      i = ids.get(n);
     // Parent unknown, detached, blocked, or new in this batch (n went with it).
     if (!pid || pid >= start || !p.isConnected || i >= start || shut(p)) continue;
     let b = n.nextSibling;
     while (b && (pend.has(b) || !ids.has(b))) b = b.nextSibling;
     const bid = b ? ids.get(b) : 0;
-    if (i) { a.push('[' + pid + ',' + bid + ',' + i + ']'); moved.add(n); continue; }
-    const base = mirror.next, s = serialize(n, hooks);
+    if (i) {
+      a.push('[' + pid + ',' + bid + ',' + i + ']');
+      moved.add(n);
+      continue;
+    }
+    const base = mirror.next,
+      s = serialize(n, hooks);
     if (s) a.push('[' + pid + ',' + bid + ',' + base + ',' + s + ']');
   }
   for (const [t, m] of attrs) {
     const i = ids.get(t);
     if (i >= start || !t.isConnected || shut(t)) continue;
-    const field = isField(t), inMask = ctxOf(t).m; // masked field, or in a masked region
+    const field = isField(t),
+      inMask = ctxOf(t).m; // masked field, or in a masked region
     for (const rec of m.values()) {
-      const name = qname(t, rec), v = t.getAttributeNS(rec.attributeNamespace, rec.attributeName);
+      const name = qname(t, rec),
+        v = t.getAttributeNS(rec.attributeNamespace, rec.attributeName);
       const val = v === null ? null : attrValue(t, name, v, inMask);
       if (v !== null && val === null) continue;
-      at.push(t.localName === 'dialog' && name === 'open' ? [i, name, val, +(v !== null && t.matches(':modal'))] : [i, name, val]);
+      at.push(
+        t.localName === 'dialog' && name === 'open'
+          ? [i, name, val, +(v !== null && t.matches(':modal'))]
+          : [i, name, val],
+      );
     }
     if (field) ev.dirtyField(t);
   }
@@ -135,7 +214,8 @@ function batch(recs) {
 
 /** Drops the ids of a detached subtree (iteratively: it can be deep). */
 function purge(n) {
-  const s = [n], ids = mirror.ids;
+  const s = [n],
+    ids = mirror.ids;
   while (s.length) {
     const x = s.pop();
     if (!ids.delete(x)) continue;
@@ -147,8 +227,12 @@ function purge(n) {
 /** Lets go of observers of removed or navigated frames. */
 function sweep() {
   for (const [d, mo] of observers) {
-    const w = d.defaultView, f = w && w.frameElement;
-    if (d !== document && (!f || !f.isConnected || f.contentDocument !== d)) mo.disconnect(), observers.delete(d);
+    const w = d.defaultView,
+      f = w && w.frameElement;
+    if (d !== document && (!f || !f.isConnected || f.contentDocument !== d)) {
+      mo.disconnect();
+      observers.delete(d);
+    }
   }
 }
 
@@ -158,10 +242,14 @@ function reframe(f) {
   if (!state.capturing || buffered || !i || !f.isConnected) return;
   flushRecords();
   let d = null;
-  try { realm(f.contentWindow); d = f.contentDocument; } catch {}
+  try {
+    realm(f.contentWindow);
+    d = f.contentDocument;
+  } catch {}
   sweep();
   if (!d) return;
-  const base = mirror.next, w = new Walker(hooks);
+  const base = mirror.next,
+    w = new Walker(hooks);
   w.add(d, null, { n: HTML, m: ctxOf(f).m, x: true }, true).run();
   const sh = st.takeSheets();
   if (sh) send('style', { sh });
@@ -171,23 +259,39 @@ function reframe(f) {
 const soonStyles = () => styleTimer || (styleTimer = setTimeout(flushStyles, 0));
 /** Sends changed sheets (CSSOM edits, loaded links) and adopted lists. */
 function flushStyles() {
-  clearTimeout(styleTimer); styleTimer = 0;
+  clearTimeout(styleTimer);
+  styleTimer = 0;
   if (!state.capturing || buffered) return;
   flushRecords();
-  const ids = mirror.ids, css = [], as = [];
+  const ids = mirror.ids,
+    css = [],
+    as = [];
   for (const x of dirtyStyles) {
-    if (x.nodeType) { const i = ids.get(x), c = i && st.cssOf(x); if (i && c !== null) css.push([i, c]); }
-    else { const i = st.sheetId(x); if (i) st.pending.set(i, x); }
+    if (x.nodeType) {
+      const i = ids.get(x),
+        c = i && st.cssOf(x);
+      if (i && c !== null) css.push([i, c]);
+    } else {
+      const i = st.sheetId(x);
+      if (i) st.pending.set(i, x);
+    }
   }
   dirtyStyles.clear();
   for (const [root, key] of st.adoptRoots) {
     const i = ids.get(root);
-    if (!i || !(root.host || root).isConnected) { st.adoptRoots.delete(root); continue; }
+    if (!i || !(root.host || root).isConnected) {
+      st.adoptRoots.delete(root);
+      continue;
+    }
     if (Array.from(root.adoptedStyleSheets, st.sheetId).join() !== key) dirtyRoots.add(root);
   }
-  for (const root of dirtyRoots) { const i = ids.get(root); if (i) as.push([i, st.adopted(root) || []]); }
+  for (const root of dirtyRoots) {
+    const i = ids.get(root);
+    if (i) as.push([i, st.adopted(root) || []]);
+  }
   dirtyRoots.clear();
-  const sh = st.takeSheets(), o = {};
+  const sh = st.takeSheets(),
+    o = {};
   if (css.length) o.css = css;
   if (sh) o.sh = sh;
   if (as.length) o.as = as;
@@ -199,18 +303,36 @@ on('sheet', (sh) => {
   dirtyStyles.add(sh.ownerNode || sh);
   soonStyles();
 });
-on('adopt', (root) => { if (state.capturing) dirtyRoots.add(root), soonStyles(); });
+on('adopt', (root) => {
+  if (state.capturing) {
+    dirtyRoots.add(root);
+    soonStyles();
+  }
+});
 
 /** Yields to the event loop between slices. */
-const tick = () => (globalThis.scheduler && scheduler.yield ? scheduler.yield() : new Promise((r) => { const c = new MessageChannel(); c.port1.onmessage = r; c.port2.postMessage(0); }));
-/** The server keeps each connection's buffers at its largest frame: chunks stay small (a 16 MiB snapshot is 256, within the rate limit's burst). */
+const tick = () =>
+  globalThis.scheduler && scheduler.yield
+    ? scheduler.yield()
+    : new Promise((r) => {
+        const c = new MessageChannel();
+        c.port1.onmessage = r;
+        c.port2.postMessage(0);
+      });
+/**
+ * The server keeps each connection's buffers at its largest frame: chunks stay small (a 16 MiB
+ * snapshot is 256, within the rate limit's burst).
+ */
 const CHUNK = 64 * 1024 - 6;
 
 /** One array of the bytes in `parts`. */
 function concat(parts) {
   const b = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
-  for (const p of parts) b.set(p, o), (o += p.length);
+  for (const p of parts) {
+    b.set(p, o);
+    o += p.length;
+  }
   return b;
 }
 /**
@@ -224,15 +346,35 @@ function packer() {
   const parts = [];
   let cs;
   // Absent before Safari 16.4 and Firefox 113; without deflate-raw (a throw) before Chromium 103.
-  try { cs = new CompressionStream('deflate-raw'); } catch { return { z: 0, put: (b) => parts.push(b), end: async () => concat(parts) }; }
-  const wr = cs.writable.getWriter(), rd = cs.readable.getReader();
-  const read = (async () => { for (let r; !(r = await rd.read()).done;) parts.push(r.value); })();
-  return { z: 'deflate-raw', put: (b) => wr.write(b), end: async () => (wr.close(), await read, concat(parts)) };
+  try {
+    cs = new CompressionStream('deflate-raw');
+  } catch {
+    return { z: 0, put: (b) => parts.push(b), end: async () => concat(parts) };
+  }
+  const wr = cs.writable.getWriter(),
+    rd = cs.readable.getReader();
+  const read = (async () => {
+    for (let r; !(r = await rd.read()).done; ) parts.push(r.value);
+  })();
+  return {
+    z: 'deflate-raw',
+    put: (b) => wr.write(b),
+    end: async () => {
+      wr.close();
+      await read;
+      return concat(parts);
+    },
+  };
 }
-/** The next snapshot's packer, made ahead when the page is idle: making one was a tenth of a small page's snapshot. */
+/**
+ * The next snapshot's packer, made ahead when the page is idle: making one was a tenth of a small
+ * page's snapshot.
+ */
 let spare = null;
 const idle = (f) => (globalThis.requestIdleCallback || setTimeout)(f);
-const makeSpare = () => { spare ||= packer(); };
+const makeSpare = () => {
+  spare ||= packer();
+};
 
 /**
  * (Re)starts capture with a full snapshot: serialized and deflated in ≤ 8 ms slices while changes
@@ -242,18 +384,24 @@ export async function start() {
   stop();
   const my = ++epoch;
   state.capturing = true;
-  resetMirror(); st.reset(); ev.reset(); dirtyStyles.clear(); dirtyRoots.clear();
+  resetMirror();
+  st.reset();
+  ev.reset();
+  dirtyStyles.clear();
+  dirtyRoots.clear();
   realm(window);
   hold();
   buffered = [];
-  const enc = new TextEncoder(), pk = spare || packer();
+  const enc = new TextEncoder(),
+    pk = spare || packer();
   spare = null;
   const put = (s) => pk.put(enc.encode(s));
   const w = new Walker(hooks).add(document, null, { n: HTML, m: false }, true);
   snapping = true;
   put('{"d":');
-  // A slice is 8 ms with its deflating (the same task: see packer); the walk gets what the last deflating left.
-  for (let walk = 8; !w.run(performance.now() + walk);) {
+  // A slice is 8 ms with its deflating (the same task: see packer); the walk gets what the last
+  // deflating left.
+  for (let walk = 8; !w.run(performance.now() + walk); ) {
     const t = performance.now();
     await put(w.take());
     walk = Math.max(2, 8 - (performance.now() - t));
@@ -265,8 +413,16 @@ export async function start() {
   if (my !== epoch) return;
   snapping = false;
   let n = 0;
-  for (let o = 0; o < data.length || !n; o += CHUNK, n++) sendBinary(1, data.subarray(o, o + CHUNK));
-  send('snapshot', { n, z: pk.z, url: location.href, title: document.title, w: innerWidth, h: innerHeight });
+  for (let o = 0; o < data.length || !n; o += CHUNK, n++)
+    sendBinary(1, data.subarray(o, o + CHUNK));
+  send('snapshot', {
+    n,
+    z: pk.z,
+    url: location.href,
+    title: document.title,
+    w: innerWidth,
+    h: innerHeight,
+  });
   release(() => {
     const b = buffered;
     buffered = null;
@@ -275,7 +431,10 @@ export async function start() {
   });
   flushStyles();
   ev.flush();
-  tickTimer = setInterval(() => { ev.pictureCanvases(); soonStyles(); }, 500);
+  tickTimer = setInterval(() => {
+    ev.pictureCanvases();
+    soonStyles();
+  }, 500);
   ev.pictureCanvases();
   emit('captureStarted');
   idle(makeSpare);
@@ -290,11 +449,13 @@ export function stop() {
   observers.clear();
   buffered = null;
   clearInterval(tickTimer);
-  clearTimeout(styleTimer); styleTimer = 0;
+  clearTimeout(styleTimer);
+  styleTimer = 0;
   release();
 }
 
-export { nodeOf, idOf, locate } from './serialize.js';
+export { idOf, locate, nodeOf } from './serialize.js';
+
 /**
  * Readies the first snapshot while no agent watches: its packer, and the serializer run over a
  * made-up fragment (never the customer's page; nothing is sent), so that the join's snapshot runs
@@ -304,7 +465,10 @@ function warmUp() {
   makeSpare();
   const b = document.implementation.createHTMLDocument('').body;
   b.innerHTML = '<p class=a>b <a href=/c>d</a><input value=e></p>'.repeat(60);
-  for (let k = 0; k < 10 && !state.capturing; k++) serialize(b, {}), resetMirror();
+  for (let k = 0; k < 10 && !state.capturing; k++) {
+    serialize(b, {});
+    resetMirror();
+  }
 }
 /** Loaded once a session is live, before an agent joins: readies the first snapshot. */
 export function ready() {

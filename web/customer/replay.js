@@ -12,25 +12,31 @@
 // that jQuery-era code switches on, `location`, `repeat`, modifiers: as the agent's own keyboard
 // gave them), keypress for characters and Enter, then the key's default action unless the page
 // cancelled it. Values through the native setter, with the events a person's edit fires.
-import { state } from './core.js';
-import { nodeOf } from './serialize.js';
+import { allowed, refuse, state } from './core.js';
 import { deepActive } from './events.js';
-import { allowed, refuse } from './main.js';
 import { hides, noControl } from './mask.js';
+import { nodeOf } from './serialize.js';
 
 // ---- what the agent may touch, and events as the browser builds them ----
 
 /** Parent across shadow roots and same-origin frames. */
-const up = (n) => n.parentElement || (n.parentNode && n.parentNode.host)
-  || (n.ownerDocument && n.ownerDocument.defaultView.frameElement) || null;
+const up = (n) =>
+  n.parentElement ||
+  (n.parentNode && n.parentNode.host) ||
+  (n.ownerDocument && n.ownerDocument.defaultView.frameElement) ||
+  null;
 
 /** `sel` matched by the element or an ancestor (through shadow roots and frames). */
 function within(el, sel) {
-  for (let n = el; n; n = up(n)) if (n.matches(sel)) return n; // selectors: ours, or rules checked by setRules
+  // selectors: ours, or rules checked by setRules
+  for (let n = el; n; n = up(n)) if (n.matches(sel)) return n;
   return null;
 }
 
-/** The submit control an activation of `el` would press: submit buttons, their children, their labels. */
+/**
+ * The submit control an activation of `el` would press: submit buttons, their children, their
+ * labels.
+ */
 function submitter(el) {
   for (let n = el; n; n = up(n)) {
     const t = n.localName;
@@ -41,14 +47,21 @@ function submitter(el) {
   return null;
 }
 
-const NOT_TEXT = /^(checkbox|radio|submit|image|reset|button|file|hidden|range|color|date|time|datetime-local|month|week)$/;
-const textField = (el) => el.localName === 'textarea' || (el.localName === 'input' && !NOT_TEXT.test(el.type));
+const NOT_TEXT =
+  /^(checkbox|radio|submit|image|reset|button|file|hidden|range|color|date|time|datetime-local|month|week)$/;
+const textField = (el) =>
+  el.localName === 'textarea' || (el.localName === 'input' && !NOT_TEXT.test(el.type));
 const checkable = (el) => /^(checkbox|radio)$/.test(el.type);
 const isRange = (el) => el.localName === 'input' && el.type === 'range';
 
 /** Why the agent may not do this to `el` (a refusal code), or ''. */
 function why(el, edit) {
-  if (within(el, '[data-cobrowse-ui]') || within(el, noControl()) || (el.localName === 'input' && el.type === 'file')) return 'disabled';
+  if (
+    within(el, '[data-cobrowse-ui]') ||
+    within(el, noControl()) ||
+    (el.localName === 'input' && el.type === 'file')
+  )
+    return 'disabled';
   if (edit && hides(el)) return 'masked';
   return '';
 }
@@ -66,7 +79,10 @@ function onSite(url) {
   }
 }
 
-/** A link the agent activates must stay on the site; an SVG link's `href` (or `xlink:href`) is an SVGAnimatedString. */
+/**
+ * A link the agent activates must stay on the site; an SVG link's `href` (or `xlink:href`) is an
+ * SVGAnimatedString.
+ */
 function offSite(el) {
   const a = within(el, 'a,area');
   return !!a && !onSite(a.href.baseVal ?? a.href); // no href: '', this page
@@ -80,9 +96,15 @@ function activation(el) {
   return why(el, checkable(el) || isRange(el)) || (c && c !== el ? why(c, checkable(c)) : '');
 }
 
+/** @type {[RegExp, string][]} */
 const EVENT = [
-  [/^pointer/, 'PointerEvent'], [/^key/, 'KeyboardEvent'], [/input$/, 'InputEvent'], [/^wheel$/, 'WheelEvent'],
-  [/^(drag|drop)/, 'DragEvent'], [/^(mouse|click|dblclick|auxclick|contextmenu)/, 'MouseEvent'], [/^(focus|blur)/, 'FocusEvent'],
+  [/^pointer/, 'PointerEvent'],
+  [/^key/, 'KeyboardEvent'],
+  [/input$/, 'InputEvent'],
+  [/^wheel$/, 'WheelEvent'],
+  [/^(drag|drop)/, 'DragEvent'],
+  [/^(mouse|click|dblclick|auxclick|contextmenu)/, 'MouseEvent'],
+  [/^(focus|blur)/, 'FocusEvent'],
 ];
 /**
  * Dispatches an event built in the element's own realm; false if cancelled. `legacy` holds what
@@ -99,10 +121,12 @@ function fire(el, type, o = {}, legacy = {}) {
 
 /** The point the agent chose, in the element's own viewport. */
 function point(el, m) {
-  const r = el.getBoundingClientRect(), k = (a, b, c) => (b > 0 ? (a * c) / b : a);
+  const r = el.getBoundingClientRect(),
+    k = (a, b, c) => (b > 0 ? (a * c) / b : a);
   const x = m.ox === undefined ? r.width / 2 : k(+m.ox, m.w, r.width);
   const y = m.oy === undefined ? r.height / 2 : k(+m.oy, m.h, r.height);
-  const clientX = Math.round(r.left + x), clientY = Math.round(r.top + y);
+  const clientX = Math.round(r.left + x),
+    clientY = Math.round(r.top + y);
   return { clientX, clientY, screenX: clientX + screenX, screenY: clientY + screenY };
 }
 
@@ -119,7 +143,9 @@ function caretAt(d, p) {
 /** Index in a field's value under a point (the caret a click there puts), else its end. */
 function fieldOffset(f, p) {
   const c = caretAt(f.ownerDocument, p);
-  return c && (c.node === f || f.contains(c.node)) ? Math.min(c.offset, f.value.length) : f.value.length;
+  return c && (c.node === f || f.contains(c.node))
+    ? Math.min(c.offset, f.value.length)
+    : f.value.length;
 }
 
 const valueSetter = (el) => {
@@ -134,13 +160,20 @@ const changed = new WeakSet();
 function later(el) {
   if (changed.has(el)) return;
   changed.add(el);
-  el.addEventListener('blur', () => {
-    changed.delete(el);
-    fire(el, 'change', { cancelable: false });
-  }, { once: true });
+  el.addEventListener(
+    'blur',
+    () => {
+      changed.delete(el);
+      fire(el, 'change', { cancelable: false });
+    },
+    { once: true },
+  );
 }
 
-/** A new value set as the browser's own UI sets it (a picker, a slider): the native setter, input, change. */
+/**
+ * A new value set as the browser's own UI sets it (a picker, a slider): the native setter, input,
+ * change.
+ */
 function setValue(el, v, change = true) {
   if (el.value === v) return;
   valueSetter(el).call(el, v);
@@ -151,7 +184,8 @@ function setValue(el, v, change = true) {
 /** One edit of a text field at its selection: beforeinput, native value setter, caret, input. */
 function edit(el, ins, type) {
   const v = el.value;
-  let s = null, e = null;
+  let s = null,
+    e = null;
   try {
     s = el.selectionStart;
     e = el.selectionEnd;
@@ -164,7 +198,9 @@ function edit(el, ins, type) {
   if ((type.startsWith('insert') && !ins) || (s === e && !ins)) return;
   if (!fire(el, 'beforeinput', { inputType: type, data: ins || null })) return;
   valueSetter(el).call(el, v.slice(0, s) + ins + v.slice(e));
-  try { el.setSelectionRange(s + ins.length, s + ins.length); } catch {}
+  try {
+    el.setSelectionRange(s + ins.length, s + ins.length);
+  } catch {}
   fire(el, 'input', { inputType: type, data: ins || null, cancelable: false });
   later(el);
 }
@@ -176,7 +212,8 @@ let over = null;
 /**
  * The press under way between `down` and `up`: where it started, the button, whether the page
  * let its default happen (`free`), and what the drag does: a slider, a selection, a drag and drop.
- * @type {null | {el: Element, p: ReturnType<typeof point>, button: number, down: boolean, free: boolean,
+ * @type {null | {el: Element, p: ReturnType<typeof point>, button: number, down: boolean,
+ *   free: boolean,
  *   moved?: boolean, range?: boolean, field?: {el: any, anchor: number}, text?: boolean,
  *   dnd?: {src: Element, dt: DataTransfer, at: Element | null, drop: boolean}}}
  */
@@ -184,35 +221,71 @@ let pressed = null;
 
 /** `buttons` while `button` is held: left 1, right 2, middle 4. */
 const buttonsOf = (button) => [1, 4, 2][button] || 1;
-const pointerOf = (o) => ({ ...o, pointerId: 1, pointerType: 'mouse', isPrimary: true, pressure: o.buttons ? 0.5 : 0 });
+const pointerOf = (o) => ({
+  ...o,
+  pointerId: 1,
+  pointerType: 'mouse',
+  isPrimary: true,
+  pressure: o.buttons ? 0.5 : 0,
+});
 const chain = (el) => {
   const l = [];
-  for (let n = el; n && n.nodeType === 1; n = n.parentElement || (n.parentNode && n.parentNode.host)) l.push(n);
+  for (
+    let n = el;
+    n && n.nodeType === 1;
+    n = n.parentElement || (n.parentNode && n.parentNode.host)
+  )
+    l.push(n);
   return l;
 };
 
-/** Moves the agent's pointer onto `el`: out and leave on what it leaves, over and enter on what it enters. */
+/**
+ * Moves the agent's pointer onto `el`: out and leave on what it leaves, over and enter on what it
+ * enters.
+ */
 function hover(el, p) {
   if (over === el) return;
   const was = over && over.isConnected && over.ownerDocument === el.ownerDocument ? over : null;
   over = el;
-  const from = was ? chain(was) : [], to = chain(el);
-  const left = from.filter((n) => !to.includes(n)), entered = to.filter((n) => !from.includes(n)).reverse();
-  for (const [prefix, make] of [['pointer', pointerOf], ['mouse', (/** @type {object} */ o) => o]]) {
+  const from = was ? chain(was) : [],
+    to = chain(el);
+  const left = from.filter((n) => !to.includes(n)),
+    entered = to.filter((n) => !from.includes(n)).reverse();
+  /** @type {[string, (o: object) => object][]} */
+  const kinds = [
+    ['pointer', pointerOf],
+    ['mouse', (o) => o],
+  ];
+  for (const [prefix, make] of kinds) {
     if (was) {
       fire(was, prefix + 'out', make({ ...p, relatedTarget: el }));
-      for (const n of left) fire(n, prefix + 'leave', make({ ...p, relatedTarget: el, bubbles: false, cancelable: false }));
+      for (const n of left)
+        fire(
+          n,
+          prefix + 'leave',
+          make({ ...p, relatedTarget: el, bubbles: false, cancelable: false }),
+        );
     }
     fire(el, prefix + 'over', make({ ...p, relatedTarget: was }));
-    for (const n of entered) fire(n, prefix + 'enter', make({ ...p, relatedTarget: was, bubbles: false, cancelable: false }));
+    for (const n of entered)
+      fire(
+        n,
+        prefix + 'enter',
+        make({ ...p, relatedTarget: was, bubbles: false, cancelable: false }),
+      );
   }
 }
 
-/** Focus as a mouse press gives it: the nearest focusable ancestor (caret at the point), else nothing. */
+/**
+ * Focus as a mouse press gives it: the nearest focusable ancestor (caret at the point), else
+ * nothing.
+ */
 function focusAt(el, p) {
   let f = el;
-  const focusable = (n) => n.isContentEditable || n.hasAttribute('tabindex')
-    || (n.tabIndex >= 0 && !n.disabled && n.localName !== 'label');
+  const focusable = (n) =>
+    n.isContentEditable ||
+    n.hasAttribute('tabindex') ||
+    (n.tabIndex >= 0 && !n.disabled && n.localName !== 'label');
   while (f && !focusable(f)) f = up(f);
   const a = deepActive();
   if (!f) return a && a.blur && a.blur();
@@ -226,7 +299,9 @@ function focusAt(el, p) {
   if (a !== f) f.focus();
   if (textField(f)) {
     const i = fieldOffset(f, p);
-    try { f.setSelectionRange(i, i); } catch {}
+    try {
+      f.setSelectionRange(i, i);
+    } catch {}
   }
 }
 
@@ -235,13 +310,17 @@ function focusAt(el, p) {
  * centre travels the track less the thumb (16 px wide as browsers draw it).
  */
 function slide(el, p) {
-  const r = el.getBoundingClientRect(), min = +el.min || 0, max = el.max === '' ? 100 : +el.max;
+  const r = el.getBoundingClientRect(),
+    min = +el.min || 0,
+    max = el.max === '' ? 100 : +el.max;
   const thumb = Math.min(16, r.width);
   const f = Math.max(0, Math.min(1, (p.clientX - r.left - thumb / 2) / (r.width - thumb || 1)));
   setValue(el, String(min + f * (max - min)), false); // the browser snaps it to the step
 }
 
-/** The element a drag of `el` would carry: the nearest draggable one (`draggable`, links, images). */
+/**
+ * The element a drag of `el` would carry: the nearest draggable one (`draggable`, links, images).
+ */
 function draggable(el) {
   for (let n = el; n && n.nodeType === 1; n = n.parentElement) if (n.draggable) return n;
   return null;
@@ -269,7 +348,8 @@ function pressAt(el, p, button, detail) {
     } else if (textField(el)) pr.field = { el, anchor: el.selectionStart };
     else if (!draggable(el) && getComputedStyle(el).userSelect !== 'none') {
       pr.text = true;
-      const c = !el.isContentEditable && caretAt(el.ownerDocument, p); // a press on text puts the selection there
+      // a press on text puts the selection there
+      const c = !el.isContentEditable && caretAt(el.ownerDocument, p);
       if (c) el.ownerDocument.getSelection().collapse(c.node, c.offset);
     }
   }
@@ -277,7 +357,9 @@ function pressAt(el, p, button, detail) {
   return pr;
 }
 
-/** Release: pointerup, mouseup, then the click (or auxclick) on what the press and release share. */
+/**
+ * Release: pointerup, mouseup, then the click (or auxclick) on what the press and release share.
+ */
 function releaseAt(el, p, pr, detail) {
   hover(el, p);
   const o = { ...p, button: pr.button, buttons: 0, detail };
@@ -309,9 +391,12 @@ function dragStart(pr) {
   const src = draggable(pr.el);
   if (!src || !pr.free || pr.button !== 0) return '';
   if (hides(src)) return 'masked';
-  const dt = new (src.ownerDocument.defaultView.DataTransfer)();
+  const dt = new src.ownerDocument.defaultView.DataTransfer();
   pr.dnd = { src, dt, at: null, drop: false };
-  if (!fire(src, 'dragstart', { ...pr.p, dataTransfer: dt })) return (pr.dnd = undefined), '';
+  if (!fire(src, 'dragstart', { ...pr.p, dataTransfer: dt })) {
+    pr.dnd = undefined;
+    return '';
+  }
   fire(pr.el, 'pointercancel', pointerOf({ ...pr.p, buttons: 0 }));
   return '';
 }
@@ -323,18 +408,29 @@ function dragOver(el, p, d) {
     d.at = el;
   }
   fire(d.src, 'drag', { ...p, dataTransfer: d.dt });
-  d.drop = !fire(el, 'dragover', { ...p, dataTransfer: d.dt }); // a page accepts a drop by cancelling dragover
+  // a page accepts a drop by cancelling dragover
+  d.drop = !fire(el, 'dragover', { ...p, dataTransfer: d.dt });
 }
 
 /** The pointer moves: hover, or the press under way drags (slider, selection, drag and drop). */
 function move(el, m) {
-  const p = point(el, m), pr = pressed;
-  if (pr && pr.dnd) return dragOver(el, p, pr.dnd), '';
+  const p = point(el, m),
+    pr = pressed;
+  if (pr && pr.dnd) {
+    dragOver(el, p, pr.dnd);
+    return '';
+  }
   if (pr && !pr.moved && Math.hypot(p.clientX - pr.p.clientX, p.clientY - pr.p.clientY) > 3) {
     pr.moved = true; // a drag starts once, or never for this press
     const r = dragStart(pr);
-    if (r) return (pressed = null), r;
-    if (pr.dnd) return dragOver(el, p, pr.dnd), '';
+    if (r) {
+      pressed = null;
+      return r;
+    }
+    if (pr.dnd) {
+      dragOver(el, p, pr.dnd);
+      return '';
+    }
   }
   hover(el, p);
   const buttons = pr ? buttonsOf(pr.button) : 0;
@@ -343,8 +439,12 @@ function move(el, m) {
   if (!pr) return '';
   if (pr.range) slide(pr.el, p);
   else if (pr.field) {
-    const f = pr.field.el, a = pr.field.anchor, h = fieldOffset(f, p);
-    try { f.setSelectionRange(Math.min(a, h), Math.max(a, h), h < a ? 'backward' : 'forward'); } catch {}
+    const f = pr.field.el,
+      a = pr.field.anchor,
+      h = fieldOffset(f, p);
+    try {
+      f.setSelectionRange(Math.min(a, h), Math.max(a, h), h < a ? 'backward' : 'forward');
+    } catch {}
   } else if (pr.text) {
     const c = caretAt(el.ownerDocument, p);
     if (c) el.ownerDocument.getSelection().extend(c.node, c.offset);
@@ -357,7 +457,8 @@ function release(el, m) {
   const pr = pressed;
   pressed = null;
   if (!pr) return '';
-  const p = point(el, m), d = pr.dnd;
+  const p = point(el, m),
+    d = pr.dnd;
   if (!d) return releaseAt(el, p, pr, 1);
   let r = '';
   if (d.drop && hides(el)) r = 'masked';
@@ -367,22 +468,30 @@ function release(el, m) {
   return r;
 }
 
-/** The element scrolled by a wheel or a scrolling key over `el`: the nearest that can move that way. */
+/**
+ * The element scrolled by a wheel or a scrolling key over `el`: the nearest that can move that way.
+ */
 function scroller(el, dx, dy) {
   for (let n = el; n && n.nodeType === 1; n = up(n)) {
     if (n === n.ownerDocument.documentElement || n === n.ownerDocument.body) break;
     const s = getComputedStyle(n);
-    const can = (o, size, client, pos, d) => /(auto|scroll|overlay)/.test(o) && size > client
-      && (d > 0 ? pos + client < size : pos > 0);
-    if ((dy && can(s.overflowY, n.scrollHeight, n.clientHeight, n.scrollTop, dy))
-      || (dx && can(s.overflowX, n.scrollWidth, n.clientWidth, n.scrollLeft, dx))) return n;
+    const can = (o, size, client, pos, d) =>
+      /(auto|scroll|overlay)/.test(o) && size > client && (d > 0 ? pos + client < size : pos > 0);
+    if (
+      (dy && can(s.overflowY, n.scrollHeight, n.clientHeight, n.scrollTop, dy)) ||
+      (dx && can(s.overflowX, n.scrollWidth, n.clientWidth, n.scrollLeft, dx))
+    )
+      return n;
   }
   return el.ownerDocument.defaultView;
 }
 
-/** A wheel over `el`: the event at the agent's point, then the scroll unless the page cancelled it. */
+/**
+ * A wheel over `el`: the event at the agent's point, then the scroll unless the page cancelled it.
+ */
 function wheel(el, m) {
-  const dx = +m.dx || 0, dy = +m.dy || 0;
+  const dx = +m.dx || 0,
+    dy = +m.dy || 0;
   const at = m.ox === undefined ? {} : point(el, m);
   if (!fire(el, 'wheel', { ...at, deltaX: dx, deltaY: dy, deltaMode: 0 })) return '';
   scroller(el, dx, dy).scrollBy(dx, dy);
@@ -402,12 +511,20 @@ function keyCode(k, kc) {
 
 /** Whether the key acts on the element as a click would (buttons, links, boxes, summaries). */
 function activates(el, k) {
-  const t = el.localName, input = t === 'input';
+  const t = el.localName,
+    input = t === 'input';
   if (k === 'Enter') {
-    return /^(button|area|summary)$/.test(t) || (t === 'a' && el.hasAttribute('href'))
-      || (input && /^(button|reset|submit|image)$/.test(el.type));
+    return (
+      /^(button|area|summary)$/.test(t) ||
+      (t === 'a' && el.hasAttribute('href')) ||
+      (input && /^(button|reset|submit|image)$/.test(el.type))
+    );
   }
-  return k === ' ' && (/^(button|summary)$/.test(t) || (input && /^(button|reset|submit|image|checkbox|radio)$/.test(el.type)));
+  return (
+    k === ' ' &&
+    (/^(button|summary)$/.test(t) ||
+      (input && /^(button|reset|submit|image|checkbox|radio)$/.test(el.type)))
+  );
 }
 
 /**
@@ -418,24 +535,39 @@ function activates(el, k) {
 function press(el, m) {
   const k = String(m.key);
   const o = {
-    key: k, code: String(m.code || ''), location: +m.loc || 0, repeat: !!m.rep,
-    shiftKey: !!m.shift, altKey: !!m.alt, ctrlKey: !!m.ctrl, metaKey: !!m.meta,
+    key: k,
+    code: String(m.code || ''),
+    location: +m.loc || 0,
+    repeat: !!m.rep,
+    shiftKey: !!m.shift,
+    altKey: !!m.alt,
+    ctrlKey: !!m.ctrl,
+    metaKey: !!m.meta,
   };
-  const tf = textField(el) && !el.readOnly && !el.disabled, ce = el.isContentEditable;
+  const tf = textField(el) && !el.readOnly && !el.disabled,
+    ce = el.isContentEditable;
   // Refusals come before any event: the page must not react to what the agent may not do.
-  if (k !== 'Tab' && k !== 'Escape' && (ce || /^(input|textarea|select)$/.test(el.localName)) && hides(el)) return 'masked';
+  if (
+    k !== 'Tab' &&
+    k !== 'Escape' &&
+    (ce || /^(input|textarea|select)$/.test(el.localName)) &&
+    hides(el)
+  )
+    return 'masked';
   const act = activates(el, k);
   if (act) {
     const r = activation(el);
     if (r) return r;
   }
-  const code = keyCode(k, m.kc), legacy = { keyCode: code, which: code, charCode: 0 };
+  const code = keyCode(k, m.kc),
+    legacy = { keyCode: code, which: code, charCode: 0 };
   let r = '';
   if (fire(el, 'keydown', o, legacy)) {
     const mod = o.ctrlKey || o.metaKey || o.altKey;
     const ch = k === 'Enter' ? '\r' : k.length === 1 && !mod ? k : '';
     const c = ch.charCodeAt(0);
-    if (!ch || fire(el, 'keypress', o, { keyCode: c, which: c, charCode: c })) r = action(el, k, o, tf, ce, act);
+    if (!ch || fire(el, 'keypress', o, { keyCode: c, which: c, charCode: c }))
+      r = action(el, k, o, tf, ce, act);
   }
   fire(el, 'keyup', o, legacy);
   if (act && k === ' ' && el.isConnected) fire(el, 'click', { detail: 0 });
@@ -444,22 +576,26 @@ function press(el, m) {
 
 /** The default action of a key that the page did not cancel. */
 function action(el, k, o, tf, ce, act) {
-  const d = el.ownerDocument, mod = o.ctrlKey || o.metaKey;
+  const d = el.ownerDocument,
+    mod = o.ctrlKey || o.metaKey;
   if (k.length === 1 && !mod && !o.altKey) {
     if (tf) edit(el, k, 'insertText');
-    else if (ce && fire(el, 'beforeinput', { inputType: 'insertText', data: k })) d.execCommand('insertText', false, k);
+    else if (ce && fire(el, 'beforeinput', { inputType: 'insertText', data: k }))
+      d.execCommand('insertText', false, k);
     return '';
   }
   if (k === 'Backspace' || k === 'Delete') {
     const type = k === 'Backspace' ? 'deleteContentBackward' : 'deleteContentForward';
     if (tf) edit(el, '', type);
-    else if (ce && fire(el, 'beforeinput', { inputType: type })) d.execCommand(k === 'Backspace' ? 'delete' : 'forwardDelete');
+    else if (ce && fire(el, 'beforeinput', { inputType: type }))
+      d.execCommand(k === 'Backspace' ? 'delete' : 'forwardDelete');
   } else if (k === 'Enter') {
     if (act) fire(el, 'click', { detail: 0 });
     else if (tf && el.localName === 'textarea') edit(el, '\n', 'insertLineBreak');
     else if (ce) {
       const type = o.shiftKey ? 'insertLineBreak' : 'insertParagraph';
-      if (fire(el, 'beforeinput', { inputType: type })) d.execCommand(o.shiftKey ? 'insertLineBreak' : 'insertParagraph');
+      if (fire(el, 'beforeinput', { inputType: type }))
+        d.execCommand(o.shiftKey ? 'insertLineBreak' : 'insertParagraph');
     } else if (tf && el.form) return 'submit'; // implicit submission: only the customer submits
   } else if (k === 'Tab') tab(el, o.shiftKey);
   else if (k === 'Escape') {
@@ -482,12 +618,20 @@ function navigate(el, k, o, tf, ce) {
   if (ce) {
     const unit = /Up|Down/.test(k) ? 'line' : /Home|End/.test(k) ? 'lineboundary' : 'character';
     const s = el.ownerDocument.getSelection();
-    return s.modify && s.modify(o.shiftKey ? 'extend' : 'move', back || k === 'Home' ? 'backward' : 'forward', unit);
+    return (
+      s.modify &&
+      s.modify(o.shiftKey ? 'extend' : 'move', back || k === 'Home' ? 'backward' : 'forward', unit)
+    );
   }
   if (el.localName === 'input' && el.type === 'radio' && /^Arrow/.test(k)) return radio(el, back);
   if (el.localName === 'select' && !el.multiple && !/^Page/.test(k)) {
     const last = el.options.length - 1;
-    const i = k === 'Home' ? 0 : k === 'End' ? last : Math.max(0, Math.min(last, el.selectedIndex + (back ? -1 : 1)));
+    const i =
+      k === 'Home'
+        ? 0
+        : k === 'End'
+          ? last
+          : Math.max(0, Math.min(last, el.selectedIndex + (back ? -1 : 1)));
     if (i !== el.selectedIndex) {
       el.selectedIndex = i;
       fire(el, 'input', { cancelable: false });
@@ -504,7 +648,9 @@ function navigate(el, k, o, tf, ce) {
     el.value = was;
     return setValue(el, now);
   }
-  const w = el.ownerDocument.defaultView, page = /^Page/.test(k), ends = /^(Home|End)$/.test(k);
+  const w = el.ownerDocument.defaultView,
+    page = /^Page/.test(k),
+    ends = /^(Home|End)$/.test(k);
   const dy = (back || k === 'Home' ? -1 : 1) * (ends ? 1e9 : page ? w.innerHeight * 0.9 : 40);
   const dx = /Left|Right/.test(k) ? (back ? -40 : 40) : 0;
   scroller(el, dx, dx ? 0 : dy).scrollBy(dx, dx ? 0 : dy);
@@ -512,30 +658,42 @@ function navigate(el, k, o, tf, ce) {
 
 /** The caret keys in a field: move it, or extend the selection with Shift. */
 function caret(el, k, shift, ctrl) {
-  const v = el.value, s = el.selectionStart, e = el.selectionEnd;
+  const v = el.value,
+    s = el.selectionStart,
+    e = el.selectionEnd;
   if (s === null) return;
   const backward = el.selectionDirection === 'backward';
-  let head = backward ? s : e, anchor = backward ? e : s;
-  const start = v.lastIndexOf('\n', head - 1) + 1, nl = v.indexOf('\n', head), end = nl < 0 ? v.length : nl;
+  let head = backward ? s : e,
+    anchor = backward ? e : s;
+  const start = v.lastIndexOf('\n', head - 1) + 1,
+    nl = v.indexOf('\n', head),
+    end = nl < 0 ? v.length : nl;
   if (!shift && s !== e && /^Arrow(Left|Right)$/.test(k)) head = k === 'ArrowLeft' ? s : e;
   else if (k === 'ArrowLeft') head = Math.max(0, head - 1);
   else if (k === 'ArrowRight') head = Math.min(v.length, head + 1);
   else if (k === 'Home') head = ctrl ? 0 : start;
   else if (k === 'End') head = ctrl ? v.length : end;
-  else if (/Up$/.test(k)) head = start === 0 ? 0 : Math.min(start - 1, v.lastIndexOf('\n', start - 2) + 1 + head - start);
+  else if (/Up$/.test(k))
+    head = start === 0 ? 0 : Math.min(start - 1, v.lastIndexOf('\n', start - 2) + 1 + head - start);
   else if (/Down$/.test(k)) {
     const next = v.indexOf('\n', end + 1);
-    head = end >= v.length ? v.length : Math.min(next < 0 ? v.length : next, end + 1 + head - start);
+    head =
+      end >= v.length ? v.length : Math.min(next < 0 ? v.length : next, end + 1 + head - start);
   }
   if (!shift) anchor = head;
-  el.setSelectionRange(Math.min(anchor, head), Math.max(anchor, head), head < anchor ? 'backward' : 'forward');
+  el.setSelectionRange(
+    Math.min(anchor, head),
+    Math.max(anchor, head),
+    head < anchor ? 'backward' : 'forward',
+  );
 }
 
 /** Arrows in a radio group: the next (or previous) radio of the group is focused and chosen. */
 function radio(el, back) {
   const root = el.form || el.getRootNode();
-  const group = [...root.querySelectorAll('input[type=radio]')]
-    .filter((r) => r.name === el.name && r.form === el.form && !r.disabled && r.getClientRects().length);
+  const group = [...root.querySelectorAll('input[type=radio]')].filter(
+    (r) => r.name === el.name && r.form === el.form && !r.disabled && r.getClientRects().length,
+  );
   const next = group[(group.indexOf(el) + (back ? group.length - 1 : 1)) % group.length];
   if (!next || next === el || activation(next)) return;
   next.focus();
@@ -548,11 +706,17 @@ function host(el) {
   return el;
 }
 
-/** A scroller with nothing focusable inside is a stop of its own, so that the keyboard can scroll it. */
+/**
+ * A scroller with nothing focusable inside is a stop of its own, so that the keyboard can scroll
+ * it.
+ */
 function scrollStop(el) {
   if (el.scrollHeight <= el.clientHeight && el.scrollWidth <= el.clientWidth) return false;
   const s = getComputedStyle(el);
-  return /(auto|scroll)/.test(s.overflowX + s.overflowY) && ![...el.querySelectorAll('*')].some((n) => n.tabIndex >= 0);
+  return (
+    /(auto|scroll)/.test(s.overflowX + s.overflowY) &&
+    ![...el.querySelectorAll('*')].some((n) => n.tabIndex >= 0)
+  );
 }
 
 /** What a person can reach with Tab, in the page's order: positive `tabindex` first, then the
@@ -562,8 +726,18 @@ function tabbables(d) {
   const walk = (root) => {
     for (const el of root.querySelectorAll('*')) {
       if (el.shadowRoot) walk(el.shadowRoot);
-      if ((el.tabIndex < 0 && !scrollStop(el)) || el.disabled || el.closest('[inert],[data-cobrowse-ui]')) continue;
-      if (el.checkVisibility ? !el.checkVisibility({ visibilityProperty: true }) : !el.getClientRects().length) continue;
+      if (
+        (el.tabIndex < 0 && !scrollStop(el)) ||
+        el.disabled ||
+        el.closest('[inert],[data-cobrowse-ui]')
+      )
+        continue;
+      if (
+        el.checkVisibility
+          ? !el.checkVisibility({ visibilityProperty: true })
+          : !el.getClientRects().length
+      )
+        continue;
       all.push(el);
     }
   };
@@ -583,7 +757,8 @@ function tabbables(d) {
 
 /** Tab and Shift+Tab: focus moves to the next (previous) stop of the page's tab order. */
 function tab(el, back) {
-  const l = tabbables(el.ownerDocument), n = l.length;
+  const l = tabbables(el.ownerDocument),
+    n = l.length;
   if (!n) return;
   let i = l.indexOf(el);
   if (i < 0) {
@@ -610,14 +785,25 @@ function keyTarget(m) {
   return el;
 }
 
-/** Fields whose value the agent sets from its console's own picker: no keyboard path reaches them in the view. */
+/**
+ * Fields whose value the agent sets from its console's own picker: no keyboard path reaches them in
+ * the view.
+ */
 const PICKED = /^(date|time|datetime-local|month|week|color|range)$/;
-const settable = (el) => el.localName === 'input' && (PICKED.test(el.type) || (textField(el) && el.list));
+const settable = (el) =>
+  el.localName === 'input' && (PICKED.test(el.type) || (textField(el) && el.list));
 
 /** Each input message: check, then act as the customer's own hand would. */
 const ACT = {
-  click(m, el) { return activation(el) || click(el, m, +m.d || 1); },
-  down(m, el) { return activation(el) || (down(el, m), ''); },
+  click(m, el) {
+    return activation(el) || click(el, m, +m.d || 1);
+  },
+  down(m, el) {
+    const refused = activation(el);
+    if (refused) return refused;
+    down(el, m);
+    return '';
+  },
   move: (m, el) => move(el, m),
   up: (m, el) => release(el, m),
   dblclick(m, el) {
@@ -625,11 +811,15 @@ const ACT = {
     if (r) return r;
     fire(el, 'dblclick', { ...point(el, m), button: 0, detail: 2 });
     const s = el.ownerDocument.getSelection();
-    if (textField(el)) { // a double click in a field selects the word at the caret
-      const v = el.value, at = el.selectionStart ?? v.length;
-      const a = v.slice(0, at).search(/\w*$/), b = at + v.slice(at).search(/\W|$/);
+    if (textField(el)) {
+      // a double click in a field selects the word at the caret
+      const v = el.value,
+        at = el.selectionStart ?? v.length;
+      const a = v.slice(0, at).search(/\w*$/),
+        b = at + v.slice(at).search(/\W|$/);
       el.setSelectionRange(a, b);
-    } else if (s && s.modify && s.rangeCount) { // the word at the caret the clicks put
+    } else if (s && s.modify && s.rangeCount) {
+      // the word at the caret the clicks put
       s.modify('move', 'backward', 'word');
       s.modify('extend', 'forward', 'word');
     }
@@ -649,7 +839,9 @@ const ACT = {
     if (r || el.disabled) return r;
     el.focus();
     const want = new Set(Array.isArray(m.x) ? m.x : []);
-    Array.from(el.options).forEach((o, i) => { o.selected = want.has(i) && !o.disabled; });
+    Array.from(el.options).forEach((o, i) => {
+      o.selected = want.has(i) && !o.disabled;
+    });
     fire(el, 'input', { cancelable: false });
     fire(el, 'change', { cancelable: false });
     return '';
@@ -664,9 +856,11 @@ const ACT = {
   },
   type(m, el) {
     const t = String(m.text || '');
-    if (t.length > 64 && textField(el)) { // a paste: one edit
+    if (t.length > 64 && textField(el)) {
+      // a paste: one edit
       if (hides(el)) return 'masked';
-      return edit(el, t, 'insertFromPaste'), '';
+      edit(el, t, 'insertFromPaste');
+      return '';
     }
     // `k`: the key of each character as the agent's console saw it ([code, keyCode, shift]).
     const keys = Array.isArray(m.k) ? m.k : [];
@@ -682,25 +876,45 @@ const ACT = {
   key: (m, el) => press(el, m),
   scroll: (m, el) => wheel(el, m),
   navigate(m) {
-    const to = m.to, nav = window.navigation;
-    if (to === 'reload') return location.reload(), '';
+    const to = m.to,
+      nav = window.navigation;
+    if (to === 'reload') {
+      location.reload();
+      return '';
+    }
     if (to === 'back' || to === 'forward') {
       // The Navigation API lists this site's entries only: anything else is off the site.
-      const can = nav ? (to === 'back' ? nav.canGoBack : nav.canGoForward) : to === 'back' && document.referrer.startsWith(location.origin + '/');
+      const can = nav
+        ? to === 'back'
+          ? nav.canGoBack
+          : nav.canGoForward
+        : to === 'back' && document.referrer.startsWith(location.origin + '/');
       if (!can) return 'history';
-      return to === 'back' ? history.back() : history.forward(), '';
+      if (to === 'back') history.back();
+      else history.forward();
+      return '';
     }
     if (!onSite(m.url)) return 'origin';
-    return location.assign(new URL(m.url, location.href).href), '';
+    location.assign(new URL(m.url, location.href).href);
+    return '';
   },
 };
 
 // A form submitted while an agent action is replayed (by the page's own handlers) is stopped.
-addEventListener('submit', (e) => {
-  if (busy) e.preventDefault(), e.stopImmediatePropagation(), refuse(busy, 'submit');
-}, true);
+addEventListener(
+  'submit',
+  (e) => {
+    if (busy) {
+      e.preventDefault();
+      e.stopImmediatePropagation();
+      refuse(busy, 'submit');
+    }
+  },
+  true,
+);
 for (const f of ['submit', 'requestSubmit']) {
-  const P = HTMLFormElement.prototype, orig = P[f];
+  const P = HTMLFormElement.prototype,
+    orig = P[f];
   P[f] = function (...a) {
     if (busy) return refuse(busy, 'submit');
     return orig.apply(this, a);
@@ -712,17 +926,26 @@ export function forget() {
   pressed = null;
 }
 
-/** Replays one agent input message (after checking the lock again: it may have closed meanwhile). */
+/**
+ * Replays one agent input message (after checking the lock again: it may have closed meanwhile).
+ */
 export function run(m) {
   if (!allowed()) return m.t === 'move' ? undefined : refuse(m, 'not_allowed');
   const f = ACT[m.t];
   if (!f) return;
   // A release over nothing known still ends the press.
-  const el = m.t === 'navigate' || (!m.i && (m.t === 'scroll' || m.t === 'up')) ? document
-    : m.t === 'key' || m.t === 'type' ? keyTarget(m) : m.i && nodeOf(m.i);
-  if (m.t === 'move' && (!el || el.nodeType !== 1)) return; // over nothing of the page: nothing to tell
-  if (!el || (el.nodeType !== 1 && m.t !== 'navigate' && m.t !== 'scroll')) return refuse(m, 'gone');
-  if (el.nodeType === 1 && within(el, '[data-cobrowse-ui]')) return refuse(m, 'disabled'); // our own UI is the customer's only
+  const el =
+    m.t === 'navigate' || (!m.i && (m.t === 'scroll' || m.t === 'up'))
+      ? document
+      : m.t === 'key' || m.t === 'type'
+        ? keyTarget(m)
+        : m.i && nodeOf(m.i);
+  // over nothing of the page: nothing to tell
+  if (m.t === 'move' && (!el || el.nodeType !== 1)) return;
+  if (!el || (el.nodeType !== 1 && m.t !== 'navigate' && m.t !== 'scroll'))
+    return refuse(m, 'gone');
+  // our own UI is the customer's only
+  if (el.nodeType === 1 && within(el, '[data-cobrowse-ui]')) return refuse(m, 'disabled');
   busy = m;
   try {
     const r = f(m, el.nodeType === 9 ? el.documentElement : el);

@@ -4,7 +4,10 @@ import { emit } from './core.js';
 /** url() as the CSSOM writes it (`url("…")`, escapes decoded, image-set() strings as url()s). */
 const URL_RE = /url\(\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'|([^)'"]*?))\s*\)/g;
 
-/** URLs already resolved, `base + '\n' + url` → absolute: pages repeat a few (an image per card), and parsing was a tenth of a snapshot. */
+/**
+ * URLs already resolved, `base + '\n' + url` → absolute: pages repeat a few (an image per card),
+ * and parsing was a tenth of a snapshot.
+ */
 const done = new Map();
 /** Absolute URL; fragments, data: and the like stay as they are. */
 export function abs(u, base) {
@@ -13,7 +16,11 @@ export function abs(u, base) {
   const k = base + '\n' + u;
   let r = done.get(k);
   if (r === undefined) {
-    try { r = new URL(t, base).href; } catch { r = u; }
+    try {
+      r = new URL(t, base).href;
+    } catch {
+      r = u;
+    }
     if (done.size >= 4096) done.clear();
     done.set(k, r);
   }
@@ -25,17 +32,26 @@ export function abs(u, base) {
  * otherwise in raw text (a style attribute) is one the agent's rebuild drops
  * (web/agent/css-urls.js), never one it fetches.
  */
-export const absCss = (css, base) => (css.includes('url(')
-  ? css.replace(URL_RE, (m, a, b, c) => 'url("' + abs(a ?? b ?? c, base).replace(/"/g, '\\"') + '")')
-  : css);
+export const absCss = (css, base) =>
+  css.includes('url(')
+    ? css.replace(
+        URL_RE,
+        (_m, a, b, c) => 'url("' + abs(a ?? b ?? c, base).replace(/"/g, '\\"') + '")',
+      )
+    : css;
 
-/** What the page wrote by rule or sheet (insertRule, replace, replaceSync); a <link>'s file (null while fetched). */
+/**
+ * What the page wrote by rule or sheet (insertRule, replace, replaceSync); a <link>'s file (null
+ * while fetched).
+ */
 const written = new WeakMap();
 
 /** The rules of a list as text, @imports left out (a constructed sheet has none). */
-const own = (rules) => Array.from(rules).filter((r) => !('styleSheet' in r))
-  .map((r) => r.cssText)
-  .join('\n');
+const own = (rules) =>
+  Array.from(rules)
+    .filter((r) => !('styleSheet' in r))
+    .map((r) => r.cssText)
+    .join('\n');
 
 /**
  * `text`, the page's own spelling of `rules`, if it still parses into them (no script changed
@@ -56,7 +72,7 @@ function asWritten(text, rules, t) {
  */
 const lossy = (css) => /[{;]\s*[a-z][a-z-]*: ;/.test(css);
 
-/** An imported sheet's text under its @import's media, supports() and layer. */
+/** An imported sheet's text under the media, supports() and layer of the rule that imports it. */
 function imported(r, css) {
   const m = r.media && r.media.mediaText;
   if (r.layerName != null) css = '@layer ' + r.layerName + '{' + css + '}';
@@ -65,8 +81,9 @@ function imported(r, css) {
 }
 
 /**
- * A readable sheet's text, readable @imports inlined; throws if cross-origin. An @import that
- * cannot be inlined (cross-origin, or lossy) stays one, put first as CSS requires: the agent
+ * A readable sheet's text, readable imported sheets inlined; throws if cross-origin. An import
+ * rule that cannot be inlined (cross-origin, or lossy) stays one, put first as CSS requires: the
+ * agent
  * imports it through the proxy, which serves the sheet as the site wrote it.
  */
 export function sheetText(sh, base) {
@@ -107,7 +124,9 @@ export function cssOf(el) {
     if (!written.has(sh)) fetchText(sh);
     const w = asWritten(written.get(sh), sh.cssRules, null);
     return w === null ? null : absCss(w, sh.href);
-  } catch { return null; }
+  } catch {
+    return null;
+  }
 }
 
 /**
@@ -119,17 +138,28 @@ function fetchText(sh) {
   written.set(sh, null);
   fetch(sh.href, { cache: 'force-cache' })
     .then((r) => (r.ok ? r.text() : null))
-    .then((t) => { if (t !== null) written.set(sh, t), emit('sheet', sh); })
+    .then((t) => {
+      if (t !== null) {
+        written.set(sh, t);
+        emit('sheet', sh);
+      }
+    })
     .catch(() => {});
 }
 
 /** Adopted sheets: ids, and texts still to send. */
-let ids = new WeakMap(), next = 1;
+let ids = new WeakMap(),
+  next = 1;
 /** @type {Map<number, CSSStyleSheet>} */
 export const pending = new Map();
 /** Roots with adopted sheets → ids sent (polled: the array changes in place). */
 export const adoptRoots = new Map();
-export function reset() { ids = new WeakMap(); next = 1; pending.clear(); adoptRoots.clear(); }
+export function reset() {
+  ids = new WeakMap();
+  next = 1;
+  pending.clear();
+  adoptRoots.clear();
+}
 export const sheetId = (sh) => ids.get(sh);
 
 /** Adopted sheet ids of a root, or 0. */
@@ -138,7 +168,11 @@ export function adopted(root) {
   if (!l || !l.length) return 0;
   const r = Array.from(l, (sh) => {
     let i = ids.get(sh);
-    if (!i) ids.set(sh, (i = next++)), pending.set(i, sh);
+    if (!i) {
+      i = next++;
+      ids.set(sh, i);
+      pending.set(i, sh);
+    }
     return i;
   });
   adoptRoots.set(root, r.join());
@@ -152,7 +186,9 @@ export function takeSheets() {
     try {
       const t = sheetText(sh, document.baseURI);
       o[i] = lossy(t) ? absCss(asWritten(written.get(sh), sh.cssRules, t), document.baseURI) : t;
-    } catch { o[i] = ''; }
+    } catch {
+      o[i] = '';
+    }
   }
   pending.clear();
   return o;
@@ -163,27 +199,48 @@ const hooked = new WeakSet();
 export function hook(win) {
   if (hooked.has(win)) return;
   hooked.add(win);
-  const wrap = (P, names, sheetOf) => P && names.forEach((n) => {
-    const f = P[n];
-    if (typeof f !== 'function') return;
-    P[n] = function (...a) {
-      const r = f.apply(this, a);
-      if (n === 'insertRule') written.set(this.cssRules[r], String(a[0]));
-      if (n === 'replaceSync') written.set(this, String(a[0]));
-      emit('sheet', sheetOf(this));
-      return r;
-    };
-  });
-  wrap(win.CSSStyleSheet.prototype, ['insertRule', 'deleteRule', 'replaceSync', 'addRule', 'removeRule'], (t) => t);
-  wrap(win.CSSGroupingRule && win.CSSGroupingRule.prototype, ['insertRule', 'deleteRule'], (t) => t.parentStyleSheet);
+  const wrap = (P, names, sheetOf) =>
+    P &&
+    names.forEach((n) => {
+      const f = P[n];
+      if (typeof f !== 'function') return;
+      P[n] = function (...a) {
+        const r = f.apply(this, a);
+        if (n === 'insertRule') written.set(this.cssRules[r], String(a[0]));
+        if (n === 'replaceSync') written.set(this, String(a[0]));
+        emit('sheet', sheetOf(this));
+        return r;
+      };
+    });
+  wrap(
+    win.CSSStyleSheet.prototype,
+    ['insertRule', 'deleteRule', 'replaceSync', 'addRule', 'removeRule'],
+    (t) => t,
+  );
+  wrap(
+    win.CSSGroupingRule && win.CSSGroupingRule.prototype,
+    ['insertRule', 'deleteRule'],
+    (t) => t.parentStyleSheet,
+  );
   const rep = win.CSSStyleSheet.prototype.replace;
   if (rep) {
     win.CSSStyleSheet.prototype.replace = function (t) {
-      return rep.call(this, t).then((r) => (written.set(this, String(t)), emit('sheet', this), r));
+      return rep.call(this, t).then((r) => {
+        written.set(this, String(t));
+        emit('sheet', this);
+        return r;
+      });
     };
   }
   for (const P of [win.Document.prototype, win.ShadowRoot.prototype]) {
     const d = Object.getOwnPropertyDescriptor(P, 'adoptedStyleSheets');
-    if (d && d.set) Object.defineProperty(P, 'adoptedStyleSheets', { ...d, set(v) { d.set.call(this, v); emit('adopt', this); } });
+    if (d && d.set)
+      Object.defineProperty(P, 'adoptedStyleSheets', {
+        ...d,
+        set(v) {
+          d.set.call(this, v);
+          emit('adopt', this);
+        },
+      });
   }
 }

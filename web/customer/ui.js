@@ -3,39 +3,77 @@
 // marks, masked-field outlines and tooltips; the start points (start.js) when used.
 // It lives in its own shadow root under [data-cobrowse-ui]: never mirrored, safe from the
 // site's CSS. Every string can be replaced (configure({strings})); languages from <html lang>.
-import { state, on, rectOf } from './core.js';
+import { on, rectOf, state } from './core.js';
 import { hides, maskSelector } from './mask.js';
 
 export const EN = {
-  region: 'Co-browse', id: 'Session ID', exit: 'End co-browsing', connecting: 'Connecting…',
-  waiting: 'Waiting for an agent', connected: 'Agent connected', away: 'Agent reconnecting…', paused: 'Shown in another tab',
-  pointer: 'Agent can point', write: 'Agent can click and type', revoke: 'Stop control', agent: 'Agent',
-  startTitle: 'Browse with an expert', startText: 'Read this number to the person helping you:', starting: 'Starting…',
-  startWait: 'Waiting for them to join…', close: 'Close', cancel: 'End co-browsing',
+  region: 'Co-browse',
+  id: 'Session ID',
+  exit: 'End co-browsing',
+  connecting: 'Connecting…',
+  waiting: 'Waiting for an agent',
+  connected: 'Agent connected',
+  away: 'Agent reconnecting…',
+  paused: 'Shown in another tab',
+  pointer: 'Agent can point',
+  write: 'Agent can click and type',
+  revoke: 'Stop control',
+  agent: 'Agent',
+  startTitle: 'Browse with an expert',
+  startText: 'Read this number to the person helping you:',
+  starting: 'Starting…',
+  startWait: 'Waiting for them to join…',
+  close: 'Close',
+  cancel: 'End co-browsing',
   askTitle: 'Let the agent control this page?',
-  askText: 'The agent will be able to click, scroll and fill in fields for you. They cannot submit forms or see hidden fields. You can take back control at any time.',
-  allow: 'Allow', deny: 'Deny', askLeft: 'No answer in {s} s counts as no.',
+  askText:
+    'The agent will be able to click, scroll and fill in fields for you. They cannot submit forms or see hidden fields. You can take back control at any time.',
+  allow: 'Allow',
+  deny: 'Deny',
+  askLeft: 'No answer in {s} s counts as no.',
   joined: 'An agent has joined. They see this page, but not your passwords or card details.',
   left: 'The agent lost connection. Waiting for them to come back…',
   modeWrite: 'The agent can now click and type on this page. Press “Stop control” to take it back.',
   modePointer: 'The agent can no longer control this page.',
-  denied: 'You said no: the agent can only point.', timedOut: 'No answer, so the agent was not given control.',
-  maskedTip: 'Hidden from the agent', maskedFocus: 'The agent can’t see what you type here.', dismiss: 'Dismiss',
-  help: 'Need help?', chat: 'Chat with us', call: 'Call us', browse: 'Browse with an expert',
-  customer_exit: 'You ended co-browsing.', agent_exit: 'The agent left the session.',
-  interaction_ended: 'Your chat or call ended, so co-browsing stopped.', inactivity: 'Co-browsing timed out after {time} of inactivity.',
-  agent_gone: 'The agent’s connection was lost, so co-browsing stopped.', customer_gone: 'You were away from this site too long, so co-browsing stopped.',
-  join_timeout: 'No agent joined in time, so co-browsing stopped.', ended_by_api: 'The support team ended co-browsing.',
+  denied: 'You said no: the agent can only point.',
+  timedOut: 'No answer, so the agent was not given control.',
+  maskedTip: 'Hidden from the agent',
+  maskedFocus: 'The agent can’t see what you type here.',
+  dismiss: 'Dismiss',
+  help: 'Need help?',
+  chat: 'Chat with us',
+  call: 'Call us',
+  browse: 'Browse with an expert',
+  customer_exit: 'You ended co-browsing.',
+  agent_exit: 'The agent left the session.',
+  interaction_ended: 'Your chat or call ended, so co-browsing stopped.',
+  inactivity: 'Co-browsing timed out after {time} of inactivity.',
+  agent_gone: 'The agent’s connection was lost, so co-browsing stopped.',
+  customer_gone: 'You were away from this site too long, so co-browsing stopped.',
+  join_timeout: 'No agent joined in time, so co-browsing stopped.',
+  ended_by_api: 'The support team ended co-browsing.',
   server_shutdown: 'The co-browse service restarted. Start again if you still need help.',
   refused: 'Co-browsing could not continue.',
 };
 const LANGS = ['fr', 'es', 'de'];
 
-/** "10 minutes", "5 seconds", "1 hour" in the UI's language: Intl knows the unit names, no table per language. */
+/**
+ * "10 minutes", "5 seconds", "1 hour" in the UI's language: Intl knows the unit names, no table per
+ * language.
+ */
 export function duration(ms, lang) {
   const s = Math.round(ms / 1000);
-  const [n, unit] = s && s % 3600 === 0 ? [s / 3600, 'hour'] : s && s % 60 === 0 ? [s / 60, 'minute'] : [s, 'second'];
-  try { return new Intl.NumberFormat(lang, { style: 'unit', unit, unitDisplay: 'long' }).format(n); } catch { return n + ' ' + unit + 's'; }
+  const [n, unit] =
+    s && s % 3600 === 0
+      ? [s / 3600, 'hour']
+      : s && s % 60 === 0
+        ? [s / 60, 'minute']
+        : [s, 'second'];
+  try {
+    return new Intl.NumberFormat(lang, { style: 'unit', unit, unitDisplay: 'long' }).format(n);
+  } catch {
+    return n + ' ' + unit + 's';
+  }
 }
 
 // The site's CSS cannot break it: the host's place and size are inline !important (they beat
@@ -61,22 +99,25 @@ h2{font-size:19px;font-weight:700;margin-bottom:8px}p{margin-bottom:12px}
 .mk{position:fixed;width:40px;height:40px;margin:-20px 0 0 -20px;border:4px solid #dc2626;border-radius:50%;pointer-events:none;animation:mk 1.2s ease-out forwards}@keyframes mk{from{transform:scale(.4)}60%{opacity:1}to{transform:scale(1.4);opacity:0}}
 .ol{position:fixed;border:2px dashed #7c3aed;border-radius:5px;pointer-events:none}.tip{position:fixed;padding:3px 8px;border-radius:6px;background:#5b21b6;color:#fff;font-size:12px;pointer-events:none}`;
 
-
 export async function mount(api, opts) {
   const lang = (opts.lang || document.documentElement.lang || 'en').slice(0, 2).toLowerCase();
   const L = LANGS.includes(lang) ? (await import('./i18n-' + lang + '.js')).default : {};
-  const t = (k, v = {}) => String(opts.strings[k] ?? L[k] ?? EN[k] ?? k).replace(/\{(\w+)\}/g, (m, x) => v[x] ?? m);
+  const t = (k, v = {}) =>
+    String(opts.strings[k] ?? L[k] ?? EN[k] ?? k).replace(/\{(\w+)\}/g, (m, x) => v[x] ?? m);
 
   const host = document.createElement('cobrowse-ui');
   host.setAttribute('data-cobrowse-ui', '');
   // Not `all: … !important`: the page may still hide us (visibility), e.g. in its own screenshots.
-  host.style.cssText = 'all:initial;display:block!important;position:fixed!important;z-index:2147483647!important;top:0!important;left:0!important;width:0!important;height:0!important';
+  host.style.cssText =
+    'all:initial;display:block!important;position:fixed!important;z-index:2147483647!important;top:0!important;left:0!important;width:0!important;height:0!important';
   const root = host.attachShadow({ mode: 'open' });
   /** Element helper: h('button.p', {onclick}, ...children). */
   const h = (tag, a = {}, ...kids) => {
-    const [n, ...c] = tag.split('.'), e = document.createElement(n);
+    const [n, ...c] = tag.split('.'),
+      e = document.createElement(n);
     if (c.length) e.className = c.join(' ');
-    for (const k in a) k.startsWith('on') ? e.addEventListener(k.slice(2), a[k]) : e.setAttribute(k, a[k]);
+    for (const k in a)
+      k.startsWith('on') ? e.addEventListener(k.slice(2), a[k]) : e.setAttribute(k, a[k]);
     e.append(...kids);
     return e;
   };
@@ -87,16 +128,25 @@ export async function mount(api, opts) {
   root.append(style, region);
   const put = () => host.isConnected || document.documentElement.append(host);
   put();
-  new MutationObserver(put).observe(document.documentElement, { childList: true }); // a site that replaces <body> keeps us
+  // a site that replaces <body> keeps us
+  new MutationObserver(put).observe(document.documentElement, { childList: true });
 
   // ---- toolbar ----
-  const id = h('span.id', { role: 'text' }), st = h('span.st', { 'aria-live': 'polite' }), md = h('span.md'), sidLabel = h('span.vh', {}, t('id') + ' ');
-  const x = h('button.x', { type: 'button', 'aria-label': t('exit'), title: t('exit'), onclick: () => api.stop() }, '×');
+  const id = h('span.id', { role: 'text' }),
+    st = h('span.st', { 'aria-live': 'polite' }),
+    md = h('span.md'),
+    sidLabel = h('span.vh', {}, t('id') + ' ');
+  const x = h(
+    'button.x',
+    { type: 'button', 'aria-label': t('exit'), title: t('exit'), onclick: () => api.stop() },
+    '×',
+  );
   const rv = h('button.rv', { type: 'button', onclick: () => api.revokeControl() }, t('revoke'));
   const bar = h('div.bar', { 'data-part': 'toolbar' }, sidLabel, id, x, st, md, rv);
   const ns = h('div.ns', { role: 'status', 'aria-live': 'polite' });
   const ptr = h('div.ptr', { 'aria-hidden': 'true', hidden: '' });
-  ptr.innerHTML = '<svg width="18" height="24" viewBox="0 0 16 22"><path d="M1 1v17l4.5-4 3 7 3-1.3-3-6.7H15z" fill="#1d4ed8" stroke="#fff" stroke-width="1.5"/></svg>';
+  ptr.innerHTML =
+    '<svg width="18" height="24" viewBox="0 0 16 22"><path d="M1 1v17l4.5-4 3 7 3-1.3-3-6.7H15z" fill="#1d4ed8" stroke="#fff" stroke-width="1.5"/></svg>';
   ptr.append(h('span', {}, t('agent')));
   const tip = h('div.tip', { role: 'tooltip', hidden: '' }, t('maskedTip'));
   const boxes = h('div', { 'aria-hidden': 'true' });
@@ -117,21 +167,40 @@ export async function mount(api, opts) {
   function outlines() {
     const l = [];
     if (live()) {
-      if (search || !state.capturing) try { search = false; document.querySelectorAll(maskSelector()).forEach((e) => marked.add(e)); } catch {}
+      if (search || !state.capturing)
+        try {
+          search = false;
+          for (const e of document.querySelectorAll(maskSelector())) marked.add(e);
+        } catch {}
       for (const el of marked) {
-        if (!el.isConnected) { marked.delete(el); continue; }
+        if (!el.isConnected) {
+          marked.delete(el);
+          continue;
+        }
         const r = rectOf(el);
-        if (r.width && r.height && r.top + r.height > 0 && r.top < innerHeight && l.push(r) > 60) break;
+        if (r.width && r.height && r.top + r.height > 0 && r.top < innerHeight && l.push(r) > 60)
+          break;
       }
     }
     while (boxes.children.length < l.length) boxes.append(h('div.ol'));
     [...boxes.children].forEach((b, i) => {
-      const r = l[i], s = r ? `left:${r.left - 3}px;top:${r.top - 3}px;width:${r.width + 6}px;height:${r.height + 6}px` : '';
-      if (b.box !== s) b.box = b.style.cssText = s, show(b, r);
+      const r = l[i],
+        s = r
+          ? `left:${r.left - 3}px;top:${r.top - 3}px;width:${r.width + 6}px;height:${r.height + 6}px`
+          : '';
+      if (b.box !== s) {
+        b.box = b.style.cssText = s;
+        show(b, r);
+      }
     });
   }
   let olWait = 0;
-  const soon = () => olWait || (olWait = requestAnimationFrame(() => { olWait = 0; outlines(); }));
+  const soon = () =>
+    olWait ||
+    (olWait = requestAnimationFrame(() => {
+      olWait = 0;
+      outlines();
+    }));
   addEventListener('scroll', soon, { capture: true, passive: true });
   addEventListener('resize', soon);
   setInterval(soon, 700);
@@ -141,7 +210,20 @@ export async function mount(api, opts) {
     if (on_) {
       text(id, state.session.spaced || state.session.id);
       const a = state.status === 'active';
-      text(st, t(state.status === 'connecting' ? 'connecting' : !a ? 'waiting' : state.paused ? 'paused' : state.agentIn ? 'connected' : 'away'));
+      text(
+        st,
+        t(
+          state.status === 'connecting'
+            ? 'connecting'
+            : !a
+              ? 'waiting'
+              : state.paused
+                ? 'paused'
+                : state.agentIn
+                  ? 'connected'
+                  : 'away',
+        ),
+      );
       bar.classList.toggle('on', a && state.agentIn);
       bar.classList.toggle('w', state.mode === 'write');
       show(md, a);
@@ -155,7 +237,12 @@ export async function mount(api, opts) {
 
   // ---- notices ----
   function notice(text, keep) {
-    const n = h('div.n', {}, h('span', {}, text), h('button', { type: 'button', 'aria-label': t('dismiss'), onclick: () => n.remove() }, '×'));
+    const n = h(
+      'div.n',
+      {},
+      h('span', {}, text),
+      h('button', { type: 'button', 'aria-label': t('dismiss'), onclick: () => n.remove() }, '×'),
+    );
     ns.append(n);
     while (ns.children.length > 3) ns.firstChild.remove();
     if (!keep) setTimeout(() => n.remove(), 8000);
@@ -168,72 +255,148 @@ export async function mount(api, opts) {
     region.append(d);
     return d;
   };
-  let ask = null, askTimer = 0;
+  let ask = null,
+    askTimer = 0;
   function consent(ms) {
     if (ask) ask.remove();
     const left = h('p.sm');
-    ask = dialog('cb-ask-h', h('h2', { id: 'cb-ask-h' }, t('askTitle')), h('p', {}, t('askText')), left,
-      h('div.row', {}, h('button', { type: 'button', onclick: () => api.answerControl(false) }, t('deny')),
-        h('button.p', { type: 'button', onclick: () => api.answerControl(true) }, t('allow'))));
+    ask = dialog(
+      'cb-ask-h',
+      h('h2', { id: 'cb-ask-h' }, t('askTitle')),
+      h('p', {}, t('askText')),
+      left,
+      h(
+        'div.row',
+        {},
+        h('button', { type: 'button', onclick: () => api.answerControl(false) }, t('deny')),
+        h('button.p', { type: 'button', onclick: () => api.answerControl(true) }, t('allow')),
+      ),
+    );
     ask.dataset.part = 'consent';
     ask.setAttribute('role', 'alertdialog');
-    ask.addEventListener('cancel', (e) => { e.preventDefault(); api.answerControl(false); });
-    ask.addEventListener('close', () => { clearInterval(askTimer); ask && ask.remove(); ask = null; });
-    const end = Date.now() + (ms || 30000), tick = () => { left.textContent = t('askLeft', { s: Math.max(0, Math.ceil((end - Date.now()) / 1000)) }); };
-    tick(); askTimer = setInterval(tick, 1000);
+    ask.addEventListener('cancel', (e) => {
+      e.preventDefault();
+      api.answerControl(false);
+    });
+    ask.addEventListener('close', () => {
+      clearInterval(askTimer);
+      ask && ask.remove();
+      ask = null;
+    });
+    const end = Date.now() + (ms || 30000),
+      tick = () => {
+        left.textContent = t('askLeft', { s: Math.max(0, Math.ceil((end - Date.now()) / 1000)) });
+      };
+    tick();
+    askTimer = setInterval(tick, 1000);
     ask.showModal();
   }
 
   // ---- start points (help launcher, ID dialog): a module of their own, loaded where used ----
   let points = null;
-  const start = () => (points ||= import('./start.js').then((m) => m.mount({ api, opts, h, t, dialog, region, show })));
+  const start = () =>
+    (points ||= import('./start.js').then((m) =>
+      m.mount({ api, opts, h, t, dialog, region, show }),
+    ));
   if (opts.launcher) start();
 
   // ---- agent pointer and marks ----
   let want = null;
   on('agentPointer', (p) => {
-    if (!want) requestAnimationFrame(() => { ptr.hidden = !live(); ptr.style.transform = `translate(${want.x}px,${want.y}px)`; want = null; });
+    if (!want)
+      requestAnimationFrame(() => {
+        ptr.hidden = !live();
+        ptr.style.transform = `translate(${want.x}px,${want.y}px)`;
+        want = null;
+      });
     want = p;
   });
   on('agentMark', (p) => {
     const m = h('div.mk', { 'aria-hidden': 'true', 'data-part': 'mark' });
-    m.style.left = p.x + 'px'; m.style.top = p.y + 'px';
+    m.style.left = p.x + 'px';
+    m.style.top = p.y + 'px';
     region.append(m);
     setTimeout(() => m.remove(), 1300);
   });
 
   // ---- masked fields: tooltip on hover, a notice on focus ----
   const isMasked = (el) => el && el.nodeType === 1 && hides(el);
-  document.addEventListener('mouseover', (e) => {
-    const el = e.composedPath()[0];
-    if (!live() || !isMasked(el)) return void (tip.hidden = true);
-    const r = el.getBoundingClientRect();
-    tip.hidden = false;
-    tip.style.left = Math.max(4, Math.min(r.left, innerWidth - 140)) + 'px';
-    tip.style.top = (r.top > 30 ? r.top - 26 : r.bottom + 4) + 'px';
-  }, { capture: true, passive: true });
+  document.addEventListener(
+    'mouseover',
+    (e) => {
+      const el = /** @type {Element} */ (e.composedPath()[0]);
+      if (!live() || !isMasked(el)) return void (tip.hidden = true);
+      const r = el.getBoundingClientRect();
+      tip.hidden = false;
+      tip.style.left = Math.max(4, Math.min(r.left, innerWidth - 140)) + 'px';
+      tip.style.top = (r.top > 30 ? r.top - 26 : r.bottom + 4) + 'px';
+    },
+    { capture: true, passive: true },
+  );
   const told = new WeakSet();
-  document.addEventListener('focusin', (e) => {
-    const el = e.composedPath()[0];
-    if (live() && isMasked(el) && !told.has(el)) told.add(el), notice(t('maskedFocus'));
-  }, true);
+  document.addEventListener(
+    'focusin',
+    (e) => {
+      const el = e.composedPath()[0];
+      if (live() && isMasked(el) && !told.has(el)) {
+        told.add(el);
+        notice(t('maskedFocus'));
+      }
+    },
+    true,
+  );
 
   // ---- what the session says ----
   // Drawn at the next frame, never inside the handler: capture may be starting in the same
   // task, and our writes would make its first layout read a forced one on a big page.
-  const later = (ev, f) => on(ev, (x) => requestAnimationFrame(() => { f(x); paint(); }));
-  ['status', 'msg:session', 'msg:presence', 'msg:paused', 'msg:resync', 'msg:control'].forEach((e) => later(e, () => {}));
+  const later = (ev, f) =>
+    on(ev, (x) =>
+      requestAnimationFrame(() => {
+        f(x);
+        paint();
+      }),
+    );
+  for (const e of [
+    'status',
+    'msg:session',
+    'msg:presence',
+    'msg:paused',
+    'msg:resync',
+    'msg:control',
+  ]) {
+    later(e, () => {});
+  }
   const closeId = () => points && points.then((p) => p.close());
-  later('agentJoined', (a) => { if (!a.reconnect) notice(t('joined')), closeId(); });
-  later('agentLeft', () => { notice(t('left')); ptr.hidden = true; });
+  later('agentJoined', (a) => {
+    if (!a.reconnect) {
+      notice(t('joined'));
+      closeId();
+    }
+  });
+  later('agentLeft', () => {
+    notice(t('left'));
+    ptr.hidden = true;
+  });
   later('modeChanged', (m) => notice(t(m.mode === 'write' ? 'modeWrite' : 'modePointer')));
   later('controlRequested', (c) => consent(c.expiresInMs));
-  later('controlAnswered', (c) => { ask && ask.close(); if (c.state !== 'allowed') notice(t(c.state === 'timed_out' ? 'timedOut' : 'denied')); });
-  /** The end in plain words; an inactivity end says how long ({time}, from the server's after_ms). */
-  const endWords = (e) => t(e.reason in EN ? e.reason : 'refused', { time: e.afterMs ? duration(e.afterMs, lang) : '…' });
-  const ended = (e) => { ask && ask.close(); closeId(); notice(endWords(e), true).dataset.reason = e.reason; paint(); };
+  later('controlAnswered', (c) => {
+    ask && ask.close();
+    if (c.state !== 'allowed') notice(t(c.state === 'timed_out' ? 'timedOut' : 'denied'));
+  });
+  /**
+   * The end in plain words; an inactivity end says how long ({time}, from the server's after_ms).
+   */
+  const endWords = (e) =>
+    t(e.reason in EN ? e.reason : 'refused', { time: e.afterMs ? duration(e.afterMs, lang) : '…' });
+  const ended = (e) => {
+    ask && ask.close();
+    closeId();
+    notice(endWords(e), true).dataset.reason = e.reason;
+    paint();
+  };
   later('sessionEnded', ended);
-  if (state.status === 'ended' && state.ended) ended(state.ended); // e.g. a page opened after the session ended
+  // e.g. a page opened after the session ended
+  if (state.status === 'ended' && state.ended) ended(state.ended);
   if (state.pending && live()) consent(0);
   paint();
   return { showId: () => start().then((p) => p.showId()), notice };

@@ -17,14 +17,18 @@ const newChat = () => ({
   ended: false,
   replies: 0,
   sessionId: null,
-  messages: [{ from: 'agent', text: 'Hi, I’m Maya from Northwind support. How can I help you today?' }],
+  messages: [
+    { from: 'agent', text: 'Hi, I’m Maya from Northwind support. How can I help you today?' },
+  ],
 });
 
 function load() {
   try {
     const s = JSON.parse(sessionStorage.getItem(KEY));
     if (s && typeof s.id === 'string' && Array.isArray(s.messages)) return s;
-  } catch { /* fall through */ }
+  } catch {
+    /* fall through */
+  }
   return newChat();
 }
 
@@ -34,12 +38,17 @@ const save = () => {
   try {
     sessionStorage.setItem(KEY, JSON.stringify(state));
     sessionStorage.setItem(OPEN_KEY, open ? '1' : '0');
-  } catch { /* storage unavailable */ }
+  } catch {
+    /* storage unavailable */
+  }
 };
 save();
 
 // "123456789" → "123 456 789"
-const spaced = (id) => String(id).replace(/\D/g, '').replace(/(\d{3})(?=\d)/g, '$1 ');
+const spaced = (id) =>
+  String(id)
+    .replace(/\D/g, '')
+    .replace(/(\d{3})(?=\d)/g, '$1 ');
 
 const root = document.createElement('section');
 root.className = 'chat';
@@ -68,9 +77,18 @@ root.innerHTML = `
     aria-controls="chat-panel">Chat with us</button>`;
 document.body.append(root);
 
+/** @returns {any} the element (a button, an input…) with this id in the chat box */
 const el = (id) => root.querySelector(`#${id}`);
-const [panel, log, toggle, input, share, end, again, form] =
-  ['chat-panel', 'chat-log', 'chat-toggle', 'chat-input', 'chat-share', 'chat-end', 'chat-new', 'chat-form'].map(el);
+const [panel, log, toggle, input, share, end, again, form] = [
+  'chat-panel',
+  'chat-log',
+  'chat-toggle',
+  'chat-input',
+  'chat-share',
+  'chat-end',
+  'chat-new',
+  'chat-form',
+].map(el);
 
 function bubble(m) {
   const p = document.createElement('p');
@@ -89,7 +107,9 @@ function render() {
   toggle.setAttribute('aria-expanded', String(open));
   toggle.textContent = open ? 'Hide chat' : 'Chat with us';
   el('chat-state').textContent = state.ended ? 'chat ended' : 'online';
-  [input, el('chat-send')].forEach((c) => { c.disabled = state.ended; });
+  [input, el('chat-send')].forEach((c) => {
+    c.disabled = state.ended;
+  });
   share.hidden = end.hidden = state.ended;
   again.hidden = !state.ended;
 }
@@ -104,7 +124,9 @@ function post(from, text) {
 
 function agentSays(text, delay = 1000) {
   const chat = state.id;
-  setTimeout(() => { if (state.id === chat && !state.ended) post('agent', text); }, delay);
+  setTimeout(() => {
+    if (state.id === chat && !state.ended) post('agent', text);
+  }, delay);
 }
 
 function setOpen(value) {
@@ -115,8 +137,16 @@ function setOpen(value) {
 }
 
 toggle.addEventListener('click', () => setOpen(!open));
-el('chat-minimize').addEventListener('click', () => { setOpen(false); toggle.focus(); });
-panel.addEventListener('keydown', (e) => { if (e.key === 'Escape') { setOpen(false); toggle.focus(); } });
+el('chat-minimize').addEventListener('click', () => {
+  setOpen(false);
+  toggle.focus();
+});
+panel.addEventListener('keydown', (/** @type {KeyboardEvent} */ e) => {
+  if (e.key === 'Escape') {
+    setOpen(false);
+    toggle.focus();
+  }
+});
 
 form.addEventListener('submit', (e) => {
   e.preventDefault();
@@ -142,7 +172,10 @@ share.addEventListener('click', async () => {
     if (session && session.id && state.id === chat && !state.ended) {
       state.sessionId = spaced(session.id);
       post('me', `My co-browse ID is ${state.sessionId}`);
-      agentSays(`Thanks! I’m joining session ${state.sessionId} now. You will see a notice when I’m connected.`, 1500);
+      agentSays(
+        `Thanks! I’m joining session ${state.sessionId} now. You will see a notice when I’m connected.`,
+        1500,
+      );
     }
   } catch (err) {
     post('system', `Screen sharing did not start${err && err.message ? `: ${err.message}` : '.'}`);
@@ -154,7 +187,10 @@ share.addEventListener('click', async () => {
 
 end.addEventListener('click', () => {
   post('agent', 'Thanks for chatting with Northwind. Have a great time outside!');
-  post('system', state.sessionId ? 'You ended the chat. Screen sharing has stopped.' : 'You ended the chat.');
+  post(
+    'system',
+    state.sessionId ? 'You ended the chat. Screen sharing has stopped.' : 'You ended the chat.',
+  );
   state.ended = true;
   state.sessionId = null;
   save();
@@ -164,7 +200,9 @@ end.addEventListener('click', () => {
   try {
     const result = cobrowse && cobrowse.endInteraction && cobrowse.endInteraction();
     if (result && typeof result.catch === 'function') result.catch(() => {});
-  } catch { /* the chat has ended anyway */ }
+  } catch {
+    /* the chat has ended anyway */
+  }
 });
 
 again.addEventListener('click', () => {

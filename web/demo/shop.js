@@ -2,38 +2,132 @@
 // the small behaviours of each page. Every page sets <body data-page="…">.
 
 export const products = [
-  { id: 'summit-tent', name: 'Summit 2 Tent', category: 'Camping', price: 32900, rating: 4.7, reviews: 212, featured: true,
+  {
+    id: 'summit-tent',
+    name: 'Summit 2 Tent',
+    category: 'Camping',
+    price: 32900,
+    rating: 4.7,
+    reviews: 212,
+    featured: true,
     image: 'img/tent.svg',
-    description: 'A freestanding two-person tent that pitches in four minutes and shrugs off spring storms.',
-    features: ['Two doors, two vestibules', 'Packed weight 1.6 kg', 'Colour-coded aluminium poles', 'Fully taped 20D ripstop fly'] },
-  { id: 'ridge-pack', name: 'Ridge 40 Backpack', category: 'Packs', price: 14900, rating: 4.8, reviews: 341, featured: true,
-    image: 'img/pack.svg', sizes: ['S/M', 'M/L'],
-    description: 'Our best-selling pack for long day hikes and light overnighters, with a ventilated, adjustable back.',
-    features: ['40 litres', 'Hip-belt pockets and hydration sleeve', 'Recycled 210D nylon', 'Integrated rain cover'] },
-  { id: 'storm-jacket', name: 'Storm Shell Jacket', category: 'Clothing', price: 21900, rating: 4.6, reviews: 187, featured: true,
-    image: 'img/jacket.svg', sizes: ['XS', 'S', 'M', 'L', 'XL'],
-    description: 'A three-layer waterproof, breathable shell with a helmet-compatible hood and pit zips.',
-    features: ['20,000 mm waterproof rating', 'Pit zips for venting', 'Packs into its own pocket', 'PFC-free water repellency'] },
-  { id: 'cascade-boots', name: 'Cascade Trail Boots', category: 'Footwear', price: 17900, rating: 4.5, reviews: 264, featured: true,
-    image: 'img/boots.svg', sizes: ['7', '8', '9', '10', '11', '12'],
-    description: 'Mid-cut leather hiking boots with a grippy lugged sole and a waterproof membrane.',
-    features: ['Full-grain leather upper', 'Waterproof, breathable lining', 'Vibram® outsole', 'Resoleable'] },
-  { id: 'aurora-bag', name: 'Aurora −5° Sleeping Bag', category: 'Camping', price: 25900, rating: 4.9, reviews: 98,
-    image: 'img/bag.svg', sizes: ['Regular', 'Long'],
+    description:
+      'A freestanding two-person tent that pitches in four minutes and shrugs off spring storms.',
+    features: [
+      'Two doors, two vestibules',
+      'Packed weight 1.6 kg',
+      'Colour-coded aluminium poles',
+      'Fully taped 20D ripstop fly',
+    ],
+  },
+  {
+    id: 'ridge-pack',
+    name: 'Ridge 40 Backpack',
+    category: 'Packs',
+    price: 14900,
+    rating: 4.8,
+    reviews: 341,
+    featured: true,
+    image: 'img/pack.svg',
+    sizes: ['S/M', 'M/L'],
+    description:
+      'Our best-selling pack for long day hikes and light overnighters, with a ventilated, adjustable back.',
+    features: [
+      '40 litres',
+      'Hip-belt pockets and hydration sleeve',
+      'Recycled 210D nylon',
+      'Integrated rain cover',
+    ],
+  },
+  {
+    id: 'storm-jacket',
+    name: 'Storm Shell Jacket',
+    category: 'Clothing',
+    price: 21900,
+    rating: 4.6,
+    reviews: 187,
+    featured: true,
+    image: 'img/jacket.svg',
+    sizes: ['XS', 'S', 'M', 'L', 'XL'],
+    description:
+      'A three-layer waterproof, breathable shell with a helmet-compatible hood and pit zips.',
+    features: [
+      '20,000 mm waterproof rating',
+      'Pit zips for venting',
+      'Packs into its own pocket',
+      'PFC-free water repellency',
+    ],
+  },
+  {
+    id: 'cascade-boots',
+    name: 'Cascade Trail Boots',
+    category: 'Footwear',
+    price: 17900,
+    rating: 4.5,
+    reviews: 264,
+    featured: true,
+    image: 'img/boots.svg',
+    sizes: ['7', '8', '9', '10', '11', '12'],
+    description:
+      'Mid-cut leather hiking boots with a grippy lugged sole and a waterproof membrane.',
+    features: [
+      'Full-grain leather upper',
+      'Waterproof, breathable lining',
+      'Vibram® outsole',
+      'Resoleable',
+    ],
+  },
+  {
+    id: 'aurora-bag',
+    name: 'Aurora −5° Sleeping Bag',
+    category: 'Camping',
+    price: 25900,
+    rating: 4.9,
+    reviews: 98,
+    image: 'img/bag.svg',
+    sizes: ['Regular', 'Long'],
     description: 'Responsibly sourced 650-fill down keeps you warm on cold shoulder-season nights.',
-    features: ['Comfort rating −5 °C', '650-fill RDS down', 'Draft collar and zip baffle', 'Compression sack included'] },
-  { id: 'beam-headlamp', name: 'Beam 400 Headlamp', category: 'Accessories', price: 4900, rating: 4.4, reviews: 410,
+    features: [
+      'Comfort rating −5 °C',
+      '650-fill RDS down',
+      'Draft collar and zip baffle',
+      'Compression sack included',
+    ],
+  },
+  {
+    id: 'beam-headlamp',
+    name: 'Beam 400 Headlamp',
+    category: 'Accessories',
+    price: 4900,
+    rating: 4.4,
+    reviews: 410,
     image: 'img/headlamp.svg',
     description: 'A 400-lumen rechargeable headlamp with a red night mode and a lock-out switch.',
-    features: ['400 lumens, 90 m beam', 'USB-C rechargeable', 'Red light mode', 'IPX7 waterproof'] },
-  { id: 'flask-bottle', name: 'Flask 750 Bottle', category: 'Accessories', price: 3200, rating: 4.7, reviews: 530,
+    features: ['400 lumens, 90 m beam', 'USB-C rechargeable', 'Red light mode', 'IPX7 waterproof'],
+  },
+  {
+    id: 'flask-bottle',
+    name: 'Flask 750 Bottle',
+    category: 'Accessories',
+    price: 3200,
+    rating: 4.7,
+    reviews: 530,
     image: 'img/bottle.svg',
     description: 'Double-walled steel bottle that keeps drinks cold for a day and hot until lunch.',
-    features: ['750 ml', 'Cold 24 h, hot 12 h', 'Leak-proof lid', 'Dishwasher safe'] },
-  { id: 'ember-stove', name: 'Ember Camp Stove', category: 'Camping', price: 8900, rating: 4.6, reviews: 152,
+    features: ['750 ml', 'Cold 24 h, hot 12 h', 'Leak-proof lid', 'Dishwasher safe'],
+  },
+  {
+    id: 'ember-stove',
+    name: 'Ember Camp Stove',
+    category: 'Camping',
+    price: 8900,
+    rating: 4.6,
+    reviews: 152,
     image: 'img/stove.svg',
-    description: 'A compact canister stove that boils a litre of water in three and a half minutes.',
-    features: ['Boils 1 l in 3.5 min', 'Piezo igniter', 'Folding pot supports', 'Weighs 83 g'] },
+    description:
+      'A compact canister stove that boils a litre of water in three and a half minutes.',
+    features: ['Boils 1 l in 3.5 min', 'Piezo igniter', 'Folding pot supports', 'Weighs 83 g'],
+  },
 ];
 
 export const DELIVERY = { standard: 695, express: 1495, pickup: 0 };
@@ -49,10 +143,16 @@ export function getCart() {
   try {
     const cart = JSON.parse(localStorage.getItem(CART_KEY));
     return Array.isArray(cart) ? cart.filter((l) => findProduct(l.id) && l.qty > 0) : [];
-  } catch { return []; }
+  } catch {
+    return [];
+  }
 }
 function saveCart(cart) {
-  try { localStorage.setItem(CART_KEY, JSON.stringify(cart)); } catch { /* storage unavailable */ }
+  try {
+    localStorage.setItem(CART_KEY, JSON.stringify(cart));
+  } catch {
+    /* storage unavailable */
+  }
   document.dispatchEvent(new Event('cart:change'));
 }
 export function addToCart(id, qty = 1, size = '') {
@@ -73,7 +173,9 @@ export const clearCart = () => saveCart([]);
 
 function updateCartCount() {
   const n = getCart().reduce((sum, l) => sum + l.qty, 0);
-  document.querySelectorAll('.cart-count').forEach((el) => { el.textContent = n; });
+  document.querySelectorAll('.cart-count').forEach((el) => {
+    el.textContent = n;
+  });
   $('.cart-link')?.setAttribute('aria-label', `Cart, ${n} item${n === 1 ? '' : 's'}`);
 }
 
@@ -100,38 +202,52 @@ const pages = {
     category.value = new URLSearchParams(location.search).get('category') || '';
     const render = () => {
       const q = search.value.trim().toLowerCase();
-      const list = products.filter((p) => (!category.value || p.category === category.value)
-        && (!q || `${p.name} ${p.category} ${p.description}`.toLowerCase().includes(q)));
+      const list = products.filter(
+        (p) =>
+          (!category.value || p.category === category.value) &&
+          (!q || `${p.name} ${p.category} ${p.description}`.toLowerCase().includes(q)),
+      );
       if (sort.value === 'price-asc') list.sort((a, b) => a.price - b.price);
       if (sort.value === 'price-desc') list.sort((a, b) => b.price - a.price);
       if (sort.value === 'rating') list.sort((a, b) => b.rating - a.rating);
       $('#product-grid').replaceChildren(...list.map(productCard));
       $('#result-count').textContent = `${list.length} product${list.length === 1 ? '' : 's'}`;
     };
-    [search, category, sort].forEach((el) => el.addEventListener('input', render));
+    for (const el of [search, category, sort]) el.addEventListener('input', render);
     render();
   },
 
   product() {
     const p = findProduct(new URLSearchParams(location.search).get('id'));
-    if (!p) { $('#not-found').hidden = false; document.title = 'Product not found — Northwind Outfitters'; return; }
+    if (!p) {
+      $('#not-found').hidden = false;
+      document.title = 'Product not found — Northwind Outfitters';
+      return;
+    }
     document.title = `${p.name} — Northwind Outfitters`;
     $('#crumb-name').textContent = p.name;
     $('#product-category').textContent = p.category;
     $('#product-name').textContent = p.name;
     $('#product-price').textContent = formatPrice(p.price);
-    $('#product-rating').innerHTML = `${stars(p.rating)} <span>${p.rating} (${p.reviews} reviews)</span>`;
-    $('#product-rating').setAttribute('aria-label', `Rated ${p.rating} out of 5 from ${p.reviews} reviews`);
+    $('#product-rating').innerHTML =
+      `${stars(p.rating)} <span>${p.rating} (${p.reviews} reviews)</span>`;
+    $('#product-rating').setAttribute(
+      'aria-label',
+      `Rated ${p.rating} out of 5 from ${p.reviews} reviews`,
+    );
     $('#product-description').textContent = p.description;
     Object.assign($('#product-image'), { src: p.image, alt: p.name });
-    $('#product-features').replaceChildren(...p.features.map((f) => Object.assign(document.createElement('li'), { textContent: f })));
+    $('#product-features').replaceChildren(
+      ...p.features.map((f) => Object.assign(document.createElement('li'), { textContent: f })),
+    );
     const size = $('#size');
-    if (p.sizes) p.sizes.forEach((s) => size.add(new Option(s, s)));
+    for (const s of p.sizes || []) size.add(new Option(s, s));
     $('#size-field').hidden = !p.sizes;
     $('#add-to-cart').addEventListener('click', () => {
       const qty = Math.max(1, Math.min(10, parseInt($('#quantity').value, 10) || 1));
       addToCart(p.id, qty, p.sizes ? size.value : '');
-      $('#cart-status').innerHTML = `Added ${qty} × ${p.name} to your cart. <a href="checkout.html">Go to checkout</a>`;
+      $('#cart-status').innerHTML =
+        `Added ${qty} × ${p.name} to your cart. <a href="checkout.html">Go to checkout</a>`;
     });
     $('#product').hidden = false;
   },
@@ -140,25 +256,30 @@ const pages = {
     const form = $('#checkout-form');
     const render = () => {
       const cart = getCart();
-      $('#order-items').replaceChildren(...cart.map((l, i) => {
-        const p = findProduct(l.id);
-        const li = document.createElement('li');
-        li.className = 'line';
-        li.innerHTML = `<img src="${p.image}" alt="" width="56" height="42">
+      $('#order-items').replaceChildren(
+        ...cart.map((l, i) => {
+          const p = findProduct(l.id);
+          const li = document.createElement('li');
+          li.className = 'line';
+          li.innerHTML = `<img src="${p.image}" alt="" width="56" height="42">
           <div><p><strong>${p.name}</strong>${l.size ? ` <span class="muted">· ${l.size}</span>` : ''}</p>
             <span class="qty"><button type="button" data-index="${i}" data-delta="-1" aria-label="One fewer ${p.name}">−</button>
             <span>${l.qty}</span><button type="button" data-index="${i}" data-delta="1" aria-label="One more ${p.name}">+</button></span></div>
           <span>${formatPrice(p.price * l.qty)}</span>`;
-        return li;
-      }));
+          return li;
+        }),
+      );
       const subtotal = cart.reduce((sum, l) => sum + findProduct(l.id).price * l.qty, 0);
       const method = form.elements.delivery.value || 'standard';
-      const shipping = method === 'standard' && subtotal >= FREE_SHIPPING_FROM ? 0 : DELIVERY[method];
+      const shipping =
+        method === 'standard' && subtotal >= FREE_SHIPPING_FROM ? 0 : DELIVERY[method];
       $('#cart-empty').hidden = cart.length > 0;
       $('#order-subtotal').textContent = formatPrice(subtotal);
       $('#order-shipping').textContent = shipping ? formatPrice(shipping) : 'Free';
       $('#order-total').textContent = formatPrice(subtotal + shipping);
-      form.elements.cart.value = cart.map((l) => `${l.qty} x ${l.id}${l.size ? ` (${l.size})` : ''}`).join(', ');
+      form.elements.cart.value = cart
+        .map((l) => `${l.qty} x ${l.id}${l.size ? ` (${l.size})` : ''}`)
+        .join(', ');
       form.elements.total.value = ((subtotal + shipping) / 100).toFixed(2);
     };
     $('#order-items').addEventListener('click', (e) => {
@@ -167,7 +288,9 @@ const pages = {
       const line = getCart()[b.dataset.index];
       if (line) setQuantity(Number(b.dataset.index), line.qty + Number(b.dataset.delta));
     });
-    form.addEventListener('change', (e) => { if (e.target.name === 'delivery') render(); });
+    form.addEventListener('change', (e) => {
+      if (e.target.name === 'delivery') render();
+    });
     document.addEventListener('cart:change', render);
     $('#send-code').addEventListener('click', () => {
       $('#code-status').textContent = 'We sent a new 6-digit code to your phone ending in 42.';
@@ -187,14 +310,18 @@ const pages = {
 
   account() {
     $('#delete-account').addEventListener('click', () => {
-      $('#delete-status').textContent = 'We have emailed you a link to confirm that you want to close your account.';
+      $('#delete-status').textContent =
+        'We have emailed you a link to confirm that you want to close your account.';
     });
   },
 
   thanks() {
     const form = new URLSearchParams(location.search).get('form') || '';
     const [title, message] = {
-      checkout: ['Thank you for your order!', 'We have emailed your receipt. Your gear is being packed.'],
+      checkout: [
+        'Thank you for your order!',
+        'We have emailed your receipt. Your gear is being packed.',
+      ],
       signin: ['Welcome back!', 'You are signed in.'],
       account: ['Details saved', 'Your personal details have been updated.'],
       newsletter: ['You are subscribed', 'Look out for trail notes in your inbox once a month.'],
@@ -203,7 +330,8 @@ const pages = {
     $('#thanks-title').textContent = title;
     $('#thanks-message').textContent = message;
     if (form === 'checkout') {
-      $('#order-number').textContent = `Order number NW-${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
+      $('#order-number').textContent =
+        `Order number NW-${String(Math.floor(Math.random() * 1e6)).padStart(6, '0')}`;
       clearCart();
     }
   },
@@ -211,7 +339,8 @@ const pages = {
 
 // The footer's "Browse with you" link is handled by /cobrowse.js; without it, stay put.
 document.addEventListener('click', (e) => {
-  if (e.target.closest('[data-cobrowse-start]') && !window.Cobrowse) e.preventDefault();
+  if (/** @type {Element} */ (e.target).closest('[data-cobrowse-start]') && !window.Cobrowse)
+    e.preventDefault();
 });
 document.addEventListener('cart:change', updateCartCount);
 window.addEventListener('storage', (e) => {
