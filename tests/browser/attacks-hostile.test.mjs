@@ -772,10 +772,10 @@ test('CSS: every URL the browser would fetch is found, however it is spelt (no b
   const mapped = (u, isImport) => (u.startsWith('#') ? u : (isImport ? 'import:' : 'url:') + u);
   for (const { name, css, urls, out } of cases) {
     const found = [];
-    const rewritten = rewriteCssUrls(
-      css,
-      (u, isImport) => (found.push([u, isImport]), mapped(u, isImport)),
-    );
+    const rewritten = rewriteCssUrls(css, (u, isImport) => {
+      found.push([u, isImport]);
+      return mapped(u, isImport);
+    });
     assert.deepEqual(found, urls, name);
     assert.equal(rewritten, out, name);
   }

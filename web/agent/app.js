@@ -1,8 +1,9 @@
 // The agent console: sign-in (account or agent-desktop token), join by session ID, the live
 // view of the customer's page, write-mode requests, exit, and plain words for every refusal
 // and every end. Wire format: docs/protocol.md; page content: web/customer/FORMAT.md.
-import { Mirror, Refused, LIMITS } from './mirror.js';
+
 import { attachControl } from './control.js';
+import { LIMITS, Mirror, Refused } from './mirror.js';
 import { Transport } from './transport.js';
 
 const $ = (id) => document.getElementById(id);
@@ -261,7 +262,7 @@ function afterSignIn() {
 
 /** Digits of what the agent typed: spaces, dashes and dots are the customer's way of reading it out. */
 function parseId(text) {
-  const digits = text.replace(/[\s.\-]/g, '');
+  const digits = text.replace(/[\s.-]/g, '');
   if (!digits) return [null, 'Type the session ID the customer reads out to you.'];
   if (!/^\d+$/.test(digits))
     return [null, 'A session ID has digits only: “' + text.trim() + '” is not one.'];
@@ -769,15 +770,16 @@ function clearView() {
 }
 
 /** The customer's latest `pointer` message not drawn yet, and the frame that will draw it. */
-let ptrMsg = null,
-  ptrFrame = 0;
+let ptrMsg = null;
+let ptrFrame = 0;
 /**
  * Draws the customer's pointer once per animation frame, at the latest position: messages can
  * come faster than frames, and placing one reads layout. (The agent's own pointer: control.js.)
  */
 function pointer(m) {
   ptrMsg = m;
-  ptrFrame ||= requestAnimationFrame(() => {
+  if (ptrFrame) return;
+  ptrFrame = requestAnimationFrame(() => {
     ptrFrame = 0;
     if (!ptrMsg) return;
     const p = control.place(ptrMsg),

@@ -87,7 +87,10 @@ export function attachControl({
       return () => subs[ev].splice(subs[ev].indexOf(fn) >>> 0, 1);
     },
     navigate(to) {
-      if (control.mode !== 'write') return (toast(NOTICE_WORDS.not_allowed), false);
+      if (control.mode !== 'write') {
+        toast(NOTICE_WORDS.not_allowed);
+        return false;
+      }
       send('navigate', /^(back|forward|reload)$/.test(to) ? { to } : { url: String(to) });
       return true;
     },
@@ -440,8 +443,12 @@ export function attachControl({
       e,
       Array.from(sel.options, (o, k) =>
         option(o.label || o.text, o.selected, o.disabled, (b) => {
-          if (!sel.multiple)
-            return ((picker.hidden = true), overlay.focus(), input('select', { i, x: [k] }));
+          if (!sel.multiple) {
+            picker.hidden = true;
+            overlay.focus();
+            input('select', { i, x: [k] });
+            return;
+          }
           if (!chosen.delete(k)) chosen.add(k);
           b.setAttribute('aria-selected', String(chosen.has(k)));
           input('select', { i, x: [...chosen].sort((a, b) => a - b) });
@@ -481,7 +488,10 @@ export function attachControl({
     offer(e, [f, ok]);
   }
   picker.addEventListener('keydown', (e) => {
-    if (e.key === 'Escape') (picker.hidden = true), overlay.focus();
+    if (e.key === 'Escape') {
+      picker.hidden = true;
+      overlay.focus();
+    }
   });
   const toastBox = document.createElement('div');
   toastBox.className = 'cbc-toasts';

@@ -21,7 +21,7 @@ const SPACE = /[ \t\n\r\f]/;
  * property, whose strings we look at).
  */
 const SKIP =
-  /(?:[^a-zA-Z_\-\u0080-\uffff\\"'\/(){};@]+|(?!--)[a-zA-Z0-9_\-\u0080-\uffff]+(?![\\(a-zA-Z0-9_\-\u0080-\uffff]))+/y;
+  /(?:[^a-zA-Z_\-\u0080-\uffff\\"'/(){};@]+|(?!--)[a-zA-Z0-9_\-\u0080-\uffff]+(?![\\(a-zA-Z0-9_\-\u0080-\uffff]))+/y;
 
 /**
  * An escape at `i` (`s[i]` is a backslash): its character and where it ends; null when the
@@ -30,7 +30,7 @@ const SKIP =
  * @param {number} i
  * @returns {[string, number] | null}
  */
-function escape(s, i) {
+function readEscape(s, i) {
   let j = i + 1;
   if (j >= s.length || /[\n\r\f]/.test(s[j])) return null;
   if (!/[0-9a-fA-F]/.test(s[j])) {
@@ -58,7 +58,7 @@ function name(s, i) {
       v += s[j++];
       continue;
     }
-    const e = escape(s, j);
+    const e = readEscape(s, j);
     if (!e) break;
     v += e[0];
     j = e[1];
@@ -89,7 +89,7 @@ function string(s, i) {
       j += s[j + 2] === '\n' ? 3 : 2;
       continue;
     }
-    const e = escape(s, j);
+    const e = readEscape(s, j);
     if (!e) {
       j++;
       continue;
@@ -201,7 +201,7 @@ export function rewriteCssUrls(css, fn) {
       } else {
         while (k < s.length && s[k] !== ')') {
           if (s[k] === '\\') {
-            const e = escape(s, k);
+            const e = readEscape(s, k);
             if (e) {
               u += e[0];
               k = e[1];

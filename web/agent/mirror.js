@@ -4,7 +4,7 @@
 // request leaves for the customer's site (resources go through our /proxy). The page's
 // CSP (index.html) is the second lock.
 
-import { rewriteCssUrls, cssString } from './css-urls.js';
+import { cssString, rewriteCssUrls } from './css-urls.js';
 
 const HTML = 'http://www.w3.org/1999/xhtml',
   SVG = 'http://www.w3.org/2000/svg',
@@ -113,6 +113,12 @@ const PSEUDO_RE =
   /(?<!\(\s*(?:any-)?hover\s*):(hover|focus-within|focus-visible|focus|defined)(?![\w-])/gi;
 /** Attribute values the CSS rewriter must see on SVG elements: presentation attributes take url(), spelt with escapes too. */
 const SVG_CSS = /url|\\/i;
+/** What browsers drop from a URL before reading its scheme: C0 controls and spaces. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls are what it matches
+const URL_NOISE = /[\x00-\x20]+/g;
+/** Controls, which browsers skip in a `javascript:` attribute value. */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: the controls are what it matches
+const CONTROLS = /[\x00-\x1f]/g;
 const BLOCKED_BG = 'repeating-linear-gradient(45deg,#d5d5d5 0 6px,#e8e8e8 6px 12px)';
 /**
  * Agent-only rules, adopted first in every document and shadow root of the view, at zero
@@ -160,7 +166,7 @@ export class Mirror {
 
   /** A URL the agent's browser may fetch: http(s) through the proxy, inline data: as is, fragments as is; anything else nothing. */
   res(u) {
-    const t = String(u).replace(/[\x00-\x20]+/g, '');
+    const t = String(u).replace(URL_NOISE, '');
     if (!t) return '';
     if (t[0] === '#') return u;
     if (/^data:(image|font|audio|video|application\/(font|x-font))/i.test(t)) return u;
@@ -169,7 +175,7 @@ export class Mirror {
   }
   /** A link target: shown, never followed (the frame is inert); script URLs removed. */
   nav(u) {
-    const t = String(u).replace(/[\x00-\x20]+/g, '');
+    const t = String(u).replace(URL_NOISE, '');
     return /^(https?:|mailto:|tel:|#)/i.test(t) ? u : null;
   }
   /**
@@ -181,11 +187,11 @@ export class Mirror {
     // Refused URLs become url(""), which the browser does not fetch (data:, would still be
     // a load for the CSP to stop, as a stylesheet); a sheet is imported only through the proxy.
     const url = (u, isImport) => {
-      if (isImport && !/^https?:/i.test(u.replace(/[\x00-\x20]+/g, ''))) return '';
+      if (isImport && !/^https?:/i.test(u.replace(URL_NOISE, ''))) return '';
       return this.res(u) ?? '';
     };
     const urls = rewriteCssUrls(String(text), url);
-    return urls.replace(PSEUDO_RE, (m, ps) => PSEUDO[ps.toLowerCase()]);
+    return urls.replace(PSEUDO_RE, (_m, ps) => PSEUDO[ps.toLowerCase()]);
   }
   srcset(v) {
     return v
@@ -225,7 +231,7 @@ export class Mirror {
     }
     v = String(v);
     if (
-      /^\s*(javascript|vbscript):/i.test(v.replace(/[\x00-\x1f]/g, '')) ||
+      /^\s*(javascript|vbscript):/i.test(v.replace(CONTROLS, '')) ||
       /^\s*data:text\/html/i.test(v)
     )
       return keep(v);
@@ -303,8 +309,10 @@ export class Mirror {
     if (isLink) el.setAttribute('data-cb-link', '');
     // A style's text comes only from `css`, through the rewriter: child text nodes would not be.
     const sheet = el.localName === 'style';
-    if (sheet && e.css !== undefined)
-      isLink && el.setAttribute('data-cb-inline', ''), (el.textContent = this.css(e.css));
+    if (sheet && e.css !== undefined) {
+      if (isLink) el.setAttribute('data-cb-inline', '');
+      el.textContent = this.css(e.css);
+    }
     for (const k in a) if (!(e.md && k === 'open')) this.attr(el, k, a[k]);
     if (tag === 'iframe' || tag === 'frame') el.setAttribute('sandbox', 'allow-same-origin');
     if (tag === 'video' || tag === 'audio') el.muted = true;
@@ -385,7 +393,7 @@ export class Mirror {
       this.fillFrames();
       const p = this.post;
       this.post = [];
-      p.forEach((f) => f());
+      for (const f of p) f();
     }
   }
 
@@ -436,9 +444,14 @@ export class Mirror {
   /** The customer's viewport: the frame gets exactly that size (then scaled by the page). */
   size(w, h) {
     const ok = (v) => Number.isInteger(v) && v > 0 && v <= 100000;
-    if (ok(w) && ok(h)) (this.w = w), (this.h = h);
-    if (this.frame)
-      (this.frame.style.width = this.w + 'px'), (this.frame.style.height = this.h + 'px');
+    if (ok(w) && ok(h)) {
+      this.w = w;
+      this.h = h;
+    }
+    if (this.frame) {
+      this.frame.style.width = this.w + 'px';
+      this.frame.style.height = this.h + 'px';
+    }
   }
 
   // ---- deltas ----
@@ -518,7 +531,10 @@ export class Mirror {
     while (s.length) {
       const x = s.pop(),
         i = this.ids.get(x);
-      if (i !== undefined && this.nodes.get(i) === x) this.nodes.delete(i), this.want.delete(i);
+      if (i !== undefined && this.nodes.get(i) === x) {
+        this.nodes.delete(i);
+        this.want.delete(i);
+      }
       for (let c = x.firstChild; c; c = c.nextSibling) s.push(c);
       if (x.shadowRoot) s.push(x.shadowRoot);
       if (x.localName === 'iframe' && x.contentDocument) s.push(x.contentDocument);
@@ -556,7 +572,10 @@ export class Mirror {
         continue;
       }
       const e = /** @type {Element} */ (n);
-      if (e.scrollLeft !== x || e.scrollTop !== y) (e.scrollLeft = x), (e.scrollTop = y);
+      if (e.scrollLeft !== x || e.scrollTop !== y) {
+        e.scrollLeft = x;
+        e.scrollTop = y;
+      }
     }
   }
 

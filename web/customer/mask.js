@@ -1,4 +1,5 @@
-// Privacy decisions, taken before anything is sent (PRODUCT.md "Privacy").
+// Privacy decisions, taken before anything is sent (docs/security.md, "Masking and the
+// customer's page").
 import { emit } from './core.js';
 
 /** Inputs that were ever `type=password`: they stay masked after a "show password" toggle. */
