@@ -7,6 +7,7 @@
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { after, before, test } from 'node:test';
 import { createDeflateRaw } from 'node:zlib';
 import { rawCustomer, requirements, setup, waitFor } from './harness.mjs';
 

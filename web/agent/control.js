@@ -395,10 +395,19 @@ export function attachControl({
 
   // ---- feedback in the console: the agent's own click ring, the <select> picker, toasts ----
   const css = document.createElement('style');
-  css.textContent = `.cbc-ring{position:absolute;width:26px;height:26px;margin:-13px 0 0 -13px;border:3px solid #e0245e;border-radius:50%;pointer-events:none;animation:cbc-ring .7s ease-out forwards}@keyframes cbc-ring{to{transform:scale(2);opacity:0}}
-.cbc-picker{position:fixed;z-index:30;max-height:50vh;overflow:auto;min-width:160px;background:#fff;border:1px solid #9aa5b1;border-radius:6px;box-shadow:0 4px 16px #0004;padding:4px;font:14px system-ui,sans-serif}
-.cbc-picker button{display:block;width:100%;text-align:left;border:0;background:none;padding:6px 10px;border-radius:4px;cursor:pointer}.cbc-picker button:hover,.cbc-picker button:focus{background:#e6eefb}.cbc-picker button[aria-selected=true]{font-weight:700}
-.cbc-toasts{position:fixed;z-index:40;left:50%;top:54px;transform:translateX(-50%);display:grid;gap:6px;width:min(520px,90vw);pointer-events:none}.cbc-toast{padding:10px 14px;background:#1d2733;color:#fff;border-radius:6px;box-shadow:0 2px 10px #0005;font:14px system-ui,sans-serif}`;
+  css.textContent = `.cbc-ring{position:absolute;width:26px;height:26px;margin:-13px 0 0 -13px;
+border:3px solid #e0245e;border-radius:50%;pointer-events:none;
+animation:cbc-ring .7s ease-out forwards}@keyframes cbc-ring{to{transform:scale(2);opacity:0}}
+.cbc-picker{position:fixed;z-index:30;max-height:50vh;overflow:auto;min-width:160px;background:#fff;
+border:1px solid #9aa5b1;border-radius:6px;box-shadow:0 4px 16px #0004;padding:4px;
+font:14px system-ui,sans-serif}
+.cbc-picker button{display:block;width:100%;text-align:left;border:0;background:none;
+padding:6px 10px;border-radius:4px;cursor:pointer}
+.cbc-picker button:hover,.cbc-picker button:focus{background:#e6eefb}
+.cbc-picker button[aria-selected=true]{font-weight:700}
+.cbc-toasts{position:fixed;z-index:40;left:50%;top:54px;transform:translateX(-50%);display:grid;
+gap:6px;width:min(520px,90vw);pointer-events:none}.cbc-toast{padding:10px 14px;background:#1d2733;
+color:#fff;border-radius:6px;box-shadow:0 2px 10px #0005;font:14px system-ui,sans-serif}`;
   document.head.append(css);
   function ring(e) {
     const p = xy(e),

@@ -3,9 +3,13 @@
 // root (ui.js hands over its helpers).
 import { state } from './core.js';
 
-const CSS = `.big{font-size:34px;font-weight:700;letter-spacing:.08em;text-align:center;padding:10px;background:#eef2f6;border-radius:10px;font-variant-numeric:tabular-nums}
-.ln{position:fixed;bottom:16px;display:grid;gap:8px;justify-items:end}.ln.left{justify-items:start}.ln>button{border-radius:22px;padding:10px 18px;box-shadow:0 4px 18px #0003}
-.menu{display:grid;gap:2px;padding:6px;background:#fff;border-radius:12px;box-shadow:0 6px 24px #0004;min-width:200px}.menu>*{background:none;text-align:left;border-radius:8px}.menu>:hover{background:#eef2f6}`;
+const CSS = `.big{font-size:34px;font-weight:700;letter-spacing:.08em;text-align:center;
+padding:10px;background:#eef2f6;border-radius:10px;font-variant-numeric:tabular-nums}
+.ln{position:fixed;bottom:16px;display:grid;gap:8px;justify-items:end}.ln.left{justify-items:start}
+.ln>button{border-radius:22px;padding:10px 18px;box-shadow:0 4px 18px #0003}
+.menu{display:grid;gap:2px;padding:6px;background:#fff;border-radius:12px;
+box-shadow:0 6px 24px #0004;min-width:200px}.menu>*{background:none;text-align:left;
+border-radius:8px}.menu>:hover{background:#eef2f6}`;
 
 /**
  * @param {{api: {stop: Function, showId: Function},

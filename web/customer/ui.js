@@ -81,23 +81,48 @@ export function duration(ms, lang) {
 // !important (the inner context wins over the page's), and nothing the page sets on the host
 // is inherited inside (.r resets it all), except `visibility`: a site may still hide us, e.g.
 // in its own screenshots.
-const CSS = `:host{opacity:1!important;transform:none!important;translate:none!important;rotate:none!important;scale:none!important;zoom:1!important;filter:none!important;backdrop-filter:none!important;clip-path:none!important;mask:none!important;contain:none!important;content-visibility:visible!important;mix-blend-mode:normal!important;perspective:none!important;will-change:auto!important;container-type:normal!important}
-.r{all:initial;display:block;visibility:inherit}*{box-sizing:border-box;font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#17202b;margin:0}
-button,a{cursor:pointer;border:0;border-radius:8px;padding:8px 14px;background:#e6ebf1;text-decoration:none;display:inline-block}
-button:focus-visible,a:focus-visible,[tabindex]:focus-visible{outline:3px solid #2563eb;outline-offset:2px}
+const CSS = `:host{opacity:1!important;transform:none!important;translate:none!important;
+rotate:none!important;scale:none!important;zoom:1!important;filter:none!important;
+backdrop-filter:none!important;clip-path:none!important;mask:none!important;contain:none!important;
+content-visibility:visible!important;mix-blend-mode:normal!important;perspective:none!important;
+will-change:auto!important;container-type:normal!important}
+.r{all:initial;display:block;visibility:inherit}*{box-sizing:border-box;
+font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#17202b;margin:0}
+button,a{cursor:pointer;border:0;border-radius:8px;padding:8px 14px;background:#e6ebf1;
+text-decoration:none;display:inline-block}
+button:focus-visible,a:focus-visible,[tabindex]:focus-visible{outline:3px solid #2563eb;
+outline-offset:2px}
 .p{background:#1d4ed8;color:#fff}[hidden]{display:none!important}
-.bar{position:fixed;bottom:12px;left:50%;transform:translateX(-50%);display:flex;flex-wrap:wrap;align-items:center;justify-content:center;gap:4px 10px;width:max-content;max-width:calc(100vw - 16px);padding:5px 6px 5px 14px;background:#fff;border:1px solid #c6d0db;border-radius:22px;box-shadow:0 4px 18px #0003}
-.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}.id{font-weight:700;letter-spacing:.06em;font-variant-numeric:tabular-nums;white-space:nowrap}.st::before{content:"";display:inline-block;width:8px;height:8px;border-radius:50%;background:#d39b1f;margin-right:6px}
-.on .st::before{background:#16a34a}.x{padding:2px 8px;font-size:18px;line-height:1;background:none;color:#b91c1c}.md{padding:2px 8px;border-radius:10px;background:#eef2f6;font-size:13px}
-.w .md{background:#fde7cf;color:#8a3b00}.rv{padding:4px 10px;background:#b91c1c;color:#fff;font-size:13px}
-.ns{position:fixed;bottom:70px;left:50%;transform:translateX(-50%);width:min(420px,calc(100vw - 16px));display:grid;gap:8px}.top .bar{bottom:auto;top:8px}.top .ns{bottom:auto;top:60px}
-.n{display:flex;gap:8px;align-items:start;padding:10px 12px;background:#17202b;color:#fff;border-radius:10px;box-shadow:0 4px 18px #0004}.n span{color:#fff;flex:1}.n button{padding:0 6px;background:none;color:#fff;font-size:18px;line-height:1}
-dialog{margin:auto;border:0;border-radius:14px;padding:22px;width:min(420px,calc(100vw - 24px));box-shadow:0 10px 40px #0005}dialog::backdrop{background:#0007}
+.bar{position:fixed;bottom:12px;left:50%;transform:translateX(-50%);display:flex;flex-wrap:wrap;
+align-items:center;justify-content:center;gap:4px 10px;width:max-content;
+max-width:calc(100vw - 16px);padding:5px 6px 5px 14px;background:#fff;border:1px solid #c6d0db;
+border-radius:22px;box-shadow:0 4px 18px #0003}
+.vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}.id{font-weight:700;
+letter-spacing:.06em;font-variant-numeric:tabular-nums;white-space:nowrap}.st::before{content:"";
+display:inline-block;width:8px;height:8px;border-radius:50%;background:#d39b1f;margin-right:6px}
+.on .st::before{background:#16a34a}.x{padding:2px 8px;font-size:18px;line-height:1;background:none;
+color:#b91c1c}.md{padding:2px 8px;border-radius:10px;background:#eef2f6;font-size:13px}
+.w .md{background:#fde7cf;color:#8a3b00}.rv{padding:4px 10px;background:#b91c1c;color:#fff;
+font-size:13px}
+.ns{position:fixed;bottom:70px;left:50%;transform:translateX(-50%);
+width:min(420px,calc(100vw - 16px));display:grid;gap:8px}.top .bar{bottom:auto;top:8px}
+.top .ns{bottom:auto;top:60px}
+.n{display:flex;gap:8px;align-items:start;padding:10px 12px;background:#17202b;color:#fff;
+border-radius:10px;box-shadow:0 4px 18px #0004}.n span{color:#fff;flex:1}.n button{padding:0 6px;
+background:none;color:#fff;font-size:18px;line-height:1}
+dialog{margin:auto;border:0;border-radius:14px;padding:22px;width:min(420px,calc(100vw - 24px));
+box-shadow:0 10px 40px #0005}dialog::backdrop{background:#0007}
 h2{font-size:19px;font-weight:700;margin-bottom:8px}p{margin-bottom:12px}
 .row{display:flex;flex-wrap:wrap;gap:8px;justify-content:flex-end}.sm{font-size:13px;color:#4a5866}
-.ptr{position:fixed;left:0;top:0;pointer-events:none;transition:transform 60ms linear}.ptr span{position:absolute;left:14px;top:18px;padding:1px 7px;border-radius:9px;background:#1d4ed8;color:#fff;font-size:12px;white-space:nowrap}
-.mk{position:fixed;width:40px;height:40px;margin:-20px 0 0 -20px;border:4px solid #dc2626;border-radius:50%;pointer-events:none;animation:mk 1.2s ease-out forwards}@keyframes mk{from{transform:scale(.4)}60%{opacity:1}to{transform:scale(1.4);opacity:0}}
-.ol{position:fixed;border:2px dashed #7c3aed;border-radius:5px;pointer-events:none}.tip{position:fixed;padding:3px 8px;border-radius:6px;background:#5b21b6;color:#fff;font-size:12px;pointer-events:none}`;
+.ptr{position:fixed;left:0;top:0;pointer-events:none;transition:transform 60ms linear}
+.ptr span{position:absolute;left:14px;top:18px;padding:1px 7px;border-radius:9px;background:#1d4ed8;
+color:#fff;font-size:12px;white-space:nowrap}
+.mk{position:fixed;width:40px;height:40px;margin:-20px 0 0 -20px;border:4px solid #dc2626;
+border-radius:50%;pointer-events:none;animation:mk 1.2s ease-out forwards}
+@keyframes mk{from{transform:scale(.4)}60%{opacity:1}to{transform:scale(1.4);opacity:0}}
+.ol{position:fixed;border:2px dashed #7c3aed;border-radius:5px;pointer-events:none}
+.tip{position:fixed;padding:3px 8px;border-radius:6px;background:#5b21b6;color:#fff;font-size:12px;
+pointer-events:none}`;
 
 export async function mount(api, opts) {
   const lang = (opts.lang || document.documentElement.lang || 'en').slice(0, 2).toLowerCase();
