@@ -68,6 +68,11 @@ async fn every_documented_route_is_served_and_no_other_method_on_it() {
             );
         }
     }
+    let mut ids = BTreeSet::new();
+    for (method, path, operation) in &documented {
+        let id = operation["operationId"].as_str().unwrap();
+        assert!(ids.insert(id), "{method} {path}: operationId {id} is taken");
+    }
     let paths: BTreeSet<&String> = documented.iter().map(|(_, p, _)| p).collect();
     for path in paths {
         let url = format!("{}/api/v1{}", srv.url, concrete(path));

@@ -119,6 +119,7 @@ fn describe_responses(doc: &mut utoipa::openapi::OpenApi) {
 #[utoipa::path(
     get,
     path = "/openapi.json",
+    operation_id = "openapi",
     security(()),
     responses((status = 200, description = "This OpenAPI document", content_type = "application/json"))
 )]

@@ -32,7 +32,7 @@ pub(super) struct PasswordChanged {
 }
 
 /// Every account.
-#[utoipa::path(get, path = "/accounts", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(get, path = "/accounts", operation_id = "list_accounts", tag = "admin", security(("cookie" = [])),
     responses((status = 200, body = AccountList), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<AccountList>> {
@@ -57,7 +57,7 @@ fn agent_role() -> AccountRole {
 }
 
 /// Add an account.
-#[utoipa::path(post, path = "/accounts", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(post, path = "/accounts", operation_id = "add_account", tag = "admin", security(("cookie" = [])),
     request_body = NewAccount,
     responses((status = 201, body = AccountResult), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -114,7 +114,7 @@ pub(super) async fn set_disabled(
 }
 
 /// Disable an account: its sign-ins and editor grants stop working.
-#[utoipa::path(post, path = "/accounts/{name}/disable", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(post, path = "/accounts/{name}/disable", operation_id = "disable_account", tag = "admin", security(("cookie" = [])),
     params(("name" = String, Path)),
     responses((status = 200, body = AccountResult), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -128,7 +128,7 @@ pub(super) async fn disable(
 }
 
 /// Enable a disabled account.
-#[utoipa::path(post, path = "/accounts/{name}/enable", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(post, path = "/accounts/{name}/enable", operation_id = "enable_account", tag = "admin", security(("cookie" = [])),
     params(("name" = String, Path)),
     responses((status = 200, body = AccountResult), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -147,7 +147,7 @@ pub(super) struct NewPassword {
 }
 
 /// Set an account's password.
-#[utoipa::path(post, path = "/accounts/{name}/password", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(post, path = "/accounts/{name}/password", operation_id = "reset_password", tag = "admin", security(("cookie" = [])),
     params(("name" = String, Path)), request_body = NewPassword,
     responses((status = 200, body = PasswordChanged), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

@@ -99,7 +99,7 @@ pub(super) struct EditorSaved {
 }
 
 /// Start the visual editor for a page of the site.
-#[utoipa::path(post, path = "/editor", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(post, path = "/editor", operation_id = "start_editor", tag = "admin", security(("cookie" = [])),
     request_body = StartEditor,
     responses((status = 201, body = EditorStarted), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -176,7 +176,7 @@ pub(super) async fn start(
 }
 
 /// Stop every editor link and session you started.
-#[utoipa::path(delete, path = "/editor", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(delete, path = "/editor", operation_id = "stop_editor", tag = "admin", security(("cookie" = [])),
     responses((status = 200, body = EditorStopped), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 pub(super) async fn stop(
@@ -288,7 +288,7 @@ pub(super) async fn editor_grant(
 }
 
 /// Trade the one-time link token for an editor session token, from the site's page.
-#[utoipa::path(post, path = "/editor/open", tag = "admin", security(("editorToken" = [])),
+#[utoipa::path(post, path = "/editor/open", operation_id = "open_editor", tag = "admin", security(("editorToken" = [])),
     responses((status = 200, body = EditorOpened), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 async fn open(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Json<EditorOpened>> {
@@ -353,7 +353,7 @@ fn merged(current: &Rules, add: &Rules, remove: &Rules) -> Rules {
 }
 
 /// Add and remove rules of the editor's rule set, from the site's page.
-#[utoipa::path(post, path = "/editor/rules", tag = "admin", security(("editorToken" = [])),
+#[utoipa::path(post, path = "/editor/rules", operation_id = "save_editor_rules", tag = "admin", security(("editorToken" = [])),
     request_body = EditorSave,
     responses((status = 200, body = EditorSaved), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),

@@ -52,7 +52,7 @@ pub(super) struct RuleSetVersionList {
 }
 
 /// Every rule set, or those that apply to a page.
-#[utoipa::path(get, path = "/rule-sets", tag = "admin", params(RuleSetQuery),
+#[utoipa::path(get, path = "/rule-sets", operation_id = "list_rule_sets", tag = "admin", params(RuleSetQuery),
     responses((status = 200, body = RuleSetList), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 pub(super) async fn list(
@@ -99,7 +99,7 @@ fn checked(b: RuleSetBody) -> std::result::Result<(String, String, Rules, Option
 }
 
 /// Create a rule set (version 1).
-#[utoipa::path(post, path = "/rule-sets", tag = "admin", request_body = RuleSetBody,
+#[utoipa::path(post, path = "/rule-sets", operation_id = "create_rule_set", tag = "admin", request_body = RuleSetBody,
     responses((status = 201, body = RuleSetResult),
         (status = 400, body = ErrorBody, description = "A refused rule: `invalid_rule` with `field`, `value`, `why`"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
@@ -120,7 +120,7 @@ pub(super) async fn create(
 }
 
 /// Read a rule set.
-#[utoipa::path(get, path = "/rule-sets/{id}", tag = "admin", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/rule-sets/{id}", operation_id = "read_rule_set", tag = "admin", params(("id" = i64, Path)),
     responses((status = 200, body = RuleSetResult), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn read(
@@ -137,7 +137,7 @@ pub(super) async fn read(
 }
 
 /// Change a rule set, at the version edited (`version` is required).
-#[utoipa::path(put, path = "/rule-sets/{id}", tag = "admin", params(("id" = i64, Path)),
+#[utoipa::path(put, path = "/rule-sets/{id}", operation_id = "update_rule_set", tag = "admin", params(("id" = i64, Path)),
     request_body = RuleSetBody,
     responses((status = 200, body = RuleSetResult),
         (status = 400, body = ErrorBody, description = "A refused rule, or no `version`"),
@@ -173,7 +173,7 @@ pub(super) struct VersionQuery {
 }
 
 /// Delete a rule set (its versions are kept).
-#[utoipa::path(delete, path = "/rule-sets/{id}", tag = "admin",
+#[utoipa::path(delete, path = "/rule-sets/{id}", operation_id = "delete_rule_set", tag = "admin",
     params(("id" = i64, Path), VersionQuery),
     responses((status = 200, body = RuleSetDeleted), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
@@ -193,7 +193,7 @@ pub(super) async fn delete(
 }
 
 /// Every version of a rule set, deletion included.
-#[utoipa::path(get, path = "/rule-sets/{id}/versions", tag = "admin", params(("id" = i64, Path)),
+#[utoipa::path(get, path = "/rule-sets/{id}/versions", operation_id = "list_rule_set_versions", tag = "admin", params(("id" = i64, Path)),
     responses((status = 200, body = RuleSetVersionList), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
 pub(super) async fn versions(

@@ -49,7 +49,7 @@ pub(super) struct DeliveryList {
 }
 
 /// Every webhook endpoint.
-#[utoipa::path(get, path = "/webhooks", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(get, path = "/webhooks", operation_id = "list_webhooks", tag = "admin", security(("cookie" = [])),
     responses((status = 200, body = WebhookList), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
 pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<WebhookList>> {
@@ -76,7 +76,7 @@ pub(super) struct NewWebhook {
 }
 
 /// Add a webhook endpoint.
-#[utoipa::path(post, path = "/webhooks", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(post, path = "/webhooks", operation_id = "add_webhook", tag = "admin", security(("cookie" = [])),
     request_body = NewWebhook,
     responses((status = 201, body = WebhookCreated), (status = 400, body = ErrorBody),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
@@ -125,7 +125,7 @@ pub(super) async fn add(
 }
 
 /// Remove a webhook endpoint.
-#[utoipa::path(delete, path = "/webhooks/{id}", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(delete, path = "/webhooks/{id}", operation_id = "remove_webhook", tag = "admin", security(("cookie" = [])),
     params(("id" = i64, Path)),
     responses((status = 200, body = WebhookRemoved), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
@@ -147,7 +147,7 @@ pub(super) struct Limit {
 }
 
 /// Recent deliveries to the webhook endpoints.
-#[utoipa::path(get, path = "/webhooks/deliveries", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(get, path = "/webhooks/deliveries", operation_id = "list_deliveries", tag = "admin", security(("cookie" = [])),
     params(Limit),
     responses((status = 200, body = DeliveryList), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody)))]
