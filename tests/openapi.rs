@@ -344,6 +344,18 @@ async fn answers_fit_the_documented_schemas() {
     );
     check(get, "/history/{key}", &entry, None).await;
 
+    // Errors too, down to the fields of a refused rule.
+    let bad = json!({"name": "bad", "url_pattern": "*", "rules": {"mask": ["#a["]}});
+    let (status, answer) = admin
+        .call(Method::POST, "/admin/rule-sets", Some(bad))
+        .await;
+    assert_eq!(
+        (status, &answer["error"]["code"]),
+        (400, &json!("invalid_rule"))
+    );
+    assert!(answer["error"]["why"].is_string(), "{answer}");
+    checker.check(Method::POST, "/admin/rule-sets", 400, &answer);
+
     // Every documented read with a JSON schema was held against one.
     let reads: BTreeSet<(String, String)> = operations(&checker.doc)
         .into_iter()

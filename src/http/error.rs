@@ -65,12 +65,15 @@ struct ErrorDetail {
     message: String,
     /// For `invalid_rule`: the field refused, e.g. `mask[2]` or `url_pattern`.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     field: Option<String>,
     /// For `invalid_rule`: the value refused, as given.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     value: Option<String>,
     /// For `invalid_rule`: why it was refused.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     why: Option<String>,
 }
 

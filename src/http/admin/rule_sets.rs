@@ -30,9 +30,11 @@ pub(super) struct RuleSetList {
     rule_sets: Vec<RuleSet>,
     /// With `url`: the merged rules of the sets that apply to it.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     rules: Option<Rules>,
     /// With `url`: the page asked about.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     url: Option<String>,
 }
 

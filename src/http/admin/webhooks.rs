@@ -33,8 +33,10 @@ pub(super) struct WebhookCreated {
     webhook: Webhook,
     /// The generated secret, when none was given: shown this once.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     secret: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     note: Option<&'static str>,
 }
 
