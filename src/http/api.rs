@@ -93,10 +93,17 @@ fn parse_id(id: &str) -> ApiResult<SessionId> {
         .map_err(|_| ApiError::not_found("no such session: a session ID is nine digits"))
 }
 
-/// Live sessions, oldest first.
-#[utoipa::path(get, path = "/sessions", tag = "sessions",
-    responses((status = 200, body = SessionList), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+/// List live sessions, oldest first.
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    tag = "sessions",
+    responses(
+        (status = 200, body = SessionList),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 async fn list_sessions(_: Operator, State(app): State<AppState>) -> ApiResult<Json<SessionList>> {
     let mut sessions = app.live.sessions.live().await?;
     sessions.sort_by_key(|s| s.created_at);
@@ -106,10 +113,20 @@ async fn list_sessions(_: Operator, State(app): State<AppState>) -> ApiResult<Js
 }
 
 /// Read a live session.
-#[utoipa::path(get, path = "/sessions/{id}", tag = "sessions", 
-    params(("id" = String, Path, pattern = "^[1-9][0-9]{8}$", description = "Nine-digit session ID")),
-    responses((status = 200, body = LiveSession), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/sessions/{id}",
+    tag = "sessions",
+    params(
+        ("id" = String, Path, pattern = "^[1-9][0-9]{8}$", description = "Nine-digit session ID"),
+    ),
+    responses(
+        (status = 200, body = LiveSession),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 async fn read_session(
     _: Operator,
     State(app): State<AppState>,
@@ -125,11 +142,21 @@ async fn read_session(
     Ok(Json(LiveSession::from(&session)))
 }
 
-/// End a live session (`ended_by_api`).
-#[utoipa::path(post, path = "/sessions/{id}/end", tag = "sessions", 
-    params(("id" = String, Path, pattern = "^[1-9][0-9]{8}$", description = "Nine-digit session ID")),
-    responses((status = 200, body = SessionEnded), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// End a live session (reason `ended_by_api`); both parties are told.
+#[utoipa::path(
+    post,
+    path = "/sessions/{id}/end",
+    tag = "sessions",
+    params(
+        ("id" = String, Path, pattern = "^[1-9][0-9]{8}$", description = "Nine-digit session ID"),
+    ),
+    responses(
+        (status = 200, body = SessionEnded),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 async fn end_session(
     _: Operator,
     State(app): State<AppState>,
@@ -146,11 +173,20 @@ async fn end_session(
     }
 }
 
-/// End the sessions of a chat or call (`interaction_ended`).
-#[utoipa::path(post, path = "/interactions/{id}/end", tag = "sessions",
-    params(("id" = String, Path, description = "The interaction's ID, as given at session start")),
-    responses((status = 200, body = InteractionEnded), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+/// End a chat or call: ends every session bound to it (reason `interaction_ended`).
+#[utoipa::path(
+    post,
+    path = "/interactions/{id}/end",
+    tag = "sessions",
+    params(
+        ("id" = String, Path, description = "The interaction's ID, as given at session start"),
+    ),
+    responses(
+        (status = 200, body = InteractionEnded),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 async fn end_interaction(
     _: Operator,
     State(app): State<AppState>,
@@ -166,9 +202,9 @@ async fn end_interaction(
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct HistoryQuery {
-    /// Ended at or after: milliseconds since the epoch or an RFC 3339 date-time.
+    /// Created at or after: milliseconds since the epoch or an RFC 3339 date-time.
     from: Option<String>,
-    /// Ended before: milliseconds since the epoch or an RFC 3339 date-time.
+    /// Created before: milliseconds since the epoch or an RFC 3339 date-time.
     to: Option<String>,
     /// Only this agent's sessions.
     agent: Option<String>,
@@ -195,10 +231,19 @@ fn parse_time(s: &str, what: &str) -> ApiResult<Millis> {
         })
 }
 
-/// Ended sessions, newest first.
-#[utoipa::path(get, path = "/history", tag = "history", params(HistoryQuery),
-    responses((status = 200, body = HistoryList), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+/// List past and live sessions, newest first.
+#[utoipa::path(
+    get,
+    path = "/history",
+    tag = "history",
+    params(HistoryQuery),
+    responses(
+        (status = 200, body = HistoryList),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 async fn list_history(
     _: Operator,
     State(app): State<AppState>,
@@ -229,11 +274,21 @@ async fn list_history(
     }))
 }
 
-/// One ended session: its pages, mode changes and every event.
-#[utoipa::path(get, path = "/history/{key}", tag = "history",
-    params(("key" = String, Path, description = "The `key` of a history entry")),
-    responses((status = 200, body = HistoryDetail), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// A session's history: times, end reason, agent, pages visited, mode changes.
+#[utoipa::path(
+    get,
+    path = "/history/{key}",
+    tag = "history",
+    params(
+        ("key" = String, Path, description = "`<session id>-<created ms>` from the list"),
+    ),
+    responses(
+        (status = 200, body = HistoryDetail),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 async fn read_history(
     _: Operator,
     State(app): State<AppState>,

@@ -23,11 +23,12 @@ use super::error::ErrorBody;
     info(
         title = "cobrowse API",
         version = "1",
-        description = "Live co-browsing sessions and their history. Authenticate with an API key \
-            (`Authorization: Bearer cbk_…`, created with `cobrowse apikey create NAME`) or an \
-            administrator's sign-in cookie. Errors are `{\"error\":{\"code\":…,\"message\":…}}`. \
-            Administration (`/admin/…`): accounts, API keys, webhooks and the visual editor need \
-            an administrator's cookie; rule sets accept an API key too."
+        description = "Live co-browsing sessions and their history. Authenticate with an API \
+            key (`Authorization: Bearer cbk_…`, created with `cobrowse apikey create NAME`) \
+            or an administrator's sign-in cookie. Errors are \
+            `{\"error\":{\"code\":…,\"message\":…}}`. Administration (`/admin/…`): \
+            accounts, API keys, webhooks and the visual editor need an administrator's \
+            cookie; rule sets accept an API key too."
     ),
     servers((url = "/api/v1")),
     security(("apiKey" = []), ("cookie" = [])),
@@ -121,7 +122,9 @@ fn describe_responses(doc: &mut utoipa::openapi::OpenApi) {
     path = "/openapi.json",
     operation_id = "openapi",
     security(()),
-    responses((status = 200, description = "This OpenAPI document", content_type = "application/json"))
+    responses(
+        (status = 200, description = "This OpenAPI document", content_type = "application/json"),
+    ),
 )]
 pub(super) async fn document(Extension(Document(json)): Extension<Document>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "application/json")], json)

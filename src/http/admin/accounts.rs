@@ -31,10 +31,19 @@ pub(super) struct PasswordChanged {
     password_changed: bool,
 }
 
-/// Every account.
-#[utoipa::path(get, path = "/accounts", operation_id = "list_accounts", tag = "admin", security(("cookie" = [])),
-    responses((status = 200, body = AccountList), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+/// List agent and administrator accounts.
+#[utoipa::path(
+    get,
+    path = "/accounts",
+    operation_id = "list_accounts",
+    tag = "admin",
+    security(("cookie" = [])),
+    responses(
+        (status = 200, body = AccountList),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<AccountList>> {
     Ok(Json(AccountList {
         accounts: app.store.accounts().await?,
@@ -56,12 +65,22 @@ fn agent_role() -> AccountRole {
     AccountRole::Agent
 }
 
-/// Add an account.
-#[utoipa::path(post, path = "/accounts", operation_id = "add_account", tag = "admin", security(("cookie" = [])),
+/// Add an account (argon2-hashed password).
+#[utoipa::path(
+    post,
+    path = "/accounts",
+    operation_id = "add_account",
+    tag = "admin",
+    security(("cookie" = [])),
     request_body = NewAccount,
-    responses((status = 201, body = AccountResult), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+    responses(
+        (status = 201, body = AccountResult),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+)]
 pub(super) async fn add(
     Admin(by): Admin,
     State(app): State<AppState>,
@@ -113,12 +132,24 @@ pub(super) async fn set_disabled(
     Ok(Json(AccountResult { account }))
 }
 
-/// Disable an account: its sign-ins and editor grants stop working.
-#[utoipa::path(post, path = "/accounts/{name}/disable", operation_id = "disable_account", tag = "admin", security(("cookie" = [])),
-    params(("name" = String, Path)),
-    responses((status = 200, body = AccountResult), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Your own account")))]
+/// Disable an account: no sign-in, its cookies and tokens stop working, its editor grants end.
+///
+/// An administrator cannot disable their own account (409).
+#[utoipa::path(
+    post,
+    path = "/accounts/{name}/disable",
+    operation_id = "disable_account",
+    tag = "admin",
+    security(("cookie" = [])),
+    params(("name" = String, Path, description = "Account name")),
+    responses(
+        (status = 200, body = AccountResult),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Your own account"),
+    ),
+)]
 pub(super) async fn disable(
     Admin(by): Admin,
     State(app): State<AppState>,
@@ -128,10 +159,20 @@ pub(super) async fn disable(
 }
 
 /// Enable a disabled account.
-#[utoipa::path(post, path = "/accounts/{name}/enable", operation_id = "enable_account", tag = "admin", security(("cookie" = [])),
-    params(("name" = String, Path)),
-    responses((status = 200, body = AccountResult), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    post,
+    path = "/accounts/{name}/enable",
+    operation_id = "enable_account",
+    tag = "admin",
+    security(("cookie" = [])),
+    params(("name" = String, Path, description = "Account name")),
+    responses(
+        (status = 200, body = AccountResult),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn enable(
     Admin(by): Admin,
     State(app): State<AppState>,
@@ -146,12 +187,23 @@ pub(super) struct NewPassword {
     password: String,
 }
 
-/// Set an account's password.
-#[utoipa::path(post, path = "/accounts/{name}/password", operation_id = "reset_password", tag = "admin", security(("cookie" = [])),
-    params(("name" = String, Path)), request_body = NewPassword,
-    responses((status = 200, body = PasswordChanged), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+/// Set a new password.
+#[utoipa::path(
+    post,
+    path = "/accounts/{name}/password",
+    operation_id = "reset_password",
+    tag = "admin",
+    security(("cookie" = [])),
+    params(("name" = String, Path, description = "Account name")),
+    request_body = NewPassword,
+    responses(
+        (status = 200, body = PasswordChanged),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn reset_password(
     Admin(by): Admin,
     State(app): State<AppState>,

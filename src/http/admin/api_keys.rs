@@ -34,10 +34,19 @@ pub(super) struct ApiKeyRevoked {
     revoked: i64,
 }
 
-/// Every API key, by prefix.
-#[utoipa::path(get, path = "/api-keys", operation_id = "list_api_keys", tag = "admin", security(("cookie" = [])),
-    responses((status = 200, body = ApiKeyList), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+/// List API keys (names and prefixes, never the keys).
+#[utoipa::path(
+    get,
+    path = "/api-keys",
+    operation_id = "list_api_keys",
+    tag = "admin",
+    security(("cookie" = [])),
+    responses(
+        (status = 200, body = ApiKeyList),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<ApiKeyList>> {
     Ok(Json(ApiKeyList {
         api_keys: app.store.api_keys().await?,
@@ -52,10 +61,20 @@ pub(super) struct NewKey {
 }
 
 /// Create an API key; the key is in this answer only.
-#[utoipa::path(post, path = "/api-keys", operation_id = "create_api_key", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(
+    post,
+    path = "/api-keys",
+    operation_id = "create_api_key",
+    tag = "admin",
+    security(("cookie" = [])),
     request_body = NewKey,
-    responses((status = 201, body = ApiKeyCreated), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses(
+        (status = 201, body = ApiKeyCreated),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 pub(super) async fn create(
     Admin(by): Admin,
     State(app): State<AppState>,
@@ -82,10 +101,20 @@ pub(super) async fn create(
 }
 
 /// Revoke an API key.
-#[utoipa::path(post, path = "/api-keys/{id}/revoke", operation_id = "revoke_api_key", tag = "admin", security(("cookie" = [])),
+#[utoipa::path(
+    post,
+    path = "/api-keys/{id}/revoke",
+    operation_id = "revoke_api_key",
+    tag = "admin",
+    security(("cookie" = [])),
     params(("id" = i64, Path)),
-    responses((status = 200, body = ApiKeyRevoked), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 200, body = ApiKeyRevoked),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn revoke(
     Admin(by): Admin,
     State(app): State<AppState>,

@@ -98,11 +98,23 @@ pub(super) struct EditorSaved {
     pattern_matches_page: bool,
 }
 
-/// Start the visual editor for a page of the site.
-#[utoipa::path(post, path = "/editor", operation_id = "start_editor", tag = "admin", security(("cookie" = [])),
+/// Start the visual restrictions editor for a page of an allowed site.
+///
+/// Returns the address to open, with a one-time token in the fragment, valid 10 minutes.
+#[utoipa::path(
+    post,
+    path = "/editor",
+    operation_id = "start_editor",
+    tag = "admin",
+    security(("cookie" = [])),
     request_body = StartEditor,
-    responses((status = 201, body = EditorStarted), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses(
+        (status = 201, body = EditorStarted),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 pub(super) async fn start(
     Admin(by): Admin,
     State(app): State<AppState>,
@@ -175,10 +187,19 @@ pub(super) async fn start(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// Stop every editor link and session you started.
-#[utoipa::path(delete, path = "/editor", operation_id = "stop_editor", tag = "admin", security(("cookie" = [])),
-    responses((status = 200, body = EditorStopped), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+/// Stop every editor grant of the signed-in administrator.
+#[utoipa::path(
+    delete,
+    path = "/editor",
+    operation_id = "stop_editor",
+    tag = "admin",
+    security(("cookie" = [])),
+    responses(
+        (status = 200, body = EditorStopped),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 pub(super) async fn stop(
     Admin(by): Admin,
     State(app): State<AppState>,
@@ -287,10 +308,21 @@ pub(super) async fn editor_grant(
     }
 }
 
-/// Trade the one-time link token for an editor session token, from the site's page.
-#[utoipa::path(post, path = "/editor/open", operation_id = "open_editor", tag = "admin", security(("editorToken" = [])),
-    responses((status = 200, body = EditorOpened), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+/// The overlay trades the one-time link token for an editor session token (30 minutes).
+///
+/// Cross-origin from the site's page (CORS for `allowed_origins`).
+#[utoipa::path(
+    post,
+    path = "/editor/open",
+    operation_id = "open_editor",
+    tag = "admin",
+    security(("editorToken" = [])),
+    responses(
+        (status = 200, body = EditorOpened),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 async fn open(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Json<EditorOpened>> {
     let link = editor_grant(&app, &headers, EditorTokenKind::Link).await?;
     let token = format!("{EDITOR_PREFIX}{}", random_secret(&mut rand::rng()));
@@ -352,12 +384,30 @@ fn merged(current: &Rules, add: &Rules, remove: &Rules) -> Rules {
     })
 }
 
-/// Add and remove rules of the editor's rule set, from the site's page.
-#[utoipa::path(post, path = "/editor/rules", operation_id = "save_editor_rules", tag = "admin", security(("editorToken" = [])),
+/// The overlay saves selectors into the editor's rule set.
+///
+/// Merged: add, remove; optionally a new URL pattern. Cross-origin from the site's
+/// page; the editor token opens nothing else.
+///
+/// Selectors are checked as CSS the browsers accept; a bad one is refused (400,
+/// code `invalid_rule`) with the field (`mask[2]`), the selector and why.
+/// Pseudo-elements, user-action pseudo-classes (:hover, :focus…), `{ } ; <` and
+/// comments are refused too.
+#[utoipa::path(
+    post,
+    path = "/editor/rules",
+    operation_id = "save_editor_rules",
+    tag = "admin",
+    security(("editorToken" = [])),
     request_body = EditorSave,
-    responses((status = 200, body = EditorSaved), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+    responses(
+        (status = 200, body = EditorSaved),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+)]
 async fn save(
     State(app): State<AppState>,
     headers: HeaderMap,

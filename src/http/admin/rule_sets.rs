@@ -53,10 +53,19 @@ pub(super) struct RuleSetVersionList {
     versions: Vec<RuleSetVersion>,
 }
 
-/// Every rule set, or those that apply to a page.
-#[utoipa::path(get, path = "/rule-sets", operation_id = "list_rule_sets", tag = "admin", params(RuleSetQuery),
-    responses((status = 200, body = RuleSetList), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+/// Rule sets in force; with `?url=`, only those that apply to that page and their merged rules.
+#[utoipa::path(
+    get,
+    path = "/rule-sets",
+    operation_id = "list_rule_sets",
+    tag = "admin",
+    params(RuleSetQuery),
+    responses(
+        (status = 200, body = RuleSetList),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(
     _: Actor,
     State(app): State<AppState>,
@@ -101,11 +110,25 @@ fn checked(b: RuleSetBody) -> std::result::Result<(String, String, Rules, Option
 }
 
 /// Create a rule set (version 1).
-#[utoipa::path(post, path = "/rule-sets", operation_id = "create_rule_set", tag = "admin", request_body = RuleSetBody,
-    responses((status = 201, body = RuleSetResult),
-        (status = 400, body = ErrorBody, description = "A refused rule: `invalid_rule` with `field`, `value`, `why`"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+///
+/// Selectors are checked as CSS the browsers accept; a bad one is refused (400,
+/// code `invalid_rule`) with the field (`mask[2]`), the selector and why.
+/// Pseudo-elements, user-action pseudo-classes (:hover, :focus…), `{ } ; <` and
+/// comments are refused too.
+#[utoipa::path(
+    post,
+    path = "/rule-sets",
+    operation_id = "create_rule_set",
+    tag = "admin",
+    request_body = RuleSetBody,
+    responses(
+        (status = 201, body = RuleSetResult),
+        (status = 400, body = ErrorBody, description = "A refused rule (`invalid_rule`)"),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+)]
 pub(super) async fn create(
     Actor(by): Actor,
     State(app): State<AppState>,
@@ -122,9 +145,19 @@ pub(super) async fn create(
 }
 
 /// Read a rule set.
-#[utoipa::path(get, path = "/rule-sets/{id}", operation_id = "read_rule_set", tag = "admin", params(("id" = i64, Path)),
-    responses((status = 200, body = RuleSetResult), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+#[utoipa::path(
+    get,
+    path = "/rule-sets/{id}",
+    operation_id = "read_rule_set",
+    tag = "admin",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = RuleSetResult),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn read(
     _: Actor,
     State(app): State<AppState>,
@@ -138,14 +171,29 @@ pub(super) async fn read(
     Ok(Json(RuleSetResult { rule_set: set }))
 }
 
-/// Change a rule set, at the version edited (`version` is required).
-#[utoipa::path(put, path = "/rule-sets/{id}", operation_id = "update_rule_set", tag = "admin", params(("id" = i64, Path)),
+/// Replace a rule set's name, URL pattern and rules.
+///
+/// `version` must be the one edited (409 if someone saved since).
+/// Selectors are checked as CSS the browsers accept; a bad one is refused (400,
+/// code `invalid_rule`) with the field (`mask[2]`), the selector and why.
+/// Pseudo-elements, user-action pseudo-classes (:hover, :focus…), `{ } ; <` and
+/// comments are refused too.
+#[utoipa::path(
+    put,
+    path = "/rule-sets/{id}",
+    operation_id = "update_rule_set",
+    tag = "admin",
+    params(("id" = i64, Path)),
     request_body = RuleSetBody,
-    responses((status = 200, body = RuleSetResult),
+    responses(
+        (status = 200, body = RuleSetResult),
         (status = 400, body = ErrorBody, description = "A refused rule, or no `version`"),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody, description = "Changed since that version")))]
+        (status = 409, body = ErrorBody, description = "Changed since that version"),
+    ),
+)]
 pub(super) async fn update(
     Actor(by): Actor,
     State(app): State<AppState>,
@@ -174,12 +222,26 @@ pub(super) struct VersionQuery {
     version: Option<i64>,
 }
 
-/// Delete a rule set (its versions are kept).
-#[utoipa::path(delete, path = "/rule-sets/{id}", operation_id = "delete_rule_set", tag = "admin",
-    params(("id" = i64, Path), VersionQuery),
-    responses((status = 200, body = RuleSetDeleted), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, body = ErrorBody)))]
+/// Delete a rule set (kept in its versions).
+///
+/// `?version=` guards against deleting what someone just changed.
+#[utoipa::path(
+    delete,
+    path = "/rule-sets/{id}",
+    operation_id = "delete_rule_set",
+    tag = "admin",
+    params(
+        ("id" = i64, Path),
+        VersionQuery,
+    ),
+    responses(
+        (status = 200, body = RuleSetDeleted),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+)]
 pub(super) async fn delete(
     Actor(by): Actor,
     State(app): State<AppState>,
@@ -194,10 +256,20 @@ pub(super) async fn delete(
     Ok(Json(RuleSetDeleted { deleted: id }))
 }
 
-/// Every version of a rule set, deletion included.
-#[utoipa::path(get, path = "/rule-sets/{id}/versions", operation_id = "list_rule_set_versions", tag = "admin", params(("id" = i64, Path)),
-    responses((status = 200, body = RuleSetVersionList), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+/// Every version of a rule set, newest first: who changed what, when (deletions included).
+#[utoipa::path(
+    get,
+    path = "/rule-sets/{id}/versions",
+    operation_id = "list_rule_set_versions",
+    tag = "admin",
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = RuleSetVersionList),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn versions(
     _: Actor,
     State(app): State<AppState>,

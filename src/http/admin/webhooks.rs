@@ -50,10 +50,19 @@ pub(super) struct DeliveryList {
     deliveries: Vec<Delivery>,
 }
 
-/// Every webhook endpoint.
-#[utoipa::path(get, path = "/webhooks", operation_id = "list_webhooks", tag = "admin", security(("cookie" = [])),
-    responses((status = 200, body = WebhookList), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+/// List webhooks (run-time ones, and the configured ones read-only); secrets are never shown.
+#[utoipa::path(
+    get,
+    path = "/webhooks",
+    operation_id = "list_webhooks",
+    tag = "admin",
+    security(("cookie" = [])),
+    responses(
+        (status = 200, body = WebhookList),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<WebhookList>> {
     let configured = app
         .config
@@ -77,11 +86,21 @@ pub(super) struct NewWebhook {
     secret: Option<String>,
 }
 
-/// Add a webhook endpoint.
-#[utoipa::path(post, path = "/webhooks", operation_id = "add_webhook", tag = "admin", security(("cookie" = [])),
+/// Add a webhook; without a secret one is generated and shown in this answer only.
+#[utoipa::path(
+    post,
+    path = "/webhooks",
+    operation_id = "add_webhook",
+    tag = "admin",
+    security(("cookie" = [])),
     request_body = NewWebhook,
-    responses((status = 201, body = WebhookCreated), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses(
+        (status = 201, body = WebhookCreated),
+        (status = 400, body = ErrorBody),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 pub(super) async fn add(
     Admin(by): Admin,
     State(app): State<AppState>,
@@ -126,11 +145,21 @@ pub(super) async fn add(
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-/// Remove a webhook endpoint.
-#[utoipa::path(delete, path = "/webhooks/{id}", operation_id = "remove_webhook", tag = "admin", security(("cookie" = [])),
+/// Remove a webhook.
+#[utoipa::path(
+    delete,
+    path = "/webhooks/{id}",
+    operation_id = "remove_webhook",
+    tag = "admin",
+    security(("cookie" = [])),
     params(("id" = i64, Path)),
-    responses((status = 200, body = WebhookRemoved), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)))]
+    responses(
+        (status = 200, body = WebhookRemoved),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn remove(
     Admin(by): Admin,
     State(app): State<AppState>,
@@ -148,11 +177,20 @@ pub(super) struct Limit {
     limit: Option<u32>,
 }
 
-/// Recent deliveries to the webhook endpoints.
-#[utoipa::path(get, path = "/webhooks/deliveries", operation_id = "list_deliveries", tag = "admin", security(("cookie" = [])),
+/// Recent webhook deliveries, newest first.
+#[utoipa::path(
+    get,
+    path = "/webhooks/deliveries",
+    operation_id = "list_deliveries",
+    tag = "admin",
+    security(("cookie" = [])),
     params(Limit),
-    responses((status = 200, body = DeliveryList), (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody)))]
+    responses(
+        (status = 200, body = DeliveryList),
+        (status = 401, body = ErrorBody),
+        (status = 403, body = ErrorBody),
+    ),
+)]
 pub(super) async fn deliveries(
     _: Admin,
     State(app): State<AppState>,
