@@ -77,7 +77,10 @@ async fn every_documented_route_is_served_and_no_other_method_on_it() {
     for path in paths {
         let url = format!("{}/api/v1{}", srv.url, concrete(path));
         for method in METHODS {
-            let served = documented.iter().any(|(m, p, _)| *m == method && p == path);
+            let operation = documented
+                .iter()
+                .find(|(m, p, _)| *m == method && p == path)
+                .map(|(_, _, o)| o);
             // No credentials: a served route refuses (401) or answers; a
             // handler's own 404 says so in the API's JSON error form.
             let r = srv
@@ -88,11 +91,15 @@ async fn every_documented_route_is_served_and_no_other_method_on_it() {
                 .unwrap();
             let status = r.status().as_u16();
             let body: Value = r.json().await.unwrap_or(Value::Null);
-            if served {
+            if let Some(operation) = operation {
                 assert_ne!(status, 405, "{method} {path} is documented but not served");
                 assert!(
                     status != 404 || body["error"]["code"].is_string(),
                     "{method} {path} is documented but not routed"
+                );
+                assert!(
+                    operation["responses"].get(status.to_string()).is_some(),
+                    "{method} {path} answers {status} without credentials, undocumented"
                 );
             } else {
                 assert_eq!(status, 405, "{method} {path} is served but not documented");

@@ -100,8 +100,6 @@ fn parse_id(id: &str) -> ApiResult<SessionId> {
     tag = "sessions",
     responses(
         (status = 200, body = SessionList),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 async fn list_sessions(_: Operator, State(app): State<AppState>) -> ApiResult<Json<SessionList>> {
@@ -122,8 +120,6 @@ async fn list_sessions(_: Operator, State(app): State<AppState>) -> ApiResult<Js
     ),
     responses(
         (status = 200, body = LiveSession),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
 )]
@@ -152,8 +148,6 @@ async fn read_session(
     ),
     responses(
         (status = 200, body = SessionEnded),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
 )]
@@ -183,8 +177,6 @@ async fn end_session(
     ),
     responses(
         (status = 200, body = InteractionEnded),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 async fn end_interaction(
@@ -240,8 +232,6 @@ fn parse_time(s: &str, what: &str) -> ApiResult<Millis> {
     responses(
         (status = 200, body = HistoryList),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 async fn list_history(
@@ -284,8 +274,6 @@ async fn list_history(
     ),
     responses(
         (status = 200, body = HistoryDetail),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
 )]

@@ -8,8 +8,11 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use utoipa::Modify;
 use utoipa::OpenApi;
-use utoipa::openapi::RefOr;
-use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::ToSchema;
+use utoipa::openapi::security::{
+    ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme,
+};
+use utoipa::openapi::{ContentBuilder, Ref, RefOr, Response, ResponseBuilder};
 use utoipa_axum::router::OpenApiRouter;
 
 use super::AppState;
@@ -83,14 +86,25 @@ pub(super) fn router(app: &AppState) -> axum::Router<AppState> {
         .merge(super::api::routes())
         .nest("/admin", super::admin::routes(app))
         .split_for_parts();
-    describe_responses(&mut doc);
+    complete(&mut doc);
     let json = doc.to_json().expect("the OpenAPI document serializes");
     router.layer(Extension(Document(json.into())))
 }
 
-/// OpenAPI requires a description of every response: where a handler gives
-/// none, the status code's own name says it ("Not Found").
-fn describe_responses(doc: &mut utoipa::openapi::OpenApi) {
+/// What the handlers' attributes leave to the document as a whole: any
+/// operation behind a credential may be refused (401 without a valid one, 403
+/// when it may not do this) with the error body, and OpenAPI requires a
+/// description of every response, which the status code's name gives.
+fn complete(doc: &mut utoipa::openapi::OpenApi) {
+    let refused = || -> RefOr<Response> {
+        let body = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name(ErrorBody::name())))
+            .build();
+        ResponseBuilder::new()
+            .content("application/json", body)
+            .build()
+            .into()
+    };
     for item in doc.paths.paths.values_mut() {
         let operations = [
             &mut item.get,
@@ -100,7 +114,19 @@ fn describe_responses(doc: &mut utoipa::openapi::OpenApi) {
             &mut item.patch,
         ];
         for operation in operations.into_iter().flatten() {
-            for (status, response) in &mut operation.responses.responses {
+            let open = operation
+                .security
+                .as_ref()
+                .is_some_and(|s| s.iter().all(|r| *r == SecurityRequirement::default()));
+            let responses = &mut operation.responses.responses;
+            if !open {
+                for status in [StatusCode::UNAUTHORIZED, StatusCode::FORBIDDEN] {
+                    responses
+                        .entry(status.as_str().to_string())
+                        .or_insert_with(refused);
+                }
+            }
+            for (status, response) in responses {
                 if let RefOr::T(response) = response
                     && response.description.is_empty()
                 {

@@ -40,8 +40,6 @@ pub(super) struct PasswordChanged {
     security(("cookie" = [])),
     responses(
         (status = 200, body = AccountList),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<AccountList>> {
@@ -76,8 +74,6 @@ fn agent_role() -> AccountRole {
     responses(
         (status = 201, body = AccountResult),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody),
     ),
 )]
@@ -144,8 +140,6 @@ pub(super) async fn set_disabled(
     params(("name" = String, Path, description = "Account name")),
     responses(
         (status = 200, body = AccountResult),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "Your own account"),
     ),
@@ -168,8 +162,6 @@ pub(super) async fn disable(
     params(("name" = String, Path, description = "Account name")),
     responses(
         (status = 200, body = AccountResult),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
 )]
@@ -199,8 +191,6 @@ pub(super) struct NewPassword {
     responses(
         (status = 200, body = PasswordChanged),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
 )]

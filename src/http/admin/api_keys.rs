@@ -43,8 +43,6 @@ pub(super) struct ApiKeyRevoked {
     security(("cookie" = [])),
     responses(
         (status = 200, body = ApiKeyList),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<ApiKeyList>> {
@@ -71,8 +69,6 @@ pub(super) struct NewKey {
     responses(
         (status = 201, body = ApiKeyCreated),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 pub(super) async fn create(
@@ -110,8 +106,6 @@ pub(super) async fn create(
     params(("id" = i64, Path)),
     responses(
         (status = 200, body = ApiKeyRevoked),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
 )]

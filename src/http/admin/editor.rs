@@ -111,8 +111,6 @@ pub(super) struct EditorSaved {
     responses(
         (status = 201, body = EditorStarted),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 pub(super) async fn start(
@@ -196,8 +194,6 @@ pub(super) async fn start(
     security(("cookie" = [])),
     responses(
         (status = 200, body = EditorStopped),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 pub(super) async fn stop(
@@ -319,8 +315,6 @@ pub(super) async fn editor_grant(
     security(("editorToken" = [])),
     responses(
         (status = 200, body = EditorOpened),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 async fn open(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Json<EditorOpened>> {
@@ -403,8 +397,6 @@ fn merged(current: &Rules, add: &Rules, remove: &Rules) -> Rules {
     responses(
         (status = 200, body = EditorSaved),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody),
     ),
 )]

@@ -62,8 +62,6 @@ pub(super) struct RuleSetVersionList {
     params(RuleSetQuery),
     responses(
         (status = 200, body = RuleSetList),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 pub(super) async fn list(
@@ -124,8 +122,6 @@ fn checked(b: RuleSetBody) -> std::result::Result<(String, String, Rules, Option
     responses(
         (status = 201, body = RuleSetResult),
         (status = 400, body = ErrorBody, description = "A refused rule (`invalid_rule`)"),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 409, body = ErrorBody),
     ),
 )]
@@ -153,8 +149,6 @@ pub(super) async fn create(
     params(("id" = i64, Path)),
     responses(
         (status = 200, body = RuleSetResult),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
 )]
@@ -188,8 +182,6 @@ pub(super) async fn read(
     responses(
         (status = 200, body = RuleSetResult),
         (status = 400, body = ErrorBody, description = "A refused rule, or no `version`"),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "Changed since that version"),
     ),
@@ -236,8 +228,6 @@ pub(super) struct VersionQuery {
     ),
     responses(
         (status = 200, body = RuleSetDeleted),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody),
     ),
@@ -265,8 +255,6 @@ pub(super) async fn delete(
     params(("id" = i64, Path)),
     responses(
         (status = 200, body = RuleSetVersionList),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
 )]

@@ -59,8 +59,6 @@ pub(super) struct DeliveryList {
     security(("cookie" = [])),
     responses(
         (status = 200, body = WebhookList),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<WebhookList>> {
@@ -97,8 +95,6 @@ pub(super) struct NewWebhook {
     responses(
         (status = 201, body = WebhookCreated),
         (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 pub(super) async fn add(
@@ -155,8 +151,6 @@ pub(super) async fn add(
     params(("id" = i64, Path)),
     responses(
         (status = 200, body = WebhookRemoved),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody),
     ),
 )]
@@ -187,8 +181,6 @@ pub(super) struct Limit {
     params(Limit),
     responses(
         (status = 200, body = DeliveryList),
-        (status = 401, body = ErrorBody),
-        (status = 403, body = ErrorBody),
     ),
 )]
 pub(super) async fn deliveries(
