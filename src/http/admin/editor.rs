@@ -379,17 +379,14 @@ fn merged(current: &Rules, add: &Rules, remove: &Rules) -> Rules {
 }
 
 /// The overlay saves selectors into the editor's rule set.
-///
-/// Merged: add, remove; optionally a new URL pattern. Cross-origin from the site's
-/// page; the editor token opens nothing else.
-///
-/// Selectors are checked as CSS the browsers accept; a bad one is refused (400,
-/// code `invalid_rule`) with the field (`mask[2]`), the selector and why.
-/// Pseudo-elements, user-action pseudo-classes (:hover, :focus…), `{ } ; <` and
-/// comments are refused too.
 #[utoipa::path(
     post,
     path = "/editor/rules",
+    description = concat!(
+        "Merged: add, remove; optionally a new URL pattern. Cross-origin from the site's \
+         page; the editor token opens nothing else.\n\n",
+        selector_checks!()
+    ),
     operation_id = "save_editor_rules",
     tag = "admin",
     security(("editorToken" = [])),

@@ -28,6 +28,15 @@ use utoipa_axum::routes;
 use super::AppState;
 use super::error::ApiError;
 
+/// What the operations that save rules say of refused selectors.
+macro_rules! selector_checks {
+    () => {
+        "Selectors are checked as CSS the browsers accept; a bad one is refused (400, code \
+         `invalid_rule`) with the field (`mask[2]`), the selector and why. Pseudo-elements, \
+         user-action pseudo-classes (:hover, :focus…), `{ } ; <` and comments are refused too."
+    };
+}
+
 mod accounts;
 mod api_keys;
 mod editor;

@@ -108,14 +108,10 @@ fn checked(b: RuleSetBody) -> std::result::Result<(String, String, Rules, Option
 }
 
 /// Create a rule set (version 1).
-///
-/// Selectors are checked as CSS the browsers accept; a bad one is refused (400,
-/// code `invalid_rule`) with the field (`mask[2]`), the selector and why.
-/// Pseudo-elements, user-action pseudo-classes (:hover, :focus…), `{ } ; <` and
-/// comments are refused too.
 #[utoipa::path(
     post,
     path = "/rule-sets",
+    description = selector_checks!(),
     operation_id = "create_rule_set",
     tag = "admin",
     request_body = RuleSetBody,
@@ -166,15 +162,13 @@ pub(super) async fn read(
 }
 
 /// Replace a rule set's name, URL pattern and rules.
-///
-/// `version` must be the one edited (409 if someone saved since).
-/// Selectors are checked as CSS the browsers accept; a bad one is refused (400,
-/// code `invalid_rule`) with the field (`mask[2]`), the selector and why.
-/// Pseudo-elements, user-action pseudo-classes (:hover, :focus…), `{ } ; <` and
-/// comments are refused too.
 #[utoipa::path(
     put,
     path = "/rule-sets/{id}",
+    description = concat!(
+        "`version` must be the one edited (409 if someone saved since).\n\n",
+        selector_checks!()
+    ),
     operation_id = "update_rule_set",
     tag = "admin",
     params(("id" = i64, Path)),
