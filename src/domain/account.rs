@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::session::Millis;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum AccountRole {
     Agent,
@@ -29,7 +29,7 @@ impl AccountRole {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Account {
     pub name: String,
     #[serde(skip)]
@@ -51,7 +51,7 @@ pub struct SignIn {
     pub expires_at: Millis,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct ApiKey {
     pub id: i64,
     pub name: String,

@@ -6,7 +6,7 @@ use super::url_pattern::url_matches;
 use crate::session::Millis;
 
 /// The three lists a rule set holds, as CSS selectors.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default, deny_unknown_fields)]
 pub struct Rules {
     pub mask: Vec<String>,
@@ -22,7 +22,7 @@ impl Rules {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct RuleSet {
     pub id: i64,
     pub name: String,
@@ -36,7 +36,7 @@ pub struct RuleSet {
 
 /// One saved state of a rule set: who changed it, when, and to what. A
 /// deletion is a version too (`deleted`, with the content it had).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct RuleSetVersion {
     pub version: i64,
     pub name: String,

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::session::Millis;
 
 /// Something that happened to a session, as history keeps it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum HistoryEvent {
     Created {
@@ -45,7 +45,7 @@ impl HistoryEvent {
     }
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct HistorySummary {
     pub key: String,
     pub session_id: String,
@@ -59,14 +59,14 @@ pub struct HistorySummary {
     pub first_url: String,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct TimedEvent {
     pub at: Millis,
     #[serde(flatten)]
     pub event: HistoryEvent,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct HistoryDetail {
     #[serde(flatten)]
     pub summary: HistorySummary,

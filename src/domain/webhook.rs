@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::session::Millis;
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Webhook {
     pub id: i64,
     pub url: String,
@@ -13,7 +13,7 @@ pub struct Webhook {
     pub created_at: Millis,
 }
 
-#[derive(Clone, Debug, Serialize)]
+#[derive(Clone, Debug, Serialize, utoipa::ToSchema)]
 pub struct Delivery {
     pub url: String,
     pub event: String,

@@ -1,35 +1,91 @@
 //! REST API under `/api/v1` for machines (API keys) and administrators
 //! (cookie): live sessions, ending sessions and interactions, history.
 
+use axum::Json;
 use axum::extract::{Path, Query, State};
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use axum::http::StatusCode;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::caller::Operator;
-use super::error::{ApiError, ApiResult};
-use crate::domain::session_history::HistoryFilter;
-use crate::session::{EndReason, Event, Millis, SessionId, public_json};
+use super::error::{ApiError, ApiResult, ErrorBody};
+use crate::domain::session_history::{HistoryDetail, HistoryFilter, HistorySummary};
+use crate::session::{
+    EndReason, Event, Interaction, Millis, Mode, Session, SessionId, State as SessionState,
+};
 
-const OPENAPI: &str = include_str!("openapi.json");
-
-pub fn routes() -> Router<AppState> {
-    Router::new()
-        .route("/openapi.json", get(openapi))
-        .route("/sessions", get(list_sessions))
-        .route("/sessions/{id}", get(read_session))
-        .route("/sessions/{id}/end", post(end_session))
-        .route("/interactions/{id}/end", post(end_interaction))
-        .route("/history", get(list_history))
-        .route("/history/{key}", get(read_history))
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(super::openapi::document))
+        .routes(routes!(list_sessions))
+        .routes(routes!(read_session))
+        .routes(routes!(end_session))
+        .routes(routes!(end_interaction))
+        .routes(routes!(list_history))
+        .routes(routes!(read_history))
 }
 
-async fn openapi() -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+/// A live session as the API shows it: never the customer's token or its hash.
+#[derive(Serialize, ToSchema)]
+struct LiveSession {
+    #[schema(value_type = String, pattern = "^[1-9][0-9]{8}$")]
+    id: SessionId,
+    state: SessionState,
+    mode: Mode,
+    agent: Option<String>,
+    interaction: Option<Interaction>,
+    url: String,
+    title: String,
+    created_at: Millis,
+    activated_at: Option<Millis>,
+    customer_connected: bool,
+    agent_connected: bool,
+}
+
+impl From<&Session> for LiveSession {
+    fn from(s: &Session) -> Self {
+        LiveSession {
+            id: s.id,
+            state: s.state,
+            mode: s.mode,
+            agent: s.agent.clone(),
+            interaction: s.interaction.clone(),
+            url: s.page.url.clone(),
+            title: s.page.title.clone(),
+            created_at: s.created_at,
+            activated_at: s.activated_at,
+            customer_connected: s.customer_connections > 0,
+            agent_connected: s.agent_connected(),
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+struct SessionList {
+    sessions: Vec<LiveSession>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct SessionEnded {
+    #[schema(value_type = String)]
+    ended: SessionId,
+    reason: EndReason,
+}
+
+#[derive(Serialize, ToSchema)]
+struct InteractionEnded {
+    interaction: String,
+    /// The sessions it ended.
+    #[schema(value_type = Vec<String>)]
+    ended: Vec<SessionId>,
+}
+
+#[derive(Serialize, ToSchema)]
+struct HistoryList {
+    sessions: Vec<HistorySummary>,
 }
 
 fn parse_id(id: &str) -> ApiResult<SessionId> {
@@ -37,19 +93,41 @@ fn parse_id(id: &str) -> ApiResult<SessionId> {
         .map_err(|_| ApiError::not_found("no such session: a session ID is nine digits"))
 }
 
-async fn list_sessions(_: Operator, State(app): State<AppState>) -> ApiResult<Json<Value>> {
+/// List live sessions, oldest first.
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    tag = "sessions",
+    responses(
+        (status = 200, body = SessionList),
+    ),
+)]
+async fn list_sessions(_: Operator, State(app): State<AppState>) -> ApiResult<Json<SessionList>> {
     let mut sessions = app.live.sessions.live().await?;
     sessions.sort_by_key(|s| s.created_at);
-    Ok(Json(
-        json!({ "sessions": sessions.iter().map(public_json).collect::<Vec<_>>() }),
-    ))
+    Ok(Json(SessionList {
+        sessions: sessions.iter().map(LiveSession::from).collect(),
+    }))
 }
 
+/// Read a live session.
+#[utoipa::path(
+    get,
+    path = "/sessions/{id}",
+    tag = "sessions",
+    params(
+        ("id" = String, Path, pattern = "^[1-9][0-9]{8}$", description = "Nine-digit session ID"),
+    ),
+    responses(
+        (status = 200, body = LiveSession),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 async fn read_session(
     _: Operator,
     State(app): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<LiveSession>> {
     let id = parse_id(&id)?;
     let session = app
         .live
@@ -57,39 +135,75 @@ async fn read_session(
         .get(id)
         .await?
         .ok_or_else(|| ApiError::not_found("no such live session"))?;
-    Ok(Json(public_json(&session)))
+    Ok(Json(LiveSession::from(&session)))
 }
 
+/// End a live session (reason `ended_by_api`); both parties are told.
+#[utoipa::path(
+    post,
+    path = "/sessions/{id}/end",
+    tag = "sessions",
+    params(
+        ("id" = String, Path, pattern = "^[1-9][0-9]{8}$", description = "Nine-digit session ID"),
+    ),
+    responses(
+        (status = 200, body = SessionEnded),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 async fn end_session(
     _: Operator,
     State(app): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<SessionEnded>> {
     let id = parse_id(&id)?;
     match app.live.apply(id, Event::EndedByApi).await {
-        Ok(_) => Ok(Json(
-            json!({ "ended": id, "reason": EndReason::EndedByApi }),
-        )),
+        Ok(_) => Ok(Json(SessionEnded {
+            ended: id,
+            reason: EndReason::EndedByApi,
+        })),
         Err(crate::hub::HubError::Refused(_)) => Err(ApiError::not_found("no such live session")),
         Err(e) => Err(e.into()),
     }
 }
 
+/// End a chat or call: ends every session bound to it (reason `interaction_ended`).
+#[utoipa::path(
+    post,
+    path = "/interactions/{id}/end",
+    tag = "sessions",
+    params(
+        ("id" = String, Path, description = "The interaction's ID, as given at session start"),
+    ),
+    responses(
+        (status = 200, body = InteractionEnded),
+    ),
+)]
 async fn end_interaction(
     _: Operator,
     State(app): State<AppState>,
     Path(id): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<InteractionEnded>> {
     let ended = app.live.end_interaction(&id).await?;
-    Ok(Json(json!({ "interaction": id, "ended": ended })))
+    Ok(Json(InteractionEnded {
+        interaction: id,
+        ended,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct HistoryQuery {
+    /// Created at or after: milliseconds since the epoch or an RFC 3339 date-time.
     from: Option<String>,
+    /// Created before: milliseconds since the epoch or an RFC 3339 date-time.
     to: Option<String>,
+    /// Only this agent's sessions.
     agent: Option<String>,
+    /// Only sessions that ended for this reason.
+    #[param(value_type = Option<EndReason>)]
     reason: Option<String>,
+    /// At most this many, newest first (default 100).
     limit: Option<u32>,
 }
 
@@ -109,11 +223,22 @@ fn parse_time(s: &str, what: &str) -> ApiResult<Millis> {
         })
 }
 
+/// List past and live sessions, newest first.
+#[utoipa::path(
+    get,
+    path = "/history",
+    tag = "history",
+    params(HistoryQuery),
+    responses(
+        (status = 200, body = HistoryList),
+        (status = 400, body = ErrorBody),
+    ),
+)]
 async fn list_history(
     _: Operator,
     State(app): State<AppState>,
     Query(q): Query<HistoryQuery>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HistoryList>> {
     if let Some(r) = &q.reason
         && EndReason::parse(r).is_none()
     {
@@ -134,20 +259,31 @@ async fn list_history(
         end_reason: q.reason,
         limit: q.limit.unwrap_or(100),
     };
-    Ok(Json(
-        json!({ "sessions": app.store.history(&filter).await? }),
-    ))
+    Ok(Json(HistoryList {
+        sessions: app.store.history(&filter).await?,
+    }))
 }
 
+/// A session's history: times, end reason, agent, pages visited, mode changes.
+#[utoipa::path(
+    get,
+    path = "/history/{key}",
+    tag = "history",
+    params(
+        ("key" = String, Path, description = "`<session id>-<created ms>` from the list"),
+    ),
+    responses(
+        (status = 200, body = HistoryDetail),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 async fn read_history(
     _: Operator,
     State(app): State<AppState>,
     Path(key): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<HistoryDetail>> {
     match app.store.history_detail(&key).await? {
-        Some(detail) => Ok(Json(
-            serde_json::to_value(detail).expect("history serializes"),
-        )),
+        Some(detail) => Ok(Json(detail)),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_found",

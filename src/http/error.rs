@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use serde::Serialize;
 
 use crate::auth::AuthError;
 use crate::hub::HubError;
@@ -51,15 +51,46 @@ impl ApiError {
     }
 }
 
+/// The body of every error answer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    error: ErrorDetail,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+struct ErrorDetail {
+    /// What went wrong, for programs: `not_found`, `invalid_rule`, `conflict`…
+    code: &'static str,
+    /// What went wrong, for people.
+    message: String,
+    /// For `invalid_rule`: the field refused, e.g. `mask[2]` or `url_pattern`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    field: Option<String>,
+    /// For `invalid_rule`: the value refused, as given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    value: Option<String>,
+    /// For `invalid_rule`: why it was refused.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    why: Option<String>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut error = json!({ "code": self.code, "message": self.message });
-        if let Some(rule) = self.rule {
-            error["field"] = json!(rule.field);
-            error["value"] = json!(rule.value);
-            error["why"] = json!(rule.message);
-        }
-        (self.status, Json(json!({ "error": error }))).into_response()
+        let (field, value, why) = match self.rule {
+            Some(rule) => (Some(rule.field), Some(rule.value), Some(rule.message)),
+            None => (None, None, None),
+        };
+        let error = ErrorDetail {
+            code: self.code,
+            message: self.message,
+            field,
+            value,
+            why,
+        };
+        (self.status, Json(ErrorBody { error })).into_response()
     }
 }
 

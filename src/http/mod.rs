@@ -13,6 +13,7 @@ mod demo;
 mod error;
 mod headers;
 mod minify;
+mod openapi;
 mod ops;
 mod page_rules;
 mod proxy;
@@ -86,8 +87,7 @@ pub fn router(app: AppState) -> Router {
         .route("/auth/token", post(auth_routes::token))
         .route("/auth/link", get(auth_routes::link))
         .route("/auth/me", get(auth_routes::me))
-        .nest("/api/v1", api::routes())
-        .nest("/api/v1/admin", admin::routes(&app))
+        .nest("/api/v1", openapi::router(&app))
         .merge(demo::routes())
         // The customer modules come gzipped ahead (assets.rs); the rest per request.
         .merge(assets::routes().layer(tower_http::compression::CompressionLayer::new()))

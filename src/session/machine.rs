@@ -12,7 +12,7 @@ use super::SessionId;
 /// Milliseconds since the Unix epoch.
 pub type Millis = u64;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
     Idle,
@@ -20,7 +20,7 @@ pub enum State {
     Ended,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Mode {
     Pointer,
@@ -51,7 +51,7 @@ impl Role {
 }
 
 /// Why a session ended; recorded in history and told to both parties.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EndReason {
     CustomerExit,
@@ -131,7 +131,7 @@ impl Default for Timeouts {
 }
 
 /// The chat or call a session is bound to; ending it ends the session.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Interaction {
     pub id: String,
     pub channel: String,

@@ -4,26 +4,57 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::JsonBody;
 use crate::auth::{hash_password, hashing, valid_name};
 use crate::clock::now_ms;
-use crate::domain::account::AccountRole;
+use crate::domain::account::{Account, AccountRole};
 use crate::http::AppState;
 use crate::http::caller::Admin;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 
-pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<Value>> {
-    Ok(Json(json!({ "accounts": app.store.accounts().await? })))
+#[derive(Serialize, ToSchema)]
+pub(super) struct AccountList {
+    accounts: Vec<Account>,
 }
 
-#[derive(Deserialize)]
+#[derive(Serialize, ToSchema)]
+pub(super) struct AccountResult {
+    account: Account,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct PasswordChanged {
+    account: String,
+    password_changed: bool,
+}
+
+/// List agent and administrator accounts.
+#[utoipa::path(
+    get,
+    path = "/accounts",
+    operation_id = "list_accounts",
+    tag = "admin",
+    security(("cookie" = [])),
+    responses(
+        (status = 200, body = AccountList),
+    ),
+)]
+pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<AccountList>> {
+    Ok(Json(AccountList {
+        accounts: app.store.accounts().await?,
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewAccount {
+    /// 1-64 letters, digits and . _ - @
     name: String,
     password: String,
+    /// `agent` unless given.
     #[serde(default = "agent_role")]
     role: AccountRole,
 }
@@ -32,6 +63,20 @@ fn agent_role() -> AccountRole {
     AccountRole::Agent
 }
 
+/// Add an account (argon2-hashed password).
+#[utoipa::path(
+    post,
+    path = "/accounts",
+    operation_id = "add_account",
+    tag = "admin",
+    security(("cookie" = [])),
+    request_body = NewAccount,
+    responses(
+        (status = 201, body = AccountResult),
+        (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+)]
 pub(super) async fn add(
     Admin(by): Admin,
     State(app): State<AppState>,
@@ -53,7 +98,7 @@ pub(super) async fn add(
         .account(&new.name)
         .await?
         .ok_or_else(|| ApiError::not_found("account"))?;
-    Ok((StatusCode::CREATED, Json(json!({ "account": account }))).into_response())
+    Ok((StatusCode::CREATED, Json(AccountResult { account })).into_response())
 }
 
 pub(super) async fn set_disabled(
@@ -61,7 +106,7 @@ pub(super) async fn set_disabled(
     by: &str,
     name: &str,
     disabled: bool,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountResult>> {
     if disabled && name == by {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -80,39 +125,86 @@ pub(super) async fn set_disabled(
         .account(name)
         .await?
         .ok_or_else(|| ApiError::not_found("account"))?;
-    Ok(Json(json!({ "account": account })))
+    Ok(Json(AccountResult { account }))
 }
 
+/// Disable an account: no sign-in, its cookies and tokens stop working, its editor grants end.
+///
+/// An administrator cannot disable their own account (409).
+#[utoipa::path(
+    post,
+    path = "/accounts/{name}/disable",
+    operation_id = "disable_account",
+    tag = "admin",
+    security(("cookie" = [])),
+    params(("name" = String, Path, description = "Account name")),
+    responses(
+        (status = 200, body = AccountResult),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "Your own account"),
+    ),
+)]
 pub(super) async fn disable(
     Admin(by): Admin,
     State(app): State<AppState>,
     Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountResult>> {
     set_disabled(&app, &by, &name, true).await
 }
 
+/// Enable a disabled account.
+#[utoipa::path(
+    post,
+    path = "/accounts/{name}/enable",
+    operation_id = "enable_account",
+    tag = "admin",
+    security(("cookie" = [])),
+    params(("name" = String, Path, description = "Account name")),
+    responses(
+        (status = 200, body = AccountResult),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn enable(
     Admin(by): Admin,
     State(app): State<AppState>,
     Path(name): Path<String>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<AccountResult>> {
     set_disabled(&app, &by, &name, false).await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewPassword {
     password: String,
 }
 
+/// Set a new password.
+#[utoipa::path(
+    post,
+    path = "/accounts/{name}/password",
+    operation_id = "reset_password",
+    tag = "admin",
+    security(("cookie" = [])),
+    params(("name" = String, Path, description = "Account name")),
+    request_body = NewPassword,
+    responses(
+        (status = 200, body = PasswordChanged),
+        (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn reset_password(
     Admin(by): Admin,
     State(app): State<AppState>,
     Path(name): Path<String>,
     JsonBody(p): JsonBody<NewPassword>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<PasswordChanged>> {
     let hash = hashing(move || hash_password(&p.password)).await?;
     app.store.set_password(&name, &hash).await?;
     tracing::info!(account = %name, by = %by, "password reset");
-    Ok(Json(json!({ "account": name, "password_changed": true })))
+    Ok(Json(PasswordChanged {
+        account: name,
+        password_changed: true,
+    }))
 }

@@ -3,18 +3,18 @@
 //! saves rules with it, cross-origin (CORS for these two routes only).
 
 use axum::Json;
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::Request;
 use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::{JsonBody, body};
 use crate::clock::now_ms;
@@ -22,14 +22,15 @@ use crate::config::normalize_origin;
 use crate::domain::account::AccountRole;
 use crate::domain::editor_grant::EditorToken;
 use crate::domain::editor_grant::EditorTokenKind;
-use crate::domain::rule_set::Rules;
+use crate::domain::rule_set::{RuleSet, Rules};
 use crate::domain::url_pattern::url_matches;
 use crate::http::AppState;
 use crate::http::caller::{Admin, Credential, EDITOR_PREFIX};
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::rules::{self, RuleError};
 use crate::secret::random_secret;
 use crate::secret::sha256_hex;
+use crate::session::Millis;
 use crate::store::StoreError;
 
 /// How long an administrator has to open the site after starting the editor.
@@ -37,7 +38,7 @@ const EDITOR_LINK_TTL_MS: u64 = 10 * 60_000;
 /// How long the overlay may save once opened.
 const EDITOR_SESSION_TTL_MS: u64 = 30 * 60_000;
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct StartEditor {
     /// The page of the site to open in editor mode.
@@ -60,6 +61,58 @@ fn default_name(u: &url::Url) -> String {
     name.chars().take(rules::MAX_NAME_LEN).collect()
 }
 
+#[derive(Serialize, ToSchema)]
+pub(super) struct EditorStarted {
+    /// The page with the one-time link in its fragment: open it in a browser.
+    open_url: String,
+    /// Until when the link works, in milliseconds since the epoch.
+    expires_at: Millis,
+    rule_set: String,
+    url_pattern: String,
+    pattern_matches_page: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct EditorStopped {
+    /// How many of your editor links and sessions stopped working.
+    removed: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct EditorOpened {
+    /// The `cbe_…` editor session token.
+    token: String,
+    expires_at: Millis,
+    account: String,
+    url: String,
+    rule_set: String,
+    url_pattern: String,
+    rules: Rules,
+    /// The rule set's version, if it exists yet.
+    version: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct EditorSaved {
+    rule_set: RuleSet,
+    pattern_matches_page: bool,
+}
+
+/// Start the visual restrictions editor for a page of an allowed site.
+///
+/// Returns the address to open, with a one-time token in the fragment, valid 10 minutes.
+#[utoipa::path(
+    post,
+    path = "/editor",
+    operation_id = "start_editor",
+    tag = "admin",
+    security(("cookie" = [])),
+    request_body = StartEditor,
+    responses(
+        (status = 201, body = EditorStarted),
+        (status = 400, body = ErrorBody),
+    ),
+)]
 pub(super) async fn start(
     Admin(by): Admin,
     State(app): State<AppState>,
@@ -122,19 +175,33 @@ pub(super) async fn start(
     app.store.add_editor_token(&grant).await?;
     tracing::info!(by = %by, url = %grant.url, rule_set = %name, "visual editor started");
     let open_url = format!("{page}#cobrowse-editor={token}");
-    let body = json!({
-        "open_url": open_url,
-        "expires_at": expires_at,
-        "rule_set": name,
-        "url_pattern": pattern,
-        "pattern_matches_page": url_matches(&pattern, page.as_str()),
-    });
+    let body = EditorStarted {
+        open_url,
+        expires_at,
+        rule_set: name,
+        pattern_matches_page: url_matches(&pattern, page.as_str()),
+        url_pattern: pattern,
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-pub(super) async fn stop(Admin(by): Admin, State(app): State<AppState>) -> ApiResult<Json<Value>> {
+/// Stop every editor grant of the signed-in administrator.
+#[utoipa::path(
+    delete,
+    path = "/editor",
+    operation_id = "stop_editor",
+    tag = "admin",
+    security(("cookie" = [])),
+    responses(
+        (status = 200, body = EditorStopped),
+    ),
+)]
+pub(super) async fn stop(
+    Admin(by): Admin,
+    State(app): State<AppState>,
+) -> ApiResult<Json<EditorStopped>> {
     let removed = app.store.remove_editor_tokens(&by).await?;
-    Ok(Json(json!({ "removed": removed })))
+    Ok(Json(EditorStopped { removed }))
 }
 
 /// The site origin of an editor request, when it is one the script may run on.
@@ -149,7 +216,7 @@ fn site_origin(app: &AppState, headers: &HeaderMap) -> Option<String> {
 
 /// CORS for the overlay on the site's pages: the site origins the script may
 /// run on (`allowed_origins`, and the server's own), for these routes only.
-pub(super) fn cross_origin_routes(app: &AppState) -> Router<AppState> {
+pub(super) fn cross_origin_routes(app: &AppState) -> OpenApiRouter<AppState> {
     let site = app.clone();
     let cors = CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin, parts| {
@@ -162,9 +229,9 @@ pub(super) fn cross_origin_routes(app: &AppState) -> Router<AppState> {
         .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
         .max_age(Duration::from_secs(600))
         .vary([header::ORIGIN]);
-    Router::new()
-        .route("/editor/open", post(open))
-        .route("/editor/rules", post(save))
+    OpenApiRouter::new()
+        .routes(routes!(open))
+        .routes(routes!(save))
         .layer(cors)
         .layer(middleware::from_fn_with_state(app.clone(), preflight))
 }
@@ -237,7 +304,20 @@ pub(super) async fn editor_grant(
     }
 }
 
-async fn open(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Json<Value>> {
+/// The overlay trades the one-time link token for an editor session token (30 minutes).
+///
+/// Cross-origin from the site's page (CORS for `allowed_origins`).
+#[utoipa::path(
+    post,
+    path = "/editor/open",
+    operation_id = "open_editor",
+    tag = "admin",
+    security(("editorToken" = [])),
+    responses(
+        (status = 200, body = EditorOpened),
+    ),
+)]
+async fn open(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Json<EditorOpened>> {
     let link = editor_grant(&app, &headers, EditorTokenKind::Link).await?;
     let token = format!("{EDITOR_PREFIX}{}", random_secret(&mut rand::rng()));
     let session = EditorToken {
@@ -253,19 +333,25 @@ async fn open(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Json
         .await?
         .into_iter()
         .find(|s| s.name == session.rule_set);
-    Ok(Json(json!({
-        "token": token,
-        "expires_at": session.expires_at,
-        "account": session.account,
-        "url": session.url,
-        "rule_set": session.rule_set,
-        "url_pattern": current.as_ref().map_or(&session.url_pattern, |s| &s.url_pattern),
-        "rules": current.as_ref().map(|s| s.rules.clone()).unwrap_or_default(),
-        "version": current.as_ref().map(|s| s.version),
-    })))
+    Ok(Json(EditorOpened {
+        token,
+        expires_at: session.expires_at,
+        url_pattern: current
+            .as_ref()
+            .map_or(&session.url_pattern, |s| &s.url_pattern)
+            .clone(),
+        rules: current
+            .as_ref()
+            .map(|s| s.rules.clone())
+            .unwrap_or_default(),
+        version: current.as_ref().map(|s| s.version),
+        account: session.account,
+        url: session.url,
+        rule_set: session.rule_set,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct EditorSave {
     /// A new pattern for the rule set (else the one it has, or the editor's default).
@@ -292,11 +378,30 @@ fn merged(current: &Rules, add: &Rules, remove: &Rules) -> Rules {
     })
 }
 
+/// The overlay saves selectors into the editor's rule set.
+#[utoipa::path(
+    post,
+    path = "/editor/rules",
+    description = concat!(
+        "Merged: add, remove; optionally a new URL pattern. Cross-origin from the site's \
+         page; the editor token opens nothing else.\n\n",
+        selector_checks!()
+    ),
+    operation_id = "save_editor_rules",
+    tag = "admin",
+    security(("editorToken" = [])),
+    request_body = EditorSave,
+    responses(
+        (status = 200, body = EditorSaved),
+        (status = 400, body = ErrorBody),
+        (status = 409, body = ErrorBody),
+    ),
+)]
 async fn save(
     State(app): State<AppState>,
     headers: HeaderMap,
     bytes: Bytes,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<EditorSaved>> {
     let grant = editor_grant(&app, &headers, EditorTokenKind::Session).await?;
     let save: EditorSave = body(&headers, &bytes)?;
     rules::check_rules(&rules::normalize(&save.add))?;
@@ -341,9 +446,10 @@ async fn save(
                 app.page_rules.forget();
                 tracing::info!(rule_set = %set.name, version = set.version, by = %by, "rule set saved from the visual editor");
                 let applies = url_matches(&set.url_pattern, &grant.url);
-                return Ok(Json(
-                    json!({ "rule_set": set, "pattern_matches_page": applies }),
-                ));
+                return Ok(Json(EditorSaved {
+                    rule_set: set,
+                    pattern_matches_page: applies,
+                }));
             }
             Err(StoreError::Conflict(_) | StoreError::Exists(_)) => continue,
             Err(e) => return Err(e.into()),

@@ -17,16 +17,25 @@
 //! `SameSite` (an administrator's is `Strict`, but browsers without it exist,
 //! and agents' cookies are `SameSite=None` where a desktop embeds the console).
 
-use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
 use serde::de::DeserializeOwned;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::AppState;
 use super::error::ApiError;
+
+/// What the operations that save rules say of refused selectors.
+macro_rules! selector_checks {
+    () => {
+        "Selectors are checked as CSS the browsers accept; a bad one is refused (400, code \
+         `invalid_rule`) with the field (`mask[2]`), the selector and why. Pseudo-elements, \
+         user-action pseudo-classes (:hover, :focus…), `{ } ; <` and comments are refused too."
+    };
+}
 
 mod accounts;
 mod api_keys;
@@ -34,26 +43,25 @@ mod editor;
 mod rule_sets;
 mod webhooks;
 
-pub fn routes(app: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/accounts", get(accounts::list).post(accounts::add))
-        .route("/accounts/{name}/disable", post(accounts::disable))
-        .route("/accounts/{name}/enable", post(accounts::enable))
-        .route("/accounts/{name}/password", post(accounts::reset_password))
-        .route("/api-keys", get(api_keys::list).post(api_keys::create))
-        .route("/api-keys/{id}/revoke", post(api_keys::revoke))
-        .route("/webhooks", get(webhooks::list).post(webhooks::add))
-        .route("/webhooks/deliveries", get(webhooks::deliveries))
-        .route("/webhooks/{id}", delete(webhooks::remove))
-        .route("/rule-sets", get(rule_sets::list).post(rule_sets::create))
-        .route(
-            "/rule-sets/{id}",
-            get(rule_sets::read)
-                .put(rule_sets::update)
-                .delete(rule_sets::delete),
-        )
-        .route("/rule-sets/{id}/versions", get(rule_sets::versions))
-        .route("/editor", post(editor::start).delete(editor::stop))
+pub fn routes(app: &AppState) -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(accounts::list, accounts::add))
+        .routes(routes!(accounts::disable))
+        .routes(routes!(accounts::enable))
+        .routes(routes!(accounts::reset_password))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(webhooks::list, webhooks::add))
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::remove))
+        .routes(routes!(rule_sets::list, rule_sets::create))
+        .routes(routes!(
+            rule_sets::read,
+            rule_sets::update,
+            rule_sets::delete
+        ))
+        .routes(routes!(rule_sets::versions))
+        .routes(routes!(editor::start, editor::stop))
         .merge(editor::cross_origin_routes(app))
 }
 

@@ -4,36 +4,99 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
 
 use super::JsonBody;
 use crate::clock::now_ms;
+use crate::domain::webhook::{Delivery, Webhook};
 use crate::http::AppState;
 use crate::http::caller::Admin;
-use crate::http::error::{ApiError, ApiResult};
+use crate::http::error::{ApiError, ApiResult, ErrorBody};
 use crate::secret::random_secret;
 
-pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<Value>> {
-    let configured: Vec<Value> = app
+#[derive(Serialize, ToSchema)]
+pub(super) struct WebhookList {
+    /// Added here, at runtime.
+    webhooks: Vec<Webhook>,
+    /// From the configuration file (not changeable here).
+    configured: Vec<ConfiguredWebhook>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct ConfiguredWebhook {
+    url: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct WebhookCreated {
+    webhook: Webhook,
+    /// The generated secret, when none was given: shown this once.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    secret: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    note: Option<&'static str>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct WebhookRemoved {
+    removed: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub(super) struct DeliveryList {
+    deliveries: Vec<Delivery>,
+}
+
+/// List webhooks (run-time ones, and the configured ones read-only); secrets are never shown.
+#[utoipa::path(
+    get,
+    path = "/webhooks",
+    operation_id = "list_webhooks",
+    tag = "admin",
+    security(("cookie" = [])),
+    responses(
+        (status = 200, body = WebhookList),
+    ),
+)]
+pub(super) async fn list(_: Admin, State(app): State<AppState>) -> ApiResult<Json<WebhookList>> {
+    let configured = app
         .config
         .webhooks
         .iter()
-        .map(|w| json!({ "url": w.url }))
+        .map(|w| ConfiguredWebhook { url: w.url.clone() })
         .collect();
-    Ok(Json(
-        json!({ "webhooks": app.store.webhooks().await?, "configured": configured }),
-    ))
+    Ok(Json(WebhookList {
+        webhooks: app.store.webhooks().await?,
+        configured,
+    }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(super) struct NewWebhook {
+    /// An absolute http:// or https:// address.
     url: String,
+    /// 16 to 256 characters; one is generated if left out.
     #[serde(default)]
     secret: Option<String>,
 }
 
+/// Add a webhook; without a secret one is generated and shown in this answer only.
+#[utoipa::path(
+    post,
+    path = "/webhooks",
+    operation_id = "add_webhook",
+    tag = "admin",
+    security(("cookie" = [])),
+    request_body = NewWebhook,
+    responses(
+        (status = 201, body = WebhookCreated),
+        (status = 400, body = ErrorBody),
+    ),
+)]
 pub(super) async fn add(
     Admin(by): Admin,
     State(app): State<AppState>,
@@ -68,36 +131,64 @@ pub(super) async fn add(
         .add_webhook(url.as_str(), &secret, now_ms())
         .await?;
     tracing::info!(url = %url, by = %by, "webhook added");
-    let mut body = json!({ "webhook": hook });
-    if generated {
-        body["secret"] = json!(secret);
-        body["note"] =
-            json!("keep the secret now to check X-Cobrowse-Signature: it cannot be shown again");
-    }
+    let body = WebhookCreated {
+        webhook: hook,
+        secret: generated.then_some(secret),
+        note: generated.then_some(
+            "keep the secret now to check X-Cobrowse-Signature: it cannot be shown again",
+        ),
+    };
     Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
+/// Remove a webhook.
+#[utoipa::path(
+    delete,
+    path = "/webhooks/{id}",
+    operation_id = "remove_webhook",
+    tag = "admin",
+    security(("cookie" = [])),
+    params(("id" = i64, Path)),
+    responses(
+        (status = 200, body = WebhookRemoved),
+        (status = 404, body = ErrorBody),
+    ),
+)]
 pub(super) async fn remove(
     Admin(by): Admin,
     State(app): State<AppState>,
     Path(id): Path<i64>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<Json<WebhookRemoved>> {
     app.store.remove_webhook(id).await?;
     tracing::info!(webhook = id, by = %by, "webhook removed");
-    Ok(Json(json!({ "removed": id })))
+    Ok(Json(WebhookRemoved { removed: id }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(super) struct Limit {
+    /// At most this many, newest first (default 50).
     limit: Option<u32>,
 }
 
+/// Recent webhook deliveries, newest first.
+#[utoipa::path(
+    get,
+    path = "/webhooks/deliveries",
+    operation_id = "list_deliveries",
+    tag = "admin",
+    security(("cookie" = [])),
+    params(Limit),
+    responses(
+        (status = 200, body = DeliveryList),
+    ),
+)]
 pub(super) async fn deliveries(
     _: Admin,
     State(app): State<AppState>,
     Query(q): Query<Limit>,
-) -> ApiResult<Json<Value>> {
-    Ok(Json(
-        json!({ "deliveries": app.store.deliveries(q.limit.unwrap_or(50)).await? }),
-    ))
+) -> ApiResult<Json<DeliveryList>> {
+    Ok(Json(DeliveryList {
+        deliveries: app.store.deliveries(q.limit.unwrap_or(50)).await?,
+    }))
 }
