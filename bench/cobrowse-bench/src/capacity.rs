@@ -177,7 +177,7 @@ pub fn report(found: &[Found], p99_ms: f64, rate: f64, size: usize, secs: f64) -
             "-".into()
         };
         out += &format!(
-            "\ntarget (issue #2):\n  {verdict}  ≥ 5× {}'s throughput at a p99 it cannot reach (≤ {p99_ms} ms): {x}\n",
+            "\ntarget:\n  {verdict}  ≥ 5× {}'s throughput at a p99 it cannot reach (≤ {p99_ms} ms): {x}\n",
             theirs.label
         );
     }

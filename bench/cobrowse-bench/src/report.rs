@@ -450,14 +450,14 @@ pub fn report(args: &LoadArgs, results: &[TargetResult], cmp: Comparison) -> Str
     out
 }
 
-/// Issue #2's targets for the relay, checked against the cobrowse run.
+/// The relay's targets, checked against the cobrowse run.
 fn relay_targets(results: &[TargetResult]) -> String {
     let find = |proto| results.iter().find(|r| r.proto == Some(proto) && r.ok());
     let Some(o) = find(Proto::Cobrowse) else {
         return String::new();
     };
     let mark = |ok: bool| if ok { "PASS" } else { "FAIL" };
-    let mut out = String::from("\ntargets (issue #2):\n");
+    let mut out = String::from("\ntargets:\n");
     if o.requested >= 8000 {
         out += &format!(
             "  {}  8,000 concurrent sessions: {} of {} requested open\n",
