@@ -13,9 +13,7 @@ use super::AppState;
 use super::caller::Operator;
 use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::domain::session_history::{HistoryDetail, HistoryFilter, HistorySummary};
-use crate::session::{
-    EndReason, Event, Interaction, Millis, Mode, Session, SessionId, State as SessionState,
-};
+use crate::session::{EndReason, Event, LiveSession, Millis, SessionId};
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -26,41 +24,6 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(end_interaction))
         .routes(routes!(list_history))
         .routes(routes!(read_history))
-}
-
-/// A live session as the API shows it: never the customer's token or its hash.
-#[derive(Serialize, ToSchema)]
-struct LiveSession {
-    #[schema(value_type = String, pattern = "^[1-9][0-9]{8}$")]
-    id: SessionId,
-    state: SessionState,
-    mode: Mode,
-    agent: Option<String>,
-    interaction: Option<Interaction>,
-    url: String,
-    title: String,
-    created_at: Millis,
-    activated_at: Option<Millis>,
-    customer_connected: bool,
-    agent_connected: bool,
-}
-
-impl From<&Session> for LiveSession {
-    fn from(s: &Session) -> Self {
-        LiveSession {
-            id: s.id,
-            state: s.state,
-            mode: s.mode,
-            agent: s.agent.clone(),
-            interaction: s.interaction.clone(),
-            url: s.page.url.clone(),
-            title: s.page.title.clone(),
-            created_at: s.created_at,
-            activated_at: s.activated_at,
-            customer_connected: s.customer_connections > 0,
-            agent_connected: s.agent_connected(),
-        }
-    }
 }
 
 #[derive(Serialize, ToSchema)]

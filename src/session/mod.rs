@@ -12,7 +12,7 @@ pub use machine::{
     PAGES_PER_MINUTE, Page, Refusal, Role, Session, State, Timeouts,
 };
 pub use registry::{Created, Registry, token_matches};
-pub use view::public_json;
+pub use view::{LiveSession, public_json};
 
 #[cfg(test)]
 mod tests;
