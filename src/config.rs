@@ -66,6 +66,68 @@ pub struct Config {
     pub ignored_env: Vec<String>,
     pub webhook_delivery: WebhookDelivery,
     pub connections: ConnectionsConfig,
+    /// OpenID Connect providers people may sign in with: one `[oidc]` table, or
+    /// several `[[oidc]]`.
+    #[serde(deserialize_with = "one_or_many")]
+    pub oidc: Vec<OidcProvider>,
+}
+
+/// An identity provider agents and administrators sign in with (OpenID Connect).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProvider {
+    /// In the sign-in URLs (`/auth/oidc/<id>/…`); letters, digits and `-`.
+    pub id: String,
+    /// On the sign-in button: "Sign in with <name>".
+    pub name: String,
+    /// Where discovery starts (`<issuer>/.well-known/openid-configuration`).
+    pub issuer: String,
+    pub client_id: String,
+    /// None for a public client: PKCE alone then proves the code is ours.
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(default = "default_scopes", deserialize_with = "list::deserialize")]
+    pub scopes: Vec<String>,
+    /// The ID token's claim listing the person's groups or roles; a dotted path
+    /// reaches into objects (`realm_access.roles`).
+    pub roles_claim: String,
+    /// Values of `roles_claim` that make an agent, or an administrator.
+    #[serde(default, deserialize_with = "list::deserialize")]
+    pub agent_values: Vec<String>,
+    #[serde(default, deserialize_with = "list::deserialize")]
+    pub admin_values: Vec<String>,
+    /// When set, only people whose (verified) email is at one of these domains.
+    #[serde(default, deserialize_with = "list::deserialize")]
+    pub allowed_domains: Vec<String>,
+    /// How far the provider's clock may be from ours when checking `exp` and `iat`.
+    #[serde(default = "default_clock_skew", with = "duration")]
+    pub clock_skew: Duration,
+}
+
+fn default_scopes() -> Vec<String> {
+    ["openid", "email", "profile"].map(String::from).to_vec()
+}
+
+fn default_clock_skew() -> Duration {
+    Duration::from_secs(60)
+}
+
+/// One table or a list of them, as TOML writes one `[x]` or several `[[x]]`.
+fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany<T> {
+        Many(Vec<T>),
+        One(T),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::Many(v) => v,
+        OneOrMany::One(t) => vec![t],
+    })
 }
 
 /// What the customer's page may not show of itself beyond the DOM restrictions.
@@ -269,6 +331,13 @@ pub struct AuthConfig {
     pub desktop_token_max_ttl: Duration,
     #[serde(with = "duration")]
     pub cookie_ttl: Duration,
+    /// How often a live agent connection checks that its sign-in still holds
+    /// (signed out, account disabled, no longer in the provider's groups).
+    #[serde(with = "duration")]
+    pub recheck: Duration,
+    /// Whether people may sign in with a password; with `false`, only a
+    /// provider of `[oidc]`, an agent desktop's token or a one-time link.
+    pub passwords: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -328,6 +397,7 @@ impl Default for Config {
             ignored_env: vec![],
             webhook_delivery: WebhookDelivery::default(),
             connections: ConnectionsConfig::default(),
+            oidc: vec![],
         }
     }
 }
@@ -393,6 +463,8 @@ impl Default for AuthConfig {
             desktop_public_keys: vec![],
             desktop_token_max_ttl: Duration::from_secs(8 * 3600),
             cookie_ttl: Duration::from_secs(12 * 3600),
+            recheck: Duration::from_secs(30),
+            passwords: true,
         }
     }
 }
@@ -563,6 +635,10 @@ impl Config {
                 "privacy.secret_params: {name:?} is not a parameter name (letters, digits, _ and -)"
             ));
         }
+        self.validate_oidc()?;
+        if self.auth.recheck.is_zero() || self.auth.recheck > Duration::from_secs(60) {
+            return bad("auth.recheck must be between 1 ms and 60 s: a console whose sign-in ended must close within a minute".into());
+        }
         if self.timeouts.tick.is_zero() {
             return bad("timeouts.tick must be positive".into());
         }
@@ -570,6 +646,43 @@ impl Config {
             && secret.len() < 32
         {
             return bad("auth.jwt_secret must be at least 32 characters".into());
+        }
+        Ok(())
+    }
+
+    fn validate_oidc(&self) -> Result<(), ConfigError> {
+        let bad = |id: &str, m: &str| Err(ConfigError::Invalid(format!("oidc {id:?}: {m}")));
+        for (i, p) in self.oidc.iter().enumerate() {
+            let id = p.id.as_str();
+            let slug = id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+            if id.is_empty() || id.len() > 32 || !slug {
+                return bad(id, "id must be 1 to 32 letters, digits or '-'");
+            }
+            if self.oidc[..i].iter().any(|q| q.id == p.id) {
+                return bad(id, "two providers have this id");
+            }
+            if p.name.trim().is_empty() {
+                return bad(
+                    id,
+                    "name is shown on the sign-in button: it cannot be empty",
+                );
+            }
+            match url::Url::parse(&p.issuer) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => return bad(id, "issuer must be an http(s) URL"),
+            }
+            if p.client_id.is_empty() {
+                return bad(id, "client_id is required");
+            }
+            if !p.scopes.iter().any(|s| s == "openid") {
+                return bad(id, "scopes must include \"openid\"");
+            }
+            if p.roles_claim.is_empty() || p.agent_values.is_empty() && p.admin_values.is_empty() {
+                return bad(
+                    id,
+                    "set roles_claim and agent_values or admin_values: who may sign in is said by the provider's groups or roles",
+                );
+            }
         }
         Ok(())
     }

@@ -21,5 +21,6 @@ pub mod rules;
 pub mod secret;
 pub mod server;
 pub mod session;
+pub mod sso;
 pub mod store;
 pub mod webhooks;

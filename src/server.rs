@@ -161,6 +161,7 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
     };
     let proxy = http::Proxy::new(config.proxy_origins(), config.limits.proxy_max_bytes)
         .context("resource proxy")?;
+    let sso = crate::sso::Sso::new(&config.oidc).context("OpenID client")?;
     let app = Arc::new(App {
         site_origins: Origins::new(&config.allowed_origins),
         agent_origins: Origins::new(&config.agent_origins),
@@ -176,6 +177,8 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         demo: Default::default(),
         proxy,
         page_rules: Default::default(),
+        public_url: url.clone(),
+        sso,
     });
 
     let router = http::router(app.clone()).into_make_service_with_connect_info::<SocketAddr>();

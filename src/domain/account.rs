@@ -37,6 +37,13 @@ pub struct Account {
     pub role: AccountRole,
     pub disabled: bool,
     pub created_at: Millis,
+    /// The OpenID provider (its configured id) that made this account and signs
+    /// its person in; none for an account with a password.
+    pub sso_provider: Option<String>,
+    /// Whom the provider's tokens name (`sub`): the account follows that person,
+    /// whatever their email becomes.
+    #[serde(skip)]
+    pub sso_subject: Option<String>,
 }
 
 /// A person's sign-in, behind the random handle their cookie holds (only its hash is kept).

@@ -5,5 +5,6 @@ pub mod account;
 pub mod editor_grant;
 pub mod rule_set;
 pub mod session_history;
+pub mod sso;
 pub mod url_pattern;
 pub mod webhook;

@@ -1,6 +1,7 @@
 //! `/ws/agent?session=<id>`: a signed-in agent joins a session.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Weak};
 
 use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
@@ -14,7 +15,7 @@ use super::conn::{Conn, Open, outbox, refuse};
 use super::customer_ws::sized;
 use super::{AppState, client_ip};
 use crate::auth::Identity;
-use crate::hub::{Attachment, HubError, Out};
+use crate::hub::{Attachment, HubError, Out, Outbox};
 use crate::metrics as m;
 use crate::protocol::{ServerMsg, close, refusal_close_code};
 use crate::session::{Role, SessionId};
@@ -54,7 +55,7 @@ pub async fn upgrade(
     }
     let who = identify(&app, &credential).await;
     let ip = client_ip(&app, addr, &headers);
-    sized(ws, &app).on_upgrade(move |socket| agent(app, socket, ip, who, q.session))
+    sized(ws, &app).on_upgrade(move |socket| agent(app, socket, ip, who, credential, q.session))
 }
 
 fn refused(reason: &'static str) {
@@ -63,11 +64,58 @@ fn refused(reason: &'static str) {
 
 type Who = Result<Identity, crate::auth::AuthError>;
 
-async fn agent(app: AppState, socket: WebSocket, ip: IpAddr, who: Who, session: String) {
+async fn agent(
+    app: AppState,
+    socket: WebSocket,
+    ip: IpAddr,
+    who: Who,
+    credential: Credential,
+    session: String,
+) {
     // Boxed: the handshake's state is freed once relaying starts instead of
     // sizing the task that lives as long as the connection.
-    if let Some(open) = Box::pin(open(&app, socket, ip, who, session)).await {
+    if let Some(open) = Box::pin(open(&app, socket, ip, who, credential, session)).await {
         open.serve().await;
+    }
+}
+
+/// Ends the connection within `auth.recheck` of its sign-in ending: signed out,
+/// the account disabled, or its provider no longer putting the person in an
+/// agents' group. A desktop's token is checked when the connection opens only
+/// (desktops hand out short tokens); its account being disabled ends it too.
+async fn watch_sign_in(app: AppState, credential: Credential, out: Weak<Outbox>) {
+    let mut every = tokio::time::interval(app.config.auth.recheck);
+    every.tick().await;
+    loop {
+        every.tick().await;
+        let Some(out) = out.upgrade() else {
+            return;
+        };
+        let why = match &credential {
+            Credential::Bearer(_) => match identify_account(&app, &credential).await {
+                Some(e) => e,
+                None => continue,
+            },
+            _ => match identify(&app, &credential).await {
+                Ok(_) => continue,
+                Err(e) => e.to_string(),
+            },
+        };
+        let message = format!("signed out: {why}");
+        out.push(Out::Close(close::UNAUTHORIZED, message.into()), 0);
+        return;
+    }
+}
+
+/// Why a desktop token's account may no longer be used, if it may not.
+async fn identify_account(app: &AppState, credential: &Credential) -> Option<String> {
+    let Credential::Bearer(token) = credential else {
+        return None;
+    };
+    let name = app.tokens.check_agent_token(token).ok()?.name;
+    match app.store.account(&name).await {
+        Ok(Some(a)) if a.disabled => Some(crate::auth::AuthError::Disabled.to_string()),
+        _ => None,
     }
 }
 
@@ -77,6 +125,7 @@ async fn open(
     socket: WebSocket,
     ip: IpAddr,
     who: Who,
+    credential: Credential,
     session: String,
 ) -> Option<Open> {
     let mut ws = socket;
@@ -116,6 +165,7 @@ async fn open(
     let attachment = Attachment::open(app.live.routing.clone(), id, Role::Agent).await;
     let (sink, stream) = ws.split();
     let out = outbox(app, sink);
+    tokio::spawn(watch_sign_in(app.clone(), credential, Arc::downgrade(&out)));
     if let Some(older) = attachment.link.attach_agent(attachment.peer, out.clone()) {
         let why = "this session was opened in another window";
         older.push(Out::Close(close::CONFLICT, why.into()), 0);

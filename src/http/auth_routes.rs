@@ -67,8 +67,8 @@ fn set_cookie(app: &AppState, value: &str, max_age: u64, role: AccountRole) -> H
     HeaderValue::from_str(&cookie.to_string()).expect("cookie is ASCII")
 }
 
-/// Keeps a new sign-in for `who` and hands its handle over as the cookie.
-async fn signed_in(app: &AppState, who: &Identity) -> ApiResult<Response> {
+/// Keeps a new sign-in for `who`: the `Set-Cookie` that hands its handle over.
+pub(super) async fn new_sign_in(app: &AppState, who: &Identity) -> ApiResult<HeaderValue> {
     let ttl = app.config.auth.cookie_ttl;
     let handle = new_sign_in_token(&mut rand::rng());
     let now = now_ms();
@@ -81,13 +81,26 @@ async fn signed_in(app: &AppState, who: &Identity) -> ApiResult<Response> {
             expires_at: now + ttl.as_millis() as u64,
         })
         .await?;
+    Ok(set_cookie(app, &handle, ttl.as_secs(), who.role))
+}
+
+/// A new sign-in for `who`, answered with who it is.
+async fn signed_in(app: &AppState, who: &Identity) -> ApiResult<Response> {
+    let set = new_sign_in(app, who).await?;
     let body = Json(json!({ "name": who.name, "role": who.role }));
-    let set = set_cookie(app, &handle, ttl.as_secs(), who.role);
     Ok(([(header::SET_COOKIE, set)], body).into_response())
 }
 
+/// The console a role signs in to.
+pub(super) fn console_of(role: AccountRole) -> &'static str {
+    match role {
+        AccountRole::Admin => "/admin/",
+        AccountRole::Agent => "/agent/",
+    }
+}
+
 /// Cookie-setting requests must come from our own pages (or an allowed agent desktop).
-fn same_site_request(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
+pub(super) fn same_site_request(app: &AppState, headers: &HeaderMap) -> ApiResult<()> {
     let origin = super::header(headers, header::ORIGIN);
     let host = super::header(headers, header::HOST);
     match origin {
@@ -113,6 +126,13 @@ pub async fn login(
     Json(form): Json<LoginForm>,
 ) -> ApiResult<Response> {
     same_site_request(&app, &headers)?;
+    if !app.config.auth.passwords {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "passwords_off",
+            "signing in with a password is turned off here: use your organization's sign-in",
+        ));
+    }
     if !app
         .limits
         .sign_in_per_ip
@@ -223,18 +243,12 @@ pub async fn link(State(app): State<AppState>, Query(q): Query<LinkQuery>) -> Ap
         name: account.name,
         role: account.role,
     };
-    let target = if who.role == AccountRole::Admin {
-        "/admin/"
-    } else {
-        "/agent/"
-    };
-    let mut response = signed_in(&app, &who).await?;
-    let cookie = response.headers().get(header::SET_COOKIE).cloned();
-    response = Redirect::to(target).into_response();
-    if let Some(cookie) = cookie {
-        response.headers_mut().insert(header::SET_COOKIE, cookie);
-    }
-    Ok(response)
+    let set = new_sign_in(&app, &who).await?;
+    Ok((
+        [(header::SET_COOKIE, set)],
+        Redirect::to(console_of(who.role)),
+    )
+        .into_response())
 }
 
 pub async fn me(Person(who): Person) -> Json<serde_json::Value> {

@@ -17,6 +17,7 @@ mod openapi;
 mod ops;
 mod page_rules;
 mod proxy;
+mod sso_routes;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -58,6 +59,10 @@ pub struct App {
     /// Sign-in cookies carry `Secure` when people reach us over HTTPS.
     pub https: bool,
     pub page_rules: page_rules::PageRules,
+    /// The address people reach us at (see `server::public_url`): providers send
+    /// their answers back to it.
+    pub public_url: String,
+    pub sso: crate::sso::Sso,
 }
 
 pub struct Limiters {
@@ -87,6 +92,9 @@ pub fn router(app: AppState) -> Router {
         .route("/auth/token", post(auth_routes::token))
         .route("/auth/link", get(auth_routes::link))
         .route("/auth/me", get(auth_routes::me))
+        .route("/auth/options", get(sso_routes::options))
+        .route("/auth/oidc/{provider}/start", get(sso_routes::start))
+        .route("/auth/oidc/{provider}/callback", get(sso_routes::callback))
         .nest("/api/v1", openapi::router(&app))
         .merge(demo::routes())
         // The customer modules come gzipped ahead (assets.rs); the rest per request.

@@ -9,6 +9,7 @@ use crate::domain::account::{Account, AccountRole, ApiKey, SignIn};
 use crate::domain::editor_grant::EditorToken;
 use crate::domain::rule_set::{RuleSet, RuleSetVersion, Rules};
 use crate::domain::session_history::{HistoryDetail, HistoryEvent, HistoryFilter, HistorySummary};
+use crate::domain::sso::OidcLogin;
 use crate::domain::webhook::{Delivery, Webhook};
 use crate::session::Millis;
 use async_trait::async_trait;
@@ -45,7 +46,22 @@ pub trait Store: Send + Sync + 'static {
         role: AccountRole,
         now: Millis,
     ) -> Result<()>;
+    /// An account made by a sign-in through `provider` for the person it names
+    /// `subject`; no password signs it in.
+    async fn add_sso_account(
+        &self,
+        name: &str,
+        role: AccountRole,
+        provider: &str,
+        subject: &str,
+        now: Millis,
+    ) -> Result<()>;
     async fn account(&self, name: &str) -> Result<Option<Account>>;
+    /// The account a provider made for the person it names `subject`.
+    async fn sso_account(&self, provider: &str, subject: &str) -> Result<Option<Account>>;
+    /// What a provider says of its person now; sign-ins that proved more stop at
+    /// it (see `identify`).
+    async fn set_role(&self, name: &str, role: AccountRole) -> Result<()>;
     async fn accounts(&self) -> Result<Vec<Account>>;
     /// A disabled account's sign-ins are refused (by whoever reads it); enabling it
     /// again ends them, so that none comes back.
@@ -57,6 +73,13 @@ pub trait Store: Send + Sync + 'static {
     /// The unexpired sign-in behind a handle's hash.
     async fn sign_in(&self, token_hash: &str, now: Millis) -> Result<Option<SignIn>>;
     async fn remove_sign_in(&self, token_hash: &str) -> Result<()>;
+    /// Ends every sign-in of an account (its consoles' connections follow, see
+    /// `http::agent_ws`).
+    async fn remove_sign_ins(&self, account: &str) -> Result<()>;
+
+    async fn add_oidc_login(&self, login: &OidcLogin) -> Result<()>;
+    /// The unexpired sign-in under way behind a `state`'s hash, taken: it is used once.
+    async fn take_oidc_login(&self, state_hash: &str, now: Millis) -> Result<Option<OidcLogin>>;
 
     async fn add_login_link(
         &self,

@@ -8,6 +8,7 @@ use crate::domain::account::{Account, AccountRole, ApiKey, SignIn};
 use crate::domain::editor_grant::{EditorToken, EditorTokenKind};
 use crate::domain::rule_set::{RuleSet, RuleSetVersion};
 use crate::domain::session_history::{HistorySummary, TimedEvent};
+use crate::domain::sso::OidcLogin;
 use crate::domain::webhook::{Delivery, Webhook};
 use crate::session::Millis;
 
@@ -31,6 +32,8 @@ pub(super) struct AccountRow {
     role: String,
     disabled: i64,
     created_at: i64,
+    sso_provider: Option<String>,
+    sso_subject: Option<String>,
 }
 
 impl TryFrom<AccountRow> for Account {
@@ -42,6 +45,8 @@ impl TryFrom<AccountRow> for Account {
             role: role(&r.role)?,
             disabled: r.disabled != 0,
             created_at: ms(r.created_at),
+            sso_provider: r.sso_provider,
+            sso_subject: r.sso_subject,
         })
     }
 }
@@ -63,6 +68,32 @@ impl TryFrom<SignInRow> for SignIn {
             account: r.account,
             role: role(&r.role)?,
             created_at: ms(r.created_at),
+            expires_at: ms(r.expires_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct OidcLoginRow {
+    state_hash: String,
+    provider: String,
+    browser_hash: String,
+    nonce: String,
+    pkce_verifier: String,
+    console: String,
+    expires_at: i64,
+}
+
+impl TryFrom<OidcLoginRow> for OidcLogin {
+    type Error = StoreError;
+    fn try_from(r: OidcLoginRow) -> Result<Self> {
+        Ok(OidcLogin {
+            state_hash: r.state_hash,
+            provider: r.provider,
+            browser_hash: r.browser_hash,
+            nonce: r.nonce,
+            pkce_verifier: r.pkce_verifier,
+            console: role(&r.console)?,
             expires_at: ms(r.expires_at),
         })
     }

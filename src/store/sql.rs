@@ -11,16 +11,18 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 use super::rows::{
-    AccountRow, ApiKeyRow, DeliveryRow, EditorTokenRow, EventRow, LoginLinkRow, RuleSetRow,
-    RuleSetVersionRow, SignInRow, SummaryRow, WebhookRow,
+    AccountRow, ApiKeyRow, DeliveryRow, EditorTokenRow, EventRow, LoginLinkRow, OidcLoginRow,
+    RuleSetRow, RuleSetVersionRow, SignInRow, SummaryRow, WebhookRow,
 };
 use super::{Result, Store, StoreError};
+use crate::clock::now_ms;
 use crate::domain::account::{Account, AccountRole, ApiKey, SignIn};
 use crate::domain::editor_grant::EditorToken;
 use crate::domain::rule_set::{RuleSet, RuleSetVersion, Rules};
 use crate::domain::session_history::{
     HistoryDetail, HistoryEvent, HistoryFilter, HistorySummary, TimedEvent,
 };
+use crate::domain::sso::OidcLogin;
 use crate::domain::webhook::{Delivery, Webhook};
 use crate::session::Millis;
 
@@ -165,6 +167,53 @@ impl Store for SqlStore {
         Ok(())
     }
 
+    async fn add_sso_account(
+        &self,
+        name: &str,
+        role: AccountRole,
+        provider: &str,
+        subject: &str,
+        now: Millis,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO accounts (name, password_hash, role, created_at, sso_provider, sso_subject) VALUES ($1, '', $2, $3, $4, $5)",
+        )
+        .bind(name)
+        .bind(role.as_str())
+        .bind(now as i64)
+        .bind(provider)
+        .bind(subject)
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Exists(format!("account {name}"))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    }
+
+    async fn sso_account(&self, provider: &str, subject: &str) -> Result<Option<Account>> {
+        let row: Option<AccountRow> =
+            sqlx::query_as("SELECT * FROM accounts WHERE sso_provider = $1 AND sso_subject = $2")
+                .bind(provider)
+                .bind(subject)
+                .fetch_optional(&self.pool)
+                .await?;
+        row.map(Account::try_from).transpose()
+    }
+
+    async fn set_role(&self, name: &str, role: AccountRole) -> Result<()> {
+        let r = sqlx::query("UPDATE accounts SET role = $1 WHERE name = $2")
+            .bind(role.as_str())
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        not_found_unless_changed(r, format!("account {name}"))
+    }
+
     async fn account(&self, name: &str) -> Result<Option<Account>> {
         let row: Option<AccountRow> = sqlx::query_as("SELECT * FROM accounts WHERE name = $1")
             .bind(name)
@@ -242,6 +291,43 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn remove_sign_ins(&self, account: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        end_sign_ins(&mut tx, account).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn add_oidc_login(&self, l: &OidcLogin) -> Result<()> {
+        sqlx::query("DELETE FROM oidc_logins WHERE expires_at < $1")
+            .bind(now_ms() as i64)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query(
+            "INSERT INTO oidc_logins (state_hash, provider, browser_hash, nonce, pkce_verifier, console, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(&l.state_hash)
+        .bind(&l.provider)
+        .bind(&l.browser_hash)
+        .bind(&l.nonce)
+        .bind(&l.pkce_verifier)
+        .bind(l.console.as_str())
+        .bind(l.expires_at as i64)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn take_oidc_login(&self, state_hash: &str, now: Millis) -> Result<Option<OidcLogin>> {
+        let row: Option<OidcLoginRow> =
+            sqlx::query_as("DELETE FROM oidc_logins WHERE state_hash = $1 RETURNING *")
+                .bind(state_hash)
+                .fetch_optional(&self.pool)
+                .await?;
+        let login = row.map(OidcLogin::try_from).transpose()?;
+        Ok(login.filter(|l| l.expires_at >= now))
     }
 
     async fn add_login_link(

@@ -4,11 +4,9 @@
 // again, including what the customer typed after the crash.
 
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
-import os from 'node:os';
 import path from 'node:path';
 import { after, before, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -22,101 +20,12 @@ import {
   startServer,
   waitFor,
 } from './harness.mjs';
+import { freePort, postgresMissing, redisMissing, startPostgres, startRedis } from './services.mjs';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SECRET = 'browser-cluster-secret-0123456789abcdef';
 
-function redisMissing() {
-  try {
-    execFileSync('redis-server', ['--version']);
-    return false;
-  } catch {
-    if (process.env.CI)
-      throw new Error('redis-server is missing (CI): run scripts/test, which installs it');
-    return 'redis-server is missing';
-  }
-}
-/** The newest PostgreSQL's programs, if installed (Debian's layout). */
-function postgresBin() {
-  const root = '/usr/lib/postgresql';
-  const bins = existsSync(root)
-    ? readdirSync(root)
-        .sort()
-        .map((v) => path.join(root, v, 'bin'))
-    : [];
-  return bins.reverse().find((b) => existsSync(path.join(b, 'initdb'))) || null;
-}
-function postgresMissing() {
-  if (postgresBin()) return false;
-  if (process.env.CI)
-    throw new Error('PostgreSQL is missing (CI): run scripts/test, which installs it');
-  return 'PostgreSQL is missing';
-}
 const skip = requirements() || redisMissing() || postgresMissing();
-
-/**
- * A throwaway PostgreSQL on a free port: nodes share accounts, sign-ins and rule sets
- * through it, as a deployment of several nodes does. It refuses to run as root, so it
- * runs as `postgres` then.
- */
-async function startPostgres() {
-  const bin = postgresBin();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'cobrowse-pg-'));
-  const data = path.join(dir, 'data');
-  const root = process.getuid?.() === 0;
-  /** @param {string} prog @param {string[]} args @returns {[string, string[]]} */
-  const run = (prog, args) => {
-    const exe = path.join(bin, prog);
-    return root ? ['runuser', ['-u', 'postgres', '--', exe, ...args]] : [exe, args];
-  };
-  if (root) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
-  const init = ['-A', 'trust', '-U', 'cobrowse', '-E', 'UTF8', '-D', data];
-  execFileSync(...run('initdb', init), { stdio: 'ignore' });
-  const port = await freePort();
-  const settings = ['-c', 'listen_addresses=127.0.0.1', '-c', 'fsync=off', '-k', dir];
-  const proc = spawn(...run('postgres', ['-D', data, '-p', String(port), ...settings]), {
-    stdio: 'ignore',
-  });
-  await waitPort(port);
-  const stop = () => {
-    // SIGINT to the postmaster itself (not to runuser): PostgreSQL's fast shutdown.
-    try {
-      const pid = readFileSync(path.join(data, 'postmaster.pid'), 'utf8').split('\n')[0];
-      process.kill(Number(pid), 'SIGINT');
-    } catch {
-      proc.kill('SIGKILL');
-    }
-    setTimeout(() => rmSync(dir, { recursive: true, force: true }), 500).unref();
-  };
-  return { url: `postgres://cobrowse@127.0.0.1:${port}/postgres`, stop };
-}
-
-const freePort = () =>
-  new Promise((r) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = s.address().port;
-      s.close(() => r(p));
-    });
-  });
-
-function waitPort(port, ms = 20000) {
-  const end = Date.now() + ms;
-  return new Promise((resolve, reject) => {
-    const tryOnce = () => {
-      const s = net.connect(port, '127.0.0.1');
-      s.on('connect', () => {
-        s.destroy();
-        resolve();
-      });
-      s.on('error', () =>
-        Date.now() > end
-          ? reject(new Error('port ' + port + ' never opened'))
-          : setTimeout(tryOnce, 100),
-      );
-    };
-    tryOnce();
-  });
-}
 
 /** An ordinary TCP load balancer: each new connection goes to the first node that accepts it. */
 function balancer(backends) {
@@ -142,7 +51,7 @@ function balancer(backends) {
 }
 
 let redis,
-  startRedis,
+  restartRedis,
   postgres,
   nodes = [],
   lb,
@@ -164,15 +73,10 @@ const agentToken = (node, name) =>
 before(async () => {
   if (skip) return;
   const redisPort = await freePort();
-  startRedis = async () => {
-    redis = spawn(
-      'redis-server',
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
-    );
-    await waitPort(redisPort);
+  restartRedis = async () => {
+    redis = (await startRedis(redisPort)).proc;
   };
-  await startRedis();
+  await restartRedis();
   postgres = await startPostgres();
   // The customer's website, on its own origin.
   site = http.createServer((req, res) => {
@@ -341,7 +245,7 @@ test('cluster: a customer naming the nodes itself (no balancer) and an agent on 
     null,
     10000,
   );
-  await startRedis();
+  await restartRedis();
   const ended = await waitFor(
     c,
     () => window.Cobrowse.session.state === 'ended' && window.Cobrowse.session,

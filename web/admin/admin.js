@@ -2,6 +2,8 @@
 // visual editor), accounts, API keys and webhooks. Plain ES module, no build step. Everything
 // it shows comes from /api/v1 (see /api/v1/openapi.json); the server decides who may do what.
 
+import { offerSignIns } from '../agent/sign-in-options.js';
+
 /** The element with this id: an input, a table, a dialog… as the caller knows. @returns {any} */
 const $ = (id) => document.getElementById(id);
 const spaced = (id) => String(id).replace(/(\d{3})(?=\d)/g, '$1 ');
@@ -167,7 +169,10 @@ function screen(name) {
   for (const p of panels) {
     p.hidden = name !== 'app' || p.dataset.panel !== current;
   }
-  if (name === 'signin') setTimeout(() => $('signin-name').focus());
+  if (name === 'signin') {
+    offerSignIns('admin', $('signin-providers'), $('signin-form'));
+    setTimeout(() => $('signin-name').focus());
+  }
 }
 
 const TABS = {

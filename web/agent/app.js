@@ -4,6 +4,7 @@
 
 import { attachControl } from './control.js';
 import { LIMITS, Mirror, Refused } from './mirror.js';
+import { offerSignIns } from './sign-in-options.js';
 import { Transport } from './transport.js';
 
 const $ = (id) => document.getElementById(id);
@@ -166,6 +167,7 @@ const ui = {
 
 function showSignin(error) {
   ui.screen('signin');
+  offerSignIns('agent', $('signin-providers'), $('signin-form'));
   ui.field('signin-error', error);
   $('sid').textContent = S.id ? spaced(S.id) : '';
   setTimeout(() =>
