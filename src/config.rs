@@ -874,6 +874,65 @@ mod tests {
     }
 
     #[test]
+    fn oidc_providers_are_one_table_or_several_and_checked() {
+        figment::Jail::expect_with(|jail| {
+            let provider = |id: &str| {
+                format!(
+                    "id = \"{id}\"\nname = \"Okta\"\nissuer = \"https://acme.okta.com\"\nclient_id = \"c\"\nroles_claim = \"groups\"\nagent_values = [\"support\"]\n"
+                )
+            };
+            jail.create_file("one.toml", &format!("[oidc]\n{}", provider("okta")))?;
+            let file = |name: &str| Overrides {
+                config_file: Some(name.into()),
+                ..Overrides::default()
+            };
+            let c = Config::load(&file("one.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(c.oidc.len(), 1);
+            assert_eq!(c.oidc[0].scopes, ["openid", "email", "profile"]);
+            assert_eq!(c.oidc[0].clock_skew, Duration::from_secs(60));
+            let two = format!("[[oidc]]\n{}[[oidc]]\n{}", provider("a"), provider("b"));
+            jail.create_file("two.toml", &two)?;
+            let c = Config::load(&file("two.toml")).map_err(|e| e.to_string())?;
+            assert_eq!(
+                c.oidc.iter().map(|p| p.id.as_str()).collect::<Vec<_>>(),
+                ["a", "b"]
+            );
+            let refused = |body: String, why: &str| {
+                jail.create_file("bad.toml", &body).unwrap();
+                let err = Config::load(&file("bad.toml")).unwrap_err().to_string();
+                assert!(err.contains(why), "{err}");
+            };
+            refused(
+                format!("[[oidc]]\n{}[[oidc]]\n{}", provider("a"), provider("a")),
+                "two providers have this id",
+            );
+            refused(
+                format!("[oidc]\n{}", provider("a b")),
+                "letters, digits or '-'",
+            );
+            refused(
+                format!(
+                    "[oidc]\n{}",
+                    provider("a").replace("https://acme.okta.com", "acme")
+                ),
+                "issuer must be an http(s) URL",
+            );
+            refused(
+                format!(
+                    "[oidc]\n{}",
+                    provider("a").replace("agent_values = [\"support\"]", "")
+                ),
+                "set roles_claim and agent_values or admin_values",
+            );
+            refused(
+                format!("[oidc]\n{}scopes = [\"email\"]\n", provider("a")),
+                "scopes must include",
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
     fn platform_variables_are_told_not_refused() {
         figment::Jail::expect_with(|jail| {
             // What Kubernetes injects for a service named cobrowse.

@@ -567,3 +567,67 @@ async fn a_hanging_webhook_receiver_never_delays_a_session() {
         assert_eq!(a.closed().await.1.unwrap()["reason"], "customer_exit");
     }
 }
+
+#[tokio::test]
+async fn with_passwords_off_only_the_providers_sign_people_in() {
+    let srv = start(|c| {
+        c.auth.passwords = false;
+        c.oidc = vec![cobrowse::config::OidcProvider {
+            id: "okta".into(),
+            name: "Okta".into(),
+            issuer: "https://acme.okta.example".into(),
+            client_id: "cobrowse".into(),
+            client_secret: None,
+            scopes: vec!["openid".into()],
+            roles_claim: "groups".into(),
+            agent_values: vec!["support".into()],
+            admin_values: vec![],
+            allowed_domains: vec![],
+            clock_skew: Duration::from_secs(60),
+        }];
+    })
+    .await;
+    srv.add_account(
+        "root",
+        "correct horse",
+        cobrowse::domain::account::AccountRole::Admin,
+    )
+    .await;
+    let client = srv.http();
+    let options: Value = client
+        .get(format!("{}/auth/options", srv.url))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        options,
+        json!({"passwords": false, "providers": [{"id": "okta", "name": "Okta"}]})
+    );
+    let r = client
+        .post(format!("{}/auth/login", srv.url))
+        .json(&json!({"name": "root", "password": "correct horse"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    assert!(r.headers().get("set-cookie").is_none());
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "passwords_off");
+    // An unknown provider is a clear page, not a redirect anywhere.
+    let r = client
+        .get(format!("{}/auth/oidc/nobody/start", srv.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("no sign-in provider is called")
+    );
+    srv.stop().await;
+}

@@ -28,5 +28,5 @@ async fn postgres_keeps_the_store_contract() {
     contract::check(&store).await;
     // Migrations run once: a second node connecting finds the schema in place.
     let again = SqlStore::connect(&pg.url()).await.unwrap();
-    assert_eq!(again.accounts().await.unwrap().len(), 2);
+    assert_eq!(again.accounts().await.unwrap().len(), 3);
 }

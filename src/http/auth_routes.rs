@@ -179,12 +179,21 @@ pub async fn login(
 
 /// Ends the sign-in (a copy of the cookie is dead too) and clears the cookie in
 /// every form it may have been set in: a partitioned cookie is only removed by a
-/// `Set-Cookie` that is partitioned too.
+/// `Set-Cookie` that is partitioned too. A person signed in through a provider
+/// that offers it is told where to end their sign-in there as well.
 pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    let mut provider_logout = None;
     if let Credential::Cookie(handle) = Credential::from_headers(&headers) {
-        app.store.remove_sign_in(&sha256_hex(&handle)).await?;
+        let hash = sha256_hex(&handle);
+        if let Some(sign_in) = app.store.sign_in(&hash, now_ms()).await? {
+            provider_logout = provider_logout_url(&app, &sign_in).await;
+        }
+        app.store.remove_sign_in(&hash).await?;
     }
-    let mut response = StatusCode::NO_CONTENT.into_response();
+    let mut response = match provider_logout {
+        Some(url) => Json(json!({ "provider_logout": url })).into_response(),
+        None => StatusCode::NO_CONTENT.into_response(),
+    };
     let headers = response.headers_mut();
     headers.append(
         header::SET_COOKIE,
@@ -197,6 +206,15 @@ pub async fn logout(State(app): State<AppState>, headers: HeaderMap) -> ApiResul
         );
     }
     Ok(response)
+}
+
+/// The provider's end-session address, back to the console afterwards, when
+/// the account is one a provider made and that provider publishes one.
+async fn provider_logout_url(app: &AppState, sign_in: &SignIn) -> Option<String> {
+    let account = app.store.account(&sign_in.account).await.ok()??;
+    let provider = account.sso_provider?;
+    let back = format!("{}{}", app.public_url, console_of(sign_in.role));
+    app.sso.logout_url(&provider, &back).await
 }
 
 #[derive(Deserialize)]

@@ -247,6 +247,17 @@ impl Store for SqlStore {
 
     async fn set_password(&self, name: &str, password_hash: &str) -> Result<()> {
         let mut tx = self.pool.begin().await?;
+        // A password would let the person in whatever their provider says since.
+        let provider: Option<(Option<String>,)> =
+            sqlx::query_as("SELECT sso_provider FROM accounts WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *tx)
+                .await?;
+        if let Some((Some(provider),)) = provider {
+            return Err(StoreError::Conflict(format!(
+                "account {name} signs in through {provider}: it has no password"
+            )));
+        }
         let r = sqlx::query("UPDATE accounts SET password_hash = $1 WHERE name = $2")
             .bind(password_hash)
             .bind(name)

@@ -102,6 +102,18 @@ test('an agent and an administrator sign in by group; without a group nobody doe
     }).then((r) => r.status),
   );
   assert.equal(byPassword, 401);
+  await root.locator('#nav [data-tab=accounts]').click();
+  const row = root.locator('tr[data-account="ann@example.com"]');
+  await row.waitFor();
+  assert.match(await row.textContent(), /signs in with test/);
+  assert.equal(await row.locator('[data-action=password]').count(), 0);
+
+  // Signing out ends the sign-in here, then at the provider, and comes back to the console.
+  await ann.locator('#signout').click();
+  await ann.waitForURL((u) => u.href.startsWith(idp.issuer));
+  assert.deepEqual(await me(ann), { status: 401 });
+  await ann.getByRole('button', { name: /yes, sign me out/i }).click();
+  await ann.waitForURL(`${h.server}/agent/`);
   for (const p of [ann, root, bob]) await p.context().close();
 });
 

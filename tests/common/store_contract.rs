@@ -1,9 +1,10 @@
 //! One test body for every store backend, so they cannot drift apart.
 
-use cobrowse::domain::account::AccountRole;
+use cobrowse::domain::account::{AccountRole, SignIn};
 use cobrowse::domain::editor_grant::{EditorToken, EditorTokenKind};
 use cobrowse::domain::rule_set::Rules;
 use cobrowse::domain::session_history::{HistoryEvent, HistoryFilter};
+use cobrowse::domain::sso::OidcLogin;
 use cobrowse::domain::webhook::Delivery;
 use cobrowse::session::Millis;
 use cobrowse::store::{Store, StoreError};
@@ -33,6 +34,78 @@ pub async fn check(store: &dyn Store) {
         Err(StoreError::NotFound(_))
     ));
     assert_eq!(store.accounts().await.unwrap().len(), 2);
+
+    // Accounts a provider made: found by its subject, never given a password,
+    // never taking another account's name.
+    store
+        .add_sso_account("ann@example.com", AccountRole::Agent, "okta", "sub-1", 3)
+        .await
+        .unwrap();
+    let ann = store.sso_account("okta", "sub-1").await.unwrap().unwrap();
+    assert_eq!(
+        (
+            ann.name.as_str(),
+            ann.sso_provider.as_deref(),
+            ann.password_hash.as_str()
+        ),
+        ("ann@example.com", Some("okta"), "")
+    );
+    assert!(store.sso_account("other", "sub-1").await.unwrap().is_none());
+    assert!(matches!(
+        store
+            .add_sso_account("alice", AccountRole::Agent, "okta", "sub-2", 3)
+            .await,
+        Err(StoreError::Exists(_))
+    ));
+    assert!(matches!(
+        store.set_password("ann@example.com", "h").await,
+        Err(StoreError::Conflict(_))
+    ));
+    store
+        .set_role("ann@example.com", AccountRole::Admin)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .account("ann@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .role,
+        AccountRole::Admin
+    );
+    store
+        .add_sign_in(&SignIn {
+            token_hash: "s1".into(),
+            account: "ann@example.com".into(),
+            role: AccountRole::Admin,
+            created_at: 3,
+            expires_at: 1000,
+        })
+        .await
+        .unwrap();
+    store.remove_sign_ins("ann@example.com").await.unwrap();
+    assert!(store.sign_in("s1", 4).await.unwrap().is_none());
+
+    // A sign-in through a provider under way is taken once, and not after expiry.
+    let login = |state: &str, expires_at| OidcLogin {
+        state_hash: state.into(),
+        provider: "okta".into(),
+        browser_hash: "b".into(),
+        nonce: "n".into(),
+        pkce_verifier: "v".into(),
+        console: AccountRole::Admin,
+        expires_at,
+    };
+    let far = cobrowse::clock::now_ms() + 60_000;
+    store.add_oidc_login(&login("st1", far)).await.unwrap();
+    store.add_oidc_login(&login("st2", far)).await.unwrap();
+    assert_eq!(
+        store.take_oidc_login("st1", 5).await.unwrap(),
+        Some(login("st1", far))
+    );
+    assert_eq!(store.take_oidc_login("st1", 5).await.unwrap(), None);
+    assert_eq!(store.take_oidc_login("st2", far + 1).await.unwrap(), None);
 
     // One-time links work once and not after expiry.
     store.add_login_link("t1", "root", 100).await.unwrap();

@@ -232,7 +232,8 @@ function signedIn(who) {
 }
 
 async function signOut() {
-  await api('POST', '/auth/logout');
+  const r = await api('POST', '/auth/logout');
+  if (r.data?.provider_logout) return location.assign(r.data.provider_logout);
   me = null;
   screen('signin');
 }
@@ -847,7 +848,12 @@ async function loadAccounts() {
           h('strong', {}, a.name),
           a.name === me.name ? h('span', { class: 'muted' }, ' (you)') : '',
         ),
-        h('td', {}, a.role === 'admin' ? 'Administrator' : 'Agent'),
+        h(
+          'td',
+          {},
+          a.role === 'admin' ? 'Administrator' : 'Agent',
+          a.sso_provider ? h('span', { class: 'muted' }, ` · signs in with ${a.sso_provider}`) : '',
+        ),
         h(
           'td',
           {},
@@ -861,16 +867,19 @@ async function loadAccounts() {
         h(
           'td',
           { class: 'actions-cell' },
-          h(
-            'button',
-            {
-              class: 'btn btn-small',
-              type: 'button',
-              'data-action': 'password',
-              onclick: () => resetPassword(a),
-            },
-            'Reset password',
-          ),
+          // The provider says who may sign in as them: a password would get around it.
+          a.sso_provider
+            ? ''
+            : h(
+                'button',
+                {
+                  class: 'btn btn-small',
+                  type: 'button',
+                  'data-action': 'password',
+                  onclick: () => resetPassword(a),
+                },
+                'Reset password',
+              ),
           h(
             'button',
             {

@@ -246,7 +246,8 @@ $('signin-form').addEventListener('submit', async (e) => {
 });
 
 $('signout').addEventListener('click', async () => {
-  await post('/auth/logout', {});
+  const r = await post('/auth/logout', {});
+  if (r.data?.provider_logout) return location.assign(r.data.provider_logout);
   S.me = null;
   ui.clear();
   ui.state('signin', 'Signed out');
