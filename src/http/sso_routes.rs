@@ -19,6 +19,7 @@ use crate::auth::{Identity, new_sign_in_token};
 use crate::clock::now_ms;
 use crate::domain::account::{Account, AccountRole};
 use crate::domain::sso::{OidcLogin, Person, Refusal};
+use crate::metrics as m;
 use crate::secret::sha256_hex;
 use crate::sso::{SsoError, policy};
 use crate::store::StoreError;
@@ -199,13 +200,18 @@ pub async fn callback(
     let person = match person {
         Ok(person) => person,
         Err(e) => {
+            counted(&provider, "failed");
             tracing::warn!(provider, error = %e, "SSO sign-in refused");
             return refused(&e.to_string(), console, sso_status(&e));
         }
     };
     match account_for(&app, &provider, &person).await {
-        Ok(Ok(who)) => signed_in(&app, &who, console).await,
+        Ok(Ok(who)) => {
+            counted(&provider, "signed_in");
+            signed_in(&app, &who, console).await
+        }
         Ok(Err(refusal)) => {
+            counted(&provider, "refused");
             tracing::warn!(provider, subject = %person.subject, why = %refusal, "SSO sign-in refused");
             refused(&refusal.to_string(), console, 403)
         }
@@ -303,6 +309,11 @@ async fn signed_in(app: &AppState, who: &Identity, console: AccountRole) -> Resp
         }
         Err(e) => e.into_response(),
     }
+}
+
+fn counted(provider: &str, outcome: &'static str) {
+    metrics::counter!(m::SSO_SIGN_INS, "provider" => provider.to_string(), "outcome" => outcome)
+        .increment(1);
 }
 
 fn sso_status(e: &SsoError) -> u16 {

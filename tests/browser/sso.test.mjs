@@ -108,6 +108,10 @@ test('an agent and an administrator sign in by group; without a group nobody doe
   assert.match(await row.textContent(), /signs in with test/);
   assert.equal(await row.locator('[data-action=password]').count(), 0);
 
+  const metrics = await (await fetch(`${h.server}/metrics`)).text();
+  for (const outcome of ['signed_in', 'refused'])
+    assert.match(metrics, new RegExp(`cobrowse_sso_sign_ins_total{[^}]*outcome="${outcome}"`));
+
   // Signing out ends the sign-in here, then at the provider, and comes back to the console.
   await ann.locator('#signout').click();
   await ann.waitForURL((u) => u.href.startsWith(idp.issuer));
