@@ -49,21 +49,24 @@ impl Credential {
         {
             return Credential::Bearer(bearer.trim().to_string());
         }
-        headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(Cookie::split_parse)
-            .flatten()
-            .find(|c| c.name() == COOKIE && !c.value().is_empty())
-            .map_or(Credential::None, |c| {
-                Credential::Cookie(c.value().to_string())
-            })
+        cookie_value(headers, COOKIE).map_or(Credential::None, Credential::Cookie)
     }
 
     fn bearer_with(&self, prefix: &str) -> bool {
         matches!(self, Credential::Bearer(t) if t.starts_with(prefix))
     }
+}
+
+/// The value of the request's cookie by that name, if it has a non-empty one.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .flatten()
+        .find(|c| c.name() == name && !c.value().is_empty())
+        .map(|c| c.value().to_string())
 }
 
 /// Checks a person's cookie or agent-desktop token, and that the account (if

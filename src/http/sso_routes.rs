@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppState;
 use super::auth_routes::{console_of, new_sign_in};
+use super::caller::cookie_value;
 use super::error::ApiResult;
 use crate::auth::{Identity, new_sign_in_token};
 use crate::clock::now_ms;
@@ -322,17 +323,6 @@ fn sso_status(e: &SsoError) -> u16 {
         SsoError::Unreachable { .. } => 502,
         SsoError::Exchange { .. } | SsoError::BadToken { .. } => 403,
     }
-}
-
-fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .flatten()
-        .find(|c| c.name() == name && !c.value().is_empty())
-        .map(|c| c.value().to_string())
 }
 
 /// A sign-in that did not happen, said on a page with the way back.

@@ -117,6 +117,36 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 impl SqlStore {
+    /// An account with a password, or (`sso`: provider and subject) one a provider made.
+    async fn insert_account(
+        &self,
+        name: &str,
+        password_hash: &str,
+        role: AccountRole,
+        now: Millis,
+        sso: Option<(&str, &str)>,
+    ) -> Result<()> {
+        sqlx::query(
+            "INSERT INTO accounts (name, password_hash, role, created_at, sso_provider, sso_subject) VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(name)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(now as i64)
+        .bind(sso.map(|(provider, _)| provider))
+        .bind(sso.map(|(_, subject)| subject))
+        .execute(&self.pool)
+        .await
+        .map_err(|e| {
+            if is_unique_violation(&e) {
+                StoreError::Exists(format!("account {name}"))
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    }
+
     /// After a conditional change matched no row: gone, or changed by someone else?
     async fn why_not_changed(&self, id: i64, version: i64) -> StoreError {
         let now: std::result::Result<Option<i64>, _> =
@@ -148,23 +178,8 @@ impl Store for SqlStore {
         role: AccountRole,
         now: Millis,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO accounts (name, password_hash, role, created_at) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(name)
-        .bind(password_hash)
-        .bind(role.as_str())
-        .bind(now as i64)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Exists(format!("account {name}"))
-            } else {
-                e.into()
-            }
-        })?;
-        Ok(())
+        self.insert_account(name, password_hash, role, now, None)
+            .await
     }
 
     async fn add_sso_account(
@@ -175,24 +190,8 @@ impl Store for SqlStore {
         subject: &str,
         now: Millis,
     ) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO accounts (name, password_hash, role, created_at, sso_provider, sso_subject) VALUES ($1, '', $2, $3, $4, $5)",
-        )
-        .bind(name)
-        .bind(role.as_str())
-        .bind(now as i64)
-        .bind(provider)
-        .bind(subject)
-        .execute(&self.pool)
-        .await
-        .map_err(|e| {
-            if is_unique_violation(&e) {
-                StoreError::Exists(format!("account {name}"))
-            } else {
-                e.into()
-            }
-        })?;
-        Ok(())
+        self.insert_account(name, "", role, now, Some((provider, subject)))
+            .await
     }
 
     async fn sso_account(&self, provider: &str, subject: &str) -> Result<Option<Account>> {
