@@ -102,6 +102,14 @@ pub struct OidcProvider {
     /// How far the provider's clock may be from ours when checking `exp` and `iat`.
     #[serde(default = "default_clock_skew", with = "duration")]
     pub clock_skew: Duration,
+    /// How often a sign-in the provider gave a refresh token for is checked with
+    /// the provider again (still in a group that may co-browse?).
+    #[serde(default = "default_recheck_every", with = "duration")]
+    pub recheck_every: Duration,
+}
+
+fn default_recheck_every() -> Duration {
+    Duration::from_secs(300)
 }
 
 fn default_scopes() -> Vec<String> {
@@ -676,6 +684,9 @@ impl Config {
             }
             if !p.scopes.iter().any(|s| s == "openid") {
                 return bad(id, "scopes must include \"openid\"");
+            }
+            if p.recheck_every < Duration::from_secs(1) {
+                return bad(id, "recheck_every must be at least 1 s");
             }
             if p.roles_claim.is_empty() || p.agent_values.is_empty() && p.admin_values.is_empty() {
                 return bad(

@@ -17,8 +17,9 @@ pub const SESSION_ENDS: &str = "cobrowse_session_ends_total";
 pub const RELAY_LATENCY: &str = "cobrowse_relay_latency_seconds";
 pub const WEBHOOK_DELIVERIES: &str = "cobrowse_webhook_deliveries_total";
 /// Sign-ins through an OpenID provider, by provider and outcome (`signed_in`,
-/// `refused`: the person does not qualify, `failed`: the answer was not trusted or
-/// the provider could not be reached).
+/// `refused`: the person does not qualify, at sign-in or when checked again,
+/// `revoked`: the provider refused to refresh a sign-in, `failed`: the answer was
+/// not trusted or the provider could not be reached).
 pub const SSO_SIGN_INS: &str = "cobrowse_sso_sign_ins_total";
 /// Connections closed as accepted: their address held `connections.per_ip` already.
 pub const CONNECTIONS_REFUSED: &str = "cobrowse_connections_refused_total";

@@ -106,6 +106,7 @@ pub struct Running {
     shutdown: watch::Sender<bool>,
     serving: JoinHandle<anyhow::Result<()>>,
     ticking: JoinHandle<()>,
+    rechecking: JoinHandle<()>,
 }
 
 pub async fn start(ground: Ground) -> anyhow::Result<Running> {
@@ -218,6 +219,8 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         .context("HTTP server")
     });
     let ticking = tokio::spawn(background(app.clone()));
+    // Apart from the session ticks: it waits on the providers.
+    let rechecking = tokio::spawn(http::sso_recheck::run(app.clone()));
     Ok(Running {
         addr,
         url,
@@ -225,6 +228,7 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         shutdown: shutdown_tx,
         serving,
         ticking,
+        rechecking,
     })
 }
 
@@ -272,6 +276,7 @@ impl Running {
         self.app.live.shutdown().await;
         let _ = self.shutdown.send(true);
         self.ticking.abort();
+        self.rechecking.abort();
         match tokio::time::timeout(Duration::from_secs(15), self.serving).await {
             Ok(joined) => joined.context("server task")?,
             Err(_) => anyhow::bail!("connections did not close within 15 s"),

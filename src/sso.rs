@@ -12,8 +12,9 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl,
-    LogoutRequest, Nonce, PkceCodeChallenge, PkceCodeVerifier, PostLogoutRedirectUrl,
-    ProviderMetadataWithLogout, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
+    LogoutRequest, Nonce, NonceVerifier, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, ProviderMetadataWithLogout, RedirectUrl, RefreshToken,
+    RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
 };
 use tokio::sync::Mutex;
 
@@ -52,6 +53,24 @@ struct Provider {
 struct Fetched {
     metadata: Arc<ProviderMetadataWithLogout>,
     at: Instant,
+}
+
+/// A person the provider vouched for, and what to ask it again with later.
+pub struct Verified {
+    pub person: Person,
+    pub refresh_token: Option<String>,
+}
+
+/// A refreshed ID token carries no nonce, or the first sign-in's again: either
+/// is fine, as it comes straight from the provider's token endpoint for our
+/// refresh token, never through a browser (the nonce guards that way in).
+#[derive(Clone, Copy)]
+struct RefreshedNonce;
+
+impl NonceVerifier for RefreshedNonce {
+    fn verify(self, _nonce: Option<&Nonce>) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Where to send the browser, and what to keep until the provider answers.
@@ -129,7 +148,7 @@ impl Sso {
         code: &str,
         nonce: &str,
         pkce_verifier: &str,
-    ) -> Result<Person, SsoError> {
+    ) -> Result<Verified, SsoError> {
         let p = self.provider(id)?;
         let metadata = self.metadata(p, false).await?;
         let client = p.client(&metadata, redirect)?;
@@ -137,24 +156,71 @@ impl Sso {
             .exchange_code(AuthorizationCode::new(code.into()))
             .map_err(|e| p.exchange_error(e))?
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.into()));
-        let http = self.client();
         let tokens: CoreTokenResponse = exchange
-            .request_async(&http)
+            .request_async(&self.client())
             .await
             .map_err(|e| p.exchange_error(e))?;
+        let nonce = Nonce::new(nonce.into());
+        let person = self.verified(p, redirect, &tokens, &nonce).await?;
+        Ok(Verified {
+            person,
+            refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
+        })
+    }
+
+    /// Asks the provider again about the person a sign-in's refresh token stands
+    /// for. `Ok(None)`: the provider still honours it but sent no ID token to
+    /// read groups from.
+    pub async fn refresh(
+        &self,
+        id: &str,
+        redirect: &str,
+        refresh_token: &str,
+    ) -> Result<Option<Verified>, SsoError> {
+        let p = self.provider(id)?;
+        let metadata = self.metadata(p, false).await?;
+        let client = p.client(&metadata, redirect)?;
+        let token = RefreshToken::new(refresh_token.into());
+        let request = client
+            .exchange_refresh_token(&token)
+            .map_err(|e| p.exchange_error(e))?;
+        let tokens: CoreTokenResponse = match request.request_async(&self.client()).await {
+            Ok(tokens) => tokens,
+            // The provider answered no: the grant is revoked or the person gone.
+            Err(e @ RequestTokenError::ServerResponse(_)) => return Err(p.exchange_error(e)),
+            Err(e) => return Err(p.unreachable(e)),
+        };
+        if tokens.id_token().is_none() {
+            return Ok(None);
+        }
+        let person = self.verified(p, redirect, &tokens, RefreshedNonce).await?;
+        Ok(Some(Verified {
+            person,
+            refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
+        }))
+    }
+
+    /// The person of a token answer's ID token, fetching the provider's keys
+    /// again once if it names a key we do not have (they may have rotated).
+    async fn verified(
+        &self,
+        p: &Provider,
+        redirect: &str,
+        tokens: &CoreTokenResponse,
+        nonce: impl NonceVerifier + Copy,
+    ) -> Result<Person, SsoError> {
         let token = tokens.id_token().ok_or_else(|| SsoError::Exchange {
             provider: p.config.name.clone(),
             why: "it sent no ID token".into(),
         })?;
-        let nonce = Nonce::new(nonce.into());
-        match p.person(&client, token, &nonce) {
+        let client = p.client(&*self.metadata(p, false).await?, redirect)?;
+        match p.person(&client, token, nonce) {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => {
-                // The provider may have rotated its keys since we fetched them.
                 let metadata = self.metadata(p, true).await?;
                 let client = p.client(&metadata, redirect)?;
-                p.person(&client, token, &nonce)
+                p.person(&client, token, nonce)
                     .map_err(|e| p.token_error(e))
             }
             other => other.map_err(|e| p.token_error(e)),
@@ -258,7 +324,7 @@ impl Provider {
         &self,
         client: &OidcClient,
         token: &CoreIdToken,
-        nonce: &Nonce,
+        nonce: impl NonceVerifier,
     ) -> Result<Person, ClaimsVerificationError> {
         let skew = chrono::Duration::from_std(self.config.clock_skew).unwrap_or_default();
         // `exp` may lag our clock by the skew, `iat` lead it by as much.

@@ -584,6 +584,7 @@ async fn with_passwords_off_only_the_providers_sign_people_in() {
             admin_values: vec![],
             allowed_domains: vec![],
             clock_skew: Duration::from_secs(60),
+            recheck_every: Duration::from_secs(300),
         }];
     })
     .await;

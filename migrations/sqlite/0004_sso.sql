@@ -18,3 +18,10 @@ CREATE TABLE oidc_logins (
     expires_at    INTEGER NOT NULL
 );
 CREATE INDEX oidc_logins_expiry ON oidc_logins (expires_at);
+
+-- A sign-in through a provider that gave a refresh token is checked with the provider
+-- again every so often (the person may have left the group since): which provider, the
+-- token to ask with, and when it was last asked (a node claims a check by moving it).
+ALTER TABLE sign_ins ADD COLUMN sso_provider TEXT;
+ALTER TABLE sign_ins ADD COLUMN sso_refresh TEXT;
+ALTER TABLE sign_ins ADD COLUMN sso_checked_at INTEGER;

@@ -56,6 +56,17 @@ pub struct SignIn {
     pub role: AccountRole,
     pub created_at: Millis,
     pub expires_at: Millis,
+    /// For a sign-in through a provider that can be asked again about its person.
+    pub sso: Option<SsoGrant>,
+}
+
+/// What a provider's sign-in keeps to ask the provider again later whether the
+/// person still qualifies.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SsoGrant {
+    pub provider: String,
+    pub refresh_token: String,
+    pub checked_at: Millis,
 }
 
 #[derive(Clone, Debug, Serialize, utoipa::ToSchema)]

@@ -18,7 +18,7 @@ use super::error::{ApiError, ApiResult};
 use super::{AppState, client_ip};
 use crate::auth::{AuthError, Identity, new_sign_in_token, verify_password};
 use crate::clock::now_ms;
-use crate::domain::account::{AccountRole, SignIn};
+use crate::domain::account::{AccountRole, SignIn, SsoGrant};
 use crate::secret::sha256_hex;
 
 /// Where a sign-in cookie may travel, by who holds it and how the server is set up.
@@ -68,7 +68,11 @@ fn set_cookie(app: &AppState, value: &str, max_age: u64, role: AccountRole) -> H
 }
 
 /// Keeps a new sign-in for `who`: the `Set-Cookie` that hands its handle over.
-pub(super) async fn new_sign_in(app: &AppState, who: &Identity) -> ApiResult<HeaderValue> {
+pub(super) async fn new_sign_in(
+    app: &AppState,
+    who: &Identity,
+    sso: Option<SsoGrant>,
+) -> ApiResult<HeaderValue> {
     let ttl = app.config.auth.cookie_ttl;
     let handle = new_sign_in_token(&mut rand::rng());
     let now = now_ms();
@@ -79,6 +83,7 @@ pub(super) async fn new_sign_in(app: &AppState, who: &Identity) -> ApiResult<Hea
             role: who.role,
             created_at: now,
             expires_at: now + ttl.as_millis() as u64,
+            sso,
         })
         .await?;
     Ok(set_cookie(app, &handle, ttl.as_secs(), who.role))
@@ -86,7 +91,7 @@ pub(super) async fn new_sign_in(app: &AppState, who: &Identity) -> ApiResult<Hea
 
 /// A new sign-in for `who`, answered with who it is.
 async fn signed_in(app: &AppState, who: &Identity) -> ApiResult<Response> {
-    let set = new_sign_in(app, who).await?;
+    let set = new_sign_in(app, who, None).await?;
     let body = Json(json!({ "name": who.name, "role": who.role }));
     Ok(([(header::SET_COOKIE, set)], body).into_response())
 }
@@ -261,7 +266,7 @@ pub async fn link(State(app): State<AppState>, Query(q): Query<LinkQuery>) -> Ap
         name: account.name,
         role: account.role,
     };
-    let set = new_sign_in(&app, &who).await?;
+    let set = new_sign_in(&app, &who, None).await?;
     Ok((
         [(header::SET_COOKIE, set)],
         Redirect::to(console_of(who.role)),

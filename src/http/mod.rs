@@ -17,6 +17,7 @@ mod openapi;
 mod ops;
 mod page_rules;
 mod proxy;
+pub mod sso_recheck;
 mod sso_routes;
 
 use std::net::IpAddr;

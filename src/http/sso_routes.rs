@@ -18,11 +18,11 @@ use super::caller::cookie_value;
 use super::error::ApiResult;
 use crate::auth::{Identity, new_sign_in_token};
 use crate::clock::now_ms;
-use crate::domain::account::{Account, AccountRole};
+use crate::domain::account::{Account, AccountRole, SsoGrant};
 use crate::domain::sso::{OidcLogin, Person, Refusal};
 use crate::metrics as m;
 use crate::secret::sha256_hex;
-use crate::sso::{SsoError, policy};
+use crate::sso::{SsoError, Verified, policy};
 use crate::store::StoreError;
 
 /// The cookie binding a sign-in under way to the browser that started it.
@@ -65,7 +65,7 @@ pub struct StartQuery {
     console: Option<String>,
 }
 
-fn redirect_uri(app: &AppState, provider: &str) -> String {
+pub(super) fn redirect_uri(app: &AppState, provider: &str) -> String {
     format!("{}/auth/oidc/{provider}/callback", app.public_url)
 }
 
@@ -198,8 +198,11 @@ pub async fn callback(
             &login.pkce_verifier,
         )
         .await;
-    let person = match person {
-        Ok(person) => person,
+    let Verified {
+        person,
+        refresh_token,
+    } = match person {
+        Ok(verified) => verified,
         Err(e) => {
             counted(&provider, "failed");
             tracing::warn!(provider, error = %e, "SSO sign-in refused");
@@ -209,7 +212,12 @@ pub async fn callback(
     match account_for(&app, &provider, &person).await {
         Ok(Ok(who)) => {
             counted(&provider, "signed_in");
-            signed_in(&app, &who, console).await
+            let grant = refresh_token.map(|refresh_token| SsoGrant {
+                provider: provider.clone(),
+                refresh_token,
+                checked_at: now_ms(),
+            });
+            signed_in(&app, &who, console, grant).await
         }
         Ok(Err(refusal)) => {
             counted(&provider, "refused");
@@ -223,7 +231,7 @@ pub async fn callback(
 /// The account a verified person signs in as, made on their first sign-in; its
 /// role follows what the provider says at every sign-in. When the provider no
 /// longer qualifies them, their sign-ins end (and their consoles with them).
-async fn account_for(
+pub(super) async fn account_for(
     app: &AppState,
     provider: &str,
     person: &Person,
@@ -291,12 +299,17 @@ async fn qualified(
     })
 }
 
-async fn signed_in(app: &AppState, who: &Identity, console: AccountRole) -> Response {
+async fn signed_in(
+    app: &AppState,
+    who: &Identity,
+    console: AccountRole,
+    grant: Option<SsoGrant>,
+) -> Response {
     let account = app.store.account(&who.name).await;
     if matches!(account, Ok(Some(ref a)) if a.disabled) {
         return refused("this account is disabled", console, 403);
     }
-    let set: ApiResult<HeaderValue> = new_sign_in(app, who).await;
+    let set: ApiResult<HeaderValue> = new_sign_in(app, who, grant).await;
     match set {
         Ok(set) => {
             tracing::info!(account = %who.name, role = ?who.role, "signed in through SSO");
@@ -312,7 +325,7 @@ async fn signed_in(app: &AppState, who: &Identity, console: AccountRole) -> Resp
     }
 }
 
-fn counted(provider: &str, outcome: &'static str) {
+pub(super) fn counted(provider: &str, outcome: &'static str) {
     metrics::counter!(m::SSO_SIGN_INS, "provider" => provider.to_string(), "outcome" => outcome)
         .increment(1);
 }

@@ -77,6 +77,18 @@ pub trait Store: Send + Sync + 'static {
     /// `http::agent_ws`).
     async fn remove_sign_ins(&self, account: &str) -> Result<()>;
 
+    /// Claims the sign-ins through `provider` last checked at or before
+    /// `due_before` for this node to check now (marked checked at `now`, so that
+    /// no other node takes them too).
+    async fn claim_sso_checks(
+        &self,
+        provider: &str,
+        due_before: Millis,
+        now: Millis,
+    ) -> Result<Vec<SignIn>>;
+    /// The refresh token the provider gave in place of the one used.
+    async fn set_sso_refresh(&self, token_hash: &str, refresh_token: &str) -> Result<()>;
+
     async fn add_oidc_login(&self, login: &OidcLogin) -> Result<()>;
     /// The unexpired sign-in under way behind a `state`'s hash, taken: it is used once.
     async fn take_oidc_login(&self, state_hash: &str, now: Millis) -> Result<Option<OidcLogin>>;

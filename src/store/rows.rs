@@ -4,7 +4,7 @@
 use serde::de::DeserializeOwned;
 
 use super::{Result, StoreError};
-use crate::domain::account::{Account, AccountRole, ApiKey, SignIn};
+use crate::domain::account::{Account, AccountRole, ApiKey, SignIn, SsoGrant};
 use crate::domain::editor_grant::{EditorToken, EditorTokenKind};
 use crate::domain::rule_set::{RuleSet, RuleSetVersion};
 use crate::domain::session_history::{HistorySummary, TimedEvent};
@@ -58,6 +58,9 @@ pub(super) struct SignInRow {
     role: String,
     created_at: i64,
     expires_at: i64,
+    sso_provider: Option<String>,
+    sso_refresh: Option<String>,
+    sso_checked_at: Option<i64>,
 }
 
 impl TryFrom<SignInRow> for SignIn {
@@ -69,6 +72,14 @@ impl TryFrom<SignInRow> for SignIn {
             role: role(&r.role)?,
             created_at: ms(r.created_at),
             expires_at: ms(r.expires_at),
+            sso: match (r.sso_provider, r.sso_refresh) {
+                (Some(provider), Some(refresh_token)) => Some(SsoGrant {
+                    provider,
+                    refresh_token,
+                    checked_at: ms(r.sso_checked_at.unwrap_or(r.created_at)),
+                }),
+                _ => None,
+            },
         })
     }
 }

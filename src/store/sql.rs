@@ -273,13 +273,16 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await?;
         sqlx::query(
-            "INSERT INTO sign_ins (token_hash, account, role, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO sign_ins (token_hash, account, role, created_at, expires_at, sso_provider, sso_refresh, sso_checked_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(&s.token_hash)
         .bind(&s.account)
         .bind(s.role.as_str())
         .bind(s.created_at as i64)
         .bind(s.expires_at as i64)
+        .bind(s.sso.as_ref().map(|g| g.provider.clone()))
+        .bind(s.sso.as_ref().map(|g| g.refresh_token.clone()))
+        .bind(s.sso.as_ref().map(|g| g.checked_at as i64))
         .execute(&self.pool)
         .await?;
         Ok(())
@@ -307,6 +310,32 @@ impl Store for SqlStore {
         let mut tx = self.pool.begin().await?;
         end_sign_ins(&mut tx, account).await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    async fn claim_sso_checks(
+        &self,
+        provider: &str,
+        due_before: Millis,
+        now: Millis,
+    ) -> Result<Vec<SignIn>> {
+        let rows: Vec<SignInRow> = sqlx::query_as(
+            "UPDATE sign_ins SET sso_checked_at = $1 WHERE sso_provider = $2 AND sso_refresh IS NOT NULL AND sso_checked_at <= $3 AND expires_at >= $1 RETURNING *",
+        )
+        .bind(now as i64)
+        .bind(provider)
+        .bind(due_before as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(SignIn::try_from).collect()
+    }
+
+    async fn set_sso_refresh(&self, token_hash: &str, refresh_token: &str) -> Result<()> {
+        sqlx::query("UPDATE sign_ins SET sso_refresh = $1 WHERE token_hash = $2")
+            .bind(refresh_token)
+            .bind(token_hash)
+            .execute(&self.pool)
+            .await?;
         Ok(())
     }
 

@@ -45,6 +45,8 @@ export async function startIdp(opts = {}) {
   /** @type {Attack} */
   let attack = 'none';
   let idTokenTtl = opts.idTokenTtl ?? 60;
+  /** How old a replayed token is at least, in ms. */
+  let replayAge = 0;
   /** ID tokens the provider issued, oldest first, with when. */
   /** @type {{ token: string, at: number }[]} */
   const issued = [];
@@ -61,7 +63,7 @@ export async function startIdp(opts = {}) {
           client_secret: CLIENT_SECRET,
           redirect_uris: redirects,
           post_logout_redirect_uris: redirects.map((r) => new URL('/agent/', r).href),
-          grant_types: ['authorization_code'],
+          grant_types: ['authorization_code', 'refresh_token'],
           response_types: ['code'],
         },
       ],
@@ -88,6 +90,8 @@ export async function startIdp(opts = {}) {
           groups: groups.get(id) ?? [],
         }),
       }),
+      // Every sign-in can be refreshed, so that the server can ask about its person again.
+      issueRefreshToken: async (_ctx, client) => client.grantTypeAllowed('refresh_token'),
       // The people here have agreed to share who they are with cobrowse already.
       loadExistingGrant: async (ctx) => {
         const { Grant } = ctx.oidc.provider;
@@ -116,8 +120,9 @@ export async function startIdp(opts = {}) {
       const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
       claims.groups = ['admins'];
       answer.id_token = [head, b64(JSON.stringify(claims)), sig].join('.');
-    } else if (attack === 'replay' && issued.length) {
-      answer.id_token = issued[issued.length - 1].token;
+    } else if (attack === 'replay') {
+      const old = issued.filter((t) => Date.now() - t.at >= replayAge);
+      if (old.length) answer.id_token = old[old.length - 1].token;
     }
     issued.push({ token: genuine, at: Date.now() });
     return JSON.stringify(answer);
@@ -171,9 +176,13 @@ export async function startIdp(opts = {}) {
     ttl(seconds) {
       idTokenTtl = seconds;
     },
-    /** @param {Attack} a */
-    attack(a) {
+    /**
+     * @param {Attack} a
+     * @param {number} [age] for `replay`: the newest token issued at least this long ago (ms)
+     */
+    attack(a, age = 0) {
       attack = a;
+      replayAge = age;
     },
     close: () => new Promise((r) => front.close(() => r(undefined))),
   };

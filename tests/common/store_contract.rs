@@ -1,6 +1,6 @@
 //! One test body for every store backend, so they cannot drift apart.
 
-use cobrowse::domain::account::{AccountRole, SignIn};
+use cobrowse::domain::account::{AccountRole, SignIn, SsoGrant};
 use cobrowse::domain::editor_grant::{EditorToken, EditorTokenKind};
 use cobrowse::domain::rule_set::Rules;
 use cobrowse::domain::session_history::{HistoryEvent, HistoryFilter};
@@ -81,10 +81,63 @@ pub async fn check(store: &dyn Store) {
             role: AccountRole::Admin,
             created_at: 3,
             expires_at: 1000,
+            sso: None,
         })
         .await
         .unwrap();
+    // Sign-ins a provider can be asked about again are claimed once per round.
+    store
+        .add_sign_in(&SignIn {
+            token_hash: "s2".into(),
+            account: "ann@example.com".into(),
+            role: AccountRole::Agent,
+            created_at: 3,
+            expires_at: 1000,
+            sso: Some(SsoGrant {
+                provider: "okta".into(),
+                refresh_token: "r1".into(),
+                checked_at: 3,
+            }),
+        })
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_sso_checks("okta", 2, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let due = store.claim_sso_checks("okta", 5, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!(due[0].sso.as_ref().unwrap().checked_at, 10);
+    assert!(
+        store
+            .claim_sso_checks("okta", 5, 11)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .claim_sso_checks("other", 20, 21)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.set_sso_refresh("s2", "r2").await.unwrap();
+    let again = store.claim_sso_checks("okta", 20, 21).await.unwrap();
+    assert_eq!(again[0].sso.as_ref().unwrap().refresh_token, "r2");
+    // Expired sign-ins are not worth asking about.
+    assert!(
+        store
+            .claim_sso_checks("okta", 2000, 2001)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     store.remove_sign_ins("ann@example.com").await.unwrap();
+    assert!(store.sign_in("s2", 22).await.unwrap().is_none());
     assert!(store.sign_in("s1", 4).await.unwrap().is_none());
 
     // A sign-in through a provider under way is taken once, and not after expiry.
