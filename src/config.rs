@@ -901,6 +901,7 @@ mod tests {
             assert_eq!(c.oidc.len(), 1);
             assert_eq!(c.oidc[0].scopes, ["openid", "email", "profile"]);
             assert_eq!(c.oidc[0].clock_skew, Duration::from_secs(60));
+            assert_eq!(c.oidc[0].recheck_every, Duration::from_secs(300));
             let two = format!("[[oidc]]\n{}[[oidc]]\n{}", provider("a"), provider("b"));
             jail.create_file("two.toml", &two)?;
             let c = Config::load(&file("two.toml")).map_err(|e| e.to_string())?;
