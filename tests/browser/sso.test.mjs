@@ -9,6 +9,7 @@
 import assert from 'node:assert/strict';
 import { rmSync } from 'node:fs';
 import { after, before, test } from 'node:test';
+import { accessible } from './axe.mjs';
 import { requirements, setup, startServer, waitFor } from './harness.mjs';
 import { oidcSetting, startIdp } from './idp.mjs';
 import { freePort, postgresMissing, redisMissing, startPostgres, startRedis } from './services.mjs';
@@ -45,6 +46,11 @@ after(async () => {
 async function ssoSignIn(page, server, login, console = 'agent') {
   await page.goto(`${server}/${console}/`);
   await page.getByRole('link', { name: 'Sign in with Test IdP' }).click();
+  await fillIdpSignIn(page, login);
+}
+
+/** The provider's own sign-in form. @param {any} page @param {string} login */
+async function fillIdpSignIn(page, login) {
   await page.locator('input[name=login]').fill(login);
   await page.locator('input[name=password]').fill('any password');
   await page.locator('button[type=submit]').click();
@@ -77,7 +83,12 @@ test('an agent and an administrator sign in by group; without a group nobody doe
   idp.groups.set('bob', ['sales']);
 
   const ann = await newPage();
-  await ssoSignIn(ann, h.server, 'ann');
+  // The sign-in card with the provider's button, and the refusal page, are for everyone.
+  await ann.goto(`${h.server}/agent/`);
+  await ann.getByRole('link', { name: 'Sign in with Test IdP' }).waitFor();
+  await accessible(ann, 'agent sign-in with a provider');
+  await ann.getByRole('link', { name: 'Sign in with Test IdP' }).click();
+  await fillIdpSignIn(ann, 'ann');
   assert.equal(new URL(ann.url()).pathname, '/agent/');
   assert.deepEqual(await me(ann), { name: 'ann@example.com', role: 'agent' });
   await waitFor(ann, () => !document.getElementById('join').hidden);
@@ -91,6 +102,7 @@ test('an agent and an administrator sign in by group; without a group nobody doe
   const bob = await newPage();
   await ssoSignIn(bob, h.server, 'bob');
   assert.match(await refusal(bob), /does not put you in a group/);
+  await accessible(bob, 'a refused sign-in');
   assert.deepEqual(await me(bob), { status: 401 });
 
   // Checked with the provider again since (every second here), the sign-ins hold.
