@@ -572,6 +572,7 @@ async fn a_hanging_webhook_receiver_never_delays_a_session() {
 async fn with_passwords_off_only_the_providers_sign_people_in() {
     let srv = start(|c| {
         c.auth.passwords = false;
+        c.limits.sign_ins_per_minute_per_ip = 3;
         c.oidc = vec![cobrowse::config::OidcProvider {
             id: "okta".into(),
             name: "Okta".into(),
@@ -630,5 +631,14 @@ async fn with_passwords_off_only_the_providers_sign_people_in() {
             .unwrap()
             .contains("no sign-in provider is called")
     );
+    // Sign-ins started through a provider count with password attempts.
+    for expected in [502, 502, 429] {
+        let r = client
+            .get(format!("{}/auth/oidc/okta/start", srv.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), expected);
+    }
     srv.stop().await;
 }

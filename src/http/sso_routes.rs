@@ -5,17 +5,19 @@
 //! the provider's groups qualify for and signs it in like a password would.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use cookie::time::Duration;
 use cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
 
-use super::AppState;
 use super::auth_routes::{console_of, new_sign_in};
 use super::caller::cookie_value;
 use super::error::ApiResult;
+use super::{AppState, client_ip};
 use crate::auth::{Identity, new_sign_in_token};
 use crate::clock::now_ms;
 use crate::domain::account::{Account, AccountRole, SsoGrant};
@@ -72,6 +74,7 @@ pub(super) fn redirect_uri(app: &AppState, provider: &str) -> String {
 /// Sends the browser to the provider.
 pub async fn start(
     State(app): State<AppState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Path(provider): Path<String>,
     Query(q): Query<StartQuery>,
     headers: HeaderMap,
@@ -87,6 +90,11 @@ pub async fn start(
             );
         }
     };
+    // Each start keeps a row until it expires: as many as password attempts.
+    let ip = client_ip(&app, addr, &headers).to_string();
+    if !app.limits.sign_in_per_ip.allow(&ip) {
+        return refused("too many sign-in attempts: wait a minute", console, 429);
+    }
     let redirect = redirect_uri(&app, &provider);
     let start = match app.sso.start(&provider, &redirect).await {
         Ok(start) => start,

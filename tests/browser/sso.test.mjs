@@ -26,6 +26,8 @@ before(async () => {
     env: {
       COBROWSE_OIDC: oidcSetting(idp.issuer, { recheck_every: '"1s"' }),
       COBROWSE_AUTH__RECHECK: '1s',
+      // Every sign-in here comes from 127.0.0.1.
+      COBROWSE_LIMITS__SIGN_INS_PER_MINUTE_PER_IP: '1000',
     },
   });
   idp.register([`${h.server}/auth/oidc/test/callback`]);
