@@ -685,6 +685,12 @@ impl Config {
             if !p.scopes.iter().any(|s| s == "openid") {
                 return bad(id, "scopes must include \"openid\"");
             }
+            if p.clock_skew > Duration::from_secs(300) {
+                return bad(
+                    id,
+                    "clock_skew is at most 5 minutes: past that, expired tokens would pass",
+                );
+            }
             if p.recheck_every < Duration::from_secs(1) {
                 return bad(id, "recheck_every must be at least 1 s");
             }

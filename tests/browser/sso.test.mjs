@@ -140,6 +140,22 @@ test('an agent and an administrator sign in by group; without a group nobody doe
   for (const p of [ann, root, bob]) await p.context().close();
 });
 
+test('with passwords off, the sign-in cards offer the providers only', { skip }, async () => {
+  const page = await newPage();
+  // What a server with auth.passwords = false answers (the API side is in tests/api.rs).
+  await page.route('**/auth/options', (route) =>
+    route.fulfill({
+      json: { passwords: false, providers: [{ id: 'test', name: 'Test IdP' }] },
+    }),
+  );
+  for (const console of ['agent', 'admin']) {
+    await page.goto(`${h.server}/${console}/`);
+    await page.getByRole('link', { name: 'Sign in with Test IdP' }).waitFor();
+    assert.equal(await page.locator('#signin-form').isHidden(), true, console);
+  }
+  await page.context().close();
+});
+
 test('attack: a tampered, replayed (wrong nonce) or expired ID token signs nobody in', {
   skip,
 }, async () => {
