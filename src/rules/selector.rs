@@ -8,7 +8,11 @@
 //! - user-action pseudo-classes (`:hover`, `:focus`…): a restriction must not
 //!   come and go with the pointer;
 //! - a bracket, parenthesis or quote left open at the end, which cssparser and the browsers
-//!   close silently: what the administrator meant is unclear.
+//!   close silently: what the administrator meant is unclear;
+//! - `:host`, `:host()` and the nesting selector `&`, which mean nothing in a page's document;
+//! - the forgiving lists of `:is()` and `:where()`: a refused half must not vanish silently.
+//!
+//! And what the crate takes but Chromium refuses: the attribute flag `s`, an `of` in capitals.
 
 mod explain;
 mod grammar;
@@ -208,6 +212,29 @@ mod tests {
         let e = check_selector("form > .row >").unwrap_err();
         assert_eq!(e.at, 12);
         assert!(e.to_string().ends_with("(at character 13)"));
+    }
+
+    #[test]
+    fn positions_point_at_the_token_to_fix() {
+        for (s, at) in [
+            ("a ~, b", 2),
+            ("a > > b", 4),
+            (",a", 0),
+            ("a,,b", 2),
+            ("p::before", 1),
+            ("p:hover", 1),
+            ("div :not(p:after)", 10),
+            ("[data-id=1]", 9),
+            ("[a=b c]", 5),
+            ("li:nth-child(2 if .a)", 15),
+            ("é:frob", 1),
+            (":not(.a", 4),
+            ("[a=\"x", 3),
+            ("[a=x s]", 5),
+            (":is()", 4),
+        ] {
+            assert_eq!(check_selector(s).unwrap_err().at, at, "{s:?}");
+        }
     }
 
     /// The corpus the browser test also gives Chromium (tests/browser/selectors.test.mjs).
