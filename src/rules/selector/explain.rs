@@ -356,12 +356,9 @@ impl Text<'_, '_> {
                 "an attribute value that starts with a digit must be quoted, e.g. [data-id=\"1\"]"
                     .into()
             }
-            Some(Kind::BadValueInAttr) | None if matches!(tok.piece, Piece::Close) => {
-                "the attribute value must be a name or a quoted string, e.g. [type=\"text\"]".into()
-            }
-            Some(Kind::BadValueInAttr) => {
-                "the attribute value must be a name or a quoted string, e.g. [type=\"text\"]".into()
-            }
+            Some(Kind::BadValueInAttr) => BAD_VALUE.into(),
+            // `[a=]`: the value is missing before `]`.
+            None if matches!(tok.piece, Piece::Close) => BAD_VALUE.into(),
             _ => {
                 "expected ']' after the attribute value (quote a value that contains spaces)".into()
             }
@@ -432,6 +429,9 @@ impl Text<'_, '_> {
         self.at(last, why)
     }
 }
+
+const BAD_VALUE: &str =
+    "the attribute value must be a name or a quoted string, e.g. [type=\"text\"]";
 
 fn dangling(combinator: char) -> String {
     format!("dangling combinator '{combinator}': it needs a selector on its right")
