@@ -94,12 +94,12 @@ impl From<SelectorParseErrorKind> for Refusal {
 }
 
 /// Whether a pseudo-class name (lowercase) exists without parentheses.
-pub fn is_plain_pseudo_class(name: &str) -> bool {
+fn is_plain_pseudo_class(name: &str) -> bool {
     PSEUDO_CLASSES.contains(&name) || TREE_STRUCTURAL.contains(&name)
 }
 
 /// Whether a pseudo-class name (lowercase) follows what the user does.
-pub fn is_user_action(name: &str) -> bool {
+fn is_user_action(name: &str) -> bool {
     USER_ACTION.contains(&name)
 }
 
