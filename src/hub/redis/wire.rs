@@ -12,10 +12,12 @@ use bytes::Bytes;
 use super::super::Out;
 use crate::session::Role;
 
-const RELAY: u8 = 0;
-const NOTICE: u8 = 1;
-const SYNC: u8 = 2;
-const HELLO: u8 = 3;
+// Not 0–2, the ops of the envelope without a stamp: nodes of two versions
+// sharing a Redis drop each other's frames instead of misreading them.
+const RELAY: u8 = 4;
+const NOTICE: u8 = 5;
+const SYNC: u8 = 6;
+const HELLO: u8 = 7;
 const TEXT: u8 = 0;
 const BINARY: u8 = 1;
 const CLOSE: u8 = 2;
