@@ -55,6 +55,8 @@ on_both!(
     killing_the_node_that_holds_both_parties_loses_nothing,
     redis_going_away_is_told_and_recovered_from,
     a_customer_back_on_another_node_is_told_why_the_session_ended,
+    two_parties_on_one_node_relay_without_redis,
+    frames_keep_their_order_as_a_party_moves_between_nodes,
 );
 
 struct Cluster {
@@ -624,5 +626,151 @@ async fn the_command_line_manages_accounts_in_the_shared_database() {
             .await
             .unwrap();
         assert_eq!(r.status().as_u16(), 200, "node {i}");
+    }
+}
+
+/// Lifted so that a test can send frames as fast as it likes.
+const NO_RATE_LIMIT: (&str, &str) = ("COBROWSE_LIMITS__MAX_MESSAGES_PER_SECOND", "100000");
+
+/// The publishes the Redis holding the session has carried so far.
+async fn publishes(c: &mut Cluster, id: &str) -> u64 {
+    let url = c.redis.holder(&format!("cb:{{{id}}}")).url();
+    let mut conn = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    info.lines()
+        .filter(|l| l.starts_with("cmdstat_publish:") || l.starts_with("cmdstat_spublish:"))
+        .filter_map(|l| {
+            l.split("calls=")
+                .nth(1)?
+                .split(',')
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum()
+}
+
+/// Sends chunks `seqs` from `from`.
+async fn send_chunks(from: &mut common::Client, seqs: std::ops::RangeInclusive<u32>) {
+    for s in seqs {
+        from.send_raw(chunk(s, 64)).await;
+    }
+}
+
+/// The chunks `to` receives until chunk `last`: they must come in order.
+async fn chunks_until(to: &mut common::Client, last: u32) -> Vec<u32> {
+    let mut seen: Vec<u32> = Vec::new();
+    while seen.last() != Some(&last) {
+        seen.push(seq_of(&to.expect("binary").await));
+    }
+    assert!(
+        seen.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {seen:?}"
+    );
+    seen
+}
+
+/// With both parties on one node and no other node listening, frames go
+/// from one to the other without a round trip through Redis, in order.
+async fn two_parties_on_one_node_relay_without_redis(kind: RedisKind) {
+    let mut c = Cluster::start(kind, 2, &[NO_RATE_LIMIT]);
+    let n1 = c.at(0);
+    let (mut customer, mut agent, id, _) = n1.active("uma").await;
+    send_chunks(&mut customer, 1..=1).await;
+    chunks_until(&mut agent, 1).await;
+    let before = publishes(&mut c, &id).await;
+    send_chunks(&mut customer, 2..=101).await;
+    for x in 0..100 {
+        agent.send(json!({"t": "pointer", "x": x})).await;
+    }
+    assert_eq!(
+        chunks_until(&mut agent, 101).await,
+        (2..=101).collect::<Vec<_>>()
+    );
+    for x in 0..100 {
+        assert_eq!(customer.expect("pointer").await["x"], x);
+    }
+    let published = publishes(&mut c, &id).await - before;
+    assert!(
+        published < 20,
+        "{published} of 200 frames went through Redis"
+    );
+}
+
+/// An agent moves from one node to the other and back while the customer
+/// sends, its older connection still open each time: every connection gets
+/// the frames in order, and the older one what it got without the
+/// shortcut (everything, until it closes).
+async fn frames_keep_their_order_as_a_party_moves_between_nodes(kind: RedisKind) {
+    let mut c = Cluster::start(kind, 2, &[NO_RATE_LIMIT]);
+    let (n1, n2) = (c.at(0), c.at(1));
+    let (mut customer, id, _) = n1.customer().await;
+    let mut on_n2 = n2.agent(&id, "vic").await;
+    on_n2.expect("session").await;
+    customer.expect("joined").await;
+    send_chunks(&mut customer, 1..=20).await;
+
+    // To the customer's node, the older connection still open.
+    let mut on_n1 = n1.agent(&id, "vic").await;
+    on_n1.expect("session").await;
+    customer.expect("joined").await;
+    send_chunks(&mut customer, 21..=60).await;
+    assert_eq!(
+        chunks_until(&mut on_n2, 60).await,
+        (1..=60).collect::<Vec<_>>()
+    );
+    let seen = chunks_until(&mut on_n1, 60).await;
+    assert!(seen.ends_with(&(21..=60).collect::<Vec<_>>()), "{seen:?}");
+
+    // The older one closes: the customer's node is alone with both
+    // parties, and frames published before go on arriving before the
+    // ones handed over directly.
+    drop(on_n2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    send_chunks(&mut customer, 61..=160).await;
+    assert_eq!(
+        chunks_until(&mut on_n1, 160).await,
+        (61..=160).collect::<Vec<_>>()
+    );
+    let before = publishes(&mut c, &id).await;
+    send_chunks(&mut customer, 161..=260).await;
+    assert_eq!(
+        chunks_until(&mut on_n1, 260).await,
+        (161..=260).collect::<Vec<_>>()
+    );
+    let published = publishes(&mut c, &id).await - before;
+    assert!(
+        published < 20,
+        "{published} of 100 frames went through Redis"
+    );
+
+    // Back to the other node, the older connection still open: both get
+    // every frame sent from then on.
+    let mut on_n2 = n2.agent(&id, "vic").await;
+    on_n2.expect("session").await;
+    customer.expect("joined").await;
+    send_chunks(&mut customer, 261..=400).await;
+    assert_eq!(
+        chunks_until(&mut on_n2, 400).await,
+        (261..=400).collect::<Vec<_>>()
+    );
+    assert_eq!(
+        chunks_until(&mut on_n1, 400).await,
+        (261..=400).collect::<Vec<_>>()
+    );
+    // And the customer's way back, from the agent on the other node.
+    for x in 0..50 {
+        on_n2.send(json!({"t": "pointer", "x": x})).await;
+    }
+    for x in 0..50 {
+        assert_eq!(customer.expect("pointer").await["x"], x);
     }
 }

@@ -20,7 +20,21 @@ pub enum Setup {
     SocketIo { node: String, dir: PathBuf },
     /// Two cobrowse nodes sharing one `redis-server` (each with its own SQLite:
     /// the relay needs no shared database).
-    Cluster { bin: PathBuf, redis_server: String },
+    Cluster {
+        bin: PathBuf,
+        redis_server: String,
+        placement: Placement,
+    },
+}
+
+/// Where a session's two parties connect when there are several nodes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Placement {
+    /// Customer and agent on different nodes: every message crosses nodes.
+    #[default]
+    Split,
+    /// Customer and agent on the same node, sessions alternating between nodes.
+    Same,
 }
 
 /// The processes serving one run, and the ports the parties connect to.
@@ -34,18 +48,23 @@ pub struct Deployment {
     pub procs: Vec<Server>,
     /// The ports of the processes the parties connect to (see `parties`).
     pub nodes: Vec<u16>,
+    pub placement: Placement,
     dirs: Vec<PathBuf>,
 }
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The ports of session `i`'s customer and agent. With two nodes they are
-/// always on different nodes (customer on A and agent on B for even `i`, the
-/// reverse for odd), so every message crosses from one node to the other, and
-/// each node holds half the customers and half the agents.
-pub fn parties(nodes: &[u16], i: usize) -> (u16, u16) {
+/// The ports of session `i`'s customer and agent. With two nodes and
+/// `Split`, they are always on different nodes (customer on A and agent on B
+/// for even `i`, the reverse for odd), so every message crosses from one node
+/// to the other; with `Same`, both are on A for even `i` and on B for odd.
+/// Either way each node holds half the customers and half the agents.
+pub fn parties(nodes: &[u16], placement: Placement, i: usize) -> (u16, u16) {
     let n = nodes.len();
-    (nodes[i % n], nodes[(i + 1) % n])
+    match placement {
+        Placement::Split => (nodes[i % n], nodes[(i + 1) % n]),
+        Placement::Same => (nodes[i % n], nodes[i % n]),
+    }
 }
 
 impl Deployment {
@@ -61,6 +80,10 @@ impl Deployment {
             secret: random_hex(32),
             procs: Vec::new(),
             nodes: Vec::new(),
+            placement: match setup {
+                Setup::Cluster { placement, .. } => *placement,
+                Setup::Embedded { .. } | Setup::SocketIo { .. } => Placement::default(),
+            },
             dirs: Vec::new(),
         };
         match d.launch(setup, server_env).await {
@@ -83,7 +106,9 @@ impl Deployment {
                 cmd.arg(dir.join("relay.js")).current_dir(dir);
                 self.add("socket.io", cmd, ReadyLine::LISTENING, true).await
             }
-            Setup::Cluster { bin, redis_server } => {
+            Setup::Cluster {
+                bin, redis_server, ..
+            } => {
                 let port = sys::free_port()?;
                 let mut cmd = Command::new(redis_server);
                 cmd.args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
@@ -237,9 +262,17 @@ mod tests {
     #[test]
     fn two_nodes_put_the_parties_apart() {
         let nodes = [1000, 2000];
-        assert_eq!(parties(&nodes, 0), (1000, 2000));
-        assert_eq!(parties(&nodes, 1), (2000, 1000));
-        assert_eq!(parties(&nodes, 2), (1000, 2000));
-        assert_eq!(parties(&[7], 5), (7, 7));
+        assert_eq!(parties(&nodes, Placement::Split, 0), (1000, 2000));
+        assert_eq!(parties(&nodes, Placement::Split, 1), (2000, 1000));
+        assert_eq!(parties(&nodes, Placement::Split, 2), (1000, 2000));
+        assert_eq!(parties(&[7], Placement::Split, 5), (7, 7));
+    }
+
+    #[test]
+    fn same_placement_alternates_sessions_between_nodes() {
+        let nodes = [1000, 2000];
+        assert_eq!(parties(&nodes, Placement::Same, 0), (1000, 1000));
+        assert_eq!(parties(&nodes, Placement::Same, 1), (2000, 2000));
+        assert_eq!(parties(&nodes, Placement::Same, 2), (1000, 1000));
     }
 }

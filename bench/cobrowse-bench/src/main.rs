@@ -34,7 +34,7 @@ use tokio::process::Command;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use deploy::{Deployment, Setup};
+use deploy::{Deployment, Placement, Setup};
 use hist::Histogram;
 use report::{Comparison, DISTURBED_PCT, ProcFigures, TargetResult};
 use sys::ProcSample;
@@ -52,7 +52,8 @@ enum Cmd {
     /// Relay load: N concurrent sessions, both sides streaming; cobrowse vs a socket.io room relay.
     Relay(RelayArgs),
     /// The same load on one embedded node, then on two nodes sharing one Redis
-    /// (every session's customer and agent on different nodes); cluster ÷ embedded.
+    /// (each session's customer and agent on different nodes, or with
+    /// `--placement same` on one node); cluster ÷ embedded.
     Cluster(ClusterArgs),
     /// The most sessions each relay carries with p99 under a bound (searched,
     /// up to --sessions); cobrowse ÷ socket.io.
@@ -90,6 +91,11 @@ struct ClusterArgs {
     /// without persistence.
     #[arg(long, default_value = "redis-server")]
     redis_server: String,
+    /// Where each session's parties connect: `split` puts the customer and
+    /// the agent on different nodes, `same` both on one node (half the
+    /// sessions on each).
+    #[arg(long, value_enum, default_value_t = Placement::Split)]
+    placement: Placement,
 }
 
 #[derive(Args, Clone, Debug)]
@@ -363,6 +369,7 @@ async fn cluster(args: ClusterArgs) -> Result<()> {
             Setup::Cluster {
                 bin,
                 redis_server: args.redis_server.clone(),
+                placement: args.placement,
             },
         ),
     ];
@@ -370,7 +377,7 @@ async fn cluster(args: ClusterArgs) -> Result<()> {
     finish(
         &args.load,
         &results,
-        Comparison::Cluster,
+        Comparison::Cluster(args.placement),
         format!("{args:?}"),
     )
 }
@@ -507,6 +514,7 @@ struct Shared {
     secret: String,
     /// The ports parties connect to: `deploy::parties` says which for which session.
     nodes: Vec<u16>,
+    placement: Placement,
 }
 
 impl Shared {
@@ -555,6 +563,7 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
         period_us: (1e6 / args.rate.max(0.001)) as u64,
         secret: d.secret.clone(),
         nodes: d.nodes.clone(),
+        placement: d.placement,
     });
     let traffic = Arc::new(Traffic::start(&shared, args.client_threads));
 
@@ -587,7 +596,7 @@ async fn drive(d: &mut Deployment, args: &LoadArgs) -> Result<TargetResult> {
         openers.spawn(async move {
             let started = Instant::now();
             let deadline = tokio::time::Instant::now() + join_delay + connect_timeout;
-            let (customer, agent) = deploy::parties(&shared.nodes, i);
+            let (customer, agent) = deploy::parties(&shared.nodes, shared.placement, i);
             let parties = match shared.proto {
                 Proto::Cobrowse => {
                     let secret = &shared.secret;

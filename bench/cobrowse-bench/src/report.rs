@@ -3,6 +3,7 @@
 //! nodes sharing Redis (`cluster`).
 
 use crate::LoadArgs;
+use crate::deploy::Placement;
 use crate::wire::Proto;
 
 /// Other processes' CPU (% of one core) above which a window counts as disturbed.
@@ -145,8 +146,9 @@ impl TargetResult {
 pub enum Comparison {
     /// cobrowse, then socket.io: each ratio turned so that above 1 is better for cobrowse.
     Relay,
-    /// One embedded node, then two nodes and Redis: every ratio is cluster ÷ embedded.
-    Cluster,
+    /// One embedded node, then two nodes and Redis, with each session's
+    /// parties placed so: every ratio is cluster ÷ embedded.
+    Cluster(Placement),
 }
 
 /// Which way a figure is better.
@@ -164,7 +166,7 @@ impl Comparison {
         Some(match (self, better) {
             (Comparison::Relay, Better::Higher) => first / second,
             (Comparison::Relay, Better::Lower) => second / first,
-            (Comparison::Cluster, _) => second / first,
+            (Comparison::Cluster(_), _) => second / first,
         })
     }
 }
@@ -208,7 +210,7 @@ pub fn report(args: &LoadArgs, results: &[TargetResult], cmp: Comparison) -> Str
     };
     let what = match cmp {
         Comparison::Relay => "relay",
-        Comparison::Cluster => "cluster",
+        Comparison::Cluster(_) => "cluster",
     };
     let mut out = format!(
         "\n{what} benchmark: {} sessions, {} msg/s per side of {} B, {} s measured after {} s warm-up; load generator: {threads}, loopback\n",
@@ -218,9 +220,16 @@ pub fn report(args: &LoadArgs, results: &[TargetResult], cmp: Comparison) -> Str
         args.duration,
         args.warmup
     );
-    if cmp == Comparison::Cluster {
-        out += "two nodes: every session's customer and agent on different nodes (customer on A and agent on B,\n\
-                every other session the reverse), so every message goes node → Redis pub/sub → node\n";
+    match cmp {
+        Comparison::Relay => {}
+        Comparison::Cluster(Placement::Split) => {
+            out += "two nodes: every session's customer and agent on different nodes (customer on A and agent on B,\n\
+                    every other session the reverse), so every message goes node → Redis pub/sub → node\n";
+        }
+        Comparison::Cluster(Placement::Same) => {
+            out += "two nodes: every session's customer and agent on the same node (both on A, every other session\n\
+                    both on B)\n";
+        }
     }
     out += "\n";
     let pair = match results {
@@ -408,7 +417,7 @@ pub fn report(args: &LoadArgs, results: &[TargetResult], cmp: Comparison) -> Str
         Comparison::Relay => {
             "\nratios: throughput = ours ÷ socket.io; latency, memory and CPU = socket.io ÷ ours (higher is better for cobrowse)\n"
         }
-        Comparison::Cluster => {
+        Comparison::Cluster(_) => {
             "\nratios: cluster ÷ embedded, figure by figure (throughput 1.00× = the cluster relays all the load; above 1 for latency, memory and CPU = what the cluster costs more)\n\
              memory per session: RSS growth of the server's processes from before the ramp-up to the end of the window, ÷ sessions (their fixed RSS is not in it)\n"
         }
@@ -526,13 +535,16 @@ mod tests {
         assert_eq!(Comparison::Relay.ratio(Better::Lower, 1.0, 3.0), Some(3.0));
         // Cluster: second ÷ first, whichever way is better.
         assert_eq!(
-            Comparison::Cluster.ratio(Better::Higher, 4.0, 2.0),
+            Comparison::Cluster(Placement::Split).ratio(Better::Higher, 4.0, 2.0),
             Some(0.5)
         );
         assert_eq!(
-            Comparison::Cluster.ratio(Better::Lower, 1.0, 3.0),
+            Comparison::Cluster(Placement::Split).ratio(Better::Lower, 1.0, 3.0),
             Some(3.0)
         );
-        assert_eq!(Comparison::Cluster.ratio(Better::Lower, 0.0, 3.0), None);
+        assert_eq!(
+            Comparison::Cluster(Placement::Split).ratio(Better::Lower, 0.0, 3.0),
+            None
+        );
     }
 }

@@ -21,8 +21,8 @@ use redis::cluster::ClusterClientBuilder;
 use redis::cluster_async::ClusterConnection;
 use redis::cluster_routing::{MultipleNodeRoutingInfo, RoutingInfo, Slot};
 use redis::{
-    Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisFuture, RedisResult,
-    Value,
+    Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, ProtocolVersion, RedisError, RedisFuture,
+    RedisResult, Value,
 };
 
 use crate::config::RedisConfig;
@@ -179,22 +179,26 @@ impl ConnectionLike for Conn {
 
 /// Commands sent together: one pipeline on one Redis; on a cluster, one
 /// pipeline per slot, all at once. Order holds among the commands of one slot
-/// (frames of one session), not across slots.
-pub struct Batch {
+/// (frames of one session), not across slots. A command added with
+/// [`Batch::answered`] has its answer handed back with a tag of type `T`.
+pub struct Batch<T = ()> {
     cluster: bool,
-    pipes: HashMap<Slot, Pipeline>,
+    pipes: HashMap<Slot, (Pipeline, Vec<T>)>,
 }
 
-impl Batch {
-    pub fn new(conn: &Conn) -> Batch {
+/// The answers of [`Batch::send_answered`], each with its command's tag
+/// (`None` for a command whose pipeline failed), and the first failure.
+pub type Answers<T, V> = (Vec<(T, Option<V>)>, Option<RedisError>);
+
+impl<T> Batch<T> {
+    pub fn new(conn: &Conn) -> Batch<T> {
         Batch {
             cluster: matches!(conn, Conn::Cluster(_)),
             pipes: HashMap::new(),
         }
     }
 
-    /// The pipeline for commands on `key`.
-    pub fn on(&mut self, key: &str) -> &mut Pipeline {
+    fn slot(&mut self, key: &str) -> &mut (Pipeline, Vec<T>) {
         let slot = if self.cluster {
             Slot::for_key(key)
         } else {
@@ -203,21 +207,53 @@ impl Batch {
         self.pipes.entry(slot).or_default()
     }
 
+    /// The pipeline for commands on `key`.
+    pub fn on(&mut self, key: &str) -> &mut Pipeline {
+        &mut self.slot(key).0
+    }
+
+    /// Adds a command on `key` whose answer `send_answered` hands back with `tag`.
+    pub fn answered(&mut self, key: &str, cmd: Cmd, tag: T) {
+        let (pipe, tags) = self.slot(key);
+        pipe.add_command(cmd);
+        tags.push(tag);
+    }
+
     pub fn is_empty(&self) -> bool {
         self.pipes.is_empty()
     }
 
     /// Sends every pipeline and empties the batch; the answers of commands
     /// not ignored, in order within a slot.
-    pub async fn send<T: FromRedisValue>(&mut self, conn: &Conn) -> RedisResult<Vec<T>> {
-        let sent = self.pipes.drain().map(|(_, pipe)| {
+    pub async fn send<V: FromRedisValue>(&mut self, conn: &Conn) -> RedisResult<Vec<V>> {
+        let sent = self.pipes.drain().map(|(_, (pipe, _))| {
             let mut conn = conn.clone();
-            async move { pipe.query_async::<Vec<T>>(&mut conn).await }
+            async move { pipe.query_async::<Vec<V>>(&mut conn).await }
         });
         let mut answers = Vec::new();
         for answer in join_all(sent).await {
             answers.extend(answer?);
         }
         Ok(answers)
+    }
+
+    /// Sends every pipeline and empties the batch, where every command not
+    /// ignored was added by `answered`.
+    pub async fn send_answered<V: FromRedisValue>(&mut self, conn: &Conn) -> Answers<T, V> {
+        let sent = self.pipes.drain().map(|(_, (pipe, tags))| {
+            let mut conn = conn.clone();
+            async move { (pipe.query_async::<Vec<V>>(&mut conn).await, tags) }
+        });
+        let (mut answers, mut failure) = (Vec::new(), None);
+        for (answer, tags) in join_all(sent).await {
+            match answer {
+                Ok(values) => answers.extend(tags.into_iter().zip(values.into_iter().map(Some))),
+                Err(e) => {
+                    answers.extend(tags.into_iter().map(|t| (t, None)));
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        (answers, failure)
     }
 }

@@ -7,7 +7,9 @@
 //! - `cb:agent:<name>` locks an agent to one session across the cluster: taken
 //!   for a short lease before a join, kept once the join is written.
 //! - Frames travel by pub/sub on one channel per session (`cb:{<id>}:ch`); a
-//!   node subscribes while it holds a connection of that session.
+//!   node subscribes while it holds a connection of that session. A node
+//!   that is the only one listening hands frames between two parties of its
+//!   own straight to the receiver ([`shortcut`] says when).
 //! - Each node keeps a heartbeat key and the list of its connections; when a
 //!   node dies, another counts its connections gone, so grace periods still run.
 //!
@@ -27,18 +29,19 @@ mod nodes;
 mod pump;
 mod routing;
 mod scripts;
+mod shortcut;
 mod state;
 mod wire;
 
 use std::convert::Infallible;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::AtomicBool;
 
 use tokio::sync::mpsc;
 
 use self::conn::Conn;
 use self::nodes::watch_health;
-use self::pump::{Command, run_commands};
+use self::pump::{Outgoing, run_commands};
 use self::routing::dispatch;
 use self::scripts::Scripts;
 use super::{HubError, Links, Result};
@@ -52,9 +55,7 @@ pub struct RedisHub {
     node: String,
     conn: Conn,
     links: Arc<Links>,
-    commands: mpsc::UnboundedSender<Command>,
-    /// Bytes of `Command::Publish` sent and not yet taken by `run_commands`.
-    backlog: Arc<AtomicUsize>,
+    outgoing: Arc<Outgoing>,
     /// Past this backlog, relayed frames are dropped (and counted) as for a
     /// receiver that stops reading: when Redis falls behind, the node's memory
     /// would otherwise grow without bound. Receivers resynchronise by sequence
@@ -68,23 +69,23 @@ impl RedisHub {
     /// `backlog_limit`: `limits.publish_backlog_bytes`.
     pub async fn connect(config: &RedisConfig, backlog_limit: usize) -> Result<Arc<RedisHub>> {
         let links: Arc<Links> = Arc::default();
-        let to_links = links.clone();
+        let (commands, command_rx) = mpsc::unbounded_channel();
+        let outgoing = Arc::new(Outgoing::new(commands));
+        let (to_links, from) = (links.clone(), outgoing.clone());
         // Frames from other nodes reach their receivers where the Redis client
         // reads them: dispatch only hands them to bounded queues, so a channel
         // and a task in between would add a wake per frame and a buffer
         // without a bound.
         let push = move |push| {
-            dispatch(&to_links, push);
+            dispatch(&to_links, &from, push);
             Ok::<(), Infallible>(())
         };
         let conn = Conn::connect(config, push).await.map_err(unavailable)?;
-        let (commands, command_rx) = mpsc::unbounded_channel();
         let hub = Arc::new(RedisHub {
             node: hex::encode(rand::random::<[u8; 8]>()),
             conn,
             links,
-            commands,
-            backlog: Arc::default(),
+            outgoing,
             backlog_limit,
             healthy: Arc::new(AtomicBool::new(true)),
             scripts: Scripts::new(),
@@ -93,7 +94,7 @@ impl RedisHub {
             hub.node.clone(),
             hub.conn.clone(),
             command_rx,
-            hub.backlog.clone(),
+            hub.outgoing.backlog.clone(),
         ));
         tokio::spawn(watch_health(Arc::downgrade(&hub)));
         Ok(hub)

@@ -8,8 +8,7 @@ use std::time::Duration;
 use redis::AsyncCommands;
 
 use super::conn::Conn;
-use super::keys::{NODES, channel, node_conns, node_key, node_reaping, session_key};
-use super::pump::Command;
+use super::keys::{NODES, node_conns, node_key, node_reaping, session_key};
 use super::{RedisHub, unavailable};
 use crate::hub::local::deliver_notice;
 use crate::hub::{Changed, FrameRouting, Out, Result, SessionState};
@@ -176,7 +175,7 @@ pub(super) async fn watch_health(hub: std::sync::Weak<RedisHub>) {
                 // without its sharded subscriptions; subscribing twice is harmless.
                 if matches!(conn, Conn::Cluster(_)) {
                     for link in hub.links.all() {
-                        hub.send(Command::Subscribe(channel(link.id())));
+                        hub.outgoing.listen(link.id());
                     }
                 }
             } else {

@@ -1,5 +1,6 @@
 //! Frames between nodes: one pub/sub channel per session, subscribed while
-//! this node holds a connection of it.
+//! this node holds a connection of it; between two parties of this node,
+//! straight from one to the other while no other node listens.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -10,7 +11,7 @@ use redis::{PushKind, Value};
 
 use super::RedisHub;
 use super::keys::{channel, member};
-use super::pump::Command;
+use super::pump::{Command, Outgoing};
 use super::wire::{self, Frame};
 use crate::hub::local::deliver_notice;
 use crate::hub::{FrameRouting, Link, Links, Out, PeerId, Sent};
@@ -20,13 +21,15 @@ use crate::session::{Role, Session, SessionId};
 impl FrameRouting for RedisHub {
     fn link(&self, id: SessionId) -> Arc<Link> {
         // Subscribed as the link is made, so that a later `subscribed` waits for it.
-        self.links
-            .get_or_create_with(id, || self.send(Command::Subscribe(channel(id))))
+        self.links.get_or_create_with(id, || {
+            self.outgoing.add_route(id);
+            self.outgoing.listen(id);
+        })
     }
 
     async fn subscribed(&self, id: SessionId) {
         let (tx, rx) = tokio::sync::oneshot::channel();
-        self.send(Command::Barrier(tx));
+        self.outgoing.send(Command::Barrier(tx));
         if tokio::time::timeout(Duration::from_secs(2), rx)
             .await
             .is_err()
@@ -37,45 +40,62 @@ impl FrameRouting for RedisHub {
 
     fn release(&self, id: SessionId) {
         if self.links.release(id) {
-            self.send(Command::Unsubscribe(channel(id)));
+            self.outgoing.remove_route(id);
+            self.outgoing.send(Command::Unsubscribe(channel(id)));
         }
     }
 
     fn relay(&self, link: &Link, to: Role, out: Out) -> Sent {
         if !self.healthy.load(Ordering::Relaxed)
-            || self.backlog.load(Ordering::Relaxed) >= self.backlog_limit
+            || self.outgoing.backlog.load(Ordering::Relaxed) >= self.backlog_limit
         {
             return Sent::Dropped;
         }
-        self.publish(link.id(), wire::relay(to, &out));
+        if let Out::Frame(msg, at) = &out
+            && self.outgoing.route(link.id()).is_some_and(|r| r.direct())
+        {
+            match link.relay(to, Out::Frame(msg.clone(), *at)) {
+                // Nobody to hand it to here: published, as it would be anyway.
+                Sent::NoPeer => {}
+                sent => return sent,
+            }
+        }
+        self.outgoing
+            .publish(link.id(), |stamp| wire::relay(stamp, to, &out));
         Sent::Queued
     }
 
     fn notify(&self, id: SessionId, to: Role, out: Out) {
-        self.publish(id, wire::notice(to, &out));
+        self.outgoing
+            .publish(id, |stamp| wire::notice(stamp, to, &out));
     }
 
     fn sync(&self, session: &Session) {
         let (active, write) = Link::flags(session);
-        self.publish(session.id, wire::sync(active, write));
+        self.outgoing
+            .publish(session.id, |stamp| wire::sync(stamp, active, write));
         if let Some(local) = self.links.get(session.id) {
             local.sync(session);
         }
     }
 
     fn attached(&self, id: SessionId, role: Role, peer: PeerId) {
-        self.send(Command::Register(member(id, role, peer)));
+        self.outgoing
+            .send(Command::Register(member(id, role, peer)));
     }
 
     fn detached(&self, id: SessionId, role: Role, peer: PeerId) {
-        self.send(Command::Unregister(member(id, role, peer)));
+        self.outgoing
+            .send(Command::Unregister(member(id, role, peer)));
     }
 }
 
 /// Hands frames from other nodes (and this one) to this node's connections.
-pub(super) fn dispatch(links: &Links, push: redis::PushInfo) {
-    if !matches!(push.kind, PushKind::Message | PushKind::SMessage) {
-        return;
+pub(super) fn dispatch(links: &Links, outgoing: &Outgoing, push: redis::PushInfo) {
+    match push.kind {
+        PushKind::Message | PushKind::SMessage => {}
+        PushKind::Disconnection => return listen_again(links, outgoing),
+        _ => return,
     }
     let [Value::BulkString(ch), Value::BulkString(payload), ..] = push.data.as_slice() else {
         return;
@@ -89,8 +109,11 @@ pub(super) fn dispatch(links: &Links, push: redis::PushInfo) {
         return;
     };
     let Some(link) = links.get(id) else { return };
-    match wire::decode(payload) {
-        Some(Frame::Relay(role, out)) => {
+    let Some((stamp, frame)) = wire::decode(payload) else {
+        return;
+    };
+    match frame {
+        Frame::Relay(role, out) => {
             let sent = link.relay(role, out);
             // Dropped here, at the receiver's node, for a receiver that
             // stopped reading: counted like a drop on an embedded node.
@@ -98,8 +121,30 @@ pub(super) fn dispatch(links: &Links, push: redis::PushInfo) {
                 metrics::counter!(crate::metrics::MESSAGES_DROPPED).increment(1);
             }
         }
-        Some(Frame::Notice(role, out)) => deliver_notice(&link, role, out),
-        Some(Frame::Sync { active, write }) => link.set_flags(active, write),
-        None => {}
+        Frame::Notice(role, out) => deliver_notice(&link, role, out),
+        Frame::Sync { active, write } => link.set_flags(active, write),
+        Frame::Hello => {
+            if let Some(route) = outgoing.route(id) {
+                route.announced();
+            }
+        }
+    }
+    // Heard back after it reached this node's parties: a frame handed
+    // straight to one of them from now on cannot overtake it.
+    if stamp.origin == outgoing.origin
+        && let Some(route) = outgoing.route(id)
+    {
+        route.heard_back(stamp.seq);
+    }
+}
+
+/// The connection to Redis was lost: what was on its way back may never
+/// come, and another node's subscriptions may come back without a word. Every
+/// shortcut closes, and this node subscribes again and announces itself on
+/// each of its channels (the other nodes close theirs).
+fn listen_again(links: &Links, outgoing: &Outgoing) {
+    outgoing.close_routes();
+    for link in links.all() {
+        outgoing.listen(link.id());
     }
 }

@@ -256,7 +256,7 @@ impl SessionState for RedisHub {
 
     async fn live(&self) -> Result<Vec<Session>> {
         let ids: Vec<String> = self.conn().zrange(LIVE, 0, -1).await.map_err(unavailable)?;
-        let mut batch = Batch::new(&self.conn);
+        let mut batch: Batch = Batch::new(&self.conn);
         for id in &ids {
             let key = format!("cb:{{{id}}}");
             batch.on(&key).hget(key, "s");
