@@ -157,11 +157,11 @@ impl Sso {
             .map_err(|e| p.exchange_error(e))?
             .set_pkce_verifier(PkceCodeVerifier::new(pkce_verifier.into()));
         let tokens: CoreTokenResponse = exchange
-            .request_async(&self.client())
+            .request_async(&self.http_client())
             .await
             .map_err(|e| p.exchange_error(e))?;
         let nonce = Nonce::new(nonce.into());
-        let person = self.verified(p, redirect, &tokens, &nonce).await?;
+        let person = self.verified(p, &client, redirect, &tokens, &nonce).await?;
         Ok(Verified {
             person,
             refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
@@ -184,7 +184,7 @@ impl Sso {
         let request = client
             .exchange_refresh_token(&token)
             .map_err(|e| p.exchange_error(e))?;
-        let tokens: CoreTokenResponse = match request.request_async(&self.client()).await {
+        let tokens: CoreTokenResponse = match request.request_async(&self.http_client()).await {
             Ok(tokens) => tokens,
             // The provider answered no: the grant is revoked or the person gone.
             Err(e @ RequestTokenError::ServerResponse(_)) => return Err(p.exchange_error(e)),
@@ -193,7 +193,9 @@ impl Sso {
         if tokens.id_token().is_none() {
             return Ok(None);
         }
-        let person = self.verified(p, redirect, &tokens, RefreshedNonce).await?;
+        let person = self
+            .verified(p, &client, redirect, &tokens, RefreshedNonce)
+            .await?;
         Ok(Some(Verified {
             person,
             refresh_token: tokens.refresh_token().map(|t| t.secret().clone()),
@@ -205,6 +207,7 @@ impl Sso {
     async fn verified(
         &self,
         p: &Provider,
+        client: &OidcClient,
         redirect: &str,
         tokens: &CoreTokenResponse,
         nonce: impl NonceVerifier + Copy,
@@ -213,8 +216,7 @@ impl Sso {
             provider: p.config.name.clone(),
             why: "it sent no ID token".into(),
         })?;
-        let client = p.client(&*self.metadata(p, false).await?, redirect)?;
-        match p.person(&client, token, nonce) {
+        match p.person(client, token, nonce) {
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => {
@@ -257,7 +259,7 @@ impl Sso {
         };
         if !fresh {
             let issuer = IssuerUrl::new(p.config.issuer.clone()).map_err(|e| p.unreachable(e))?;
-            let http = self.client();
+            let http = self.http_client();
             let metadata = ProviderMetadataWithLogout::discover_async(issuer, &http)
                 .await
                 .map_err(|e| p.unreachable(e))?;
@@ -271,7 +273,7 @@ impl Sso {
 
     /// The HTTP client `openidconnect` calls; its futures own what they use, as
     /// a handler's future must be `Send` for any borrow.
-    fn client(
+    fn http_client(
         &self,
     ) -> impl Fn(
         openidconnect::HttpRequest,

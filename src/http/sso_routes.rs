@@ -218,14 +218,14 @@ pub async fn callback(
         }
     };
     match account_for(&app, &provider, &person).await {
-        Ok(Ok(who)) => {
+        Ok(Ok(account)) => {
             counted(&provider, "signed_in");
             let grant = refresh_token.map(|refresh_token| SsoGrant {
                 provider: provider.clone(),
                 refresh_token,
                 checked_at: now_ms(),
             });
-            signed_in(&app, &who, console, grant).await
+            signed_in(&app, account, console, grant).await
         }
         Ok(Err(refusal)) => {
             counted(&provider, "refused");
@@ -243,7 +243,7 @@ pub(super) async fn account_for(
     app: &AppState,
     provider: &str,
     person: &Person,
-) -> Result<Result<Identity, Refusal>, StoreError> {
+) -> Result<Result<Account, Refusal>, StoreError> {
     let config = app
         .sso
         .config(provider)
@@ -293,31 +293,32 @@ pub(super) async fn account_for(
 /// Brings a known account's role to what the provider says now.
 async fn qualified(
     app: &AppState,
-    account: Account,
+    mut account: Account,
     role: AccountRole,
     provider: &str,
-) -> Result<Identity, StoreError> {
+) -> Result<Account, StoreError> {
     if account.role != role {
         app.store.set_role(&account.name, role).await?;
         tracing::info!(account = %account.name, provider, from = ?account.role, to = ?role, "SSO role changed");
+        account.role = role;
     }
-    Ok(Identity {
-        name: account.name,
-        role,
-    })
+    Ok(account)
 }
 
 async fn signed_in(
     app: &AppState,
-    who: &Identity,
+    account: Account,
     console: AccountRole,
     grant: Option<SsoGrant>,
 ) -> Response {
-    let account = app.store.account(&who.name).await;
-    if matches!(account, Ok(Some(ref a)) if a.disabled) {
+    if account.disabled {
         return refused("this account is disabled", console, 403);
     }
-    let set: ApiResult<HeaderValue> = new_sign_in(app, who, grant).await;
+    let who = Identity {
+        name: account.name,
+        role: account.role,
+    };
+    let set: ApiResult<HeaderValue> = new_sign_in(app, &who, grant).await;
     match set {
         Ok(set) => {
             tracing::info!(account = %who.name, role = ?who.role, "signed in through SSO");

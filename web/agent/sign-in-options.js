@@ -14,12 +14,7 @@
  * @param {HTMLElement} form the password form, hidden when passwords are off
  */
 export async function offerSignIns(console, list, form) {
-  /** @type {SignInOptions | null} */
-  let options = null;
-  try {
-    const r = await fetch('/auth/options', { credentials: 'same-origin' });
-    if (r.ok) options = await r.json();
-  } catch {}
+  const options = await signInOptions();
   if (!options) return;
   form.hidden = !options.passwords;
   list.replaceChildren();
@@ -31,4 +26,18 @@ export async function offerSignIns(console, list, form) {
     list.append(a);
   }
   list.hidden = options.providers.length === 0;
+}
+
+/** What the server offers, asked once per page (it does not change while the server runs). */
+/** @type {SignInOptions | null} */
+let known = null;
+
+/** @returns {Promise<SignInOptions | null>} */
+async function signInOptions() {
+  if (known) return known;
+  try {
+    const r = await fetch('/auth/options', { credentials: 'same-origin' });
+    if (r.ok) known = await r.json();
+  } catch {}
+  return known;
 }
