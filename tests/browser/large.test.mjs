@@ -123,12 +123,6 @@ test('large page: 50k nodes, no long task, chunked and compressed, consistent un
   await new Promise((r) => setTimeout(r, 500));
   await c.evaluate(() => window.churn(false));
   const ours = await c.evaluate(() => window.ourScripts);
-  // Long frames were seen (the page's layout), so the instrument was on; ours were not among the
-  // long ones.
-  assert.ok(
-    (await c.evaluate(() => window.frames)) > 0,
-    'the long-animation-frame instrument saw the churn',
-  );
   assert.deepEqual(
     ours.filter((d) => d > 50),
     [],
@@ -148,6 +142,12 @@ test('large page: 50k nodes, no long task, chunked and compressed, consistent un
   assert.ok(
     (await c.evaluate(() => window.longTasks)).some((d) => d >= 80),
     'the long-task observer saw the deliberate long task',
+  );
+  // The long-animation-frame observer, whose entries hold our modules' times, was on all along
+  // (the churn alone may or may not make a long frame, depending on the machine).
+  assert.ok(
+    (await c.evaluate(() => window.frames)) > 0,
+    'the long-animation-frame observer saw the deliberate long task',
   );
   console.log(`# ${nodes} nodes; our scripts in long frames: ${ours.join(', ') || 'none'}`);
   await c.evaluate(() => window.Cobrowse.stop());
