@@ -21,6 +21,7 @@ pub mod rules;
 pub mod secret;
 pub mod server;
 pub mod session;
+pub mod socket;
 pub mod sso;
 pub mod store;
 pub mod webhooks;

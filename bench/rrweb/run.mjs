@@ -5,6 +5,7 @@
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -94,6 +95,35 @@ async function startServer(origin) {
   return { url, proc, dataDir, token: () => execFileSync(BIN, ['token', 'agent', 'bench' + ++n, '--data-dir', dataDir], { env }).toString().trim() };
 }
 
+/**
+ * A TCP relay in front of the server that counts the bytes of each WebSocket connection as
+ * they cross the wire (frame headers and compression included): `bytes[path]` is
+ * `{up, down}` for the connections whose upgrade request went to `path`.
+ */
+function wireCounter(target) {
+  const to = new URL(target);
+  const bytes = {};
+  const srv = net.createServer((client) => {
+    const server = net.connect(+to.port, to.hostname);
+    let count = null;
+    client.on('data', (d) => {
+      if (count) count.up += d.length;
+      else {
+        const m = /^GET (\/ws\/\w+)/.exec(d.toString('latin1', 0, 64));
+        count = m ? (bytes[m[1]] ||= { up: 0, down: 0 }) : { up: 0, down: 0 };
+      }
+      server.write(d);
+    });
+    server.on('data', (d) => {
+      if (count) count.down += d.length;
+      client.write(d);
+    });
+    const end = () => { client.destroy(); server.destroy(); };
+    client.on('close', end); server.on('close', end); client.on('error', end); server.on('error', end);
+  });
+  return new Promise((r) => srv.listen(0, '127.0.0.1', () => r({ srv, bytes, url: `http://127.0.0.1:${srv.address().port}` })));
+}
+
 async function waitFor(page, fn, arg, timeout = 15000) {
   const end = Date.now() + timeout;
   for (;;) {
@@ -127,7 +157,7 @@ async function plainPage(size, lib, onPage = () => {}) {
 }
 
 /** A customer page with a live session and an agent page showing it. Records the customer's WS frames. */
-async function oursSession(size) {
+async function oursSession(size, server = srv.url) {
   const c = await plainPage(size, 'ours');
   await waitFor(c.page, () => window.Cobrowse && window.Cobrowse.v === 1);
   const frames = []; // {dir, t (CDP monotonic s), bytes, text?}
@@ -143,7 +173,7 @@ async function oursSession(size) {
   const actx = await browser.newContext({ viewport: { width: 1000, height: 800 }, deviceScaleFactor: 1 });
   const agent = await actx.newPage();
   agent.on('pageerror', (e) => console.log('[agent pageerror]', e.message));
-  await agent.goto(`${srv.url}/agent/?session=${id}#token=${srv.token()}`);
+  await agent.goto(`${server}/agent/?session=${id}#token=${srv.token()}`);
   await waitFor(agent, () => document.getElementById('state').dataset.state === 'live' && window.cobrowseAgent.snapshots >= 1, null, 60000);
   return { ...c, agent, actx, frames, id, async close() { await c.ctx.close(); await actx.close(); } };
 }
@@ -285,12 +315,36 @@ async function scriptedSession(page, seconds, maxSteps = Infinity) {
   return k;
 }
 {
-  const o = await oursSession(10000);
-  const from = o.frames.length; // the snapshot on join is part of the session: counted separately below
-  const snapBytes = o.frames.filter((f) => f.dir === 'out').reduce((a, f) => a + f.bytes, 0);
+  // Through the counting relay: the bytes are what crosses the wire, WebSocket compression
+  // (permessage-deflate, when the server agrees to it) and frame headers included.
+  const wire = await wireCounter(srv.url);
+  fx.vars.SERVER = wire.url;
+  const o = await oursSession(10000, wire.url);
+  fx.vars.SERVER = srv.url;
+  const at = () => ({ customer: { ...wire.bytes['/ws/customer'] }, agent: { ...wire.bytes['/ws/agent'] } });
+  const start = at(); // the snapshot on join is part of the session: counted separately below
+  const snapBytes = start.customer.up;
+  const t0 = Date.now();
+  // The agent moves its pointer over the customer's page at 30 Hz meanwhile.
+  let moving = true;
+  const agentMoves = (async () => {
+    for (let k = 0; moving; k++) {
+      await o.agent.mouse.move(200 + (k * 13) % 600, 150 + (k * 7) % 400);
+      await sleep(33);
+    }
+  })();
   const steps = await scriptedSession(o.page, WIRE_SECONDS);
+  moving = false;
+  await agentMoves;
   await sleep(500);
-  const delta = o.frames.slice(from).filter((f) => f.dir === 'out').reduce((a, f) => a + f.bytes, 0);
+  const seconds = (Date.now() - t0) / 1000;
+  const end = at();
+  const delta = end.customer.up - start.customer.up;
+  const agentUp = end.agent.up - start.agent.up;
+  const kbits = (b) => (b * 8) / 1000 / seconds;
+  R.rate = { seconds, customerUp: kbits(delta), agentUp: kbits(agentUp), toAgent: kbits(end.agent.down - start.agent.down) };
+  console.log('# wire rates (kbit/s)', JSON.stringify(R.rate));
+  wire.srv.close();
   await o.close();
   const r = await plainPage(10000, 'rrweb');
   await r.page.evaluate(() => { window.__ev = []; window.__stop = rrweb.record({ emit: (e) => window.__ev.push(JSON.stringify(e)) }); });
@@ -374,7 +428,10 @@ rows.push([`latency change → applied in agent view, p50 (ms, ${R.lat.got}/${R.
 rows.push([`latency p99 (ms)`, f1(R.lat.p99), '—', '', '≤ 50 ms', R.lat.p99 <= 50 ? 'yes' : 'NO']);
 const w = R.wire;
 rows.push([`wire, ${w.seconds} s scripted session on 10k page: initial snapshot`, kb(w.ours.snap), kb(w.rr.snap) + ' raw', ratio(w.ours.snap, w.rr.snap), '', '']);
-rows.push([`  after the snapshot (typing, scrolling, mouse, DOM changes)`, kb(w.ours.delta), `${kb(w.rr.delta)} raw / ${kb(w.rr.deltaGz)} gz`, `${ratio(w.ours.delta, w.rr.delta)} / ${ratio(w.ours.delta, w.rr.deltaGz)}`, '', '']);
+rows.push([`  after the snapshot (typing, scrolling, mouse, DOM changes), on the wire`, kb(w.ours.delta), `${kb(w.rr.delta)} raw / ${kb(w.rr.deltaGz)} gz`, `${ratio(w.ours.delta, w.rr.delta)} / ${ratio(w.ours.delta, w.rr.deltaGz)}`, '≤ 1.0× gz', w.ours.delta <= w.rr.deltaGz ? 'yes' : 'NO']);
+rows.push([`  customer → server, kbit/s over the session (agent watching)`, f1(R.rate.customerUp), '', '', '≤ 5', R.rate.customerUp <= 5 ? 'yes' : 'NO']);
+rows.push([`  agent → server, kbit/s (its pointer moving at 30 Hz)`, f1(R.rate.agentUp), '', '', '≤ 5', R.rate.agentUp <= 5 ? 'yes' : 'NO']);
+rows.push([`  server → agent, kbit/s`, f1(R.rate.toAgent), '', '', '', '']);
 rows.push([`  whole session`, kb(w.ours.total), `${kb(w.rr.total)} raw / ${kb(w.rr.totalGz)} gz`, `${ratio(w.ours.total, w.rr.total)} / ${ratio(w.ours.total, w.rr.totalGz)}`, '', '']);
 rows.push([`customer script downloaded (gzip), a page with the script (${R.size.pageFiles} files)`, kb(R.size.page), '', '', '', '']);
 rows.push([`  a session with the built-in UI and an agent watching (${R.size.sessionFiles} files)`, kb(R.size.session), `${kb(R.size.rrwebFullGz)} (rrweb.umd.min, record+replay)`, '', '≤ 25 KB', R.size.session <= 25 * 1024 ? 'yes' : 'NO']);

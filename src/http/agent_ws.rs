@@ -3,7 +3,6 @@
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Weak};
 
-use axum::extract::ws::{WebSocket, WebSocketUpgrade};
 use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -12,13 +11,13 @@ use serde::Deserialize;
 
 use super::caller::{Credential, identify};
 use super::conn::{Conn, Open, outbox, refuse};
-use super::customer_ws::sized;
 use super::{AppState, client_ip};
 use crate::auth::Identity;
 use crate::hub::{Attachment, HubError, Out, Outbox};
 use crate::metrics as m;
 use crate::protocol::{ServerMsg, close, refusal_close_code};
 use crate::session::{Role, SessionId};
+use crate::socket::{self, Socket, Upgrade};
 
 #[derive(Deserialize)]
 pub struct JoinQuery {
@@ -31,7 +30,7 @@ pub async fn upgrade(
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     Query(q): Query<JoinQuery>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
 ) -> Response {
     let credential = Credential::from_headers(&headers);
     // A browser always sends Origin; a cookie must never be usable from another
@@ -55,7 +54,8 @@ pub async fn upgrade(
     }
     let who = identify(&app, &credential).await;
     let ip = client_ip(&app, addr, &headers);
-    sized(ws, &app).on_upgrade(move |socket| agent(app, socket, ip, who, credential, q.session))
+    let max = app.config.limits.max_message_bytes;
+    socket::accept(ws, max, move |socket| agent(app, socket, ip, who, credential, q.session))
 }
 
 fn refused(reason: &'static str) {
@@ -66,7 +66,7 @@ type Who = Result<Identity, crate::auth::AuthError>;
 
 async fn agent(
     app: AppState,
-    socket: WebSocket,
+    socket: Socket,
     ip: IpAddr,
     who: Who,
     credential: Credential,
@@ -122,7 +122,7 @@ async fn identify_account(app: &AppState, credential: &Credential) -> Option<Str
 /// Checks who the agent is, joins the session and attaches the connection.
 async fn open(
     app: &AppState,
-    socket: WebSocket,
+    socket: Socket,
     ip: IpAddr,
     who: Who,
     credential: Credential,

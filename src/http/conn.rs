@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use futures_util::StreamExt;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
+use futures_util::{SinkExt, StreamExt};
 use futures_util::stream::SplitStream;
 use metrics::{Counter, Histogram};
 
@@ -17,6 +17,7 @@ use crate::metrics as m;
 use crate::protocol::{self, Kind, PageMsg, ServerMsg, close};
 use crate::ratelimit::Bucket;
 use crate::session::{Event, Role};
+use crate::socket::{Socket, SocketError};
 
 const PING_EVERY: Duration = Duration::from_secs(25);
 /// A connection silent this long (not even a pong) is dead.
@@ -66,7 +67,7 @@ pub fn outbox(app: &AppState, sink: WsSink) -> Arc<Outbox> {
 /// A connection past its handshake: what its task keeps while it relays.
 pub struct Open {
     pub conn: Conn,
-    stream: SplitStream<WebSocket>,
+    stream: SplitStream<Socket>,
     /// The `session` message that starts the conversation.
     hello: String,
     _gauge: ConnectionGauge,
@@ -75,7 +76,7 @@ pub struct Open {
 impl Open {
     pub fn new(
         conn: Conn,
-        stream: SplitStream<WebSocket>,
+        stream: SplitStream<Socket>,
         hello: String,
         gauge: ConnectionGauge,
     ) -> Self {
@@ -148,7 +149,7 @@ pub fn close_frame(code: u16, reason: &str) -> Message {
 }
 
 /// Sends an `error` then closes: for refusals before a connection is set up.
-pub async fn refuse(sink: &mut WebSocket, code: &str, close_code: u16, message: &str) {
+pub async fn refuse(sink: &mut Socket, code: &str, close_code: u16, message: &str) {
     say_and_close(
         sink,
         &ServerMsg::Error { code, message },
@@ -161,7 +162,7 @@ pub async fn refuse(sink: &mut WebSocket, code: &str, close_code: u16, message: 
 /// Sends one message, then closes with `close_code`: for a connection that is
 /// answered once and never set up.
 pub async fn say_and_close(
-    sink: &mut WebSocket,
+    sink: &mut Socket,
     msg: &ServerMsg<'_>,
     close_code: u16,
     reason: &str,
@@ -190,19 +191,6 @@ fn own_small(msg: Message) -> Message {
 /// The relay-latency histogram takes one frame in this many: enough for
 /// percentiles, without a clock read and an atomic push per frame.
 const LATENCY_SAMPLE: u32 = 16;
-
-/// Why a read failed: an oversized frame gets its own close code.
-fn too_big(e: &axum::Error) -> bool {
-    use tokio_tungstenite::tungstenite::Error as WsError;
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
-    while let Some(err) = source {
-        if let Some(WsError::Capacity(_)) = err.downcast_ref::<WsError>() {
-            return true;
-        }
-        source = err.source();
-    }
-    e.to_string().contains("Space limit exceeded") || e.to_string().contains("too long")
-}
 
 impl Conn {
     pub fn new(app: AppState, at: Attachment, out: Arc<Outbox>) -> Self {
@@ -465,7 +453,7 @@ impl Conn {
     /// Reads and writes until either side closes, the session ends, or the
     /// server stops. One task per connection selects over the socket and the
     /// queue; the futures that outlive a turn of the loop are pinned once.
-    pub async fn run(&mut self, stream: &mut SplitStream<WebSocket>) {
+    pub async fn run(&mut self, stream: &mut SplitStream<Socket>) {
         let mut shutdown = self.app.shutdown.clone();
         let stopping = shutdown.changed();
         tokio::pin!(stopping);
@@ -490,7 +478,7 @@ impl Conn {
                         Some(Ok(Message::Binary(bytes))) => self.on_binary(bytes).await,
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Go,
                         Some(Ok(Message::Close(_))) | None => return,
-                        Some(Err(e)) if too_big(&e) => {
+                        Some(Err(SocketError::TooBig)) => {
                             let limit = self.app.config.limits.max_message_bytes;
                             let message = format!("message too big: at most {limit} bytes");
                             Flow::Close(close::TOO_BIG, message)

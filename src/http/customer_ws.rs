@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::Message;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -19,25 +19,18 @@ use crate::protocol::{
     self, CreateMsg, InteractionMsg, Kind, ResumeMsg, ServerMsg, close, end_message,
 };
 use crate::secret::hash_matches;
+use crate::socket::{self, Socket, Upgrade};
 use crate::session::{
     Event, Interaction, Refusal, Role, Session, State as SessionState, token_matches,
 };
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Upgrade buffers sized for thousands of mostly idle connections; they grow
-/// only while a large frame is read.
-pub fn sized(ws: WebSocketUpgrade, app: &AppState) -> WebSocketUpgrade {
-    ws.read_buffer_size(2048)
-        .write_buffer_size(0)
-        .max_message_size(app.config.limits.max_message_bytes)
-}
-
 pub async fn upgrade(
     State(app): State<AppState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
-    ws: WebSocketUpgrade,
+    ws: Upgrade,
 ) -> Response {
     let origin = super::header(&headers, header::ORIGIN).unwrap_or_default();
     let host = super::header(&headers, header::HOST);
@@ -57,7 +50,8 @@ pub async fn upgrade(
         .site_origins
         .with_own(if app.https { "https" } else { "http" }, host);
     let site = origin.to_string();
-    sized(ws, &app).on_upgrade(move |socket| customer(app, socket, ip, site, origins))
+    let max = app.config.limits.max_message_bytes;
+    socket::accept(ws, max, move |socket| customer(app, socket, ip, site, origins))
 }
 
 /// What the customer gets on connecting: the session, plus the token once.
@@ -70,7 +64,7 @@ struct Admitted {
 /// write-mode navigation may go to.
 async fn customer(
     app: AppState,
-    socket: WebSocket,
+    socket: Socket,
     ip: IpAddr,
     site: String,
     origins: Vec<String>,
@@ -85,7 +79,7 @@ async fn customer(
 /// Admits the customer and attaches its connection to the session.
 async fn open(
     app: &AppState,
-    socket: WebSocket,
+    socket: Socket,
     ip: IpAddr,
     site: &str,
     origins: Vec<String>,
@@ -169,7 +163,7 @@ impl From<Refused> for NotAdmitted {
 }
 
 /// Tells a customer coming back why their session ended meanwhile, as if they had been there.
-async fn tell_ended(ws: &mut WebSocket, tomb: Tombstone) {
+async fn tell_ended(ws: &mut Socket, tomb: Tombstone) {
     let message = end_message(tomb.reason);
     let ended = ServerMsg::Ended {
         reason: tomb.reason,

@@ -19,7 +19,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
-use axum::extract::ws::{Message, Utf8Bytes, WebSocket};
+use axum::extract::ws::{Message, Utf8Bytes};
+
+use crate::socket::{Socket, SocketError};
 use futures_util::Sink;
 use futures_util::stream::SplitSink;
 use tokio::sync::{Mutex, Notify};
@@ -57,7 +59,7 @@ pub enum Sent {
     NoPeer,
 }
 
-pub type WsSink = SplitSink<WebSocket, Message>;
+pub type WsSink = SplitSink<Socket, Message>;
 
 /// A connection's queue and the bytes of the frames in it.
 #[derive(Default)]
@@ -117,20 +119,20 @@ impl Outbox {
     }
 
     /// Sends the connection's first message, then lets relaying tasks write directly.
-    pub async fn first(&self, msg: Message) -> Result<(), axum::Error> {
+    pub async fn first(&self, msg: Message) -> Result<(), SocketError> {
         let sent = self.write(msg).await;
         self.handled();
         sent
     }
 
     /// Writes a frame from the connection's own task, waiting for the socket.
-    pub async fn write(&self, msg: Message) -> Result<(), axum::Error> {
+    pub async fn write(&self, msg: Message) -> Result<(), SocketError> {
         use futures_util::SinkExt;
         self.sink.lock().await.send(msg).await
     }
 
     /// Finishes writing what a relaying task could not flush at once.
-    pub async fn flush(&self) -> Result<(), axum::Error> {
+    pub async fn flush(&self) -> Result<(), SocketError> {
         use futures_util::SinkExt;
         self.sink.lock().await.flush().await
     }
