@@ -4,6 +4,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod compression;
 mod flood;
 mod forged_admin;
 mod fuzz;

@@ -1,0 +1,104 @@
+//! A client that negotiates WebSocket compression (permessage-deflate) and sends a small
+//! frame that inflates to far more than a message may hold: the server stops inflating at
+//! the limit and closes with 1009, as it does for a large frame sent plainly.
+
+use std::io::Write;
+use std::time::Duration;
+
+use flate2::Compression;
+use flate2::write::DeflateEncoder;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::common::start;
+
+/// A compressed, masked client text frame (RFC 7692: deflate, sync flush, the trailing
+/// `00 00 ff ff` removed).
+fn compressed_frame(text: &[u8]) -> Vec<u8> {
+    let mut z = DeflateEncoder::new(Vec::new(), Compression::best());
+    z.write_all(text).unwrap();
+    z.flush().unwrap();
+    let mut payload = z.get_ref().clone();
+    assert!(payload.ends_with(&[0, 0, 0xff, 0xff]));
+    payload.truncate(payload.len() - 4);
+    let mask = [7u8, 1, 9, 3];
+    let mut frame = vec![0xC1]; // FIN, RSV1 (compressed), text
+    match payload.len() {
+        n if n < 126 => frame.push(0x80 | n as u8),
+        n if n < 65536 => {
+            frame.push(0x80 | 126);
+            frame.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            frame.push(0x80 | 127);
+            frame.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+/// Reads one unfragmented server frame: its opcode and payload.
+async fn read_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
+    let mut head = [0u8; 2];
+    tcp.read_exact(&mut head).await.unwrap();
+    let len = match head[1] & 0x7f {
+        126 => u64::from(tcp.read_u16().await.unwrap()),
+        127 => tcp.read_u64().await.unwrap(),
+        n => u64::from(n),
+    };
+    let mut payload = vec![0; len as usize];
+    tcp.read_exact(&mut payload).await.unwrap();
+    (head[0] & 0x0f, payload)
+}
+
+#[tokio::test]
+async fn a_compressed_frame_inflating_past_the_limit_is_refused() {
+    let srv = start(|_| {}).await;
+    let mut tcp = TcpStream::connect(&srv.host).await.unwrap();
+    let request = format!(
+        "GET /ws/customer?v=1 HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n\
+         Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+        host = srv.host,
+        origin = srv.url,
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\n") {
+        response.push(tcp.read_u8().await.unwrap());
+    }
+    let response = String::from_utf8(response).unwrap().to_ascii_lowercase();
+    assert!(response.starts_with("http/1.1 101"), "{response}");
+    assert!(response.contains("permessage-deflate"), "compression agreed: {response}");
+
+    // A compressed message is read like any other: the session is created.
+    let create = br#"{"v":1,"t":"create","url":"https://shop.example/","title":"Shop"}"#;
+    tcp.write_all(&compressed_frame(create)).await.unwrap();
+    let (op, hello) = read_frame(&mut tcp).await;
+    let hello: serde_json::Value = serde_json::from_slice(&hello).unwrap();
+    assert_eq!((op, hello["t"].as_str()), (1, Some("session")), "{hello}");
+
+    // 64 MB of the same byte: a few tens of KB compressed.
+    let limit = srv.app().config.limits.max_message_bytes;
+    let mut bomb = br#"{"v":1,"t":"mutation","s":1,"x":""#.to_vec();
+    bomb.resize(64 << 20, b'a');
+    bomb.extend_from_slice(br#""}"#);
+    let frame = compressed_frame(&bomb);
+    assert!(frame.len() < limit, "the frame on the wire is small: {}", frame.len());
+    tcp.write_all(&frame).await.unwrap();
+    let closed = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let (op, payload) = read_frame(&mut tcp).await;
+            if op == 8 {
+                return u16::from_be_bytes([payload[0], payload[1]]);
+            }
+        }
+    })
+    .await
+    .expect("the server closes the connection");
+    assert_eq!(closed, 1009, "closed as too big");
+    srv.stop().await;
+}
