@@ -76,7 +76,7 @@ where
         Ok((response, open)) => {
             tokio::spawn(async move {
                 match open.await {
-                    Ok(ws) => serve(Socket(ws)).await,
+                    Ok(ws) => serve(Socket::new(ws)).await,
                     Err(e) => tracing::debug!(error = %e, "WebSocket upgrade failed"),
                 }
             });
@@ -87,9 +87,26 @@ where
 }
 
 /// One open connection.
-pub struct Socket(WebSocket<yawc::HttpStream>);
+///
+/// A connection closes once: yawc answers every close it reads with its own, and closes on
+/// its own after a frame it refuses, so a close already sent (by us or by yawc) stops the
+/// next one, and nothing is read past the peer's close. (A second close makes a browser
+/// report "Close received after close".)
+pub struct Socket {
+    ws: WebSocket<yawc::HttpStream>,
+    close_sent: bool,
+    close_read: bool,
+}
 
 impl Socket {
+    fn new(ws: WebSocket<yawc::HttpStream>) -> Self {
+        Socket {
+            ws,
+            close_sent: false,
+            close_read: false,
+        }
+    }
+
     /// The next message; `None` once the connection is closed or broken.
     pub async fn recv(&mut self) -> Option<Result<Message, SocketError>> {
         use futures_util::StreamExt;
@@ -130,11 +147,28 @@ impl Stream for Socket {
     type Item = Result<Message, SocketError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        match self.get_mut().0.poll_next_frame(cx) {
+        let this = self.get_mut();
+        // Reading on after the peer's close would send yawc's answer to it (a second close
+        // when ours went first).
+        if this.close_read && this.close_sent {
+            return Poll::Ready(None);
+        }
+        match this.ws.poll_next_frame(cx) {
             Poll::Pending => Poll::Pending,
-            Poll::Ready(Ok(f)) => Poll::Ready(Some(message(f))),
+            Poll::Ready(Ok(f)) => {
+                if f.opcode() == OpCode::Close {
+                    // yawc has queued the answer: it is the close we send.
+                    this.close_read = true;
+                    this.close_sent = true;
+                }
+                Poll::Ready(Some(message(f)))
+            }
             Poll::Ready(Err(yawc::WebSocketError::ConnectionClosed)) => Poll::Ready(None),
-            Poll::Ready(Err(e)) => Poll::Ready(Some(Err(e.into()))),
+            Poll::Ready(Err(e)) => {
+                // yawc closes the connection itself after a frame it refuses.
+                this.close_sent = true;
+                Poll::Ready(Some(Err(e.into())))
+            }
         }
     }
 }
@@ -143,18 +177,33 @@ impl Sink<Message> for Socket {
     type Error = SocketError;
 
     fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.get_mut().0).poll_ready(cx).map_err(Into::into)
+        Pin::new(&mut self.get_mut().ws)
+            .poll_ready(cx)
+            .map_err(Into::into)
     }
 
     fn start_send(self: Pin<&mut Self>, msg: Message) -> Result<(), Self::Error> {
-        Pin::new(&mut self.get_mut().0).start_send(frame(msg)).map_err(Into::into)
+        let this = self.get_mut();
+        if let Message::Close(_) = msg {
+            if this.close_sent {
+                return Ok(());
+            }
+            this.close_sent = true;
+        }
+        Pin::new(&mut this.ws)
+            .start_send(frame(msg))
+            .map_err(Into::into)
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.get_mut().0).poll_flush(cx).map_err(Into::into)
+        Pin::new(&mut self.get_mut().ws)
+            .poll_flush(cx)
+            .map_err(Into::into)
     }
 
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        Pin::new(&mut self.get_mut().0).poll_close(cx).map_err(Into::into)
+        Pin::new(&mut self.get_mut().ws)
+            .poll_close(cx)
+            .map_err(Into::into)
     }
 }

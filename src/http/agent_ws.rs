@@ -55,7 +55,9 @@ pub async fn upgrade(
     let who = identify(&app, &credential).await;
     let ip = client_ip(&app, addr, &headers);
     let max = app.config.limits.max_message_bytes;
-    socket::accept(ws, max, move |socket| agent(app, socket, ip, who, credential, q.session))
+    socket::accept(ws, max, move |socket| {
+        agent(app, socket, ip, who, credential, q.session)
+    })
 }
 
 fn refused(reason: &'static str) {

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes};
-use futures_util::{SinkExt, StreamExt};
 use futures_util::stream::SplitStream;
+use futures_util::{SinkExt, StreamExt};
 use metrics::{Counter, Histogram};
 
 use super::AppState;
@@ -161,12 +161,7 @@ pub async fn refuse(sink: &mut Socket, code: &str, close_code: u16, message: &st
 
 /// Sends one message, then closes with `close_code`: for a connection that is
 /// answered once and never set up.
-pub async fn say_and_close(
-    sink: &mut Socket,
-    msg: &ServerMsg<'_>,
-    close_code: u16,
-    reason: &str,
-) {
+pub async fn say_and_close(sink: &mut Socket, msg: &ServerMsg<'_>, close_code: u16, reason: &str) {
     let _ = sink.send(Message::Text(msg.to_json().into())).await;
     let _ = sink.send(close_frame(close_code, reason)).await;
 }

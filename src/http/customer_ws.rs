@@ -19,10 +19,10 @@ use crate::protocol::{
     self, CreateMsg, InteractionMsg, Kind, ResumeMsg, ServerMsg, close, end_message,
 };
 use crate::secret::hash_matches;
-use crate::socket::{self, Socket, Upgrade};
 use crate::session::{
     Event, Interaction, Refusal, Role, Session, State as SessionState, token_matches,
 };
+use crate::socket::{self, Socket, Upgrade};
 
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -51,7 +51,9 @@ pub async fn upgrade(
         .with_own(if app.https { "https" } else { "http" }, host);
     let site = origin.to_string();
     let max = app.config.limits.max_message_bytes;
-    socket::accept(ws, max, move |socket| customer(app, socket, ip, site, origins))
+    socket::accept(ws, max, move |socket| {
+        customer(app, socket, ip, site, origins)
+    })
 }
 
 /// What the customer gets on connecting: the session, plus the token once.
@@ -62,13 +64,7 @@ struct Admitted {
 
 /// One customer connection from `site` (its origin); `origins` are the sites
 /// write-mode navigation may go to.
-async fn customer(
-    app: AppState,
-    socket: Socket,
-    ip: IpAddr,
-    site: String,
-    origins: Vec<String>,
-) {
+async fn customer(app: AppState, socket: Socket, ip: IpAddr, site: String, origins: Vec<String>) {
     // Boxed: the handshake's state is freed once relaying starts instead of
     // sizing the task that lives as long as the connection.
     if let Some(open) = Box::pin(open(&app, socket, ip, &site, origins)).await {

@@ -4,7 +4,6 @@
 
 #[path = "../common/mod.rs"]
 mod common;
-mod compression;
 mod flood;
 mod forged_admin;
 mod fuzz;
@@ -14,3 +13,4 @@ mod proxy;
 mod resume_oracle;
 mod slowloris;
 mod webhooks;
+mod websocket;

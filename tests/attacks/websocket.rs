@@ -1,6 +1,8 @@
-//! A client that negotiates WebSocket compression (permessage-deflate) and sends a small
-//! frame that inflates to far more than a message may hold: the server stops inflating at
-//! the limit and closes with 1009, as it does for a large frame sent plainly.
+//! A client writing WebSocket frames by hand. One negotiates compression (permessage-deflate)
+//! and sends a small frame that inflates to far more than a message may hold: the server stops
+//! inflating at the limit and closes with 1009, as it does for a large frame sent plainly.
+//! Another answers the server's close: it gets no second close (browsers report one as an
+//! error).
 
 use std::io::Write;
 use std::time::Duration;
@@ -53,15 +55,18 @@ async fn read_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
     (head[0] & 0x0f, payload)
 }
 
-#[tokio::test]
-async fn a_compressed_frame_inflating_past_the_limit_is_refused() {
-    let srv = start(|_| {}).await;
+/// A customer connection opened by hand: the stream and the server's answer (lowercase).
+async fn open(srv: &crate::common::TestServer, compress: bool) -> (TcpStream, String) {
     let mut tcp = TcpStream::connect(&srv.host).await.unwrap();
+    let extensions = if compress {
+        "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+    } else {
+        ""
+    };
     let request = format!(
         "GET /ws/customer?v=1 HTTP/1.1\r\nHost: {host}\r\nOrigin: {origin}\r\n\
          Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
-         Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n\r\n",
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n{extensions}\r\n",
         host = srv.host,
         origin = srv.url,
     );
@@ -72,7 +77,61 @@ async fn a_compressed_frame_inflating_past_the_limit_is_refused() {
     }
     let response = String::from_utf8(response).unwrap().to_ascii_lowercase();
     assert!(response.starts_with("http/1.1 101"), "{response}");
-    assert!(response.contains("permessage-deflate"), "compression agreed: {response}");
+    (tcp, response)
+}
+
+/// A masked client frame, FIN set.
+fn client_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    assert!(payload.len() < 126);
+    let mask = [3u8, 5, 7, 11];
+    let mut frame = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    frame.extend_from_slice(&mask);
+    frame.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    frame
+}
+
+#[tokio::test]
+async fn a_close_answered_is_not_closed_again() {
+    let srv = start(|_| {}).await;
+    let (mut tcp, _) = open(&srv, false).await;
+    // The customer starts a session and leaves it: the server says why, then closes.
+    let create = br#"{"v":1,"t":"create","url":"https://shop.example/","title":"Shop"}"#;
+    tcp.write_all(&client_frame(1, create)).await.unwrap();
+    assert_eq!(read_frame(&mut tcp).await.0, 1, "the session");
+    tcp.write_all(&client_frame(1, br#"{"v":1,"t":"exit"}"#))
+        .await
+        .unwrap();
+    let mut got = vec![];
+    loop {
+        let (op, payload) = read_frame(&mut tcp).await;
+        got.push(op);
+        if op == 8 {
+            // The client answers with its own close, as a browser does.
+            tcp.write_all(&client_frame(8, &payload[..2]))
+                .await
+                .unwrap();
+            break;
+        }
+    }
+    let mut rest = vec![];
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut rest)).await;
+    assert!(read.is_ok(), "the server ends the connection");
+    assert_eq!(got.last(), Some(&8), "closed: {got:?}");
+    assert!(
+        rest.is_empty(),
+        "nothing after the close handshake: {rest:?}"
+    );
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn a_compressed_frame_inflating_past_the_limit_is_refused() {
+    let srv = start(|_| {}).await;
+    let (mut tcp, response) = open(&srv, true).await;
+    assert!(
+        response.contains("permessage-deflate"),
+        "compression agreed: {response}"
+    );
 
     // A compressed message is read like any other: the session is created.
     let create = br#"{"v":1,"t":"create","url":"https://shop.example/","title":"Shop"}"#;
@@ -87,7 +146,11 @@ async fn a_compressed_frame_inflating_past_the_limit_is_refused() {
     bomb.resize(64 << 20, b'a');
     bomb.extend_from_slice(br#""}"#);
     let frame = compressed_frame(&bomb);
-    assert!(frame.len() < limit, "the frame on the wire is small: {}", frame.len());
+    assert!(
+        frame.len() < limit,
+        "the frame on the wire is small: {}",
+        frame.len()
+    );
     tcp.write_all(&frame).await.unwrap();
     let closed = tokio::time::timeout(Duration::from_secs(10), async {
         loop {
