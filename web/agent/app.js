@@ -775,11 +775,17 @@ function clearView() {
 /** The customer's latest `pointer` message not drawn yet, and the frame that will draw it. */
 let ptrMsg = null;
 let ptrFrame = 0;
+/** The last `pointer` message that carried its element's box size (sent only when it changes). */
+let ptrBox = null;
 /**
  * Draws the customer's pointer once per animation frame, at the latest position: messages can
  * come faster than frames, and placing one reads layout. (The agent's own pointer: control.js.)
  */
 function pointer(m) {
+  if (m.w !== undefined) ptrBox = m;
+  else if (ptrBox && ptrBox.i === m.i) m = { ...m, w: ptrBox.w, h: ptrBox.h };
+  // The element under the customer's pointer is the one hovered (no `hover` message follows).
+  if (m.i) mirror.hover(m.i);
   ptrMsg = m;
   if (ptrFrame) return;
   ptrFrame = requestAnimationFrame(() => {

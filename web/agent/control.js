@@ -247,7 +247,7 @@ export function attachControl({
         last = s;
         // In write mode the pointer hovers the customer's page (its cursor shows there too).
         if (control.mode === 'write' && m.i) send('move', m);
-        else send('pointer', m);
+        else send('pointer', pointerMsg(m));
       }
     }
     if (wheel) {
@@ -258,6 +258,26 @@ export function attachControl({
     flushText();
   };
   const soon = () => frame || (frame = requestAnimationFrame(tick));
+  /** The box (element and size) the last `pointer` message gave, and when. */
+  let sentBox = '',
+    sentAt = 0;
+  /**
+   * A `pointer` message: the element and the whole-pixel offset in it, with the element's size
+   * only when it changed or a second went by (the customer's page keeps the last one); the
+   * point itself only where there is no element.
+   * @param {Point} m
+   */
+  function pointerMsg(m) {
+    if (!m.i) return { x: m.x, y: m.y };
+    const size = { w: Math.round(m.w || 0), h: Math.round(m.h || 0) },
+      key = m.i + ':' + size.w + 'x' + size.h,
+      stale = Date.now() - sentAt > 1000,
+      o = { i: m.i, ox: Math.round(m.ox || 0), oy: Math.round(m.oy || 0) };
+    if (key === sentBox && !stale) return o;
+    sentBox = key;
+    sentAt = Date.now();
+    return { ...o, ...size };
+  }
   const flushText = () => {
     if (!text) return;
     const t = text,

@@ -147,6 +147,7 @@ export class Mirror {
     this.h = 0;
     this.want = new Map();
     this.marks = { hover: [], focus: [] };
+    this.hovered = -1;
     this.sheetText = new Map();
     this.sheets = new Map();
     this.frames = [];
@@ -419,6 +420,7 @@ export class Mirror {
     this.pics = new Map();
     this.bases = new Map();
     this.marks = { hover: [], focus: [] };
+    this.hovered = -1;
     const f = document.createElement('iframe');
     f.setAttribute('sandbox', 'allow-same-origin');
     f.setAttribute('inert', '');
@@ -604,6 +606,8 @@ export class Mirror {
     }
   }
   hover(id) {
+    if (id === this.hovered) return;
+    this.hovered = id;
     this.mark('hover', id, ['data-cb-hover'], ['data-cb-hover']);
   }
   /** `visible`: the customer's browser shows the focus ring (`:focus-visible`). */

@@ -54,6 +54,35 @@ export function dirtyField(el) {
   soon();
 }
 
+/** The pointer's element and box size as last sent, and when the size was sent. */
+let ptrBox = '',
+  ptrBoxAt = 0;
+/**
+ * The element under the pointer and the offset in its box: the agent's view places the cursor on
+ * the same thing even while its scroll lags behind. The box's size goes only when it changed (or
+ * once a second, for a view that missed it): the view keeps the last one. The element is also
+ * the one hovered, so the view marks it from this and no `hover` follows.
+ * @param {{x: number, y: number, t: Node}} p
+ */
+function sendPointer({ x, y, t }) {
+  const n = elUp(t),
+    i = n && n.nodeType === 1 && mirror.ids.get(n);
+  if (!i) return send('pointer', { x, y });
+  const r = rectOf(n),
+    w = Math.round(r.width),
+    h = Math.round(r.height),
+    box = i + ':' + w + 'x' + h,
+    o = { i, ox: Math.round(x - r.left), oy: Math.round(y - r.top) },
+    now = Date.now();
+  if (box !== ptrBox || now - ptrBoxAt > 1000) {
+    Object.assign(o, { w, h });
+    ptrBox = box;
+    ptrBoxAt = now;
+  }
+  send('pointer', o);
+  hoverId = i;
+}
+
 /** Id of the nearest mirrored node. */
 function idUp(n) {
   return mirror.ids.get(elUp(n)) || 0;
@@ -250,26 +279,15 @@ export function flush() {
       send('selection', s);
     }
   }
+  if (ptr && !frame) {
+    // only from the frame callback: a flush for other state between frames waits for it
+    sendPointer(ptr);
+    ptr = null;
+  }
   if (hoverEl) {
     const i = idUp(hoverEl);
     hoverEl = null;
     if (i !== hoverId) send('hover', { i: (hoverId = i) });
-  }
-  if (ptr && !frame) {
-    // only from the frame callback: a flush for other state between frames waits for it
-    // The element under the pointer and the offset in its box: the agent's view places the cursor
-    // on the same thing even while its scroll lags behind.
-    const { x, y } = ptr,
-      n = elUp(ptr.t),
-      i = n && n.nodeType === 1 && ids.get(n),
-      o = { x, y };
-    if (i) {
-      const r = rectOf(n),
-        k = (v) => Math.round(v * 10) / 10;
-      Object.assign(o, { i, ox: k(x - r.left), oy: k(y - r.top), w: k(r.width), h: k(r.height) });
-    }
-    send('pointer', o);
-    ptr = null;
   }
   const ml = [];
   for (const el of media) {

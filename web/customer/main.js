@@ -235,7 +235,13 @@ export function init(origin, queue, script, scrolled) {
       expiresInMs: m.expires_in_ms || 0,
     }),
   );
-  on('msg:pointer', (m) => capture().then((c) => emit('agentPointer', c.locate(m))));
+  // A `pointer` message carries its element's size only when it changed: the last one is kept.
+  let box = null;
+  on('msg:pointer', (m) => {
+    if (m.w !== undefined) box = m;
+    else if (box && box.i === m.i) m = { ...m, w: box.w, h: box.h };
+    capture().then((c) => emit('agentPointer', c.locate(m)));
+  });
   on('msg:mark', (m) => capture().then((c) => emit('agentMark', c.locate(m))));
   for (const t of INPUT) on('msg:' + t, input);
   on('ended', (e) => emit('sessionEnded', e));
