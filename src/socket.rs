@@ -36,6 +36,8 @@ pub enum SocketError {
     TooBig,
     #[error("a text frame that is not UTF-8")]
     NotUtf8,
+    #[error("the connection is closing: nothing is sent after its close")]
+    Closing,
     #[error(transparent)]
     WebSocket(yawc::WebSocketError),
 }
@@ -88,10 +90,11 @@ where
 
 /// One open connection.
 ///
-/// A connection closes once: yawc answers every close it reads with its own, and closes on
-/// its own after a frame it refuses, so a close already sent (by us or by yawc) stops the
-/// next one, and nothing is read past the peer's close. (A second close makes a browser
-/// report "Close received after close".)
+/// A connection closes once, and nothing follows its close: yawc answers every close it
+/// reads, closes on its own after a frame it refuses, and sends whatever it is given after a
+/// close. So a close already sent (by us or by yawc) stops the next one and any frame, and
+/// nothing is read past the peer's close. (A browser fails a connection that gets a second
+/// close, or data after one.)
 pub struct Socket {
     ws: WebSocket<yawc::HttpStream>,
     close_sent: bool,
@@ -184,12 +187,17 @@ impl Sink<Message> for Socket {
 
     fn start_send(self: Pin<&mut Self>, msg: Message) -> Result<(), Self::Error> {
         let this = self.get_mut();
-        if let Message::Close(_) = msg {
-            if this.close_sent {
-                return Ok(());
-            }
-            this.close_sent = true;
+        let closing = matches!(msg, Message::Close(_));
+        if this.close_sent {
+            // A relaying task may write after the close (a browser fails a connection that
+            // gets data after a close).
+            return if closing {
+                Ok(())
+            } else {
+                Err(SocketError::Closing)
+            };
         }
+        this.close_sent = closing;
         Pin::new(&mut this.ws)
             .start_send(frame(msg))
             .map_err(Into::into)

@@ -1,8 +1,9 @@
 //! A client writing WebSocket frames by hand. One negotiates compression (permessage-deflate)
 //! and sends a small frame that inflates to far more than a message may hold: the server stops
 //! inflating at the limit and closes with 1009, as it does for a large frame sent plainly.
-//! Another answers the server's close: it gets no second close (browsers report one as an
-//! error).
+//! Others check the close: a client answering the server's close gets no second close, and
+//! nothing the other party sends reaches a connection after its close (a browser fails the
+//! connection on either, and the reason for the close is lost).
 
 use std::io::Write;
 use std::time::Duration;
@@ -11,6 +12,8 @@ use flate2::Compression;
 use flate2::write::DeflateEncoder;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
+
+use serde_json::json;
 
 use crate::common::start;
 
@@ -43,16 +46,21 @@ fn compressed_frame(text: &[u8]) -> Vec<u8> {
 
 /// Reads one unfragmented server frame: its opcode and payload.
 async fn read_frame(tcp: &mut TcpStream) -> (u8, Vec<u8>) {
+    next_frame(tcp).await.expect("a frame")
+}
+
+/// The next server frame, or `None` once the connection has ended.
+async fn next_frame(tcp: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
     let mut head = [0u8; 2];
-    tcp.read_exact(&mut head).await.unwrap();
+    tcp.read_exact(&mut head).await.ok()?;
     let len = match head[1] & 0x7f {
-        126 => u64::from(tcp.read_u16().await.unwrap()),
-        127 => tcp.read_u64().await.unwrap(),
+        126 => u64::from(tcp.read_u16().await.ok()?),
+        127 => tcp.read_u64().await.ok()?,
         n => u64::from(n),
     };
     let mut payload = vec![0; len as usize];
-    tcp.read_exact(&mut payload).await.unwrap();
-    (head[0] & 0x0f, payload)
+    tcp.read_exact(&mut payload).await.ok()?;
+    Some((head[0] & 0x0f, payload))
 }
 
 /// A customer connection opened by hand: the stream and the server's answer (lowercase).
@@ -163,5 +171,51 @@ async fn a_compressed_frame_inflating_past_the_limit_is_refused() {
     .await
     .expect("the server closes the connection");
     assert_eq!(closed, 1009, "closed as too big");
+    srv.stop().await;
+}
+
+#[tokio::test]
+async fn nothing_follows_a_close_while_the_agent_keeps_pointing() {
+    let srv = start(|_| {}).await;
+    let (mut tcp, _) = open(&srv, false).await;
+    let create = br#"{"v":1,"t":"create","url":"https://shop.example/","title":"Shop"}"#;
+    tcp.write_all(&client_frame(1, create)).await.unwrap();
+    let (_, hello) = read_frame(&mut tcp).await;
+    let hello: serde_json::Value = serde_json::from_slice(&hello).unwrap();
+    let mut agent = srv.agent(hello["id"].as_str().unwrap(), "alice").await;
+    agent.expect("session").await;
+    // The agent's pointer, relayed by the agent's connection straight into the customer's.
+    let pointing = tokio::spawn(async move {
+        for n in 0..2000 {
+            agent
+                .send(json!({"t": "pointer", "x": n % 500, "y": 10}))
+                .await;
+            if n % 50 == 0 {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        }
+        agent
+    });
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    // The customer breaks the protocol: the server explains, closes, and waits for its answer.
+    tcp.write_all(&client_frame(1, b"not json")).await.unwrap();
+    let mut after_close = vec![];
+    let mut closed = None;
+    let _ = tokio::time::timeout(Duration::from_secs(4), async {
+        while let Some((op, payload)) = next_frame(&mut tcp).await {
+            match closed {
+                Some(_) => after_close.push(op),
+                None if op == 8 => closed = Some(u16::from_be_bytes([payload[0], payload[1]])),
+                None => {}
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Some(4400), "closed for the protocol error");
+    assert!(
+        after_close.is_empty(),
+        "frames after the close: {after_close:?}"
+    );
+    drop(pointing.await.unwrap());
     srv.stop().await;
 }
