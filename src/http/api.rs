@@ -24,6 +24,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(end_interaction))
         .routes(routes!(list_history))
         .routes(routes!(read_history))
+        .merge(super::audit_api::routes())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -171,19 +172,12 @@ struct HistoryQuery {
 }
 
 /// Accepts milliseconds since the epoch or an RFC 3339 date-time.
-fn parse_time(s: &str, what: &str) -> ApiResult<Millis> {
-    if let Ok(ms) = s.parse::<u64>() {
-        return Ok(ms);
-    }
-    humantime::parse_rfc3339_weak(s)
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as Millis)
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{what}: use milliseconds or a date like 2026-11-25T10:00:00Z"
-            ))
-        })
+pub(super) fn parse_time(s: &str, what: &str) -> ApiResult<Millis> {
+    crate::clock::parse_instant(s).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "{what}: use milliseconds or a date like 2026-11-25T10:00:00Z"
+        ))
+    })
 }
 
 /// List past and live sessions, newest first.

@@ -274,7 +274,7 @@ async fn admit(
             }
             let (created, session) = app
                 .live
-                .create(interaction, msg.page.into_page())
+                .create(site, interaction, msg.page.into_page())
                 .await
                 .map_err(Refused::unavailable)?;
             Ok(Admitted {
