@@ -8,7 +8,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::clock::now_ms;
 use crate::domain::audit::checkpoint::{PERIODIC, RETENTION};
-use crate::domain::audit::{Chain, Checkpoint, CheckpointKey, Content, Record};
+use crate::domain::audit::{Chain, Checkpoint, CheckpointKey, Content, Head, Record};
 use crate::metrics as m;
 use crate::session::Millis;
 use crate::store::{Store, StoreError};
@@ -212,7 +212,7 @@ impl Writer {
 
     async fn checkpoint(&mut self, reason: &'static str) {
         let heads = match self.store.audit_heads().await {
-            Ok(h) => h,
+            Ok(h) => self.own_head_from_memory(h),
             Err(e) => {
                 return failed(
                     &self.webhooks,
@@ -250,13 +250,31 @@ impl Writer {
         }
     }
 
+    /// This node signs its own chain's head as it wrote it, never as the
+    /// database says: a record forged at its end would be signed otherwise.
+    fn own_head_from_memory(&self, mut heads: Vec<Head>) -> Vec<Head> {
+        let own = self.chain.head();
+        match heads.iter_mut().find(|h| h.node == own.node) {
+            Some(h) if *h != own => {
+                let error = format!("the database ends this chain at {}, not {}", h.seq, own.seq);
+                failed(&self.webhooks, &own.node, "tampered", 0, &error);
+                *h = own;
+            }
+            Some(_) => {}
+            None if own.seq > 0 => heads.push(own),
+            None => {}
+        }
+        heads.sort_by(|a, b| a.node.cmp(&b.node));
+        heads
+    }
+
     async fn prune(&mut self, before: Millis) {
         let cut = async {
             let pruned = self.store.audit_cut(before).await?;
             if pruned.is_empty() {
                 return Ok(None);
             }
-            let heads = self.store.audit_heads().await?;
+            let heads = self.own_head_from_memory(self.store.audit_heads().await?);
             let c = self.key.sign(
                 &self.chain.node,
                 self.last.as_ref(),
