@@ -166,6 +166,43 @@ async fn tampering_is_named(srv: &common::TestServer, db: &AnyPool) {
             .await
             .is_ok()
     );
+
+    // A record forged at the end, properly hashed, is never signed.
+    let last = &original[5];
+    let mut chain = Chain::resume(&last.0, 6, parse_hash(&last.8).unwrap());
+    let forged = chain.append(Content::new(
+        1,
+        "agent:ann",
+        Some(SESSION),
+        "agent.action",
+        &json!({}),
+    ));
+    let row: Row = (
+        forged.node.clone(),
+        7,
+        1,
+        "agent:ann".into(),
+        Some(SESSION.into()),
+        "agent.action".into(),
+        "{}".into(),
+        hex::encode(forged.prev),
+        hex::encode(forged.hash),
+    );
+    insert(db, &row).await;
+    app.live.audit.checkpoint(SESSION_END);
+    app.live.audit.flush().await;
+    let signed = app
+        .store
+        .last_audit_checkpoint(app.live.audit.node())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(signed.heads[0].seq, 6);
+    let report = trail::verify_store(app.store.as_ref(), app.live.audit.trusted(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(report.unattested, 1);
+    restore(db, &original).await;
 }
 
 #[tokio::test]
