@@ -9,6 +9,7 @@ use std::process::Command;
 use cobrowse::audit::trail::{self, TrailError};
 use cobrowse::domain::audit::checkpoint::SESSION_END;
 use cobrowse::domain::audit::{Chain, Content, Failure, parse_hash};
+use common::scrape::Scrape;
 use common::services::Postgres;
 use serde_json::json;
 use sqlx::AnyPool;
@@ -189,8 +190,14 @@ async fn tampering_is_named(srv: &common::TestServer, db: &AnyPool) {
         hex::encode(forged.hash),
     );
     insert(db, &row).await;
+    let before = Scrape::of(srv).await;
     app.live.audit.checkpoint(SESSION_END);
     app.live.audit.flush().await;
+    let tampered = r#"cobrowse_audit_append_failures_total{reason="tampered"}"#;
+    assert!(
+        Scrape::of(srv).await.since(&before, tampered) >= 1.0,
+        "an alert, not silence"
+    );
     let signed = app
         .store
         .last_audit_checkpoint(app.live.audit.node())
@@ -311,4 +318,44 @@ async fn a_session_export_verifies_offline_and_the_cli_names_a_changed_record() 
     let (ok, _, err) = cobrowse(&dir, &["audit", "verify"]);
     assert!(!ok, "{err}");
     assert!(err.contains(&format!("record {node}/5")), "{err}");
+}
+
+#[tokio::test]
+async fn retention_leaves_a_signed_cut_and_the_rest_still_verifies() {
+    let srv = server_with_trail(None).await;
+    let app = srv.app();
+    let audit = &app.live.audit;
+    audit.prune(cobrowse::clock::now_ms() + 1);
+    audit.record(
+        "admin:root",
+        None,
+        "webhook.removed",
+        json!({ "webhook": 1 }),
+    );
+    audit.checkpoint(SESSION_END);
+    audit.flush().await;
+    let store = app.store.as_ref();
+    let left = store.audit_records(&Default::default()).await.unwrap();
+    assert_eq!(left.iter().map(|r| r.seq).collect::<Vec<_>>(), [7]);
+    let report = trail::verify_store(store, audit.trusted(), None, None)
+        .await
+        .unwrap();
+    assert_eq!(report.records, 1);
+
+    // Without the retention checkpoint, what remains starts from nothing signed.
+    let db = pool(&format!(
+        "sqlite://{}",
+        srv.dir.path().join("cobrowse.sqlite").display()
+    ))
+    .await;
+    sqlx::query("DELETE FROM audit_checkpoints WHERE reason = 'retention'")
+        .execute(&db)
+        .await
+        .unwrap();
+    assert!(
+        trail::verify_store(store, audit.trusted(), None, None)
+            .await
+            .is_err()
+    );
+    srv.stop().await;
 }
