@@ -64,7 +64,7 @@ async fn check(app: &AppState, provider: &OidcProvider, sign_in: SignIn) {
             counted(id, "revoked");
             tracing::warn!(account = %sign_in.account, provider = id, error = %e, "the provider no longer vouches for this sign-in: the account's sign-ins end");
             let detail = serde_json::json!({ "account": sign_in.account, "error": e.to_string() });
-            sso_audit(&app, id, "sso.revoked", detail);
+            sso_audit(app, id, "sso.revoked", detail);
             if let Err(e) = app.store.remove_sign_ins(&sign_in.account).await {
                 tracing::warn!(account = %sign_in.account, error = %e, "could not end the sign-ins");
             }
@@ -86,7 +86,7 @@ async fn check(app: &AppState, provider: &OidcProvider, sign_in: SignIn) {
             tracing::warn!(account = %sign_in.account, provider = id, why = %refusal, "SSO sign-in no longer qualifies");
             let detail =
                 serde_json::json!({ "account": sign_in.account, "why": refusal.to_string() });
-            sso_audit(&app, id, "sso.refused", detail);
+            sso_audit(app, id, "sso.refused", detail);
         }
         Err(e) => {
             tracing::warn!(account = %sign_in.account, error = %e, "could not check the account")

@@ -185,7 +185,7 @@ fn an_export_with_elided_records_verifies_and_records_past_the_last_checkpoint_a
         .enumerate()
         .map(|(i, r)| if i % 2 == 0 { r.elided() } else { r.clone() })
         .collect();
-    let report = verify(&segment, &[c.clone()], &[key().public()], false).unwrap();
+    let report = verify(&segment, std::slice::from_ref(&c), &[key().public()], false).unwrap();
     assert_eq!(report.unattested, 1);
     let mut forged = segment.clone();
     forged[0].content_hash[0] ^= 1;
