@@ -62,6 +62,25 @@ async fn insert(db: &AnyPool, r: &Row) {
         .unwrap();
 }
 
+/// A record properly hashed to follow `prev`, as someone with the database could make.
+fn forged_after(prev: &Row) -> Row {
+    let seq = prev.1 as u64;
+    let mut chain = Chain::resume(&prev.0, seq, parse_hash(&prev.8).unwrap());
+    let content = Content::new(1, "agent:ann", Some(SESSION), "agent.action", &json!({}));
+    let forged = chain.append(content.clone());
+    (
+        forged.node,
+        seq as i64 + 1,
+        content.at as i64,
+        content.actor,
+        content.session,
+        content.kind,
+        content.detail,
+        hex::encode(forged.prev),
+        hex::encode(forged.hash),
+    )
+}
+
 async fn restore(db: &AnyPool, original: &[Row]) {
     sqlx::query("DELETE FROM audit_records")
         .execute(db)
@@ -128,28 +147,7 @@ async fn tampering_is_named(srv: &common::TestServer, db: &AnyPool) {
         1000,
     )
     .await;
-    let second = &original[1];
-    let mut chain = Chain::resume(&second.0, 2, parse_hash(&second.8).unwrap());
-    let forged = chain.append(Content::new(
-        1,
-        "agent:ann",
-        Some(SESSION),
-        "agent.action",
-        &json!({}),
-    ));
-    let c = forged.content.as_ref().unwrap();
-    let row: Row = (
-        forged.node.clone(),
-        3,
-        1,
-        c.actor.clone(),
-        c.session.clone(),
-        c.kind.clone(),
-        c.detail.clone(),
-        hex::encode(forged.prev),
-        hex::encode(forged.hash),
-    );
-    insert(db, &row).await;
+    insert(db, &forged_after(&original[1])).await;
     let (seq, why) = named(srv).await;
     assert_eq!(seq, 4, "{why}");
     assert!(why.contains("/3"), "{why}");
@@ -169,27 +167,7 @@ async fn tampering_is_named(srv: &common::TestServer, db: &AnyPool) {
     );
 
     // A record forged at the end, properly hashed, is never signed.
-    let last = &original[5];
-    let mut chain = Chain::resume(&last.0, 6, parse_hash(&last.8).unwrap());
-    let forged = chain.append(Content::new(
-        1,
-        "agent:ann",
-        Some(SESSION),
-        "agent.action",
-        &json!({}),
-    ));
-    let row: Row = (
-        forged.node.clone(),
-        7,
-        1,
-        "agent:ann".into(),
-        Some(SESSION.into()),
-        "agent.action".into(),
-        "{}".into(),
-        hex::encode(forged.prev),
-        hex::encode(forged.hash),
-    );
-    insert(db, &row).await;
+    insert(db, &forged_after(&original[5])).await;
     let before = Scrape::of(srv).await;
     app.live.audit.checkpoint(SESSION_END);
     app.live.audit.flush().await;
