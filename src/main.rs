@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use serde_json::json;
 
-use cobrowse::audit::{identity, trail};
+use cobrowse::audit::{cli as audit_cli, identity, trail};
 use cobrowse::auth::{hash_password, new_api_key, valid_name};
 use cobrowse::clock::{now_ms, parse_instant};
 use cobrowse::config::{Config, LogFormat, Overrides};
@@ -401,6 +402,9 @@ fn read_password() -> anyhow::Result<String> {
 
 async fn agent(ground: Ground, command: AgentCommand) -> anyhow::Result<()> {
     let store = &ground.store;
+    let change = |kind: &'static str, detail: serde_json::Value| {
+        audit_cli::record_change(&ground.config, store.clone(), kind, detail)
+    };
     match command {
         AgentCommand::Add { name, admin } => {
             if !valid_name(&name) {
@@ -415,6 +419,11 @@ async fn agent(ground: Ground, command: AgentCommand) -> anyhow::Result<()> {
                 .add_account(&name, &hash_password(&read_password()?)?, role, now_ms())
                 .await?;
             println!("added {} {name}", role.as_str());
+            change(
+                "account.added",
+                json!({ "account": name, "role": role.as_str() }),
+            )
+            .await?;
         }
         AgentCommand::List => {
             println!("{:<24} {:<6} {:<9}", "NAME", "ROLE", "STATUS");
@@ -430,16 +439,27 @@ async fn agent(ground: Ground, command: AgentCommand) -> anyhow::Result<()> {
         AgentCommand::Disable { name } => {
             store.set_disabled(&name, true).await?;
             println!("disabled {name}");
+            change(
+                "account.changed",
+                json!({ "account": name, "disabled": true }),
+            )
+            .await?;
         }
         AgentCommand::Enable { name } => {
             store.set_disabled(&name, false).await?;
             println!("enabled {name}");
+            change(
+                "account.changed",
+                json!({ "account": name, "disabled": false }),
+            )
+            .await?;
         }
         AgentCommand::Password { name } => {
             store
                 .set_password(&name, &hash_password(&read_password()?)?)
                 .await?;
             println!("password changed for {name}");
+            change("account.password_reset", json!({ "account": name })).await?;
         }
     }
     Ok(())
@@ -455,6 +475,9 @@ async fn apikey(ground: Ground, command: ApiKeyCommand) -> anyhow::Result<()> {
                 .await?;
             println!("{key}");
             eprintln!("API key {name} created: keep it now, it cannot be shown again");
+            let detail = json!({ "key": name });
+            audit_cli::record_change(&ground.config, store.clone(), "api_key.created", detail)
+                .await?;
         }
         ApiKeyCommand::List => {
             println!(
@@ -473,6 +496,9 @@ async fn apikey(ground: Ground, command: ApiKeyCommand) -> anyhow::Result<()> {
         ApiKeyCommand::Revoke { id } => {
             store.revoke_api_key(id, now_ms()).await?;
             println!("revoked API key {id}");
+            let detail = json!({ "key": id });
+            audit_cli::record_change(&ground.config, store.clone(), "api_key.revoked", detail)
+                .await?;
         }
     }
     Ok(())

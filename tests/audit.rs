@@ -337,3 +337,35 @@ async fn retention_leaves_a_signed_cut_and_the_rest_still_verifies() {
     );
     srv.stop().await;
 }
+
+#[test]
+fn a_change_made_from_the_command_line_is_in_the_trail_and_verifies() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut add = Command::new(BIN)
+        .args(["agent", "add", "bob", "--data-dir"])
+        .arg(dir.path())
+        .env("COBROWSE_LOG", "warn")
+        .env("USER", "ops")
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    add.stdin
+        .take()
+        .unwrap()
+        .write_all(b"correct horse battery\n")
+        .unwrap();
+    assert!(add.wait().unwrap().success());
+    let (ok, out, err) = cobrowse(dir.path(), &["audit", "verify"]);
+    assert!(ok && out.contains("verified: 1 records"), "{out}{err}");
+    let (ok, export, err) = cobrowse(dir.path(), &["audit", "export"]);
+    assert!(ok, "{err}");
+    let record = export
+        .lines()
+        .find(|l| l.contains("account.added"))
+        .expect("recorded");
+    assert!(
+        record.contains(r#""actor":"cli:ops""#) && record.contains(r#"\"bob\""#),
+        "{record}"
+    );
+}

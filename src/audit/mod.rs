@@ -5,6 +5,7 @@
 
 mod actions;
 mod appender;
+pub mod cli;
 pub mod identity;
 pub mod trail;
 

@@ -10,10 +10,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::caller::Operator;
+use super::caller::{Operator, trail_actor};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::domain::session_history::{HistoryDetail, HistoryFilter, HistorySummary};
 use crate::session::{EndReason, Event, LiveSession, Millis, SessionId};
+use serde_json::json;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -116,11 +117,18 @@ async fn read_session(
     ),
 )]
 async fn end_session(
-    _: Operator,
+    Operator(by): Operator,
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SessionEnded>> {
     let id = parse_id(&id)?;
+    let actor = trail_actor(&by);
+    app.live.audit.record(
+        &actor,
+        Some(&id.to_string()),
+        "session.end_requested",
+        json!({}),
+    );
     match app.live.apply(id, Event::EndedByApi).await {
         Ok(_) => Ok(Json(SessionEnded {
             ended: id,
@@ -144,10 +152,14 @@ async fn end_session(
     ),
 )]
 async fn end_interaction(
-    _: Operator,
+    Operator(by): Operator,
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<InteractionEnded>> {
+    let detail = json!({ "interaction": id });
+    app.live
+        .audit
+        .record(&trail_actor(&by), None, "interaction.end_requested", detail);
     let ended = app.live.end_interaction(&id).await?;
     Ok(Json(InteractionEnded {
         interaction: id,

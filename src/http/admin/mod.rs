@@ -31,12 +31,9 @@ use super::{App, AppState};
 /// Keeps an administrative change in the audit trail; `by` as the caller
 /// extractors name it (an administrator, or `api-key:NAME`).
 fn audit(app: &App, by: &str, kind: &str, detail: serde_json::Value) {
-    let actor = if by.starts_with("api-key:") {
-        by.to_string()
-    } else {
-        format!("admin:{by}")
-    };
-    app.live.audit.record(&actor, None, kind, detail);
+    app.live
+        .audit
+        .record(&super::caller::trail_actor(by), None, kind, detail);
 }
 
 /// What the operations that save rules say of refused selectors.
