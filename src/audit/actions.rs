@@ -65,6 +65,27 @@ pub fn refusal(text: &str) -> Option<Value> {
     Some(json!({ "action": action, "code": code, "node": node(&m) }))
 }
 
+/// A customer page's `applied`: the element an agent's action reached, as the page
+/// describes it (tag, ID, name, selector; never a value), each cut short.
+pub fn applied(text: &str) -> Option<Value> {
+    let m: Value = serde_json::from_str(text).ok()?;
+    if m.get("t")?.as_str()? != "applied" {
+        return None;
+    }
+    let re = m.get("re").and_then(Value::as_str)?;
+    let action = KEPT.iter().find(|k| **k == re)?;
+    let field = |name: &str, max: usize| m.get(name).and_then(Value::as_str).map(|v| cap(v, max));
+    let tag = field("tag", 20).filter(|t| t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'));
+    Some(json!({
+        "action": action,
+        "node": node(&m),
+        "tag": tag,
+        "id": field("id", 64),
+        "name": field("name", 64),
+        "sel": field("sel", 160),
+    }))
+}
+
 impl Auditor {
     /// An agent's input relayed to the customer's page in write mode.
     pub fn agent_input(&self, session: SessionId, agent: &str, text: &str) {
@@ -92,16 +113,16 @@ impl Auditor {
         }
     }
 
-    /// The customer's page refused an agent's action; the page said so (and is named as the source).
-    pub fn customer_notice(&self, session: SessionId, text: &str) {
+    /// What the customer's page said of an agent's action: refused (`notice`), or
+    /// applied to the element it describes (`applied`). The page is named as the source.
+    pub fn customer_report(&self, session: SessionId, text: &str) {
+        let session = session.to_string();
         if let Some(mut detail) = refusal(text) {
             detail["refused_by"] = "customer page".into();
-            self.record(
-                "customer",
-                Some(&session.to_string()),
-                "agent.action_refused",
-                detail,
-            );
+            self.record("customer", Some(&session), "agent.action_refused", detail);
+        } else if let Some(mut detail) = applied(text) {
+            detail["described_by"] = "customer page".into();
+            self.record("customer", Some(&session), "agent.action_applied", detail);
         }
     }
 }
@@ -132,6 +153,24 @@ mod tests {
         assert_eq!(d["to"], "https://shop.example");
         assert!(agent_action(r#"{"v":1,"t":"move","i":1}"#).is_none());
         assert!(agent_action(r#"{"v":1,"t":"snapshot"}"#).is_none());
+    }
+
+    #[test]
+    fn an_applied_action_keeps_a_bounded_description_and_refuses_forged_names() {
+        let long = "x".repeat(500);
+        let text = format!(
+            r#"{{"v":1,"t":"applied","re":"type","i":4,"tag":"input","id":"{long}","name":"card","sel":"form>input","value":"4111"}}"#
+        );
+        let d = applied(&text).unwrap();
+        assert_eq!(
+            (d["tag"].as_str(), d["name"].as_str()),
+            (Some("input"), Some("card"))
+        );
+        assert_eq!(d["id"].as_str().unwrap().len(), 64);
+        assert!(!d.to_string().contains("4111"));
+        let odd = r#"{"v":1,"t":"applied","re":"click","tag":"<script>"}"#;
+        assert_eq!(applied(odd).unwrap()["tag"], Value::Null);
+        assert!(applied(r#"{"v":1,"t":"applied","re":"move"}"#).is_none());
     }
 
     #[test]
