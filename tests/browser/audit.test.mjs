@@ -78,6 +78,9 @@ test('audit: the session timeline shows consent highlighted, verified, and no ty
   );
   assert.ok(!trail.includes(TYPED), 'nothing typed is in the trail');
   const records = JSON.parse(trail).records;
-  assert.ok(records.some((e) => e.kind === 'page.rules'), 'the rules applied to the page');
+  assert.ok(
+    records.some((e) => e.kind === 'page.rules'),
+    'the rules applied to the page',
+  );
   await Promise.all([ctx.close(), c.context().close(), a.context().close()]);
 });
