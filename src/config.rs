@@ -56,6 +56,7 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     pub auth: AuthConfig,
     pub history: HistoryConfig,
+    pub audit: AuditConfig,
     pub webhooks: Vec<WebhookConfig>,
     pub interactions: InteractionsConfig,
     pub privacy: PrivacyConfig,
@@ -354,6 +355,40 @@ pub struct HistoryConfig {
     pub retention_days: u32,
 }
 
+/// The tamper-evident audit trail (docs/audit.md).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// This node's chain; defaults to an ID made once and kept in the data directory.
+    /// Nodes sharing a database need different ones.
+    pub node: Option<String>,
+    /// The Ed25519 key checkpoints are signed with (64 hex digits); defaults to
+    /// `audit.key` in the data directory, made on first start. Nodes of a
+    /// cluster may share one, or each trust the others' (`trusted_keys`).
+    pub key_file: Option<PathBuf>,
+    /// Public keys (hex) whose checkpoints `audit verify` accepts besides this node's.
+    #[serde(deserialize_with = "list::deserialize")]
+    pub trusted_keys: Vec<String>,
+    /// How often the heads of the chains are signed (also at every session end).
+    #[serde(with = "duration")]
+    pub checkpoint_every: Duration,
+    /// Records older than this are deleted, leaving a signed checkpoint of what
+    /// was deleted; 0 keeps them forever.
+    pub retention_days: u32,
+}
+
+impl Default for AuditConfig {
+    fn default() -> Self {
+        AuditConfig {
+            node: None,
+            key_file: None,
+            trusted_keys: vec![],
+            checkpoint_every: Duration::from_secs(60),
+            retention_days: 365,
+        }
+    }
+}
+
 /// Interaction IDs signed by the sites' backends (see `interactions.rs`).
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -399,6 +434,7 @@ impl Default for Config {
             tls: None,
             auth: AuthConfig::default(),
             history: HistoryConfig { retention_days: 90 },
+            audit: AuditConfig::default(),
             webhooks: vec![],
             interactions: InteractionsConfig::default(),
             privacy: PrivacyConfig::default(),
@@ -731,6 +767,17 @@ impl Config {
 
     pub fn secret_path(&self) -> PathBuf {
         self.data_dir.join("secret.key")
+    }
+
+    pub fn audit_key_path(&self) -> PathBuf {
+        self.audit
+            .key_file
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("audit.key"))
+    }
+
+    pub fn audit_node_path(&self) -> PathBuf {
+        self.data_dir.join("audit-node")
     }
 }
 

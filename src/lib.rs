@@ -1,5 +1,6 @@
 //! cobrowse: live co-browsing for contact centers. See README.md and docs/.
 
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
+use serde_json::{Value, json};
 
+use crate::audit::Auditor;
 use crate::clock::now_ms;
+use crate::domain::audit::{self, Content, checkpoint};
 use crate::domain::session_history::HistoryEvent;
 use crate::history::Recorder;
 use crate::hub::{Changed, FrameRouting, HubError, Out, SessionState, Tombstone};
@@ -22,6 +24,7 @@ pub struct Live {
     pub sessions: Arc<dyn SessionState>,
     pub routing: Arc<dyn FrameRouting>,
     pub recorder: Recorder,
+    pub audit: Auditor,
     pub webhooks: Webhooks,
     pub timeouts: Timeouts,
     /// Masks secret URL parameters of every page before it is kept, shown or recorded.
@@ -45,9 +48,40 @@ fn outcome_name(o: ControlOutcome) -> &'static str {
     }
 }
 
+/// How the trail names an agent.
+pub fn agent_actor(agent: &str) -> String {
+    format!("agent:{agent}")
+}
+
 impl Live {
+    /// A moment of consent: asked, given, refused, timed out, taken back.
+    fn audit_control(
+        &self,
+        session: &Session,
+        at: Millis,
+        outcome: ControlOutcome,
+        mode: Option<Mode>,
+    ) {
+        let actor = match outcome {
+            ControlOutcome::Requested => agent_actor(session.agent.as_deref().unwrap_or_default()),
+            ControlOutcome::TimedOut => "system".into(),
+            // Only the customer's page answers a request or takes control back.
+            ControlOutcome::Allowed | ControlOutcome::Denied | ControlOutcome::Revoked => {
+                "customer".into()
+            }
+        };
+        let kind = format!("control.{}", outcome_name(outcome));
+        let detail = match mode {
+            Some(mode) => json!({ "mode": mode_name(mode) }),
+            None => json!({}),
+        };
+        self.audit_session(session, at, &actor, &kind, detail);
+    }
+
+    /// A session started by a page of `site` (its origin).
     pub async fn create(
         &self,
+        site: &str,
         interaction: Option<Interaction>,
         mut page: Page,
     ) -> Result<(Created, Session), HubError> {
@@ -61,6 +95,19 @@ impl Live {
             Some(i) => (Some(i.id.clone()), Some(i.channel.clone())),
             None => (None, None),
         };
+        self.audit_session(
+            &session,
+            now,
+            "customer",
+            "session.created",
+            json!({
+                "created_at": session.created_at,
+                "origin": site,
+                "url": session.page.url,
+                "interaction_id": interaction_id,
+                "channel": channel,
+            }),
+        );
         self.recorder.record(
             &session,
             now,
@@ -117,16 +164,23 @@ impl Live {
     /// Ends every live session when this node's memory is about to go; with
     /// a shared hub, sessions live on and their parties reconnect elsewhere.
     pub async fn shutdown(&self) {
-        if self.sessions.shared() {
-            self.recorder.flush().await;
-            return;
-        }
-        if let Ok(sessions) = self.sessions.live().await {
+        if !self.sessions.shared()
+            && let Ok(sessions) = self.sessions.live().await
+        {
             for s in sessions {
                 let _ = self.apply(s.id, Event::Shutdown).await;
             }
         }
         self.recorder.flush().await;
+        self.audit.checkpoint(checkpoint::PERIODIC);
+        self.audit.flush().await;
+    }
+
+    /// Keeps what happened to a session in the audit trail.
+    fn audit_session(&self, session: &Session, at: Millis, actor: &str, kind: &str, detail: Value) {
+        let id = session.id.to_string();
+        self.audit
+            .append(Content::new(at, actor, Some(&id), kind, &detail));
     }
 
     fn tell(&self, session: &Session, to: Role, msg: &ServerMsg) {
@@ -156,6 +210,13 @@ impl Live {
                             reconnect: false,
                         },
                     );
+                    self.audit_session(
+                        session,
+                        now,
+                        &agent_actor(agent),
+                        "agent.joined",
+                        json!({}),
+                    );
                     self.recorder.record(
                         session,
                         now,
@@ -171,6 +232,13 @@ impl Live {
                 }
                 Effect::AgentReconnected => {
                     let agent = session.agent.as_deref().unwrap_or_default();
+                    self.audit_session(
+                        session,
+                        now,
+                        &agent_actor(agent),
+                        "agent.reconnected",
+                        json!({}),
+                    );
                     self.tell(
                         session,
                         Role::Customer,
@@ -181,6 +249,16 @@ impl Live {
                     );
                 }
                 Effect::Presence { role, connected } => {
+                    let actor = match role {
+                        Role::Agent => agent_actor(session.agent.as_deref().unwrap_or_default()),
+                        Role::Customer => "customer".into(),
+                    };
+                    let kind = if *connected {
+                        "presence.back"
+                    } else {
+                        "presence.gone"
+                    };
+                    self.audit_session(session, now, &actor, kind, json!({ "role": role }));
                     self.tell(
                         session,
                         role.other(),
@@ -196,8 +274,16 @@ impl Live {
                         title: page.title.clone(),
                     };
                     self.recorder.record(session, now, event);
+                    self.audit_session(
+                        session,
+                        now,
+                        "customer",
+                        "page.visited",
+                        json!({ "url": page.url, "title": audit::cap(&page.title, 200) }),
+                    );
                 }
                 Effect::Control(outcome) => {
+                    self.audit_control(session, now, *outcome, None);
                     let expires_in_ms = (*outcome == ControlOutcome::Requested)
                         .then_some(self.timeouts.control_answer);
                     self.tell_both(
@@ -220,6 +306,7 @@ impl Live {
                             cause: *outcome,
                         },
                     );
+                    self.audit_control(session, now, *outcome, Some(*mode));
                     let event = HistoryEvent::ModeChanged {
                         mode: mode_name(*mode).into(),
                         cause: outcome_name(*outcome).into(),
@@ -261,6 +348,14 @@ impl Live {
             self.routing
                 .notify(session.id, role, Out::Close(close::ENDED, message.into()));
         }
+        self.audit_session(
+            session,
+            now,
+            "system",
+            "session.ended",
+            json!({ "reason": reason }),
+        );
+        self.audit.checkpoint(checkpoint::SESSION_END);
         self.recorder.record(
             session,
             now,

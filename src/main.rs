@@ -6,11 +6,14 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
+use serde_json::json;
 
+use cobrowse::audit::{cli as audit_cli, identity, trail};
 use cobrowse::auth::{hash_password, new_api_key, valid_name};
-use cobrowse::clock::now_ms;
+use cobrowse::clock::{now_ms, parse_instant};
 use cobrowse::config::{Config, LogFormat, Overrides};
 use cobrowse::domain::account::AccountRole;
+use cobrowse::domain::audit::CheckpointKey;
 use cobrowse::secret::sha256_hex;
 use cobrowse::server::{self, Ground};
 
@@ -62,6 +65,11 @@ enum Command {
         #[command(subcommand)]
         command: ApiKeyCommand,
     },
+    /// Check or export the tamper-evident audit trail (docs/audit.md)
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
     /// Check the configuration
     Config {
         #[command(subcommand)]
@@ -107,6 +115,42 @@ enum ApiKeyCommand {
     List,
     /// Revoke a key by its number from `apikey list`
     Revoke { id: i64 },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute every chain and check every checkpoint's signature; exits 0
+    /// only if nothing was inserted, deleted, reordered or changed
+    Verify {
+        /// Only the records made at or after (milliseconds or RFC 3339)
+        #[arg(long, value_parser = instant)]
+        from: Option<u64>,
+        /// Only the records made at or before (milliseconds or RFC 3339)
+        #[arg(long, value_parser = instant)]
+        to: Option<u64>,
+        /// Check an exported file instead of the store, offline
+        #[arg(long, value_name = "PATH")]
+        file: Option<PathBuf>,
+        /// With --file: the public key to trust (hex, from /api/v1/audit/public-key),
+        /// instead of the keys the file names
+        #[arg(long, value_name = "HEX", requires = "file")]
+        key: Option<String>,
+    },
+    /// Write records with the checkpoints and public key that verify them, as
+    /// JSON Lines on standard output
+    Export {
+        /// A session's records (the same stretch of the chains' other records elided)
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        session: Option<String>,
+        #[arg(long, value_parser = instant)]
+        from: Option<u64>,
+        #[arg(long, value_parser = instant)]
+        to: Option<u64>,
+    },
+}
+
+fn instant(s: &str) -> Result<u64, String> {
+    parse_instant(s).ok_or_else(|| "use milliseconds or a date like 2026-11-25T10:00:00Z".into())
 }
 
 #[derive(Subcommand)]
@@ -208,7 +252,66 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Apikey { command } => apikey(server::ground(config).await?, command).await,
+        Command::Audit { command } => audit(config, command).await,
     }
+}
+
+async fn audit(config: Config, command: AuditCommand) -> anyhow::Result<()> {
+    if let AuditCommand::Verify {
+        file: Some(path),
+        key,
+        ..
+    } = &command
+    {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let key = key.as_deref().map(identity::parse_public_key).transpose()?;
+        if key.is_none() {
+            eprintln!("trusting the public keys the file names: compare them with the server's");
+        }
+        let report = trail::verify_file(&text, key.as_ref().map(std::slice::from_ref))
+            .context("the audit trail does not verify")?;
+        return print_report(&report);
+    }
+    let key_path = config.audit_key_path();
+    let key = std::fs::read_to_string(&key_path)
+        .with_context(|| format!("reading the audit key {}", key_path.display()))?;
+    let own = CheckpointKey::parse(&key)?.public();
+    let trusted: Vec<[u8; 32]> = std::iter::once(own)
+        .chain(identity::other_keys(&config)?)
+        .collect();
+    let ground = server::ground(config).await?;
+    let store = ground.store.as_ref();
+    match command {
+        AuditCommand::Verify { from, to, .. } => {
+            let report = trail::verify_store(store, &trusted, from, to)
+                .await
+                .context("the audit trail does not verify")?;
+            print_report(&report)
+        }
+        AuditCommand::Export { session, from, to } => {
+            let selection = trail::Selection { session, from, to };
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let n = trail::export(store, &selection, &trusted, now_ms(), &mut out).await?;
+            std::io::Write::flush(&mut out)?;
+            eprintln!("exported {n} records");
+            Ok(())
+        }
+    }
+}
+
+fn print_report(r: &trail::Report) -> anyhow::Result<()> {
+    println!(
+        "verified: {} records, {} checkpoints",
+        r.records, r.checkpoints
+    );
+    if r.unattested > 0 {
+        println!(
+            "  {} records after the last checkpoint: linked but not yet signed",
+            r.unattested
+        );
+    }
+    Ok(())
 }
 
 fn init_logs(format: LogFormat) {
@@ -254,6 +357,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     println!("  agent console  {url}/agent/");
     println!("  admin console  {url}/admin/");
     println!("  API            {url}/api/v1/openapi.json");
+    println!(
+        "  audit key      {}   (Ed25519, signs the audit checkpoints)",
+        hex::encode(running.app.live.audit.public_key())
+    );
     for (name, password) in &created {
         println!(
             "  created account {name:<11} password {password}   (shown once; change with `cobrowse agent password {name}`)"
@@ -295,6 +402,9 @@ fn read_password() -> anyhow::Result<String> {
 
 async fn agent(ground: Ground, command: AgentCommand) -> anyhow::Result<()> {
     let store = &ground.store;
+    let change = |kind: &'static str, detail: serde_json::Value| {
+        audit_cli::record_change(&ground.config, store.clone(), kind, detail)
+    };
     match command {
         AgentCommand::Add { name, admin } => {
             if !valid_name(&name) {
@@ -309,6 +419,11 @@ async fn agent(ground: Ground, command: AgentCommand) -> anyhow::Result<()> {
                 .add_account(&name, &hash_password(&read_password()?)?, role, now_ms())
                 .await?;
             println!("added {} {name}", role.as_str());
+            change(
+                "account.added",
+                json!({ "account": name, "role": role.as_str() }),
+            )
+            .await?;
         }
         AgentCommand::List => {
             println!("{:<24} {:<6} {:<9}", "NAME", "ROLE", "STATUS");
@@ -324,16 +439,27 @@ async fn agent(ground: Ground, command: AgentCommand) -> anyhow::Result<()> {
         AgentCommand::Disable { name } => {
             store.set_disabled(&name, true).await?;
             println!("disabled {name}");
+            change(
+                "account.changed",
+                json!({ "account": name, "disabled": true }),
+            )
+            .await?;
         }
         AgentCommand::Enable { name } => {
             store.set_disabled(&name, false).await?;
             println!("enabled {name}");
+            change(
+                "account.changed",
+                json!({ "account": name, "disabled": false }),
+            )
+            .await?;
         }
         AgentCommand::Password { name } => {
             store
                 .set_password(&name, &hash_password(&read_password()?)?)
                 .await?;
             println!("password changed for {name}");
+            change("account.password_reset", json!({ "account": name })).await?;
         }
     }
     Ok(())
@@ -349,6 +475,9 @@ async fn apikey(ground: Ground, command: ApiKeyCommand) -> anyhow::Result<()> {
                 .await?;
             println!("{key}");
             eprintln!("API key {name} created: keep it now, it cannot be shown again");
+            let detail = json!({ "key": name });
+            audit_cli::record_change(&ground.config, store.clone(), "api_key.created", detail)
+                .await?;
         }
         ApiKeyCommand::List => {
             println!(
@@ -367,6 +496,9 @@ async fn apikey(ground: Ground, command: ApiKeyCommand) -> anyhow::Result<()> {
         ApiKeyCommand::Revoke { id } => {
             store.revoke_api_key(id, now_ms()).await?;
             println!("revoked API key {id}");
+            let detail = json!({ "key": id });
+            audit_cli::record_change(&ground.config, store.clone(), "api_key.revoked", detail)
+                .await?;
         }
     }
     Ok(())

@@ -24,6 +24,13 @@ pub const SSO_SIGN_INS: &str = "cobrowse_sso_sign_ins_total";
 /// Connections closed as accepted: their address held `connections.per_ip` already.
 pub const CONNECTIONS_REFUSED: &str = "cobrowse_connections_refused_total";
 
+/// Audit records kept.
+pub const AUDIT_RECORDS: &str = "cobrowse_audit_records_total";
+/// Something the audit trail should hold and does not, by `reason`
+/// (`queue_full`, `store`, `checkpoint`, `retention`, `tampered`: the
+/// database's end of this node's chain is not what this node wrote): alert on any increase.
+pub const AUDIT_APPEND_FAILURES: &str = "cobrowse_audit_append_failures_total";
+
 static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Installs the recorder once per process (tests start several servers).

@@ -83,6 +83,7 @@ pub const CUSTOMER_CONTENT: &[&str] = &[
     "media",
     "selection",
     "notice",
+    "applied",
     "pointer",
 ];
 pub const AGENT_RELAY: &[&str] = &["pointer", "mark", "resync"];

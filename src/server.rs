@@ -10,10 +10,12 @@ use anyhow::Context;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::audit::{Auditor, identity};
 use crate::auth::{Origins, Tokens, hash_password};
 use crate::clock::now_ms;
 use crate::config::{Config, ensure_data_dir};
 use crate::domain::account::AccountRole;
+use crate::domain::audit::checkpoint::PERIODIC;
 use crate::history::Recorder;
 use crate::http::{self, App, AppState, Limiters};
 use crate::hub::{FrameRouting, LocalHub, RedisHub, SessionState};
@@ -81,7 +83,7 @@ fn load_or_create_secret(path: &Path) -> anyhow::Result<String> {
     Ok(secret)
 }
 
-fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, content: &str) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
@@ -129,6 +131,15 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         config.webhook_delivery.clone(),
     )
     .context("webhook client")?;
+    let (audit, _) = Auditor::start(
+        store.clone(),
+        &identity::node_id(&config)?,
+        identity::load_or_create_key(&config)?,
+        &identity::other_keys(&config)?,
+        webhooks.clone(),
+    )
+    .await
+    .context("resuming the audit trail")?;
     let (sessions, routing): (Arc<dyn SessionState>, Arc<dyn FrameRouting>) = match &config.redis {
         Some(url) => {
             let hub = RedisHub::connect(url, config.limits.publish_backlog_bytes)
@@ -145,6 +156,7 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
         sessions,
         routing,
         recorder,
+        audit,
         webhooks,
         timeouts: config.timeouts(),
         privacy: crate::privacy::SecretParams::new(&config.privacy.secret_params),
@@ -237,12 +249,14 @@ pub async fn start(ground: Ground) -> anyhow::Result<Running> {
 /// restarted more often than this still applies its retention.
 const PURGE_EVERY: Duration = Duration::from_secs(3600);
 
-/// Timeouts, metric upkeep and history retention, until shutdown.
+/// Timeouts, metric upkeep, audit checkpoints and retention, until shutdown.
 async fn background(app: AppState) {
     let mut tick = tokio::time::interval(app.config.timeouts.tick);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut upkeep = tokio::time::interval(Duration::from_secs(5));
     let mut retention = tokio::time::interval(PURGE_EVERY);
+    let mut checkpoint = tokio::time::interval(app.config.audit.checkpoint_every);
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut stop = app.shutdown.clone();
     loop {
         tokio::select! {
@@ -252,7 +266,11 @@ async fn background(app: AppState) {
                 }
             }
             _ = upkeep.tick() => app.metrics.run_upkeep(),
-            _ = retention.tick() => purge_expired_history(&app).await,
+            _ = retention.tick() => {
+                purge_expired_history(&app).await;
+                purge_expired_audit(&app);
+            }
+            _ = checkpoint.tick() => app.live.audit.checkpoint(PERIODIC),
             _ = stop.changed() => return,
         }
     }
@@ -266,6 +284,16 @@ async fn purge_expired_history(app: &App) {
         Ok(0) => {}
         Ok(n) => tracing::info!(sessions = n, "removed history past its retention"),
         Err(e) => tracing::warn!(error = %e, "could not apply history retention"),
+    }
+}
+
+/// Deletes audit records older than `audit.retention_days` (0 keeps them),
+/// leaving a signed checkpoint of where each chain was cut.
+fn purge_expired_audit(app: &App) {
+    let days = app.config.audit.retention_days;
+    if days > 0 {
+        let keep = u64::from(days) * 86_400_000;
+        app.live.audit.prune(now_ms().saturating_sub(keep));
     }
 }
 

@@ -349,6 +349,12 @@ async fn answers_fit_the_documented_schemas() {
         "/history/{}",
         history["sessions"][0]["key"].as_str().unwrap()
     );
+    // That session's audit trail, verified, and the key that signs it.
+    srv.app().live.audit.flush().await;
+    let trail = check(get.clone(), "/audit", &format!("/audit?session={id}"), None).await;
+    assert_eq!(trail["verification"]["verified"], true, "{trail}");
+    assert!(trail["records"].as_array().unwrap().len() >= 2, "{trail}");
+    check(get.clone(), "/audit/public-key", "/audit/public-key", None).await;
     check(get, "/history/{key}", &entry, None).await;
 
     // Errors too, down to the fields of a refused rule.

@@ -2,6 +2,7 @@
 //! records of `crate::store` and the pure rules over them.
 
 pub mod account;
+pub mod audit;
 pub mod editor_grant;
 pub mod rule_set;
 pub mod session_history;

@@ -10,10 +10,11 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::AppState;
-use super::caller::Operator;
+use super::caller::{Operator, trail_actor};
 use super::error::{ApiError, ApiResult, ErrorBody};
 use crate::domain::session_history::{HistoryDetail, HistoryFilter, HistorySummary};
 use crate::session::{EndReason, Event, LiveSession, Millis, SessionId};
+use serde_json::json;
 
 pub fn routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -24,6 +25,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .routes(routes!(end_interaction))
         .routes(routes!(list_history))
         .routes(routes!(read_history))
+        .merge(super::audit_api::routes())
 }
 
 #[derive(Serialize, ToSchema)]
@@ -115,11 +117,18 @@ async fn read_session(
     ),
 )]
 async fn end_session(
-    _: Operator,
+    Operator(by): Operator,
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<SessionEnded>> {
     let id = parse_id(&id)?;
+    let actor = trail_actor(&by);
+    app.live.audit.record(
+        &actor,
+        Some(&id.to_string()),
+        "session.end_requested",
+        json!({}),
+    );
     match app.live.apply(id, Event::EndedByApi).await {
         Ok(_) => Ok(Json(SessionEnded {
             ended: id,
@@ -143,10 +152,14 @@ async fn end_session(
     ),
 )]
 async fn end_interaction(
-    _: Operator,
+    Operator(by): Operator,
     State(app): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<InteractionEnded>> {
+    let detail = json!({ "interaction": id });
+    app.live
+        .audit
+        .record(&trail_actor(&by), None, "interaction.end_requested", detail);
     let ended = app.live.end_interaction(&id).await?;
     Ok(Json(InteractionEnded {
         interaction: id,
@@ -171,19 +184,12 @@ struct HistoryQuery {
 }
 
 /// Accepts milliseconds since the epoch or an RFC 3339 date-time.
-fn parse_time(s: &str, what: &str) -> ApiResult<Millis> {
-    if let Ok(ms) = s.parse::<u64>() {
-        return Ok(ms);
-    }
-    humantime::parse_rfc3339_weak(s)
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map(|d| d.as_millis() as Millis)
-        .ok_or_else(|| {
-            ApiError::bad_request(format!(
-                "{what}: use milliseconds or a date like 2026-11-25T10:00:00Z"
-            ))
-        })
+pub(super) fn parse_time(s: &str, what: &str) -> ApiResult<Millis> {
+    crate::clock::parse_instant(s).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "{what}: use milliseconds or a date like 2026-11-25T10:00:00Z"
+        ))
+    })
 }
 
 /// List past and live sessions, newest first.

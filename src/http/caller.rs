@@ -186,6 +186,15 @@ impl Caller {
     }
 }
 
+/// How the audit trail names a caller that [`Operator`], [`Actor`] or [`Admin`] named.
+pub fn trail_actor(by: &str) -> String {
+    if by.starts_with("api-key:") {
+        by.to_string()
+    } else {
+        format!("admin:{by}")
+    }
+}
+
 /// Changes made with a cookie must come from our own pages.
 fn same_origin_change(parts: &Parts) -> Result<(), ApiError> {
     if matches!(parts.method, Method::GET | Method::HEAD) {
@@ -217,7 +226,7 @@ fn refuse(credential: &Credential, keys_too: bool) -> Result<(), ApiError> {
 pub struct Person(pub Identity);
 
 /// An API key or a signed-in administrator.
-pub struct Operator;
+pub struct Operator(pub String);
 
 /// An API key or a signed-in administrator, named as rule set versions record them.
 pub struct Actor(pub String);
@@ -239,8 +248,8 @@ impl FromRequestParts<AppState> for Operator {
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, ApiError> {
         let credential = Credential::from_headers(&parts.headers);
-        Caller::check(app, credential, true).await?.admin(parts)?;
-        Ok(Operator)
+        let caller = Caller::check(app, credential, true).await?.admin(parts)?;
+        Ok(Operator(caller.actor()))
     }
 }
 

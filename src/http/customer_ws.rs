@@ -122,6 +122,7 @@ async fn open(
 
     let url = &admitted.session.page.url;
     let rules = app.page_rules.for_url(app.store.as_ref(), url).await;
+    super::page_rules::audit_applied(app, id, url).await;
     let hello = ServerMsg::session(&admitted.session, admitted.token.as_deref())
         .for_site(&rules, &origins)
         .to_json();
@@ -264,7 +265,7 @@ async fn admit(
             }
             let (created, session) = app
                 .live
-                .create(interaction, msg.page.into_page())
+                .create(site, interaction, msg.page.into_page())
                 .await
                 .map_err(Refused::unavailable)?;
             Ok(Admitted {

@@ -5,6 +5,7 @@ mod admin;
 mod agent_ws;
 mod api;
 mod assets;
+mod audit_api;
 mod auth_routes;
 mod caller;
 mod conn;

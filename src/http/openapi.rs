@@ -40,6 +40,7 @@ use super::error::ErrorBody;
     tags(
         (name = "sessions", description = "Live sessions and the interactions they belong to"),
         (name = "history", description = "Ended sessions"),
+        (name = "audit", description = "The tamper-evident audit trail and the key that signs it"),
         (name = "admin", description = "Accounts, API keys, webhooks, rule sets, visual editor"),
     )
 )]

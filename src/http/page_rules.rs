@@ -7,7 +7,12 @@
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde_json::json;
+
+use super::App;
 use crate::domain::rule_set::{RuleSet, Rules, rules_for};
+use crate::domain::url_pattern::url_matches;
+use crate::session::SessionId;
 use crate::store::Store;
 
 const FRESH: Duration = Duration::from_secs(1);
@@ -41,4 +46,19 @@ impl PageRules {
     pub fn forget(&self) {
         *self.read.lock().expect("page rules lock") = None;
     }
+}
+
+/// Keeps in the audit trail which rule sets, at which versions, a session's page got.
+pub async fn audit_applied(app: &App, session: SessionId, url: &str) {
+    let sets = app.page_rules.sets(app.store.as_ref()).await;
+    let applied: Vec<_> = sets
+        .iter()
+        .filter(|s| url_matches(&s.url_pattern, url))
+        .map(|s| json!({ "id": s.id, "name": s.name, "version": s.version }))
+        .collect();
+    let detail = json!({ "url": url, "rule_sets": applied });
+    let session = session.to_string();
+    app.live
+        .audit
+        .record("system", Some(&session), "page.rules", detail);
 }

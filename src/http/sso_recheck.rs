@@ -5,7 +5,7 @@
 //! claimed in the store, so that on a cluster one node makes it.
 
 use super::AppState;
-use super::sso_routes::{account_for, counted, redirect_uri};
+use super::sso_routes::{account_for, counted, redirect_uri, sso_audit};
 use crate::clock::now_ms;
 use crate::config::OidcProvider;
 use crate::domain::account::SignIn;
@@ -63,6 +63,8 @@ async fn check(app: &AppState, provider: &OidcProvider, sign_in: SignIn) {
         Err(e) => {
             counted(id, "revoked");
             tracing::warn!(account = %sign_in.account, provider = id, error = %e, "the provider no longer vouches for this sign-in: the account's sign-ins end");
+            let detail = serde_json::json!({ "account": sign_in.account, "error": e.to_string() });
+            sso_audit(app, id, "sso.revoked", detail);
             if let Err(e) = app.store.remove_sign_ins(&sign_in.account).await {
                 tracing::warn!(account = %sign_in.account, error = %e, "could not end the sign-ins");
             }
@@ -82,6 +84,9 @@ async fn check(app: &AppState, provider: &OidcProvider, sign_in: SignIn) {
         Ok(Err(refusal)) => {
             counted(id, "refused");
             tracing::warn!(account = %sign_in.account, provider = id, why = %refusal, "SSO sign-in no longer qualifies");
+            let detail =
+                serde_json::json!({ "account": sign_in.account, "why": refusal.to_string() });
+            sso_audit(app, id, "sso.refused", detail);
         }
         Err(e) => {
             tracing::warn!(account = %sign_in.account, error = %e, "could not check the account")

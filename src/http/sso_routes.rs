@@ -13,11 +13,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cookie::time::Duration;
 use cookie::{Cookie, SameSite};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::auth_routes::{console_of, new_sign_in};
 use super::caller::cookie_value;
 use super::error::ApiResult;
-use super::{AppState, client_ip};
+use super::{App, AppState, client_ip};
 use crate::auth::{Identity, new_sign_in_token};
 use crate::clock::now_ms;
 use crate::domain::account::{Account, AccountRole, SsoGrant};
@@ -214,6 +215,12 @@ pub async fn callback(
         Err(e) => {
             counted(&provider, "failed");
             tracing::warn!(provider, error = %e, "SSO sign-in refused");
+            sso_audit(
+                &app,
+                &provider,
+                "sso.failed",
+                json!({ "error": e.to_string() }),
+            );
             return refused(&e.to_string(), console, sso_status(&e));
         }
     };
@@ -230,6 +237,12 @@ pub async fn callback(
         Ok(Err(refusal)) => {
             counted(&provider, "refused");
             tracing::warn!(provider, subject = %person.subject, why = %refusal, "SSO sign-in refused");
+            sso_audit(
+                &app,
+                &provider,
+                "sso.refused",
+                json!({ "subject": person.subject, "why": refusal.to_string() }),
+            );
             refused(&refusal.to_string(), console, 403)
         }
         Err(e) => refused(&format!("cannot sign you in now: {e}"), console, 503),
@@ -256,6 +269,12 @@ pub(super) async fn account_for(
             if let Some(account) = existing {
                 app.store.remove_sign_ins(&account.name).await?;
                 tracing::warn!(account = %account.name, provider, "SSO account no longer qualifies: its sign-ins ended");
+                sso_audit(
+                    app,
+                    provider,
+                    "sso.sign_ins_ended",
+                    json!({ "account": account.name }),
+                );
             }
             return Ok(Err(refusal));
         }
@@ -272,7 +291,11 @@ pub(super) async fn account_for(
                 .add_sso_account(&name, role, provider, &person.subject, now_ms())
                 .await
             {
-                Ok(()) => tracing::info!(account = %name, provider, ?role, "SSO account created"),
+                Ok(()) => {
+                    tracing::info!(account = %name, provider, ?role, "SSO account created");
+                    let detail = json!({ "account": name, "role": role.as_str() });
+                    sso_audit(app, provider, "sso.account_created", detail);
+                }
                 Err(StoreError::Exists(_)) => {
                     return Ok(Err(Refusal::NameTaken {
                         name,
@@ -300,6 +323,9 @@ async fn qualified(
     if account.role != role {
         app.store.set_role(&account.name, role).await?;
         tracing::info!(account = %account.name, provider, from = ?account.role, to = ?role, "SSO role changed");
+        let detail =
+            json!({ "account": account.name, "from": account.role.as_str(), "to": role.as_str() });
+        sso_audit(app, provider, "sso.role_changed", detail);
         account.role = role;
     }
     Ok(account)
@@ -322,6 +348,13 @@ async fn signed_in(
     match set {
         Ok(set) => {
             tracing::info!(account = %who.name, role = ?who.role, "signed in through SSO");
+            let detail = json!({ "account": who.name, "role": who.role.as_str() });
+            app.live.audit.record(
+                &format!("{}:{}", who.role.as_str(), who.name),
+                None,
+                "sso.signed_in",
+                detail,
+            );
             // Back to the console asked for, as far as the role reaches.
             let to = if console == AccountRole::Admin {
                 who.role
@@ -332,6 +365,13 @@ async fn signed_in(
         }
         Err(e) => e.into_response(),
     }
+}
+
+/// A provider's verdict on a person, kept in the audit trail.
+pub(super) fn sso_audit(app: &App, provider: &str, kind: &str, detail: serde_json::Value) {
+    app.live
+        .audit
+        .record(&format!("sso:{provider}"), None, kind, detail);
 }
 
 pub(super) fn counted(provider: &str, outcome: &'static str) {

@@ -6,6 +6,7 @@ mod rows;
 mod sql;
 
 use crate::domain::account::{Account, AccountRole, ApiKey, SignIn};
+use crate::domain::audit::{Checkpoint, Head, Record};
 use crate::domain::editor_grant::EditorToken;
 use crate::domain::rule_set::{RuleSet, RuleSetVersion, Rules};
 use crate::domain::session_history::{HistoryDetail, HistoryEvent, HistoryFilter, HistorySummary};
@@ -31,6 +32,14 @@ pub enum StoreError {
     /// Someone else changed the record since it was read (optimistic concurrency).
     #[error("{0}")]
     Conflict(String),
+}
+
+/// Which audit records to read; all when empty.
+#[derive(Clone, Debug, Default)]
+pub struct AuditFilter {
+    pub session: Option<String>,
+    pub from: Option<Millis>,
+    pub to: Option<Millis>,
 }
 
 pub type Result<T> = std::result::Result<T, StoreError>;
@@ -171,6 +180,26 @@ pub trait Store: Send + Sync + 'static {
     async fn history_detail(&self, key: &str) -> Result<Option<HistoryDetail>>;
     /// Deletes sessions created before `before`; returns how many.
     async fn purge_history(&self, before: Millis) -> Result<u64>;
+
+    /// Appends records of one node's chain, all or none.
+    async fn append_audit(&self, records: &[Record]) -> Result<()>;
+    /// The last record of every chain (where a node's appender resumes, what a
+    /// checkpoint signs).
+    async fn audit_heads(&self) -> Result<Vec<Head>>;
+    async fn add_audit_checkpoint(&self, c: &Checkpoint) -> Result<()>;
+    async fn last_audit_checkpoint(&self, node: &str) -> Result<Option<Checkpoint>>;
+    /// Every checkpoint, by node and seq.
+    async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>>;
+    /// Records by node and seq: those of a session, those made in a span of
+    /// time, or all of them.
+    async fn audit_records(&self, filter: &AuditFilter) -> Result<Vec<Record>>;
+    /// Records `first..=last` of a node's chain.
+    async fn audit_segment(&self, node: &str, first: u64, last: u64) -> Result<Vec<Record>>;
+    /// Where retention would cut each chain: its last record made before `before`.
+    async fn audit_cut(&self, before: Millis) -> Result<Vec<Head>>;
+    /// Deletes each chain up to the head `c` names as pruned and stores `c`, at
+    /// once; returns how many records went.
+    async fn prune_audit(&self, c: &Checkpoint) -> Result<u64>;
 
     async fn webhooks(&self) -> Result<Vec<Webhook>>;
     async fn add_webhook(&self, url: &str, secret: &str, now: Millis) -> Result<Webhook>;

@@ -5,6 +5,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Result, StoreError};
 use crate::domain::account::{Account, AccountRole, ApiKey, SignIn, SsoGrant};
+use crate::domain::audit::{Checkpoint, Content, Hash, Head, Record, parse_hash};
 use crate::domain::editor_grant::{EditorToken, EditorTokenKind};
 use crate::domain::rule_set::{RuleSet, RuleSetVersion};
 use crate::domain::session_history::{HistorySummary, TimedEvent};
@@ -305,5 +306,75 @@ impl From<DeliveryRow> for Delivery {
             error: r.error,
             at: ms(r.at),
         }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    node: String,
+    seq: i64,
+    at: i64,
+    actor: String,
+    session: Option<String>,
+    kind: String,
+    detail: String,
+    prev: String,
+    hash: String,
+}
+
+/// A digest column; a row whose digest is not one is named, as verification would.
+fn digest(node: &str, seq: i64, column: &str, text: &str) -> Result<Hash> {
+    parse_hash(text).ok_or_else(|| {
+        StoreError::Corrupt(format!(
+            "audit record {node}/{seq}: {column} is not a SHA-256 digest"
+        ))
+    })
+}
+
+impl TryFrom<AuditRow> for Record {
+    type Error = StoreError;
+    fn try_from(r: AuditRow) -> Result<Self> {
+        let prev = digest(&r.node, r.seq, "prev", &r.prev)?;
+        let hash = digest(&r.node, r.seq, "hash", &r.hash)?;
+        let content = Content {
+            at: ms(r.at),
+            actor: r.actor,
+            session: r.session,
+            kind: r.kind,
+            detail: r.detail,
+        };
+        Ok(Record::stored(r.node, r.seq as u64, prev, hash, content))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct HeadRow {
+    node: String,
+    seq: i64,
+    hash: String,
+}
+
+impl TryFrom<HeadRow> for Head {
+    type Error = StoreError;
+    fn try_from(r: HeadRow) -> Result<Self> {
+        Ok(Head {
+            hash: digest(&r.node, r.seq, "hash", &r.hash)?,
+            node: r.node,
+            seq: r.seq as u64,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct CheckpointRow {
+    node: String,
+    seq: i64,
+    body: String,
+}
+
+impl TryFrom<CheckpointRow> for Checkpoint {
+    type Error = StoreError;
+    fn try_from(r: CheckpointRow) -> Result<Self> {
+        json(&format!("audit checkpoint {}/{}", r.node, r.seq), &r.body)
     }
 }

@@ -11,12 +11,13 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 
 use super::rows::{
-    AccountRow, ApiKeyRow, DeliveryRow, EditorTokenRow, EventRow, LoginLinkRow, OidcLoginRow,
-    RuleSetRow, RuleSetVersionRow, SignInRow, SummaryRow, WebhookRow,
+    AccountRow, ApiKeyRow, AuditRow, CheckpointRow, DeliveryRow, EditorTokenRow, EventRow, HeadRow,
+    LoginLinkRow, OidcLoginRow, RuleSetRow, RuleSetVersionRow, SignInRow, SummaryRow, WebhookRow,
 };
-use super::{Result, Store, StoreError};
+use super::{AuditFilter, Result, Store, StoreError};
 use crate::clock::now_ms;
 use crate::domain::account::{Account, AccountRole, ApiKey, SignIn};
+use crate::domain::audit::{Checkpoint, Head, Record};
 use crate::domain::editor_grant::EditorToken;
 use crate::domain::rule_set::{RuleSet, RuleSetVersion, Rules};
 use crate::domain::session_history::{
@@ -100,6 +101,26 @@ async fn record_version(
     .bind(set.updated_at as i64)
     .bind(i64::from(deleted))
     .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// 9 columns each: well under SQLite's 32,766 parameters a statement.
+const AUDIT_ROWS_PER_INSERT: usize = 500;
+
+async fn insert_checkpoint<'e>(
+    db: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    c: &Checkpoint,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO audit_checkpoints (node, seq, at, reason, body) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&c.node)
+    .bind(c.seq as i64)
+    .bind(c.at as i64)
+    .bind(&c.reason)
+    .bind(serde_json::to_string(c).expect("checkpoints serialize"))
+    .execute(db)
     .await?;
     Ok(())
 }
@@ -735,6 +756,135 @@ impl Store for SqlStore {
             .execute(&self.pool)
             .await?;
         Ok(r.rows_affected())
+    }
+
+    async fn append_audit(&self, records: &[Record]) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        // Many rows a statement: a transaction per batch and few round trips is
+        // what lets one appender keep up with every session of a node.
+        for chunk in records.chunks(AUDIT_ROWS_PER_INSERT) {
+            let rows = (0..chunk.len())
+                .map(|i| {
+                    let p = (1..=9)
+                        .map(|c| format!("${}", i * 9 + c))
+                        .collect::<Vec<_>>();
+                    format!("({})", p.join(", "))
+                })
+                .collect::<Vec<_>>()
+                .join(", ");
+            let sql = format!(
+                "INSERT INTO audit_records (node, seq, at, actor, session, kind, detail, prev, hash) VALUES {rows}"
+            );
+            // Safe: the statement holds only placeholders; every value is bound.
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for r in chunk {
+                let c = r.content.as_ref().ok_or_else(|| {
+                    StoreError::Corrupt(format!("audit record {}/{} has no content", r.node, r.seq))
+                })?;
+                q = q
+                    .bind(&r.node)
+                    .bind(r.seq as i64)
+                    .bind(c.at as i64)
+                    .bind(&c.actor)
+                    .bind(&c.session)
+                    .bind(&c.kind)
+                    .bind(&c.detail)
+                    .bind(hex::encode(r.prev))
+                    .bind(hex::encode(r.hash));
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn audit_heads(&self) -> Result<Vec<Head>> {
+        let rows: Vec<HeadRow> = sqlx::query_as(
+            "SELECT r.node, r.seq, r.hash FROM audit_records r
+             JOIN (SELECT node, MAX(seq) AS seq FROM audit_records GROUP BY node) m
+               ON m.node = r.node AND m.seq = r.seq
+             ORDER BY r.node",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Head::try_from).collect()
+    }
+
+    async fn add_audit_checkpoint(&self, c: &Checkpoint) -> Result<()> {
+        insert_checkpoint(&self.pool, c).await
+    }
+
+    async fn last_audit_checkpoint(&self, node: &str) -> Result<Option<Checkpoint>> {
+        let row: Option<CheckpointRow> = sqlx::query_as(
+            "SELECT node, seq, body FROM audit_checkpoints WHERE node = $1 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(node)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Checkpoint::try_from).transpose()
+    }
+
+    async fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        let rows: Vec<CheckpointRow> =
+            sqlx::query_as("SELECT node, seq, body FROM audit_checkpoints ORDER BY node, seq")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.into_iter().map(Checkpoint::try_from).collect()
+    }
+
+    async fn audit_records(&self, f: &AuditFilter) -> Result<Vec<Record>> {
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT * FROM audit_records
+             WHERE ($1 IS NULL OR session = $1) AND ($2 IS NULL OR at >= $2) AND ($3 IS NULL OR at <= $3)
+             ORDER BY node, seq",
+        )
+        .bind(&f.session)
+        .bind(f.from.map(|t| t as i64))
+        .bind(f.to.map(|t| t as i64))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Record::try_from).collect()
+    }
+
+    async fn audit_segment(&self, node: &str, first: u64, last: u64) -> Result<Vec<Record>> {
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT * FROM audit_records WHERE node = $1 AND seq >= $2 AND seq <= $3 ORDER BY seq",
+        )
+        .bind(node)
+        .bind(first as i64)
+        .bind(last as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Record::try_from).collect()
+    }
+
+    async fn audit_cut(&self, before: Millis) -> Result<Vec<Head>> {
+        let rows: Vec<HeadRow> = sqlx::query_as(
+            "SELECT r.node, r.seq, r.hash FROM audit_records r
+             JOIN (SELECT node, MAX(seq) AS seq FROM audit_records WHERE at < $1 GROUP BY node) m
+               ON m.node = r.node AND m.seq = r.seq
+             ORDER BY r.node",
+        )
+        .bind(before as i64)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Head::try_from).collect()
+    }
+
+    async fn prune_audit(&self, c: &Checkpoint) -> Result<u64> {
+        let mut tx = self.pool.begin().await?;
+        insert_checkpoint(&mut *tx, c).await?;
+        let mut deleted = 0;
+        for head in &c.pruned {
+            let r = sqlx::query("DELETE FROM audit_records WHERE node = $1 AND seq <= $2")
+                .bind(&head.node)
+                .bind(head.seq as i64)
+                .execute(&mut *tx)
+                .await?;
+            deleted += r.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(deleted)
     }
 
     async fn webhooks(&self) -> Result<Vec<Webhook>> {

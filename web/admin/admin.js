@@ -490,6 +490,64 @@ async function showDetail(key) {
   );
   box.focus && box.setAttribute('tabindex', '-1');
   box.focus();
+  showTrail(d);
+}
+
+/** What the audit trail's kinds say to a person; the consent moments are highlighted. */
+const AUDIT_KINDS = {
+  'session.created': 'Session started',
+  'agent.joined': 'Agent joined',
+  'agent.reconnected': 'Agent reconnected',
+  'presence.gone': 'Connection lost',
+  'presence.back': 'Connection back',
+  'control.requested': 'Agent asked for control',
+  'control.allowed': 'Customer allowed control',
+  'control.denied': 'Customer denied control',
+  'control.timed_out': 'Control request timed out',
+  'control.revoked': 'Customer took control back',
+  'page.visited': 'Page visited',
+  'agent.action': 'Agent action',
+  'agent.action_refused': 'Agent action refused',
+  'session.ended': 'Session ended',
+};
+
+/**
+ * A session's audit trail under its detail: who did what, consent moments highlighted, and
+ * whether the server's signed checkpoints vouch that nothing was edited.
+ * @param {{session_id: string, created_at: number, ended_at?: number | null}} d
+ */
+async function showTrail(d) {
+  const q = new URLSearchParams({ session: d.session_id, from: String(d.created_at) });
+  if (d.ended_at) q.set('to', String(d.ended_at));
+  const r = await api('GET', '/api/v1/audit?' + q);
+  const box = $('history-detail');
+  if (!r.ok) return box.append(h('p', { class: 'error' }, r.message));
+  const v = r.data.verification;
+  const mark = v.verified
+    ? h(
+        'span',
+        { class: 'badge on', id: 'audit-verified', title: 'Hash chains and signatures check out' },
+        '✓ verified',
+      )
+    : h('span', { class: 'badge away', id: 'audit-verified', title: v.failure }, '✗ not verified');
+  box.append(
+    h('h3', {}, 'Audit trail ', mark),
+    v.failure ? h('p', { class: 'error' }, v.failure) : null,
+    h(
+      'ol',
+      { class: 'timeline', id: 'detail-audit' },
+      r.data.records.map((e) =>
+        h(
+          'li',
+          { class: e.kind.startsWith('control.') ? 'consent' : null, 'data-kind': e.kind },
+          h('time', {}, time(e.at)),
+          AUDIT_KINDS[e.kind] || e.kind,
+          ' ',
+          h('span', { class: 'muted' }, e.actor + ' ' + JSON.stringify(e.detail)),
+        ),
+      ),
+    ),
+  );
 }
 
 // ---- DOM restrictions ----

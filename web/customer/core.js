@@ -137,6 +137,7 @@ const RELAYED = new Set([
   'media',
   'selection',
   'notice',
+  'applied',
   'pointer',
 ]);
 

@@ -12,7 +12,7 @@
 // that jQuery-era code switches on, `location`, `repeat`, modifiers: as the agent's own keyboard
 // gave them), keypress for characters and Enter, then the key's default action unless the page
 // cancelled it. Values through the native setter, with the events a person's edit fires.
-import { allowed, refuse, state } from './core.js';
+import { allowed, refuse, send, state } from './core.js';
 import { deepActive } from './events.js';
 import { hides, noControl } from './mask.js';
 import { nodeOf } from './serialize.js';
@@ -926,6 +926,31 @@ export function forget() {
   pressed = null;
 }
 
+/** Acts the audit trail keeps (docs/audit.md); motion and scrolling are not. */
+const KEPT = /^(click|dblclick|key|type|select|check|set|navigate)$/;
+/** A short CSS path to `el`, up to an ID, at most four steps. */
+function path(el) {
+  const p = [];
+  for (let e = el; e && e.nodeType === 1 && p.length < 4; e = e.parentElement) {
+    if (e.id) {
+      p.unshift('#' + CSS.escape(e.id));
+      break;
+    }
+    const k = [...(e.parentElement?.children || [])].filter((x) => x.localName === e.localName);
+    p.unshift(e.localName + (k.length > 1 ? `:nth-of-type(${k.indexOf(e) + 1})` : ''));
+  }
+  return p.join('>');
+}
+/**
+ * Tells the server which element an agent's action reached, for the audit trail: its tag, ID,
+ * name and a selector, never a value or text; of a masked element, the tag alone.
+ */
+function applied(m, el) {
+  const d = { re: m.t, i: m.i, tag: el.localName };
+  if (!hides(el)) Object.assign(d, { id: el.id, name: el.getAttribute('name'), sel: path(el) });
+  send('applied', d);
+}
+
 /**
  * Replays one agent input message (after checking the lock again: it may have closed meanwhile).
  */
@@ -948,8 +973,10 @@ export function run(m) {
   if (el.nodeType === 1 && within(el, '[data-cobrowse-ui]')) return refuse(m, 'disabled');
   busy = m;
   try {
-    const r = f(m, el.nodeType === 9 ? el.documentElement : el);
+    const target = el.nodeType === 9 ? el.documentElement : el;
+    const r = f(m, target);
     if (r) refuse(m, r);
+    else if (KEPT.test(m.t)) applied(m, target);
   } catch (e) {
     console.error('cobrowse: replay', e);
   } finally {

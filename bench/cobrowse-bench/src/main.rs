@@ -13,7 +13,11 @@
 //!
 //! `capacity` repeats the relay load at a searched number of sessions to find
 //! the most each relay carries with p99 under a bound (capacity.rs).
+//!
+//! `audit` appends audit records to SQLite through the server's appender and
+//! verifies them (audit.rs).
 
+mod audit;
 mod capacity;
 mod deploy;
 mod frames;
@@ -58,6 +62,8 @@ enum Cmd {
     /// The most sessions each relay carries with p99 under a bound (searched,
     /// up to --sessions); cobrowse ÷ socket.io.
     Capacity(CapacityArgs),
+    /// Audit records per second one node keeps in SQLite, and verifying them.
+    Audit(audit::AuditArgs),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -192,6 +198,12 @@ fn main() -> Result<()> {
         Cmd::Relay(a) => &a.load,
         Cmd::Cluster(a) => &a.load,
         Cmd::Capacity(a) => &a.relay.load,
+        Cmd::Audit(args) => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            return rt.block_on(audit::run(args));
+        }
     };
     let (soft, hard) = sys::raise_nofile_limit().unwrap_or_else(|e| {
         eprintln!("bench: warning: {e}");
@@ -222,6 +234,7 @@ fn main() -> Result<()> {
             Cmd::Relay(args) => relay(args).await,
             Cmd::Cluster(args) => cluster(args).await,
             Cmd::Capacity(args) => capacity(args).await,
+            Cmd::Audit(_) => unreachable!("run above"),
         }
     })
 }

@@ -5,9 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::JsonBody;
+use super::audit;
 use crate::auth::{hash_password, hashing, valid_name};
 use crate::clock::now_ms;
 use crate::domain::account::{Account, AccountRole};
@@ -93,6 +95,12 @@ pub(super) async fn add(
         .add_account(&new.name, &hash, new.role, now_ms())
         .await?;
     tracing::info!(account = %new.name, role = new.role.as_str(), by = %by, "account added");
+    audit(
+        &app,
+        &by,
+        "account.added",
+        json!({ "account": new.name, "role": new.role.as_str() }),
+    );
     let account = app
         .store
         .account(&new.name)
@@ -120,6 +128,12 @@ pub(super) async fn set_disabled(
         app.store.remove_editor_tokens(name).await?;
     }
     tracing::info!(account = %name, disabled, by = %by, "account changed");
+    audit(
+        app,
+        by,
+        "account.changed",
+        json!({ "account": name, "disabled": disabled }),
+    );
     let account = app
         .store
         .account(name)
@@ -203,6 +217,12 @@ pub(super) async fn reset_password(
     let hash = hashing(move || hash_password(&p.password)).await?;
     app.store.set_password(&name, &hash).await?;
     tracing::info!(account = %name, by = %by, "password reset");
+    audit(
+        &app,
+        &by,
+        "account.password_reset",
+        json!({ "account": name }),
+    );
     Ok(Json(PasswordChanged {
         account: name,
         password_changed: true,

@@ -5,9 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::JsonBody;
+use super::audit;
 use crate::auth::new_api_key;
 use crate::clock::now_ms;
 use crate::domain::account::ApiKey;
@@ -88,6 +90,7 @@ pub(super) async fn create(
         .add_api_key(name, &sha256_hex(&key), &key[..8], now_ms())
         .await?;
     tracing::info!(key = %name, by = %by, "API key created");
+    audit(&app, &by, "api_key.created", json!({ "key": name }));
     let body = ApiKeyCreated {
         key,
         api_key: stored,
@@ -116,5 +119,6 @@ pub(super) async fn revoke(
 ) -> ApiResult<Json<ApiKeyRevoked>> {
     app.store.revoke_api_key(id, now_ms()).await?;
     tracing::info!(key = id, by = %by, "API key revoked");
+    audit(&app, &by, "api_key.revoked", json!({ "key": id }));
     Ok(Json(ApiKeyRevoked { revoked: id }))
 }

@@ -10,12 +10,14 @@ use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use std::time::Duration;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::audit;
 use super::{JsonBody, body};
 use crate::clock::now_ms;
 use crate::config::normalize_origin;
@@ -174,6 +176,12 @@ pub(super) async fn start(
     };
     app.store.add_editor_token(&grant).await?;
     tracing::info!(by = %by, url = %grant.url, rule_set = %name, "visual editor started");
+    audit(
+        &app,
+        &by,
+        "editor.started",
+        json!({ "url": grant.url, "rule_set": name }),
+    );
     let open_url = format!("{page}#cobrowse-editor={token}");
     let body = EditorStarted {
         open_url,
@@ -445,6 +453,12 @@ async fn save(
             Ok(set) => {
                 app.page_rules.forget();
                 tracing::info!(rule_set = %set.name, version = set.version, by = %by, "rule set saved from the visual editor");
+                audit(
+                    &app,
+                    &by,
+                    "rule_set.saved_from_editor",
+                    json!({ "rule_set": set.id, "name": set.name, "version": set.version }),
+                );
                 let applies = url_matches(&set.url_pattern, &grant.url);
                 return Ok(Json(EditorSaved {
                     rule_set: set,

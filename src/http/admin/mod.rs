@@ -25,8 +25,16 @@ use serde::de::DeserializeOwned;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::AppState;
 use super::error::ApiError;
+use super::{App, AppState};
+
+/// Keeps an administrative change in the audit trail; `by` as the caller
+/// extractors name it (an administrator, or `api-key:NAME`).
+fn audit(app: &App, by: &str, kind: &str, detail: serde_json::Value) {
+    app.live
+        .audit
+        .record(&super::caller::trail_actor(by), None, kind, detail);
+}
 
 /// What the operations that save rules say of refused selectors.
 macro_rules! selector_checks {

@@ -5,9 +5,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::JsonBody;
+use super::audit;
 use crate::clock::now_ms;
 use crate::domain::rule_set::Rules;
 use crate::domain::rule_set::rules_for;
@@ -133,6 +135,12 @@ pub(super) async fn create(
         .await?;
     app.page_rules.forget();
     tracing::info!(rule_set = %set.name, version = set.version, by = %by, "rule set created");
+    audit(
+        &app,
+        &by,
+        "rule_set.created",
+        json!({ "rule_set": set.id, "name": set.name, "version": set.version }),
+    );
     Ok((StatusCode::CREATED, Json(RuleSetResult { rule_set: set })).into_response())
 }
 
@@ -198,6 +206,12 @@ pub(super) async fn update(
         .await?;
     app.page_rules.forget();
     tracing::info!(rule_set = %set.name, version = set.version, by = %by, "rule set changed");
+    audit(
+        &app,
+        &by,
+        "rule_set.changed",
+        json!({ "rule_set": set.id, "name": set.name, "version": set.version }),
+    );
     Ok(Json(RuleSetResult { rule_set: set }))
 }
 
@@ -237,6 +251,7 @@ pub(super) async fn delete(
         .await?;
     app.page_rules.forget();
     tracing::info!(rule_set = id, by = %by, "rule set deleted");
+    audit(&app, &by, "rule_set.deleted", json!({ "rule_set": id }));
     Ok(Json(RuleSetDeleted { deleted: id }))
 }
 

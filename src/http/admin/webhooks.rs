@@ -5,9 +5,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::{IntoParams, ToSchema};
 
 use super::JsonBody;
+use super::audit;
 use crate::clock::now_ms;
 use crate::domain::webhook::{Delivery, Webhook};
 use crate::http::AppState;
@@ -131,6 +133,12 @@ pub(super) async fn add(
         .add_webhook(url.as_str(), &secret, now_ms())
         .await?;
     tracing::info!(url = %url, by = %by, "webhook added");
+    audit(
+        &app,
+        &by,
+        "webhook.added",
+        json!({ "webhook": hook.id, "url": url.as_str() }),
+    );
     let body = WebhookCreated {
         webhook: hook,
         secret: generated.then_some(secret),
@@ -161,6 +169,7 @@ pub(super) async fn remove(
 ) -> ApiResult<Json<WebhookRemoved>> {
     app.store.remove_webhook(id).await?;
     tracing::info!(webhook = id, by = %by, "webhook removed");
+    audit(&app, &by, "webhook.removed", json!({ "webhook": id }));
     Ok(Json(WebhookRemoved { removed: id }))
 }
 
