@@ -177,6 +177,7 @@ async fn open(
     attachment.link.sync(&session);
     let gauge = super::ops::ConnectionGauge::new(Role::Agent);
     let hello = ServerMsg::session(&session, None).to_json();
-    let conn = Conn::new(app.clone(), attachment, out);
+    let mut conn = Conn::new(app.clone(), attachment, out);
+    conn.agent = Some(who.name);
     Some(Open::new(conn, stream, hello, gauge))
 }

@@ -129,6 +129,8 @@ pub struct Conn {
     last_activity: Instant,
     /// Content frames refused because no agent has joined yet.
     early: u32,
+    /// The agent's name, on an agent's connection: the audit trail's actor.
+    pub agent: Option<String>,
 }
 
 /// Content frames an idle session may send (each refused) before its connection is
@@ -198,6 +200,7 @@ impl Conn {
             sent: 0,
             last_activity: Instant::now(),
             early: 0,
+            agent: None,
         }
     }
 
@@ -291,6 +294,7 @@ impl Conn {
             .for_url(self.app.store.as_ref(), masked)
             .await;
         self.reply(&ServerMsg::Rules { url, rules: &rules });
+        super::page_rules::audit_applied(&self.app, self.at.id, masked).await;
     }
 
     /// A snapshot's `url` as the agent may see it: secret parameters masked here, whatever
@@ -333,8 +337,13 @@ impl Conn {
             return flow;
         }
         let len = text.len();
-        let (kind, seq, snapshot) = match protocol::parse_text(self.at.role, &text) {
-            Ok((kind, envelope)) => (kind, envelope.s, envelope.t == "snapshot"),
+        let (kind, seq, snapshot, report) = match protocol::parse_text(self.at.role, &text) {
+            Ok((kind, envelope)) => (
+                kind,
+                envelope.s,
+                envelope.t == "snapshot",
+                matches!(&*envelope.t, "notice" | "applied"),
+            ),
             Err(e) => return self.protocol_error(e),
         };
         match kind {
@@ -400,6 +409,9 @@ impl Conn {
                 Err(why) => self.refused_early(why),
                 Ok(false) => Flow::Go,
                 Ok(true) => {
+                    if report {
+                        self.app.live.audit.customer_report(self.at.id, &text);
+                    }
                     let text = if snapshot {
                         self.mask_snapshot(text)
                     } else {
@@ -411,14 +423,21 @@ impl Conn {
                 }
             },
             Kind::Input => {
+                let agent = self.agent.as_deref().unwrap_or_default();
                 if !self.at.link.is_write() {
                     self.app.relay.input_dropped.increment(1);
+                    let why = "write mode is off";
+                    self.app
+                        .live
+                        .audit
+                        .agent_input_refused(self.at.id, agent, &text, why);
                     self.error(
                         "not_allowed",
                         "write mode is off: the customer has not given you control",
                     );
                     return Flow::Go;
                 }
+                self.app.live.audit.agent_input(self.at.id, agent, &text);
                 self.relay(Message::Text(text), len);
                 self.activity().await;
                 Flow::Go

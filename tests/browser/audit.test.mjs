@@ -82,5 +82,14 @@ test('audit: the session timeline shows consent highlighted, verified, and no ty
     records.some((e) => e.kind === 'page.rules'),
     'the rules applied to the page',
   );
+  const acts = records.filter((e) => e.kind === 'agent.action').map((e) => e.detail.action);
+  assert.ok(acts.includes('click') && acts.includes('type'), acts.join());
+  const reached = records
+    .filter((e) => e.kind === 'agent.action_applied')
+    .map((e) => `${e.detail.action} ${e.detail.tag}#${e.detail.id}`);
+  assert.ok(
+    reached.includes('click button#btn') && reached.includes('type input#name'),
+    reached.join(),
+  );
   await Promise.all([ctx.close(), c.context().close(), a.context().close()]);
 });
