@@ -258,24 +258,25 @@ export function attachControl({
     flushText();
   };
   const soon = () => frame || (frame = requestAnimationFrame(tick));
-  /** The box (element and size) the last `pointer` message gave, and when. */
-  let sentBox = '',
-    sentAt = 0;
+  /** The box (element and size) the last `pointer` message gave since the last snapshot. */
+  let sentBox = '';
+  // A snapshot is a new page (or a reloaded script) on the customer's side: it has no box yet.
+  transport.on('snapshot', () => {
+    sentBox = '';
+  });
   /**
    * A `pointer` message: the element and the whole-pixel offset in it, with the element's size
-   * only when it changed or a second went by (the customer's page keeps the last one); the
-   * point itself only where there is no element.
+   * only when it changed since the snapshot (the customer's page keeps the last one); the point
+   * itself only where there is no element.
    * @param {Point} m
    */
   function pointerMsg(m) {
     if (!m.i) return { x: m.x, y: m.y };
     const size = { w: Math.round(m.w || 0), h: Math.round(m.h || 0) },
       key = m.i + ':' + size.w + 'x' + size.h,
-      stale = Date.now() - sentAt > 1000,
       o = { i: m.i, ox: Math.round(m.ox || 0), oy: Math.round(m.oy || 0) };
-    if (key === sentBox && !stale) return o;
+    if (key === sentBox) return o;
     sentBox = key;
-    sentAt = Date.now();
     return { ...o, ...size };
   }
   const flushText = () => {

@@ -31,7 +31,7 @@ export function reset() {
   canvases.clear();
   sigs = new WeakMap();
   hoverId = -1;
-  focusId = '';
+  ptrBox = focusId = '';
   focusDirty = selDirty = true;
   selSent = '';
   vp = innerWidth + 'x' + innerHeight;
@@ -54,14 +54,13 @@ export function dirtyField(el) {
   soon();
 }
 
-/** The pointer's element and box size as last sent, and when the size was sent. */
-let ptrBox = '',
-  ptrBoxAt = 0;
+/** The pointer's element and box size as last sent (since the last snapshot). */
+let ptrBox = '';
 /**
  * The element under the pointer and the offset in its box: the agent's view places the cursor on
- * the same thing even while its scroll lags behind. The box's size goes only when it changed (or
- * once a second, for a view that missed it): the view keeps the last one. The element is also
- * the one hovered, so the view marks it from this and no `hover` follows.
+ * the same thing even while its scroll lags behind. The box's size goes only when it changed
+ * since the snapshot: the view keeps the last one. The element is also the one hovered, so the
+ * view marks it from this and no `hover` follows.
  * @param {{x: number, y: number, t: Node}} p
  */
 function sendPointer({ x, y, t }) {
@@ -72,13 +71,9 @@ function sendPointer({ x, y, t }) {
     w = Math.round(r.width),
     h = Math.round(r.height),
     box = i + ':' + w + 'x' + h,
-    o = { i, ox: Math.round(x - r.left), oy: Math.round(y - r.top) },
-    now = Date.now();
-  if (box !== ptrBox || now - ptrBoxAt > 1000) {
-    Object.assign(o, { w, h });
-    ptrBox = box;
-    ptrBoxAt = now;
-  }
+    o = { i, ox: Math.round(x - r.left), oy: Math.round(y - r.top) };
+  if (box !== ptrBox) Object.assign(o, { w, h });
+  ptrBox = box;
   send('pointer', o);
   hoverId = i;
 }

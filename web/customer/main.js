@@ -238,10 +238,10 @@ export function init(origin, queue, script, scrolled) {
     }),
   );
   // A `pointer` message carries its element's size only when it changed: the last one is kept.
-  let box = null;
+  let box = {};
   on('msg:pointer', (m) => {
-    if (m.w !== undefined) box = m;
-    else if (box && box.i === m.i) m = { ...m, w: box.w, h: box.h };
+    if (m.w) box = m;
+    else if (box.i === m.i) [m.w, m.h] = [box.w, box.h];
     capture().then((c) => emit('agentPointer', c.locate(m)));
   });
   on('msg:mark', (m) => capture().then((c) => emit('agentMark', c.locate(m))));
