@@ -62,8 +62,12 @@ where
     let options = Options::default()
         .with_max_payload_read(max_message.saturating_add(1))
         .with_max_read_buffer(max_message.saturating_add(1))
+        // Buffers sized for thousands of mostly idle connections: the read buffer grows only
+        // while a large frame is read, and the write buffer holds one frame at a time and is
+        // given back once it is written (a boundary above zero keeps whatever a burst grew it to).
         .with_read_buffer_capacity(2048)
         .with_write_buffer_capacity(0)
+        .with_backpressure_boundary(0)
         .with_no_delay();
     let options = Options {
         compression: Some(DeflateOptions {
