@@ -155,12 +155,10 @@ function input(m) {
   // in write mode the agent's pointer moves this way
   if (m.t === 'move') capture().then((c) => emit('agentPointer', c.locate(m)));
   if (!allowed()) return m.t === 'move' || refuse(m, 'not_allowed');
-  // One chain: actions are replayed in the order the agent made them, even while replay.js loads,
-  // each in a task of its own as a hand's would be: what the page does after one (its
-  // `selectionchange` handler, a timer of 0) has run before the next.
+  // One chain: actions are replayed in the order the agent made them, even while replay.js loads.
   replayLoad = (replayLoad || import('./replay.js')).then((r) => {
     r.run(m);
-    return new Promise((next) => setTimeout(() => next(r)));
+    return r;
   });
 }
 
