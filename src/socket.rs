@@ -157,7 +157,7 @@ impl Stream for Socket {
         let this = self.get_mut();
         // Reading on after the peer's close would send yawc's answer to it (a second close
         // when ours went first).
-        if this.close_read && this.close_sent {
+        if this.close_read {
             return Poll::Ready(None);
         }
         match this.ws.poll_next_frame(cx) {

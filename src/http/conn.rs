@@ -288,13 +288,8 @@ impl Conn {
     /// rule sets as at connect (unreadable rule sets: the default masking only), matched
     /// against the URL as the session keeps it (secret parameters masked), as at connect.
     async fn tell_rules(&self, url: &str, masked: &str) {
-        let rules = self
-            .app
-            .page_rules
-            .for_url(self.app.store.as_ref(), masked)
-            .await;
+        let rules = super::page_rules::for_page(&self.app, self.at.id, masked).await;
         self.reply(&ServerMsg::Rules { url, rules: &rules });
-        super::page_rules::audit_applied(&self.app, self.at.id, masked).await;
     }
 
     /// A snapshot's `url` as the agent may see it: secret parameters masked here, whatever
@@ -492,11 +487,9 @@ impl Conn {
                         Some(Ok(Message::Binary(bytes))) => self.on_binary(bytes).await,
                         Some(Ok(Message::Ping(_) | Message::Pong(_))) => Flow::Go,
                         Some(Ok(Message::Close(_))) | None => return,
-                        Some(Err(SocketError::TooBig)) => {
-                            let limit = self.app.config.limits.max_message_bytes;
-                            let message = format!("message too big: at most {limit} bytes");
-                            Flow::Close(close::TOO_BIG, message)
-                        }
+                        // yawc has closed with 1009 itself; the close path waits for the
+                        // client's answer, so that a reset does not swallow the close.
+                        Some(Err(SocketError::TooBig)) => Flow::Close(close::TOO_BIG, String::new()),
                         Some(Err(_)) => return,
                     }
                 }

@@ -121,8 +121,7 @@ async fn open(
     let gauge = super::ops::ConnectionGauge::new(Role::Customer);
 
     let url = &admitted.session.page.url;
-    let rules = app.page_rules.for_url(app.store.as_ref(), url).await;
-    super::page_rules::audit_applied(app, id, url).await;
+    let rules = super::page_rules::for_page(app, id, url).await;
     let hello = ServerMsg::session(&admitted.session, admitted.token.as_deref())
         .for_site(&rules, &origins)
         .to_json();

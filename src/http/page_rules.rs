@@ -23,11 +23,6 @@ pub struct PageRules {
 }
 
 impl PageRules {
-    /// The rules for `url`; the default masking only if the rule sets cannot be read.
-    pub async fn for_url(&self, store: &dyn Store, url: &str) -> Rules {
-        rules_for(&self.sets(store).await, url)
-    }
-
     async fn sets(&self, store: &dyn Store) -> Arc<Vec<RuleSet>> {
         if let Some((at, sets)) = self.read.lock().expect("page rules lock").as_ref()
             && at.elapsed() < FRESH
@@ -48,8 +43,10 @@ impl PageRules {
     }
 }
 
-/// Keeps in the audit trail which rule sets, at which versions, a session's page got.
-pub async fn audit_applied(app: &App, session: SessionId, url: &str) {
+/// The rules for a session's page at `url` (the default masking only if the rule sets cannot
+/// be read), kept in the audit trail with the rule sets and versions they came from: both
+/// from one read, so the trail names what the page got.
+pub async fn for_page(app: &App, session: SessionId, url: &str) -> Rules {
     let sets = app.page_rules.sets(app.store.as_ref()).await;
     let applied: Vec<_> = sets
         .iter()
@@ -61,4 +58,5 @@ pub async fn audit_applied(app: &App, session: SessionId, url: &str) {
     app.live
         .audit
         .record("system", Some(&session), "page.rules", detail);
+    rules_for(&sets, url)
 }
